@@ -1,0 +1,99 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Custos",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "custos", targets: ["custos"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries: one thin system-library target each.
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+
+        // Formats: pure Swift, no I/O.
+        .target(name: "CustosFormats"),
+
+        // Adapters: one per C library or system facility.
+        .target(name: "CustosOpenSSL", dependencies: ["COpenSSL", "CustosFormats"]),
+        .target(name: "CustosArchive", dependencies: ["CArchive"]),
+        .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
+        .target(name: "CustosFileSystem"),
+
+        // Services.
+        .target(
+            name: "CustosLedger",
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite"]
+        ),
+        .target(
+            name: "CustosVault",
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem"]
+        ),
+        .target(
+            name: "CustosSealing",
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger",
+                "CustosVault",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // App.
+        .executableTarget(
+            name: "custos",
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
+                "CustosSealing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "custos-bench",
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
+                "CustosSealing",
+            ]
+        ),
+
+        .testTarget(name: "CustosFormatsTests", dependencies: ["CustosFormats", "CustosOpenSSL"]),
+        .testTarget(
+            name: "CustosLedgerTests",
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger"]
+        ),
+        .testTarget(
+            name: "CustosSealingTests",
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger",
+                "CustosVault", "CustosSealing",
+            ]
+        ),
+        .testTarget(name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL"]),
+    ]
+)
+
+// One place, every target the same (as swift-nio and Hummingbird do).
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}
