@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CustosOpenSSL", dependencies: ["COpenSSL", "CustosFormats"]),
         .target(name: "CustosArchive", dependencies: ["CArchive"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
-        .target(name: "CustosFileSystem"),
+        .target(name: "CustosFileSystem", dependencies: ["CustosFormats"]),
 
         // Services.
         .target(
@@ -45,7 +45,7 @@ let package = Package(
         ),
         .target(
             name: "CustosVault",
-            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem"]
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger"]
         ),
         .target(
             name: "CustosSealing",

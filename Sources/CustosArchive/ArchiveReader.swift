@@ -1,0 +1,116 @@
+import CArchive
+import Glibc
+
+/// One entry's header, as read back from an archive.
+public struct ArchiveEntryHeader: Sendable {
+    /// The pathname bytes as stored.
+    public var pathname: [UInt8]
+    public var size: Int64
+    public var isRegularFile: Bool
+}
+
+/// Reads an archive (any compression libarchive knows) from a file descriptor, handing every raw
+/// byte of the file to `rawBytes` as it goes, so the archive's own digest is computed in the same
+/// pass that decompresses it. Owns the `struct archive`, freed in `deinit`.
+public final class ArchiveReader {
+    private let archive: OpaquePointer
+    private let source: Source
+    private let path: String
+
+    /// Feeds libarchive from the file descriptor and taps the raw bytes.
+    final class Source {
+        let fd: Int32
+        let rawBytes: (UnsafeRawBufferPointer) -> Void
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        var readError: Int32 = 0
+
+        init(fd: Int32, rawBytes: @escaping (UnsafeRawBufferPointer) -> Void) {
+            self.fd = fd
+            self.rawBytes = rawBytes
+        }
+
+        deinit { buffer.deallocate() }
+
+        /// Reads the next chunk; the chunk stays valid until the next call (libarchive's rule).
+        func next() -> Int {
+            while true {
+                let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
+                if count < 0 && errno == EINTR { continue }
+                if count < 0 { readError = errno; return -1 }
+                if count > 0 { rawBytes(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
+                return count
+            }
+        }
+    }
+
+    public init(fileDescriptor: Int32, path: String, rawBytes: @escaping (UnsafeRawBufferPointer) -> Void = { _ in })
+        throws
+    {
+        guard let archive = archive_read_new() else { throw ArchiveError(path: path, message: "archive_read_new failed") }
+        self.archive = archive
+        self.path = path
+        self.source = Source(fd: fileDescriptor, rawBytes: rawBytes)
+        archive_read_support_filter_all(archive)
+        archive_read_support_format_tar(archive)
+        let context = Unmanaged.passUnretained(source).toOpaque()
+        let result = archive_read_open(
+            archive, context, nil,
+            { archive, context, buffer in
+                let source = Unmanaged<ArchiveReader.Source>.fromOpaque(context!).takeUnretainedValue()
+                let count = source.next()
+                if count < 0 {
+                    custos_archive_set_error(archive, source.readError, "read failed")
+                    return -1
+                }
+                buffer?.pointee = UnsafeRawPointer(source.buffer.baseAddress)
+                return count
+            }, nil)
+        guard result == ARCHIVE_OK else { throw ArchiveError.from(archive, path: path, doing: "opening") }
+    }
+
+    deinit { archive_read_free(archive) }
+
+    /// The next entry's header, or nil at the end of the archive.
+    public func nextEntry() throws -> ArchiveEntryHeader? {
+        var entry: OpaquePointer?
+        let result = archive_read_next_header(archive, &entry)
+        if result == ARCHIVE_EOF { return nil }
+        guard result == ARCHIVE_OK || result == ARCHIVE_WARN, let entry else {
+            throw ArchiveError.from(archive, path: path, doing: "reading an entry header")
+        }
+        let name = archive_entry_pathname_utf8(entry) ?? archive_entry_pathname(entry)
+        let pathname = name.map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
+        return ArchiveEntryHeader(
+            pathname: pathname, size: archive_entry_size(entry),
+            isRegularFile: archive_entry_filetype(entry) == custos_archive_ifreg())
+    }
+
+    /// Reads the current entry's next bytes; 0 at its end.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let count = archive_read_data(archive, buffer.baseAddress, buffer.count)
+        guard count >= 0 else { throw ArchiveError.from(archive, path: path, doing: "reading data") }
+        return count
+    }
+
+    /// Reads the current entry whole (for small members such as the manifest).
+    public func readAll(limit: Int = 16 << 20) throws -> [UInt8] {
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { try read(into: $0) }
+            if count == 0 { return out }
+            out.append(contentsOf: chunk[..<count])
+            guard out.count <= limit else { throw ArchiveError(path: path, message: "member larger than \(limit) bytes") }
+        }
+    }
+
+    /// Reads the rest of the file that libarchive did not need (block padding), so `rawBytes`
+    /// has seen every byte of the file.
+    public func drainRawBytes() throws {
+        while true {
+            let count = source.next()
+            if count < 0 { throw ArchiveError(path: path, message: "read failed", errno: source.readError) }
+            if count == 0 { return }
+        }
+    }
+}

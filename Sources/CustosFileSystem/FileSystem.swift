@@ -1,0 +1,160 @@
+import Glibc
+
+/// The file operations Custos needs, each one checked, with durable variants: a durable write is
+/// write, fsync, close, rename, then fsync of the directory (as SQLite and sunlight do it), so a
+/// crash leaves either the old state or the whole new file under its final name.
+public enum FileSystem {
+    /// `lstat`: the file itself, never what a link points to. Nil when it does not exist.
+    public static func linkStatus(_ path: RawPath) throws -> FileStatus? {
+        var s = stat()
+        let result = path.withCString { lstat($0, &s) }
+        if result != 0 {
+            if errno == ENOENT { return nil }
+            throw FileSystemError.syscall("lstat", path: path.description)
+        }
+        return FileStatus(s)
+    }
+
+    /// Opens a file of evidence for reading: no symlink is followed, a FIFO does not block, and
+    /// anything that is not a regular file is refused with the reason.
+    public static func openEvidence(_ path: RawPath) throws -> (FileDescriptor, FileStatus) {
+        guard let before = try linkStatus(path) else {
+            throw FileSystemError(.notFound, path: path.description, message: "no such file")
+        }
+        if before.mode & S_IFMT == S_IFLNK {
+            throw FileSystemError(.symlink, path: path.description, message: "is a symbolic link; refused, not followed")
+        }
+        guard before.isRegularFile else {
+            throw FileSystemError(.notRegularFile, path: path.description, message: "is a \(before.kind), not a regular file")
+        }
+        let fd = path.withCString { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        let descriptor = FileDescriptor(rawValue: fd, path: path)
+        let status = try descriptor.status()
+        guard status.isRegularFile, status.device == before.device, status.inode == before.inode else {
+            throw FileSystemError(
+                .changedWhileReading, path: path.description, message: "was replaced while it was being opened")
+        }
+        return (descriptor, status)
+    }
+
+    /// Opens an existing file for reading (vault files: archives, manifests, keys).
+    public static func openForReading(_ path: RawPath) throws -> FileDescriptor {
+        let fd = path.withCString { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        return FileDescriptor(rawValue: fd, path: path)
+    }
+
+    public static func readFile(_ path: RawPath) throws -> [UInt8] {
+        try openForReading(path).readAll()
+    }
+
+    /// Creates a new file that must not exist yet, with `mode`.
+    public static func createExclusive(_ path: RawPath, mode: mode_t = 0o644) throws -> FileDescriptor {
+        let fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        // The umask may have narrowed the mode; keys must be exactly 0600, others as asked.
+        guard fchmod(fd, mode) == 0 else { throw FileSystemError.syscall("fchmod", path: path.description) }
+        return FileDescriptor(rawValue: fd, path: path)
+    }
+
+    /// Makes a directory (and its parents) with `mode`; fine if it exists as a directory.
+    public static func makeDirectory(_ path: RawPath, mode: mode_t = 0o755) throws {
+        if let status = try linkStatus(path) {
+            guard status.isDirectory else {
+                throw FileSystemError(.exists, path: path.description, message: "exists and is a \(status.kind)")
+            }
+            return
+        }
+        let parent = path.parent
+        if parent != path, try linkStatus(parent) == nil { try makeDirectory(parent, mode: mode) }
+        let result = path.withCString { mkdir($0, mode) }
+        if result != 0 && errno != EEXIST { throw FileSystemError.syscall("mkdir", path: path.description) }
+    }
+
+    /// fsyncs a directory, so that the names created, renamed or removed in it are durable.
+    public static func syncDirectory(_ path: RawPath) throws {
+        let fd = path.withCString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw FileSystemError.syscall("fsync", path: path.description) }
+    }
+
+    /// Renames `from` to `to` and makes the rename durable (fsync of the target directory, and of
+    /// the source directory when it differs).
+    public static func renameDurably(_ from: RawPath, to: RawPath) throws {
+        let result = from.withCString { source in to.withCString { rename(source, $0) } }
+        guard result == 0 else { throw FileSystemError.syscall("rename", path: "\(from) -> \(to)") }
+        try syncDirectory(to.parent)
+        if from.parent != to.parent { try syncDirectory(from.parent) }
+    }
+
+    /// Writes a whole file durably: a temporary in the same directory, fsync, rename, directory fsync.
+    public static func writeDurably(_ bytes: [UInt8], to path: RawPath, mode: mode_t = 0o644) throws {
+        let temporary = path.parent.appending(component: Array(".tmp-\(getpid())-".utf8) + path.lastComponent)
+        do {
+            let fd = try createExclusive(temporary, mode: mode)
+            try fd.write(bytes)
+            try fd.sync()
+        } catch {
+            remove(temporary)
+            throw error
+        }
+        try renameDurably(temporary, to: path)
+    }
+
+    /// Removes a file, ignoring one that is already gone.
+    public static func remove(_ path: RawPath) {
+        _ = path.withCString { unlink($0) }
+    }
+
+    public static func exists(_ path: RawPath) -> Bool {
+        (try? linkStatus(path)) != nil
+    }
+
+    /// The names in a directory (not `.` and `..`), byte-exact, sorted by bytes.
+    public static func listDirectory(_ path: RawPath) throws -> [[UInt8]] {
+        guard let dir = path.withCString({ opendir($0) }) else {
+            throw FileSystemError.syscall("opendir", path: path.description)
+        }
+        defer { closedir(dir) }
+        var names = [[UInt8]]()
+        while true {
+            errno = 0
+            guard let entry = readdir(dir) else {
+                if errno != 0 { throw FileSystemError.syscall("readdir", path: path.description) }
+                break
+            }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { continue }
+            names.append(name)
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    /// Every path under `directory`, depth first, sorted; symbolic links are listed, never followed.
+    public static func walk(_ directory: RawPath) throws -> [RawPath] {
+        var found = [RawPath]()
+        for name in try listDirectory(directory) {
+            let path = directory.appending(component: name)
+            found.append(path)
+            if let status = try linkStatus(path), status.isDirectory {
+                found.append(contentsOf: try walk(path))
+            }
+        }
+        return found
+    }
+
+    /// Takes an exclusive advisory lock on `path` (created if needed) for as long as the returned
+    /// descriptor lives; nil if another process holds it.
+    public static func tryLock(_ path: RawPath) throws -> FileDescriptor? {
+        let fd = path.withCString { open($0, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        let descriptor = FileDescriptor(rawValue: fd, path: path)
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EWOULDBLOCK { return nil }
+            throw FileSystemError.syscall("flock", path: path.description)
+        }
+        return descriptor
+    }
+}

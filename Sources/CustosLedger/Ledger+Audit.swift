@@ -1,0 +1,241 @@
+import CustosFormats
+import CustosSQLite
+
+/// What a full audit of the ledger found: every entry re-hashed, the chain and the tree rebuilt
+/// from the entry bytes alone, every checkpoint's signature and root checked against them.
+public struct LedgerAudit: Sendable {
+    /// The entries that parsed, by sequence number (what the vault's archives are checked against).
+    public var entries: [CustodyEntry]
+    public var faults: [VerificationFault]
+    /// The number of entry rows read.
+    public var entryCount: UInt64
+    /// The size of the latest checkpoint.
+    public var latestCheckpointSize: UInt64
+    public var checkpointsChecked: Int
+}
+
+extension Ledger {
+    /// Re-hashes every entry, rebuilds the hash chain and the Merkle tree from the entry bytes,
+    /// compares them with what is stored and with every signed checkpoint, and checks the index
+    /// of items against the entries. Each fault found is reported; none stops the audit.
+    public func audit(verifiers: [any NoteVerifier], progress: (UInt64) -> Void = { _ in }) throws -> LedgerAudit {
+        try sql {
+            try db.readTransaction {
+                var faults = [VerificationFault]()
+                var entries = [CustodyEntry]()
+                var rebuilt = MemoryHashStore(hasher: hasher)
+                var previous = Hash.zero
+                var expected: Int64 = 0
+                var chainIntact = true
+
+                try db.forEachRow("SELECT seq, hash, body FROM entries ORDER BY seq") { row in
+                    let seq = row.int64(0)
+                    if seq != expected {
+                        faults.append(
+                            VerificationFault(
+                                subject: "entry \(expected)", code: "entry-missing",
+                                message: "entries \(expected) to \(seq - 1) are missing from the ledger",
+                                expected: "entry \(expected)", found: "entry \(seq)"))
+                        chainIntact = false
+                        expected = seq
+                    }
+                    let body = row.blob(2)
+                    let bodyHash = digester.sha256(body)
+                    if row.blob(1) != bodyHash.bytes {
+                        faults.append(
+                            VerificationFault(
+                                subject: "entry \(seq)", code: "entry-hash",
+                                message: "the entry's bytes do not match its recorded hash",
+                                expected: Hex.encode(row.blob(1)), found: bodyHash.hex))
+                    }
+                    do {
+                        let entry = try CustodyEntry(parsing: body)
+                        if entry.sequence != UInt64(seq) {
+                            faults.append(
+                                VerificationFault(
+                                    subject: "entry \(seq)", code: "entry-sequence",
+                                    message: "the entry names another position", expected: "\(seq)",
+                                    found: "\(entry.sequence)"))
+                        }
+                        if entry.previous != previous {
+                            faults.append(
+                                VerificationFault(
+                                    subject: "entry \(seq)", code: "chain-broken",
+                                    message: "prev does not name the hash of the entry before it",
+                                    expected: previous.hex, found: entry.previous.hex))
+                        }
+                        if entry.node != origin {
+                            faults.append(
+                                VerificationFault(
+                                    subject: "entry \(seq)", code: "entry-node", message: "the entry names another node",
+                                    expected: origin, found: entry.node))
+                        }
+                        entries.append(entry)
+                    } catch {
+                        faults.append(
+                            VerificationFault(
+                                subject: "entry \(seq)", code: "entry-malformed",
+                                message: "the entry is not a canonical custody event: \(error)"))
+                    }
+                    previous = bodyHash
+                    if chainIntact { rebuilt.append(leafHash: hasher.hashLeaf(body)) }
+                    expected = seq + 1
+                    if expected % 4096 == 0 { progress(UInt64(expected)) }
+                }
+                let entryCount = UInt64(max(0, expected))
+
+                // The stored tree must be what the entries give, or proofs served from it would lie.
+                var treeMismatches = 0
+                var firstMismatch: Int64?
+                var storedCount: Int64 = 0
+                try db.forEachRow("SELECT id, hash FROM tree ORDER BY id") { row in
+                    let id = row.int64(0)
+                    storedCount += 1
+                    guard id < rebuilt.hashes.count else { return }
+                    if row.blob(1) != rebuilt.hashes[Int(id)].bytes {
+                        treeMismatches += 1
+                        if firstMismatch == nil { firstMismatch = id }
+                    }
+                }
+                if chainIntact, treeMismatches > 0 || storedCount != Int64(rebuilt.hashes.count) {
+                    faults.append(
+                        VerificationFault(
+                            subject: "tree", code: "tree-mismatch",
+                            message:
+                                "\(treeMismatches) stored tree hashes differ from those the entries give"
+                                + (firstMismatch.map { ", the first at stored index \($0)" } ?? ""),
+                            expected: "\(rebuilt.hashes.count) stored hashes", found: "\(storedCount)"))
+                }
+
+                let (checked, latestSize) = auditCheckpoints(
+                    verifiers: verifiers, rebuilt: rebuilt, entryCount: entryCount, chainIntact: chainIntact,
+                    faults: &faults)
+                try auditItems(entries: entries, faults: &faults)
+                return LedgerAudit(
+                    entries: entries, faults: faults, entryCount: entryCount, latestCheckpointSize: latestSize,
+                    checkpointsChecked: checked)
+            }
+        }
+    }
+
+    private func auditCheckpoints(
+        verifiers: [any NoteVerifier], rebuilt: MemoryHashStore, entryCount: UInt64, chainIntact: Bool,
+        faults: inout [VerificationFault]
+    ) -> (checked: Int, latestSize: UInt64) {
+        var checked = 0
+        var signed = [(Checkpoint, String)]()
+        let all: [(size: UInt64, note: String, signedAt: String)]
+        do {
+            all = try checkpoints()
+        } catch {
+            faults.append(VerificationFault(subject: "checkpoints", code: "unreadable", message: "\(error)"))
+            return (0, 0)
+        }
+        for stored in all {
+            let subject = "checkpoint \(stored.size)"
+            checked += 1
+            guard let note = try? SignedNote(parsing: stored.note), let checkpoint = try? Checkpoint(parsing: note.text)
+            else {
+                faults.append(VerificationFault(subject: subject, code: "checkpoint-malformed", message: "not a signed checkpoint"))
+                continue
+            }
+            do {
+                _ = try note.verifiedSignatures(by: verifiers)
+            } catch {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "bad-signature", message: "the node's signature does not verify: \(error)"))
+                continue
+            }
+            if checkpoint.origin != origin || checkpoint.size != stored.size {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "checkpoint-mismatch", message: "the signed origin or size differs",
+                        expected: "\(origin) \(stored.size)", found: "\(checkpoint.origin) \(checkpoint.size)"))
+                continue
+            }
+            signed.append((checkpoint, stored.note))
+            if checkpoint.size > entryCount {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "entries-missing",
+                        message: "the node signed \(checkpoint.size) entries, but the ledger holds \(entryCount)",
+                        expected: "\(checkpoint.size) entries", found: "\(entryCount)"))
+            } else if chainIntact, let root = try? rebuilt.root(size: Int64(checkpoint.size)), root != checkpoint.root {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "root-mismatch",
+                        message: "the entries do not give the root the node signed", expected: checkpoint.root.base64,
+                        found: root.base64))
+            }
+        }
+
+        // The latest checkpoint: the largest signed one, and every other one consistent with it
+        // by a proof served from the stored tree.
+        guard let latestText = try? latestCheckpoint(), let latestNote = try? SignedNote(parsing: latestText),
+            (try? latestNote.verifiedSignatures(by: verifiers)) != nil,
+            let latest = try? Checkpoint(parsing: latestNote.text)
+        else {
+            faults.append(
+                VerificationFault(
+                    subject: "latest checkpoint", code: "bad-signature",
+                    message: "the latest checkpoint is missing, malformed or not signed by the node"))
+            return (checked, 0)
+        }
+        if let largest = signed.last, largest.1 != latestText {
+            faults.append(
+                VerificationFault(
+                    subject: "latest checkpoint", code: "latest-mismatch",
+                    message: "the latest checkpoint is not the largest one the node signed",
+                    expected: "size \(largest.0.size)", found: "size \(latest.size)"))
+        }
+        if chainIntact, latest.size <= entryCount {
+            for (checkpoint, _) in signed where checkpoint.size >= 1 && checkpoint.size < latest.size {
+                do {
+                    let proof = try consistencyProof(from: checkpoint.size, to: latest.size)
+                    try MerkleProofs.verifyConsistency(
+                        size1: checkpoint.size, size2: latest.size, proof: proof, root1: checkpoint.root,
+                        root2: latest.root, hasher: hasher)
+                } catch {
+                    faults.append(
+                        VerificationFault(
+                            subject: "checkpoint \(checkpoint.size)", code: "inconsistent",
+                            message: "not consistent with the latest checkpoint (size \(latest.size)): \(error)"))
+                }
+            }
+        }
+        return (checked, latest.size)
+    }
+
+    private func auditItems(entries: [CustodyEntry], faults: inout [VerificationFault]) throws {
+        let records = try items()
+        var bySequence = [UInt64: ItemRecord]()
+        for record in records { bySequence[record.sequence] = record }
+        for entry in entries where entry.type == .sealed {
+            guard let record = bySequence.removeValue(forKey: entry.sequence) else {
+                faults.append(
+                    VerificationFault(
+                        subject: "item \(entry.item)", code: "index-missing",
+                        message: "entry \(entry.sequence) sealed this item, but the item index has no row for it"))
+                continue
+            }
+            let matches =
+                record.item == entry.item && record.sha256 == entry.digests?.sha256 && record.size == entry.size
+                && record.archive == entry.archive && record.manifest == entry.manifest
+            if !matches {
+                faults.append(
+                    VerificationFault(
+                        subject: "item \(record.item)", code: "index-mismatch",
+                        message: "the item index disagrees with ledger entry \(entry.sequence)",
+                        expected: "item \(entry.item) sha256 \(entry.digests?.sha256.hex ?? "?")",
+                        found: "item \(record.item) sha256 \(record.sha256.hex)"))
+            }
+        }
+        for record in bySequence.values.sorted(by: { $0.sequence < $1.sequence }) {
+            faults.append(
+                VerificationFault(
+                    subject: "item \(record.item)", code: "index-orphan",
+                    message: "the item index names entry \(record.sequence), which does not seal it"))
+        }
+    }
+}

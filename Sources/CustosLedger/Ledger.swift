@@ -1,0 +1,324 @@
+import CustosFormats
+import CustosOpenSSL
+import CustosSQLite
+import Foundation
+
+/// The node's tamper-evident ledger in SQLite: custody-event entries in a hash chain and an
+/// RFC 6962 Merkle tree, and the signed checkpoints over it.
+///
+/// The tree is stored as Go's `sumdb/tlog` stores it (every leaf hash and every complete subtree
+/// hash, by stored-hash index), so an inclusion or consistency proof reads O(log n) rows.
+/// A `Ledger` holds one SQLite connection and is used from one thread at a time.
+public final class Ledger {
+    public let path: String
+    public let origin: String
+    let db: SQLiteConnection
+    let hasher = MerkleHasher.openSSL
+    let digester = OpenSSLSHA256()
+
+    /// Creates a new ledger file with its first checkpoint, of the empty tree. Refuses an existing file.
+    public static func create(path: String, origin: String, signer: any NoteSigner, now: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw LedgerError(.invalid, "\(path): a ledger already exists")
+        }
+        do {
+            let db = try SQLiteConnection(path: path, mode: .create)
+            try db.execute(LedgerSchema.create)
+            try db.writeTransaction {
+                try db.run("INSERT INTO meta (key, value) VALUES ('origin', ?)", [.text(origin)])
+                try db.run("INSERT INTO meta (key, value) VALUES ('schema', ?)", [.text(LedgerSchema.version)])
+                try db.run("INSERT INTO meta (key, value) VALUES ('created', ?)", [.text(now)])
+                let empty = Checkpoint(origin: origin, size: 0, root: MerkleHasher.openSSL.emptyRoot)
+                let note = try SignedNote.sign(text: empty.text, signers: [signer]).serialized
+                try db.run("INSERT INTO checkpoints (size, note, signed_at) VALUES (0, ?, ?)", [.text(note), .text(now)])
+                try db.run("INSERT INTO latest_checkpoint (id, size, note) VALUES (1, 0, ?)", [.text(note)])
+            }
+        } catch let error as SQLiteError {
+            throw LedgerError.database(error, path: path)
+        }
+    }
+
+    /// Opens an existing ledger of `origin`. A missing file is an error: it is never recreated.
+    public init(path: String, origin: String, readOnly: Bool = false) throws {
+        self.path = path
+        self.origin = origin
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw LedgerError(.missing, "\(path): the ledger is missing; it is never recreated on its own")
+        }
+        do {
+            db = try SQLiteConnection(path: path, mode: readOnly ? .readOnly : .readWrite)
+            if !readOnly {
+                try db.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            }
+            let stored = try db.firstRow("SELECT value FROM meta WHERE key = 'origin'") { $0.text(0) } ?? nil
+            guard let stored else { throw LedgerError(.corrupt, "\(path): the ledger has no origin") }
+            guard stored == origin else {
+                throw LedgerError(.wrongLedger, "\(path): the ledger is of \(stored), not of \(origin)")
+            }
+        } catch let error as SQLiteError {
+            throw LedgerError.database(error, path: path)
+        }
+    }
+
+    func sql<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            throw LedgerError.database(error, path: path)
+        }
+    }
+
+    // MARK: - Appending
+
+    /// Appends the events in one transaction (synchronous=FULL): entries, tree hashes and index
+    /// rows commit together or not at all. Returns the entries as recorded.
+    public func append(_ events: [NewCustodyEvent]) throws -> [CustodyEntry] {
+        guard !events.isEmpty else { return [] }
+        return try sql {
+            try db.writeTransaction {
+                var (size, previous) = try tip()
+                var appended = [CustodyEntry]()
+                appended.reserveCapacity(events.count)
+                let reader = SQLiteHashReader(db: db)
+                for event in events {
+                    let entry = CustodyEntry(
+                        sequence: UInt64(size), type: event.type, item: event.item, time: event.time, node: origin,
+                        actor: event.actor, previous: previous, details: event.details)
+                    let body = entry.canonicalBytes
+                    let entryHash = digester.sha256(body)
+                    try db.run(
+                        "INSERT INTO entries (seq, hash, body) VALUES (?, ?, ?)",
+                        [.integer(size), .blob(entryHash.bytes), .blob(body)])
+                    let neighbours = try reader.readHashes(at: StoredHashes.indexesNeededToAppend(leaf: size))
+                    let added = StoredHashes.hashesToAppend(
+                        leaf: size, leafHash: hasher.hashLeaf(body), neighbours: neighbours, hasher: hasher)
+                    var id = StoredHashes.index(level: 0, n: size)
+                    for hash in added {
+                        try db.run("INSERT INTO tree (id, hash) VALUES (?, ?)", [.integer(id), .blob(hash.bytes)])
+                        id += 1
+                    }
+                    if var record = event.record {
+                        record.sequence = UInt64(size)
+                        try insert(record)
+                    }
+                    appended.append(entry)
+                    previous = entryHash
+                    size += 1
+                }
+                return appended
+            }
+        }
+    }
+
+    private func insert(_ record: ItemRecord) throws {
+        try db.run(
+            """
+            INSERT INTO items (item, seq, case_id, exhibit, name, sha256, size, archive, manifest, sealed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                .text(record.item), .integer(Int64(record.sequence)), .text(record.caseID), .text(record.exhibit),
+                .blob(record.name), .text(record.sha256.hex), .integer(Int64(record.size)),
+                .text(record.archive.hex), .text(record.manifest.hex), .text(record.sealedAt),
+            ])
+    }
+
+    /// The tree size and the hash of the last entry (zero for an empty log).
+    private func tip() throws -> (Int64, Hash) {
+        let last = try db.firstRow("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1") {
+            ($0.int64(0), Hash(bytes: $0.blob(1)))
+        }
+        guard let last else { return (0, .zero) }
+        guard let hash = last.1 else { throw LedgerError(.corrupt, "\(path): entry \(last.0) has a damaged hash") }
+        return (last.0 + 1, hash)
+    }
+
+    // MARK: - Checkpoints
+
+    /// Signs a checkpoint of the current tree and makes it the latest, by compare-and-swap on the
+    /// previous latest. Returns the latest checkpoint unchanged when the tree has not grown.
+    @discardableResult
+    public func checkpoint(signer: any NoteSigner, now: String) throws -> SignedNote {
+        try sql {
+            try db.writeTransaction {
+                let (size, _) = try tip()
+                guard let (latestSize, latestNote) = try db.firstRow("SELECT size, note FROM latest_checkpoint", [], {
+                    ($0.int64(0), $0.text(1) ?? "")
+                }) else {
+                    throw LedgerError(.corrupt, "\(path): the latest checkpoint is missing")
+                }
+                if latestSize == size { return try SignedNote(parsing: latestNote) }
+                guard latestSize < size else {
+                    throw LedgerError(
+                        .corrupt, "\(path): the latest checkpoint is of size \(latestSize), but the log has \(size) entries")
+                }
+                let root = try StoredHashes.treeHash(size: size, reader: SQLiteHashReader(db: db), hasher: hasher)
+                let note = try SignedNote.sign(
+                    text: Checkpoint(origin: origin, size: UInt64(size), root: root).text, signers: [signer])
+                try db.run(
+                    "INSERT INTO checkpoints (size, note, signed_at) VALUES (?, ?, ?)",
+                    [.integer(size), .text(note.serialized), .text(now)])
+                try db.run(
+                    "UPDATE latest_checkpoint SET size = ?, note = ? WHERE id = 1 AND note = ?",
+                    [.integer(size), .text(note.serialized), .text(latestNote)])
+                guard db.changes == 1 else {
+                    throw LedgerError(.checkpointRace, "\(path): the latest checkpoint changed while signing")
+                }
+                return note
+            }
+        }
+    }
+
+    /// The latest signed checkpoint, verbatim.
+    public func latestCheckpoint() throws -> String {
+        try sql {
+            guard let note = try db.firstRow("SELECT note FROM latest_checkpoint WHERE id = 1", [], { $0.text(0) }),
+                let note
+            else {
+                throw LedgerError(.corrupt, "\(path): the latest checkpoint is missing")
+            }
+            return note
+        }
+    }
+
+    /// Every checkpoint the node signed, oldest first.
+    public func checkpoints() throws -> [(size: UInt64, note: String, signedAt: String)] {
+        try sql {
+            var all = [(size: UInt64, note: String, signedAt: String)]()
+            try db.forEachRow("SELECT size, note, signed_at FROM checkpoints ORDER BY size") {
+                all.append((UInt64(max(0, $0.int64(0))), $0.text(1) ?? "", $0.text(2) ?? ""))
+            }
+            return all
+        }
+    }
+
+    // MARK: - Reading and proving
+
+    /// The number of entries.
+    public func size() throws -> UInt64 {
+        try sql { UInt64(try tip().0) }
+    }
+
+    /// The exact bytes of entry `sequence`, as hashed into the log.
+    public func entryBytes(_ sequence: UInt64) throws -> [UInt8] {
+        try sql {
+            guard let body = try db.firstRow("SELECT body FROM entries WHERE seq = ?", [.integer(Int64(sequence))], {
+                $0.blob(0)
+            }) else {
+                throw LedgerError(.notFound, "the ledger has no entry \(sequence)")
+            }
+            return body
+        }
+    }
+
+    /// The RFC 6962 inclusion proof of entry `index` in the tree of `size` entries.
+    public func inclusionProof(index: UInt64, size: UInt64) throws -> [Hash] {
+        try sql {
+            guard index < size, size <= UInt64(try tip().0) else {
+                throw LedgerError(.invalid, "no inclusion proof of entry \(index) in a tree of \(size)")
+            }
+            return try StoredHashes.inclusionProof(
+                index: Int64(index), size: Int64(size), reader: SQLiteHashReader(db: db), hasher: hasher)
+        }
+    }
+
+    /// The RFC 6962 consistency proof from the tree of `from` entries to that of `to`.
+    public func consistencyProof(from: UInt64, to: UInt64) throws -> [Hash] {
+        try sql {
+            guard from >= 1, from <= to, to <= UInt64(try tip().0) else {
+                throw LedgerError(
+                    .invalid, "no consistency proof from size \(from) to size \(to) (the log has \(try tip().0))")
+            }
+            return try StoredHashes.consistencyProof(
+                from: Int64(from), to: Int64(to), reader: SQLiteHashReader(db: db), hasher: hasher)
+        }
+    }
+
+    /// The root of the tree of `size` entries, from the stored hashes.
+    public func root(size: UInt64) throws -> Hash {
+        try sql { try StoredHashes.treeHash(size: Int64(size), reader: SQLiteHashReader(db: db), hasher: hasher) }
+    }
+
+    /// A C2SP tlog-proof of entry `index` against the latest checkpoint, with the entry as `extra`.
+    public func tlogProof(index: UInt64) throws -> TLogProof {
+        try sql {
+            try db.readTransaction {
+                let note = try SignedNote(parsing: try latestCheckpoint())
+                let checkpoint = try Checkpoint(parsing: note.text)
+                guard index < checkpoint.size else {
+                    throw LedgerError(
+                        .invalid,
+                        "entry \(index) is not yet covered by a checkpoint (latest size \(checkpoint.size)); run `custos checkpoint`"
+                    )
+                }
+                let proof = try inclusionProof(index: index, size: checkpoint.size)
+                return TLogProof(extra: try entryBytes(index), index: index, proof: proof, checkpoint: note)
+            }
+        }
+    }
+
+    // MARK: - Items
+
+    static let itemColumns = "item, seq, case_id, exhibit, name, sha256, size, archive, manifest, sealed_at"
+
+    static func record(_ row: SQLiteStatement) -> ItemRecord {
+        ItemRecord(
+            item: row.text(0) ?? "", sequence: UInt64(max(0, row.int64(1))), caseID: row.text(2) ?? "",
+            exhibit: row.text(3) ?? "", name: row.blob(4), sha256: Hash(hex: row.text(5) ?? "") ?? .zero,
+            size: UInt64(max(0, row.int64(6))), archive: Hash(hex: row.text(7) ?? "") ?? .zero,
+            manifest: Hash(hex: row.text(8) ?? "") ?? .zero, sealedAt: row.text(9) ?? "")
+    }
+
+    /// Every item, in ledger order; optionally of one case.
+    public func items(caseID: String? = nil) throws -> [ItemRecord] {
+        try sql {
+            var all = [ItemRecord]()
+            if let caseID {
+                try db.forEachRow(
+                    "SELECT \(Self.itemColumns) FROM items WHERE case_id = ? ORDER BY seq", [.text(caseID)]
+                ) { all.append(Self.record($0)) }
+            } else {
+                try db.forEachRow("SELECT \(Self.itemColumns) FROM items ORDER BY seq") { all.append(Self.record($0)) }
+            }
+            return all
+        }
+    }
+
+    /// The items whose id starts with `prefix`, or whose SHA-256 (hex) does.
+    public func items(matching prefix: String) throws -> [ItemRecord] {
+        let lowered = prefix.lowercased()
+        guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return [] }
+        return try sql {
+            var found = [ItemRecord]()
+            try db.forEachRow(
+                "SELECT \(Self.itemColumns) FROM items WHERE substr(item, 1, ?) = ? OR substr(sha256, 1, ?) = ? ORDER BY seq",
+                [.integer(Int64(lowered.count)), .text(lowered), .integer(Int64(lowered.count)), .text(lowered)]
+            ) { found.append(Self.record($0)) }
+            return found
+        }
+    }
+
+    /// An item already sealed with this SHA-256, whose archive can be shared.
+    public func firstItem(withSHA256 sha256: Hash) throws -> ItemRecord? {
+        try sql {
+            try db.firstRow("SELECT \(Self.itemColumns) FROM items WHERE sha256 = ? ORDER BY seq LIMIT 1", [.text(sha256.hex)])
+            { Self.record($0) }
+        }
+    }
+}
+
+/// Reads stored tree hashes from the `tree` table, one primary-key look-up each.
+struct SQLiteHashReader: StoredHashReader {
+    let db: SQLiteConnection
+
+    func readHashes(at indexes: [Int64]) throws -> [Hash] {
+        try indexes.map { index in
+            guard let hash = try db.firstRow("SELECT hash FROM tree WHERE id = ?", [.integer(index)], {
+                Hash(bytes: $0.blob(0))
+            }), let hash else {
+                throw LedgerError(.corrupt, "\(db.path): the tree hash at index \(index) is missing or damaged")
+            }
+            return hash
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import CustosFileSystem
+import CustosFormats
+import Glibc
+
+/// The manifest of a sealed item (canonical JSON, `manifest.json` in the archive and in
+/// `manifests/`), and the names and the hashdeep list that go with it.
+enum Manifest {
+    static let format = "custos-manifest/1"
+
+    /// A name for the original inside the archive: the original name when it is printable UTF-8
+    /// without `/`, `\` or `%`; otherwise those bytes as `%XX`. Never empty, `.` or `..`, never
+    /// longer than 240 bytes (a digest of the full name keeps shortened names apart).
+    static func safeMemberName(_ name: [UInt8], digester: some SHA256Digesting) -> String {
+        var out = ""
+        var index = 0
+        while index < name.count {
+            let length = DisplayName.utf8SequenceLength(name, at: index)
+            if length > 0 {
+                let text = String(decoding: name[index..<index + length], as: UTF8.self)
+                let scalar = text.unicodeScalars.first!
+                let unsafe =
+                    scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value)
+                    || scalar == "/" || scalar == "\\" || scalar == "%"
+                    || scalar.properties.generalCategory == .format
+                    || scalar.properties.generalCategory == .lineSeparator
+                    || scalar.properties.generalCategory == .paragraphSeparator
+                if !unsafe {
+                    out += text
+                    index += length
+                    continue
+                }
+                for byte in name[index..<index + length] { out += "%" + Hex.encode([byte]).uppercased() }
+                index += length
+            } else {
+                out += "%" + Hex.encode([name[index]]).uppercased()
+                index += 1
+            }
+        }
+        if out.isEmpty || out == "." || out == ".." { out = "_" + out }
+        if out.utf8.count > 240 {
+            let tag = "~" + digester.sha256(name).hex.prefix(12)
+            var cut = ""
+            for character in out {
+                if cut.utf8.count + character.utf8.count + tag.utf8.count > 240 { break }
+                cut.append(character)
+            }
+            out = cut + tag
+        }
+        return out
+    }
+
+    static func timeString(_ time: timespec) -> String {
+        RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 9)
+    }
+
+    /// A byte string as JSON: `{"utf8": …}` when it is UTF-8, else `{"base64": …}`.
+    static func bytesValue(_ bytes: [UInt8]) -> JSONValue {
+        if let text = String(validating: bytes, as: UTF8.self) {
+            return .object(["utf8": .string(text)])
+        }
+        return .object(["base64": .string(Base64.encode(bytes))])
+    }
+
+    static func build(
+        item: String, request: SealRequest, absolutePath: RawPath, status: FileStatus, digests: EvidenceDigests,
+        member: String, origin: String, context: SealingContext, sealedAt: String, compression: String
+    ) -> [UInt8] {
+        let original: [String: JSONValue] = [
+            "name": bytesValue(request.path.lastComponent),
+            "path": bytesValue(absolutePath.bytes),
+            "size": .integer(status.size),
+            "mode": .string("0" + String(status.mode & 0o7777, radix: 8)),
+            "uid": .integer(Int64(status.uid)),
+            "gid": .integer(Int64(status.gid)),
+            "inode": .integer(Int64(min(status.inode, UInt64(CanonicalJSON.maxSafeInteger)))),
+            "device": .integer(Int64(min(status.device, UInt64(CanonicalJSON.maxSafeInteger)))),
+            "links": .integer(Int64(status.linkCount)),
+            "mtime": .string(timeString(status.modificationTime)),
+            "ctime": .string(timeString(status.changeTime)),
+            "atime": .string(timeString(status.accessTime)),
+        ]
+        let manifest: JSONValue = .object([
+            "format": .string(format),
+            "item": .string(item),
+            "original": .object(original),
+            "digests": digests.json,
+            "member": .string("evidence/" + member),
+            "acquisition": .object([
+                "case": .string(request.caseID),
+                "exhibit": .string(request.exhibit),
+                "examiner": .string(request.examiner),
+                "description": .string(request.description),
+            ]),
+            "sealing": .object([
+                "host": .string(context.host),
+                "node": .string(origin),
+                "tool": .string(context.tool),
+                "operator": .string(context.operatorName),
+                "operatorUID": .integer(Int64(context.operatorUID)),
+                "time": .string(sealedAt),
+                "compression": .string(compression),
+            ]),
+        ])
+        return CanonicalJSON.encode(manifest)
+    }
+
+    /// The original's line list in hashdeep's format, so `hashdeep -a -k hashdeep.txt` audits the
+    /// extracted file.
+    static func hashdeepList(member: String, size: Int64, digests: EvidenceDigests) -> [UInt8] {
+        var columns = ["size"]
+        var values = [String(size)]
+        if let md5 = digests.md5 {
+            columns.append("md5")
+            values.append(Hex.encode(md5))
+        }
+        if let sha1 = digests.sha1 {
+            columns.append("sha1")
+            values.append(Hex.encode(sha1))
+        }
+        columns.append("sha256")
+        values.append(digests.sha256.hex)
+        let text = """
+            %%%% HASHDEEP-1.0
+            %%%% \(columns.joined(separator: ",")),filename
+            ## Invoked from: the extracted archive's top folder
+            ## $ hashdeep -l -r -a -k hashdeep.txt evidence
+            ##
+            \((values + ["evidence/" + member]).joined(separator: ","))
+
+            """
+        return Array(text.utf8)
+    }
+}

@@ -1,0 +1,186 @@
+import CustosArchive
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosVault
+import Foundation
+import Glibc
+
+/// A file sealed into the vault whose custody event is not yet recorded.
+public struct PendingSeal: Sendable {
+    public var request: SealRequest
+    public var item: String
+    public var digests: EvidenceDigests
+    public var size: UInt64
+    public var archive: Hash
+    public var manifest: Hash
+    public var sealedAt: String
+    /// True when the same content was already in the vault and its archive is shared.
+    public var deduplicated: Bool
+    public var event: NewCustodyEvent
+}
+
+/// Seals files into a vault: one read of the file feeds the digests and the archive writer; the
+/// archive lands by content address durably before the ledger records it.
+public final class Sealer: @unchecked Sendable {
+    public let vault: Vault
+    public let context: SealingContext
+    private let digester = OpenSSLSHA256()
+
+    public init(vault: Vault, context: SealingContext) {
+        self.vault = vault
+        self.context = context
+    }
+
+    /// Seals one regular file: hashes and archives it in one pass, checks it did not change,
+    /// places the archive and the manifest durably. The returned event still has to be recorded
+    /// with `record`. Nothing is recorded and no partial archive is left when this throws.
+    public func seal(_ request: SealRequest, ledger: Ledger, now: () -> String) throws -> PendingSeal {
+        let shown = request.path.description
+        let file: FileDescriptor
+        let before: FileStatus
+        do {
+            (file, before) = try FileSystem.openEvidence(request.path)
+        } catch let error as FileSystemError {
+            throw SealingError(.refused, file: shown, error.message, cause: error)
+        }
+        file.adviseSequential()
+
+        let item = UUID().uuidString.lowercased()
+        let member = Manifest.safeMemberName(request.path.lastComponent, digester: digester)
+        let configuration = vault.configuration
+        let compression = ArchiveCompression(rawValue: configuration.compression) ?? .zstd
+
+        let temporary = vault.temporaryPath.appending("seal-\(item)\(compression.suffix)")
+        let output: FileDescriptor
+        do {
+            try FileSystem.makeDirectory(vault.temporaryPath)
+            output = try FileSystem.createExclusive(temporary, mode: 0o444)
+        } catch {
+            throw SealingError.storage(error, file: shown)
+        }
+        var placed = false
+        defer { if !placed { FileSystem.remove(temporary) } }
+
+        let sha256 = MessageDigest(.sha256)
+        let md5 = configuration.md5 ? MessageDigest(.md5) : nil
+        let sha1 = configuration.sha1 ? MessageDigest(.sha1) : nil
+        let archiveDigest = MessageDigest(.sha256)
+        let writer: ArchiveWriter
+        do {
+            writer = try ArchiveWriter(
+                fileDescriptor: output.rawValue, path: temporary.description, compression: compression,
+                level: configuration.compressionLevel, tap: { archiveDigest.update($0) })
+            try writer.beginFile(
+                name: "evidence/" + member, size: before.size, permissions: before.mode,
+                modified: before.modificationTime)
+        } catch {
+            throw SealingError.storage(error, file: shown)
+        }
+
+        // Lanes balanced for two cores: SHA-256 and SHA-1 (both SHA-NI), MD5 alone, the archive.
+        var consumers: [OnePass.Consumer] = [
+            { chunk in
+                sha256.update(chunk)
+                sha1?.update(chunk)
+            }
+        ]
+        if let md5 { consumers.append { md5.update($0) } }
+        consumers.append { try writer.write($0) }
+
+        let total: Int64
+        do {
+            total = try OnePass().run(file: file, consumers: consumers)
+        } catch let error as FileSystemError where error.call == "read" {
+            throw SealingError(.refused, file: shown, "cannot be read: \(error.message)", cause: error)
+        } catch {
+            throw SealingError.storage(error, file: shown)
+        }
+
+        // Re-check: a file that changed while it was read is not recorded.
+        let after: FileStatus
+        do { after = try file.status() } catch { throw SealingError(.refused, file: shown, "\(error)", cause: error) }
+        guard total == before.size, after.isSameContent(as: before) else {
+            throw SealingError(
+                .changedWhileReading, file: shown,
+                "changed while it was being read (\(before.size) bytes before, \(total) read, \(after.size) after); "
+                    + "nothing was recorded, seal it again once it is complete")
+        }
+
+        let digests = EvidenceDigests(
+            sha256: Hash(bytes: sha256.finish())!, md5: md5?.finish(), sha1: sha1?.finish())
+        let sealedAt = now()
+        let absolute = Self.absolute(request.path)
+        let manifest = Manifest.build(
+            item: item, request: request, absolutePath: absolute, status: before, digests: digests, member: member,
+            origin: configuration.origin, context: context, sealedAt: sealedAt, compression: compression.rawValue)
+        let manifestHash = digester.sha256(manifest)
+
+        let archiveHash: Hash
+        var deduplicated = false
+        do {
+            try writer.addFile(name: "manifest.json", bytes: manifest, modified: before.modificationTime)
+            try writer.addFile(
+                name: "hashdeep.txt", bytes: Manifest.hashdeepList(member: member, size: total, digests: digests),
+                modified: before.modificationTime)
+            try writer.finish()
+            try output.sync()
+            let computed = Hash(bytes: archiveDigest.finish())!
+            // The same content already sealed: its archive holds these bytes; keep one copy.
+            if let existing = try ledger.firstItem(withSHA256: digests.sha256), vault.findArchive(existing.archive) != nil {
+                archiveHash = existing.archive
+                deduplicated = true
+            } else {
+                _ = try vault.placeArchive(temporary: temporary, hash: computed, compression: compression.rawValue)
+                placed = true
+                archiveHash = computed
+            }
+            try vault.storeManifest(manifest, hash: manifestHash)
+        } catch let error as LedgerError {
+            throw SealingError(.storage, file: shown, "reading the ledger failed: \(error)", cause: error)
+        } catch {
+            throw SealingError.storage(error, file: shown)
+        }
+
+        let record = ItemRecord(
+            item: item, sequence: 0, caseID: request.caseID, exhibit: request.exhibit,
+            name: request.path.lastComponent, sha256: digests.sha256, size: UInt64(total), archive: archiveHash,
+            manifest: manifestHash, sealedAt: sealedAt)
+        let event = NewCustodyEvent(
+            type: .sealed, item: item, time: sealedAt, actor: context.operatorName,
+            details: CustodyEntry.sealedDetails(
+                digests: digests, size: UInt64(total), archive: archiveHash, manifest: manifestHash),
+            record: record)
+        return PendingSeal(
+            request: request, item: item, digests: digests, size: UInt64(total), archive: archiveHash,
+            manifest: manifestHash, sealedAt: sealedAt, deduplicated: deduplicated, event: event)
+    }
+
+    /// The absolute form of a path, without resolving links (the name as the handler gave it).
+    static func absolute(_ path: RawPath) -> RawPath {
+        if path.bytes.first == UInt8(ascii: "/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        var bytes = path.bytes
+        while bytes.starts(with: Array("./".utf8)) { bytes.removeFirst(2) }
+        return RawPath(bytes: cwd + [UInt8(ascii: "/")] + bytes)
+    }
+}
+
+extension SealingContext {
+    /// The context of this process: host name, effective user, tool version.
+    public static func current(tool: String) -> SealingContext {
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, host.count)
+        let uid = geteuid()
+        var name = "uid \(uid)"
+        if let entry = getpwuid(uid), let pwName = entry.pointee.pw_name {
+            name = String(cString: pwName)
+        }
+        return SealingContext(
+            host: String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+            operatorName: name, operatorUID: uid, tool: tool)
+    }
+}

@@ -1,0 +1,63 @@
+import CustosArchive
+import CustosFileSystem
+import Glibc
+
+/// Why a file was not sealed. The message names the file and the reason; nothing was recorded.
+public struct SealingError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: Hashable, Sendable {
+            case refused, changedWhileReading, noSpace, storage, archive
+        }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// The input is not something to seal (missing, a symlink, a FIFO, unreadable, …).
+        public static let refused = Code(.refused)
+        /// The file grew, shrank or was replaced while it was read; try again once it is still.
+        public static let changedWhileReading = Code(.changedWhileReading)
+        /// The vault's disk is full: nothing was recorded and no partial archive kept.
+        public static let noSpace = Code(.noSpace)
+        /// Writing or syncing the vault failed; sealing must stop until an operator looks.
+        public static let storage = Code(.storage)
+        /// libarchive failed.
+        public static let archive = Code(.archive)
+
+        public var description: String { "\(value)" }
+    }
+
+    public let code: Code
+    /// The evidence file, escaped for display.
+    public let file: String
+    public let message: String
+    public let cause: (any Error)?
+
+    public init(_ code: Code, file: String, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.file = file
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String { "\(file): \(message)" }
+
+    /// Classifies an error met while writing the vault.
+    static func storage(_ error: any Error, file: String) -> SealingError {
+        if let error = error as? FileSystemError {
+            if error.code == .noSpace {
+                return SealingError(.noSpace, file, "the vault's disk is full; nothing was recorded", cause: error)
+            }
+            return SealingError(.storage, file, "writing the vault failed: \(error)", cause: error)
+        }
+        if let error = error as? ArchiveError {
+            if error.errno == ENOSPC || error.errno == EDQUOT || error.errno == EFBIG {
+                return SealingError(.noSpace, file, "the vault's disk is full; nothing was recorded", cause: error)
+            }
+            return SealingError(.archive, file, "writing the archive failed: \(error)", cause: error)
+        }
+        return SealingError(.storage, file, "\(error)", cause: error)
+    }
+
+    private init(_ code: Code, _ file: String, _ message: String, cause: (any Error)?) {
+        self.init(code, file: file, message, cause: cause)
+    }
+}

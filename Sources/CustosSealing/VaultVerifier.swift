@@ -1,0 +1,252 @@
+import CustosArchive
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosVault
+
+/// The result of verifying a vault: what was checked and every fault found.
+public struct VerificationReport: Sendable {
+    public var entries: UInt64
+    public var checkpointsChecked: Int
+    public var latestCheckpointSize: UInt64
+    public var itemsChecked: Int
+    public var archivesRehashed: Int
+    public var bytesRehashed: Int64
+    public var faults: [VerificationFault]
+
+    public var passed: Bool { faults.isEmpty }
+
+    public var json: JSONValue {
+        .object([
+            "result": .string(passed ? "passed" : "failed"),
+            "entries": .integer(Int64(entries)),
+            "checkpointsChecked": .integer(Int64(checkpointsChecked)),
+            "latestCheckpointSize": .integer(Int64(latestCheckpointSize)),
+            "itemsChecked": .integer(Int64(itemsChecked)),
+            "archivesRehashed": .integer(Int64(archivesRehashed)),
+            "bytesRehashed": .integer(bytesRehashed),
+            "faults": .array(faults.map(\.json)),
+        ])
+    }
+}
+
+/// Verifies a vault from the bytes up: the ledger audit (chain, tree, checkpoints), then every
+/// archive re-read, its original re-hashed and compared with the ledger entry, never with a
+/// stored digest alone.
+public struct VaultVerifier {
+    public let vault: Vault
+    private let digester = OpenSSLSHA256()
+
+    public init(vault: Vault) { self.vault = vault }
+
+    /// Verifies the whole ledger and the items whose ids are in `items` (all when nil).
+    public func verify(
+        ledger: Ledger, items: Set<String>? = nil, progress: (String) -> Void = { _ in }
+    ) throws -> VerificationReport {
+        let verifier = try vault.verifierKey()
+        let audit = try ledger.audit(verifiers: [verifier]) { progress("ledger: \($0) entries") }
+        var report = VerificationReport(
+            entries: audit.entryCount, checkpointsChecked: audit.checkpointsChecked,
+            latestCheckpointSize: audit.latestCheckpointSize, itemsChecked: 0, archivesRehashed: 0, bytesRehashed: 0,
+            faults: audit.faults)
+        let records = Dictionary(try ledger.items().map { ($0.item, $0) }, uniquingKeysWith: { first, _ in first })
+        let sealed = audit.entries.filter { $0.type == .sealed && (items == nil || items!.contains($0.item)) }
+        var archiveResults = [Hash: ArchiveContents]()
+        for (index, entry) in sealed.enumerated() {
+            progress("items: \(index + 1)/\(sealed.count)")
+            report.itemsChecked += 1
+            report.faults += checkItem(entry, record: records[entry.item], archives: &archiveResults, report: &report)
+        }
+        return report
+    }
+
+    /// What re-reading one archive gave.
+    struct ArchiveContents {
+        var archiveHash: Hash
+        var member: [UInt8]
+        var size: Int64
+        var digests: EvidenceDigests
+        var manifest: [UInt8]?
+        var hashdeep: [UInt8]?
+    }
+
+    private func checkItem(
+        _ entry: CustodyEntry, record: ItemRecord?, archives: inout [Hash: ArchiveContents],
+        report: inout VerificationReport
+    ) -> [VerificationFault] {
+        let subject = "item \(entry.item)"
+        var faults = [VerificationFault]()
+        guard let want = entry.digests, let archive = entry.archive, let manifestHash = entry.manifest,
+            let size = entry.size
+        else {
+            return [VerificationFault(subject: subject, code: "entry-incomplete", message: "the sealed entry lacks digests")]
+        }
+
+        // The manifest, re-hashed.
+        let manifestPath = vault.manifestPath(manifestHash)
+        if let bytes = try? FileSystem.readFile(manifestPath) {
+            let found = digester.sha256(bytes)
+            if found != manifestHash {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "manifest-digest", message: "the manifest was altered (\(manifestPath))",
+                        expected: manifestHash.hex, found: found.hex))
+            } else if let manifest = try? CanonicalJSON.parse(bytes) {
+                faults += checkManifest(manifest, entry: entry, record: record, subject: subject)
+            } else {
+                faults.append(VerificationFault(subject: subject, code: "manifest-malformed", message: "the manifest is not JSON"))
+            }
+        } else {
+            faults.append(
+                VerificationFault(subject: subject, code: "manifest-missing", message: "the manifest \(manifestPath) is missing"))
+        }
+
+        // The archive, re-read and its original re-hashed (once per archive, shared by duplicates).
+        let contents: ArchiveContents
+        if let cached = archives[archive] {
+            contents = cached
+        } else {
+            guard let path = vault.findArchive(archive) else {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "archive-missing", message: "the archive is missing from the vault",
+                        expected: "objects/\(archive.hex.prefix(2))/\(archive.hex)…"))
+                return faults
+            }
+            do {
+                contents = try readArchive(path, wantMD5: want.md5 != nil, wantSHA1: want.sha1 != nil)
+                archives[archive] = contents
+                report.archivesRehashed += 1
+                report.bytesRehashed += contents.size
+            } catch {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "archive-unreadable", message: "the archive \(path) cannot be read: \(error)"))
+                return faults
+            }
+            if contents.archiveHash != archive {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "archive-digest",
+                        message: "the archive's bytes are not those that were sealed (\(path))", expected: archive.hex,
+                        found: contents.archiveHash.hex))
+            }
+        }
+        if contents.digests.sha256 != want.sha256 {
+            faults.append(
+                VerificationFault(
+                    subject: subject, code: "content-sha256", message: "the original in the archive has another SHA-256",
+                    expected: want.sha256.hex, found: contents.digests.sha256.hex))
+        }
+        if let md5 = want.md5, contents.digests.md5 != md5 {
+            faults.append(
+                VerificationFault(
+                    subject: subject, code: "content-md5", message: "the original in the archive has another MD5",
+                    expected: Hex.encode(md5), found: contents.digests.md5.map { Hex.encode($0) }))
+        }
+        if let sha1 = want.sha1, contents.digests.sha1 != sha1 {
+            faults.append(
+                VerificationFault(
+                    subject: subject, code: "content-sha1", message: "the original in the archive has another SHA-1",
+                    expected: Hex.encode(sha1), found: contents.digests.sha1.map { Hex.encode($0) }))
+        }
+        if UInt64(contents.size) != size {
+            faults.append(
+                VerificationFault(
+                    subject: subject, code: "content-size", message: "the original in the archive has another size",
+                    expected: "\(size)", found: "\(contents.size)"))
+        }
+        if let inner = contents.manifest {
+            // The archive's own manifest must describe the same content.
+            if let value = try? CanonicalJSON.parse(inner), let digests = value["digests"].flatMap({ try? EvidenceDigests(json: $0) }) {
+                if digests.sha256 != want.sha256 {
+                    faults.append(
+                        VerificationFault(
+                            subject: subject, code: "archive-manifest",
+                            message: "the manifest inside the archive names another SHA-256", expected: want.sha256.hex,
+                            found: digests.sha256.hex))
+                }
+            } else {
+                faults.append(
+                    VerificationFault(subject: subject, code: "archive-manifest", message: "the archive's manifest is malformed"))
+            }
+        } else {
+            faults.append(
+                VerificationFault(subject: subject, code: "archive-manifest", message: "the archive holds no manifest.json"))
+        }
+        return faults
+    }
+
+    private func checkManifest(_ manifest: JSONValue, entry: CustodyEntry, record: ItemRecord?, subject: String)
+        -> [VerificationFault]
+    {
+        var faults = [VerificationFault]()
+        let digests = manifest["digests"].flatMap { try? EvidenceDigests(json: $0) }
+        if manifest["item"]?.stringValue != entry.item || digests != entry.digests
+            || manifest["original"]?["size"]?.integerValue != entry.size.map(Int64.init)
+        {
+            faults.append(
+                VerificationFault(
+                    subject: subject, code: "manifest-mismatch", message: "the manifest does not describe this entry"))
+        }
+        if let record {
+            let name: [UInt8]? =
+                manifest["original"]?["name"]?["utf8"]?.stringValue.map { Array($0.utf8) }
+                ?? manifest["original"]?["name"]?["base64"]?.stringValue.flatMap { Base64.decode($0) }
+            if name != record.name || manifest["acquisition"]?["case"]?.stringValue != record.caseID
+                || manifest["acquisition"]?["exhibit"]?.stringValue != record.exhibit
+            {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "index-mismatch",
+                        message: "the item index's name, case or exhibit differ from the manifest"))
+            }
+        }
+        return faults
+    }
+
+    /// Reads an archive in one pass: the file's SHA-256 from its raw bytes, the original's digests
+    /// from the decompressed member, and the small members whole.
+    func readArchive(_ path: RawPath, wantMD5: Bool, wantSHA1: Bool) throws -> ArchiveContents {
+        let file = try FileSystem.openForReading(path)
+        file.adviseSequential()
+        let raw = MessageDigest(.sha256)
+        let reader = try ArchiveReader(fileDescriptor: file.rawValue, path: path.description) { raw.update($0) }
+        var member = [UInt8]()
+        var size: Int64 = 0
+        var digests: EvidenceDigests?
+        var manifest: [UInt8]?
+        var hashdeep: [UInt8]?
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        while let header = try reader.nextEntry() {
+            let name = String(decoding: header.pathname, as: UTF8.self)
+            if name == "manifest.json" {
+                manifest = try reader.readAll()
+            } else if name == "hashdeep.txt" {
+                hashdeep = try reader.readAll()
+            } else if header.isRegularFile, name.hasPrefix("evidence/"), digests == nil {
+                member = header.pathname
+                let sha256 = MessageDigest(.sha256)
+                let md5 = wantMD5 ? MessageDigest(.md5) : nil
+                let sha1 = wantSHA1 ? MessageDigest(.sha1) : nil
+                while true {
+                    let count = try reader.read(into: buffer)
+                    if count == 0 { break }
+                    let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    sha256.update(chunk)
+                    md5?.update(chunk)
+                    sha1?.update(chunk)
+                    size += Int64(count)
+                }
+                digests = EvidenceDigests(sha256: Hash(bytes: sha256.finish())!, md5: md5?.finish(), sha1: sha1?.finish())
+            }
+        }
+        try reader.drainRawBytes()
+        guard let digests else { throw ArchiveError(path: path.description, message: "no evidence/ member in the archive") }
+        return ArchiveContents(
+            archiveHash: Hash(bytes: raw.finish())!, member: member, size: size, digests: digests, manifest: manifest,
+            hashdeep: hashdeep)
+    }
+}

@@ -1,0 +1,208 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import Foundation
+import Glibc
+
+/// A vault on local disk: configuration, ledger, signing key, and the sealed archives and
+/// manifests by content address.
+///
+/// ```
+/// custos.json                  configuration
+/// ledger.sqlite                the ledger (entries, tree, checkpoints, item index)
+/// keys/node.key                the Ed25519 signing key, signed-note form, mode 0600
+/// keys/node.vkey               its verifier key (name+hash+base64)
+/// objects/ab/<sha256>.tar.zst  sealed archives, named by their own SHA-256
+/// manifests/ab/<sha256>.json   manifests, named by their SHA-256
+/// tmp/                         archives being written
+/// inbox/                       where evidence is dropped
+/// ```
+public struct Vault: Sendable {
+    public let root: RawPath
+    public let configuration: VaultConfiguration
+
+    public var configurationPath: RawPath { root.appending("custos.json") }
+    public var ledgerPath: RawPath { root.appending("ledger.sqlite") }
+    public var keyPath: RawPath { root.appending("keys").appending("node.key") }
+    public var verifierKeyPath: RawPath { root.appending("keys").appending("node.vkey") }
+    public var objectsPath: RawPath { root.appending("objects") }
+    public var manifestsPath: RawPath { root.appending("manifests") }
+    public var temporaryPath: RawPath { root.appending("tmp") }
+    public var inboxPath: RawPath { root.appending("inbox") }
+
+    public var compression: String { configuration.compression }
+
+    /// Creates a vault at `root`: folders, configuration, signing key (0600), ledger with the
+    /// checkpoint of the empty tree. Refuses a folder that already holds a vault, or anything but
+    /// an empty folder, and changes nothing then.
+    public static func create(at root: RawPath, configuration: VaultConfiguration, now: String) throws -> Vault {
+        try configuration.validate(file: root.appending("custos.json").description)
+        if let status = try FileSystem.linkStatus(root) {
+            guard status.isDirectory else {
+                throw VaultError(.alreadyExists, "\(root): exists and is a \(status.kind)")
+            }
+            if FileSystem.exists(root.appending("custos.json")) || FileSystem.exists(root.appending("ledger.sqlite")) {
+                throw VaultError(.alreadyExists, "\(root): a vault already exists here; nothing was changed")
+            }
+            let names = try FileSystem.listDirectory(root)
+            guard names.isEmpty else {
+                throw VaultError(.alreadyExists, "\(root): the folder is not empty; nothing was changed")
+            }
+        }
+        let vault = Vault(root: root, configuration: configuration)
+        do {
+            try FileSystem.makeDirectory(root)
+            try FileSystem.makeDirectory(root.appending("keys"), mode: 0o700)
+            for folder in [vault.objectsPath, vault.manifestsPath, vault.temporaryPath, vault.inboxPath] {
+                try FileSystem.makeDirectory(folder)
+            }
+            let signer = Ed25519NoteSigner(name: configuration.origin, key: try Ed25519PrivateKey())
+            try FileSystem.writeDurably(Array((signer.privateKeyText + "\n").utf8), to: vault.keyPath, mode: 0o600)
+            try FileSystem.writeDurably(Array((signer.verifierKey.text + "\n").utf8), to: vault.verifierKeyPath)
+            try Ledger.create(path: vault.ledgerPath.description, origin: configuration.origin, signer: signer, now: now)
+            // The configuration is written last: a vault without it is not a vault yet.
+            try FileSystem.writeDurably(try configuration.encoded(), to: vault.configurationPath)
+            try FileSystem.syncDirectory(root)
+        } catch let error as VaultError {
+            throw error
+        } catch {
+            throw VaultError(.storage, "\(root): could not create the vault", cause: error)
+        }
+        return vault
+    }
+
+    /// Opens the vault at `root`, checking that it is one.
+    public static func open(at root: RawPath) throws -> Vault {
+        guard let status = try? FileSystem.linkStatus(root) else {
+            throw VaultError(.notFound, "\(root): no vault here (run `custos init --vault \(root) --origin NAME`)")
+        }
+        guard status.isDirectory else { throw VaultError(.notFound, "\(root): is a \(status.kind), not a vault") }
+        let configPath = root.appending("custos.json")
+        guard FileSystem.exists(configPath) else {
+            throw VaultError(
+                .notInitialised, "\(root): not an initialised vault (no custos.json; run `custos init`)")
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(configPath)
+        } catch {
+            throw VaultError(.badConfiguration, "\(configPath): cannot be read", cause: error)
+        }
+        let configuration: VaultConfiguration
+        do {
+            configuration = try JSONDecoder().decode(VaultConfiguration.self, from: Data(bytes))
+        } catch {
+            throw VaultError(.badConfiguration, "\(configPath): not a valid vault configuration: \(describe(error))")
+        }
+        try configuration.validate(file: configPath.description)
+        return Vault(root: root, configuration: configuration)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "the field \"\(key.stringValue)\" is missing"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            "the field \"\(context.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type"
+        case DecodingError.dataCorrupted(let context): context.debugDescription
+        default: "\(error)"
+        }
+    }
+
+    /// Opens the ledger; never creates it.
+    public func openLedger(readOnly: Bool = false) throws -> Ledger {
+        try Ledger(path: ledgerPath.description, origin: configuration.origin, readOnly: readOnly)
+    }
+
+    /// Loads the signing key, refusing one readable by others than its owner.
+    public func signer() throws -> Ed25519NoteSigner {
+        guard let status = try? FileSystem.linkStatus(keyPath), status.isRegularFile else {
+            throw VaultError(.keyProblem, "\(keyPath): the signing key is missing")
+        }
+        guard status.mode & 0o077 == 0 else {
+            throw VaultError(
+                .keyProblem,
+                "\(keyPath): the signing key has mode \(String(status.mode & 0o777, radix: 8)); it must be 0600")
+        }
+        do {
+            let text = String(decoding: try FileSystem.readFile(keyPath), as: UTF8.self)
+            let signer = try Ed25519NoteSigner(privateKeyText: text.trimmingCharacters(in: .newlines))
+            guard signer.name == configuration.origin else {
+                throw VaultError(.keyProblem, "\(keyPath): the key is named \(signer.name), not \(configuration.origin)")
+            }
+            return signer
+        } catch let error as VaultError {
+            throw error
+        } catch {
+            throw VaultError(.keyProblem, "\(keyPath): cannot load the signing key", cause: error)
+        }
+    }
+
+    /// The node's verifier key, from `keys/node.vkey`.
+    public func verifierKey() throws -> Ed25519NoteVerifier {
+        do {
+            let text = String(decoding: try FileSystem.readFile(verifierKeyPath), as: UTF8.self)
+            return try Ed25519NoteVerifier(text: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        } catch {
+            throw VaultError(.keyProblem, "\(verifierKeyPath): cannot load the verifier key", cause: error)
+        }
+    }
+
+    // MARK: - Objects
+
+    private func shard(_ hash: Hash) -> [UInt8] { Array(hash.hex.prefix(2).utf8) }
+
+    /// Where an archive with this digest and compression lives.
+    public func archivePath(_ hash: Hash, compression: String) -> RawPath {
+        let suffix = ArchiveSuffix.forCompression(compression)
+        return objectsPath.appending(component: shard(hash)).appending(component: Array((hash.hex + suffix).utf8))
+    }
+
+    /// The stored archive with this digest, whatever its compression; nil if there is none.
+    public func findArchive(_ hash: Hash) -> RawPath? {
+        for compression in ["zstd", "none", "gzip", "xz"] {
+            let path = archivePath(hash, compression: compression)
+            if FileSystem.exists(path) { return path }
+        }
+        return nil
+    }
+
+    public func manifestPath(_ hash: Hash) -> RawPath {
+        manifestsPath.appending(component: shard(hash)).appending(component: Array((hash.hex + ".json").utf8))
+    }
+
+    /// Moves a finished, fsynced temporary archive to its content address, durably. If the same
+    /// bytes are already stored, the temporary is removed.
+    public func placeArchive(temporary: RawPath, hash: Hash, compression: String) throws -> RawPath {
+        let target = archivePath(hash, compression: compression)
+        try FileSystem.makeDirectory(target.parent)
+        if FileSystem.exists(target) {
+            FileSystem.remove(temporary)
+            return target
+        }
+        try FileSystem.renameDurably(temporary, to: target)
+        try FileSystem.syncDirectory(objectsPath)
+        return target
+    }
+
+    /// Stores a manifest durably by its SHA-256.
+    public func storeManifest(_ bytes: [UInt8], hash: Hash) throws {
+        let target = manifestPath(hash)
+        try FileSystem.makeDirectory(target.parent)
+        guard !FileSystem.exists(target) else { return }
+        try FileSystem.writeDurably(bytes, to: target, mode: 0o444)
+        try FileSystem.syncDirectory(manifestsPath)
+    }
+}
+
+/// The file-name suffixes of archives by compression.
+public enum ArchiveSuffix {
+    public static func forCompression(_ compression: String) -> String {
+        switch compression {
+        case "none": ".tar"
+        case "gzip": ".tar.gz"
+        case "xz": ".tar.xz"
+        default: ".tar.zst"
+        }
+    }
+}

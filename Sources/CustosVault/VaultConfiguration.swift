@@ -1,0 +1,54 @@
+import CustosFormats
+import Foundation
+
+/// The vault's configuration, `custos.json` at its top.
+public struct VaultConfiguration: Codable, Sendable, Equatable {
+    public static let formatName = "custos-vault/1"
+
+    /// Always `custos-vault/1`.
+    public var format: String
+    /// The log origin, e.g. `mjib.example.tw/evidence`; also the signing key's name.
+    public var origin: String
+    /// `zstd` (default), `none`, `gzip` or `xz`.
+    public var compression: String
+    /// The compressor's level; nil for its default.
+    public var compressionLevel: Int?
+    /// Compute MD5 beside SHA-256 (for older tools).
+    public var md5: Bool
+    /// Compute SHA-1 beside SHA-256.
+    public var sha1: Bool
+
+    public init(origin: String, compression: String = "zstd", compressionLevel: Int? = nil, md5: Bool = true, sha1: Bool = true) {
+        self.format = Self.formatName
+        self.origin = origin
+        self.compression = compression
+        self.compressionLevel = compressionLevel
+        self.md5 = md5
+        self.sha1 = sha1
+    }
+
+    static let compressions: Set<String> = ["zstd", "none", "gzip", "xz"]
+
+    /// Checks the values; the message names the file and the field.
+    public func validate(file: String) throws {
+        guard format == Self.formatName else {
+            throw VaultError(.badConfiguration, "\(file): format is \"\(format)\", expected \"\(Self.formatName)\"")
+        }
+        guard isValidNoteKeyName(origin), origin.count <= 200 else {
+            throw VaultError(.badConfiguration, "\(file): origin \"\(origin)\" must be non-empty, without spaces or '+'")
+        }
+        guard Self.compressions.contains(compression) else {
+            throw VaultError(
+                .badConfiguration, "\(file): compression \"\(compression)\" is not one of zstd, none, gzip, xz")
+        }
+        if let level = compressionLevel, !(1...19).contains(level) {
+            throw VaultError(.badConfiguration, "\(file): compressionLevel \(level) is outside 1 to 19")
+        }
+    }
+
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self)) + [0x0a]
+    }
+}

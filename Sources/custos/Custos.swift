@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import Glibc
+
+@main
+struct Custos: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "custos",
+        abstract: "Digital evidence preservation: seal files, keep a tamper-evident ledger, prove it.",
+        discussion: """
+            Exit status: 0 when all is well, 1 when verification finds a fault, 2 for bad usage or a
+            refused input.
+            """,
+        version: toolVersion,
+        subcommands: [
+            Init.self, Ingest.self, List.self, Show.self, Verify.self, CheckpointCommand.self, Key.self,
+            EntryCommand.self, Proof.self, Consistency.self,
+        ]
+    )
+
+    static func main() {
+        // libarchive needs a UTF-8 locale for UTF-8 member names.
+        setlocale(LC_ALL, "C.UTF-8")
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as CLIError {
+            Output.error("custos: \(error.message)")
+            Glibc.exit(error.exitCode)
+        } catch let error as ExitCode {
+            Glibc.exit(error.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            // Usage errors come with ArgumentParser's own message; domain errors name the file and reason.
+            let message = fullMessage(for: error)
+            Output.error(message.hasPrefix("Error:") || message.contains("Usage:") ? message : "custos: \(error)")
+            Glibc.exit(2)
+        }
+    }
+}

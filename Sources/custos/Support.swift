@@ -1,0 +1,112 @@
+import ArgumentParser
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosVault
+import Foundation
+import Glibc
+
+let toolVersion = "custos 0.1.0"
+
+/// The vault option every command takes.
+struct VaultOptions: ParsableArguments {
+    @Option(name: .long, help: "The vault folder (default: $CUSTOS_VAULT, else ./custos-vault).")
+    var vault: String?
+
+    var path: RawPath {
+        if let vault { return RawArguments.raw(vault) }
+        if let env = ProcessInfo.processInfo.environment["CUSTOS_VAULT"], !env.isEmpty { return RawPath(env) }
+        return RawPath("custos-vault")
+    }
+
+    func open() throws -> Vault { try Vault.open(at: path) }
+}
+
+/// The command line as the kernel gave it: paths that are not UTF-8 stay byte-exact.
+enum RawArguments {
+    static let all: [[UInt8]] = (0..<Int(CommandLine.argc)).map { index in
+        guard let pointer = CommandLine.unsafeArgv[index] else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)))
+    }
+
+    /// The raw bytes of the argument that ArgumentParser saw as `text` (it sees a repaired String).
+    static func raw(_ text: String) -> RawPath {
+        if let match = all.first(where: { String(decoding: $0, as: UTF8.self) == text }) {
+            return RawPath(bytes: match)
+        }
+        return RawPath(text)
+    }
+}
+
+/// A failure the CLI reports with a short reason and an exit code (2 for refused input or bad
+/// usage, 1 for a verification fault).
+struct CLIError: Error, CustomStringConvertible {
+    var message: String
+    var exitCode: Int32 = 2
+    var description: String { message }
+}
+
+enum Clock {
+    /// Now, RFC 3339 in UTC with milliseconds.
+    static func now() -> String {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 3)
+    }
+}
+
+enum Output {
+    static func error(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// A progress line on a terminal (overwritten in place); nothing when not on a terminal.
+    static func progress(_ text: String) {
+        guard stderrIsTerminal else { return }
+        FileHandle.standardError.write(Data(("\r\u{1b}[K" + text).utf8))
+    }
+
+    static func endProgress() {
+        guard stderrIsTerminal else { return }
+        FileHandle.standardError.write(Data("\r\u{1b}[K".utf8))
+    }
+
+    static func json(_ value: JSONValue) {
+        print(CanonicalJSON.encodeString(value))
+    }
+
+    static func writeRaw(_ bytes: [UInt8]) {
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+}
+
+extension ItemRecord {
+    var displayName: String { DisplayName.escape(name) }
+
+    var json: JSONValue {
+        var name: [String: JSONValue] = [:]
+        if let text = String(validating: self.name, as: UTF8.self) {
+            name["utf8"] = .string(text)
+        } else {
+            name["base64"] = .string(Base64.encode(self.name))
+        }
+        return .object([
+            "item": .string(item), "sequence": .integer(Int64(sequence)), "case": .string(caseID),
+            "exhibit": .string(exhibit), "name": .object(name), "sha256": .string(sha256.hex),
+            "size": .integer(Int64(size)), "archive": .string(archive.hex), "manifest": .string(manifest.hex),
+            "sealedAt": .string(sealedAt),
+        ])
+    }
+}
+
+/// Finds exactly one item by id or SHA-256 prefix.
+func resolveItem(_ text: String, in ledger: Ledger) throws -> ItemRecord {
+    let found = try ledger.items(matching: text)
+    guard !found.isEmpty else { throw CLIError(message: "no item matches \"\(text)\"") }
+    if found.count > 1, !found.contains(where: { $0.item == text }) {
+        throw CLIError(message: "\"\(text)\" matches \(found.count) items; give more of the id")
+    }
+    return found.first(where: { $0.item == text }) ?? found[0]
+}
