@@ -74,19 +74,22 @@ let package = Package(
             ]
         ),
 
+        .target(name: "CustosTestSupport", path: "Tests/CustosTestSupport"),
         .testTarget(name: "CustosFormatsTests", dependencies: ["CustosFormats", "CustosOpenSSL"]),
         .testTarget(
             name: "CustosLedgerTests",
-            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger"]
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosTestSupport"]
         ),
         .testTarget(
             name: "CustosSealingTests",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger",
-                "CustosVault", "CustosSealing",
+                "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
-        .testTarget(name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL"]),
+        .testTarget(
+            name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
+        ),
     ]
 )
 

@@ -21,8 +21,19 @@ struct Custos: ParsableCommand {
     static func main() {
         // libarchive needs a UTF-8 locale for UTF-8 member names.
         setlocale(LC_ALL, "C.UTF-8")
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
+            command = try parseAsRoot()
+        } catch {
+            // Help and version exit 0; usage errors print ArgumentParser's message and exit 2.
+            if exitCode(for: error) == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            Output.error(fullMessage(for: error))
+            Glibc.exit(2)
+        }
+        do {
             try command.run()
         } catch let error as CLIError {
             Output.error("custos: \(error.message)")
@@ -30,14 +41,8 @@ struct Custos: ParsableCommand {
         } catch let error as ExitCode {
             Glibc.exit(error.rawValue)
         } catch {
-            let code = exitCode(for: error)
-            if code == .success {
-                print(fullMessage(for: error))
-                Glibc.exit(0)
-            }
-            // Usage errors come with ArgumentParser's own message; domain errors name the file and reason.
-            let message = fullMessage(for: error)
-            Output.error(message.hasPrefix("Error:") || message.contains("Usage:") ? message : "custos: \(error)")
+            // Domain errors name the file and the reason.
+            Output.error("custos: \(error)")
             Glibc.exit(2)
         }
     }

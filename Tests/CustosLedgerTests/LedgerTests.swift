@@ -1,0 +1,203 @@
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSQLite
+import CustosTestSupport
+import Foundation
+import Testing
+
+/// A ledger in a fresh folder, with its signer.
+struct LedgerFixture {
+    let directory = TemporaryDirectory("ledger")
+    let signer = Ed25519NoteSigner(name: "test.example.tw/ledger", key: try! Ed25519PrivateKey())
+    var path: String { directory.file("ledger.sqlite") }
+    var verifier: Ed25519NoteVerifier { Ed25519NoteVerifier(signer.verifierKey) }
+
+    init() throws {
+        try Ledger.create(path: path, origin: signer.name, signer: signer, now: "2026-11-25T00:00:00.000Z")
+    }
+
+    func open() throws -> Ledger { try Ledger(path: path, origin: signer.name) }
+
+    static func event(_ n: Int) -> NewCustodyEvent {
+        let digest = OpenSSLSHA256().sha256("content \(n)")
+        let record = ItemRecord(
+            item: "item-\(n)", sequence: 0, caseID: "case", exhibit: "E\(n)", name: Array("file-\(n)".utf8),
+            sha256: digest, size: UInt64(n), archive: digest, manifest: digest, sealedAt: "t")
+        return NewCustodyEvent(
+            type: .sealed, item: "item-\(n)", time: "2026-11-25T00:00:00.000Z", actor: "tester",
+            details: CustodyEntry.sealedDetails(
+                digests: EvidenceDigests(sha256: digest), size: UInt64(n), archive: digest, manifest: digest),
+            record: record)
+    }
+
+    /// Runs raw SQL on the ledger file as an attacker would (dropping the append-only triggers).
+    func tamper(_ sql: String) throws {
+        let db = try SQLiteConnection(path: path, mode: .readWrite)
+        try db.execute(
+            """
+            DROP TRIGGER IF EXISTS entries_no_update; DROP TRIGGER IF EXISTS entries_no_delete;
+            DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS tree_no_update;
+            \(sql)
+            """)
+    }
+}
+
+@Suite("the SQLite ledger")
+struct LedgerTests {
+    @Test func appendChainsEntriesAndProofsVerify() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        var entries = [CustodyEntry]()
+        for batch in 0..<5 {
+            entries += try ledger.append((0..<(batch * 7 + 1)).map { LedgerFixture.event(batch * 100 + $0) })
+        }
+        #expect(try ledger.size() == UInt64(entries.count))
+        var memory = MemoryHashStore(hasher: .openSSL)
+        var previous = Hash.zero
+        for (index, entry) in entries.enumerated() {
+            #expect(entry.sequence == UInt64(index))
+            #expect(entry.previous == previous)
+            let bytes = try ledger.entryBytes(UInt64(index))
+            #expect(bytes == entry.canonicalBytes)
+            previous = OpenSSLSHA256().sha256(bytes)
+            memory.append(leafHash: MerkleHasher.openSSL.hashLeaf(bytes))
+        }
+        let size = UInt64(entries.count)
+        let root = try memory.root(size: Int64(size))
+        #expect(try ledger.root(size: size) == root)
+        for index in stride(from: 0, to: size, by: 3) {
+            let proof = try ledger.inclusionProof(index: index, size: size)
+            try MerkleProofs.verifyInclusion(
+                index: index, size: size, leafHash: memory.hashes[Int(StoredHashes.index(level: 0, n: Int64(index)))],
+                proof: proof, root: root, hasher: .openSSL)
+        }
+        for old in [1, 2, 7, 30, 60] where UInt64(old) <= size {
+            let proof = try ledger.consistencyProof(from: UInt64(old), to: size)
+            try MerkleProofs.verifyConsistency(
+                size1: UInt64(old), size2: size, proof: proof, root1: try memory.root(size: Int64(old)), root2: root,
+                hasher: .openSSL)
+        }
+    }
+
+    @Test func checkpointsAreSignedKeptAndOnlyGrow() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append([LedgerFixture.event(1), LedgerFixture.event(2)])
+        let first = try ledger.checkpoint(signer: fixture.signer, now: "t1")
+        #expect(try first.verifiedSignatures(by: [fixture.verifier]).count == 1)
+        #expect(try Checkpoint(parsing: first.text).size == 2)
+        // Unchanged tree: the same checkpoint, not a new one.
+        #expect(try ledger.checkpoint(signer: fixture.signer, now: "t2") == first)
+        _ = try ledger.append([LedgerFixture.event(3)])
+        let second = try ledger.checkpoint(signer: fixture.signer, now: "t3")
+        #expect(try Checkpoint(parsing: second.text).size == 3)
+        #expect(try ledger.latestCheckpoint() == second.serialized)
+        #expect(try ledger.checkpoints().map(\.size) == [0, 2, 3])
+        let audit = try ledger.audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.isEmpty, "\(audit.faults)")
+        #expect(audit.checkpointsChecked == 3)
+    }
+
+    @Test func entriesAreAppendOnly() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append([LedgerFixture.event(1)])
+        let db = try SQLiteConnection(path: fixture.path, mode: .readWrite)
+        #expect(throws: SQLiteError.self) { try db.execute("UPDATE entries SET body = x'00' WHERE seq = 0") }
+        #expect(throws: SQLiteError.self) { try db.execute("DELETE FROM entries") }
+        #expect(throws: SQLiteError.self) { try db.execute("DELETE FROM checkpoints") }
+    }
+
+    @Test func aMissingLedgerIsNeverRecreated() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("ledger.sqlite")
+        #expect { try Ledger(path: path, origin: "x") } throws: { ($0 as? LedgerError)?.code == .missing }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func anotherOriginsLedgerIsRefused() throws {
+        let fixture = try LedgerFixture()
+        #expect { try Ledger(path: fixture.path, origin: "other.example/log") } throws: {
+            ($0 as? LedgerError)?.code == .wrongLedger
+        }
+    }
+
+    @Test func aCorruptedDatabaseGivesAClearError() throws {
+        let fixture = try LedgerFixture()
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixture.path)))
+        for index in 0..<min(bytes.count, 4096) { bytes[index] = UInt8(truncatingIfNeeded: index * 7) }
+        try Data(bytes).write(to: URL(fileURLWithPath: fixture.path))
+        try? FileManager.default.removeItem(atPath: fixture.path + "-wal")
+        try? FileManager.default.removeItem(atPath: fixture.path + "-shm")
+        #expect {
+            try fixture.open()
+        } throws: { error in
+            let ledgerError = error as? LedgerError
+            return ledgerError?.code == .corrupt && "\(error)".contains(fixture.path)
+        }
+    }
+
+    @Test func auditFindsAnEditedEntry() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<6).map(LedgerFixture.event))
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        let edited = try ledger.entryBytes(2)
+        let text = String(decoding: edited, as: UTF8.self).replacingOccurrences(of: "item-2", with: "item-X")
+        try fixture.tamper("UPDATE entries SET body = x'\(Hex.encode(Array(text.utf8)))' WHERE seq = 2")
+        let audit = try fixture.open().audit(verifiers: [fixture.verifier])
+        let codes = Set(audit.faults.map(\.code))
+        #expect(codes.contains("entry-hash"))
+        #expect(codes.contains("chain-broken"))
+        #expect(codes.contains("root-mismatch"))
+        #expect(audit.faults.contains { $0.subject == "entry 2" })
+    }
+
+    @Test func auditFindsADeletedEntry() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<5).map(LedgerFixture.event))
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        try fixture.tamper("DELETE FROM entries WHERE seq = 4")
+        let audit = try fixture.open().audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.contains { $0.code == "entries-missing" && $0.subject == "checkpoint 5" })
+        #expect(audit.faults.contains { $0.code == "index-orphan" })
+    }
+
+    @Test func auditFindsACheckpointWithABadSignature() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<3).map(LedgerFixture.event))
+        let note = try ledger.checkpoint(signer: fixture.signer, now: "t")
+        var signature = note.signatures[0].signature
+        signature[10] ^= 0x01
+        let forged = SignedNote(
+            text: note.text,
+            signatures: [NoteSignature(name: note.signatures[0].name, keyID: note.signatures[0].keyID, signature: signature)])
+        try fixture.tamper("UPDATE checkpoints SET note = '\(forged.serialized)' WHERE size = 3")
+        let audit = try fixture.open().audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.contains { $0.code == "bad-signature" && $0.subject == "checkpoint 3" })
+    }
+
+    @Test func twoConnectionsAppendingAtOnceKeepOneChain() async throws {
+        let fixture = try LedgerFixture()
+        let path = fixture.path
+        let origin = fixture.signer.name
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<2 {
+                group.addTask {
+                    // Each worker is its own connection, as two `custos ingest` processes are.
+                    let ledger = try Ledger(path: path, origin: origin)
+                    for n in 0..<40 { _ = try ledger.append([LedgerFixture.event(worker * 1000 + n)]) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let ledger = try fixture.open()
+        #expect(try ledger.size() == 80)
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        let audit = try ledger.audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.isEmpty, "\(audit.faults)")
+    }
+}
