@@ -32,15 +32,27 @@ public final class SQLiteConnection {
         case .readOnly: flags |= SQLITE_OPEN_READONLY
         case .create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
         }
+        var db = try Self.open(path, flags: flags)
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        if mode == .readOnly, sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", nil, nil, nil) == SQLITE_CANTOPEN {
+            // A WAL database on read-only media (a vault copied to a DVD for the court) cannot
+            // create its -shm file; opened as immutable it can still be read and verified.
+            sqlite3_close_v2(db)
+            let uri = "file:" + path.addingPercentEncodingForURI() + "?immutable=1"
+            db = try Self.open(uri, flags: flags | SQLITE_OPEN_URI)
+        }
+        self.handle = db
+    }
+
+    private static func open(_ name: String, flags: Int32) throws -> OpaquePointer {
         var db: OpaquePointer?
-        let result = sqlite3_open_v2(path, &db, flags, nil)
+        let result = sqlite3_open_v2(name, &db, flags, nil)
         guard result == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close_v2(db)
-            throw SQLiteError(code: result, message: message, path: path)
+            throw SQLiteError(code: result, message: message, path: name)
         }
-        self.handle = db
-        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        return db
     }
 
     deinit {
@@ -195,5 +207,25 @@ public final class SQLiteStatement {
         let count = Int(sqlite3_column_bytes(raw, column))
         let pointer = sqlite3_column_blob(raw, column)
         return try body(UnsafeRawBufferPointer(start: count > 0 ? pointer : nil, count: count))
+    }
+}
+
+extension String {
+    /// Percent-escapes what an SQLite URI filename cannot hold literally.
+    func addingPercentEncodingForURI() -> String {
+        var out = ""
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0..<0x21, 0x7f...:
+                out += "%" + String(byte, radix: 16, uppercase: true).leftPadded(2)
+            default:
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return out
+    }
+
+    fileprivate func leftPadded(_ width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
     }
 }

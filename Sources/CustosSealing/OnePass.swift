@@ -108,3 +108,31 @@ struct Unchecked<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
 }
+
+/// A digest fed on a thread of its own, so hashing the archive's output does not slow the
+/// compressor. At most `limit` chunks wait at once, which bounds the memory it holds.
+final class BackgroundDigest: @unchecked Sendable {
+    private let digest: MessageDigest
+    private let queue = DispatchQueue(label: "custos.background-digest")
+    private let slots: DispatchSemaphore
+
+    init(_ algorithm: DigestAlgorithm, limit: Int = 64) {
+        digest = MessageDigest(algorithm)
+        slots = DispatchSemaphore(value: limit)
+    }
+
+    /// Queues a copy of `bytes`.
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        slots.wait()
+        let copy = Unchecked(Array(bytes))
+        queue.async {
+            copy.value.withUnsafeBytes { self.digest.update($0) }
+            self.slots.signal()
+        }
+    }
+
+    /// Waits for every queued chunk and returns the digest.
+    func finish() -> [UInt8] {
+        queue.sync { digest.finish() }
+    }
+}

@@ -66,7 +66,7 @@ public final class Sealer: @unchecked Sendable {
         let sha256 = MessageDigest(.sha256)
         let md5 = configuration.md5 ? MessageDigest(.md5) : nil
         let sha1 = configuration.sha1 ? MessageDigest(.sha1) : nil
-        let archiveDigest = MessageDigest(.sha256)
+        let archiveDigest = BackgroundDigest(.sha256)
         let writer: ArchiveWriter
         do {
             writer = try ArchiveWriter(
@@ -87,11 +87,24 @@ public final class Sealer: @unchecked Sendable {
             }
         ]
         if let md5 { consumers.append { md5.update($0) } }
-        consumers.append { try writer.write($0) }
+        var archived: Int64 = 0
+        consumers.append { chunk in
+            // A file that grows while it is read would overflow the size its header declared.
+            archived += Int64(chunk.count)
+            guard archived <= before.size else {
+                throw SealingError(
+                    .changedWhileReading, file: shown,
+                    "changed while it was being read (it grew past the \(before.size) bytes it had when opened); "
+                        + "nothing was recorded, seal it again once it is complete")
+            }
+            try writer.write(chunk)
+        }
 
         let total: Int64
         do {
             total = try OnePass().run(file: file, consumers: consumers)
+        } catch let error as SealingError {
+            throw error
         } catch let error as FileSystemError where error.call == "read" {
             throw SealingError(.refused, file: shown, "cannot be read: \(error.message)", cause: error)
         } catch {

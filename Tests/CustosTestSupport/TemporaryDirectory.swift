@@ -36,6 +36,12 @@ public final class TemporaryDirectory: @unchecked Sendable {
 
 /// Random bytes for test files.
 public func randomBytes(_ count: Int) -> [UInt8] {
-    var generator = SystemRandomNumberGenerator()
-    return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    let handle = FileHandle(forReadingAtPath: "/dev/urandom")!
+    defer { try? handle.close() }
+    var bytes = [UInt8]()
+    bytes.reserveCapacity(count)
+    while bytes.count < count {
+        bytes += handle.readData(ofLength: min(count - bytes.count, 1 << 20))
+    }
+    return bytes
 }

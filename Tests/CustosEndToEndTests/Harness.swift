@@ -1,0 +1,72 @@
+import CustosFormats
+import CustosTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// The real `custos` binary, built beside the test bundle (or named by $CUSTOS_BINARY).
+let custosBinary: String = {
+    if let path = ProcessInfo.processInfo.environment["CUSTOS_BINARY"] { return path }
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    return bundle.appendingPathComponent("custos").path
+}()
+
+let isRoot = geteuid() == 0
+
+/// A vault in a fresh folder, driven through the real binary.
+final class Node: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let vault: String
+
+    init(origin: String = "e2e.example.tw/evidence", initArguments: [String] = [], directory: TemporaryDirectory? = nil)
+        throws
+    {
+        self.directory = directory ?? TemporaryDirectory("e2e")
+        vault = self.directory.file("vault")
+        let result = try custos(["init", "--origin", origin] + initArguments)
+        #expect(result.status == 0, "init: \(result.stderr)")
+    }
+
+    /// Runs `custos <arguments> --vault <vault>`.
+    @discardableResult
+    func custos(_ arguments: [String], stdin: [UInt8]? = nil) throws -> CommandResult {
+        try run(custosBinary, [arguments[0], "--vault", vault] + arguments.dropFirst(), stdin: stdin)
+    }
+
+    /// Runs custos with raw-byte arguments (names that are not UTF-8).
+    @discardableResult
+    func custos(raw arguments: [[UInt8]]) throws -> CommandResult {
+        try run(custosBinary, [arguments[0], Array("--vault".utf8), Array(vault.utf8)] + arguments.dropFirst())
+    }
+
+    /// `list --json`, decoded.
+    func items() throws -> [[String: Any]] {
+        let result = try custos(["list", "--json"])
+        #expect(result.status == 0, "list: \(result.stderr)")
+        return try JSONSerialization.jsonObject(with: Data(result.stdout)) as! [[String: Any]]
+    }
+
+    func verify() throws -> CommandResult { try custos(["verify"]) }
+
+    /// The single archive file of an item.
+    func archivePath(item: [String: Any]) -> String {
+        let hash = item["archive"] as! String
+        let folder = "\(vault)/objects/\(hash.prefix(2))"
+        let name = try! FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasPrefix(hash) }!
+        return "\(folder)/\(name)"
+    }
+
+    func files(under folder: String) -> [String] {
+        (FileManager.default.enumerator(atPath: "\(vault)/\(folder)")?.allObjects as? [String] ?? []).filter {
+            var isDirectory: ObjCBool = false
+            _ = FileManager.default.fileExists(atPath: "\(vault)/\(folder)/\($0)", isDirectory: &isDirectory)
+            return !isDirectory.boolValue
+        }
+    }
+}
+
+/// The SHA-256 of a file as `sha256sum` prints it.
+func sha256sum(_ path: String) throws -> String {
+    let result = try run("sha256sum", ["--", path])
+    return String(result.output.prefix(64))
+}
