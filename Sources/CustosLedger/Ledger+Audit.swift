@@ -27,9 +27,11 @@ extension Ledger {
                 var previous = Hash.zero
                 var expected: Int64 = 0
                 var chainIntact = true
+                var rowsRead: UInt64 = 0
 
                 try db.forEachRow("SELECT seq, hash, body FROM entries ORDER BY seq") { row in
                     let seq = row.int64(0)
+                    rowsRead += 1
                     if seq != expected {
                         faults.append(
                             VerificationFault(
@@ -82,7 +84,7 @@ extension Ledger {
                     expected = seq + 1
                     if expected % 4096 == 0 { progress(UInt64(expected)) }
                 }
-                let entryCount = UInt64(max(0, expected))
+                let entryCount = rowsRead
 
                 // The stored tree must be what the entries give, or proofs served from it would lie.
                 var treeMismatches = 0

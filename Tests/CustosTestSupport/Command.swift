@@ -46,6 +46,14 @@ public func run(
     posix_spawn_file_actions_adddup2(&actions, inPipe.fileHandleForReading.fileDescriptor, 0)
     posix_spawn_file_actions_adddup2(&actions, outPipe.fileHandleForWriting.fileDescriptor, 1)
     posix_spawn_file_actions_adddup2(&actions, errPipe.fileHandleForWriting.fileDescriptor, 2)
+    // The child keeps only 0, 1 and 2: an inherited write end of its own stdin would keep it
+    // from ever seeing the end of its input.
+    for handle in [
+        inPipe.fileHandleForReading, inPipe.fileHandleForWriting, outPipe.fileHandleForReading,
+        outPipe.fileHandleForWriting, errPipe.fileHandleForReading, errPipe.fileHandleForWriting,
+    ] {
+        posix_spawn_file_actions_addclose(&actions, handle.fileDescriptor)
+    }
 
     var pid: pid_t = 0
     let result = posix_spawnp(&pid, program, &actions, nil, argv, envp)
