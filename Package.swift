@@ -93,10 +93,13 @@ let package = Package(
     ]
 )
 
-// One place, every target the same (as swift-nio and Hummingbird do).
+// One place, every target the same (as swift-nio and Hummingbird do). CI sets
+// CUSTOS_WARNINGS_AS_ERRORS=1: warnings fail Custos' own targets, not its dependencies.
+let warningsAsErrors = Context.environment["CUSTOS_WARNINGS_AS_ERRORS"] == "1"
 for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
     settings.append(.enableUpcomingFeature("ExistentialAny"))
+    if warningsAsErrors { settings.append(.unsafeFlags(["-warnings-as-errors"])) }
     target.swiftSettings = settings
 }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages Custos builds against and the standard tools its tests use as
+# independent verifiers. Debian 12 (bookworm); needs root or sudo.
+set -euo pipefail
+
+packages=(
+    libarchive-dev libssl-dev libsqlite3-dev pkg-config  # build: libarchive, OpenSSL, SQLite
+    libarchive-tools zstd xz-utils hashdeep sqlite3 openssl  # verifiers used by the tests
+    coreutils tar util-linux  # sha256sum, GNU tar, setpriv and mount
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
