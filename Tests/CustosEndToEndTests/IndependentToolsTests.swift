@@ -1,0 +1,67 @@
+import CustosFormats
+import CustosTestSupport
+import Foundation
+import Testing
+
+/// What the verification guide (Docs/Verification.md) tells an expert to run, run here: sqlite3
+/// to export the entries, the guide's own standard-library Python checker (no code shared with
+/// Custos), and `openssl pkeyutl` for the checkpoint's Ed25519 signature.
+@Suite("the verification guide's commands", .serialized, .enabled(if: haveProgram("python3") && haveProgram("sqlite3")))
+struct IndependentToolsTests {
+    static let checker: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("Docs/tools/rfc6962_check.py").path
+    }()
+
+    @Test func anExpertChecksTheLedgerWithoutCustos() throws {
+        let node = try Node()
+        let files = try (0..<7).map { try node.directory.write("f\($0).bin", randomBytes(500 + $0)) }
+        #expect(try node.custos(["ingest"] + files).status == 0)
+        let export = node.directory.file("export")
+        try FileManager.default.createDirectory(atPath: export, withIntermediateDirectories: true)
+
+        // 1. The entries, byte-exact, out of the SQLite file.
+        let exported = try run(
+            "sqlite3", [node.vault + "/ledger.sqlite", "SELECT writefile('\(export)/entry-' || seq || '.json', body) FROM entries;"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        let entries = (0..<7).map { "\(export)/entry-\($0).json" }
+
+        // 2. The hash chain and the RFC 6962 root, recomputed by the independent checker.
+        let chain = try run("python3", [Self.checker, "chain"] + entries)
+        #expect(chain.status == 0, "\(chain.output)")
+        let root = try run("python3", [Self.checker, "root"] + entries).output.trimmingCharacters(in: .newlines)
+        let checkpointText = try node.custos(["checkpoint"]).output
+        let lines = checkpointText.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines[1] == "7")
+        #expect(String(lines[2]) == root)
+
+        // 3. An item's tlog-proof checked by the same checker.
+        let item = try #require(try node.items().last)
+        let proofPath = node.directory.file("item.tlog-proof")
+        #expect(try node.custos(["proof", item["item"] as! String, "-o", proofPath]).status == 0)
+        let proof = try run("python3", [Self.checker, "proof", proofPath])
+        #expect(proof.status == 0, "\(proof.output)")
+        #expect(proof.output.contains("entry 6 is in"))
+
+        // 4. The checkpoint's signature, with openssl and the published verifier key.
+        let key = try node.custos(["key"]).output.trimmingCharacters(in: .newlines)
+        let keyBytes = Base64.decode(key.split(separator: "+", maxSplits: 2)[2])!
+        let spki: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00] + keyBytes.dropFirst()
+        let der = try node.directory.write("node.pub.der", spki)
+        let pem = node.directory.file("node.pub.pem")
+        #expect(try run("openssl", ["pkey", "-pubin", "-inform", "DER", "-in", der, "-out", pem]).status == 0)
+        let note = try SignedNote(parsing: checkpointText)
+        let body = try node.directory.write("checkpoint.body", note.text)
+        let signature = try node.directory.write("checkpoint.sig", note.signatures[0].signature)
+        let verified = try run(
+            "openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", pem, "-rawin", "-in", body, "-sigfile", signature])
+        #expect(verified.status == 0, "\(verified.output) \(verified.stderr)")
+        #expect(verified.output.contains("Signature Verified Successfully"))
+        // A changed body does not verify.
+        try node.directory.write("checkpoint.body", note.text.replacingOccurrences(of: "\n7\n", with: "\n8\n"))
+        let forged = try run(
+            "openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", pem, "-rawin", "-in", body, "-sigfile", signature])
+        #expect(forged.status != 0)
+    }
+}
