@@ -68,10 +68,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "custos-bench",
-            dependencies: [
-                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
-                "CustosSealing",
-            ]
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger"]
         ),
 
         .target(name: "CustosTestSupport", path: "Tests/CustosTestSupport"),

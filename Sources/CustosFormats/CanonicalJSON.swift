@@ -5,7 +5,7 @@ public enum JSONValue: Hashable, Sendable {
     case integer(Int64)
     case string(String)
     case array([JSONValue])
-    case object([String: JSONValue])
+    case object(JSONObject)
 
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { members[key] } else { nil }
@@ -13,7 +13,89 @@ public enum JSONValue: Hashable, Sendable {
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var integerValue: Int64? { if case .integer(let i) = self { i } else { nil } }
-    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
+    public var objectValue: JSONObject? { if case .object(let o) = self { o } else { nil } }
+}
+
+/// The members of a JSON object, kept in RFC 8785 order (by UTF-16 code units) at all times, so
+/// encoding never sorts and a canonical parse never builds a hash table.
+public struct JSONObject: Hashable, Sendable, ExpressibleByDictionaryLiteral, Sequence {
+    public private(set) var keys: [String] = []
+    public private(set) var values: [JSONValue] = []
+
+    public init() {}
+
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        for (key, value) in elements { self[key] = value }
+    }
+
+    public init(_ dictionary: [String: JSONValue]) {
+        for (key, value) in dictionary { self[key] = value }
+    }
+
+    /// Members already in canonical order (the canonical parser checks that they are).
+    init(orderedKeys: [String], values: [JSONValue]) {
+        self.keys = orderedKeys
+        self.values = values
+    }
+
+    public var count: Int { keys.count }
+    public var isEmpty: Bool { keys.isEmpty }
+
+    /// RFC 8785 member order: UTF-16 code units. UTF-8 byte order is the same except between a
+    /// character beyond U+FFFF (a surrogate pair in UTF-16, lead byte F0–F4 in UTF-8) and one in
+    /// U+E000–U+FFFF (lead byte EE–EF), which the two orders rank the other way round.
+    public static func precedes(_ a: String, _ b: String) -> Bool {
+        var a = a
+        var b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = Swift.min(x.count, y.count)
+                var index = 0
+                while index < common && x[index] == y[index] { index += 1 }
+                if index == common { return x.count < y.count }
+                let (p, q) = (x[index], y[index])
+                if p >= 0xF0 && (0xEE...0xEF).contains(q) { return true }
+                if q >= 0xF0 && (0xEE...0xEF).contains(p) { return false }
+                return p < q
+            }
+        }
+    }
+
+    /// The position of `key`, or where it would go.
+    private func position(of key: String) -> (index: Int, found: Bool) {
+        var low = 0
+        var high = keys.count
+        while low < high {
+            let middle = (low + high) / 2
+            if keys[middle] == key { return (middle, true) }
+            if Self.precedes(keys[middle], key) { low = middle + 1 } else { high = middle }
+        }
+        return (low, false)
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        get {
+            let (index, found) = position(of: key)
+            return found ? values[index] : nil
+        }
+        set {
+            let (index, found) = position(of: key)
+            switch (found, newValue) {
+            case (true, let value?): values[index] = value
+            case (true, nil):
+                keys.remove(at: index)
+                values.remove(at: index)
+            case (false, let value?):
+                keys.insert(key, at: index)
+                values.insert(value, at: index)
+            case (false, nil): break
+            }
+        }
+    }
+
+    public func makeIterator() -> Zip2Sequence<[String], [JSONValue]>.Iterator {
+        zip(keys, values).makeIterator()
+    }
 }
 
 /// RFC 8785 JSON Canonicalization Scheme: members sorted by UTF-16 code units, no white space,
@@ -50,41 +132,51 @@ public enum CanonicalJSON {
             out.append(UInt8(ascii: "]"))
         case .object(let members):
             out.append(UInt8(ascii: "{"))
-            let keys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
-            for (index, key) in keys.enumerated() {
-                if index > 0 { out.append(UInt8(ascii: ",")) }
+            var first = true
+            for (key, member) in members {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
                 writeString(key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                write(members[key]!, into: &out)
+                write(member, into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
     private static func writeString(_ s: String, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in s.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-            case 0x08: out.append(contentsOf: "\\b".utf8)
-            case 0x0c: out.append(contentsOf: "\\f".utf8)
-            case 0x0a: out.append(contentsOf: "\\n".utf8)
-            case 0x0d: out.append(contentsOf: "\\r".utf8)
-            case 0x09: out.append(contentsOf: "\\t".utf8)
-            case 0x00..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(contentsOf: Hex.encode([byte]).utf8)
-            default: out.append(byte)
+        var text = s
+        text.withUTF8 { bytes in
+            out.append(UInt8(ascii: "\""))
+            // Runs that need no escape are copied whole.
+            var runStart = 0
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                if byte >= 0x20 && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+                case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+                case 0x08: out.append(contentsOf: "\\b".utf8)
+                case 0x0c: out.append(contentsOf: "\\f".utf8)
+                case 0x0a: out.append(contentsOf: "\\n".utf8)
+                case 0x0d: out.append(contentsOf: "\\r".utf8)
+                case 0x09: out.append(contentsOf: "\\t".utf8)
+                default:
+                    out.append(contentsOf: "\\u00".utf8)
+                    out.append(contentsOf: Hex.encode([byte]).utf8)
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+            out.append(UInt8(ascii: "\""))
         }
-        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses strict JSON (RFC 8259) into a value: duplicate member names, fractions, exponents
     /// and integers beyond ±2^53 are refused, as is anything after the value.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        var parser = Parser(bytes: Array(bytes))
+        var parser = Parser(bytes: Array(bytes), canonical: false)
         parser.skipSpace()
         let value = try parser.parseValue(depth: 0)
         parser.skipSpace()
@@ -92,15 +184,35 @@ public enum CanonicalJSON {
         return value
     }
 
+    /// Parses bytes that must be exactly in RFC 8785 canonical form: no white space, members in
+    /// order (so no duplicates), the shortest escapes, plain integers. Checked while parsing, so
+    /// no second encoding is needed to compare.
+    public static func parseCanonical(_ bytes: [UInt8]) throws -> JSONValue {
+        var parser = Parser(bytes: bytes, canonical: true)
+        let value = try parser.parseValue(depth: 0)
+        guard parser.index == parser.bytes.count else { throw parser.error("trailing bytes after the JSON value") }
+        return value
+    }
+
     /// Whether `bytes` are exactly the canonical form of the value they hold.
     public static func isCanonical(_ bytes: [UInt8]) -> Bool {
-        guard let value = try? parse(bytes) else { return false }
-        return encode(value) == bytes
+        (try? parseCanonical(bytes)) != nil
     }
 
     private struct Parser {
         let bytes: [UInt8]
+        /// Refuse anything that is not canonical.
+        let canonical: Bool
         var index = 0
+
+        init(bytes: [UInt8], canonical: Bool) {
+            self.bytes = bytes
+            self.canonical = canonical
+        }
+
+        mutating func space() {
+            if !canonical { skipSpace() }
+        }
 
         func error(_ message: String) -> FormatError {
             FormatError(.malformed, "JSON at byte \(index): \(message)")
@@ -129,12 +241,12 @@ public enum CanonicalJSON {
             case UInt8(ascii: "["):
                 index += 1
                 var elements = [JSONValue]()
-                skipSpace()
+                space()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array([]) }
                 while true {
-                    skipSpace()
+                    space()
                     elements.append(try parseValue(depth: depth + 1))
-                    skipSpace()
+                    space()
                     guard index < bytes.count else { throw error("unterminated array") }
                     if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
                     if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
@@ -142,22 +254,37 @@ public enum CanonicalJSON {
                 }
             case UInt8(ascii: "{"):
                 index += 1
-                var members = [String: JSONValue]()
-                skipSpace()
+                var members = JSONObject()
+                var keys = [String]()
+                var values = [JSONValue]()
+                space()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([:]) }
                 while true {
-                    skipSpace()
+                    space()
                     guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a name") }
                     let key = try parseString()
-                    guard members[key] == nil else { throw error("duplicate member \"\(key)\"") }
-                    skipSpace()
+                    space()
                     try expect(":")
-                    skipSpace()
-                    members[key] = try parseValue(depth: depth + 1)
-                    skipSpace()
+                    space()
+                    let value = try parseValue(depth: depth + 1)
+                    if canonical {
+                        // In canonical form every name follows the one before it.
+                        if let last = keys.last, !JSONObject.precedes(last, key) {
+                            throw error("member \"\(key)\" is out of canonical order or repeated")
+                        }
+                        keys.append(key)
+                        values.append(value)
+                    } else {
+                        guard members[key] == nil else { throw error("duplicate member \"\(key)\"") }
+                        members[key] = value
+                    }
+                    space()
                     guard index < bytes.count else { throw error("unterminated object") }
                     if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+                    if bytes[index] == UInt8(ascii: "}") {
+                        index += 1
+                        return .object(canonical ? JSONObject(orderedKeys: keys, values: values) : members)
+                    }
                     throw error("expected , or }")
                 }
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -174,6 +301,9 @@ public enum CanonicalJSON {
             while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
             let digits = index - digitsStart
             guard digits > 0, digits <= 16 else { throw error("bad integer") }
+            if canonical, bytes[start] == UInt8(ascii: "-"), digits == 1, bytes[digitsStart] == UInt8(ascii: "0") {
+                throw error("-0 is not canonical")
+            }
             guard !(bytes[digitsStart] == UInt8(ascii: "0") && digits > 1) else { throw error("leading zero") }
             if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
                 throw error("only integers are allowed")
@@ -186,6 +316,18 @@ public enum CanonicalJSON {
 
         mutating func parseString() throws -> String {
             index += 1
+            // Fast path: a string with no escape is taken whole.
+            var end = index
+            while end < bytes.count {
+                let byte = bytes[end]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                end += 1
+            }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                guard let s = String(validating: bytes[index..<end], as: UTF8.self) else { throw error("invalid UTF-8") }
+                index = end + 1
+                return s
+            }
             var out = [UInt8]()
             while true {
                 guard index < bytes.count else { throw error("unterminated string") }
@@ -199,6 +341,7 @@ public enum CanonicalJSON {
                     guard index < bytes.count else { throw error("unterminated escape") }
                     let escape = bytes[index]
                     index += 1
+                    if canonical, escape == UInt8(ascii: "/") { throw error("\\/ is not canonical") }
                     switch escape {
                     case UInt8(ascii: "\""): out.append(0x22)
                     case UInt8(ascii: "\\"): out.append(0x5c)
@@ -209,6 +352,16 @@ public enum CanonicalJSON {
                     case UInt8(ascii: "r"): out.append(0x0d)
                     case UInt8(ascii: "t"): out.append(0x09)
                     case UInt8(ascii: "u"):
+                        if canonical {
+                            // Canonical form uses \u only for the other control characters, in lower case.
+                            let hex = index + 4 <= bytes.count ? Array(bytes[index..<index + 4]) : []
+                            let value = try parseHex4()
+                            guard value < 0x20, ![0x08, 0x09, 0x0a, 0x0c, 0x0d].contains(value),
+                                hex == Array(("00" + Hex.encode([UInt8(value)])).utf8)
+                            else { throw error("\\u escape is not canonical") }
+                            out.append(UInt8(value))
+                            continue
+                        }
                         var scalar = try parseHex4()
                         if (0xD800..<0xDC00).contains(scalar) {
                             try expect("\\u")

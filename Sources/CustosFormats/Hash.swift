@@ -14,10 +14,21 @@ public struct Hash: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// Makes a hash from exactly 32 bytes; `nil` for any other count.
     public init?(bytes: some Collection<UInt8>) {
+        self.init(bytes: Array(bytes))
+    }
+
+    /// Makes a hash from exactly 32 bytes; `nil` for any other count.
+    public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
-        withUnsafeMutableBytes(of: &storage) { raw in
-            for (offset, byte) in bytes.enumerated() { raw[offset] = byte }
+        bytes.withUnsafeBytes { source in
+            withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
         }
+    }
+
+    /// Makes a hash from exactly 32 raw bytes; `nil` for any other count.
+    public init?(bytes: UnsafeRawBufferPointer) {
+        guard bytes.count == Self.byteCount else { return nil }
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: bytes) }
     }
 
     /// Makes a hash by letting `body` fill the 32 bytes.

@@ -26,7 +26,7 @@ public struct VerificationFault: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var json: JSONValue {
-        var members: [String: JSONValue] = [
+        var members: JSONObject = [
             "subject": .string(subject), "code": .string(code), "message": .string(message),
         ]
         if let expected { members["expected"] = .string(expected) }

@@ -38,12 +38,12 @@ public struct NewCustodyEvent: Sendable {
     public var item: String
     public var time: String
     public var actor: String
-    public var details: [String: JSONValue]
+    public var details: JSONObject
     /// The index row to write in the same transaction, for `sealed` events.
     public var record: ItemRecord?
 
     public init(
-        type: CustodyEventType, item: String, time: String, actor: String, details: [String: JSONValue],
+        type: CustodyEventType, item: String, time: String, actor: String, details: JSONObject,
         record: ItemRecord? = nil
     ) {
         self.type = type

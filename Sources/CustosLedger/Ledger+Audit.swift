@@ -29,7 +29,9 @@ extension Ledger {
                 var chainIntact = true
                 var rowsRead: UInt64 = 0
 
-                try db.forEachRow("SELECT seq, hash, body FROM entries ORDER BY seq") { row in
+                var treeMismatches = 0
+                var firstMismatch: Int64?
+                try db.forEachRow("SELECT seq, hash, body, tree FROM entries ORDER BY seq") { row in
                     let seq = row.int64(0)
                     rowsRead += 1
                     if seq != expected {
@@ -80,33 +82,28 @@ extension Ledger {
                                 message: "the entry is not a canonical custody event: \(error)"))
                     }
                     previous = bodyHash
-                    if chainIntact { rebuilt.append(leafHash: hasher.hashLeaf(body)) }
+                    if chainIntact {
+                        // The tree hashes stored with the entry must be those its bytes give, or
+                        // proofs served from them would lie.
+                        let added = rebuilt.append(leafHash: hasher.hashLeaf(body))
+                        let stored = row.blob(3)
+                        if stored != added.flatMap(\.bytes) {
+                            treeMismatches += 1
+                            if firstMismatch == nil { firstMismatch = seq }
+                        }
+                    }
                     expected = seq + 1
                     if expected % 4096 == 0 { progress(UInt64(expected)) }
                 }
                 let entryCount = rowsRead
 
-                // The stored tree must be what the entries give, or proofs served from it would lie.
-                var treeMismatches = 0
-                var firstMismatch: Int64?
-                var storedCount: Int64 = 0
-                try db.forEachRow("SELECT id, hash FROM tree ORDER BY id") { row in
-                    let id = row.int64(0)
-                    storedCount += 1
-                    guard id < rebuilt.hashes.count else { return }
-                    if row.blob(1) != rebuilt.hashes[Int(id)].bytes {
-                        treeMismatches += 1
-                        if firstMismatch == nil { firstMismatch = id }
-                    }
-                }
-                if chainIntact, treeMismatches > 0 || storedCount != Int64(rebuilt.hashes.count) {
+                if treeMismatches > 0 {
                     faults.append(
                         VerificationFault(
-                            subject: "tree", code: "tree-mismatch",
+                            subject: "entry \(firstMismatch ?? 0)", code: "tree-mismatch",
                             message:
-                                "\(treeMismatches) stored tree hashes differ from those the entries give"
-                                + (firstMismatch.map { ", the first at stored index \($0)" } ?? ""),
-                            expected: "\(rebuilt.hashes.count) stored hashes", found: "\(storedCount)"))
+                                "\(treeMismatches) entries store tree hashes that differ from those the entries give, "
+                                + "the first being entry \(firstMismatch ?? 0)"))
                 }
 
                 let (checked, latestSize) = auditCheckpoints(
@@ -209,35 +206,56 @@ extension Ledger {
         return (checked, latest.size)
     }
 
+    /// Walks the sealed entries and the item index side by side, both in sequence order.
     private func auditItems(entries: [CustodyEntry], faults: inout [VerificationFault]) throws {
         let records = try items()
-        var bySequence = [UInt64: ItemRecord]()
-        for record in records { bySequence[record.sequence] = record }
-        for entry in entries where entry.type == .sealed {
-            guard let record = bySequence.removeValue(forKey: entry.sequence) else {
+        var recordIndex = 0
+        for entry in entries {
+            while recordIndex < records.count, records[recordIndex].sequence < entry.sequence {
+                let orphan = records[recordIndex]
+                faults.append(
+                    VerificationFault(
+                        subject: "item \(orphan.item)", code: "index-orphan",
+                        message: "the item index names entry \(orphan.sequence), which does not seal it"))
+                recordIndex += 1
+            }
+            let record = recordIndex < records.count && records[recordIndex].sequence == entry.sequence
+                ? records[recordIndex] : nil
+            if record != nil { recordIndex += 1 }
+            guard entry.type == .sealed else {
+                if let record {
+                    faults.append(
+                        VerificationFault(
+                            subject: "item \(record.item)", code: "index-orphan",
+                            message: "the item index names entry \(record.sequence), which does not seal it"))
+                }
+                continue
+            }
+            guard let record else {
                 faults.append(
                     VerificationFault(
                         subject: "item \(entry.item)", code: "index-missing",
                         message: "entry \(entry.sequence) sealed this item, but the item index has no row for it"))
                 continue
             }
+            let digests = entry.digests
             let matches =
-                record.item == entry.item && record.sha256 == entry.digests?.sha256 && record.size == entry.size
+                record.item == entry.item && record.sha256 == digests?.sha256 && record.size == entry.size
                 && record.archive == entry.archive && record.manifest == entry.manifest
             if !matches {
                 faults.append(
                     VerificationFault(
                         subject: "item \(record.item)", code: "index-mismatch",
                         message: "the item index disagrees with ledger entry \(entry.sequence)",
-                        expected: "item \(entry.item) sha256 \(entry.digests?.sha256.hex ?? "?")",
+                        expected: "item \(entry.item) sha256 \(digests?.sha256.hex ?? "?")",
                         found: "item \(record.item) sha256 \(record.sha256.hex)"))
             }
         }
-        for record in bySequence.values.sorted(by: { $0.sequence < $1.sequence }) {
+        for orphan in records[recordIndex...] {
             faults.append(
                 VerificationFault(
-                    subject: "item \(record.item)", code: "index-orphan",
-                    message: "the item index names entry \(record.sequence), which does not seal it"))
+                    subject: "item \(orphan.item)", code: "index-orphan",
+                    message: "the item index names entry \(orphan.sequence), which does not seal it"))
         }
     }
 }

@@ -48,7 +48,7 @@ public final class Ledger {
         do {
             db = try SQLiteConnection(path: path, mode: readOnly ? .readOnly : .readWrite)
             if !readOnly {
-                try db.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+                try db.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;")
             }
             let stored = try db.firstRow("SELECT value FROM meta WHERE key = 'origin'") { $0.text(0) } ?? nil
             guard let stored else { throw LedgerError(.corrupt, "\(path): the ledger has no origin") }
@@ -79,24 +79,29 @@ public final class Ledger {
                 var (size, previous) = try tip()
                 var appended = [CustodyEntry]()
                 appended.reserveCapacity(events.count)
-                let reader = SQLiteHashReader(db: db)
+                // The hashes this batch stores are kept at hand: appending a leaf combines it with
+                // the last subtrees stored, which are nearly always from the same batch.
+                var reader = CachingHashReader(stored: SQLiteHashReader(db: db))
                 for event in events {
                     let entry = CustodyEntry(
                         sequence: UInt64(size), type: event.type, item: event.item, time: event.time, node: origin,
                         actor: event.actor, previous: previous, details: event.details)
                     let body = entry.canonicalBytes
                     let entryHash = digester.sha256(body)
-                    try db.run(
-                        "INSERT INTO entries (seq, hash, body) VALUES (?, ?, ?)",
-                        [.integer(size), .blob(entryHash.bytes), .blob(body)])
                     let neighbours = try reader.readHashes(at: StoredHashes.indexesNeededToAppend(leaf: size))
                     let added = StoredHashes.hashesToAppend(
                         leaf: size, leafHash: hasher.hashLeaf(body), neighbours: neighbours, hasher: hasher)
+                    var tree = [UInt8]()
+                    tree.reserveCapacity(added.count * Hash.byteCount)
                     var id = StoredHashes.index(level: 0, n: size)
                     for hash in added {
-                        try db.run("INSERT INTO tree (id, hash) VALUES (?, ?)", [.integer(id), .blob(hash.bytes)])
+                        hash.withUnsafeBytes { tree.append(contentsOf: $0) }
+                        reader.remember(hash, at: id)
                         id += 1
                     }
+                    try db.run(
+                        "INSERT INTO entries (seq, hash, body, tree) VALUES (?, ?, ?, ?)",
+                        [.integer(size), .blob(entryHash.bytes), .blob(body), .blob(tree)])
                     if var record = event.record {
                         record.sequence = UInt64(size)
                         try insert(record)
@@ -307,16 +312,39 @@ public final class Ledger {
     }
 }
 
-/// Reads stored tree hashes from the `tree` table, one primary-key look-up each.
+/// Answers from the hashes stored in this transaction first, then from the table.
+struct CachingHashReader: StoredHashReader {
+    let stored: SQLiteHashReader
+    private var recent: [Int64: Hash] = [:]
+
+    init(stored: SQLiteHashReader) { self.stored = stored }
+
+    mutating func remember(_ hash: Hash, at index: Int64) { recent[index] = hash }
+
+    func readHashes(at indexes: [Int64]) throws -> [Hash] {
+        try indexes.map { index in
+            if let hash = recent[index] { return hash }
+            return try stored.readHashes(at: [index])[0]
+        }
+    }
+}
+
+/// Reads stored tree hashes from the entry rows that stored them, one primary-key look-up each.
 struct SQLiteHashReader: StoredHashReader {
     let db: SQLiteConnection
 
     func readHashes(at indexes: [Int64]) throws -> [Hash] {
         try indexes.map { index in
-            guard let hash = try db.firstRow("SELECT hash FROM tree WHERE id = ?", [.integer(index)], {
-                Hash(bytes: $0.blob(0))
-            }), let hash else {
-                throw LedgerError(.corrupt, "\(db.path): the tree hash at index \(index) is missing or damaged")
+            let (leaf, offset) = StoredHashes.storingLeaf(ofIndex: index)
+            let hash = try db.firstRow("SELECT tree FROM entries WHERE seq = ?", [.integer(leaf)]) { row in
+                row.withBlob(0) { blob -> Hash? in
+                    let start = offset * Hash.byteCount
+                    guard blob.count >= start + Hash.byteCount else { return nil }
+                    return Hash(bytes: UnsafeRawBufferPointer(rebasing: blob[start..<start + Hash.byteCount]))
+                }
+            }
+            guard let hash, let hash else {
+                throw LedgerError(.corrupt, "\(db.path): the tree hash at index \(index) (entry \(leaf)) is missing or damaged")
             }
             return hash
         }

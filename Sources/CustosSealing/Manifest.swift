@@ -65,7 +65,7 @@ enum Manifest {
         item: String, request: SealRequest, absolutePath: RawPath, status: FileStatus, digests: EvidenceDigests,
         member: String, origin: String, context: SealingContext, sealedAt: String, compression: String
     ) -> [UInt8] {
-        let original: [String: JSONValue] = [
+        let original: JSONObject = [
             "name": bytesValue(request.path.lastComponent),
             "path": bytesValue(absolutePath.bytes),
             "size": .integer(status.size),

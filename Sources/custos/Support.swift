@@ -86,7 +86,7 @@ extension ItemRecord {
     var displayName: String { DisplayName.escape(name) }
 
     var json: JSONValue {
-        var name: [String: JSONValue] = [:]
+        var name: JSONObject = [:]
         if let text = String(validating: self.name, as: UTF8.self) {
             name["utf8"] = .string(text)
         } else {

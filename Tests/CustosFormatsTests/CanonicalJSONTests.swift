@@ -43,3 +43,29 @@ struct CanonicalJSONTests {
         #expect(throws: FormatError.self) { try CustodyEntry(parsing: edited) }
     }
 }
+
+@Suite("canonical parsing refuses what is not canonical")
+struct CanonicalParsingTests {
+    @Test(
+        arguments: [
+            #"{"b":1,"a":2}"#, #"{"a":1,"a":1}"#, #"{ "a":1}"#, #"{"a":-0}"#, #"{"a":"\/"}"#, #"{"a":"\u0041"}"#,
+            #"{"a":"\u000A"}"#, #"{"a":"\u001F"}"#, "[1, 2]", #"{"a":01}"#,
+        ])
+    func refuses(text: String) {
+        #expect(throws: FormatError.self) { try CanonicalJSON.parseCanonical(Array(text.utf8)) }
+    }
+
+    @Test(arguments: [#"{"a":"\u001f","b":[1,-2,{}],"c":"\n\"\\"}"#, #"[]"#, "{\"\u{1F600}\":1,\"\u{FB33}\":2}"])
+    func accepts(text: String) throws {
+        let value = try CanonicalJSON.parseCanonical(Array(text.utf8))
+        #expect(CanonicalJSON.encodeString(value) == text)
+    }
+
+    @Test func objectsKeepCanonicalOrderAsTheyAreBuilt() {
+        var object: JSONObject = ["z": .integer(1), "a": .integer(2)]
+        object["m"] = .null
+        object["a"] = nil
+        #expect(object.keys == ["m", "z"])
+        #expect(CanonicalJSON.encodeString(.object(object)) == #"{"m":null,"z":1}"#)
+    }
+}

@@ -37,7 +37,7 @@ struct LedgerFixture {
         try db.execute(
             """
             DROP TRIGGER IF EXISTS entries_no_update; DROP TRIGGER IF EXISTS entries_no_delete;
-            DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS tree_no_update;
+            DROP TRIGGER IF EXISTS checkpoints_no_update;
             \(sql)
             """)
     }
@@ -152,6 +152,28 @@ struct LedgerTests {
         #expect(codes.contains("chain-broken"))
         #expect(codes.contains("root-mismatch"))
         #expect(audit.faults.contains { $0.subject == "entry 2" })
+    }
+
+    @Test func auditFindsATamperedTreeHash() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<8).map(LedgerFixture.event))
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        // Entry 7 completes the subtrees of 2, 4 and 8 leaves: forge the one of 4.
+        try fixture.tamper("UPDATE entries SET tree = substr(tree, 1, 64) || zeroblob(32) || substr(tree, 97) WHERE seq = 7")
+        let audit = try fixture.open().audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.contains { $0.code == "tree-mismatch" && $0.subject == "entry 7" }, "\(audit.faults)")
+    }
+
+    @Test func everyStoredHashIndexMapsBackToTheLeafThatStoredIt() {
+        for leaf in Int64(0)..<300 {
+            let first = StoredHashes.index(level: 0, n: leaf)
+            let count = 1 + (UInt64(leaf) + 1).trailingZeroBitCount
+            for offset in 0..<count {
+                let found = StoredHashes.storingLeaf(ofIndex: first + Int64(offset))
+                #expect(found.leaf == leaf && found.offset == offset)
+            }
+        }
     }
 
     @Test func auditFindsADeletedEntry() throws {

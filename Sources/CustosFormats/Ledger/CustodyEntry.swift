@@ -30,11 +30,11 @@ public struct CustodyEntry: Hashable, Sendable {
     /// The SHA-256 of the previous entry's bytes; all zeros for the first entry.
     public var previous: Hash
     /// Event-specific members (digests, size, archive and manifest digests for `sealed`).
-    public var details: [String: JSONValue]
+    public var details: JSONObject
 
     public init(
         sequence: UInt64, type: CustodyEventType, item: String, time: String, node: String, actor: String,
-        previous: Hash, details: [String: JSONValue]
+        previous: Hash, details: JSONObject
     ) {
         self.sequence = sequence
         self.type = type
@@ -50,20 +50,38 @@ public struct CustodyEntry: Hashable, Sendable {
 
     /// The exact bytes that are hashed into the log.
     public var canonicalBytes: [UInt8] {
-        var members = details
-        members["seq"] = .integer(Int64(sequence))
-        members["type"] = .string(type.rawValue)
-        members["item"] = .string(item)
-        members["time"] = .string(time)
-        members["node"] = .string(node)
-        members["actor"] = .string(actor)
-        members["prev"] = .string(previous.hex)
-        return CanonicalJSON.encode(.object(members))
+        // The fixed members, already in canonical order, merged with the (ordered) details.
+        let fixed: [(String, JSONValue)] = [
+            ("actor", .string(actor)), ("item", .string(item)), ("node", .string(node)), ("prev", .string(previous.hex)),
+            ("seq", .integer(Int64(sequence))), ("time", .string(time)), ("type", .string(type.rawValue)),
+        ]
+        var keys = [String]()
+        var values = [JSONValue]()
+        keys.reserveCapacity(fixed.count + details.count)
+        values.reserveCapacity(fixed.count + details.count)
+        var extra = details.makeIterator()
+        var next = extra.next()
+        for (key, value) in fixed {
+            while let (detailKey, detailValue) = next, JSONObject.precedes(detailKey, key) {
+                keys.append(detailKey)
+                values.append(detailValue)
+                next = extra.next()
+            }
+            if let (detailKey, _) = next, detailKey == key { next = extra.next() }  // the fixed member wins
+            keys.append(key)
+            values.append(value)
+        }
+        while let (detailKey, detailValue) = next {
+            keys.append(detailKey)
+            values.append(detailValue)
+            next = extra.next()
+        }
+        return CanonicalJSON.encode(.object(JSONObject(orderedKeys: keys, values: values)))
     }
 
     /// Parses entry bytes, refusing any that are not exactly canonical.
     public init(parsing bytes: [UInt8]) throws {
-        let value = try CanonicalJSON.parse(bytes)
+        let value = try CanonicalJSON.parseCanonical(bytes)
         guard var members = value.objectValue else { throw FormatError(.malformed, "an entry is a JSON object") }
         guard let seq = members["seq"]?.integerValue, seq >= 0,
             let type = members["type"]?.stringValue,
@@ -71,7 +89,7 @@ public struct CustodyEntry: Hashable, Sendable {
             let time = members["time"]?.stringValue,
             let node = members["node"]?.stringValue,
             let actor = members["actor"]?.stringValue,
-            let prevText = members["prev"]?.stringValue, let previous = Hash(hex: prevText)
+            let prevText = members["prev"]?.stringValue, let previous = Hash(hex: prevText), previous.hex == prevText
         else {
             throw FormatError(.malformed, "an entry needs seq, type, item, time, node, actor and prev")
         }
@@ -79,7 +97,6 @@ public struct CustodyEntry: Hashable, Sendable {
         self.init(
             sequence: UInt64(seq), type: CustodyEventType(rawValue: type), item: item, time: time, node: node,
             actor: actor, previous: previous, details: members)
-        guard canonicalBytes == bytes else { throw FormatError(.malformed, "the entry is not in canonical form") }
     }
 }
 
@@ -102,7 +119,7 @@ extension CustodyEntry {
 
     /// The details of a `sealed` event.
     public static func sealedDetails(digests: EvidenceDigests, size: UInt64, archive: Hash, manifest: Hash)
-        -> [String: JSONValue]
+        -> JSONObject
     {
         [
             "digests": digests.json,

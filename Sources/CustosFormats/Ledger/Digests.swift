@@ -14,7 +14,7 @@ public struct EvidenceDigests: Hashable, Sendable {
 
     /// The JSON object `{"md5":…, "sha1":…, "sha256":…}` in lower-case hex.
     public var json: JSONValue {
-        var members: [String: JSONValue] = ["sha256": .string(sha256.hex)]
+        var members: JSONObject = ["sha256": .string(sha256.hex)]
         if let md5 { members["md5"] = .string(Hex.encode(md5)) }
         if let sha1 { members["sha1"] = .string(Hex.encode(sha1)) }
         return .object(members)

@@ -24,6 +24,22 @@ public enum StoredHashes {
         return index + Int64(level)
     }
 
+    /// The leaf whose appending stored the hash at `index`, and the hash's place among the hashes
+    /// stored with that leaf (0 for the leaf hash, then one per subtree it completed). Go's
+    /// `SplitStoredHashIndex`, expressed by record.
+    public static func storingLeaf(ofIndex index: Int64) -> (leaf: Int64, offset: Int) {
+        var n = index / 2
+        var indexN = self.index(level: 0, n: n)
+        precondition(indexN <= index, "bad math in storingLeaf")
+        while true {
+            let next = indexN + 1 + Int64((UInt64(n) + 1).trailingZeroBitCount)
+            if next > index { break }
+            n += 1
+            indexN = next
+        }
+        return (n, Int(index - indexN))
+    }
+
     /// How many hashes a tree of `size` leaves stores.
     public static func count(treeSize size: Int64) -> Int64 {
         guard size > 0 else { return 0 }
