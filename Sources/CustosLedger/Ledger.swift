@@ -118,14 +118,20 @@ public final class Ledger {
     private func insert(_ record: ItemRecord) throws {
         try db.run(
             """
-            INSERT INTO items (item, seq, case_id, exhibit, name, sha256, size, archive, manifest, sealed_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO items (item, seq, case_id, exhibit, name, sha256, content_key, size, archive, manifest, sealed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .text(record.item), .integer(Int64(record.sequence)), .text(record.caseID), .text(record.exhibit),
-                .blob(record.name), .text(record.sha256.hex), .integer(Int64(record.size)),
-                .text(record.archive.hex), .text(record.manifest.hex), .text(record.sealedAt),
+                .blob(record.name), .blob(record.sha256.bytes), .integer(Self.contentKey(record.sha256)),
+                .integer(Int64(record.size)), .blob(record.archive.bytes), .blob(record.manifest.bytes),
+                .text(record.sealedAt),
             ])
+    }
+
+    /// The first eight bytes of a SHA-256, as the integer the item index is searched by.
+    static func contentKey(_ hash: Hash) -> Int64 {
+        hash.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
     }
 
     /// The tree size and the hash of the last entry (zero for an empty log).
@@ -269,9 +275,9 @@ public final class Ledger {
     static func record(_ row: SQLiteStatement) -> ItemRecord {
         ItemRecord(
             item: row.text(0) ?? "", sequence: UInt64(max(0, row.int64(1))), caseID: row.text(2) ?? "",
-            exhibit: row.text(3) ?? "", name: row.blob(4), sha256: Hash(hex: row.text(5) ?? "") ?? .zero,
-            size: UInt64(max(0, row.int64(6))), archive: Hash(hex: row.text(7) ?? "") ?? .zero,
-            manifest: Hash(hex: row.text(8) ?? "") ?? .zero, sealedAt: row.text(9) ?? "")
+            exhibit: row.text(3) ?? "", name: row.blob(4), sha256: Hash(bytes: row.blob(5)) ?? .zero,
+            size: UInt64(max(0, row.int64(6))), archive: Hash(bytes: row.blob(7)) ?? .zero,
+            manifest: Hash(bytes: row.blob(8)) ?? .zero, sealedAt: row.text(9) ?? "")
     }
 
     /// Every item, in ledger order; optionally of one case.
@@ -296,7 +302,7 @@ public final class Ledger {
         return try sql {
             var found = [ItemRecord]()
             try db.forEachRow(
-                "SELECT \(Self.itemColumns) FROM items WHERE substr(item, 1, ?) = ? OR substr(sha256, 1, ?) = ? ORDER BY seq",
+                "SELECT \(Self.itemColumns) FROM items WHERE substr(item, 1, ?) = ? OR substr(lower(hex(sha256)), 1, ?) = ? ORDER BY seq",
                 [.integer(Int64(lowered.count)), .text(lowered), .integer(Int64(lowered.count)), .text(lowered)]
             ) { found.append(Self.record($0)) }
             return found
@@ -306,7 +312,9 @@ public final class Ledger {
     /// An item already sealed with this SHA-256, whose archive can be shared.
     public func firstItem(withSHA256 sha256: Hash) throws -> ItemRecord? {
         try sql {
-            try db.firstRow("SELECT \(Self.itemColumns) FROM items WHERE sha256 = ? ORDER BY seq LIMIT 1", [.text(sha256.hex)])
+            try db.firstRow(
+                "SELECT \(Self.itemColumns) FROM items WHERE content_key = ? AND sha256 = ? ORDER BY seq LIMIT 1",
+                [.integer(Self.contentKey(sha256)), .blob(sha256.bytes)])
             { Self.record($0) }
         }
     }

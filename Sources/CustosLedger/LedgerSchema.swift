@@ -1,4 +1,6 @@
-/// The ledger's SQLite schema. Each entry row holds the entry's exact bytes, their SHA-256 (the
+/// The ledger's SQLite schema. The item index finds sealed content by `content_key`, the first
+/// eight bytes of its SHA-256 as an integer: a small index is cheap to grow in random order.
+/// Each entry row holds the entry's exact bytes, their SHA-256 (the
 /// next entry's `prev`) and `tree`: the Merkle hashes stored when the entry was appended (its
 /// leaf hash, then the hash of every subtree it completed), so one row write appends to both
 /// the chain and the tree. Entries and checkpoints are append-only: triggers
@@ -16,9 +18,9 @@ enum LedgerSchema {
             id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL);
         CREATE TABLE items (
             seq INTEGER PRIMARY KEY, item TEXT NOT NULL UNIQUE, case_id TEXT NOT NULL, exhibit TEXT NOT NULL,
-            name BLOB NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, archive TEXT NOT NULL,
-            manifest TEXT NOT NULL, sealed_at TEXT NOT NULL);
-        CREATE INDEX items_by_sha256 ON items (sha256);
+            name BLOB NOT NULL, sha256 BLOB NOT NULL, content_key INTEGER NOT NULL, size INTEGER NOT NULL,
+            archive BLOB NOT NULL, manifest BLOB NOT NULL, sealed_at TEXT NOT NULL);
+        CREATE INDEX items_by_content ON items (content_key);
         CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are kept'); END;

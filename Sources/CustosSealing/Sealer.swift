@@ -47,7 +47,7 @@ public final class Sealer: @unchecked Sendable {
         }
         file.adviseSequential()
 
-        let item = UUID().uuidString.lowercased()
+        let item = Self.newItemIdentifier()
         let member = Manifest.safeMemberName(request.path.lastComponent, digester: digester)
         let configuration = vault.configuration
         let compression = ArchiveCompression(rawValue: configuration.compression) ?? .zstd
@@ -168,6 +168,15 @@ public final class Sealer: @unchecked Sendable {
         return PendingSeal(
             request: request, item: item, digests: digests, size: UInt64(total), archive: archiveHash,
             manifest: manifestHash, sealedAt: sealedAt, deduplicated: deduplicated, event: event)
+    }
+
+    /// A new UUIDv7 item id from the real-time clock and the system's random generator.
+    static func newItemIdentifier() -> String {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        let milliseconds = UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
+        var generator = SystemRandomNumberGenerator()
+        return ItemIdentifier.uuidV7(milliseconds: milliseconds, random: (0..<10).map { _ in generator.next() })
     }
 
     /// The absolute form of a path, without resolving links (the name as the handler gave it).

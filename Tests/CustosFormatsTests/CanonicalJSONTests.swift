@@ -69,3 +69,14 @@ struct CanonicalParsingTests {
         #expect(CanonicalJSON.encodeString(.object(object)) == #"{"m":null,"z":1}"#)
     }
 }
+
+@Suite("item identifiers")
+struct ItemIdentifierTests {
+    @Test func uuidV7HasTheTimeVersionAndVariant() {
+        let id = ItemIdentifier.uuidV7(milliseconds: 0x0190_1234_5678, random: Array(repeating: 0xff, count: 10))
+        #expect(id == "01901234-5678-7fff-bfff-ffffffffffff")
+        let earlier = ItemIdentifier.uuidV7(milliseconds: 1_000, random: Array(repeating: 0xff, count: 10))
+        let later = ItemIdentifier.uuidV7(milliseconds: 1_001, random: Array(repeating: 0x00, count: 10))
+        #expect(earlier < later)
+    }
+}
