@@ -55,6 +55,12 @@ public final class Ledger {
             guard stored == origin else {
                 throw LedgerError(.wrongLedger, "\(path): the ledger is of \(stored), not of \(origin)")
             }
+            let schema = try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } ?? nil
+            guard schema == LedgerSchema.version else {
+                throw LedgerError(
+                    .wrongLedger,
+                    "\(path): the ledger has schema \(schema ?? "none"); this custos reads schema \(LedgerSchema.version)")
+            }
         } catch let error as SQLiteError {
             throw LedgerError.database(error, path: path)
         }

@@ -7,7 +7,7 @@
 /// refuse updates and deletes, so an accident cannot rewrite history (a deliberate edit of the
 /// file is what `custos verify` is for).
 enum LedgerSchema {
-    static let version = "1"
+    static let version = "2"
 
     static let create = """
         PRAGMA journal_mode = WAL;

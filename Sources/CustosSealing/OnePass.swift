@@ -110,24 +110,41 @@ struct Unchecked<Value>: @unchecked Sendable {
 }
 
 /// A digest fed on a thread of its own, so hashing the archive's output does not slow the
-/// compressor. At most `limit` chunks wait at once, which bounds the memory it holds.
+/// compressor. Chunks are copied into a fixed ring of buffers, so memory stays bounded and the
+/// allocator is not churned across threads.
 final class BackgroundDigest: @unchecked Sendable {
     private let digest: MessageDigest
     private let queue = DispatchQueue(label: "custos.background-digest")
     private let slots: DispatchSemaphore
+    private let buffers: [UnsafeMutableRawBufferPointer]
+    private var next = 0
 
-    init(_ algorithm: DigestAlgorithm, limit: Int = 64) {
+    init(_ algorithm: DigestAlgorithm, buffers count: Int = 32, bufferSize: Int = 128 << 10) {
         digest = MessageDigest(algorithm)
-        slots = DispatchSemaphore(value: limit)
+        slots = DispatchSemaphore(value: count)
+        buffers = (0..<count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64) }
     }
 
-    /// Queues a copy of `bytes`.
+    deinit {
+        queue.sync {}
+        for buffer in buffers { buffer.deallocate() }
+    }
+
+    /// Queues a copy of `bytes` (called from one thread: the archive writer's).
     func update(_ bytes: UnsafeRawBufferPointer) {
-        slots.wait()
-        let copy = Unchecked(Array(bytes))
-        queue.async {
-            copy.value.withUnsafeBytes { self.digest.update($0) }
-            self.slots.signal()
+        var offset = 0
+        while offset < bytes.count {
+            slots.wait()
+            let buffer = buffers[next]
+            next = (next + 1) % buffers.count
+            let count = min(buffer.count, bytes.count - offset)
+            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count]))
+            offset += count
+            let chunk = Unchecked(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+            queue.async {
+                self.digest.update(chunk.value)
+                self.slots.signal()
+            }
         }
     }
 
