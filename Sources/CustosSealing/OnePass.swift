@@ -125,10 +125,9 @@ final class BackgroundDigest: @unchecked Sendable {
         buffers = (0..<count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64) }
     }
 
-    deinit {
-        queue.sync {}
-        for buffer in buffers { buffer.deallocate() }
-    }
+    // Every queued closure holds `self`, so this runs only once they are all done (and may run
+    // on the queue's own thread: it must not wait for the queue).
+    deinit { for buffer in buffers { buffer.deallocate() } }
 
     /// Queues a copy of `bytes` (called from one thread: the archive writer's).
     func update(_ bytes: UnsafeRawBufferPointer) {

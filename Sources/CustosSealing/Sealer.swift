@@ -172,9 +172,7 @@ public final class Sealer: @unchecked Sendable {
 
     /// A new UUIDv7 item id from the real-time clock and the system's random generator.
     static func newItemIdentifier() -> String {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        let milliseconds = UInt64(time.tv_sec) * 1000 + UInt64(time.tv_nsec) / 1_000_000
+        let milliseconds = UInt64(Date().timeIntervalSince1970 * 1000)
         var generator = SystemRandomNumberGenerator()
         return ItemIdentifier.uuidV7(milliseconds: milliseconds, random: (0..<10).map { _ in generator.next() })
     }
