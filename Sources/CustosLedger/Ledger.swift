@@ -105,13 +105,23 @@ public final class Ledger {
                         reader.remember(hash, at: id)
                         id += 1
                     }
-                    try db.run(
-                        "INSERT INTO entries (seq, hash, body, tree) VALUES (?, ?, ?, ?)",
-                        [.integer(size), .blob(entryHash.bytes), .blob(body), .blob(tree)])
-                    if var record = event.record {
-                        record.sequence = UInt64(size)
-                        try insert(record)
+                    var arguments: [SQLiteValue] = [.integer(size), .blob(entryHash.bytes), .blob(body), .blob(tree)]
+                    if let record = event.record {
+                        arguments += [
+                            .text(record.item), .text(record.caseID), .text(record.exhibit), .blob(record.name),
+                            .blob(record.sha256.bytes), .integer(Self.contentKey(record.sha256)),
+                            .integer(Int64(record.size)), .blob(record.archive.bytes), .blob(record.manifest.bytes),
+                            .text(record.sealedAt),
+                        ]
+                    } else {
+                        arguments += Array(repeating: .null, count: 10)
                     }
+                    try db.run(
+                        """
+                        INSERT INTO entries (seq, hash, body, tree, item, case_id, exhibit, name, sha256, content_key,
+                            size, archive, manifest, sealed_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments)
                     appended.append(entry)
                     previous = entryHash
                     size += 1
@@ -119,20 +129,6 @@ public final class Ledger {
                 return appended
             }
         }
-    }
-
-    private func insert(_ record: ItemRecord) throws {
-        try db.run(
-            """
-            INSERT INTO items (item, seq, case_id, exhibit, name, sha256, content_key, size, archive, manifest, sealed_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                .text(record.item), .integer(Int64(record.sequence)), .text(record.caseID), .text(record.exhibit),
-                .blob(record.name), .blob(record.sha256.bytes), .integer(Self.contentKey(record.sha256)),
-                .integer(Int64(record.size)), .blob(record.archive.bytes), .blob(record.manifest.bytes),
-                .text(record.sealedAt),
-            ])
     }
 
     /// The first eight bytes of a SHA-256, as the integer the item index is searched by.

@@ -7,20 +7,23 @@
 /// refuse updates and deletes, so an accident cannot rewrite history (a deliberate edit of the
 /// file is what `custos verify` is for).
 enum LedgerSchema {
-    static let version = "2"
+    static let version = "3"
 
     static let create = """
         PRAGMA journal_mode = WAL;
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-        CREATE TABLE entries (seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, body BLOB NOT NULL, tree BLOB NOT NULL);
+        CREATE TABLE entries (
+            seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, body BLOB NOT NULL, tree BLOB NOT NULL,
+            item TEXT, case_id TEXT, exhibit TEXT, name BLOB, sha256 BLOB, content_key INTEGER, size INTEGER,
+            archive BLOB, manifest BLOB, sealed_at TEXT);
+        CREATE INDEX entries_by_item ON entries (item) WHERE item IS NOT NULL;
+        CREATE INDEX entries_by_content ON entries (content_key) WHERE content_key IS NOT NULL;
+        CREATE VIEW items AS
+            SELECT seq, item, case_id, exhibit, name, sha256, content_key, size, archive, manifest, sealed_at
+            FROM entries WHERE item IS NOT NULL;
         CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, signed_at TEXT NOT NULL);
         CREATE TABLE latest_checkpoint (
             id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL);
-        CREATE TABLE items (
-            seq INTEGER PRIMARY KEY, item TEXT NOT NULL UNIQUE, case_id TEXT NOT NULL, exhibit TEXT NOT NULL,
-            name BLOB NOT NULL, sha256 BLOB NOT NULL, content_key INTEGER NOT NULL, size INTEGER NOT NULL,
-            archive BLOB NOT NULL, manifest BLOB NOT NULL, sealed_at TEXT NOT NULL);
-        CREATE INDEX items_by_content ON items (content_key);
         CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are kept'); END;
