@@ -31,7 +31,7 @@ extension Ledger {
 
                 var treeMismatches = 0
                 var firstMismatch: Int64?
-                try db.forEachRow("SELECT seq, hash, body, tree FROM entries ORDER BY seq") { row in
+                try db.forEachRow("SELECT seq, body, tree FROM entries ORDER BY seq") { row in
                     let seq = row.int64(0)
                     rowsRead += 1
                     if seq != expected {
@@ -43,15 +43,8 @@ extension Ledger {
                         chainIntact = false
                         expected = seq
                     }
-                    let body = row.blob(2)
+                    let body = row.blob(1)
                     let bodyHash = digester.sha256(body)
-                    if row.blob(1) != bodyHash.bytes {
-                        faults.append(
-                            VerificationFault(
-                                subject: "entry \(seq)", code: "entry-hash",
-                                message: "the entry's bytes do not match its recorded hash",
-                                expected: Hex.encode(row.blob(1)), found: bodyHash.hex))
-                    }
                     do {
                         let entry = try CustodyEntry(parsing: body)
                         if entry.sequence != UInt64(seq) {
@@ -86,7 +79,7 @@ extension Ledger {
                         // The tree hashes stored with the entry must be those its bytes give, or
                         // proofs served from them would lie.
                         let added = rebuilt.append(leafHash: hasher.hashLeaf(body))
-                        let stored = row.blob(3)
+                        let stored = row.blob(2)
                         if stored != added.flatMap(\.bytes) {
                             treeMismatches += 1
                             if firstMismatch == nil { firstMismatch = seq }
@@ -206,56 +199,41 @@ extension Ledger {
         return (checked, latest.size)
     }
 
-    /// Walks the sealed entries and the item index side by side, both in sequence order.
+    /// Walks the sealed entries and the item index side by side, both in sequence order: every
+    /// sealing entry has its index row, naming the same item and content.
     private func auditItems(entries: [CustodyEntry], faults: inout [VerificationFault]) throws {
-        let records = try items()
-        var recordIndex = 0
+        var rows = [(sequence: UInt64, item: String, contentKey: Int64)]()
+        try db.forEachRow("SELECT seq, item, content_key FROM entries WHERE item IS NOT NULL ORDER BY seq") { row in
+            rows.append((UInt64(max(0, row.int64(0))), row.text(1) ?? "", row.int64(2)))
+        }
+        var rowIndex = 0
         for entry in entries {
-            while recordIndex < records.count, records[recordIndex].sequence < entry.sequence {
-                let orphan = records[recordIndex]
-                faults.append(
-                    VerificationFault(
-                        subject: "item \(orphan.item)", code: "index-orphan",
-                        message: "the item index names entry \(orphan.sequence), which does not seal it"))
-                recordIndex += 1
-            }
-            let record = recordIndex < records.count && records[recordIndex].sequence == entry.sequence
-                ? records[recordIndex] : nil
-            if record != nil { recordIndex += 1 }
+            let row = rowIndex < rows.count && rows[rowIndex].sequence == entry.sequence ? rows[rowIndex] : nil
+            if row != nil { rowIndex += 1 }
             guard entry.type == .sealed else {
-                if let record {
+                if let row {
                     faults.append(
                         VerificationFault(
-                            subject: "item \(record.item)", code: "index-orphan",
-                            message: "the item index names entry \(record.sequence), which does not seal it"))
+                            subject: "item \(row.item)", code: "index-orphan",
+                            message: "the item index names entry \(row.sequence), which does not seal it"))
                 }
                 continue
             }
-            guard let record else {
+            guard let row else {
                 faults.append(
                     VerificationFault(
                         subject: "item \(entry.item)", code: "index-missing",
                         message: "entry \(entry.sequence) sealed this item, but the item index has no row for it"))
                 continue
             }
-            let digests = entry.digests
-            let matches =
-                record.item == entry.item && record.sha256 == digests?.sha256 && record.size == entry.size
-                && record.archive == entry.archive && record.manifest == entry.manifest
-            if !matches {
+            let wantKey = entry.digests.map { Self.contentKey($0.sha256) }
+            if row.item != entry.item || row.contentKey != wantKey {
                 faults.append(
                     VerificationFault(
-                        subject: "item \(record.item)", code: "index-mismatch",
+                        subject: "item \(entry.item)", code: "index-mismatch",
                         message: "the item index disagrees with ledger entry \(entry.sequence)",
-                        expected: "item \(entry.item) sha256 \(digests?.sha256.hex ?? "?")",
-                        found: "item \(record.item) sha256 \(record.sha256.hex)"))
+                        expected: "item \(entry.item)", found: "item \(row.item)"))
             }
-        }
-        for orphan in records[recordIndex...] {
-            faults.append(
-                VerificationFault(
-                    subject: "item \(orphan.item)", code: "index-orphan",
-                    message: "the item index names entry \(orphan.sequence), which does not seal it"))
         }
     }
 }

@@ -105,22 +105,19 @@ public final class Ledger {
                         reader.remember(hash, at: id)
                         id += 1
                     }
-                    var arguments: [SQLiteValue] = [.integer(size), .blob(entryHash.bytes), .blob(body), .blob(tree)]
+                    var arguments: [SQLiteValue] = [.integer(size), .blob(body), .blob(tree)]
                     if let record = event.record {
                         arguments += [
                             .text(record.item), .text(record.caseID), .text(record.exhibit), .blob(record.name),
-                            .blob(record.sha256.bytes), .integer(Self.contentKey(record.sha256)),
-                            .integer(Int64(record.size)), .blob(record.archive.bytes), .blob(record.manifest.bytes),
-                            .text(record.sealedAt),
+                            .integer(Self.contentKey(record.sha256)),
                         ]
                     } else {
-                        arguments += Array(repeating: .null, count: 10)
+                        arguments += [.null, .null, .null, .null, .null]
                     }
                     try db.run(
                         """
-                        INSERT INTO entries (seq, hash, body, tree, item, case_id, exhibit, name, sha256, content_key,
-                            size, archive, manifest, sealed_at)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name, content_key)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         """, arguments)
                     appended.append(entry)
                     previous = entryHash
@@ -131,19 +128,28 @@ public final class Ledger {
         }
     }
 
-    /// The first eight bytes of a SHA-256, as the integer the item index is searched by.
+    /// The top 63 bits of a SHA-256, as the non-negative integer the item index is searched by;
+    /// its order is the order of the hex digits.
     static func contentKey(_ hash: Hash) -> Int64 {
-        hash.withUnsafeBytes { Int64(bigEndian: $0.loadUnaligned(as: Int64.self)) }
+        hash.withUnsafeBytes { Int64(bitPattern: UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) >> 1) }
+    }
+
+    /// The range of content keys of the SHA-256 values whose hex starts with `prefix` (1 to 15 digits).
+    static func contentKeyRange(hexPrefix prefix: String) -> ClosedRange<Int64>? {
+        guard (1...15).contains(prefix.count), let value = UInt64(prefix, radix: 16) else { return nil }
+        let shift = UInt64(4 * (16 - prefix.count))
+        let low = value << shift
+        let high = low | ((UInt64(1) << shift) - 1)
+        return Int64(bitPattern: low >> 1)...Int64(bitPattern: high >> 1)
     }
 
     /// The tree size and the hash of the last entry (zero for an empty log).
     private func tip() throws -> (Int64, Hash) {
-        let last = try db.firstRow("SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1") {
-            ($0.int64(0), Hash(bytes: $0.blob(1)))
+        let last = try db.firstRow("SELECT seq, body FROM entries ORDER BY seq DESC LIMIT 1") { row in
+            (row.int64(0), row.withBlob(1) { digester.sha256($0) })
         }
         guard let last else { return (0, .zero) }
-        guard let hash = last.1 else { throw LedgerError(.corrupt, "\(path): entry \(last.0) has a damaged hash") }
-        return (last.0 + 1, hash)
+        return (last.0 + 1, last.1)
     }
 
     // MARK: - Checkpoints
@@ -272,14 +278,20 @@ public final class Ledger {
 
     // MARK: - Items
 
-    static let itemColumns = "item, seq, case_id, exhibit, name, sha256, size, archive, manifest, sealed_at"
+    static let itemColumns = "seq, body, item, case_id, exhibit, name"
 
-    static func record(_ row: SQLiteStatement) -> ItemRecord {
-        ItemRecord(
-            item: row.text(0) ?? "", sequence: UInt64(max(0, row.int64(1))), caseID: row.text(2) ?? "",
-            exhibit: row.text(3) ?? "", name: row.blob(4), sha256: Hash(bytes: row.blob(5)) ?? .zero,
-            size: UInt64(max(0, row.int64(6))), archive: Hash(bytes: row.blob(7)) ?? .zero,
-            manifest: Hash(bytes: row.blob(8)) ?? .zero, sealedAt: row.text(9) ?? "")
+    /// An index row with what its entry says: the digests, size, archive and manifest come from
+    /// the entry's bytes, never from a second copy. Nil for an entry that does not parse as a
+    /// sealing event (`verify` reports those).
+    func record(_ row: SQLiteStatement) -> ItemRecord? {
+        let sequence = row.int64(0)
+        guard let entry = try? CustodyEntry(parsing: row.blob(1)), let digests = entry.digests,
+            let size = entry.size, let archive = entry.archive, let manifest = entry.manifest
+        else { return nil }
+        return ItemRecord(
+            item: row.text(2) ?? "", sequence: UInt64(max(0, sequence)), caseID: row.text(3) ?? "",
+            exhibit: row.text(4) ?? "", name: row.blob(5), sha256: digests.sha256, size: size, archive: archive,
+            manifest: manifest, sealedAt: entry.time)
     }
 
     /// Every item, in ledger order; optionally of one case.
@@ -289,35 +301,51 @@ public final class Ledger {
             if let caseID {
                 try db.forEachRow(
                     "SELECT \(Self.itemColumns) FROM items WHERE case_id = ? ORDER BY seq", [.text(caseID)]
-                ) { all.append(Self.record($0)) }
+                ) { row in record(row).map { all.append($0) } }
             } else {
-                try db.forEachRow("SELECT \(Self.itemColumns) FROM items ORDER BY seq") { all.append(Self.record($0)) }
+                try db.forEachRow("SELECT \(Self.itemColumns) FROM items ORDER BY seq") { row in
+                    record(row).map { all.append($0) }
+                }
             }
             return all
         }
     }
 
-    /// The items whose id starts with `prefix`, or whose SHA-256 (hex) does.
+    /// The items whose id starts with `prefix`, or whose SHA-256 (hex) does; both searches use
+    /// an index.
     public func items(matching prefix: String) throws -> [ItemRecord] {
         let lowered = prefix.lowercased()
         guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return [] }
         return try sql {
-            var found = [ItemRecord]()
+            var found = [UInt64: ItemRecord]()
             try db.forEachRow(
-                "SELECT \(Self.itemColumns) FROM items WHERE substr(item, 1, ?) = ? OR substr(lower(hex(sha256)), 1, ?) = ? ORDER BY seq",
-                [.integer(Int64(lowered.count)), .text(lowered), .integer(Int64(lowered.count)), .text(lowered)]
-            ) { found.append(Self.record($0)) }
-            return found
+                "SELECT \(Self.itemColumns) FROM items WHERE item GLOB ? ORDER BY seq", [.text(lowered + "*")]
+            ) { row in
+                if let record = record(row) { found[record.sequence] = record }
+            }
+            if let range = Self.contentKeyRange(hexPrefix: String(lowered.prefix(15))), !lowered.contains("-") {
+                try db.forEachRow(
+                    "SELECT \(Self.itemColumns) FROM items WHERE content_key BETWEEN ? AND ? ORDER BY seq",
+                    [.integer(range.lowerBound), .integer(range.upperBound)]
+                ) { row in
+                    if let record = record(row), record.sha256.hex.hasPrefix(lowered) { found[record.sequence] = record }
+                }
+            }
+            return found.keys.sorted().map { found[$0]! }
         }
     }
 
     /// An item already sealed with this SHA-256, whose archive can be shared.
     public func firstItem(withSHA256 sha256: Hash) throws -> ItemRecord? {
         try sql {
-            try db.firstRow(
-                "SELECT \(Self.itemColumns) FROM items WHERE content_key = ? AND sha256 = ? ORDER BY seq LIMIT 1",
-                [.integer(Self.contentKey(sha256)), .blob(sha256.bytes)])
-            { Self.record($0) }
+            var first: ItemRecord?
+            try db.forEachRow(
+                "SELECT \(Self.itemColumns) FROM items WHERE content_key = ? ORDER BY seq",
+                [.integer(Self.contentKey(sha256))]
+            ) { row in
+                if first == nil, let record = record(row), record.sha256 == sha256 { first = record }
+            }
+            return first
         }
     }
 }
