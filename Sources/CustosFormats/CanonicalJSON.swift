@@ -115,7 +115,7 @@ public enum CanonicalJSON {
         String(decoding: encode(value), as: UTF8.self)
     }
 
-    private static func write(_ value: JSONValue, into out: inout [UInt8]) {
+    static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -144,7 +144,7 @@ public enum CanonicalJSON {
         }
     }
 
-    private static func writeString(_ s: String, into out: inout [UInt8]) {
+    static func writeString(_ s: String, into out: inout [UInt8]) {
         var text = s
         text.withUTF8 { bytes in
             out.append(UInt8(ascii: "\""))

@@ -85,6 +85,16 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Appends the 64 hex digits of a hash, without making a string.
+    public static func append(_ hash: Hash, to out: inout [UInt8]) {
+        hash.withUnsafeBytes { bytes in
+            for byte in bytes {
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0f)])
+            }
+        }
+    }
+
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count % 2 == 0 else { return nil }

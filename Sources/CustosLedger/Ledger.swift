@@ -88,6 +88,11 @@ public final class Ledger {
                 // The hashes this batch stores are kept at hand: appending a leaf combines it with
                 // the last subtrees stored, which are nearly always from the same batch.
                 var reader = CachingHashReader(stored: SQLiteHashReader(db: db))
+                let insert = try db.statement(
+                    """
+                    INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name, content_key)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
                 for event in events {
                     let entry = CustodyEntry(
                         sequence: UInt64(size), type: event.type, item: event.item, time: event.time, node: origin,
@@ -105,20 +110,19 @@ public final class Ledger {
                         reader.remember(hash, at: id)
                         id += 1
                     }
-                    var arguments: [SQLiteValue] = [.integer(size), .blob(body), .blob(tree)]
+                    try insert.bind(size, at: 1)
+                    try insert.bind(body, at: 2)
+                    try insert.bind(tree, at: 3)
                     if let record = event.record {
-                        arguments += [
-                            .text(record.item), .text(record.caseID), .text(record.exhibit), .blob(record.name),
-                            .integer(Self.contentKey(record.sha256)),
-                        ]
+                        try insert.bind(record.item, at: 4)
+                        try insert.bind(record.caseID, at: 5)
+                        try insert.bind(record.exhibit, at: 6)
+                        try insert.bind(record.name, at: 7)
+                        try insert.bind(Self.contentKey(record.sha256), at: 8)
                     } else {
-                        arguments += [.null, .null, .null, .null, .null]
+                        for index in Int32(4)...8 { try insert.bindNull(at: index) }
                     }
-                    try db.run(
-                        """
-                        INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name, content_key)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments)
+                    try insert.execute()
                     appended.append(entry)
                     previous = entryHash
                     size += 1

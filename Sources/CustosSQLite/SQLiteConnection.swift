@@ -176,6 +176,39 @@ public final class SQLiteStatement {
         }
     }
 
+    /// Binds one integer (parameters count from 1).
+    public func bind(_ value: Int64, at index: Int32) throws {
+        try check(sqlite3_bind_int64(raw, index, value), index)
+    }
+
+    /// Binds one text, copied by SQLite.
+    public func bind(_ value: String, at index: Int32) throws {
+        try check(sqlite3_bind_text(raw, index, value, -1, custos_sqlite_transient()), index)
+    }
+
+    /// Binds one blob, copied by SQLite.
+    public func bind(_ value: [UInt8], at index: Int32) throws {
+        let result = value.withUnsafeBytes {
+            sqlite3_bind_blob(raw, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count),
+                custos_sqlite_transient())
+        }
+        try check(result, index)
+    }
+
+    public func bindNull(at index: Int32) throws {
+        try check(sqlite3_bind_null(raw, index), index)
+    }
+
+    private func check(_ result: Int32, _ index: Int32) throws {
+        guard result == SQLITE_OK else { throw connection.error(result, "binding argument \(index)") }
+    }
+
+    /// Runs a statement that returns no rows, then resets it for the next use.
+    public func execute() throws {
+        defer { reset() }
+        while try step() {}
+    }
+
     /// Advances to the next row; false when done.
     public func step() throws -> Bool {
         let result = sqlite3_step(raw)

@@ -48,35 +48,58 @@ public struct CustodyEntry: Hashable, Sendable {
 
     private static let fixedMembers: Set<String> = ["seq", "type", "item", "time", "node", "actor", "prev"]
 
-    /// The exact bytes that are hashed into the log.
+    /// The fixed members, in canonical order.
+    private static let fixedKeys = ["actor", "item", "node", "prev", "seq", "time", "type"]
+
+    /// The exact bytes that are hashed into the log: RFC 8785, written directly (the fixed
+    /// members merged in order with the details, which a `JSONObject` keeps ordered).
     public var canonicalBytes: [UInt8] {
-        // The fixed members, already in canonical order, merged with the (ordered) details.
-        let fixed: [(String, JSONValue)] = [
-            ("actor", .string(actor)), ("item", .string(item)), ("node", .string(node)), ("prev", .string(previous.hex)),
-            ("seq", .integer(Int64(sequence))), ("time", .string(time)), ("type", .string(type.rawValue)),
-        ]
-        var keys = [String]()
-        var values = [JSONValue]()
-        keys.reserveCapacity(fixed.count + details.count)
-        values.reserveCapacity(fixed.count + details.count)
-        var extra = details.makeIterator()
-        var next = extra.next()
-        for (key, value) in fixed {
-            while let (detailKey, detailValue) = next, JSONObject.precedes(detailKey, key) {
-                keys.append(detailKey)
-                values.append(detailValue)
-                next = extra.next()
+        var out = [UInt8]()
+        out.reserveCapacity(640)
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        func separate(_ out: inout [UInt8]) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+        }
+        let detailKeys = details.keys
+        let detailValues = details.values
+        var next = 0
+        for (index, key) in Self.fixedKeys.enumerated() {
+            while next < detailKeys.count, JSONObject.precedes(detailKeys[next], key) {
+                separate(&out)
+                CanonicalJSON.writeString(detailKeys[next], into: &out)
+                out.append(UInt8(ascii: ":"))
+                CanonicalJSON.write(detailValues[next], into: &out)
+                next += 1
             }
-            if let (detailKey, _) = next, detailKey == key { next = extra.next() }  // the fixed member wins
-            keys.append(key)
-            values.append(value)
+            if next < detailKeys.count, detailKeys[next] == key { next += 1 }  // the fixed member wins
+            separate(&out)
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: key.utf8)
+            out.append(contentsOf: "\":".utf8)
+            switch index {
+            case 0: CanonicalJSON.writeString(actor, into: &out)
+            case 1: CanonicalJSON.writeString(item, into: &out)
+            case 2: CanonicalJSON.writeString(node, into: &out)
+            case 3:
+                out.append(UInt8(ascii: "\""))
+                Hex.append(previous, to: &out)
+                out.append(UInt8(ascii: "\""))
+            case 4: out.append(contentsOf: String(sequence).utf8)
+            case 5: CanonicalJSON.writeString(time, into: &out)
+            default: CanonicalJSON.writeString(type.rawValue, into: &out)
+            }
         }
-        while let (detailKey, detailValue) = next {
-            keys.append(detailKey)
-            values.append(detailValue)
-            next = extra.next()
+        while next < detailKeys.count {
+            separate(&out)
+            CanonicalJSON.writeString(detailKeys[next], into: &out)
+            out.append(UInt8(ascii: ":"))
+            CanonicalJSON.write(detailValues[next], into: &out)
+            next += 1
         }
-        return CanonicalJSON.encode(.object(JSONObject(orderedKeys: keys, values: values)))
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
     /// Parses entry bytes, refusing any that are not exactly canonical.
