@@ -1,6 +1,7 @@
 import CustosFormats
 import CustosOpenSSL
 import CustosSQLite
+import Dispatch
 import Foundation
 
 /// The node's tamper-evident ledger in SQLite: custody-event entries in a hash chain and an
@@ -78,58 +79,74 @@ public final class Ledger {
 
     /// Appends the events in one transaction (synchronous=FULL): entries, tree hashes and index
     /// rows commit together or not at all. Returns the entries as recorded.
+    ///
+    /// The entries' JSON is encoded on a second thread a chunk ahead of the writer, `prev` left
+    /// blank; the writer fills `prev` in, hashes, extends the tree from its frontier and inserts,
+    /// in log order.
     public func append(_ events: [NewCustodyEvent]) throws -> [CustodyEntry] {
         guard !events.isEmpty else { return [] }
         return try sql {
             try db.writeTransaction {
                 var (size, previous) = try tip()
+                var frontier = try loadFrontier(size: size)
                 var appended = [CustodyEntry]()
                 appended.reserveCapacity(events.count)
-                // The hashes this batch stores are kept at hand: appending a leaf combines it with
-                // the last subtrees stored, which are nearly always from the same batch.
-                var reader = CachingHashReader(stored: SQLiteHashReader(db: db))
                 let insert = try db.statement(
                     """
                     INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name, content_key)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """)
-                for event in events {
-                    let entry = CustodyEntry(
-                        sequence: UInt64(size), type: event.type, item: event.item, time: event.time, node: origin,
-                        actor: event.actor, previous: previous, details: event.details)
-                    let body = entry.canonicalBytes
-                    let entryHash = digester.sha256(body)
-                    let neighbours = try reader.readHashes(at: StoredHashes.indexesNeededToAppend(leaf: size))
-                    let added = StoredHashes.hashesToAppend(
-                        leaf: size, leafHash: hasher.hashLeaf(body), neighbours: neighbours, hasher: hasher)
-                    var tree = [UInt8]()
-                    tree.reserveCapacity(added.count * Hash.byteCount)
-                    var id = StoredHashes.index(level: 0, n: size)
-                    for hash in added {
-                        hash.withUnsafeBytes { tree.append(contentsOf: $0) }
-                        reader.remember(hash, at: id)
-                        id += 1
+                let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
+                for chunk in drafts {
+                    for var draft in chunk {
+                        draft.entry.previous = previous
+                        draft.body.withUnsafeMutableBufferPointer { body in
+                            previous.withUnsafeBytes { hash in
+                                for index in 0..<Hash.byteCount {
+                                    let byte = hash[index]
+                                    body[draft.previousOffset + 2 * index] = Self.hexDigits[Int(byte >> 4)]
+                                    body[draft.previousOffset + 2 * index + 1] = Self.hexDigits[Int(byte & 0x0f)]
+                                }
+                            }
+                        }
+                        let body = draft.body
+                        let entryHash = digester.sha256(body)
+                        let tree = frontier.append(leafHash: hasher.hashLeaf(body), at: size, hasher: hasher)
+                        let record = events[appended.count].record
+                        try insert.bind(size, at: 1)
+                        try insert.bind(body, at: 2)
+                        try insert.bind(tree, at: 3)
+                        if let record {
+                            try insert.bind(record.item, at: 4)
+                            try insert.bind(record.caseID, at: 5)
+                            try insert.bind(record.exhibit, at: 6)
+                            try insert.bind(record.name, at: 7)
+                            try insert.bind(Self.contentKey(record.sha256), at: 8)
+                        } else {
+                            for index in Int32(4)...8 { try insert.bindNull(at: index) }
+                        }
+                        try insert.execute()
+                        appended.append(draft.entry)
+                        previous = entryHash
+                        size += 1
                     }
-                    try insert.bind(size, at: 1)
-                    try insert.bind(body, at: 2)
-                    try insert.bind(tree, at: 3)
-                    if let record = event.record {
-                        try insert.bind(record.item, at: 4)
-                        try insert.bind(record.caseID, at: 5)
-                        try insert.bind(record.exhibit, at: 6)
-                        try insert.bind(record.name, at: 7)
-                        try insert.bind(Self.contentKey(record.sha256), at: 8)
-                    } else {
-                        for index in Int32(4)...8 { try insert.bindNull(at: index) }
-                    }
-                    try insert.execute()
-                    appended.append(entry)
-                    previous = entryHash
-                    size += 1
                 }
                 return appended
             }
         }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The complete subtrees that the next leaf builds on: one per set bit of the tree size.
+    private func loadFrontier(size: Int64) throws -> TreeFrontier {
+        var frontier = TreeFrontier()
+        let reader = SQLiteHashReader(db: db)
+        for level in 0..<63 where (size >> Int64(level)) & 1 == 1 {
+            let index = StoredHashes.index(level: level, n: (size >> Int64(level)) - 1)
+            frontier.set(try reader.readHashes(at: [index])[0], level: level)
+        }
+        return frontier
     }
 
     /// The top 63 bits of a SHA-256, as the non-negative integer the item index is searched by;
@@ -354,20 +371,103 @@ public final class Ledger {
     }
 }
 
-/// Answers from the hashes stored in this transaction first, then from the table.
-struct CachingHashReader: StoredHashReader {
-    let stored: SQLiteHashReader
-    private var recent: [Int64: Hash] = [:]
+/// The right edge of the Merkle tree: at each level, the hash of the complete subtree that the
+/// next leaves will be joined to. Appending a leaf costs no read.
+struct TreeFrontier {
+    private var hashes: [Hash?] = []
 
-    init(stored: SQLiteHashReader) { self.stored = stored }
+    mutating func set(_ hash: Hash, level: Int) {
+        while hashes.count <= level { hashes.append(nil) }
+        hashes[level] = hash
+    }
 
-    mutating func remember(_ hash: Hash, at index: Int64) { recent[index] = hash }
-
-    func readHashes(at indexes: [Int64]) throws -> [Hash] {
-        try indexes.map { index in
-            if let hash = recent[index] { return hash }
-            return try stored.readHashes(at: [index])[0]
+    /// Appends leaf `index`; returns the hashes it stores (its leaf hash, then every subtree it
+    /// completes), as the bytes of the entry's `tree` column.
+    mutating func append(leafHash: Hash, at index: Int64, hasher: MerkleHasher) -> [UInt8] {
+        var stored = [UInt8]()
+        stored.reserveCapacity(2 * Hash.byteCount)
+        var hash = leafHash
+        hash.withUnsafeBytes { stored.append(contentsOf: $0) }
+        var level = 0
+        var n = index
+        while n & 1 == 1 {
+            hash = hasher.hashChildren(hashes[level]!, hash)
+            hashes[level] = nil
+            hash.withUnsafeBytes { stored.append(contentsOf: $0) }
+            n >>= 1
+            level += 1
         }
+        set(hash, level: level)
+        return stored
+    }
+}
+
+/// An entry encoded ahead of the chain, `prev` still all zeros at `previousOffset`.
+struct DraftEntry {
+    var entry: CustodyEntry
+    var body: [UInt8]
+    var previousOffset: Int
+}
+
+/// Encodes the entries of a batch in chunks, each on a background thread while the caller
+/// writes the chunk before it.
+struct DraftEncoder: Sequence, IteratorProtocol {
+    static let chunkSize = 256
+
+    private let work: Work
+    private var nextStart = 0
+    private var pending: (DispatchGroup, Box)?
+
+    /// What the background threads read: immutable once made.
+    final class Work: @unchecked Sendable {
+        let events: [NewCustodyEvent]
+        let firstSequence: UInt64
+        let origin: String
+
+        init(events: [NewCustodyEvent], firstSequence: UInt64, origin: String) {
+            self.events = events
+            self.firstSequence = firstSequence
+            self.origin = origin
+        }
+
+        func encode(_ range: Range<Int>) -> [DraftEntry] {
+            range.map { index in
+                let event = events[index]
+                let entry = CustodyEntry(
+                    sequence: firstSequence + UInt64(index), type: event.type, item: event.item, time: event.time,
+                    node: origin, actor: event.actor, previous: .zero, details: event.details)
+                let (body, offset) = entry.canonicalBytesLocatingPrevious
+                return DraftEntry(entry: entry, body: body, previousOffset: offset)
+            }
+        }
+    }
+
+    /// Hands a chunk from the thread that encoded it to the writer (after the group's wait).
+    final class Box: @unchecked Sendable {
+        var drafts: [DraftEntry] = []
+    }
+
+    init(events: [NewCustodyEvent], firstSequence: UInt64, origin: String) {
+        work = Work(events: events, firstSequence: firstSequence, origin: origin)
+    }
+
+    private mutating func start() -> (DispatchGroup, Box)? {
+        guard nextStart < work.events.count else { return nil }
+        let range = nextStart..<Swift.min(nextStart + Self.chunkSize, work.events.count)
+        nextStart = range.upperBound
+        let group = DispatchGroup()
+        let box = Box()
+        let work = self.work
+        DispatchQueue.global().async(group: group) { box.drafts = work.encode(range) }
+        return (group, box)
+    }
+
+    mutating func next() -> [DraftEntry]? {
+        if pending == nil { pending = start() }
+        guard let (group, box) = pending else { return nil }
+        group.wait()
+        pending = start()
+        return box.drafts
     }
 }
 

@@ -53,7 +53,13 @@ public struct CustodyEntry: Hashable, Sendable {
 
     /// The exact bytes that are hashed into the log: RFC 8785, written directly (the fixed
     /// members merged in order with the details, which a `JSONObject` keeps ordered).
-    public var canonicalBytes: [UInt8] {
+    public var canonicalBytes: [UInt8] { canonicalBytesLocatingPrevious.bytes }
+
+    /// The canonical bytes, and where the 64 hex digits of `prev` sit in them: an entry can be
+    /// encoded ahead, on another thread, and its chain link written in once the entry before it
+    /// is known.
+    public var canonicalBytesLocatingPrevious: (bytes: [UInt8], previousOffset: Int) {
+        var previousOffset = 0
         var out = [UInt8]()
         out.reserveCapacity(640)
         out.append(UInt8(ascii: "{"))
@@ -84,6 +90,7 @@ public struct CustodyEntry: Hashable, Sendable {
             case 2: CanonicalJSON.writeString(node, into: &out)
             case 3:
                 out.append(UInt8(ascii: "\""))
+                previousOffset = out.count
                 Hex.append(previous, to: &out)
                 out.append(UInt8(ascii: "\""))
             case 4: out.append(contentsOf: String(sequence).utf8)
@@ -99,7 +106,7 @@ public struct CustodyEntry: Hashable, Sendable {
             next += 1
         }
         out.append(UInt8(ascii: "}"))
-        return out
+        return (out, previousOffset)
     }
 
     /// Parses entry bytes, refusing any that are not exactly canonical.
