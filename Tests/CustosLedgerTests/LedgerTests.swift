@@ -80,6 +80,27 @@ struct LedgerTests {
         }
     }
 
+    @Test func largeBatchesEncodedAheadKeepTheChainAndTheTree() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        // 700 and 333 events: several encoding chunks, the last one partial, across two batches.
+        let first = try ledger.append((0..<700).map(LedgerFixture.event))
+        let second = try ledger.append((700..<1033).map(LedgerFixture.event))
+        var memory = MemoryHashStore(hasher: .openSSL)
+        var previous = Hash.zero
+        for (index, entry) in (first + second).enumerated() {
+            let bytes = try ledger.entryBytes(UInt64(index))
+            #expect(entry.canonicalBytes == bytes)
+            #expect(entry.previous == previous && entry.sequence == UInt64(index) && entry.item == "item-\(index)")
+            previous = OpenSSLSHA256().sha256(bytes)
+            memory.append(leafHash: MerkleHasher.openSSL.hashLeaf(bytes))
+        }
+        #expect(try ledger.root(size: 1033) == (try memory.root(size: 1033)))
+        #expect(try ledger.root(size: 700) == (try memory.root(size: 700)))
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        #expect(try ledger.audit(verifiers: [fixture.verifier]).faults.isEmpty)
+    }
+
     @Test func checkpointsAreSignedKeptAndOnlyGrow() throws {
         let fixture = try LedgerFixture()
         let ledger = try fixture.open()
