@@ -40,11 +40,13 @@ public struct VaultVerifier {
 
     public init(vault: Vault) { self.vault = vault }
 
-    /// Verifies the whole ledger and the items whose ids are in `items` (all when nil).
+    /// Verifies the whole ledger and the items whose ids are in `items` (all when nil), with
+    /// `key` as the node's verifier key (the vault's own when nil).
     public func verify(
-        ledger: Ledger, items: Set<String>? = nil, progress: (String) -> Void = { _ in }
+        ledger: Ledger, items: Set<String>? = nil, key: Ed25519NoteVerifier? = nil,
+        progress: (String) -> Void = { _ in }
     ) throws -> VerificationReport {
-        let verifier = try vault.verifierKey()
+        let verifier = try key ?? vault.verifierKey()
         let audit = try ledger.audit(verifiers: [verifier]) { progress("ledger: \($0) entries") }
         var report = VerificationReport(
             entries: audit.entryCount, checkpointsChecked: audit.checkpointsChecked,

@@ -51,6 +51,7 @@ struct Ingest: ParsableCommand {
 
         var refused = 0
         var sealed = 0
+        var unreadableDirectories = 0
         var files = [RawPath]()
         for argument in paths {
             let path = RawArguments.raw(argument)
@@ -62,6 +63,7 @@ struct Ingest: ParsableCommand {
                 } catch {
                     Output.error("custos: refused: \(error)")
                     refused += 1
+                    unreadableDirectories += 1
                 }
             } else {
                 files.append(path)
@@ -91,7 +93,7 @@ struct Ingest: ParsableCommand {
             print("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
         }
         if refused > 0 {
-            throw CLIError(message: "\(refused) of \(files.count + (files.isEmpty ? refused : 0)) inputs were not sealed")
+            throw CLIError(message: "\(refused) of \(files.count + unreadableDirectories) inputs were not sealed")
         }
     }
 }
@@ -170,6 +172,11 @@ struct Verify: ParsableCommand {
         abstract: "Re-read every archive, re-hash every original, rebuild the chain and tree, check every checkpoint.")
     @OptionGroup var vault: VaultOptions
     @Flag(help: "JSON output.") var json = false
+    @Option(
+        help: """
+            The node's verifier key (name+hash+base64), obtained through a channel you trust; by default the             vault's own keys/node.vkey.
+            """)
+    var key: String?
     @Argument(help: "Only these items (ids or unique prefixes); the ledger is always checked whole.") var items: [String] = []
 
     func run() throws {
@@ -186,7 +193,10 @@ struct Verify: ParsableCommand {
         }
         let report: VerificationReport
         do {
-            report = try VaultVerifier(vault: vault).verify(ledger: ledger, items: selection) { Output.progress($0) }
+            let verifier = try key.map { try Ed25519NoteVerifier(text: $0) }
+            report = try VaultVerifier(vault: vault).verify(ledger: ledger, items: selection, key: verifier) {
+                Output.progress($0)
+            }
         } catch let error as LedgerError where error.code == .corrupt {
             Output.endProgress()
             throw CLIError(message: "verification failed: \(error)", exitCode: 1)

@@ -106,6 +106,18 @@ struct TamperingTests {
         try expectFault(node, code: "bad-signature", subject: "checkpoint 3")
     }
 
+    @Test func aKeyFromElsewhereDoesNotVerifyTheCheckpoints() throws {
+        let (node, _) = try sealedNode()
+        let own = try node.custos(["key"]).output.trimmingCharacters(in: .newlines)
+        #expect(try node.custos(["verify", "--key", own]).status == 0)
+        // A key another node made for the same origin: every checkpoint fails.
+        let other = try Node(origin: "e2e.example.tw/evidence")
+        let foreign = try other.custos(["key"]).output.trimmingCharacters(in: .newlines)
+        let result = try node.custos(["verify", "--key", foreign])
+        #expect(result.status == 1)
+        #expect(result.output.contains("[bad-signature] checkpoint 3"))
+    }
+
     @Test func anAlteredManifest() throws {
         let (node, items) = try sealedNode()
         let manifest = items[0]["manifest"] as! String
