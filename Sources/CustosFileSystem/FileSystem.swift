@@ -89,6 +89,16 @@ public enum FileSystem {
         if from.parent != to.parent { try syncDirectory(from.parent) }
     }
 
+    /// Gives `from` the new name `to`, which must not exist yet, and removes the old name, durably
+    /// (fsync of the directory). Fails with `.exists`, changing nothing, when `to` exists.
+    public static func linkDurably(_ from: RawPath, to: RawPath) throws {
+        let result = from.withCString { source in to.withCString { link(source, $0) } }
+        guard result == 0 else { throw FileSystemError.syscall("link", path: "\(from) -> \(to)") }
+        remove(from)
+        try syncDirectory(to.parent)
+        if from.parent != to.parent { try syncDirectory(from.parent) }
+    }
+
     /// Writes a whole file durably: a temporary in the same directory, fsync, rename, directory fsync.
     public static func writeDurably(_ bytes: [UInt8], to path: RawPath, mode: mode_t = 0o644) throws {
         let temporary = path.parent.appending(component: Array(".tmp-\(getpid())-".utf8) + path.lastComponent)

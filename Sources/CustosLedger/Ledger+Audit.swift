@@ -202,9 +202,9 @@ extension Ledger {
     /// Walks the sealed entries and the item index side by side, both in sequence order: every
     /// sealing entry has its index row, naming the same item and content.
     private func auditItems(entries: [CustodyEntry], faults: inout [VerificationFault]) throws {
-        var rows = [(sequence: UInt64, item: String, contentKey: Int64)]()
-        try db.forEachRow("SELECT seq, item, content_key FROM entries WHERE item IS NOT NULL ORDER BY seq") { row in
-            rows.append((UInt64(max(0, row.int64(0))), row.text(1) ?? "", row.int64(2)))
+        var rows = [(sequence: UInt64, item: String)]()
+        try db.forEachRow("SELECT seq, item FROM entries WHERE item IS NOT NULL ORDER BY seq") { row in
+            rows.append((UInt64(max(0, row.int64(0))), row.text(1) ?? ""))
         }
         var rowIndex = 0
         for entry in entries {
@@ -226,8 +226,7 @@ extension Ledger {
                         message: "entry \(entry.sequence) sealed this item, but the item index has no row for it"))
                 continue
             }
-            let wantKey = entry.digests.map { Self.contentKey($0.sha256) }
-            if row.item != entry.item || row.contentKey != wantKey {
+            if row.item != entry.item {
                 faults.append(
                     VerificationFault(
                         subject: "item \(entry.item)", code: "index-mismatch",

@@ -93,8 +93,8 @@ public final class Ledger {
                 appended.reserveCapacity(events.count)
                 let insert = try db.statement(
                     """
-                    INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name, content_key)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
                 let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
                 for chunk in drafts {
@@ -121,9 +121,8 @@ public final class Ledger {
                             try insert.bind(record.caseID, at: 5)
                             try insert.bind(record.exhibit, at: 6)
                             try insert.bind(record.name, at: 7)
-                            try insert.bind(Self.contentKey(record.sha256), at: 8)
                         } else {
-                            for index in Int32(4)...8 { try insert.bindNull(at: index) }
+                            for index in Int32(4)...7 { try insert.bindNull(at: index) }
                         }
                         try insert.execute()
                         appended.append(draft.entry)
@@ -147,21 +146,6 @@ public final class Ledger {
             frontier.set(try reader.readHashes(at: [index])[0], level: level)
         }
         return frontier
-    }
-
-    /// The top 63 bits of a SHA-256, as the non-negative integer the item index is searched by;
-    /// its order is the order of the hex digits.
-    static func contentKey(_ hash: Hash) -> Int64 {
-        hash.withUnsafeBytes { Int64(bitPattern: UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)) >> 1) }
-    }
-
-    /// The range of content keys of the SHA-256 values whose hex starts with `prefix` (1 to 15 digits).
-    static func contentKeyRange(hexPrefix prefix: String) -> ClosedRange<Int64>? {
-        guard (1...15).contains(prefix.count), let value = UInt64(prefix, radix: 16) else { return nil }
-        let shift = UInt64(4 * (16 - prefix.count))
-        let low = value << shift
-        let high = low | ((UInt64(1) << shift) - 1)
-        return Int64(bitPattern: low >> 1)...Int64(bitPattern: high >> 1)
     }
 
     /// The tree size and the hash of the last entry (zero for an empty log).
@@ -332,8 +316,8 @@ public final class Ledger {
         }
     }
 
-    /// The items whose id starts with `prefix`, or whose SHA-256 (hex) does; both searches use
-    /// an index.
+    /// The items whose id starts with `prefix` (through the index of ids), or whose SHA-256 does
+    /// (a scan of the entry bytes for `"sha256":"<prefix>`, done inside SQLite).
     public func items(matching prefix: String) throws -> [ItemRecord] {
         let lowered = prefix.lowercased()
         guard !lowered.isEmpty, lowered.allSatisfy({ $0.isHexDigit || $0 == "-" }) else { return [] }
@@ -344,29 +328,15 @@ public final class Ledger {
             ) { row in
                 if let record = record(row) { found[record.sequence] = record }
             }
-            if let range = Self.contentKeyRange(hexPrefix: String(lowered.prefix(15))), !lowered.contains("-") {
+            if !lowered.contains("-") {
                 try db.forEachRow(
-                    "SELECT \(Self.itemColumns) FROM items WHERE content_key BETWEEN ? AND ? ORDER BY seq",
-                    [.integer(range.lowerBound), .integer(range.upperBound)]
+                    "SELECT \(Self.itemColumns) FROM items WHERE instr(body, ?) > 0 ORDER BY seq",
+                    [.blob(Array("\"sha256\":\"\(lowered)".utf8))]
                 ) { row in
                     if let record = record(row), record.sha256.hex.hasPrefix(lowered) { found[record.sequence] = record }
                 }
             }
             return found.keys.sorted().map { found[$0]! }
-        }
-    }
-
-    /// An item already sealed with this SHA-256, whose archive can be shared.
-    public func firstItem(withSHA256 sha256: Hash) throws -> ItemRecord? {
-        try sql {
-            var first: ItemRecord?
-            try db.forEachRow(
-                "SELECT \(Self.itemColumns) FROM items WHERE content_key = ? ORDER BY seq",
-                [.integer(Self.contentKey(sha256))]
-            ) { row in
-                if first == nil, let record = record(row), record.sha256 == sha256 { first = record }
-            }
-            return first
         }
     }
 }

@@ -2,25 +2,23 @@
 /// hashed into the log) and `tree`: the Merkle hashes stored when the entry was appended (its
 /// leaf hash, then the hash of every subtree it completed), so one row write appends to both
 /// the chain and the tree. A sealing entry's row also holds this node's index of the item: its
-/// id, and the case, exhibit and name that `list` shows (the log leaves them in the manifest);
-/// `content_key` finds sealed content by the top 63 bits of its SHA-256, a small index that is
-/// cheap to grow in random order and answers hex-prefix searches as a range. None of these
-/// columns is part of the log: `verify` checks them against the bytes. Entries and checkpoints
+/// id (UUIDv7, so its index grows at its end), and the case, exhibit and name that `list` shows
+/// (the log leaves them in the manifest). None of these columns is part of the log: `verify`
+/// checks them against the bytes. Content needs no index here: the vault finds an archive by
+/// the SHA-256 of the evidence it holds. Entries and checkpoints
 /// are append-only: triggers refuse updates and deletes, so an accident cannot rewrite history
 /// (a deliberate edit of the file is what `custos verify` is for).
 enum LedgerSchema {
-    static let version = "4"
+    static let version = "5"
 
     static let create = """
         PRAGMA journal_mode = WAL;
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         CREATE TABLE entries (
             seq INTEGER PRIMARY KEY, body BLOB NOT NULL, tree BLOB NOT NULL,
-            item TEXT, case_id TEXT, exhibit TEXT, name BLOB, content_key INTEGER);
+            item TEXT, case_id TEXT, exhibit TEXT, name BLOB);
         CREATE INDEX entries_by_item ON entries (item) WHERE item IS NOT NULL;
-        CREATE INDEX entries_by_content ON entries (content_key) WHERE content_key IS NOT NULL;
-        CREATE VIEW items AS
-            SELECT seq, body, item, case_id, exhibit, name, content_key FROM entries WHERE item IS NOT NULL;
+        CREATE VIEW items AS SELECT seq, body, item, case_id, exhibit, name FROM entries WHERE item IS NOT NULL;
         CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, signed_at TEXT NOT NULL);
         CREATE TABLE latest_checkpoint (
             id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL);

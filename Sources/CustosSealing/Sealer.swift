@@ -36,7 +36,7 @@ public final class Sealer: @unchecked Sendable {
     /// Seals one regular file: hashes and archives it in one pass, checks it did not change,
     /// places the archive and the manifest durably. The returned event still has to be recorded
     /// with `record`. Nothing is recorded and no partial archive is left when this throws.
-    public func seal(_ request: SealRequest, ledger: Ledger, now: () -> String) throws -> PendingSeal {
+    public func seal(_ request: SealRequest, now: () -> String) throws -> PendingSeal {
         let shown = request.path.description
         let file: FileDescriptor
         let before: FileStatus
@@ -140,18 +140,27 @@ public final class Sealer: @unchecked Sendable {
             try writer.finish()
             try output.sync()
             let computed = Hash(bytes: archiveDigest.finish())!
-            // The same content already sealed: its archive holds these bytes; keep one copy.
-            if let existing = try ledger.firstItem(withSHA256: digests.sha256), vault.findArchive(existing.archive) != nil {
-                archiveHash = existing.archive
-                deduplicated = true
-            } else {
-                _ = try vault.placeArchive(temporary: temporary, hash: computed, compression: compression.rawValue)
+            switch try vault.placeArchive(temporary: temporary, content: digests.sha256, compression: compression.rawValue) {
+            case .placed:
                 placed = true
                 archiveHash = computed
+            case .alreadyStored(let existing):
+                // The same content was sealed before: share its archive, once it is re-read and
+                // proven to hold these very bytes. A damaged archive is never shared.
+                let contents = try VaultVerifier(vault: vault).readArchive(
+                    existing, wantMD5: digests.md5 != nil, wantSHA1: digests.sha1 != nil)
+                guard contents.digests == digests else {
+                    throw SealingError(
+                        .storage, file: shown,
+                        "the stored archive \(existing) of the same SHA-256 does not hold these bytes; "
+                            + "sealing stopped, run `custos verify`")
+                }
+                archiveHash = contents.archiveHash
+                deduplicated = true
             }
             try vault.storeManifest(manifest, hash: manifestHash)
-        } catch let error as LedgerError {
-            throw SealingError(.storage, file: shown, "reading the ledger failed: \(error)", cause: error)
+        } catch let error as SealingError {
+            throw error
         } catch {
             throw SealingError.storage(error, file: shown)
         }

@@ -54,7 +54,7 @@ public struct VaultVerifier {
             faults: audit.faults)
         let records = Dictionary(try ledger.items().map { ($0.item, $0) }, uniquingKeysWith: { first, _ in first })
         let sealed = audit.entries.filter { $0.type == .sealed && (items == nil || items!.contains($0.item)) }
-        var archiveResults = [Hash: ArchiveContents]()
+        var archiveResults = [Hash: ArchiveContents]()  // by content SHA-256
         for (index, entry) in sealed.enumerated() {
             progress("items: \(index + 1)/\(sealed.count)")
             report.itemsChecked += 1
@@ -64,13 +64,14 @@ public struct VaultVerifier {
     }
 
     /// What re-reading one archive gave.
-    struct ArchiveContents {
-        var archiveHash: Hash
-        var member: [UInt8]
-        var size: Int64
-        var digests: EvidenceDigests
-        var manifest: [UInt8]?
-        var hashdeep: [UInt8]?
+    public struct ArchiveContents: Sendable {
+        public var path: RawPath
+        public var archiveHash: Hash
+        public var member: [UInt8]
+        public var size: Int64
+        public var digests: EvidenceDigests
+        public var manifest: [UInt8]?
+        public var hashdeep: [UInt8]?
     }
 
     private func checkItem(
@@ -106,19 +107,19 @@ public struct VaultVerifier {
 
         // The archive, re-read and its original re-hashed (once per archive, shared by duplicates).
         let contents: ArchiveContents
-        if let cached = archives[archive] {
+        if let cached = archives[want.sha256] {
             contents = cached
         } else {
-            guard let path = vault.findArchive(archive) else {
+            guard let path = vault.findArchive(content: want.sha256) else {
                 faults.append(
                     VerificationFault(
                         subject: subject, code: "archive-missing", message: "the archive is missing from the vault",
-                        expected: "objects/\(archive.hex.prefix(2))/\(archive.hex)…"))
+                        expected: "objects/\(want.sha256.hex.prefix(2))/\(want.sha256.hex).tar…"))
                 return faults
             }
             do {
                 contents = try readArchive(path, wantMD5: want.md5 != nil, wantSHA1: want.sha1 != nil)
-                archives[archive] = contents
+                archives[want.sha256] = contents
                 report.archivesRehashed += 1
                 report.bytesRehashed += contents.size
             } catch {
@@ -127,13 +128,13 @@ public struct VaultVerifier {
                         subject: subject, code: "archive-unreadable", message: "the archive \(path) cannot be read: \(error)"))
                 return faults
             }
-            if contents.archiveHash != archive {
-                faults.append(
-                    VerificationFault(
-                        subject: subject, code: "archive-digest",
-                        message: "the archive's bytes are not those that were sealed (\(path))", expected: archive.hex,
-                        found: contents.archiveHash.hex))
-            }
+        }
+        if contents.archiveHash != archive {
+            faults.append(
+                VerificationFault(
+                    subject: subject, code: "archive-digest",
+                    message: "the archive's bytes are not those that were sealed (\(contents.path))",
+                    expected: archive.hex, found: contents.archiveHash.hex))
         }
         if contents.digests.sha256 != want.sha256 {
             faults.append(
@@ -210,7 +211,7 @@ public struct VaultVerifier {
 
     /// Reads an archive in one pass: the file's SHA-256 from its raw bytes, the original's digests
     /// from the decompressed member, and the small members whole.
-    func readArchive(_ path: RawPath, wantMD5: Bool, wantSHA1: Bool) throws -> ArchiveContents {
+    public func readArchive(_ path: RawPath, wantMD5: Bool, wantSHA1: Bool) throws -> ArchiveContents {
         let file = try FileSystem.openForReading(path)
         file.adviseSequential()
         let raw = MessageDigest(.sha256)
@@ -248,7 +249,7 @@ public struct VaultVerifier {
         try reader.drainRawBytes()
         guard let digests else { throw ArchiveError(path: path.description, message: "no evidence/ member in the archive") }
         return ArchiveContents(
-            archiveHash: Hash(bytes: raw.finish())!, member: member, size: size, digests: digests, manifest: manifest,
+            path: path, archiveHash: Hash(bytes: raw.finish())!, member: member, size: size, digests: digests, manifest: manifest,
             hashdeep: hashdeep)
     }
 }

@@ -13,7 +13,7 @@ import Glibc
 /// ledger.sqlite                the ledger (entries, tree, checkpoints, item index)
 /// keys/node.key                the Ed25519 signing key, signed-note form, mode 0600
 /// keys/node.vkey               its verifier key (name+hash+base64)
-/// objects/ab/<sha256>.tar.zst  sealed archives, named by their own SHA-256
+/// objects/ab/<sha256>.tar.zst  sealed archives, named by the SHA-256 of the evidence they hold
 /// manifests/ab/<sha256>.json   manifests, named by their SHA-256
 /// tmp/                         archives being written
 /// inbox/                       where evidence is dropped
@@ -159,16 +159,17 @@ public struct Vault: Sendable {
 
     private func shard(_ hash: Hash) -> [UInt8] { Array(hash.hex.prefix(2).utf8) }
 
-    /// Where an archive with this digest and compression lives.
-    public func archivePath(_ hash: Hash, compression: String) -> RawPath {
+    /// Where the archive of the content with this SHA-256 lives, for a compression.
+    public func archivePath(content: Hash, compression: String) -> RawPath {
         let suffix = ArchiveSuffix.forCompression(compression)
-        return objectsPath.appending(component: shard(hash)).appending(component: Array((hash.hex + suffix).utf8))
+        return objectsPath.appending(component: shard(content))
+            .appending(component: Array((content.hex + suffix).utf8))
     }
 
-    /// The stored archive with this digest, whatever its compression; nil if there is none.
-    public func findArchive(_ hash: Hash) -> RawPath? {
+    /// The stored archive of the content with this SHA-256, whatever its compression; nil if there is none.
+    public func findArchive(content: Hash) -> RawPath? {
         for compression in ["zstd", "none", "gzip", "xz"] {
-            let path = archivePath(hash, compression: compression)
+            let path = archivePath(content: content, compression: compression)
             if FileSystem.exists(path) { return path }
         }
         return nil
@@ -178,18 +179,27 @@ public struct Vault: Sendable {
         manifestsPath.appending(component: shard(hash)).appending(component: Array((hash.hex + ".json").utf8))
     }
 
-    /// Moves a finished, fsynced temporary archive to its content address, durably. If the same
-    /// bytes are already stored, the temporary is removed.
-    public func placeArchive(temporary: RawPath, hash: Hash, compression: String) throws -> RawPath {
-        let target = archivePath(hash, compression: compression)
+    /// Where a temporary archive went: to its content address, or not, because an archive of
+    /// the same content was there already.
+    public enum Placement: Sendable {
+        case placed(RawPath)
+        case alreadyStored(RawPath)
+    }
+
+    /// Gives a finished, fsynced temporary archive its content address, durably. It never
+    /// replaces a stored archive: `link(2)` fails when the name exists, so two seals of the
+    /// same content at the same moment keep the first archive and share it.
+    public func placeArchive(temporary: RawPath, content: Hash, compression: String) throws -> Placement {
+        if let existing = findArchive(content: content) { return .alreadyStored(existing) }
+        let target = archivePath(content: content, compression: compression)
         try FileSystem.makeDirectory(target.parent)
-        if FileSystem.exists(target) {
-            FileSystem.remove(temporary)
-            return target
+        do {
+            try FileSystem.linkDurably(temporary, to: target)
+        } catch let error as FileSystemError where error.code == .exists {
+            return .alreadyStored(target)
         }
-        try FileSystem.renameDurably(temporary, to: target)
         try FileSystem.syncDirectory(objectsPath)
-        return target
+        return .placed(target)
     }
 
     /// Stores a manifest durably by its SHA-256.

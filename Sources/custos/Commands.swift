@@ -73,7 +73,7 @@ struct Ingest: ParsableCommand {
             let request = SealRequest(
                 path: path, caseID: caseID, exhibit: exhibit, examiner: examiner, description: description)
             do {
-                let pending = try sealer.seal(request, ledger: ledger, now: Clock.now)
+                let pending = try sealer.seal(request, now: Clock.now)
                 let entry = try ledger.append([pending.event])[0]
                 sealed += 1
                 let note = pending.size == 0 ? " (empty file)" : pending.deduplicated ? " (content already in the vault; archive shared)" : ""
@@ -132,7 +132,7 @@ struct Show: ParsableCommand {
         let entryBytes = try ledger.entryBytes(record.sequence)
         let manifestBytes = (try? FileSystem.readFile(vault.manifestPath(record.manifest))) ?? []
         let manifest = try? CanonicalJSON.parse(manifestBytes)
-        let archive = vault.findArchive(record.archive)
+        let archive = vault.findArchive(content: record.sha256)
         if json {
             Output.json(
                 .object([

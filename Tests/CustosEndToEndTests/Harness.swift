@@ -48,9 +48,9 @@ final class Node: @unchecked Sendable {
 
     func verify() throws -> CommandResult { try custos(["verify"]) }
 
-    /// The single archive file of an item.
+    /// The archive file of an item: named by the SHA-256 of the evidence it holds.
     func archivePath(item: [String: Any]) -> String {
-        let hash = item["archive"] as! String
+        let hash = item["sha256"] as! String
         let folder = "\(vault)/objects/\(hash.prefix(2))"
         let name = try! FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasPrefix(hash) }!
         return "\(folder)/\(name)"

@@ -98,6 +98,39 @@ struct SealingEndToEndTests {
         #expect(try node.verify().status == 0)
     }
 
+    @Test func aDamagedStoredArchiveIsNeverSharedWithANewSeal() throws {
+        let node = try Node()
+        let first = try node.directory.write("one.bin", randomBytes(300_000))
+        #expect(try node.custos(["ingest", first]).status == 0)
+        let archive = node.archivePath(item: try #require(try node.items().first))
+        chmod(archive, 0o644)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
+        bytes[bytes.count / 2] ^= 0xff
+        try Data(bytes).write(to: URL(fileURLWithPath: archive))
+        try FileManager.default.copyItem(atPath: first, toPath: node.directory.file("copy.bin"))
+        let result = try node.custos(["ingest", node.directory.file("copy.bin")])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("copy.bin") && result.stderr.contains("sealing stopped"), "\(result.stderr)")
+        #expect(try node.items().count == 1)
+        #expect(node.files(under: "tmp").isEmpty)
+    }
+
+    @Test func theSameContentSealedTwiceAtOnceKeepsOneArchive() throws {
+        let node = try Node()
+        let content = randomBytes(2 << 20)
+        let paths = try (0..<2).map { try node.directory.write("copy\($0).bin", content) }
+        let results = ResultBox()
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            results.set(index, try? node.custos(["ingest", paths[index]]))
+        }
+        #expect(results.all.allSatisfy { $0?.status == 0 }, "\(results.all.map { $0?.stderr ?? "nil" })")
+        let items = try node.items()
+        #expect(items.count == 2)
+        #expect(items[0]["archive"] as! String == items[1]["archive"] as! String)
+        #expect(node.files(under: "objects").count == 1)
+        #expect(try node.verify().status == 0)
+    }
+
     @Test func aDirectorySealsEveryRegularFileUnderItAndReportsTheRest() throws {
         let node = try Node()
         try node.directory.write("case/a.txt", "a")

@@ -178,7 +178,7 @@ struct LedgerTests {
         let fixture = try LedgerFixture()
         let ledger = try fixture.open()
         _ = try ledger.append((0..<3).map(LedgerFixture.event))
-        try fixture.tamper("UPDATE entries SET content_key = 7 WHERE seq = 1; UPDATE entries SET item = NULL WHERE seq = 2")
+        try fixture.tamper("UPDATE entries SET item = 'item-X' WHERE seq = 1; UPDATE entries SET item = NULL WHERE seq = 2")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
         #expect(audit.faults.contains { $0.code == "index-mismatch" && $0.subject == "item item-1" })
         #expect(audit.faults.contains { $0.code == "index-missing" && $0.subject == "item item-2" })
