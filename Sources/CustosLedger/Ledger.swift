@@ -49,7 +49,7 @@ public final class Ledger {
         do {
             db = try SQLiteConnection(path: path, mode: readOnly ? .readOnly : .readWrite)
             if !readOnly {
-                try db.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536;")
+                try db.execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192;")
             }
             let stored = try db.firstRow("SELECT value FROM meta WHERE key = 'origin'") { $0.text(0) } ?? nil
             guard let stored else { throw LedgerError(.corrupt, "\(path): the ledger has no origin") }
@@ -97,6 +97,9 @@ public final class Ledger {
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """)
                 let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
+                // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
+                let sha256 = MessageDigest(.sha256)
+                let leafPrefix: [UInt8] = [0x00]
                 for chunk in drafts {
                     for var draft in chunk {
                         draft.entry.previous = previous
@@ -110,8 +113,11 @@ public final class Ledger {
                             }
                         }
                         let body = draft.body
-                        let entryHash = digester.sha256(body)
-                        let tree = frontier.append(leafHash: hasher.hashLeaf(body), at: size, hasher: hasher)
+                        sha256.update(body)
+                        let entryHash = sha256.finishHash()
+                        sha256.update(leafPrefix)
+                        sha256.update(body)
+                        let tree = frontier.append(leafHash: sha256.finishHash(), at: size, hasher: hasher)
                         let record = events[appended.count].record
                         try insert.bind(size, at: 1)
                         try insert.bind(body, at: 2)

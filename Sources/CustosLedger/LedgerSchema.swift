@@ -12,6 +12,7 @@ enum LedgerSchema {
     static let version = "5"
 
     static let create = """
+        PRAGMA page_size = 16384;
         PRAGMA journal_mode = WAL;
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         CREATE TABLE entries (

@@ -73,6 +73,18 @@ public final class MessageDigest {
         return Array(out.prefix(Int(length)))
     }
 
+    /// The SHA-256 of everything given, without allocating; the context is reset for reuse.
+    public func finishHash() -> Hash {
+        precondition(algorithm == .sha256, "finishHash is for SHA-256")
+        let hash = Hash { out in
+            var length: UInt32 = 0
+            let ok = EVP_DigestFinal_ex(context, out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length)
+            precondition(ok == 1 && length == 32, "EVP_DigestFinal_ex failed")
+        }
+        _ = EVP_DigestInit_ex2(context, algorithm.md, nil)
+        return hash
+    }
+
     /// The one-shot digest of `bytes`.
     public static func digest(_ algorithm: DigestAlgorithm, _ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
