@@ -145,6 +145,42 @@ struct SealingEndToEndTests {
         #expect(try node.verify().status == 0)
     }
 
+    @Test func theVaultIsCustosVaultOrTheEnvironmentsOrTheOptions() throws {
+        let directory = TemporaryDirectory()
+        // No option, no environment: ./custos-vault.
+        let plain = try run(custosBinary, ["init", "--origin", "a.example/log"], environment: ["CUSTOS_VAULT": ""], directory: directory.path)
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(FileManager.default.fileExists(atPath: directory.file("custos-vault/custos.json")))
+        // $CUSTOS_VAULT.
+        let fromEnvironment = try run(
+            custosBinary, ["init", "--origin", "b.example/log"], environment: ["CUSTOS_VAULT": directory.file("env-vault")])
+        #expect(fromEnvironment.status == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.file("env-vault/custos.json")))
+        let key = try run(custosBinary, ["key"], environment: ["CUSTOS_VAULT": directory.file("env-vault")])
+        #expect(key.output.hasPrefix("b.example/log+"))
+        // --vault wins over the environment.
+        let both = try run(
+            custosBinary, ["key", "--vault", directory.file("custos-vault")],
+            environment: ["CUSTOS_VAULT": directory.file("env-vault")])
+        #expect(both.output.hasPrefix("a.example/log+"))
+    }
+
+    @Test(.enabled(if: haveProgram("script"), "needs script(1) for a terminal"))
+    func verifyShowsProgressOnATerminalOnly() throws {
+        let node = try Node()
+        let files = try (0..<3).map { try node.directory.write("p\($0).bin", randomBytes(1000)) }
+        #expect(try node.custos(["ingest"] + files).status == 0)
+        // Under script(1) standard error is a terminal: progress lines are drawn and erased.
+        let command = "'\(custosBinary)' verify --vault '\(node.vault)'"
+        let onTerminal = try run("script", ["-qec", command, "/dev/null"])
+        #expect(onTerminal.status == 0)
+        #expect(onTerminal.output.contains("items: 3/3"))
+        #expect(onTerminal.output.contains("verification passed"))
+        // Not on a terminal: no progress, no escape sequences.
+        let piped = try node.verify()
+        #expect(!piped.stderr.contains("items:") && !piped.output.contains("\u{1b}"))
+    }
+
     @Test func listJSONGivesIdsAndDigests() throws {
         let node = try Node()
         let file = try node.directory.write("x.txt", "x")
