@@ -36,7 +36,10 @@ public final class ArchiveReader {
             while true {
                 let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
                 if count < 0 && errno == EINTR { continue }
-                if count < 0 { readError = errno; return -1 }
+                if count < 0 {
+                    readError = errno
+                    return -1
+                }
                 if count > 0 { rawBytes(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
                 return count
             }
@@ -46,7 +49,9 @@ public final class ArchiveReader {
     public init(fileDescriptor: Int32, path: String, rawBytes: @escaping (UnsafeRawBufferPointer) -> Void = { _ in })
         throws
     {
-        guard let archive = archive_read_new() else { throw ArchiveError(path: path, message: "archive_read_new failed") }
+        guard let archive = archive_read_new() else {
+            throw ArchiveError(path: path, message: "archive_read_new failed")
+        }
         self.archive = archive
         self.path = path
         self.source = Source(fd: fileDescriptor, rawBytes: rawBytes)
@@ -100,7 +105,9 @@ public final class ArchiveReader {
             let count = try chunk.withUnsafeMutableBytes { try read(into: $0) }
             if count == 0 { return out }
             out.append(contentsOf: chunk[..<count])
-            guard out.count <= limit else { throw ArchiveError(path: path, message: "member larger than \(limit) bytes") }
+            guard out.count <= limit else {
+                throw ArchiveError(path: path, message: "member larger than \(limit) bytes")
+            }
         }
     }
 

@@ -62,7 +62,9 @@ public final class ArchiveWriter {
         tap: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws {
         _ = Self.utf8Locale
-        guard let archive = archive_write_new() else { throw ArchiveError(path: path, message: "archive_write_new failed") }
+        guard let archive = archive_write_new() else {
+            throw ArchiveError(path: path, message: "archive_write_new failed")
+        }
         self.archive = archive
         self.path = path
         self.sink = Sink(fd: fileDescriptor, tap: tap)
@@ -100,12 +102,16 @@ public final class ArchiveWriter {
     }
 
     private func check(_ result: Int32, _ what: String) throws {
-        guard result == ARCHIVE_OK || result == ARCHIVE_WARN else { throw ArchiveError.from(archive, path: path, doing: what) }
+        guard result == ARCHIVE_OK || result == ARCHIVE_WARN else {
+            throw ArchiveError.from(archive, path: path, doing: what)
+        }
     }
 
     /// Starts a regular-file entry of `size` bytes under `name` (UTF-8, relative, already safe).
     public func beginFile(name: String, size: Int64, permissions: UInt32, modified: timespec) throws {
-        guard let entry = archive_entry_new() else { throw ArchiveError(path: path, message: "archive_entry_new failed") }
+        guard let entry = archive_entry_new() else {
+            throw ArchiveError(path: path, message: "archive_entry_new failed")
+        }
         defer { archive_entry_free(entry) }
         archive_entry_set_pathname_utf8(entry, name)
         archive_entry_set_filetype(entry, custos_archive_ifreg())

@@ -22,10 +22,12 @@ public enum FileSystem {
             throw FileSystemError(.notFound, path: path.description, message: "no such file")
         }
         if before.mode & S_IFMT == S_IFLNK {
-            throw FileSystemError(.symlink, path: path.description, message: "is a symbolic link; refused, not followed")
+            throw FileSystemError(
+                .symlink, path: path.description, message: "is a symbolic link; refused, not followed")
         }
         guard before.isRegularFile else {
-            throw FileSystemError(.notRegularFile, path: path.description, message: "is a \(before.kind), not a regular file")
+            throw FileSystemError(
+                .notRegularFile, path: path.description, message: "is a \(before.kind), not a regular file")
         }
         let fd = path.withCString { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }
         guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }

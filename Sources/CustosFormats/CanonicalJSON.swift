@@ -234,22 +234,37 @@ public enum CanonicalJSON {
             guard depth < 64 else { throw error("nested too deeply") }
             guard index < bytes.count else { throw error("unexpected end") }
             switch bytes[index] {
-            case UInt8(ascii: "n"): try expect("null"); return .null
-            case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-            case UInt8(ascii: "f"): try expect("false"); return .bool(false)
+            case UInt8(ascii: "n"):
+                try expect("null")
+                return .null
+            case UInt8(ascii: "t"):
+                try expect("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try expect("false")
+                return .bool(false)
             case UInt8(ascii: "\""): return .string(try parseString())
             case UInt8(ascii: "["):
                 index += 1
                 var elements = [JSONValue]()
                 space()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array([]) }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return .array([])
+                }
                 while true {
                     space()
                     elements.append(try parseValue(depth: depth + 1))
                     space()
                     guard index < bytes.count else { throw error("unterminated array") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                    if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(elements) }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
+                    if bytes[index] == UInt8(ascii: "]") {
+                        index += 1
+                        return .array(elements)
+                    }
                     throw error("expected , or ]")
                 }
             case UInt8(ascii: "{"):
@@ -258,10 +273,15 @@ public enum CanonicalJSON {
                 var keys = [String]()
                 var values = [JSONValue]()
                 space()
-                if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([:]) }
+                if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return .object([:])
+                }
                 while true {
                     space()
-                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a name") }
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                        throw error("expected a name")
+                    }
                     let key = try parseString()
                     space()
                     try expect(":")
@@ -280,7 +300,10 @@ public enum CanonicalJSON {
                     }
                     space()
                     guard index < bytes.count else { throw error("unterminated object") }
-                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    if bytes[index] == UInt8(ascii: ",") {
+                        index += 1
+                        continue
+                    }
                     if bytes[index] == UInt8(ascii: "}") {
                         index += 1
                         return .object(canonical ? JSONObject(orderedKeys: keys, values: values) : members)
@@ -324,7 +347,9 @@ public enum CanonicalJSON {
                 end += 1
             }
             if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
-                guard let s = String(validating: bytes[index..<end], as: UTF8.self) else { throw error("invalid UTF-8") }
+                guard let s = String(validating: bytes[index..<end], as: UTF8.self) else {
+                    throw error("invalid UTF-8")
+                }
                 index = end + 1
                 return s
             }
@@ -382,7 +407,8 @@ public enum CanonicalJSON {
         }
 
         mutating func parseHex4() throws -> UInt32 {
-            guard bytes.count - index >= 4, let hex = Hex.decode(String(decoding: bytes[index..<index + 4], as: UTF8.self))
+            guard bytes.count - index >= 4,
+                let hex = Hex.decode(String(decoding: bytes[index..<index + 4], as: UTF8.self))
             else { throw error("bad \\u escape") }
             index += 4
             return UInt32(hex[0]) << 8 | UInt32(hex[1])

@@ -11,7 +11,10 @@ public enum ItemIdentifier {
         bytes[6] = 0x70 | (bytes[6] & 0x0f)  // version 7
         bytes[8] = 0x80 | (bytes[8] & 0x3f)  // RFC 9562 variant
         let hex = Hex.encode(bytes)
-        let parts = [hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4), hex.dropFirst(20)]
+        let parts = [
+            hex.prefix(8), hex.dropFirst(8).prefix(4), hex.dropFirst(12).prefix(4), hex.dropFirst(16).prefix(4),
+            hex.dropFirst(20),
+        ]
         return parts.joined(separator: "-")
     }
 }

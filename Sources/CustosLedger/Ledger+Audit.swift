@@ -64,7 +64,8 @@ extension Ledger {
                         if entry.node != origin {
                             faults.append(
                                 VerificationFault(
-                                    subject: "entry \(seq)", code: "entry-node", message: "the entry names another node",
+                                    subject: "entry \(seq)", code: "entry-node",
+                                    message: "the entry names another node",
                                     expected: origin, found: entry.node))
                         }
                         entries.append(entry)
@@ -128,7 +129,9 @@ extension Ledger {
             checked += 1
             guard let note = try? SignedNote(parsing: stored.note), let checkpoint = try? Checkpoint(parsing: note.text)
             else {
-                faults.append(VerificationFault(subject: subject, code: "checkpoint-malformed", message: "not a signed checkpoint"))
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: "checkpoint-malformed", message: "not a signed checkpoint"))
                 continue
             }
             do {
@@ -136,7 +139,8 @@ extension Ledger {
             } catch {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "bad-signature", message: "the node's signature does not verify: \(error)"))
+                        subject: subject, code: "bad-signature",
+                        message: "the node's signature does not verify: \(error)"))
                 continue
             }
             if checkpoint.origin != origin || checkpoint.size != stored.size {

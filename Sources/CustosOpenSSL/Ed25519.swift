@@ -15,7 +15,9 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
 
     /// The key with this 32-byte seed (the RFC 8032 private key).
     public init(seed: [UInt8]) throws {
-        guard seed.count == 32 else { throw OpenSSLError(call: "Ed25519PrivateKey", message: "an Ed25519 seed has 32 bytes") }
+        guard seed.count == 32 else {
+            throw OpenSSLError(call: "Ed25519PrivateKey", message: "an Ed25519 seed has 32 bytes")
+        }
         guard let key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nil, seed, 32) else {
             throw OpenSSLError(call: "EVP_PKEY_new_raw_private_key")
         }
@@ -41,7 +43,9 @@ public final class Ed25519PrivateKey: @unchecked Sendable {
     public func sign(_ message: [UInt8]) throws -> [UInt8] {
         guard let context = EVP_MD_CTX_new() else { throw OpenSSLError(call: "EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestSignInit(context, nil, nil, nil, key) == 1 else { throw OpenSSLError(call: "EVP_DigestSignInit") }
+        guard EVP_DigestSignInit(context, nil, nil, nil, key) == 1 else {
+            throw OpenSSLError(call: "EVP_DigestSignInit")
+        }
         var signature = [UInt8](repeating: 0, count: 64)
         var length = 64
         guard EVP_DigestSign(context, &signature, &length, message, message.count) == 1, length == 64 else {

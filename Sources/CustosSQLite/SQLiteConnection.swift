@@ -168,7 +168,8 @@ public final class SQLiteStatement {
             case .text(let v): result = sqlite3_bind_text(raw, index, v, -1, custos_sqlite_transient())
             case .blob(let v):
                 result = v.withUnsafeBytes {
-                    sqlite3_bind_blob(raw, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count),
+                    sqlite3_bind_blob(
+                        raw, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count),
                         custos_sqlite_transient())
                 }
             }
@@ -189,7 +190,8 @@ public final class SQLiteStatement {
     /// Binds one blob, copied by SQLite.
     public func bind(_ value: [UInt8], at index: Int32) throws {
         let result = value.withUnsafeBytes {
-            sqlite3_bind_blob(raw, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count),
+            sqlite3_bind_blob(
+                raw, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count),
                 custos_sqlite_transient())
         }
         try check(result, index)

@@ -8,7 +8,9 @@ public struct SealRequest: Sendable {
     public var examiner: String
     public var description: String
 
-    public init(path: RawPath, caseID: String = "", exhibit: String = "", examiner: String = "", description: String = "") {
+    public init(
+        path: RawPath, caseID: String = "", exhibit: String = "", examiner: String = "", description: String = ""
+    ) {
         self.path = path
         self.caseID = caseID
         self.exhibit = exhibit

@@ -140,7 +140,9 @@ public final class Sealer: @unchecked Sendable {
             try writer.finish()
             try output.sync()
             let computed = Hash(bytes: archiveDigest.finish())!
-            switch try vault.placeArchive(temporary: temporary, content: digests.sha256, compression: compression.rawValue) {
+            switch try vault.placeArchive(
+                temporary: temporary, content: digests.sha256, compression: compression.rawValue)
+            {
             case .placed:
                 placed = true
                 archiveHash = computed

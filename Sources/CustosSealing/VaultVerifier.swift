@@ -83,7 +83,9 @@ public struct VaultVerifier {
         guard let want = entry.digests, let archive = entry.archive, let manifestHash = entry.manifest,
             let size = entry.size
         else {
-            return [VerificationFault(subject: subject, code: "entry-incomplete", message: "the sealed entry lacks digests")]
+            return [
+                VerificationFault(subject: subject, code: "entry-incomplete", message: "the sealed entry lacks digests")
+            ]
         }
 
         // The manifest, re-hashed.
@@ -93,16 +95,20 @@ public struct VaultVerifier {
             if found != manifestHash {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "manifest-digest", message: "the manifest was altered (\(manifestPath))",
+                        subject: subject, code: "manifest-digest",
+                        message: "the manifest was altered (\(manifestPath))",
                         expected: manifestHash.hex, found: found.hex))
             } else if let manifest = try? CanonicalJSON.parse(bytes) {
                 faults += checkManifest(manifest, entry: entry, record: record, subject: subject)
             } else {
-                faults.append(VerificationFault(subject: subject, code: "manifest-malformed", message: "the manifest is not JSON"))
+                faults.append(
+                    VerificationFault(subject: subject, code: "manifest-malformed", message: "the manifest is not JSON")
+                )
             }
         } else {
             faults.append(
-                VerificationFault(subject: subject, code: "manifest-missing", message: "the manifest \(manifestPath) is missing"))
+                VerificationFault(
+                    subject: subject, code: "manifest-missing", message: "the manifest \(manifestPath) is missing"))
         }
 
         // The archive, re-read and its original re-hashed (once per archive, shared by duplicates).
@@ -125,7 +131,8 @@ public struct VaultVerifier {
             } catch {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "archive-unreadable", message: "the archive \(path) cannot be read: \(error)"))
+                        subject: subject, code: "archive-unreadable",
+                        message: "the archive \(path) cannot be read: \(error)"))
                 return faults
             }
         }
@@ -139,7 +146,8 @@ public struct VaultVerifier {
         if contents.digests.sha256 != want.sha256 {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "content-sha256", message: "the original in the archive has another SHA-256",
+                    subject: subject, code: "content-sha256",
+                    message: "the original in the archive has another SHA-256",
                     expected: want.sha256.hex, found: contents.digests.sha256.hex))
         }
         if let md5 = want.md5, contents.digests.md5 != md5 {
@@ -162,7 +170,9 @@ public struct VaultVerifier {
         }
         if let inner = contents.manifest {
             // The archive's own manifest must describe the same content.
-            if let value = try? CanonicalJSON.parse(inner), let digests = value["digests"].flatMap({ try? EvidenceDigests(json: $0) }) {
+            if let value = try? CanonicalJSON.parse(inner),
+                let digests = value["digests"].flatMap({ try? EvidenceDigests(json: $0) })
+            {
                 if digests.sha256 != want.sha256 {
                     faults.append(
                         VerificationFault(
@@ -172,11 +182,13 @@ public struct VaultVerifier {
                 }
             } else {
                 faults.append(
-                    VerificationFault(subject: subject, code: "archive-manifest", message: "the archive's manifest is malformed"))
+                    VerificationFault(
+                        subject: subject, code: "archive-manifest", message: "the archive's manifest is malformed"))
             }
         } else {
             faults.append(
-                VerificationFault(subject: subject, code: "archive-manifest", message: "the archive holds no manifest.json"))
+                VerificationFault(
+                    subject: subject, code: "archive-manifest", message: "the archive holds no manifest.json"))
         }
         return faults
     }
@@ -243,13 +255,17 @@ public struct VaultVerifier {
                     sha1?.update(chunk)
                     size += Int64(count)
                 }
-                digests = EvidenceDigests(sha256: Hash(bytes: sha256.finish())!, md5: md5?.finish(), sha1: sha1?.finish())
+                digests = EvidenceDigests(
+                    sha256: Hash(bytes: sha256.finish())!, md5: md5?.finish(), sha1: sha1?.finish())
             }
         }
         try reader.drainRawBytes()
-        guard let digests else { throw ArchiveError(path: path.description, message: "no evidence/ member in the archive") }
+        guard let digests else {
+            throw ArchiveError(path: path.description, message: "no evidence/ member in the archive")
+        }
         return ArchiveContents(
-            path: path, archiveHash: Hash(bytes: raw.finish())!, member: member, size: size, digests: digests, manifest: manifest,
+            path: path, archiveHash: Hash(bytes: raw.finish())!, member: member, size: size, digests: digests,
+            manifest: manifest,
             hashdeep: hashdeep)
     }
 }

@@ -60,7 +60,8 @@ public struct Vault: Sendable {
             let signer = Ed25519NoteSigner(name: configuration.origin, key: try Ed25519PrivateKey())
             try FileSystem.writeDurably(Array((signer.privateKeyText + "\n").utf8), to: vault.keyPath, mode: 0o600)
             try FileSystem.writeDurably(Array((signer.verifierKey.text + "\n").utf8), to: vault.verifierKeyPath)
-            try Ledger.create(path: vault.ledgerPath.description, origin: configuration.origin, signer: signer, now: now)
+            try Ledger.create(
+                path: vault.ledgerPath.description, origin: configuration.origin, signer: signer, now: now)
             // The configuration is written last: a vault without it is not a vault yet.
             try FileSystem.writeDurably(try configuration.encoded(), to: vault.configurationPath)
             try FileSystem.syncDirectory(root)
@@ -135,7 +136,8 @@ public struct Vault: Sendable {
             let text = String(decoding: try FileSystem.readFile(keyPath), as: UTF8.self)
             let signer = try Ed25519NoteSigner(privateKeyText: text.trimmingCharacters(in: .newlines))
             guard signer.name == configuration.origin else {
-                throw VaultError(.keyProblem, "\(keyPath): the key is named \(signer.name), not \(configuration.origin)")
+                throw VaultError(
+                    .keyProblem, "\(keyPath): the key is named \(signer.name), not \(configuration.origin)")
             }
             return signer
         } catch let error as VaultError {

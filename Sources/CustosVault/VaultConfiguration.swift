@@ -18,7 +18,9 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     /// Compute SHA-1 beside SHA-256.
     public var sha1: Bool
 
-    public init(origin: String, compression: String = "zstd", compressionLevel: Int? = nil, md5: Bool = true, sha1: Bool = true) {
+    public init(
+        origin: String, compression: String = "zstd", compressionLevel: Int? = nil, md5: Bool = true, sha1: Bool = true
+    ) {
         self.format = Self.formatName
         self.origin = origin
         self.compression = compression
@@ -35,7 +37,8 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
             throw VaultError(.badConfiguration, "\(file): format is \"\(format)\", expected \"\(Self.formatName)\"")
         }
         guard isValidNoteKeyName(origin), origin.count <= 200 else {
-            throw VaultError(.badConfiguration, "\(file): origin \"\(origin)\" must be non-empty, without spaces or '+'")
+            throw VaultError(
+                .badConfiguration, "\(file): origin \"\(origin)\" must be non-empty, without spaces or '+'")
         }
         guard Self.compressions.contains(compression) else {
             throw VaultError(

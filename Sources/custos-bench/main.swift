@@ -16,7 +16,8 @@ struct Options {
     var sizeMiB = 2048
     var runs = 5
     var directory =
-        FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/custos-bench" : NSTemporaryDirectory() + "/custos-bench"
+        FileManager.default.fileExists(atPath: "/dev/shm")
+        ? "/dev/shm/custos-bench" : NSTemporaryDirectory() + "/custos-bench"
     var entries = 100_000
     var proofEntries = 1_000_000
     /// Stop after the append (for profiling the append alone).
@@ -114,7 +115,8 @@ func sealBenchmark() {
     }
     shell("rm -rf '\(dir)'")
     for (name, _) in cases {
-        print("  \(name): median \(String(format: "%.2f", median(times[name]!))) s, peak RSS \(memory[name]! / 1024) MiB")
+        print(
+            "  \(name): median \(String(format: "%.2f", median(times[name]!))) s, peak RSS \(memory[name]! / 1024) MiB")
     }
     let ratio256 = median(times["custos sha256"]!) / median(times["baseline sha256"]!)
     let ratioAll = median(times["custos all"]!) / median(times["baseline all"]!)
@@ -127,7 +129,9 @@ func sealBenchmark() {
             format:
                 "  ratio, SHA-256 + MD5 + SHA-1, zstd: %.2f of `md5sum; sha1sum; openssl dgst; bsdtar --zstd` (target <= 0.60)",
             ratioAll))
-    print("  peak memory of custos ingest: \(max(memory["custos sha256"]!, memory["custos all"]!) / 1024) MiB (target < 64 MiB)")
+    print(
+        "  peak memory of custos ingest: \(max(memory["custos sha256"]!, memory["custos all"]!) / 1024) MiB (target < 64 MiB)"
+    )
 }
 
 func ledgerBenchmark() throws {
@@ -202,7 +206,9 @@ func ledgerBenchmark() throws {
         let result = try ledgerRun(run)
         appendRates.append(result.rate)
         last = result.ledger
-        print(String(format: "  run %d: plain %.0f rows/s, ledger %.0f entries/s", run, plainRates.last!, appendRates.last!))
+        print(
+            String(
+                format: "  run %d: plain %.0f rows/s, ledger %.0f entries/s", run, plainRates.last!, appendRates.last!))
     }
     let plainRate = median(plainRates)
     let appendRate = median(appendRates)
@@ -219,7 +225,9 @@ func ledgerBenchmark() throws {
     let audit = try ledger.audit(verifiers: [Ed25519NoteVerifier(signer.verifierKey)])
     let auditSeconds = now() - start
     precondition(audit.faults.isEmpty, "\(audit.faults)")
-    print(String(format: "  verify chain, tree and checkpoints of %d entries: %.2f s (target < 2 s)", count, auditSeconds))
+    print(
+        String(format: "  verify chain, tree and checkpoints of %d entries: %.2f s (target < 2 s)", count, auditSeconds)
+    )
 
     // Proofs at a larger size.
     let size = max(options.proofEntries, count + 1)
@@ -240,7 +248,8 @@ func ledgerBenchmark() throws {
         _ = try ledger.consistencyProof(from: UInt64.random(in: 1..<UInt64(size), using: &generator), to: UInt64(size))
     }
     let consistency = (now() - start) / Double(samples) * 1000
-    print(String(format: "  inclusion proof at %d entries: %.3f ms mean of %d (target < 5 ms)", size, inclusion, samples))
+    print(
+        String(format: "  inclusion proof at %d entries: %.3f ms mean of %d (target < 5 ms)", size, inclusion, samples))
     print(String(format: "  consistency proof at %d entries: %.3f ms mean of %d", size, consistency, samples))
 }
 

@@ -57,7 +57,9 @@ struct Ingest: ParsableCommand {
             let path = RawArguments.raw(argument)
             if let status = try? FileSystem.linkStatus(path), status.isDirectory {
                 do {
-                    let found = try FileSystem.walk(path).filter { (try? FileSystem.linkStatus($0))?.isDirectory != true }
+                    let found = try FileSystem.walk(path).filter {
+                        (try? FileSystem.linkStatus($0))?.isDirectory != true
+                    }
                     if found.isEmpty { Output.error("custos: \(path): the directory holds no files") }
                     files += found
                 } catch {
@@ -76,8 +78,12 @@ struct Ingest: ParsableCommand {
                 let pending = try sealer.seal(request, now: Clock.now)
                 let entry = try ledger.append([pending.event])[0]
                 sealed += 1
-                let note = pending.size == 0 ? " (empty file)" : pending.deduplicated ? " (content already in the vault; archive shared)" : ""
-                print("sealed \(pending.item) entry \(entry.sequence) sha256 \(pending.digests.sha256.hex) \(path)\(note)")
+                let note =
+                    pending.size == 0
+                    ? " (empty file)" : pending.deduplicated ? " (content already in the vault; archive shared)" : ""
+                print(
+                    "sealed \(pending.item) entry \(entry.sequence) sha256 \(pending.digests.sha256.hex) \(path)\(note)"
+                )
             } catch let error as SealingError {
                 refused += 1
                 Output.error("custos: refused: \(error)")
@@ -114,7 +120,9 @@ struct List: ParsableCommand {
         for item in items {
             let caseText = item.caseID.isEmpty ? "-" : DisplayName.escape(Array(item.caseID.utf8))
             let exhibit = item.exhibit.isEmpty ? "-" : DisplayName.escape(Array(item.exhibit.utf8))
-            print("\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)")
+            print(
+                "\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)"
+            )
         }
     }
 }
@@ -162,7 +170,9 @@ struct Show: ParsableCommand {
         print("archive:     \(archive?.description ?? "MISSING (\(record.archive.hex))")")
         print("manifest:    \(vault.manifestPath(record.manifest))")
         if let original = manifest?["original"] {
-            print("original:    mode \(original["mode"]?.stringValue ?? "?")  mtime \(original["mtime"]?.stringValue ?? "?")")
+            print(
+                "original:    mode \(original["mode"]?.stringValue ?? "?")  mtime \(original["mtime"]?.stringValue ?? "?")"
+            )
         }
     }
 }
@@ -177,7 +187,8 @@ struct Verify: ParsableCommand {
             The node's verifier key (name+hash+base64), obtained through a channel you trust; by default the             vault's own keys/node.vkey.
             """)
     var key: String?
-    @Argument(help: "Only these items (ids or unique prefixes); the ledger is always checked whole.") var items: [String] = []
+    @Argument(help: "Only these items (ids or unique prefixes); the ledger is always checked whole.") var items:
+        [String] = []
 
     func run() throws {
         let vault = try vault.open()
@@ -208,7 +219,9 @@ struct Verify: ParsableCommand {
             print(
                 "ledger: \(report.entries) entries, \(report.checkpointsChecked) checkpoints checked, latest size \(report.latestCheckpointSize)"
             )
-            print("items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed")
+            print(
+                "items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed"
+            )
             if report.passed {
                 print("verification passed")
             } else {

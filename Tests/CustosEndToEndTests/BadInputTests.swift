@@ -33,8 +33,10 @@ struct BadInputTests {
         #expect(result.stderr.contains("link") && result.stderr.contains("symbolic link"))
         try expectNothingRecorded(node)
         // A dangling link and a link to itself are refused the same way.
-        try FileManager.default.createSymbolicLink(atPath: node.directory.file("dangling"), withDestinationPath: "/nonexistent")
-        try FileManager.default.createSymbolicLink(atPath: node.directory.file("loop"), withDestinationPath: node.directory.file("loop"))
+        try FileManager.default.createSymbolicLink(
+            atPath: node.directory.file("dangling"), withDestinationPath: "/nonexistent")
+        try FileManager.default.createSymbolicLink(
+            atPath: node.directory.file("loop"), withDestinationPath: node.directory.file("loop"))
         for name in ["dangling", "loop"] {
             let again = try node.custos(["ingest", node.directory.file(name)])
             #expect(again.status == 2 && again.stderr.contains("symbolic link"))
@@ -63,7 +65,9 @@ struct BadInputTests {
             for (index, byte) in path.utf8.enumerated() where index < raw.count - 1 { raw[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         #expect(bound == 0)
         let result = try run("timeout", ["20", custosBinary, "ingest", "--vault", node.vault, path])
@@ -230,7 +234,8 @@ struct BadInputTests {
         let node = try Node()
         var batches = [[String]]()
         for batch in 0..<2 {
-            batches.append(try (0..<15).map { try node.directory.write("batch\(batch)/f\($0).bin", randomBytes(20_000)) })
+            batches.append(
+                try (0..<15).map { try node.directory.write("batch\(batch)/f\($0).bin", randomBytes(20_000)) })
         }
         let results = ResultBox()
         let allBatches = batches

@@ -23,7 +23,11 @@ struct IndependentToolsTests {
 
         // 1. The entries, byte-exact, out of the SQLite file.
         let exported = try run(
-            "sqlite3", [node.vault + "/ledger.sqlite", "SELECT writefile('\(export)/entry-' || seq || '.json', body) FROM entries;"])
+            "sqlite3",
+            [
+                node.vault + "/ledger.sqlite",
+                "SELECT writefile('\(export)/entry-' || seq || '.json', body) FROM entries;",
+            ])
         #expect(exported.status == 0, "\(exported.stderr)")
         let entries = (0..<7).map { "\(export)/entry-\($0).json" }
 
@@ -47,7 +51,8 @@ struct IndependentToolsTests {
         // 4. The checkpoint's signature, with openssl and the published verifier key.
         let key = try node.custos(["key"]).output.trimmingCharacters(in: .newlines)
         let keyBytes = Base64.decode(key.split(separator: "+", maxSplits: 2)[2])!
-        let spki: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00] + keyBytes.dropFirst()
+        let spki: [UInt8] =
+            [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00] + keyBytes.dropFirst()
         let der = try node.directory.write("node.pub.der", spki)
         let pem = node.directory.file("node.pub.pem")
         #expect(try run("openssl", ["pkey", "-pubin", "-inform", "DER", "-in", der, "-out", pem]).status == 0)

@@ -49,7 +49,8 @@ struct SealingEndToEndTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: extracted)) == Data(content))
         #expect(try sha256sum(archive) == item["archive"] as! String)
 
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/manifest.json")))
             as! [String: Any]
         let digests = manifest["digests"] as! [String: String]
         #expect(digests["sha256"] == sha256)
@@ -136,7 +137,8 @@ struct SealingEndToEndTests {
         try node.directory.write("case/a.txt", "a")
         try node.directory.write("case/sub/b.txt", "b")
         try node.directory.write("case/sub/deeper/c.txt", "c")
-        try FileManager.default.createSymbolicLink(atPath: node.directory.file("case/link"), withDestinationPath: "/etc/passwd")
+        try FileManager.default.createSymbolicLink(
+            atPath: node.directory.file("case/link"), withDestinationPath: "/etc/passwd")
         let result = try node.custos(["ingest", node.directory.file("case")])
         #expect(result.status == 2)
         #expect(result.stderr.contains("link") && result.stderr.contains("symbolic link"))
@@ -148,12 +150,15 @@ struct SealingEndToEndTests {
     @Test func theVaultIsCustosVaultOrTheEnvironmentsOrTheOptions() throws {
         let directory = TemporaryDirectory()
         // No option, no environment: ./custos-vault.
-        let plain = try run(custosBinary, ["init", "--origin", "a.example/log"], environment: ["CUSTOS_VAULT": ""], directory: directory.path)
+        let plain = try run(
+            custosBinary, ["init", "--origin", "a.example/log"], environment: ["CUSTOS_VAULT": ""],
+            directory: directory.path)
         #expect(plain.status == 0, "\(plain.stderr)")
         #expect(FileManager.default.fileExists(atPath: directory.file("custos-vault/custos.json")))
         // $CUSTOS_VAULT.
         let fromEnvironment = try run(
-            custosBinary, ["init", "--origin", "b.example/log"], environment: ["CUSTOS_VAULT": directory.file("env-vault")])
+            custosBinary, ["init", "--origin", "b.example/log"],
+            environment: ["CUSTOS_VAULT": directory.file("env-vault")])
         #expect(fromEnvironment.status == 0)
         #expect(FileManager.default.fileExists(atPath: directory.file("env-vault/custos.json")))
         let key = try run(custosBinary, ["key"], environment: ["CUSTOS_VAULT": directory.file("env-vault")])

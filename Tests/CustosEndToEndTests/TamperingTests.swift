@@ -52,7 +52,8 @@ struct TamperingTests {
         let item = items[1]["item"] as! String
         let result = try node.custos(["verify", "--json"])
         #expect(result.status == 1)
-        let faults = (try JSONSerialization.jsonObject(with: Data(result.stdout)) as! [String: Any])["faults"]
+        let faults =
+            (try JSONSerialization.jsonObject(with: Data(result.stdout)) as! [String: Any])["faults"]
             as! [[String: String]]
         #expect(faults.contains { $0["subject"] == "item \(item)" })
         #expect(!faults.contains { $0["subject"] == "item \(items[0]["item"] as! String)" })
@@ -79,7 +80,9 @@ struct TamperingTests {
         let (node, items) = try sealedNode()
         let sha = items[1]["sha256"] as! String
         let forged = String(repeating: "0", count: 64)
-        try tamperLedger(node, "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), '\(sha)', '\(forged)') AS BLOB) WHERE seq = 1;")
+        try tamperLedger(
+            node,
+            "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), '\(sha)', '\(forged)') AS BLOB) WHERE seq = 1;")
         try expectFault(node, code: "chain-broken", subject: "entry 2")
         try expectFault(node, code: "root-mismatch", subject: "checkpoint 3")
     }
@@ -99,10 +102,13 @@ struct TamperingTests {
         signature[0] ^= 0x80
         let forged = SignedNote(
             text: parsed.text,
-            signatures: [NoteSignature(name: parsed.signatures[0].name, keyID: parsed.signatures[0].keyID, signature: signature)])
+            signatures: [
+                NoteSignature(name: parsed.signatures[0].name, keyID: parsed.signatures[0].keyID, signature: signature)
+            ])
         try tamperLedger(
             node,
-            "UPDATE checkpoints SET note = '\(forged.serialized)' WHERE size = 3; UPDATE latest_checkpoint SET note = '\(forged.serialized)';")
+            "UPDATE checkpoints SET note = '\(forged.serialized)' WHERE size = 3; UPDATE latest_checkpoint SET note = '\(forged.serialized)';"
+        )
         try expectFault(node, code: "bad-signature", subject: "checkpoint 3")
     }
 
@@ -136,7 +142,9 @@ struct ProofEndToEndTests {
     @Test func proofsVerifyOffline() throws {
         let node = try Node()
         for round in 0..<3 {
-            let files = try (0..<(round + 2)).map { try node.directory.write("r\(round)/f\($0).bin", randomBytes(1000 + $0)) }
+            let files = try (0..<(round + 2)).map {
+                try node.directory.write("r\(round)/f\($0).bin", randomBytes(1000 + $0))
+            }
             #expect(try node.custos(["ingest"] + files).status == 0)
         }
         let verifier = try Ed25519NoteVerifier(text: try node.custos(["key"]).output.trimmingCharacters(in: .newlines))
@@ -163,7 +171,8 @@ struct ProofEndToEndTests {
             #expect(try proof.checkpoint.verifiedSignatures(by: [verifier]).count == 1)
             let signed = try Checkpoint(parsing: proof.checkpoint.text)
             try MerkleProofs.verifyInclusion(
-                index: proof.index, size: signed.size, leafHash: MerkleHasher.openSSL.hashLeaf(entry), proof: proof.proof,
+                index: proof.index, size: signed.size, leafHash: MerkleHasher.openSSL.hashLeaf(entry),
+                proof: proof.proof,
                 root: signed.root, hasher: .openSSL)
         }
 

@@ -46,7 +46,8 @@ struct GoSumdbVectorTests {
             let index = (item["index"] as! NSNumber).int64Value
             let size = (item["treeSize"] as! NSNumber).int64Value
             let want = fixture.hashes(item["proof"])
-            let proof = try StoredHashes.inclusionProof(index: index, size: size, reader: fixture.store, hasher: .openSSL)
+            let proof = try StoredHashes.inclusionProof(
+                index: index, size: size, reader: fixture.store, hasher: .openSSL)
             #expect(proof == want, "inclusion of \(index) in \(size)")
             let leaf = MerkleHasher.openSSL.hashLeaf(Array(fixture.entries[Int(index)].utf8))
             try MerkleProofs.verifyInclusion(

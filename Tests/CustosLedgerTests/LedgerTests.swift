@@ -178,7 +178,8 @@ struct LedgerTests {
         let fixture = try LedgerFixture()
         let ledger = try fixture.open()
         _ = try ledger.append((0..<3).map(LedgerFixture.event))
-        try fixture.tamper("UPDATE entries SET item = 'item-X' WHERE seq = 1; UPDATE entries SET item = NULL WHERE seq = 2")
+        try fixture.tamper(
+            "UPDATE entries SET item = 'item-X' WHERE seq = 1; UPDATE entries SET item = NULL WHERE seq = 2")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
         #expect(audit.faults.contains { $0.code == "index-mismatch" && $0.subject == "item item-1" })
         #expect(audit.faults.contains { $0.code == "index-missing" && $0.subject == "item item-2" })
@@ -190,7 +191,8 @@ struct LedgerTests {
         _ = try ledger.append((0..<8).map(LedgerFixture.event))
         try ledger.checkpoint(signer: fixture.signer, now: "t")
         // Entry 7 completes the subtrees of 2, 4 and 8 leaves: forge the one of 4.
-        try fixture.tamper("UPDATE entries SET tree = substr(tree, 1, 64) || zeroblob(32) || substr(tree, 97) WHERE seq = 7")
+        try fixture.tamper(
+            "UPDATE entries SET tree = substr(tree, 1, 64) || zeroblob(32) || substr(tree, 97) WHERE seq = 7")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
         #expect(audit.faults.contains { $0.code == "tree-mismatch" && $0.subject == "entry 7" }, "\(audit.faults)")
     }
@@ -225,7 +227,9 @@ struct LedgerTests {
         signature[10] ^= 0x01
         let forged = SignedNote(
             text: note.text,
-            signatures: [NoteSignature(name: note.signatures[0].name, keyID: note.signatures[0].keyID, signature: signature)])
+            signatures: [
+                NoteSignature(name: note.signatures[0].name, keyID: note.signatures[0].keyID, signature: signature)
+            ])
         try fixture.tamper("UPDATE checkpoints SET note = '\(forged.serialized)' WHERE size = 3")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
         #expect(audit.faults.contains { $0.code == "bad-signature" && $0.subject == "checkpoint 3" })

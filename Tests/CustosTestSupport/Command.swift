@@ -18,7 +18,8 @@ public func run(
 ) throws -> CommandResult {
     // A working directory through coreutils' env -C (posix_spawn has no portable chdir action).
     if let directory {
-        return try run("env", [Array("-C".utf8), Array(directory.utf8), Array(program.utf8)] + arguments,
+        return try run(
+            "env", [Array("-C".utf8), Array(directory.utf8), Array(program.utf8)] + arguments,
             environment: environment, stdin: stdin)
     }
     // posix_spawn with raw argv: Foundation's Process only takes Strings.
@@ -58,7 +59,8 @@ public func run(
     var pid: pid_t = 0
     let result = posix_spawnp(&pid, program, &actions, nil, argv, envp)
     guard result == 0 else {
-        throw NSError(domain: "spawn", code: Int(result), userInfo: [NSLocalizedDescriptionKey: "cannot run \(program)"])
+        throw NSError(
+            domain: "spawn", code: Int(result), userInfo: [NSLocalizedDescriptionKey: "cannot run \(program)"])
     }
     try inPipe.fileHandleForReading.close()
     try outPipe.fileHandleForWriting.close()

@@ -27,7 +27,9 @@ public struct TLogProof: Hashable, Sendable {
     }
 
     public init(parsing text: String) throws {
-        guard let split = text.range(of: "\n\n") else { throw FormatError(.malformed, "a tlog-proof has an empty line") }
+        guard let split = text.range(of: "\n\n") else {
+            throw FormatError(.malformed, "a tlog-proof has an empty line")
+        }
         var lines = text[..<split.lowerBound].split(separator: "\n", omittingEmptySubsequences: false)[...]
         guard lines.first == Substring(Self.header) else { throw FormatError(.malformed, "not a tlog-proof v1") }
         lines = lines.dropFirst()

@@ -28,7 +28,9 @@ public struct NoteSignature: Hashable, Sendable {
     }
 
     public var line: String {
-        let id: [UInt8] = [UInt8(keyID >> 24), UInt8(keyID >> 16 & 0xff), UInt8(keyID >> 8 & 0xff), UInt8(keyID & 0xff)]
+        let id: [UInt8] = [
+            UInt8(keyID >> 24), UInt8(keyID >> 16 & 0xff), UInt8(keyID >> 8 & 0xff), UInt8(keyID & 0xff),
+        ]
         return "\u{2014} \(name) \(Base64.encode(id + signature))\n"
     }
 }
@@ -110,7 +112,9 @@ public struct SignedNote: Hashable, Sendable {
     }
 
     private static func checkText(_ text: String) throws {
-        guard text.hasSuffix("\n"), !text.isEmpty else { throw FormatError(.malformed, "note text must end in a newline") }
+        guard text.hasSuffix("\n"), !text.isEmpty else {
+            throw FormatError(.malformed, "note text must end in a newline")
+        }
         guard !text.contains("\n\n") else { throw FormatError(.malformed, "note text holds no empty line") }
     }
 }
