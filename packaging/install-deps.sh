@@ -9,6 +9,12 @@ packages=(
     coreutils tar util-linux  # sha256sum, GNU tar, setpriv and mount
 )
 
+# `install-deps.sh --list` prints the packages (CI installs them with its own apt-get line).
+if [ "${1:-}" = "--list" ]; then
+    echo "${packages[*]}"
+    exit 0
+fi
+
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -168,6 +168,20 @@ public struct VaultVerifier {
                     subject: subject, code: "content-size", message: "the original in the archive has another size",
                     expected: "\(size)", found: "\(contents.size)"))
         }
+        // The hashdeep list inside the archive must name the same member, size and digests.
+        let hashdeepLine = contents.hashdeep.flatMap { list in
+            String(decoding: list, as: UTF8.self).split(separator: "\n").last { !$0.hasPrefix("%") && !$0.hasPrefix("#") }
+        }
+        let wantLine =
+            ([String(size)] + [want.md5, want.sha1].compactMap { $0.map { Hex.encode($0) } } + [want.sha256.hex])
+            .joined(separator: ",") + "," + String(decoding: contents.member, as: UTF8.self)
+        if hashdeepLine.map(String.init) != wantLine {
+            faults.append(
+                VerificationFault(
+                    subject: subject, code: "archive-hashdeep",
+                    message: "the archive's hashdeep.txt does not list the original with its digests",
+                    expected: wantLine, found: hashdeepLine.map(String.init) ?? "no hashdeep.txt"))
+        }
         if let inner = contents.manifest {
             // The archive's own manifest must describe the same content.
             if let value = try? CanonicalJSON.parse(inner),
