@@ -6,6 +6,7 @@ import CustosOpenSSL
 import CustosVault
 import Foundation
 import Glibc
+import Logging
 
 /// A file sealed into the vault whose custody event is not yet recorded.
 public struct PendingSeal: Sendable {
@@ -26,17 +27,37 @@ public struct PendingSeal: Sendable {
 public final class Sealer: @unchecked Sendable {
     public let vault: Vault
     public let context: SealingContext
+    private let logger: Logger
     private let digester = OpenSSLSHA256()
 
-    public init(vault: Vault, context: SealingContext) {
+    public init(vault: Vault, context: SealingContext, logger: Logger = Logger(label: "custos.sealing")) {
         self.vault = vault
         self.context = context
+        self.logger = logger
     }
 
     /// Seals one regular file: hashes and archives it in one pass, checks it did not change,
     /// places the archive and the manifest durably. The returned event still has to be recorded
     /// with `record`. Nothing is recorded and no partial archive is left when this throws.
     public func seal(_ request: SealRequest, now: () -> String) throws -> PendingSeal {
+        do {
+            let pending = try sealOnce(request, now: now)
+            logger.info(
+                "sealed",
+                metadata: [
+                    "item": "\(pending.item)", "case": "\(DisplayName.escape(Array(request.caseID.utf8)))",
+                    "name": "\(request.path)", "sha256": "\(pending.digests.sha256.hex)", "size": "\(pending.size)",
+                    "shared": "\(pending.deduplicated)",
+                ])
+            return pending
+        } catch let error as SealingError {
+            logger.warning(
+                "not sealed", metadata: ["name": "\(request.path)", "code": "\(error.code)", "reason": "\(error.message)"])
+            throw error
+        }
+    }
+
+    private func sealOnce(_ request: SealRequest, now: () -> String) throws -> PendingSeal {
         let shown = request.path.description
         let file: FileDescriptor
         let before: FileStatus

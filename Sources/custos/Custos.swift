@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import Logging
 
 @main
 struct Custos: ParsableCommand {
@@ -21,6 +22,13 @@ struct Custos: ParsableCommand {
     static func main() {
         // libarchive needs a UTF-8 locale for UTF-8 member names.
         setlocale(LC_ALL, "C.UTF-8")
+        // Log lines go to standard error; $CUSTOS_LOG_LEVEL (trace … critical) sets how many.
+        let level = ProcessInfo.processInfo.environment["CUSTOS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level ?? .error
+            return handler
+        }
         var command: any ParsableCommand
         do {
             command = try parseAsRoot()

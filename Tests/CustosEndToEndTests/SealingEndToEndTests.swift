@@ -186,6 +186,21 @@ struct SealingEndToEndTests {
         #expect(!piped.stderr.contains("items:") && !piped.output.contains("\u{1b}"))
     }
 
+    @Test func logLinesNameTheItemAndEscapeTheName() throws {
+        let node = try Node()
+        let file = try node.directory.write("two\nlines.txt", "x")
+        let result = try run(
+            custosBinary, ["ingest", "--vault", node.vault, "--case", "C-7", file], environment: ["CUSTOS_LOG_LEVEL": "info"])
+        #expect(result.status == 0)
+        let line = try #require(result.stderr.split(separator: "\n").first { $0.contains("sealed") })
+        let item = try #require(try node.items().first)
+        #expect(line.contains(item["item"] as! String) && line.contains(item["sha256"] as! String))
+        #expect(line.contains("case=C-7") && line.contains("two\\nlines.txt"))
+        // Without the variable, only errors are logged.
+        let quiet = try node.custos(["ingest", try node.directory.write("q.txt", "q")])
+        #expect(!quiet.stderr.contains("sealed"))
+    }
+
     @Test func listJSONGivesIdsAndDigests() throws {
         let node = try Node()
         let file = try node.directory.write("x.txt", "x")
