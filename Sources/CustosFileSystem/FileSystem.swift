@@ -156,17 +156,4 @@ public enum FileSystem {
         }
         return found
     }
-
-    /// Takes an exclusive advisory lock on `path` (created if needed) for as long as the returned
-    /// descriptor lives; nil if another process holds it.
-    public static func tryLock(_ path: RawPath) throws -> FileDescriptor? {
-        let fd = path.withCString { open($0, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
-        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
-        let descriptor = FileDescriptor(rawValue: fd, path: path)
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            if errno == EWOULDBLOCK { return nil }
-            throw FileSystemError.syscall("flock", path: path.description)
-        }
-        return descriptor
-    }
 }

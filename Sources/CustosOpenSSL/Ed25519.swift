@@ -76,6 +76,8 @@ public struct Ed25519NoteSigner: NoteSigner {
     public let name: String
     public let keyID: UInt32
     public let key: Ed25519PrivateKey
+    /// The public half, in the signed-note verifier-key form.
+    public let verifierKey: NoteVerifierKey
 
     /// Reads the `PRIVATE+KEY+…` text form and checks that its hash matches the key.
     public init(privateKeyText: String) throws {
@@ -85,25 +87,23 @@ public struct Ed25519NoteSigner: NoteSigner {
         guard id == parsed.keyID else {
             throw FormatError(.malformed, "the private key's hash does not match its key")
         }
-        self.init(name: parsed.name, key: key)
+        try self.init(name: parsed.name, key: key)
     }
 
-    public init(name: String, key: Ed25519PrivateKey) {
+    /// A signer named `name` (a valid signed-note key name: no spaces, no `+`).
+    public init(name: String, key: Ed25519PrivateKey) throws {
         self.name = name
         self.key = key
-        self.keyID = noteKeyID(name: name, publicKey: key.publicKey, digester: OpenSSLSHA256())
+        self.verifierKey = try NoteVerifierKey(name: name, publicKey: key.publicKey, digester: OpenSSLSHA256())
+        self.keyID = verifierKey.keyID
     }
 
     public func sign(_ message: [UInt8]) throws -> [UInt8] { try key.sign(message) }
 
     /// The private key in the signed-note text form (keep it mode 0600).
     public var privateKeyText: String {
-        // swift-format-ignore
-        try! NoteSignerKey(name: name, keyID: keyID, seed: key.seed).text
-    }
-
-    public var verifierKey: NoteVerifierKey {
-        try! NoteVerifierKey(name: name, publicKey: key.publicKey, digester: OpenSSLSHA256())
+        // The name was checked and the seed has 32 bytes, so this cannot fail.
+        (try? NoteSignerKey(name: name, keyID: keyID, seed: key.seed).text) ?? ""
     }
 }
 

@@ -57,7 +57,7 @@ public struct Vault: Sendable {
             for folder in [vault.objectsPath, vault.manifestsPath, vault.temporaryPath, vault.inboxPath] {
                 try FileSystem.makeDirectory(folder)
             }
-            let signer = Ed25519NoteSigner(name: configuration.origin, key: try Ed25519PrivateKey())
+            let signer = try Ed25519NoteSigner(name: configuration.origin, key: try Ed25519PrivateKey())
             try FileSystem.writeDurably(Array((signer.privateKeyText + "\n").utf8), to: vault.keyPath, mode: 0o600)
             try FileSystem.writeDurably(Array((signer.verifierKey.text + "\n").utf8), to: vault.verifierKeyPath)
             try Ledger.create(

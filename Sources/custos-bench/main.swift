@@ -138,7 +138,7 @@ func ledgerBenchmark() throws {
     let dir = options.directory + "-ledger"
     shell("rm -rf '\(dir)' && mkdir -p '\(dir)'")
     defer { shell("rm -rf '\(dir)'") }
-    let signer = Ed25519NoteSigner(name: "bench.example/log", key: try Ed25519PrivateKey())
+    let signer = try Ed25519NoteSigner(name: "bench.example/log", key: try Ed25519PrivateKey())
     let count = options.entries
     let batch = 1_000
     print("== ledger: \(count) entries in batches of \(batch), synchronous=FULL, WAL, in \(dir)")

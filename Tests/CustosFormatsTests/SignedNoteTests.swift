@@ -5,7 +5,7 @@ import Testing
 
 @Suite("signed notes and checkpoints")
 struct SignedNoteTests {
-    let signer = Ed25519NoteSigner(name: "test.example.tw/log", key: try! Ed25519PrivateKey())
+    let signer = try! Ed25519NoteSigner(name: "test.example.tw/log", key: Ed25519PrivateKey())
 
     func signedCheckpoint() throws -> String {
         let checkpoint = Checkpoint(origin: "test.example.tw/log", size: 3, root: OpenSSLSHA256().sha256("x"))
@@ -28,7 +28,7 @@ struct SignedNoteTests {
     }
 
     @Test func anotherKeyIsUnknown() throws {
-        let other = Ed25519NoteSigner(name: "test.example.tw/log", key: try Ed25519PrivateKey())
+        let other = try Ed25519NoteSigner(name: "test.example.tw/log", key: try Ed25519PrivateKey())
         let note = try SignedNote(parsing: try signedCheckpoint())
         #expect(throws: FormatError(.unknownKey, "")) {
             try note.verifiedSignatures(by: [Ed25519NoteVerifier(other.verifierKey)])

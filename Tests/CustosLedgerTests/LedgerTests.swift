@@ -9,7 +9,7 @@ import Testing
 /// A ledger in a fresh folder, with its signer.
 struct LedgerFixture {
     let directory = TemporaryDirectory("ledger")
-    let signer = Ed25519NoteSigner(name: "test.example.tw/ledger", key: try! Ed25519PrivateKey())
+    let signer = try! Ed25519NoteSigner(name: "test.example.tw/ledger", key: Ed25519PrivateKey())
     var path: String { directory.file("ledger.sqlite") }
     var verifier: Ed25519NoteVerifier { Ed25519NoteVerifier(signer.verifierKey) }
 
