@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "CustosArchive", dependencies: ["CArchive"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
         .target(name: "CustosFileSystem", dependencies: ["CustosFormats"]),
+        .target(name: "CustosWatch", dependencies: ["CustosFileSystem"]),
 
         // Services.
         .target(
@@ -84,6 +85,7 @@ let package = Package(
                 "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
+        .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
         .testTarget(
             name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
         ),
