@@ -99,8 +99,12 @@ struct BadInputTests {
         }
         chmod(file, 0o000)
         let vault = directory.file("vault")
+        // A copy of the binary in the open folder: the build folder may not be reachable by `nobody`.
+        let binary = directory.file("custos")
+        try FileManager.default.copyItem(atPath: custosBinary, toPath: binary)
+        chmod(binary, 0o755)
         func custos(_ arguments: [String]) throws -> CommandResult {
-            let all = prefix + [custosBinary, arguments[0], "--vault", vault] + arguments.dropFirst()
+            let all = prefix + [binary, arguments[0], "--vault", vault] + arguments.dropFirst()
             return try run(all[0], Array(all.dropFirst()))
         }
         #expect(try custos(["init", "--origin", "e2e.example/x"]).status == 0)
