@@ -57,6 +57,8 @@ let package = Package(
             ]
         ),
 
+        .target(name: "CustosIngest", dependencies: ["CustosFileSystem", "CustosWatch"]),
+
         // App.
         .executableTarget(
             name: "custos",
@@ -86,6 +88,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
+        .testTarget(
+            name: "CustosIngestTests", dependencies: ["CustosIngest", "CustosFileSystem", "CustosTestSupport"]),
         .testTarget(
             name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
         ),

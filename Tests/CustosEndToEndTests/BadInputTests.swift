@@ -100,8 +100,10 @@ struct BadInputTests {
         chmod(file, 0o000)
         let vault = directory.file("vault")
         // A copy of the binary in the open folder: the build folder may not be reachable by `nobody`.
+        // `cp` writes it in a process of its own, so no descriptor open for writing can leak into a
+        // program that another test starts meanwhile (exec would then fail with ETXTBSY).
         let binary = directory.file("custos")
-        try FileManager.default.copyItem(atPath: custosBinary, toPath: binary)
+        #expect(try run("cp", [custosBinary, binary]).status == 0)
         chmod(binary, 0o755)
         func custos(_ arguments: [String]) throws -> CommandResult {
             let all = prefix + [binary, arguments[0], "--vault", vault] + arguments.dropFirst()

@@ -1,0 +1,61 @@
+import CustosFileSystem
+import Glibc
+
+/// Decides when a file in the inbox is ready to seal: it has been closed (or was found by a
+/// scan), and its size and modification time have not changed for the settle time. A slow copy
+/// (an upload taking minutes) keeps changing, so it is sealed once, complete.
+///
+/// Pure bookkeeping: the caller gives it observations and the time, so it is tested without
+/// waiting.
+public struct SettleTracker: Sendable {
+    /// A file seen in the inbox and what it looked like.
+    struct Observation: Sendable {
+        var size: Int64
+        var modifiedSeconds: Int
+        var modifiedNanoseconds: Int
+        var inode: UInt64
+        /// When size and mtime were last seen to change (monotonic seconds).
+        var stableSince: Double
+    }
+
+    /// How long size and mtime must stay the same.
+    public let settleSeconds: Double
+    private var observations: [RawPath: Observation] = [:]
+
+    public init(settleSeconds: Double) {
+        self.settleSeconds = settleSeconds
+    }
+
+    /// The number of files being watched for stability.
+    public var count: Int { observations.count }
+
+    /// Records what a file looks like now. A change of size, mtime or inode restarts its clock.
+    public mutating func observe(_ path: RawPath, status: FileStatus, now: Double) {
+        let observation = Observation(
+            size: status.size, modifiedSeconds: status.modificationTime.tv_sec,
+            modifiedNanoseconds: status.modificationTime.tv_nsec, inode: status.inode, stableSince: now)
+        if let previous = observations[path], previous.size == observation.size,
+            previous.modifiedSeconds == observation.modifiedSeconds,
+            previous.modifiedNanoseconds == observation.modifiedNanoseconds, previous.inode == observation.inode
+        {
+            return
+        }
+        observations[path] = observation
+    }
+
+    /// Forgets a file (sealed, refused, or gone).
+    public mutating func forget(_ path: RawPath) {
+        observations[path] = nil
+    }
+
+    /// The files whose size and mtime have not changed for the settle time, in path order.
+    public func settled(now: Double) -> [RawPath] {
+        observations.filter { now - $0.value.stableSince >= settleSeconds }.keys
+            .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+    }
+
+    /// When the next file could settle, if any is waiting (for a timer).
+    public func nextDeadline() -> Double? {
+        observations.values.map { $0.stableSince + settleSeconds }.min()
+    }
+}
