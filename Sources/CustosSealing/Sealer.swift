@@ -38,7 +38,7 @@ public final class Sealer: @unchecked Sendable {
 
     /// Seals one regular file: hashes and archives it in one pass, checks it did not change,
     /// places the archive and the manifest durably. The returned event still has to be recorded
-    /// with `record`. Nothing is recorded and no partial archive is left when this throws.
+    /// with `Ledger.append`. Nothing is recorded and no partial archive is left when this throws.
     public func seal(_ request: SealRequest, now: () -> String) throws -> PendingSeal {
         do {
             let pending = try sealOnce(request, now: now)
