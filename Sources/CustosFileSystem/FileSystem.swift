@@ -144,14 +144,17 @@ public enum FileSystem {
         return names.sorted { $0.lexicographicallyPrecedes($1) }
     }
 
-    /// Every path under `directory`, depth first, sorted; symbolic links are listed, never followed.
+    /// Every path under `directory` that is not itself a directory (regular files, and the
+    /// symbolic links, FIFOs, sockets and devices a caller must refuse), depth first, sorted.
+    /// Symbolic links are listed, never followed.
     public static func walk(_ directory: RawPath) throws -> [RawPath] {
         var found = [RawPath]()
         for name in try listDirectory(directory) {
             let path = directory.appending(component: name)
-            found.append(path)
             if let status = try linkStatus(path), status.isDirectory {
                 found.append(contentsOf: try walk(path))
+            } else {
+                found.append(path)
             }
         }
         return found

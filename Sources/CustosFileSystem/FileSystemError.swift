@@ -46,18 +46,22 @@ public struct FileSystemError: Error, CustomStringConvertible, Sendable {
 
     /// Maps errno after a failed `call` on `path`.
     public static func syscall(_ call: String, path: String, errno: Int32 = Glibc.errno) -> FileSystemError {
-        let code: Code =
-            switch errno {
-            case ENOENT, ENOTDIR: .notFound
-            case EACCES, EPERM: .permissionDenied
-            case ENOSPC, EDQUOT, EFBIG: .noSpace
-            case EROFS: .readOnly
-            case ELOOP: .symlink
-            case EEXIST: .exists
-            default: .io
-            }
         let reason = String(cString: strerror(errno))
-        return FileSystemError(code, path: path, message: "\(call) failed: \(reason)", call: call, errno: errno)
+        return FileSystemError(
+            code(forErrno: errno), path: path, message: "\(call) failed: \(reason)", call: call, errno: errno)
+    }
+
+    /// The code for an errno, for callers that meet errno through another library (libarchive).
+    public static func code(forErrno errno: Int32) -> Code {
+        switch errno {
+        case ENOENT, ENOTDIR: .notFound
+        case EACCES, EPERM: .permissionDenied
+        case ENOSPC, EDQUOT, EFBIG: .noSpace
+        case EROFS: .readOnly
+        case ELOOP: .symlink
+        case EEXIST: .exists
+        default: .io
+        }
     }
 
     public var description: String { "\(path): \(message)" }

@@ -14,6 +14,19 @@ public enum JSONValue: Hashable, Sendable {
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var integerValue: Int64? { if case .integer(let i) = self { i } else { nil } }
     public var objectValue: JSONObject? { if case .object(let o) = self { o } else { nil } }
+
+    /// Bytes that are usually text, such as a file name: `{"utf8": …}` when they are valid
+    /// UTF-8, else `{"base64": …}`, so that any name is kept byte-exact.
+    public static func byteString(_ bytes: [UInt8]) -> JSONValue {
+        if let text = String(validating: bytes, as: UTF8.self) { return .object(["utf8": .string(text)]) }
+        return .object(["base64": .string(Base64.encode(bytes))])
+    }
+
+    /// The bytes of a `byteString` value, or nil when this is not one.
+    public var byteStringValue: [UInt8]? {
+        if let text = self["utf8"]?.stringValue { return Array(text.utf8) }
+        return self["base64"]?.stringValue.flatMap { Base64.decode($0) }
+    }
 }
 
 /// The members of a JSON object, kept in RFC 8785 order (by UTF-16 code units) at all times, so

@@ -19,11 +19,7 @@ public enum DisplayName {
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value)
-                    || scalar.properties.generalCategory == .format
-                    || scalar.properties.generalCategory == .lineSeparator
-                    || scalar.properties.generalCategory == .paragraphSeparator
-                {
+                if isInvisibleOrControl(scalar) {
                     out += "\\u{" + String(scalar.value, radix: 16) + "}"
                 } else {
                     out += scalarText
@@ -32,6 +28,15 @@ public enum DisplayName {
             index += length
         }
         return out
+    }
+
+    /// True for characters that must never appear raw in a name shown or stored as a path:
+    /// C0 and C1 controls, DEL, and invisible format and line or paragraph separators.
+    public static func isInvisibleOrControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value)
+            || scalar.properties.generalCategory == .format
+            || scalar.properties.generalCategory == .lineSeparator
+            || scalar.properties.generalCategory == .paragraphSeparator
     }
 
     /// The length of the valid UTF-8 sequence at `index`, or 0 if there is none.

@@ -87,10 +87,20 @@ public enum Hex {
 
     /// Appends the 64 hex digits of a hash, without making a string.
     public static func append(_ hash: Hash, to out: inout [UInt8]) {
-        hash.withUnsafeBytes { bytes in
-            for byte in bytes {
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0x0f)])
+        let offset = out.count
+        out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: 2 * Hash.byteCount))
+        write(hash, into: &out, at: offset)
+    }
+
+    /// Writes the 64 hex digits of a hash over `out[offset ..< offset + 64]`.
+    public static func write(_ hash: Hash, into out: inout [UInt8], at offset: Int) {
+        precondition(offset >= 0 && offset + 2 * Hash.byteCount <= out.count, "no room for the hex digits")
+        out.withUnsafeMutableBufferPointer { buffer in
+            hash.withUnsafeBytes { bytes in
+                for index in 0..<Hash.byteCount {
+                    buffer[offset + 2 * index] = digits[Int(bytes[index] >> 4)]
+                    buffer[offset + 2 * index + 1] = digits[Int(bytes[index] & 0x0f)]
+                }
             }
         }
     }

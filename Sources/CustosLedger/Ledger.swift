@@ -104,19 +104,12 @@ public final class Ledger {
                 let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
                 // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
                 let sha256 = MessageDigest(.sha256)
-                let leafPrefix: [UInt8] = [0x00]
+                // The leaf hash as `MerkleHasher.hashLeaf` makes it, without copying the body.
+                let leafPrefix: [UInt8] = [MerkleHasher.leafPrefix]
                 for chunk in drafts {
                     for var draft in chunk {
                         draft.entry.previous = previous
-                        draft.body.withUnsafeMutableBufferPointer { body in
-                            previous.withUnsafeBytes { hash in
-                                for index in 0..<Hash.byteCount {
-                                    let byte = hash[index]
-                                    body[draft.previousOffset + 2 * index] = Self.hexDigits[Int(byte >> 4)]
-                                    body[draft.previousOffset + 2 * index + 1] = Self.hexDigits[Int(byte & 0x0f)]
-                                }
-                            }
-                        }
+                        Hex.write(previous, into: &draft.body, at: draft.previousOffset)
                         let body = draft.body
                         sha256.update(body)
                         let entryHash = sha256.finishHash()
@@ -145,8 +138,6 @@ public final class Ledger {
             }
         }
     }
-
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The complete subtrees that the next leaf builds on: one per set bit of the tree size.
     private func loadFrontier(size: Int64) throws -> TreeFrontier {

@@ -19,11 +19,7 @@ enum Manifest {
                 let text = String(decoding: name[index..<index + length], as: UTF8.self)
                 let scalar = text.unicodeScalars.first!
                 let unsafe =
-                    scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value)
-                    || scalar == "/" || scalar == "\\" || scalar == "%"
-                    || scalar.properties.generalCategory == .format
-                    || scalar.properties.generalCategory == .lineSeparator
-                    || scalar.properties.generalCategory == .paragraphSeparator
+                    DisplayName.isInvisibleOrControl(scalar) || scalar == "/" || scalar == "\\" || scalar == "%"
                 if !unsafe {
                     out += text
                     index += length
@@ -53,21 +49,13 @@ enum Manifest {
         RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 9)
     }
 
-    /// A byte string as JSON: `{"utf8": …}` when it is UTF-8, else `{"base64": …}`.
-    static func bytesValue(_ bytes: [UInt8]) -> JSONValue {
-        if let text = String(validating: bytes, as: UTF8.self) {
-            return .object(["utf8": .string(text)])
-        }
-        return .object(["base64": .string(Base64.encode(bytes))])
-    }
-
     static func build(
         item: String, request: SealRequest, absolutePath: RawPath, status: FileStatus, digests: EvidenceDigests,
         member: String, origin: String, context: SealingContext, sealedAt: String, compression: String
     ) -> [UInt8] {
         let original: JSONObject = [
-            "name": bytesValue(request.path.lastComponent),
-            "path": bytesValue(absolutePath.bytes),
+            "name": .byteString(request.path.lastComponent),
+            "path": .byteString(absolutePath.bytes),
             "size": .integer(status.size),
             "mode": .string("0" + String(status.mode & 0o7777, radix: 8)),
             "uid": .integer(Int64(status.uid)),

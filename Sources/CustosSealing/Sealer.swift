@@ -52,7 +52,8 @@ public final class Sealer: @unchecked Sendable {
             return pending
         } catch let error as SealingError {
             logger.warning(
-                "not sealed", metadata: ["name": "\(request.path)", "code": "\(error.code)", "reason": "\(error.message)"])
+                "not sealed",
+                metadata: ["name": "\(request.path)", "code": "\(error.code)", "reason": "\(error.message)"])
             throw error
         }
     }

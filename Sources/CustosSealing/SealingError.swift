@@ -1,6 +1,5 @@
 import CustosArchive
 import CustosFileSystem
-import Glibc
 
 /// Why a file was not sealed. The message names the file and the reason; nothing was recorded.
 public struct SealingError: Error, CustomStringConvertible, Sendable {
@@ -44,20 +43,18 @@ public struct SealingError: Error, CustomStringConvertible, Sendable {
     static func storage(_ error: any Error, file: String) -> SealingError {
         if let error = error as? FileSystemError {
             if error.code == .noSpace {
-                return SealingError(.noSpace, file, "the vault's disk is full; nothing was recorded", cause: error)
+                return SealingError(
+                    .noSpace, file: file, "the vault's disk is full; nothing was recorded", cause: error)
             }
-            return SealingError(.storage, file, "writing the vault failed: \(error)", cause: error)
+            return SealingError(.storage, file: file, "writing the vault failed: \(error)", cause: error)
         }
         if let error = error as? ArchiveError {
-            if error.errno == ENOSPC || error.errno == EDQUOT || error.errno == EFBIG {
-                return SealingError(.noSpace, file, "the vault's disk is full; nothing was recorded", cause: error)
+            if FileSystemError.code(forErrno: error.errno) == .noSpace {
+                return SealingError(
+                    .noSpace, file: file, "the vault's disk is full; nothing was recorded", cause: error)
             }
-            return SealingError(.archive, file, "writing the archive failed: \(error)", cause: error)
+            return SealingError(.archive, file: file, "writing the archive failed: \(error)", cause: error)
         }
-        return SealingError(.storage, file, "\(error)", cause: error)
-    }
-
-    private init(_ code: Code, _ file: String, _ message: String, cause: (any Error)?) {
-        self.init(code, file: file, message, cause: cause)
+        return SealingError(.storage, file: file, "\(error)", cause: error)
     }
 }

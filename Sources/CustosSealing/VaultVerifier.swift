@@ -170,7 +170,9 @@ public struct VaultVerifier {
         }
         // The hashdeep list inside the archive must name the same member, size and digests.
         let hashdeepLine = contents.hashdeep.flatMap { list in
-            String(decoding: list, as: UTF8.self).split(separator: "\n").last { !$0.hasPrefix("%") && !$0.hasPrefix("#") }
+            String(decoding: list, as: UTF8.self).split(separator: "\n").last {
+                !$0.hasPrefix("%") && !$0.hasPrefix("#")
+            }
         }
         let wantLine =
             ([String(size)] + [want.md5, want.sha1].compactMap { $0.map { Hex.encode($0) } } + [want.sha256.hex])
@@ -220,9 +222,7 @@ public struct VaultVerifier {
                     subject: subject, code: "manifest-mismatch", message: "the manifest does not describe this entry"))
         }
         if let record {
-            let name: [UInt8]? =
-                manifest["original"]?["name"]?["utf8"]?.stringValue.map { Array($0.utf8) }
-                ?? manifest["original"]?["name"]?["base64"]?.stringValue.flatMap { Base64.decode($0) }
+            let name = manifest["original"]?["name"]?.byteStringValue
             if name != record.name || manifest["acquisition"]?["case"]?.stringValue != record.caseID
                 || manifest["acquisition"]?["exhibit"]?.stringValue != record.exhibit
             {

@@ -57,9 +57,7 @@ struct Ingest: ParsableCommand {
             let path = RawArguments.raw(argument)
             if let status = try? FileSystem.linkStatus(path), status.isDirectory {
                 do {
-                    let found = try FileSystem.walk(path).filter {
-                        (try? FileSystem.linkStatus($0))?.isDirectory != true
-                    }
+                    let found = try FileSystem.walk(path)
                     if found.isEmpty { Output.error("custos: \(path): the directory holds no files") }
                     files += found
                 } catch {

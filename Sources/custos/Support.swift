@@ -86,15 +86,9 @@ extension ItemRecord {
     var displayName: String { DisplayName.escape(name) }
 
     var json: JSONValue {
-        var name: JSONObject = [:]
-        if let text = String(validating: self.name, as: UTF8.self) {
-            name["utf8"] = .string(text)
-        } else {
-            name["base64"] = .string(Base64.encode(self.name))
-        }
-        return .object([
+        .object([
             "item": .string(item), "sequence": .integer(Int64(sequence)), "case": .string(caseID),
-            "exhibit": .string(exhibit), "name": .object(name), "sha256": .string(sha256.hex),
+            "exhibit": .string(exhibit), "name": .byteString(name), "sha256": .string(sha256.hex),
             "size": .integer(Int64(size)), "archive": .string(archive.hex), "manifest": .string(manifest.hex),
             "sealedAt": .string(sealedAt),
         ])
