@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries: one thin system-library target each.
@@ -29,6 +31,9 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
 
+        // The Linux calls glibc hides behind _GNU_SOURCE (renameat2, syncfs, leases).
+        .target(name: "CSystem"),
+
         // Formats: pure Swift, no I/O.
         .target(name: "CustosFormats"),
 
@@ -36,7 +41,7 @@ let package = Package(
         .target(name: "CustosOpenSSL", dependencies: ["COpenSSL", "CustosFormats"]),
         .target(name: "CustosArchive", dependencies: ["CArchive"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
-        .target(name: "CustosFileSystem", dependencies: ["CustosFormats"]),
+        .target(name: "CustosFileSystem", dependencies: ["CSystem", "CustosFormats"]),
         .target(name: "CustosWatch", dependencies: ["CustosFileSystem"]),
 
         // Services.
@@ -57,14 +62,25 @@ let package = Package(
             ]
         ),
 
-        .target(name: "CustosIngest", dependencies: ["CustosFileSystem", "CustosWatch"]),
+        // The daemon: watches the inbox, seals through CustosSealing, releases, reconciles.
+        .target(
+            name: "CustosIngest",
+            dependencies: [
+                "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault", "CustosSealing",
+                "CustosOpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
 
         // App.
         .executableTarget(
             name: "custos",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
-                "CustosSealing",
+                "CustosSealing", "CustosIngest",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -99,7 +115,7 @@ let package = Package(
 // One place, every target the same (as swift-nio and Hummingbird do). CI sets
 // CUSTOS_WARNINGS_AS_ERRORS=1: warnings fail Custos' own targets, not its dependencies.
 let warningsAsErrors = Context.environment["CUSTOS_WARNINGS_AS_ERRORS"] == "1"
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.name != "CSystem" {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
     settings.append(.enableUpcomingFeature("ExistentialAny"))

@@ -85,7 +85,7 @@ public enum FileSystem {
     /// Renames `from` to `to` and makes the rename durable (fsync of the target directory, and of
     /// the source directory when it differs).
     public static func renameDurably(_ from: RawPath, to: RawPath) throws {
-        let result = from.withCString { source in to.withCString { rename(source, $0) } }
+        let result = from.withCString { source in to.withCString { Glibc.rename(source, $0) } }
         guard result == 0 else { throw FileSystemError.syscall("rename", path: "\(from) -> \(to)") }
         try syncDirectory(to.parent)
         if from.parent != to.parent { try syncDirectory(from.parent) }

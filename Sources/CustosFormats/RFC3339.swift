@@ -19,6 +19,44 @@ public enum RFC3339 {
         return text + "Z"
     }
 
+    /// True for an RFC 3339 `date-time` (section 5.6): `2026-11-20T14:30:00+08:00`, `…Z`,
+    /// with an optional fraction of the second; field ranges are checked (the day against its month).
+    public static func isValid(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value = 0
+            for byte in bytes[range] {
+                guard (0x30...0x39).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        func byte(_ index: Int, _ expected: Character...) -> Bool {
+            index < bytes.count && expected.contains(Character(Unicode.Scalar(bytes[index])))
+        }
+        guard let year = number(0..<4), byte(4, "-"), let month = number(5..<7), byte(7, "-"),
+            let day = number(8..<10), byte(10, "T", "t"), let hour = number(11..<13), byte(13, ":"),
+            let minute = number(14..<16), byte(16, ":"), let second = number(17..<19)
+        else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), (1...days[month - 1]).contains(day), hour < 24, minute < 60, second <= 60
+        else { return false }
+        var index = 19
+        if byte(index, ".") {
+            index += 1
+            let start = index
+            while index < bytes.count, (0x30...0x39).contains(bytes[index]) { index += 1 }
+            guard index > start else { return false }
+        }
+        if byte(index, "Z", "z") { return index + 1 == bytes.count }
+        guard byte(index, "+", "-"), let offsetHour = number(index + 1..<index + 3), byte(index + 3, ":"),
+            let offsetMinute = number(index + 4..<index + 6)
+        else { return false }
+        return offsetHour < 24 && offsetMinute < 60 && index + 6 == bytes.count
+    }
+
     private static func pad(_ value: Int64, _ width: Int) -> String {
         let digits = String(value)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits

@@ -54,6 +54,15 @@ public struct SettleTracker: Sendable {
             .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
+    /// Whether `path` is being tracked.
+    public func contains(_ path: RawPath) -> Bool { observations[path] != nil }
+
+    /// Whether `path` has been unchanged for the settle time.
+    public func isSettled(_ path: RawPath, now: Double) -> Bool {
+        guard let observation = observations[path] else { return false }
+        return now - observation.stableSince >= settleSeconds
+    }
+
     /// When the next file could settle, if any is waiting (for a timer).
     public func nextDeadline() -> Double? {
         observations.values.map { $0.stableSince + settleSeconds }.min()

@@ -90,53 +90,55 @@ public final class Ledger {
     /// in log order.
     public func append(_ events: [NewCustodyEvent]) throws -> [CustodyEntry] {
         guard !events.isEmpty else { return [] }
-        return try sql {
-            try db.writeTransaction {
-                var (size, previous) = try tip()
-                var frontier = try loadFrontier(size: size)
-                var appended = [CustodyEntry]()
-                appended.reserveCapacity(events.count)
-                let insert = try db.statement(
-                    """
-                    INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """)
-                let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
-                // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
-                let sha256 = MessageDigest(.sha256)
-                // The leaf hash as `MerkleHasher.hashLeaf` makes it, without copying the body.
-                let leafPrefix: [UInt8] = [MerkleHasher.leafPrefix]
-                for chunk in drafts {
-                    for var draft in chunk {
-                        draft.entry.previous = previous
-                        Hex.write(previous, into: &draft.body, at: draft.previousOffset)
-                        let body = draft.body
-                        sha256.update(body)
-                        let entryHash = sha256.finishHash()
-                        sha256.update(leafPrefix)
-                        sha256.update(body)
-                        let tree = frontier.append(leafHash: sha256.finishHash(), at: size, hasher: hasher)
-                        let record = events[appended.count].record
-                        try insert.bind(size, at: 1)
-                        try insert.bind(body, at: 2)
-                        try insert.bind(tree, at: 3)
-                        if let record {
-                            try insert.bind(record.item, at: 4)
-                            try insert.bind(record.caseID, at: 5)
-                            try insert.bind(record.exhibit, at: 6)
-                            try insert.bind(record.name, at: 7)
-                        } else {
-                            for index in Int32(4)...7 { try insert.bindNull(at: index) }
-                        }
-                        try insert.execute()
-                        appended.append(draft.entry)
-                        previous = entryHash
-                        size += 1
-                    }
+        return try sql { try db.writeTransaction { try appendInTransaction(events) } }
+    }
+
+    /// The body of `append`, inside a write transaction the caller holds.
+    func appendInTransaction(_ events: [NewCustodyEvent]) throws -> [CustodyEntry] {
+        guard !events.isEmpty else { return [] }
+        var (size, previous) = try tip()
+        var frontier = try loadFrontier(size: size)
+        var appended = [CustodyEntry]()
+        appended.reserveCapacity(events.count)
+        let insert = try db.statement(
+            """
+            INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
+        // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
+        let sha256 = MessageDigest(.sha256)
+        // The leaf hash as `MerkleHasher.hashLeaf` makes it, without copying the body.
+        let leafPrefix: [UInt8] = [MerkleHasher.leafPrefix]
+        for chunk in drafts {
+            for var draft in chunk {
+                draft.entry.previous = previous
+                Hex.write(previous, into: &draft.body, at: draft.previousOffset)
+                let body = draft.body
+                sha256.update(body)
+                let entryHash = sha256.finishHash()
+                sha256.update(leafPrefix)
+                sha256.update(body)
+                let tree = frontier.append(leafHash: sha256.finishHash(), at: size, hasher: hasher)
+                let record = events[appended.count].record
+                try insert.bind(size, at: 1)
+                try insert.bind(body, at: 2)
+                try insert.bind(tree, at: 3)
+                if let record {
+                    try insert.bind(record.item, at: 4)
+                    try insert.bind(record.caseID, at: 5)
+                    try insert.bind(record.exhibit, at: 6)
+                    try insert.bind(record.name, at: 7)
+                } else {
+                    for index in Int32(4)...7 { try insert.bindNull(at: index) }
                 }
-                return appended
+                try insert.execute()
+                appended.append(draft.entry)
+                previous = entryHash
+                size += 1
             }
         }
+        return appended
     }
 
     /// The complete subtrees that the next leaf builds on: one per set bit of the tree size.

@@ -41,6 +41,9 @@ public struct LedgerError: Error, CustomStringConvertible, Sendable {
         if let cause { "\(message): \(cause)" } else { message }
     }
 
+    /// True when the ledger could not be written because its disk is full.
+    public var isDiskFull: Bool { (cause as? SQLiteError)?.isDiskFull ?? false }
+
     /// Wraps an SQLite error, recognising a damaged file.
     static func database(_ error: SQLiteError, path: String) -> LedgerError {
         if error.isCorruption {

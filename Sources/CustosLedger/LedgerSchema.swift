@@ -8,8 +8,13 @@
 /// the SHA-256 of the evidence it holds. Entries and checkpoints
 /// are append-only: triggers refuse updates and deletes, so an accident cannot rewrite history
 /// (a deliberate edit of the file is what `custos verify` is for).
+///
+/// `releases` is not part of the log: it is the daemon's journal of originals whose seal is
+/// committed but which may still sit in the inbox. A row is written in the transaction that
+/// records the seal and removed once the original has left the inbox durably, so a crash between
+/// the two is finished at the next start.
 enum LedgerSchema {
-    static let version = "5"
+    static let version = "6"
 
     static let create = """
         PRAGMA page_size = 16384;
@@ -20,6 +25,9 @@ enum LedgerSchema {
             item TEXT, case_id TEXT, exhibit TEXT, name BLOB);
         CREATE INDEX entries_by_item ON entries (item) WHERE item IS NOT NULL;
         CREATE VIEW items AS SELECT seq, body, item, case_id, exhibit, name FROM entries WHERE item IS NOT NULL;
+        CREATE TABLE releases (
+            item TEXT PRIMARY KEY, path BLOB NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
+            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL) WITHOUT ROWID;
         CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, signed_at TEXT NOT NULL);
         CREATE TABLE latest_checkpoint (
             id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL);

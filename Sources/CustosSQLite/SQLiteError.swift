@@ -18,6 +18,9 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public var primaryCode: Int32 { code & 0xff }
 
     /// True for the codes that mean the file is not a sound database.
+    /// The disk (or quota) is full: SQLITE_FULL, or an I/O error whose cause is ENOSPC.
+    public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+
     public var isCorruption: Bool {
         primaryCode == SQLITE_CORRUPT || primaryCode == SQLITE_NOTADB
     }

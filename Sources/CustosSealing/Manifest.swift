@@ -67,18 +67,15 @@ enum Manifest {
             "ctime": .string(timeString(status.changeTime)),
             "atime": .string(timeString(status.accessTime)),
         ]
-        let manifest: JSONValue = .object([
+        var acquisition = request.acquisition.json
+        acquisition["case"] = .string(request.caseID)
+        var manifest: JSONObject = [
             "format": .string(format),
             "item": .string(item),
             "original": .object(original),
             "digests": digests.json,
             "member": .string("evidence/" + member),
-            "acquisition": .object([
-                "case": .string(request.caseID),
-                "exhibit": .string(request.exhibit),
-                "examiner": .string(request.examiner),
-                "description": .string(request.description),
-            ]),
+            "acquisition": .object(acquisition),
             "sealing": .object([
                 "host": .string(context.host),
                 "node": .string(origin),
@@ -88,8 +85,18 @@ enum Manifest {
                 "time": .string(sealedAt),
                 "compression": .string(compression),
             ]),
-        ])
-        return CanonicalJSON.encode(manifest)
+        ]
+        if let inbox = request.inbox {
+            var flags = [JSONValue]()
+            if status.linkCount > 1 { flags.append(.string("hardLinked")) }
+            manifest["inbox"] = .object([
+                "path": .byteString(inbox.relativePath),
+                "sidecars": .array(
+                    inbox.sidecars.map { .object(["path": .byteString($0.path), "sha256": .string($0.sha256.hex)]) }),
+                "flags": .array(flags),
+            ])
+        }
+        return CanonicalJSON.encode(.object(manifest))
     }
 
     /// The original's line list in hashdeep's format, so `hashdeep -a -k hashdeep.txt` audits the

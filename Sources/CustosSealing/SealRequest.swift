@@ -1,21 +1,93 @@
 import CustosFileSystem
+import CustosFormats
 
 /// What to seal and the acquisition metadata the handler gives with it.
 public struct SealRequest: Sendable {
     public var path: RawPath
     public var caseID: String
-    public var exhibit: String
-    public var examiner: String
-    public var description: String
+    public var acquisition: Acquisition
+    /// Where the request came from when the daemon made it: the path under the inbox and the
+    /// sidecar files read for it. Nil for `custos ingest`.
+    public var inbox: InboxSource?
+    /// Refuse a file that another process still holds open for writing (the daemon's check that
+    /// an upload has finished), where the kernel can tell.
+    public var requireClosed: Bool
+
+    public init(
+        path: RawPath, caseID: String = "", acquisition: Acquisition = Acquisition(), inbox: InboxSource? = nil,
+        requireClosed: Bool = false
+    ) {
+        self.path = path
+        self.caseID = caseID
+        self.acquisition = acquisition
+        self.inbox = inbox
+        self.requireClosed = requireClosed
+    }
 
     public init(
         path: RawPath, caseID: String = "", exhibit: String = "", examiner: String = "", description: String = ""
     ) {
-        self.path = path
-        self.caseID = caseID
+        self.init(
+            path: path, caseID: caseID,
+            acquisition: Acquisition(exhibit: exhibit, examiner: examiner, description: description))
+    }
+
+    public var exhibit: String { acquisition.exhibit }
+}
+
+/// Acquisition metadata: what the handler knows of where the evidence came from. Recorded in the
+/// manifest, which the ledger entry commits to.
+public struct Acquisition: Sendable, Equatable {
+    public var exhibit = ""
+    public var examiner = ""
+    public var description = ""
+    public var seizurePlace = ""
+    /// As the handler wrote it (RFC 3339 recommended).
+    public var seizureTime = ""
+    public var deviceMake = ""
+    public var deviceModel = ""
+    public var deviceSerial = ""
+
+    public init(
+        exhibit: String = "", examiner: String = "", description: String = "", seizurePlace: String = "",
+        seizureTime: String = "", deviceMake: String = "", deviceModel: String = "", deviceSerial: String = ""
+    ) {
         self.exhibit = exhibit
         self.examiner = examiner
         self.description = description
+        self.seizurePlace = seizurePlace
+        self.seizureTime = seizureTime
+        self.deviceMake = deviceMake
+        self.deviceModel = deviceModel
+        self.deviceSerial = deviceSerial
+    }
+
+    var json: JSONObject {
+        [
+            "exhibit": .string(exhibit), "examiner": .string(examiner), "description": .string(description),
+            "seizure": .object(["place": .string(seizurePlace), "time": .string(seizureTime)]),
+            "device": .object([
+                "make": .string(deviceMake), "model": .string(deviceModel), "serial": .string(deviceSerial),
+            ]),
+        ]
+    }
+}
+
+/// Where in the inbox a file was found, and the sidecar files whose metadata it carries.
+public struct InboxSource: Sendable, Equatable {
+    /// The path under the inbox, byte-exact (`<case>/<…>/<name>`).
+    public var relativePath: [UInt8]
+    /// Each sidecar read, nearest last: its path under the inbox and the SHA-256 of its bytes.
+    public var sidecars: [(path: [UInt8], sha256: Hash)]
+
+    public init(relativePath: [UInt8], sidecars: [(path: [UInt8], sha256: Hash)] = []) {
+        self.relativePath = relativePath
+        self.sidecars = sidecars
+    }
+
+    public static func == (lhs: InboxSource, rhs: InboxSource) -> Bool {
+        lhs.relativePath == rhs.relativePath && lhs.sidecars.map(\.path) == rhs.sidecars.map(\.path)
+            && lhs.sidecars.map(\.sha256) == rhs.sidecars.map(\.sha256)
     }
 }
 

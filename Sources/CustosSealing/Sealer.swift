@@ -19,6 +19,9 @@ public struct PendingSeal: Sendable {
     public var sealedAt: String
     /// True when the same content was already in the vault and its archive is shared.
     public var deduplicated: Bool
+    /// What the original was when it was read (identity, size, times): the daemon releases only
+    /// this very file.
+    public var original: FileStatus
     public var event: NewCustodyEvent
 }
 
@@ -39,11 +42,16 @@ public final class Sealer: @unchecked Sendable {
     /// Seals one regular file: hashes and archives it in one pass, checks it did not change,
     /// places the archive and the manifest durably. The returned event still has to be recorded
     /// with `Ledger.append`. Nothing is recorded and no partial archive is left when this throws.
-    public func seal(_ request: SealRequest, now: () -> String) throws -> PendingSeal {
+    ///
+    /// With `durability: .batch` the archive is fsynced but the names in the vault are not: the
+    /// caller calls `Vault.syncForBatch` once for many seals before recording them.
+    public func seal(
+        _ request: SealRequest, durability: Vault.Durability = .immediate, now: () -> String
+    ) throws -> PendingSeal {
         do {
-            let pending = try sealOnce(request, now: now)
-            logger.info(
-                "sealed",
+            let pending = try sealOnce(request, durability: durability, now: now)
+            logger.debug(
+                "archived",
                 metadata: [
                     "item": "\(pending.item)", "case": "\(DisplayName.escape(Array(request.caseID.utf8)))",
                     "name": "\(request.path)", "sha256": "\(pending.digests.sha256.hex)", "size": "\(pending.size)",
@@ -51,14 +59,16 @@ public final class Sealer: @unchecked Sendable {
                 ])
             return pending
         } catch let error as SealingError {
-            logger.warning(
+            logger.debug(
                 "not sealed",
                 metadata: ["name": "\(request.path)", "code": "\(error.code)", "reason": "\(error.message)"])
             throw error
         }
     }
 
-    private func sealOnce(_ request: SealRequest, now: () -> String) throws -> PendingSeal {
+    private func sealOnce(
+        _ request: SealRequest, durability: Vault.Durability, now: () -> String
+    ) throws -> PendingSeal {
         let shown = request.path.description
         let file: FileDescriptor
         let before: FileStatus
@@ -66,6 +76,11 @@ public final class Sealer: @unchecked Sendable {
             (file, before) = try FileSystem.openEvidence(request.path)
         } catch let error as FileSystemError {
             throw SealingError(.refused, file: shown, error.message, cause: error)
+        }
+        if request.requireClosed, file.isOpenForWritingElsewhere() == true {
+            throw SealingError(
+                .stillBeingWritten, file: shown,
+                "is still open for writing by another process; it will be sealed once closed")
         }
         file.adviseSequential()
 
@@ -163,7 +178,8 @@ public final class Sealer: @unchecked Sendable {
             try output.sync()
             let computed = Hash(bytes: archiveDigest.finish())!
             switch try vault.placeArchive(
-                temporary: temporary, content: digests.sha256, compression: compression.rawValue)
+                temporary: temporary, content: digests.sha256, compression: compression.rawValue,
+                durability: durability)
             {
             case .placed:
                 placed = true
@@ -182,7 +198,7 @@ public final class Sealer: @unchecked Sendable {
                 archiveHash = contents.archiveHash
                 deduplicated = true
             }
-            try vault.storeManifest(manifest, hash: manifestHash)
+            try vault.storeManifest(manifest, hash: manifestHash, durability: durability)
         } catch let error as SealingError {
             throw error
         } catch {
@@ -200,7 +216,7 @@ public final class Sealer: @unchecked Sendable {
             record: record)
         return PendingSeal(
             request: request, item: item, digests: digests, size: UInt64(total), archive: archiveHash,
-            manifest: manifestHash, sealedAt: sealedAt, deduplicated: deduplicated, event: event)
+            manifest: manifestHash, sealedAt: sealedAt, deduplicated: deduplicated, original: before, event: event)
     }
 
     /// A new UUIDv7 item id from the real-time clock and the system's random generator.

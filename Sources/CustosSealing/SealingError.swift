@@ -5,7 +5,7 @@ import CustosFileSystem
 public struct SealingError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case refused, changedWhileReading, noSpace, storage, archive
+            case refused, changedWhileReading, stillBeingWritten, noSpace, storage, archive
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -14,6 +14,8 @@ public struct SealingError: Error, CustomStringConvertible, Sendable {
         public static let refused = Code(.refused)
         /// The file grew, shrank or was replaced while it was read; try again once it is still.
         public static let changedWhileReading = Code(.changedWhileReading)
+        /// Another process still holds the file open for writing; seal it once it is closed.
+        public static let stillBeingWritten = Code(.stillBeingWritten)
         /// The vault's disk is full: nothing was recorded and no partial archive kept.
         public static let noSpace = Code(.noSpace)
         /// Writing or syncing the vault failed; sealing must stop until an operator looks.

@@ -16,7 +16,8 @@ import Glibc
 /// objects/ab/<sha256>.tar.zst  sealed archives, named by the SHA-256 of the evidence they hold
 /// manifests/ab/<sha256>.json   manifests, named by their SHA-256
 /// tmp/                         archives being written
-/// inbox/                       where evidence is dropped
+/// inbox/                       where evidence is dropped (the daemon's default inbox)
+/// locks/                       daemon.lock (one daemon per vault), sealing.lock
 /// ```
 public struct Vault: Sendable {
     public let root: RawPath
@@ -30,6 +31,7 @@ public struct Vault: Sendable {
     public var manifestsPath: RawPath { root.appending("manifests") }
     public var temporaryPath: RawPath { root.appending("tmp") }
     public var inboxPath: RawPath { root.appending("inbox") }
+    public var locksPath: RawPath { root.appending("locks") }
 
     public var compression: String { configuration.compression }
 
@@ -191,26 +193,98 @@ public struct Vault: Sendable {
     /// Gives a finished, fsynced temporary archive its content address, durably. It never
     /// replaces a stored archive: `link(2)` fails when the name exists, so two seals of the
     /// same content at the same moment keep the first archive and share it.
-    public func placeArchive(temporary: RawPath, content: Hash, compression: String) throws -> Placement {
+    ///
+    /// With `durability: .batch` the directories are not synced: the caller syncs the file
+    /// system once for a batch (`syncForBatch`) before the ledger records any of it.
+    public func placeArchive(
+        temporary: RawPath, content: Hash, compression: String, durability: Durability = .immediate
+    ) throws -> Placement {
         if let existing = findArchive(content: content) { return .alreadyStored(existing) }
         let target = archivePath(content: content, compression: compression)
         try FileSystem.makeDirectory(target.parent)
         do {
-            try FileSystem.linkDurably(temporary, to: target)
+            if durability == .immediate {
+                try FileSystem.linkDurably(temporary, to: target)
+            } else {
+                try FileSystem.renameNoReplace(temporary, to: target)
+            }
         } catch let error as FileSystemError where error.code == .exists {
             return .alreadyStored(target)
         }
-        try FileSystem.syncDirectory(objectsPath)
+        if durability == .immediate { try FileSystem.syncDirectory(objectsPath) }
         return .placed(target)
     }
 
-    /// Stores a manifest durably by its SHA-256.
-    public func storeManifest(_ bytes: [UInt8], hash: Hash) throws {
+    /// Stores a manifest by its SHA-256: durably at once, or (`.batch`) written and named, made
+    /// durable by the caller's `syncForBatch`.
+    public func storeManifest(_ bytes: [UInt8], hash: Hash, durability: Durability = .immediate) throws {
         let target = manifestPath(hash)
         try FileSystem.makeDirectory(target.parent)
         guard !FileSystem.exists(target) else { return }
-        try FileSystem.writeDurably(bytes, to: target, mode: 0o444)
-        try FileSystem.syncDirectory(manifestsPath)
+        if durability == .immediate {
+            try FileSystem.writeDurably(bytes, to: target, mode: 0o444)
+            try FileSystem.syncDirectory(manifestsPath)
+        } else {
+            let temporary = target.parent.appending(component: Array(".tmp-\(getpid())-".utf8) + target.lastComponent)
+            do {
+                let fd = try FileSystem.createExclusive(temporary, mode: 0o444)
+                try fd.write(bytes)
+            } catch {
+                FileSystem.remove(temporary)
+                throw error
+            }
+            try FileSystem.rename(temporary, to: target)
+        }
+    }
+
+    /// How a step makes its files durable: each at once (fsync of file and directories), or as
+    /// part of a batch that the caller makes durable with one `syncForBatch`.
+    public enum Durability: Sendable {
+        case immediate
+        case batch
+    }
+
+    /// Makes every file and name written in the vault durable (one `syncfs(2)`): what a batch of
+    /// `.batch` steps needs before the ledger records them. A write-back error throws.
+    public func syncForBatch() throws {
+        try FileSystem.syncFileSystem(root)
+    }
+
+    // MARK: - Locks
+
+    /// Takes the vault's daemon lock: one daemon per vault. Fails at once, naming the holder,
+    /// when another daemon runs.
+    public func lockDaemon() throws -> FileLock {
+        try FileSystem.makeDirectory(locksPath, mode: 0o700)
+        let path = locksPath.appending("daemon.lock")
+        do {
+            let lock = try FileLock(path, exclusive: true, wait: false)
+            lock.record("pid \(getpid())\n")
+            return lock
+        } catch let error as FileSystemError where error.code == .exists {
+            let holder = FileLock.holder(of: path).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw VaultError(
+                .locked, "\(root): a daemon already runs for this vault (\(holder.isEmpty ? "unknown" : holder))")
+        }
+    }
+
+    /// Takes the sealing lock: shared by everything that seals (`ingest`, the daemon), exclusive
+    /// for the daemon's start-up reconciliation, which removes archives no ledger entry names.
+    /// Waits for a conflicting holder.
+    public func lockSealing(exclusive: Bool) throws -> FileLock {
+        try FileSystem.makeDirectory(locksPath, mode: 0o700)
+        return try FileLock(locksPath.appending("sealing.lock"), exclusive: exclusive, wait: true)
+    }
+
+    /// This vault with other sealing settings (the daemon's configuration may override them).
+    public func overriding(compression: String?, compressionLevel: Int??, md5: Bool?, sha1: Bool?) throws -> Vault {
+        var configuration = self.configuration
+        if let compression { configuration.compression = compression }
+        if let compressionLevel { configuration.compressionLevel = compressionLevel }
+        if let md5 { configuration.md5 = md5 }
+        if let sha1 { configuration.sha1 = sha1 }
+        try configuration.validate(file: configurationPath.description)
+        return Vault(root: root, configuration: configuration)
     }
 }
 

@@ -2,7 +2,7 @@
 public struct VaultError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case notFound, notInitialised, alreadyExists, badConfiguration, keyProblem, storage
+            case notFound, notInitialised, alreadyExists, badConfiguration, keyProblem, storage, locked
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -18,6 +18,8 @@ public struct VaultError: Error, CustomStringConvertible, Sendable {
         public static let keyProblem = Code(.keyProblem)
         /// Writing to the vault failed (read-only, full, fsync error).
         public static let storage = Code(.storage)
+        /// Another process holds the lock (a second daemon for the same vault).
+        public static let locked = Code(.locked)
 
         public var description: String { "\(value)" }
     }

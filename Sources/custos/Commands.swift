@@ -47,6 +47,9 @@ struct Ingest: ParsableCommand {
         let vault = try vault.open()
         let signer = try vault.signer()
         let ledger = try vault.openLedger()
+        // Shared with the daemon; its start-up reconciliation waits until this ingest is done.
+        let sealingLock = try vault.lockSealing(exclusive: false)
+        defer { withExtendedLifetime(sealingLock) {} }
         let sealer = Sealer(vault: vault, context: .current(tool: toolVersion))
 
         var refused = 0

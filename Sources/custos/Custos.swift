@@ -4,7 +4,7 @@ import Glibc
 import Logging
 
 @main
-struct Custos: ParsableCommand {
+struct Custos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "custos",
         abstract: "Digital evidence preservation: seal files, keep a tamper-evident ledger, prove it.",
@@ -14,19 +14,22 @@ struct Custos: ParsableCommand {
             """,
         version: toolVersion,
         subcommands: [
-            Init.self, Ingest.self, List.self, Show.self, Verify.self, CheckpointCommand.self, Key.self,
+            Init.self, Ingest.self, DaemonCommand.self, List.self, Show.self, Verify.self, CheckpointCommand.self,
+            Key.self,
             EntryCommand.self, Proof.self, Consistency.self,
         ]
     )
 
-    static func main() {
+    static func main() async {
         // libarchive needs a UTF-8 locale for UTF-8 member names.
         setlocale(LC_ALL, "C.UTF-8")
         // Log lines go to standard error; $CUSTOS_LOG_LEVEL (trace … critical) sets how many.
+        // The daemon logs a line per seal by default; the other commands only errors.
         let level = ProcessInfo.processInfo.environment["CUSTOS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        let isDaemon = CommandLine.arguments.dropFirst().first == "daemon"
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level ?? .error
+            handler.logLevel = level ?? (isDaemon ? .info : .error)
             return handler
         }
         var command: any ParsableCommand
@@ -42,7 +45,11 @@ struct Custos: ParsableCommand {
             Glibc.exit(2)
         }
         do {
-            try command.run()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let error as CLIError {
             Output.error("custos: \(error.message)")
             Glibc.exit(error.exitCode)

@@ -1,0 +1,17 @@
+#ifndef CUSTOS_CSYSTEM_H
+#define CUSTOS_CSYSTEM_H
+
+/// Linux calls that glibc declares only under _GNU_SOURCE, which Swift's Glibc module does not see.
+
+/// renameat2(RENAME_NOREPLACE): renames `from` to `to` only when `to` does not exist (EEXIST otherwise).
+int custos_rename_noreplace(const char *from, const char *to);
+
+/// syncfs(2) on the file system holding the open file `fd`; reports write-back errors (Linux 5.8+).
+int custos_syncfs(int fd);
+
+/// Whether some process holds the file open for writing: a read lease (F_SETLEASE, F_RDLCK) is
+/// refused with EAGAIN exactly then. Returns 1 (open for writing), 0 (not), or -1 when leases are
+/// unavailable here (not the owner without CAP_LEASE, a network file system); errno says why.
+int custos_open_for_writing(int fd);
+
+#endif

@@ -1,0 +1,88 @@
+import CSystem
+import Glibc
+
+extension FileSystem {
+    /// Renames `from` to `to` only if `to` does not exist (`renameat2` with `RENAME_NOREPLACE`):
+    /// never replaces a file. Fails with `.exists` when `to` exists, changing nothing. Not durable
+    /// by itself: sync the directories (or the file system) after a batch of renames.
+    public static func renameNoReplace(_ from: RawPath, to: RawPath) throws {
+        let result = from.withCString { source in to.withCString { custos_rename_noreplace(source, $0) } }
+        guard result == 0 else { throw FileSystemError.syscall("rename", path: "\(from) -> \(to)") }
+    }
+
+    /// Renames `from` to `to` (replacing it), not durable by itself: for a batch made durable later.
+    public static func rename(_ from: RawPath, to: RawPath) throws {
+        let result = from.withCString { source in to.withCString { Glibc.rename(source, $0) } }
+        guard result == 0 else { throw FileSystemError.syscall("rename", path: "\(from) -> \(to)") }
+    }
+
+    /// Flushes every write on the file system that holds `path` (`syncfs(2)`): one journal commit
+    /// makes a batch of files and names durable. A write-back error is reported.
+    public static func syncFileSystem(_ path: RawPath) throws {
+        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        defer { close(fd) }
+        guard custos_syncfs(fd) == 0 else { throw FileSystemError.syscall("syncfs", path: path.description) }
+    }
+
+    /// Removes an empty directory; false when it is not empty or cannot be removed.
+    @discardableResult
+    public static func removeEmptyDirectory(_ path: RawPath) -> Bool {
+        path.withCString { rmdir($0) } == 0
+    }
+}
+
+extension FileDescriptor {
+    /// Whether another process holds this file open for writing (a writer still copying it). Nil
+    /// when the kernel cannot tell here (no lease rights on this file, a network file system).
+    public func isOpenForWritingElsewhere() -> Bool? {
+        switch custos_open_for_writing(rawValue) {
+        case 0: false
+        case 1: true
+        default: nil
+        }
+    }
+}
+
+/// An advisory lock on a file (`flock(2)`), released when this value is deinitialised or when the
+/// process ends, even by SIGKILL: a crashed daemon never leaves a stale lock.
+public final class FileLock: Sendable {
+    private let fd: Int32
+    public let path: RawPath
+
+    /// Takes the lock on `path` (created, mode 0600, if missing). `wait: false` fails at once with
+    /// `.exists` when another process holds a conflicting lock.
+    public init(_ path: RawPath, exclusive: Bool, wait: Bool) throws {
+        let fd = path.withCString { open($0, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        var operation = exclusive ? LOCK_EX : LOCK_SH
+        if !wait { operation |= LOCK_NB }
+        while flock(fd, operation) != 0 {
+            if errno == EINTR { continue }
+            let failure = errno
+            close(fd)
+            if failure == EWOULDBLOCK {
+                throw FileSystemError(
+                    .exists, path: path.description, message: "is locked by another process", call: "flock",
+                    errno: failure)
+            }
+            throw FileSystemError.syscall("flock", path: path.description, errno: failure)
+        }
+        self.fd = fd
+        self.path = path
+    }
+
+    /// Replaces the lock's content with `text` (who holds it), for operators.
+    public func record(_ text: String) {
+        _ = ftruncate(fd, 0)
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// What the holder wrote with `record`.
+    public static func holder(of path: RawPath) -> String {
+        (try? String(decoding: FileSystem.readFile(path), as: UTF8.self)) ?? ""
+    }
+
+    deinit { close(fd) }
+}

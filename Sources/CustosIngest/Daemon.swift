@@ -1,0 +1,158 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSealing
+import CustosVault
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `custos daemon`: one process per vault, a service group of the inbox watcher, the sealing
+/// pipeline and the checkpointer. SIGTERM or SIGINT shuts it down gracefully: the watcher stops,
+/// seals in flight complete and are committed and released, a last checkpoint is signed, exit 0.
+public enum Daemon {
+    /// Checks the folders, takes the vault's daemon lock, reconciles, then runs until a signal
+    /// (returns) or a storage failure (throws `DaemonError.sealingStopped`).
+    public static func run(
+        vault: Vault, configuration: DaemonConfiguration, context: SealingContext, logger: Logger
+    ) async throws {
+        let daemonLock = try vault.lockDaemon()
+        let vault = try vault.overriding(
+            compression: configuration.compression, compressionLevel: configuration.compressionLevel.map { $0 },
+            md5: configuration.md5, sha1: configuration.sha1)
+        let layout = InboxLayout(configuration: configuration)
+        try prepareFolders(layout)
+        let signer = try vault.signer()
+
+        // Reconcile while nothing else seals, then seal beside `custos ingest` (shared lock).
+        do {
+            let exclusive = try vault.lockSealing(exclusive: true)
+            let ledger = try vault.openLedger()
+            _ = try Reconciler(vault: vault, layout: layout, logger: logger).run(ledger: ledger)
+            withExtendedLifetime(exclusive) {}
+        }
+        let sealingLock = try vault.lockSealing(exclusive: false)
+
+        var settings: Logger.Metadata = ["vault": "\(vault.root)", "origin": "\(vault.configuration.origin)"]
+        for (key, value) in configuration.summary { settings[key] = "\(value)" }
+        logger.info("custos daemon started", metadata: settings)
+
+        let outcomes = BlockingQueue<(RawPath, SealOutcome)>()
+        let pipeline = SealingPipeline(
+            vault: vault, layout: layout, configuration: configuration, context: context, logger: logger,
+            outcomes: outcomes)
+        let watcher = InboxWatcher(
+            layout: layout, configuration: configuration, pipeline: pipeline, outcomes: outcomes,
+            node: vault.configuration.origin, logger: logger)
+        let checkpointer = Checkpointer(
+            vault: vault, signer: signer, interval: configuration.checkpointSeconds, logger: logger)
+
+        // Shut down in reverse order: the watcher first, then the pipeline, the checkpointer last.
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(
+                        service: ThreadService(
+                            name: "checkpointer", body: checkpointer.run, stop: checkpointer.requestStop)),
+                    .init(service: ThreadService(name: "sealing", body: pipeline.run, stop: pipeline.requestStop)),
+                    .init(service: ThreadService(name: "watcher", body: watcher.run, stop: watcher.requestStop)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            if let failure = pipeline.storageFailure { throw failure }
+            throw error
+        }
+        if let failure = pipeline.storageFailure { throw failure }
+        logger.info("custos daemon stopped")
+        withExtendedLifetime((daemonLock, sealingLock)) {}
+    }
+
+    /// The inbox must be a folder (the vault's default one is created); `sealed/` and `rejected/`
+    /// are created, and all three must be on one file system (a release is a rename).
+    static func prepareFolders(_ layout: InboxLayout) throws {
+        var devices = [UInt64]()
+        for (name, path) in [("inbox", layout.inbox), ("sealed", layout.sealed), ("rejected", layout.rejected)] {
+            do {
+                try FileSystem.makeDirectory(path)
+            } catch {
+                throw DaemonError(.inboxUnusable, "the \(name) folder \(path) cannot be used: \(error)", cause: error)
+            }
+            guard let status = try FileSystem.linkStatus(path), status.isDirectory else {
+                throw DaemonError(.inboxUnusable, "the \(name) folder \(path) is not a folder")
+            }
+            devices.append(status.device)
+        }
+        guard Set(devices).count == 1 else {
+            throw DaemonError(
+                .inboxUnusable,
+                "the inbox, sealed and rejected folders must be on one file system (a release is a rename): \(layout.inbox), \(layout.sealed), \(layout.rejected)"
+            )
+        }
+    }
+}
+
+/// A service whose work runs on a thread of its own (blocking calls stay off Swift's cooperative
+/// pool); graceful shutdown and cancellation both ask it to stop.
+struct ThreadService: Service, CustomStringConvertible {
+    let name: String
+    let body: @Sendable () throws -> Void
+    let stop: @Sendable () -> Void
+
+    var description: String { name }
+
+    func run() async throws {
+        let stop = self.stop
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await runOnThread(name: "custos-\(name)", body)
+            } onGracefulShutdown: {
+                stop()
+            }
+        } onCancel: {
+            stop()
+        }
+    }
+}
+
+/// Signs a checkpoint every `interval` seconds while the ledger grows, and a last one on stop.
+final class Checkpointer: @unchecked Sendable {
+    let vault: Vault
+    let signer: Ed25519NoteSigner
+    let interval: Double
+    let logger: Logger
+    private let stop = StopSignal()
+
+    init(vault: Vault, signer: Ed25519NoteSigner, interval: Double, logger: Logger) {
+        self.vault = vault
+        self.signer = signer
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func requestStop() { stop.raise() }
+
+    func run() throws {
+        let ledger = try vault.openLedger()
+        var signedSize = try Checkpoint(parsing: SignedNote(parsing: ledger.latestCheckpoint()).text).size
+        func signIfGrown() throws {
+            let size = try ledger.size()
+            guard size > signedSize else { return }
+            let note = try ledger.checkpoint(signer: signer, now: DaemonClock.now())
+            signedSize = try Checkpoint(parsing: note.text).size
+            logger.info("checkpoint signed", metadata: ["size": "\(signedSize)"])
+        }
+        while !stop.wait(seconds: interval) {
+            do {
+                try signIfGrown()
+            } catch {
+                logger.error("signing a checkpoint failed; trying again", metadata: ["error": "\(error)"])
+            }
+        }
+        try signIfGrown()
+    }
+}

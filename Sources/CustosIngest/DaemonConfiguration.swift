@@ -1,0 +1,215 @@
+import CustosFileSystem
+import CustosFormats
+import Foundation
+
+/// What the daemon does with an original once its seal is durable.
+public enum ReleasePolicy: String, Sendable, Equatable {
+    /// Move it to `sealed/<case>/…` beside the inbox (the default).
+    case move
+    /// Delete it from the inbox (only the inbox's name: a hard-linked target elsewhere stays).
+    case delete
+}
+
+/// The daemon's settings: the file `custos-daemon.yaml` in the vault (or `--config FILE`), then
+/// environment variables `CUSTOS_<KEY>` (dashes as underscores), then these defaults.
+///
+/// Relative paths are taken from the vault folder. `sealed` and `rejected` default to folders
+/// beside the inbox; none of the three may lie inside another.
+public struct DaemonConfiguration: Sendable, Equatable {
+    public var inbox: RawPath
+    public var sealed: RawPath
+    public var rejected: RawPath
+    public var release: ReleasePolicy = .move
+    /// How long size and mtime must stay unchanged before a closed file is sealed.
+    public var settleSeconds: Double = 2
+    /// How often the whole inbox is walked again, in case an event was lost.
+    public var rescanSeconds: Double = 60
+    /// How often a checkpoint is signed while entries are being appended.
+    public var checkpointSeconds: Double = 5
+    /// The first wait before a file that could not be read (or a full disk) is tried again;
+    /// it doubles each time, up to ten minutes.
+    public var retrySeconds: Double = 5
+    /// Sealing threads: several keep the disk busy with small files (their fsyncs share journal
+    /// commits); a large file is read by one of them, its digests and compression on their own threads.
+    public var workers: Int = 4
+    /// Overrides of the vault's own settings (`custos.json`); nil keeps the vault's.
+    public var compression: String?
+    public var compressionLevel: Int?
+    public var md5: Bool?
+    public var sha1: Bool?
+
+    /// The defaults for a vault at `vault`: its `inbox/`, with `sealed/` and `rejected/` beside it.
+    public init(vault: RawPath) {
+        inbox = vault.appending("inbox")
+        sealed = vault.appending("sealed")
+        rejected = vault.appending("rejected")
+    }
+
+    /// The configuration file's name in a vault.
+    public static let fileName = "custos-daemon.yaml"
+
+    /// The keys, in the order documented.
+    static let keys = [
+        "inbox", "sealed", "rejected", "release", "settle-seconds", "rescan-seconds", "checkpoint-seconds",
+        "retry-seconds", "workers", "compression", "compression-level", "digests",
+    ]
+
+    /// The environment variable that overrides `key`.
+    public static func environmentName(_ key: String) -> String {
+        "CUSTOS_" + key.uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// Loads the configuration for the vault at `vault`: the file's settings (when `file` is given,
+    /// it must exist), then the environment's. A bad setting throws with the file and line, or the
+    /// variable's name, and the reason.
+    public static func load(
+        vault: RawPath, file: RawPath?, fileText: String?, environment: [String: String]
+    ) throws(ConfigurationError) -> DaemonConfiguration {
+        var configuration = DaemonConfiguration(vault: vault)
+        var explicitSealed = false
+        var explicitRejected = false
+        if let file, let fileText {
+            let settings = try SettingsFile(name: file.description, text: fileText)
+            for value in settings.values {
+                guard keys.contains(value.key) else {
+                    throw ConfigurationError(
+                        file: settings.name, line: value.line,
+                        "\(value.key): unknown setting (known: \(keys.joined(separator: ", ")))")
+                }
+                do {
+                    try configuration.set(value.key, value.text, vault: vault)
+                } catch let reason as Reason {
+                    throw ConfigurationError(file: settings.name, line: value.line, "\(value.key): \(reason.text)")
+                } catch {}
+                if value.key == "sealed" { explicitSealed = true }
+                if value.key == "rejected" { explicitRejected = true }
+            }
+        }
+        for key in keys {
+            let name = environmentName(key)
+            guard let text = environment[name] else { continue }
+            do {
+                try configuration.set(key, text, vault: vault)
+            } catch let reason as Reason {
+                throw ConfigurationError(file: "environment variable \(name)", line: nil, reason.text)
+            } catch {}
+            if key == "sealed" { explicitSealed = true }
+            if key == "rejected" { explicitRejected = true }
+        }
+        // Beside the inbox, wherever the inbox is, unless given.
+        if !explicitSealed { configuration.sealed = configuration.inbox.parent.appending("sealed") }
+        if !explicitRejected { configuration.rejected = configuration.inbox.parent.appending("rejected") }
+        try configuration.checkFolders()
+        return configuration
+    }
+
+    private struct Reason: Error {
+        var text: String
+        init(_ text: String) { self.text = text }
+    }
+
+    private mutating func set(_ key: String, _ text: String, vault: RawPath) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        func seconds(_ range: ClosedRange<Double>) throws -> Double {
+            guard let value = Double(trimmed), value.isFinite, range.contains(value) else {
+                throw Reason(
+                    "must be a number of seconds from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), not \"\(text)\""
+                )
+            }
+            return value
+        }
+        func path() throws -> RawPath {
+            guard !trimmed.isEmpty, !trimmed.utf8.contains(0) else { throw Reason("must be a folder path") }
+            var bytes = Array(trimmed.utf8)
+            while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+            return bytes.first == UInt8(ascii: "/")
+                ? RawPath(bytes: bytes) : RawPath(bytes: vault.bytes + [UInt8(ascii: "/")] + bytes)
+        }
+        switch key {
+        case "inbox": inbox = try path()
+        case "sealed": sealed = try path()
+        case "rejected": rejected = try path()
+        case "release":
+            guard let policy = ReleasePolicy(rawValue: trimmed) else {
+                throw Reason("must be move or delete, not \"\(text)\"")
+            }
+            release = policy
+        case "settle-seconds": settleSeconds = try seconds(0...3600)
+        case "rescan-seconds": rescanSeconds = try seconds(1...86400)
+        case "checkpoint-seconds": checkpointSeconds = try seconds(0.1...3600)
+        case "retry-seconds": retrySeconds = try seconds(0.1...3600)
+        case "workers":
+            guard let count = Int(trimmed), (1...64).contains(count) else {
+                throw Reason("must be a whole number from 1 to 64, not \"\(text)\"")
+            }
+            workers = count
+        case "compression":
+            guard ["zstd", "none", "gzip", "xz"].contains(trimmed) else {
+                throw Reason("must be zstd, none, gzip or xz, not \"\(text)\"")
+            }
+            compression = trimmed
+        case "compression-level":
+            guard let level = Int(trimmed), (1...19).contains(level) else {
+                throw Reason("must be a whole number from 1 to 19, not \"\(text)\"")
+            }
+            compressionLevel = level
+        case "digests":
+            let names = trimmed.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard names.contains("sha256"), names.allSatisfy({ ["sha256", "md5", "sha1"].contains($0) }) else {
+                throw Reason("must list sha256 and optionally md5 and sha1, not \"\(text)\"")
+            }
+            md5 = names.contains("md5")
+            sha1 = names.contains("sha1")
+        default:
+            throw Reason("unknown setting")
+        }
+    }
+
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
+    /// The inbox, `sealed` and `rejected` must be three separate places, none inside another:
+    /// the inbox holds only what is waiting.
+    private func checkFolders() throws(ConfigurationError) {
+        let folders = [("inbox", inbox), ("sealed", sealed), ("rejected", rejected)]
+        for (name, path) in folders {
+            for (otherName, other) in folders where otherName != name {
+                if path.bytes == other.bytes || path.isInside(other) {
+                    throw ConfigurationError(
+                        file: "configuration", line: nil,
+                        "\(name) (\(path)) must not be \(path.bytes == other.bytes ? "the same folder as" : "inside") \(otherName) (\(other))"
+                    )
+                }
+            }
+        }
+    }
+
+    /// The settings as `key: value` lines, for `custos daemon --check` and the start-up log.
+    public var summary: [(String, String)] {
+        [
+            ("inbox", inbox.description), ("sealed", sealed.description), ("rejected", rejected.description),
+            ("release", release.rawValue), ("settle-seconds", Self.format(settleSeconds)),
+            ("rescan-seconds", Self.format(rescanSeconds)), ("checkpoint-seconds", Self.format(checkpointSeconds)),
+            ("retry-seconds", Self.format(retrySeconds)), ("workers", String(workers)),
+            ("compression", compression ?? "(the vault's)"),
+            ("compression-level", compressionLevel.map(String.init) ?? "(the vault's)"),
+            (
+                "digests",
+                md5 == nil && sha1 == nil
+                    ? "(the vault's)"
+                    : (["sha256"] + (md5 == true ? ["md5"] : []) + (sha1 == true ? ["sha1"] : [])).joined(
+                        separator: ",")
+            ),
+        ]
+    }
+}
+
+extension RawPath {
+    /// True when this path lies under `folder` (by bytes, after removing trailing slashes).
+    func isInside(_ folder: RawPath) -> Bool {
+        var base = folder.bytes
+        while base.count > 1, base.last == UInt8(ascii: "/") { base.removeLast() }
+        return bytes.count > base.count && bytes.starts(with: base) && bytes[base.count] == UInt8(ascii: "/")
+    }
+}

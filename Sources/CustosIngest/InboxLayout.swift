@@ -1,0 +1,161 @@
+import CustosFileSystem
+import CustosFormats
+import CustosOpenSSL
+import CustosSealing
+import Glibc
+
+/// The inbox and the two folders beside it: where a file found in the inbox belongs (its case,
+/// its sidecars), where it goes once sealed, and where a refused input goes with its reason.
+///
+/// ```
+/// inbox/<case>/<…>/<name>             waiting to be sealed
+/// inbox/<case>.custos.yaml            the case's acquisition metadata (optional)
+/// inbox/<case>/<…>/<name>.custos.yaml the file's own (optional)
+/// sealed/<case>/<…>/<name>            released originals (or deleted, by configuration)
+/// rejected/<case>/<id>/<…>/<name>     refused inputs, moved without being opened or followed
+/// rejected/<case>/<id>.reason.txt     why
+/// ```
+public struct InboxLayout: Sendable {
+    public let inbox: RawPath
+    public let sealed: RawPath
+    public let rejected: RawPath
+    public let release: ReleasePolicy
+
+    public init(configuration: DaemonConfiguration) {
+        inbox = configuration.inbox
+        sealed = configuration.sealed
+        rejected = configuration.rejected
+        release = configuration.release
+    }
+
+    /// The components of `path` under the inbox (nil when it is not under it).
+    public func components(of path: RawPath) -> [[UInt8]]? {
+        guard path.isInside(inbox) else { return nil }
+        var base = inbox.bytes
+        while base.count > 1, base.last == UInt8(ascii: "/") { base.removeLast() }
+        return path.bytes[(base.count + 1)...].split(separator: UInt8(ascii: "/")).map(Array.init)
+    }
+
+    public func path(of components: [[UInt8]]) -> RawPath {
+        components.reduce(inbox) { $0.appending(component: $1) }
+    }
+
+    /// The case of a file: its first folder under the inbox; "" for a file dropped at the top.
+    /// A case folder's name is a case number: printable UTF-8, at most 128 bytes, or the file is
+    /// refused with the reason.
+    public func caseID(of components: [[UInt8]]) throws(InboxRefusal) -> String {
+        guard components.count > 1 else { return "" }
+        let name = components[0]
+        guard let text = String(validating: name, as: UTF8.self),
+            text.unicodeScalars.allSatisfy({ !DisplayName.isInvisibleOrControl($0) || $0 == " " }),
+            name.count <= 128
+        else {
+            throw InboxRefusal(
+                "the case folder's name \(DisplayName.escape(name)) is not a case number (printable UTF-8, at most 128 bytes)"
+            )
+        }
+        return text
+    }
+
+    /// The sidecars that apply to a file, farthest first: each folder's from the case down, then
+    /// the file's own. Only those that exist.
+    func sidecarPaths(of components: [[UInt8]]) -> [(relative: [UInt8], path: RawPath)] {
+        var found = [(relative: [UInt8], path: RawPath)]()
+        for depth in 1...components.count {
+            let owner = Array(components[..<depth])
+            let sidecar = Array(owner.dropLast()) + [Sidecar.name(for: owner.last!)]
+            guard sidecar.last!.count <= 255 else { continue }
+            let path = path(of: sidecar)
+            if FileSystem.exists(path) {
+                found.append((Array(sidecar.joined(separator: [UInt8(ascii: "/")])), path))
+            }
+        }
+        return found
+    }
+
+    /// Reads the acquisition metadata of a file from its sidecars. A sidecar that is not a
+    /// regular file, or does not parse, throws with its name, line and reason.
+    func acquisition(of components: [[UInt8]]) throws(InboxRefusal) -> (Acquisition, [(path: [UInt8], sha256: Hash)]) {
+        var acquisition = Acquisition()
+        var read = [(path: [UInt8], sha256: Hash)]()
+        let digester = OpenSSLSHA256()
+        for (relative, path) in sidecarPaths(of: components) {
+            let bytes: [UInt8]
+            do {
+                let (file, status) = try FileSystem.openEvidence(path)
+                guard status.size <= Sidecar.maximumSize else {
+                    throw InboxRefusal("the sidecar \(path) is larger than \(Sidecar.maximumSize / 1024) KiB")
+                }
+                bytes = try file.readAll()
+            } catch let refusal as InboxRefusal {
+                throw refusal
+            } catch {
+                throw InboxRefusal("the sidecar cannot be read: \(error)", sidecar: path)
+            }
+            do {
+                try Sidecar(bytes: bytes, file: path.description).apply(to: &acquisition)
+            } catch {
+                throw InboxRefusal("the sidecar is not valid: \(error)", sidecar: path)
+            }
+            read.append((relative, digester.sha256(bytes)))
+        }
+        return (acquisition, read)
+    }
+
+    /// Where a sealed original goes: `sealed/<same path>`; when that name is taken (the same name
+    /// dropped again), `sealed/<same folder>/<item id>/<name>`. Names are never merged.
+    func sealedDestination(of components: [[UInt8]], item: String, taken: Bool) -> RawPath {
+        var target = components.dropLast().reduce(sealed) { $0.appending(component: $1) }
+        if taken { target = target.appending(item) }
+        return target.appending(component: components.last!)
+    }
+
+    /// Moves a refused input out of the inbox to `rejected/<case>/<id>/<…>`, without opening or
+    /// following it, after writing the reason beside it. Returns the reason file's path.
+    @discardableResult
+    func reject(_ components: [[UInt8]], reason: String, code: String, now: String, node: String) throws -> RawPath {
+        let caseFolder = components.count > 1 ? components[0] : Array("_no-case".utf8)
+        let rest = components.count > 1 ? Array(components.dropFirst()) : components
+        let id = Self.rejectionIdentifier(now: now)
+        let caseRoot = rejected.appending(component: caseFolder)
+        let folder = caseRoot.appending(id)
+        let target = rest.reduce(folder) { $0.appending(component: $1) }
+        let reasonPath = caseRoot.appending(id + ".reason.txt")
+        let text = """
+            custos did not seal this input; it was moved here unopened.
+            input:  \(DisplayName.escape(Array(components.joined(separator: [UInt8(ascii: "/")]))))
+            moved:  \(target)
+            reason: \(reason)
+            code:   \(code)
+            time:   \(now)
+            node:   \(node)
+
+            """
+        try FileSystem.makeDirectory(target.parent)
+        try FileSystem.writeDurably(Array(text.utf8), to: reasonPath)
+        try FileSystem.renameNoReplace(path(of: components), to: target)
+        try FileSystem.syncDirectory(target.parent)
+        try FileSystem.syncDirectory(path(of: components).parent)
+        return reasonPath
+    }
+
+    static func rejectionIdentifier(now: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let compact = now.filter { $0.isNumber || $0 == "T" }.prefix(15)
+        return "\(compact)Z-" + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+}
+
+/// Why an input in the inbox is refused: moved to `rejected/` with this reason.
+public struct InboxRefusal: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    /// The sidecar at fault, when it is one.
+    public let sidecar: RawPath?
+
+    public init(_ message: String, sidecar: RawPath? = nil) {
+        self.message = message
+        self.sidecar = sidecar
+    }
+
+    public var description: String { message }
+}

@@ -1,0 +1,303 @@
+import CustosFileSystem
+import CustosFormats
+import CustosWatch
+import Foundation
+import Glibc
+import Logging
+
+/// Watches the inbox and hands each file to the pipeline once it has settled: inotify on the
+/// inbox and every folder under it (added as folders appear), a full rescan at start, on queue
+/// overflow and periodically, so a lost event never loses a file. Runs on a thread of its own.
+///
+/// Inputs that are not regular files (symbolic links, FIFOs, sockets, devices) are moved to
+/// `rejected/` at once, never opened or followed.
+final class InboxWatcher: @unchecked Sendable {
+    let layout: InboxLayout
+    let configuration: DaemonConfiguration
+    let pipeline: SealingPipeline
+    let outcomes: BlockingQueue<(RawPath, SealOutcome)>
+    let logger: Logger
+    let node: String
+    private let stop = StopSignal()
+
+    // State of the watcher thread only.
+    private var tracker: SettleTracker
+    private var inotify: InotifyWatcher?
+    private var watched = Set<RawPath>()
+    private var inboxIdentity: (device: UInt64, inode: UInt64)?
+    private var inFlight = Set<RawPath>()
+    /// Created by a writer and not yet closed (from events); cleared by a full rescan.
+    private var writing = Set<RawPath>()
+    /// Files to try again later, and when.
+    private var held = [RawPath: Double]()
+    /// Failed tries so far, for the back-off.
+    private var attempts = [RawPath: Int]()
+    /// Sealed but not released: not to be sealed again while this process runs.
+    private var stuck = Set<RawPath>()
+    private var inboxMissingReported = false
+
+    /// How many files may wait in the pipeline's queue.
+    static let queueLimit = 256
+
+    init(
+        layout: InboxLayout, configuration: DaemonConfiguration, pipeline: SealingPipeline,
+        outcomes: BlockingQueue<(RawPath, SealOutcome)>, node: String, logger: Logger
+    ) {
+        self.layout = layout
+        self.configuration = configuration
+        self.pipeline = pipeline
+        self.outcomes = outcomes
+        self.node = node
+        self.logger = logger
+        self.tracker = SettleTracker(settleSeconds: configuration.settleSeconds)
+    }
+
+    func requestStop() { stop.raise() }
+
+    func run() throws {
+        establish()
+        var nextRescan = DaemonClock.monotonic() + configuration.rescanSeconds
+        var nextInboxCheck = DaemonClock.monotonic() + 1
+        while !stop.isSet {
+            applyOutcomes()
+            var now = DaemonClock.monotonic()
+            var wait = 0.05
+            if let deadline = tracker.nextDeadline() {
+                // A file past its deadline is waiting for room in the queue or for its writer.
+                wait = deadline > now ? Swift.min(wait, deadline - now) : 0.02
+            }
+            if let inotify {
+                let events = try inotify.nextEvents(timeoutMilliseconds: Int32((wait * 1000).rounded(.up)))
+                handle(events)
+            } else {
+                _ = stop.wait(seconds: wait)
+            }
+            now = DaemonClock.monotonic()
+            if now >= nextInboxCheck {
+                checkInbox()
+                releaseHolds(now: now)
+                nextInboxCheck = now + 1
+            }
+            if now >= nextRescan {
+                rescan(reason: "periodic")
+                nextRescan = now + configuration.rescanSeconds
+            }
+            submitSettled(now: DaemonClock.monotonic())
+        }
+    }
+
+    // MARK: - Watches and scans
+
+    /// (Re)watches the inbox and every folder under it, then scans it all.
+    private func establish() {
+        inotify = nil
+        watched = []
+        guard let status = try? FileSystem.linkStatus(layout.inbox), status.isDirectory else {
+            if !inboxMissingReported {
+                logger.error(
+                    "the inbox is missing or not a folder; waiting for it", metadata: ["inbox": "\(layout.inbox)"])
+                inboxMissingReported = true
+            }
+            inboxIdentity = nil
+            return
+        }
+        inboxMissingReported = false
+        do {
+            inotify = try InotifyWatcher()
+        } catch {
+            logger.error("inotify is unavailable; relying on rescans", metadata: ["error": "\(error)"])
+        }
+        inboxIdentity = (status.device, status.inode)
+        writing = []
+        scan(layout.inbox)
+    }
+
+    private func rescan(reason: String) {
+        logger.debug("rescanning the inbox", metadata: ["reason": "\(reason)"])
+        writing = []
+        scan(layout.inbox)
+    }
+
+    /// Watches `directory` (if not yet) and considers everything under it.
+    private func scan(_ directory: RawPath) {
+        watch(directory)
+        let names: [[UInt8]]
+        do {
+            names = try FileSystem.listDirectory(directory)
+        } catch {
+            logger.debug(
+                "cannot list a folder of the inbox", metadata: ["folder": "\(directory)", "error": "\(error)"])
+            return
+        }
+        for name in names {
+            let path = directory.appending(component: name)
+            if let status = try? FileSystem.linkStatus(path), status.isDirectory {
+                scan(path)
+            } else {
+                consider(path, event: nil)
+            }
+        }
+    }
+
+    private func watch(_ directory: RawPath) {
+        guard let inotify, !watched.contains(directory) else { return }
+        do {
+            try inotify.watch(directory)
+            watched.insert(directory)
+        } catch {
+            logger.warning(
+                "cannot watch a folder; it is covered by rescans only",
+                metadata: ["folder": "\(directory)", "error": "\(error)"])
+        }
+    }
+
+    /// The inbox removed, replaced or back: watch it anew.
+    private func checkInbox() {
+        let status = try? FileSystem.linkStatus(layout.inbox)
+        if let status, status.isDirectory {
+            if inboxIdentity?.device != status.device || inboxIdentity?.inode != status.inode {
+                if inboxIdentity != nil || inboxMissingReported {
+                    logger.warning(
+                        "the inbox was replaced; watching the new one", metadata: ["inbox": "\(layout.inbox)"])
+                }
+                establish()
+            }
+        } else if inboxIdentity != nil {
+            logger.error("the inbox was removed; waiting for it to return", metadata: ["inbox": "\(layout.inbox)"])
+            inboxMissingReported = true
+            inboxIdentity = nil
+            inotify = nil
+            watched = []
+        }
+    }
+
+    private func handle(_ events: [WatchEvent]) {
+        var overflow = false
+        for event in events {
+            if event.kind.contains(.overflow) {
+                overflow = true
+                continue
+            }
+            guard let directory = event.directory else { continue }
+            if event.kind.contains(.watchEnded) {
+                watched.remove(directory)
+                if directory == layout.inbox { checkInbox() }
+                continue
+            }
+            guard !event.name.isEmpty else { continue }
+            let path = directory.appending(component: event.name)
+            if event.kind.contains(.isDirectory) {
+                if !event.kind.isDisjoint(with: [.created, .movedIn]) { scan(path) }
+                continue
+            }
+            consider(path, event: event.kind)
+        }
+        if overflow {
+            logger.warning("the kernel's event queue overflowed; rescanning the whole inbox")
+            rescan(reason: "overflow")
+        }
+    }
+
+    // MARK: - Files
+
+    /// Looks at one entry of the inbox: a regular file starts (or continues) settling, anything
+    /// else that is not a folder is refused at once.
+    private func consider(_ path: RawPath, event: WatchEvent.Kind?) {
+        let name = path.lastComponent
+        if Sidecar.isSidecarName(name) { return }
+        if inFlight.contains(path) || stuck.contains(path) { return }
+        if let event, !event.isDisjoint(with: [.closedAfterWriting, .movedIn]) {
+            held[path] = nil
+        }
+        if held[path] != nil { return }
+        guard let status = try? FileSystem.linkStatus(path) else {
+            tracker.forget(path)
+            writing.remove(path)
+            return
+        }
+        if status.isDirectory {
+            scan(path)
+            return
+        }
+        guard status.isRegularFile else {
+            tracker.forget(path)
+            refuse(path, status: status)
+            return
+        }
+        if let event {
+            if event.contains(.created) { writing.insert(path) }
+            if !event.isDisjoint(with: [.closedAfterWriting, .movedIn]) { writing.remove(path) }
+        }
+        tracker.observe(path, status: status, now: DaemonClock.monotonic())
+    }
+
+    private func refuse(_ path: RawPath, status: FileStatus) {
+        guard let components = layout.components(of: path) else { return }
+        let reason =
+            status.mode & S_IFMT == S_IFLNK
+            ? "is a symbolic link; refused, never followed"
+            : "is a \(status.kind), not a regular file; refused without being opened"
+        do {
+            let reasonFile = try layout.reject(
+                components, reason: reason, code: status.mode & S_IFMT == S_IFLNK ? "symlink" : "notRegularFile",
+                now: DaemonClock.now(), node: node)
+            logger.warning(
+                "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])
+        } catch {
+            logger.error(
+                "refused, but could not be moved to the rejected folder; it stays in the inbox",
+                metadata: ["file": "\(path)", "reason": "\(reason)", "error": "\(error)"])
+            hold(path)
+        }
+    }
+
+    /// Holds a file back, waiting longer after each failure: retry-seconds, doubling, up to ten minutes.
+    private func hold(_ path: RawPath) {
+        let count = (attempts[path] ?? 0) + 1
+        attempts[path] = count
+        held[path] = DaemonClock.monotonic() + Swift.min(configuration.retrySeconds * pow(2, Double(count - 1)), 600)
+    }
+
+    private func releaseHolds(now: Double) {
+        for (path, until) in held where until <= now {
+            held[path] = nil
+            consider(path, event: nil)
+        }
+    }
+
+    private func submitSettled(now: Double) {
+        guard pipeline.queued < Self.queueLimit else { return }
+        for path in tracker.settled(now: now) {
+            guard pipeline.queued < Self.queueLimit else { return }
+            if writing.contains(path) { continue }
+            guard let status = try? FileSystem.linkStatus(path), status.isRegularFile else {
+                tracker.forget(path)
+                consider(path, event: nil)
+                continue
+            }
+            tracker.observe(path, status: status, now: now)
+            guard tracker.isSettled(path, now: now) else { continue }
+            tracker.forget(path)
+            inFlight.insert(path)
+            pipeline.submit(path)
+        }
+    }
+
+    private func applyOutcomes() {
+        for (path, outcome) in outcomes.drain(limit: Int.max) {
+            inFlight.remove(path)
+            switch outcome {
+            case .released, .rejected, .gone:
+                attempts[path] = nil
+                // A new file may have been dropped under the same name meanwhile.
+                if FileSystem.exists(path) { consider(path, event: nil) }
+            case .releaseFailed:
+                stuck.insert(path)
+            case .resettle:
+                consider(path, event: nil)
+            case .retry:
+                hold(path)
+            }
+        }
+    }
+}

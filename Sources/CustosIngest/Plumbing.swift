@@ -1,0 +1,142 @@
+import CustosFormats
+import Foundation
+import Glibc
+
+/// A FIFO queue between threads: `pop` blocks (with a timeout) until an element comes or the queue
+/// is closed. The daemon's threads hand work and results through these, never through Swift's
+/// cooperative pool, so blocking calls (reads, fsync, SQLite) never starve it.
+final class BlockingQueue<Element>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Element] = []
+    private var head = 0
+    private var closed = false
+
+    var count: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return items.count - head
+    }
+
+    func push(_ element: Element) {
+        condition.lock()
+        items.append(element)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// The next element; nil when `timeout` seconds pass first or the queue is closed and empty.
+    func pop(timeout: Double) -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while head == items.count {
+            if closed || !condition.wait(until: deadline) { break }
+        }
+        guard head < items.count else { return nil }
+        return take()
+    }
+
+    /// Up to `limit` elements that are waiting now, without blocking.
+    func drain(limit: Int) -> [Element] {
+        condition.lock()
+        defer { condition.unlock() }
+        var taken = [Element]()
+        while head < items.count, taken.count < limit { taken.append(take()) }
+        return taken
+    }
+
+    /// Wakes every waiter; `pop` then returns what is left, then nil.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func take() -> Element {
+        let element = items[head]
+        head += 1
+        if head > 1024, head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+}
+
+/// A flag set once by another thread (a stop request), with a wait that wakes when it is set.
+final class StopSignal: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var set = false
+
+    var isSet: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return set
+    }
+
+    func raise() {
+        condition.lock()
+        set = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits up to `seconds`; true when the flag is set.
+    func wait(seconds: Double) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while !set {
+            if !condition.wait(until: deadline) { break }
+        }
+        return set
+    }
+}
+
+/// A value behind a lock, for the little state threads share.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+/// Runs `body` on a new thread of its own and waits for it without holding a cooperative thread.
+func runOnThread(name: String, _ body: @escaping @Sendable () throws -> Void) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        let thread = Thread {
+            do {
+                try body()
+                continuation.resume()
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+        thread.name = name
+        thread.start()
+    }
+}
+
+/// The daemon's clocks: wall time for records, monotonic time for waiting.
+enum DaemonClock {
+    /// Now, RFC 3339 in UTC with milliseconds.
+    static func now() -> String {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 3)
+    }
+
+    /// Seconds on the monotonic clock.
+    static func monotonic() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}

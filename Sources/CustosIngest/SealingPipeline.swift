@@ -1,0 +1,369 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosSealing
+import CustosVault
+import Foundation
+import Glibc
+import Logging
+
+/// What became of a file handed to the pipeline; the watcher acts on it.
+enum SealOutcome: Sendable {
+    /// Sealed, recorded and moved out of the inbox (or deleted).
+    case released
+    /// Sealed and recorded, but it could not leave the inbox; it is released at the next start.
+    case releaseFailed
+    /// Refused and moved to `rejected/`.
+    case rejected
+    /// Gone before it could be read.
+    case gone
+    /// It changed, or was still open for writing: watch it settle again.
+    case resettle
+    /// It could not be read (or the disk is full): try again later.
+    case retry
+}
+
+/// The sealing pipeline: worker threads seal files (one pass each: digests and archive), a
+/// committer thread makes each batch durable with one file-system sync, records it in one ledger
+/// transaction together with the release journal, then releases the originals.
+///
+/// Durability order, per batch: archives fsynced (each) -> names and manifests synced (syncfs)
+/// -> ledger commit (entries + release journal) -> originals moved out of the inbox -> inbox
+/// synced -> journal rows removed (in the next transaction). A crash anywhere leaves each file in
+/// the inbox or sealed once; start-up reconciliation finishes the rest.
+final class SealingPipeline: @unchecked Sendable {
+    /// A sealed file waiting for its batch's commit.
+    struct Sealed {
+        var path: RawPath
+        var components: [[UInt8]]
+        var pending: PendingSeal
+    }
+
+    let vault: Vault
+    let layout: InboxLayout
+    let configuration: DaemonConfiguration
+    let sealer: Sealer
+    let logger: Logger
+    let outcomes: BlockingQueue<(RawPath, SealOutcome)>
+
+    private let work = BlockingQueue<RawPath>()
+    private let sealed = BlockingQueue<Sealed>()
+    private let stop = StopSignal()
+    private let workersRunning = Locked(0)
+    /// The first storage failure: sealing stops.
+    private let failure = Locked<DaemonError?>(nil)
+    /// When a full disk was last reported, to say it once per episode.
+    private let diskFull = Locked(false)
+
+    /// The most results one ledger transaction records.
+    static let batchLimit = 512
+
+    init(
+        vault: Vault, layout: InboxLayout, configuration: DaemonConfiguration, context: SealingContext,
+        logger: Logger, outcomes: BlockingQueue<(RawPath, SealOutcome)>
+    ) {
+        self.vault = vault
+        self.layout = layout
+        self.configuration = configuration
+        self.sealer = Sealer(vault: vault, context: context, logger: logger)
+        self.logger = logger
+        self.outcomes = outcomes
+    }
+
+    /// Files queued and not yet taken by a worker.
+    var queued: Int { work.count }
+
+    func submit(_ path: RawPath) { work.push(path) }
+
+    /// Asks the pipeline to finish: seals in progress complete and are committed and released;
+    /// queued files stay in the inbox for the next start.
+    func requestStop() {
+        stop.raise()
+        work.close()
+    }
+
+    var storageFailure: DaemonError? { failure.withLock { $0 } }
+
+    /// Runs the workers and the committer until stopped (or a storage failure, which throws).
+    func run() throws {
+        let ledger = try vault.openLedger()
+        workersRunning.withLock { $0 = configuration.workers }
+        for index in 0..<configuration.workers {
+            let thread = Thread { [self] in
+                workerLoop()
+                workersRunning.withLock { $0 -= 1 }
+            }
+            thread.name = "custos-seal-\(index)"
+            thread.start()
+        }
+        try committerLoop(ledger: ledger)
+        if let failure = storageFailure { throw failure }
+    }
+
+    // MARK: - Workers
+
+    private func workerLoop() {
+        while !stop.isSet, storageFailure == nil {
+            guard let path = work.pop(timeout: 0.5) else { continue }
+            if stop.isSet || storageFailure != nil { break }
+            sealOne(path)
+        }
+    }
+
+    private func sealOne(_ path: RawPath) {
+        guard let components = layout.components(of: path), !components.isEmpty else {
+            outcomes.push((path, .gone))
+            return
+        }
+        do {
+            let caseID = try layout.caseID(of: components)
+            let (acquisition, sidecars) = try readAcquisition(components)
+            let request = SealRequest(
+                path: path, caseID: caseID, acquisition: acquisition,
+                inbox: InboxSource(
+                    relativePath: Array(components.joined(separator: [UInt8(ascii: "/")])), sidecars: sidecars),
+                requireClosed: true)
+            let pending = try sealer.seal(request, durability: .batch, now: DaemonClock.now)
+            sealed.push(Sealed(path: path, components: components, pending: pending))
+        } catch let refusal as InboxRefusal {
+            if let sidecar = refusal.sidecar, Self.recentlyModified(sidecar, within: configuration.settleSeconds) {
+                // A sidecar still being written: wait for it rather than refuse the file.
+                outcomes.push((path, .resettle))
+                return
+            }
+            reject(path, components: components, reason: refusal.message, code: "refused")
+        } catch let error as SealingError {
+            handle(error, path: path, components: components)
+        } catch {
+            fail(DaemonError(.sealingStopped, "\(path): \(error)", cause: error))
+            outcomes.push((path, .retry))
+        }
+    }
+
+    private func readAcquisition(_ components: [[UInt8]]) throws -> (Acquisition, [(path: [UInt8], sha256: Hash)]) {
+        try layout.acquisition(of: components)
+    }
+
+    private func handle(_ error: SealingError, path: RawPath, components: [[UInt8]]) {
+        let cause = error.cause as? FileSystemError
+        switch error.code {
+        case .refused:
+            switch cause?.code {
+            case .notFound?:
+                logger.info("gone from the inbox before it was sealed", metadata: ["file": "\(path)"])
+                outcomes.push((path, .gone))
+            case .symlink?, .notRegularFile?:
+                reject(path, components: components, reason: error.message, code: "\(cause!.code)")
+            case .changedWhileReading?:
+                outcomes.push((path, .resettle))
+            default:
+                logger.warning(
+                    "cannot be read; it stays in the inbox and is tried again",
+                    metadata: ["file": "\(path)", "reason": "\(error.message)"])
+                outcomes.push((path, .retry))
+            }
+        case .changedWhileReading, .stillBeingWritten:
+            logger.info("not sealed yet", metadata: ["file": "\(path)", "reason": "\(error.message)"])
+            outcomes.push((path, .resettle))
+        case .noSpace:
+            reportDiskFull(error.message)
+            outcomes.push((path, .retry))
+        default:
+            fail(DaemonError(.sealingStopped, "\(error)", cause: error))
+            outcomes.push((path, .retry))
+        }
+    }
+
+    private func reject(_ path: RawPath, components: [[UInt8]], reason: String, code: String) {
+        do {
+            let reasonFile = try layout.reject(
+                components, reason: reason, code: code, now: DaemonClock.now(), node: vault.configuration.origin)
+            logger.warning(
+                "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])
+            outcomes.push((path, .rejected))
+        } catch {
+            logger.error(
+                "refused, but could not be moved to the rejected folder; it stays in the inbox",
+                metadata: ["file": "\(path)", "reason": "\(reason)", "error": "\(error)"])
+            outcomes.push((path, .retry))
+        }
+    }
+
+    private func reportDiskFull(_ message: String) {
+        let first = diskFull.withLock { full -> Bool in
+            defer { full = true }
+            return !full
+        }
+        if first {
+            logger.critical(
+                "ALARM: the vault's disk is full; sealing is paused, originals stay in the inbox, and sealing resumes when space returns",
+                metadata: ["reason": "\(message)"])
+        }
+    }
+
+    private func fail(_ error: DaemonError) {
+        let first = failure.withLock { current -> Bool in
+            if current == nil {
+                current = error
+                return true
+            }
+            return false
+        }
+        if first {
+            logger.critical(
+                "ALARM: writing the vault failed; sealing has stopped until an operator has looked",
+                metadata: ["reason": "\(error.message)"])
+            stop.raise()
+            work.close()
+        }
+    }
+
+    static func recentlyModified(_ path: RawPath, within seconds: Double) -> Bool {
+        guard let status = try? FileSystem.linkStatus(path) else { return false }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let age =
+            Double(now.tv_sec - status.modificationTime.tv_sec)
+            + Double(now.tv_nsec - status.modificationTime.tv_nsec) / 1e9
+        return age < max(seconds, 1)
+    }
+
+    // MARK: - Committer
+
+    private func committerLoop(ledger: Ledger) throws {
+        var releasedSinceCommit = [String]()
+        while true {
+            if storageFailure != nil { break }
+            guard let first = sealed.pop(timeout: 0.1) else {
+                if !releasedSinceCommit.isEmpty {
+                    try? ledger.completeReleases(releasedSinceCommit)
+                    releasedSinceCommit = []
+                }
+                if workersRunning.withLock({ $0 }) == 0, sealed.count == 0 { break }
+                continue
+            }
+            let batch = [first] + sealed.drain(limit: Self.batchLimit - 1)
+            releasedSinceCommit = commit(batch, ledger: ledger, released: releasedSinceCommit)
+        }
+        if !releasedSinceCommit.isEmpty { try? ledger.completeReleases(releasedSinceCommit) }
+    }
+
+    /// Makes a batch durable, records it, releases the originals. Returns the items whose
+    /// originals have left the inbox (their journal rows go in the next transaction).
+    private func commit(_ batch: [Sealed], ledger: Ledger, released: [String]) -> [String] {
+        do {
+            try vault.syncForBatch()
+        } catch {
+            fail(DaemonError(.sealingStopped, "syncing the vault failed: \(error)", cause: error))
+            for item in batch { outcomes.push((item.path, .retry)) }
+            return released
+        }
+        let releases = batch.map { sealed -> PendingRelease in
+            let original = sealed.pending.original
+            var destination = [UInt8]()
+            if layout.release == .move {
+                let plain = layout.sealedDestination(of: sealed.components, item: sealed.pending.item, taken: false)
+                destination =
+                    FileSystem.exists(plain)
+                    ? layout.sealedDestination(of: sealed.components, item: sealed.pending.item, taken: true).bytes
+                    : plain.bytes
+            }
+            return PendingRelease(
+                item: sealed.pending.item, path: sealed.path.bytes, device: original.device, inode: original.inode,
+                size: original.size,
+                modifiedNanoseconds: Int64(original.modificationTime.tv_sec) * 1_000_000_000
+                    + Int64(original.modificationTime.tv_nsec),
+                destination: destination)
+        }
+        let entries: [CustodyEntry]
+        do {
+            entries = try ledger.append(batch.map(\.pending.event), releases: releases, released: released)
+        } catch let error as LedgerError where error.isDiskFull {
+            reportDiskFull("\(error)")
+            for item in batch { outcomes.push((item.path, .retry)) }
+            return released
+        } catch {
+            fail(DaemonError(.sealingStopped, "recording in the ledger failed: \(error)", cause: error))
+            for item in batch { outcomes.push((item.path, .retry)) }
+            return released
+        }
+        diskFull.withLock { $0 = false }
+        for (sealed, entry) in zip(batch, entries) {
+            let pending = sealed.pending
+            logger.info(
+                "sealed",
+                metadata: [
+                    "item": "\(pending.item)", "case": "\(DisplayName.escape(Array(pending.request.caseID.utf8)))",
+                    "name": "\(DisplayName.escape(sealed.path.lastComponent))", "path": "\(sealed.path)",
+                    "sha256": "\(pending.digests.sha256.hex)", "size": "\(pending.size)",
+                    "entry": "\(entry.sequence)", "shared": "\(pending.deduplicated)",
+                ])
+        }
+        var done = [String]()
+        for (sealed, release) in zip(batch, releases) {
+            let outcome = Releaser(layout: layout, logger: logger).release(release)
+            if outcome != .releaseFailed { done.append(release.item) }
+            outcomes.push((sealed.path, outcome))
+        }
+        do {
+            try FileSystem.syncFileSystem(layout.inbox)
+        } catch {
+            logger.error("syncing the inbox after release failed", metadata: ["error": "\(error)"])
+            return []
+        }
+        return done
+    }
+}
+
+/// Moves a sealed original out of the inbox (or deletes it), but only the very file that was
+/// sealed: same device, inode, size and mtime. Shared by the committer and reconciliation.
+struct Releaser {
+    let layout: InboxLayout
+    let logger: Logger
+
+    func release(_ release: PendingRelease) -> SealOutcome {
+        let path = RawPath(bytes: release.path)
+        guard let status = try? FileSystem.linkStatus(path) else {
+            return .released  // Already gone (moved before a crash, or by a handler).
+        }
+        let modified =
+            Int64(status.modificationTime.tv_sec) * 1_000_000_000 + Int64(status.modificationTime.tv_nsec)
+        guard status.device == release.device, status.inode == release.inode, status.size == release.size,
+            modified == release.modifiedNanoseconds
+        else {
+            logger.warning(
+                "changed after it was sealed; the new content stays in the inbox and is sealed as a new item",
+                metadata: ["file": "\(path)", "sealedItem": "\(release.item)"])
+            return .resettle
+        }
+        let sidecar = path.parent.appending(component: Sidecar.name(for: path.lastComponent))
+        let hasSidecar = path.lastComponent.count + Sidecar.suffix.count <= 255 && FileSystem.exists(sidecar)
+        do {
+            if release.destination.isEmpty {
+                FileSystem.remove(path)
+                if hasSidecar { FileSystem.remove(sidecar) }
+                return .released
+            }
+            var destination = RawPath(bytes: release.destination)
+            try FileSystem.makeDirectory(destination.parent)
+            do {
+                try FileSystem.renameNoReplace(path, to: destination)
+            } catch let error as FileSystemError where error.code == .exists {
+                // The name was taken since: keep both, apart, under the item's id.
+                destination = destination.parent.appending(release.item).appending(component: path.lastComponent)
+                try FileSystem.makeDirectory(destination.parent)
+                try FileSystem.renameNoReplace(path, to: destination)
+            }
+            if hasSidecar {
+                let target = destination.parent.appending(component: Sidecar.name(for: destination.lastComponent))
+                try? FileSystem.renameNoReplace(sidecar, to: target)
+            }
+            return .released
+        } catch {
+            logger.error(
+                "sealed and recorded, but could not leave the inbox; it is released at the next start",
+                metadata: ["file": "\(path)", "item": "\(release.item)", "error": "\(error)"])
+            return .releaseFailed
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Yams
+
+/// A small YAML file of settings (the daemon's configuration, a sidecar), read with Yams: each
+/// value with the line it is on, so that a bad value is refused with its file, line and reason.
+/// Values are taken as written (`007` stays `007`): YAML's implicit typing never changes them.
+struct SettingsFile {
+    /// One setting: its dotted key (`seizure.place`), its text as written, and its line.
+    struct Value {
+        var key: String
+        var text: String
+        var line: Int
+    }
+
+    let name: String
+    private(set) var values: [Value] = []
+
+    /// Parses `text` (named `name` in messages). Nested mappings give dotted keys; a sequence of
+    /// scalars gives one value, its items joined by commas.
+    init(name: String, text: String) throws(ConfigurationError) {
+        self.name = name
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw Self.describe(error, file: name)
+        } catch {
+            throw ConfigurationError(file: name, line: nil, "cannot be read as YAML: \(error)")
+        }
+        guard let root else { return }  // An empty file: every default.
+        guard case .mapping(let mapping) = root else {
+            throw ConfigurationError(
+                file: name, line: root.mark?.line, "must be a mapping of `key: value` lines")
+        }
+        try collect(mapping, prefix: "")
+    }
+
+    private mutating func collect(_ mapping: Node.Mapping, prefix: String) throws(ConfigurationError) {
+        var seen = Set<String>()
+        for (keyNode, valueNode) in mapping {
+            let line = keyNode.mark?.line
+            guard case .scalar(let keyScalar) = keyNode else {
+                throw ConfigurationError(file: name, line: line, "a key must be a plain word")
+            }
+            let key = prefix + keyScalar.string
+            guard seen.insert(key).inserted else {
+                throw ConfigurationError(file: name, line: line, "\(key): given twice")
+            }
+            switch valueNode {
+            case .scalar(let scalar):
+                values.append(Value(key: key, text: scalar.string, line: line ?? 0))
+            case .mapping(let nested):
+                try collect(nested, prefix: key + ".")
+            case .sequence(let sequence):
+                var items = [String]()
+                for item in sequence {
+                    guard case .scalar(let scalar) = item else {
+                        throw ConfigurationError(file: name, line: item.mark?.line, "\(key): a list of plain values")
+                    }
+                    items.append(scalar.string)
+                }
+                values.append(Value(key: key, text: items.joined(separator: ","), line: line ?? 0))
+            case .alias:
+                throw ConfigurationError(file: name, line: line, "\(key): YAML aliases are not accepted")
+            }
+        }
+    }
+
+    private static func describe(_ error: YamlError, file: String) -> ConfigurationError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+            .composer(_, let problem, let mark, _):
+            return ConfigurationError(file: file, line: mark.line, "not valid YAML: \(problem)")
+        default:
+            return ConfigurationError(file: file, line: nil, "not valid YAML: \(error)")
+        }
+    }
+}
+
+/// A bad setting: the file (or environment variable), the line, and the reason.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let line: Int?
+    public let message: String
+
+    public init(file: String, line: Int?, _ message: String) {
+        self.file = file
+        self.line = line
+        self.message = message
+    }
+
+    public var description: String {
+        if let line { return "\(file):\(line): \(message)" }
+        return "\(file): \(message)"
+    }
+}

@@ -1,0 +1,106 @@
+import CustosFormats
+import CustosSQLite
+
+/// An original in the inbox whose seal is being committed: where it is, what it was when sealed,
+/// and where it goes once released. The ledger keeps it in its release journal (`releases`) from
+/// the commit of the seal until the original has left the inbox.
+public struct PendingRelease: Hashable, Sendable {
+    public var item: String
+    /// The original's path, byte-exact.
+    public var path: [UInt8]
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    /// Modification time in nanoseconds since the epoch.
+    public var modifiedNanoseconds: Int64
+    /// Where it moves (under `sealed/`), byte-exact; empty when it is to be deleted.
+    public var destination: [UInt8]
+
+    public init(
+        item: String, path: [UInt8], device: UInt64, inode: UInt64, size: Int64, modifiedNanoseconds: Int64,
+        destination: [UInt8]
+    ) {
+        self.item = item
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.modifiedNanoseconds = modifiedNanoseconds
+        self.destination = destination
+    }
+}
+
+extension Ledger {
+    /// Appends `events` and journals `releases` in one transaction; `released` names items whose
+    /// originals have since left the inbox, whose journal rows go in the same transaction.
+    public func append(
+        _ events: [NewCustodyEvent], releases: [PendingRelease], released: [String] = []
+    ) throws -> [CustodyEntry] {
+        try sql {
+            try db.writeTransaction {
+                let entries = try appendInTransaction(events)
+                let insert = try db.statement(
+                    """
+                    INSERT OR REPLACE INTO releases (item, path, device, inode, size, mtime_ns, destination)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """)
+                for release in releases {
+                    try insert.bind(release.item, at: 1)
+                    try insert.bind(release.path, at: 2)
+                    try insert.bind(Int64(bitPattern: release.device), at: 3)
+                    try insert.bind(Int64(bitPattern: release.inode), at: 4)
+                    try insert.bind(release.size, at: 5)
+                    try insert.bind(release.modifiedNanoseconds, at: 6)
+                    try insert.bind(release.destination, at: 7)
+                    try insert.execute()
+                }
+                try deleteReleases(released)
+                return entries
+            }
+        }
+    }
+
+    /// Removes the journal rows of originals that have left the inbox.
+    public func completeReleases(_ items: [String]) throws {
+        guard !items.isEmpty else { return }
+        try sql { try db.writeTransaction { try deleteReleases(items) } }
+    }
+
+    private func deleteReleases(_ items: [String]) throws {
+        guard !items.isEmpty else { return }
+        let delete = try db.statement("DELETE FROM releases WHERE item = ?")
+        for item in items {
+            try delete.bind(item, at: 1)
+            try delete.execute()
+        }
+    }
+
+    /// The journal: originals whose seal is committed and whose release may not have happened.
+    public func pendingReleases() throws -> [PendingRelease] {
+        try sql {
+            var found = [PendingRelease]()
+            try db.forEachRow(
+                "SELECT item, path, device, inode, size, mtime_ns, destination FROM releases ORDER BY item"
+            ) { row in
+                found.append(
+                    PendingRelease(
+                        item: row.text(0) ?? "", path: row.blob(1), device: UInt64(bitPattern: row.int64(2)),
+                        inode: UInt64(bitPattern: row.int64(3)), size: row.int64(4),
+                        modifiedNanoseconds: row.int64(5), destination: row.blob(6)))
+            }
+            return found
+        }
+    }
+
+    /// The SHA-256 of every item's content and the hash of every manifest the ledger refers to:
+    /// what the vault must keep. Read from the entry bytes.
+    public func referencedContent() throws -> (contents: Set<Hash>, manifests: Set<Hash>) {
+        var contents = Set<Hash>()
+        var manifests = Set<Hash>()
+        for record in try items() {
+            contents.insert(record.sha256)
+            manifests.insert(record.manifest)
+        }
+        return (contents, manifests)
+    }
+}
