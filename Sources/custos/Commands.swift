@@ -6,6 +6,7 @@ import CustosOpenSSL
 import CustosSealing
 import CustosVault
 import Foundation
+import Logging
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,6 +52,7 @@ struct Ingest: ParsableCommand {
         let sealingLock = try vault.lockSealing(exclusive: false)
         defer { withExtendedLifetime(sealingLock) {} }
         let sealer = Sealer(vault: vault, context: .current(tool: toolVersion))
+        let logger = Logger(label: "custos.ingest")
 
         var refused = 0
         var sealed = 0
@@ -79,6 +81,13 @@ struct Ingest: ParsableCommand {
                 let pending = try sealer.seal(request, now: Clock.now)
                 let entry = try ledger.append([pending.event])[0]
                 sealed += 1
+                logger.info(
+                    "sealed",
+                    metadata: [
+                        "item": "\(pending.item)", "case": "\(DisplayName.escape(Array(caseID.utf8)))",
+                        "name": "\(path)", "sha256": "\(pending.digests.sha256.hex)", "size": "\(pending.size)",
+                        "entry": "\(entry.sequence)", "shared": "\(pending.deduplicated)",
+                    ])
                 let note =
                     pending.size == 0
                     ? " (empty file)" : pending.deduplicated ? " (content already in the vault; archive shared)" : ""

@@ -56,9 +56,9 @@ struct SealingEndToEndTests {
         #expect(digests["sha256"] == sha256)
         #expect(digests["md5"] == String(try run("md5sum", [extracted]).output.prefix(32)))
         #expect(digests["sha1"] == String(try run("sha1sum", [extracted]).output.prefix(40)))
-        let acquisition = manifest["acquisition"] as! [String: String]
-        #expect(acquisition["examiner"] == "王小明")
-        #expect(acquisition["case"] == "2026-偵-123")
+        let acquisition = manifest["acquisition"] as! [String: Any]
+        #expect(acquisition["examiner"] as? String == "王小明")
+        #expect(acquisition["case"] as? String == "2026-偵-123")
         if haveProgram("hashdeep") {
             let audit = try run("hashdeep", ["-l", "-r", "-a", "-k", "hashdeep.txt", "evidence"], directory: out)
             #expect(audit.status == 0, "\(audit.output) \(audit.stderr)")
@@ -190,7 +190,8 @@ struct SealingEndToEndTests {
         let node = try Node()
         let file = try node.directory.write("two\nlines.txt", "x")
         let result = try run(
-            custosBinary, ["ingest", "--vault", node.vault, "--case", "C-7", file], environment: ["CUSTOS_LOG_LEVEL": "info"])
+            custosBinary, ["ingest", "--vault", node.vault, "--case", "C-7", file],
+            environment: ["CUSTOS_LOG_LEVEL": "info"])
         #expect(result.status == 0)
         let line = try #require(result.stderr.split(separator: "\n").first { $0.contains("sealed") })
         let item = try #require(try node.items().first)
