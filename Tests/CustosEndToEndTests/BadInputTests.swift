@@ -337,15 +337,22 @@ final class ResultBox: @unchecked Sendable {
 /// A small tmpfs mounted for one test (root only), unmounted at the end.
 final class TmpfsMount {
     let directory = TemporaryDirectory("e2e-mount")
-    var mountPoint: String { directory.path }
+    let mountPoint: String
 
-    init(sizeMiB: Int) throws {
+    /// Mounts at `path` (an existing folder), or at a new temporary folder.
+    init(sizeMiB: Int, at path: String? = nil) throws {
+        mountPoint = path ?? directory.path
         let result = try run("mount", ["-t", "tmpfs", "-o", "size=\(sizeMiB)m", "tmpfs", mountPoint])
         guard result.status == 0 else { throw CLIFailure(message: "mount: \(result.stderr)") }
     }
 
     func remountReadOnly() throws {
         let result = try run("mount", ["-o", "remount,ro", mountPoint])
+        guard result.status == 0 else { throw CLIFailure(message: "remount: \(result.stderr)") }
+    }
+
+    func resize(sizeMiB: Int) throws {
+        let result = try run("mount", ["-o", "remount,size=\(sizeMiB)m", mountPoint])
         guard result.status == 0 else { throw CLIFailure(message: "remount: \(result.stderr)") }
     }
 
