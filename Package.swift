@@ -105,7 +105,8 @@ let package = Package(
         ),
         .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
         .testTarget(
-            name: "CustosIngestTests", dependencies: ["CustosIngest", "CustosFileSystem", "CustosTestSupport"]),
+            name: "CustosIngestTests",
+            dependencies: ["CustosIngest", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTestSupport"]),
         .testTarget(
             name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
         ),

@@ -22,7 +22,7 @@ struct SettingsFile {
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw Self.describe(error, file: name)
+            throw Self.describe(error, file: name, text: text)
         } catch {
             throw ConfigurationError(file: name, line: nil, "cannot be read as YAML: \(error)")
         }
@@ -65,8 +65,18 @@ struct SettingsFile {
         }
     }
 
-    private static func describe(_ error: YamlError, file: String) -> ConfigurationError {
+    private static func describe(_ error: YamlError, file: String, text: String) -> ConfigurationError {
         switch error {
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // The line of the key's second appearance.
+            let key = duplicates.first ?? ""
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+            let matches = lines.indices.filter { index in
+                let line = lines[index].drop { $0 == " " }
+                return line.hasPrefix(key) && line.dropFirst(key.count).drop { $0 == " " }.hasPrefix(":")
+            }
+            let line = matches.count > 1 ? matches[1] + 1 : context.mark.line
+            return ConfigurationError(file: file, line: line, "\(key): given twice")
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return ConfigurationError(file: file, line: mark.line, "not valid YAML: \(problem)")
