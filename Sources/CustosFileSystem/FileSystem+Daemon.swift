@@ -32,6 +32,28 @@ extension FileSystem {
     }
 }
 
+/// Flushes a whole file system with `syncfs(2)` through a descriptor held open from the start,
+/// so that every write-back error since the previous sync is reported (the kernel samples the
+/// error state when a descriptor is opened: a new descriptor each time could miss an error that
+/// happened in between). One journal commit makes a batch of files and names durable.
+public final class FileSystemSync: @unchecked Sendable {
+    private let fd: Int32
+    public let path: RawPath
+
+    public init(_ path: RawPath) throws {
+        let fd = path.withCString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { close(fd) }
+
+    public func sync() throws {
+        guard custos_syncfs(fd) == 0 else { throw FileSystemError.syscall("syncfs", path: path.description) }
+    }
+}
+
 extension FileDescriptor {
     /// Whether another process holds this file open for writing (a writer still copying it). Nil
     /// when the kernel cannot tell here (no lease rights on this file, a network file system).

@@ -25,12 +25,16 @@ public enum Daemon {
         let layout = InboxLayout(configuration: configuration)
         try prepareFolders(layout)
         let signer = try vault.signer()
+        let vaultSync = try FileSystemSync(vault.root)
+        let inboxSync = try FileSystemSync(layout.sealed)
 
         // Reconcile while nothing else seals, then seal beside `custos ingest` (shared lock).
         do {
             let exclusive = try vault.lockSealing(exclusive: true)
             let ledger = try vault.openLedger()
-            _ = try Reconciler(vault: vault, layout: layout, logger: logger).run(ledger: ledger)
+            _ = try Reconciler(
+                vault: vault, layout: layout, logger: logger, vaultSync: vaultSync, inboxSync: inboxSync
+            ).run(ledger: ledger)
             withExtendedLifetime(exclusive) {}
         }
         let sealingLock = try vault.lockSealing(exclusive: false)
@@ -42,7 +46,7 @@ public enum Daemon {
         let outcomes = BlockingQueue<(RawPath, SealOutcome)>()
         let pipeline = SealingPipeline(
             vault: vault, layout: layout, configuration: configuration, context: context, logger: logger,
-            outcomes: outcomes)
+            outcomes: outcomes, vaultSync: vaultSync, inboxSync: inboxSync)
         let watcher = InboxWatcher(
             layout: layout, configuration: configuration, pipeline: pipeline, outcomes: outcomes,
             node: vault.configuration.origin, logger: logger)

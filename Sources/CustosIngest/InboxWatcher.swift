@@ -267,7 +267,7 @@ final class InboxWatcher: @unchecked Sendable {
 
     private func submitSettled(now: Double) {
         guard pipeline.queued < Self.queueLimit else { return }
-        for path in tracker.settled(now: now) {
+        for path in tracker.settled(now: now, limit: Self.queueLimit - pipeline.queued) {
             guard pipeline.queued < Self.queueLimit else { return }
             if writing.contains(path) { continue }
             guard let status = try? FileSystem.linkStatus(path), status.isRegularFile else {

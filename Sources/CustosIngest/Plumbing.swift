@@ -45,6 +45,12 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         return taken
     }
 
+    var isClosed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed
+    }
+
     /// Wakes every waiter; `pop` then returns what is left, then nil.
     func close() {
         condition.lock()

@@ -17,6 +17,8 @@ struct Reconciler {
     let vault: Vault
     let layout: InboxLayout
     let logger: Logger
+    let vaultSync: FileSystemSync
+    let inboxSync: FileSystemSync
 
     struct Summary: Sendable, Equatable {
         var temporaries = 0
@@ -41,7 +43,7 @@ struct Reconciler {
             }
         }
         if !done.isEmpty {
-            try FileSystem.syncFileSystem(layout.inbox)
+            try inboxSync.sync()
             try ledger.completeReleases(done)
         }
 
@@ -59,7 +61,7 @@ struct Reconciler {
             FileSystem.remove(path)
             summary.manifestsDiscarded += 1
         }
-        try vault.syncForBatch()
+        try vaultSync.sync()
         if summary != Summary() {
             logger.notice(
                 "reconciled the vault after an interruption",

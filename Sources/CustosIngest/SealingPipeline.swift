@@ -27,8 +27,8 @@ enum SealOutcome: Sendable {
 /// committer thread makes each batch durable with one file-system sync, records it in one ledger
 /// transaction together with the release journal, then releases the originals.
 ///
-/// Durability order, per batch: archives fsynced (each) -> names and manifests synced (syncfs)
-/// -> ledger commit (entries + release journal) -> originals moved out of the inbox -> inbox
+/// Durability order, per batch: archives, manifests and their names written -> the vault's file
+/// system synced (one syncfs for the batch: every archive's bytes on disk) -> ledger commit (entries + release journal) -> originals moved out of the inbox -> inbox
 /// synced -> journal rows removed (in the next transaction). A crash anywhere leaves each file in
 /// the inbox or sealed once; start-up reconciliation finishes the rest.
 final class SealingPipeline: @unchecked Sendable {
@@ -45,6 +45,10 @@ final class SealingPipeline: @unchecked Sendable {
     let sealer: Sealer
     let logger: Logger
     let outcomes: BlockingQueue<(RawPath, SealOutcome)>
+    /// The vault's and the inbox's file systems, synced once a batch (descriptors held open so
+    /// that no write-back error goes unseen).
+    let vaultSync: FileSystemSync
+    let inboxSync: FileSystemSync
 
     private let work = BlockingQueue<RawPath>()
     private let sealed = BlockingQueue<Sealed>()
@@ -60,8 +64,11 @@ final class SealingPipeline: @unchecked Sendable {
 
     init(
         vault: Vault, layout: InboxLayout, configuration: DaemonConfiguration, context: SealingContext,
-        logger: Logger, outcomes: BlockingQueue<(RawPath, SealOutcome)>
+        logger: Logger, outcomes: BlockingQueue<(RawPath, SealOutcome)>, vaultSync: FileSystemSync,
+        inboxSync: FileSystemSync
     ) {
+        self.vaultSync = vaultSync
+        self.inboxSync = inboxSync
         self.vault = vault
         self.layout = layout
         self.configuration = configuration
@@ -228,37 +235,58 @@ final class SealingPipeline: @unchecked Sendable {
         return age < max(seconds, 1)
     }
 
-    // MARK: - Committer
+    // MARK: - Committer and releaser
+
+    /// Items whose originals have left the inbox durably: their journal rows are removed in the
+    /// committer's next transaction (or on its own when idle).
+    private let releasedItems = Locked<[String]>([])
+    private let releases = BlockingQueue<[(RawPath, PendingRelease)]>()
 
     private func committerLoop(ledger: Ledger) throws {
-        var releasedSinceCommit = [String]()
+        let releaserDone = StopSignal()
+        let releaser = Thread { [self] in
+            releaserLoop()
+            releaserDone.raise()
+        }
+        releaser.name = "custos-release"
+        releaser.start()
+        defer {
+            releases.close()
+            while !releaserDone.wait(seconds: 1) {}
+            let left = releasedItems.withLock { items in
+                defer { items = [] }
+                return items
+            }
+            if !left.isEmpty { try? ledger.completeReleases(left) }
+        }
         while true {
             if storageFailure != nil { break }
             guard let first = sealed.pop(timeout: 0.1) else {
-                if !releasedSinceCommit.isEmpty {
-                    try? ledger.completeReleases(releasedSinceCommit)
-                    releasedSinceCommit = []
+                let done = releasedItems.withLock { items in
+                    defer { items = [] }
+                    return items
                 }
+                if !done.isEmpty { try? ledger.completeReleases(done) }
                 if workersRunning.withLock({ $0 }) == 0, sealed.count == 0 { break }
                 continue
             }
-            let batch = [first] + sealed.drain(limit: Self.batchLimit - 1)
-            releasedSinceCommit = commit(batch, ledger: ledger, released: releasedSinceCommit)
+            commit([first] + sealed.drain(limit: Self.batchLimit - 1), ledger: ledger)
         }
-        if !releasedSinceCommit.isEmpty { try? ledger.completeReleases(releasedSinceCommit) }
     }
 
-    /// Makes a batch durable, records it, releases the originals. Returns the items whose
-    /// originals have left the inbox (their journal rows go in the next transaction).
-    private func commit(_ batch: [Sealed], ledger: Ledger, released: [String]) -> [String] {
+    /// Makes a batch durable and records it (entries and release journal in one transaction),
+    /// then hands it to the releaser: the next batch commits while this one leaves the inbox.
+    private func commit(_ batch: [Sealed], ledger: Ledger) {
+        let started = DaemonClock.monotonic()
         do {
-            try vault.syncForBatch()
+            try vaultSync.sync()
         } catch {
             fail(DaemonError(.sealingStopped, "syncing the vault failed: \(error)", cause: error))
             for item in batch { outcomes.push((item.path, .retry)) }
-            return released
+            return
         }
-        let releases = batch.map { sealed -> PendingRelease in
+        let synced = DaemonClock.monotonic()
+        let journal = batch.map { sealed -> PendingRelease in
             let original = sealed.pending.original
             var destination = [UInt8]()
             if layout.release == .move {
@@ -275,17 +303,23 @@ final class SealingPipeline: @unchecked Sendable {
                     + Int64(original.modificationTime.tv_nsec),
                 destination: destination)
         }
+        let released = releasedItems.withLock { items in
+            defer { items = [] }
+            return items
+        }
         let entries: [CustodyEntry]
         do {
-            entries = try ledger.append(batch.map(\.pending.event), releases: releases, released: released)
+            entries = try ledger.append(batch.map(\.pending.event), releases: journal, released: released)
         } catch let error as LedgerError where error.isDiskFull {
+            releasedItems.withLock { $0 += released }
             reportDiskFull("\(error)")
             for item in batch { outcomes.push((item.path, .retry)) }
-            return released
+            return
         } catch {
+            releasedItems.withLock { $0 += released }
             fail(DaemonError(.sealingStopped, "recording in the ledger failed: \(error)", cause: error))
             for item in batch { outcomes.push((item.path, .retry)) }
-            return released
+            return
         }
         diskFull.withLock { $0 = false }
         for (sealed, entry) in zip(batch, entries) {
@@ -299,19 +333,39 @@ final class SealingPipeline: @unchecked Sendable {
                     "entry": "\(entry.sequence)", "shared": "\(pending.deduplicated)",
                 ])
         }
-        var done = [String]()
-        for (sealed, release) in zip(batch, releases) {
-            let outcome = Releaser(layout: layout, logger: logger).release(release)
-            if outcome != .releaseFailed { done.append(release.item) }
-            outcomes.push((sealed.path, outcome))
+        logger.debug(
+            "batch committed",
+            metadata: [
+                "files": "\(batch.count)", "vaultSyncMs": "\(Int((synced - started) * 1000))",
+                "ledgerMs": "\(Int((DaemonClock.monotonic() - synced) * 1000))",
+            ])
+        releases.push(Array(zip(batch.map(\.path), journal)))
+    }
+
+    /// Moves each committed batch's originals out of the inbox, then syncs the inbox's file system.
+    private func releaserLoop() {
+        let releaser = Releaser(layout: layout, logger: logger)
+        while true {
+            guard let batch = releases.pop(timeout: 1) else {
+                if releases.isClosed && releases.count == 0 { return }
+                continue
+            }
+            var done = [String]()
+            var outcomesOfBatch = [(RawPath, SealOutcome)]()
+            for (path, release) in batch {
+                let outcome = releaser.release(release)
+                if outcome != .releaseFailed { done.append(release.item) }
+                outcomesOfBatch.append((path, outcome))
+            }
+            do {
+                try inboxSync.sync()
+                releasedItems.withLock { $0 += done }
+            } catch {
+                // The journal keeps them: they are released again at the next start.
+                logger.error("syncing the inbox after release failed", metadata: ["error": "\(error)"])
+            }
+            for outcome in outcomesOfBatch { outcomes.push(outcome) }
         }
-        do {
-            try FileSystem.syncFileSystem(layout.inbox)
-        } catch {
-            logger.error("syncing the inbox after release failed", metadata: ["error": "\(error)"])
-            return []
-        }
-        return done
     }
 }
 

@@ -54,6 +54,18 @@ public struct SettleTracker: Sendable {
             .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
+    /// Up to `limit` settled files, in no particular order: one pass, no sorting, for a caller
+    /// that asks many times a second while tens of thousands of files wait.
+    public func settled(now: Double, limit: Int) -> [RawPath] {
+        var found = [RawPath]()
+        guard limit > 0 else { return found }
+        for (path, observation) in observations where now - observation.stableSince >= settleSeconds {
+            found.append(path)
+            if found.count == limit { break }
+        }
+        return found
+    }
+
     /// Whether `path` is being tracked.
     public func contains(_ path: RawPath) -> Bool { observations[path] != nil }
 

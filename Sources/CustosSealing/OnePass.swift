@@ -17,10 +17,18 @@ final class OnePass: @unchecked Sendable {
     private let buffers: [UnsafeMutableRawBufferPointer]
     private let lock = NSLock()
     private var firstError: (any Error)?
+    /// A small file is read and consumed on the caller's thread: handing a single chunk to
+    /// other threads would cost more than its work.
+    let inline: Bool
 
-    init() {
-        buffers = (0..<Self.bufferCount).map { _ in
-            UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 64)
+    /// Buffers for a file of `expectedSize` bytes: a ring of 8 × 1 MiB, or for a small file two
+    /// buffers just larger than it (a small file is read in one chunk and costs little memory).
+    init(expectedSize: Int64 = .max) {
+        let small = expectedSize < Int64(Self.chunkSize)
+        inline = small
+        let chunk = small ? Int((expectedSize + 1 + 4095) / 4096 * 4096) : Self.chunkSize
+        buffers = (0..<(small ? 2 : Self.bufferCount)).map { _ in
+            UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
         }
     }
 
@@ -41,8 +49,9 @@ final class OnePass: @unchecked Sendable {
     /// Reads `file` to its end, feeding each consumer. Returns the byte count read.
     /// Throws the first error of the reader or of any consumer.
     func run(file: FileDescriptor, consumers: [Consumer]) throws -> Int64 {
+        if inline { return try runInline(file: file, consumers: consumers) }
         let lanes = consumers.enumerated().map { DispatchQueue(label: "custos.onepass.\($0.offset)") }
-        let free = DispatchSemaphore(value: Self.bufferCount)
+        let free = DispatchSemaphore(value: buffers.count)
         let group = DispatchGroup()
         var total: Int64 = 0
         var chunkIndex = 0
@@ -52,7 +61,7 @@ final class OnePass: @unchecked Sendable {
         }
         while failure == nil {
             free.wait()
-            let buffer = buffers[chunkIndex % Self.bufferCount]
+            let buffer = buffers[chunkIndex % buffers.count]
             let count: Int
             do {
                 count = try file.read(into: buffer)
@@ -87,6 +96,20 @@ final class OnePass: @unchecked Sendable {
     }
 }
 
+extension OnePass {
+    /// The same pass on this thread alone, consumers called in order.
+    private func runInline(file: FileDescriptor, consumers: [Consumer]) throws -> Int64 {
+        var total: Int64 = 0
+        while true {
+            let count = try file.read(into: buffers[0])
+            if count == 0 { return total }
+            total += Int64(count)
+            let chunk = UnsafeRawBufferPointer(rebasing: buffers[0][..<count])
+            for consume in consumers { try consume(chunk) }
+        }
+    }
+}
+
 /// Counts down the consumers still using a buffer.
 private final class Countdown: @unchecked Sendable {
     private var value: Int
@@ -116,25 +139,38 @@ final class BackgroundDigest: @unchecked Sendable {
     private let digest: MessageDigest
     private let queue = DispatchQueue(label: "custos.background-digest")
     private let slots: DispatchSemaphore
-    private let buffers: [UnsafeMutableRawBufferPointer]
+    private let bufferSize: Int
+    /// Allocated when first used: a small archive needs one.
+    private var buffers: [UnsafeMutableRawBufferPointer?]
     private var next = 0
+    /// Hash on the caller's thread (for a small archive).
+    private let inline: Bool
 
-    init(_ algorithm: DigestAlgorithm, buffers count: Int = 32, bufferSize: Int = 128 << 10) {
+    init(_ algorithm: DigestAlgorithm, inline: Bool = false, buffers count: Int = 32, bufferSize: Int = 128 << 10) {
         digest = MessageDigest(algorithm)
+        self.inline = inline
         slots = DispatchSemaphore(value: count)
-        buffers = (0..<count).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64) }
+        self.bufferSize = bufferSize
+        buffers = Array(repeating: nil, count: count)
     }
 
     // Every queued closure holds `self`, so this runs only once they are all done (and may run
     // on the queue's own thread: it must not wait for the queue).
-    deinit { for buffer in buffers { buffer.deallocate() } }
+    deinit { for buffer in buffers { buffer?.deallocate() } }
 
     /// Queues a copy of `bytes` (called from one thread: the archive writer's).
     func update(_ bytes: UnsafeRawBufferPointer) {
+        if inline {
+            digest.update(bytes)
+            return
+        }
         var offset = 0
         while offset < bytes.count {
             slots.wait()
-            let buffer = buffers[next]
+            if buffers[next] == nil {
+                buffers[next] = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
+            }
+            let buffer = buffers[next]!
             next = (next + 1) % buffers.count
             let count = min(buffer.count, bytes.count - offset)
             buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count]))
@@ -149,6 +185,7 @@ final class BackgroundDigest: @unchecked Sendable {
 
     /// Waits for every queued chunk and returns the digest.
     func finish() -> [UInt8] {
-        queue.sync { digest.finish() }
+        if inline { return digest.finish() }
+        return queue.sync { digest.finish() }
     }
 }

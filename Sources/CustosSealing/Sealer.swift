@@ -43,8 +43,8 @@ public final class Sealer: @unchecked Sendable {
     /// places the archive and the manifest durably. The returned event still has to be recorded
     /// with `Ledger.append`. Nothing is recorded and no partial archive is left when this throws.
     ///
-    /// With `durability: .batch` the archive is fsynced but the names in the vault are not: the
-    /// caller calls `Vault.syncForBatch` once for many seals before recording them.
+    /// With `durability: .batch` nothing is synced here: the caller makes a whole batch of seals
+    /// durable with one `FileSystemSync` of the vault before recording any of them.
     public func seal(
         _ request: SealRequest, durability: Vault.Durability = .immediate, now: () -> String
     ) throws -> PendingSeal {
@@ -103,7 +103,8 @@ public final class Sealer: @unchecked Sendable {
         let sha256 = MessageDigest(.sha256)
         let md5 = configuration.md5 ? MessageDigest(.md5) : nil
         let sha1 = configuration.sha1 ? MessageDigest(.sha1) : nil
-        let archiveDigest = BackgroundDigest(.sha256)
+        let onePass = OnePass(expectedSize: before.size)
+        let archiveDigest = BackgroundDigest(.sha256, inline: onePass.inline)
         let writer: ArchiveWriter
         do {
             writer = try ArchiveWriter(
@@ -139,7 +140,7 @@ public final class Sealer: @unchecked Sendable {
 
         let total: Int64
         do {
-            total = try OnePass().run(file: file, consumers: consumers)
+            total = try onePass.run(file: file, consumers: consumers)
         } catch let error as SealingError {
             throw error
         } catch let error as FileSystemError where error.call == "read" {
@@ -175,7 +176,9 @@ public final class Sealer: @unchecked Sendable {
                 name: "hashdeep.txt", bytes: Manifest.hashdeepList(member: member, size: total, digests: digests),
                 modified: before.modificationTime)
             try writer.finish()
-            try output.sync()
+            // Immediate: fsync now. Batch: the caller's one syncfs for the batch flushes it, before
+            // the ledger records anything of it.
+            if durability == .immediate { try output.sync() }
             let computed = Hash(bytes: archiveDigest.finish())!
             switch try vault.placeArchive(
                 temporary: temporary, content: digests.sha256, compression: compression.rawValue,

@@ -195,7 +195,7 @@ public struct Vault: Sendable {
     /// same content at the same moment keep the first archive and share it.
     ///
     /// With `durability: .batch` the directories are not synced: the caller syncs the file
-    /// system once for a batch (`syncForBatch`) before the ledger records any of it.
+    /// system once for a batch (`FileSystemSync`) before the ledger records any of it.
     public func placeArchive(
         temporary: RawPath, content: Hash, compression: String, durability: Durability = .immediate
     ) throws -> Placement {
@@ -216,7 +216,7 @@ public struct Vault: Sendable {
     }
 
     /// Stores a manifest by its SHA-256: durably at once, or (`.batch`) written and named, made
-    /// durable by the caller's `syncForBatch`.
+    /// durable by the caller's `FileSystemSync`.
     public func storeManifest(_ bytes: [UInt8], hash: Hash, durability: Durability = .immediate) throws {
         let target = manifestPath(hash)
         try FileSystem.makeDirectory(target.parent)
@@ -238,16 +238,10 @@ public struct Vault: Sendable {
     }
 
     /// How a step makes its files durable: each at once (fsync of file and directories), or as
-    /// part of a batch that the caller makes durable with one `syncForBatch`.
+    /// part of a batch that the caller makes durable with one `FileSystemSync.sync()`.
     public enum Durability: Sendable {
         case immediate
         case batch
-    }
-
-    /// Makes every file and name written in the vault durable (one `syncfs(2)`): what a batch of
-    /// `.batch` steps needs before the ledger records them. A write-back error throws.
-    public func syncForBatch() throws {
-        try FileSystem.syncFileSystem(root)
     }
 
     // MARK: - Locks

@@ -4,6 +4,7 @@
 //   swift build -c release
 //   .build/release/custos-bench seal   [--size-mib 2048] [--runs 5] [--dir /dev/shm/custos-bench]
 //   .build/release/custos-bench ledger [--entries 100000] [--proof-entries 1000000]
+//   .build/release/custos-bench daemon [--files 10000] [--settle 0.5] [--disk-dir DIR] [--runs 3]
 import CustosFormats
 import CustosLedger
 import CustosOpenSSL
@@ -22,6 +23,12 @@ struct Options {
     var proofEntries = 1_000_000
     /// Stop after the append (for profiling the append alone).
     var onlyAppend = false
+    /// The daemon benchmark: files in the burst, settle time, a folder on the real disk.
+    var files = 10_000
+    var settleSeconds = 0.5
+    var diskDirectory = "/var/tmp/custos-bench-daemon"
+    var latencySamples = 15
+    var largeRuns = 3
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -38,6 +45,11 @@ struct Options {
             case "--entries": entries = Int(value) ?? entries
             case "--proof-entries": proofEntries = Int(value) ?? proofEntries
             case "--only-append": onlyAppend = value == "yes"
+            case "--files": files = Int(value) ?? files
+            case "--settle": settleSeconds = Double(value) ?? settleSeconds
+            case "--disk-dir": diskDirectory = value
+            case "--latency-samples": latencySamples = Int(value) ?? latencySamples
+            case "--large-runs": largeRuns = Int(value) ?? largeRuns
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -256,8 +268,9 @@ func ledgerBenchmark() throws {
 switch options.command {
 case "seal": sealBenchmark()
 case "ledger": try ledgerBenchmark()
+case "daemon": try daemonBenchmark()
 case "all":
     try ledgerBenchmark()
     sealBenchmark()
-default: fatalError("unknown benchmark \(options.command); use seal, ledger or all")
+default: fatalError("unknown benchmark \(options.command); use seal, ledger, daemon or all")
 }
