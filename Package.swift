@@ -66,11 +66,10 @@ let package = Package(
         .target(
             name: "CustosIngest",
             dependencies: [
-                "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault", "CustosSealing",
-                "CustosOpenSSL",
+                "CSystem", "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
+                "CustosSealing", "CustosOpenSSL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs a Custos node on the embedded default (SQLite ledger and a local vault): installs the
-# system packages, builds the release binary, creates the vault if there is none, and seals the
-# files given (the watching daemon comes with `custos daemon`).
+# system packages, builds the release binary, creates the vault if there is none, seals the files
+# given (if any), then runs the daemon in the foreground: whatever is dropped into the vault's
+# inbox/ is sealed and moved to sealed/. Ctrl-C (SIGINT) or SIGTERM stops it gracefully.
 #
 #   packaging/run-node.sh [FILE_OR_DIRECTORY...]
 #
-# Environment: CUSTOS_VAULT (default ./custos-vault), CUSTOS_ORIGIN (default <hostname>/evidence).
+# Environment: CUSTOS_VAULT (default ./custos-vault), CUSTOS_ORIGIN (default <hostname>/evidence),
+# and the daemon's settings (CUSTOS_INBOX, CUSTOS_SETTLE_SECONDS, …; see Docs/Operations.md).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 "$here/packaging/install-deps.sh"
@@ -20,5 +22,5 @@ if (($#)); then
     "$custos" ingest "$@"
 fi
 echo "vault: $CUSTOS_VAULT"
-"$custos" list
-"$custos" verify
+echo "drop evidence into $CUSTOS_VAULT/inbox/<case>/ ; sealed originals go to $CUSTOS_VAULT/sealed/"
+exec "$custos" daemon

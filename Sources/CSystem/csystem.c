@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -20,3 +21,7 @@ int custos_open_for_writing(int fd) {
     if (errno == EAGAIN || errno == EBUSY) return 1;
     return -1;
 }
+
+void custos_release_free_memory(void) { malloc_trim(0); }
+
+void custos_limit_malloc_arenas(int count) { mallopt(M_ARENA_MAX, count); }

@@ -1,3 +1,4 @@
+import CSystem
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -6,8 +7,8 @@ import CustosSealing
 import CustosVault
 import Foundation
 import Logging
+import Glibc
 import ServiceLifecycle
-import UnixSignals
 
 /// `custos daemon`: one process per vault, a service group of the inbox watcher, the sealing
 /// pipeline and the checkpointer. SIGTERM or SIGINT shuts it down gracefully: the watcher stops,
@@ -18,6 +19,13 @@ public enum Daemon {
     public static func run(
         vault: Vault, configuration: DaemonConfiguration, context: SealingContext, logger: Logger
     ) async throws {
+        // Memory flat through long bursts: glibc gives each thread an arena of its own and keeps
+        // their freed pages; two arenas (and a trim each second, by the watcher) keep it bounded
+        // at no measured cost in throughput (Docs/Performance.md).
+        custos_limit_malloc_arenas(2)
+        // SIGTERM and SIGINT are caught from the very start: one that comes during start-up
+        // (reconciliation) still shuts the daemon down gracefully once its services run.
+        let signals = ShutdownSignals()
         let daemonLock = try vault.lockDaemon()
         let vault = try vault.overriding(
             compression: configuration.compression, compressionLevel: configuration.compressionLevel.map { $0 },
@@ -31,7 +39,7 @@ public enum Daemon {
         // Reconcile while nothing else seals, then seal beside `custos ingest` (shared lock).
         do {
             let exclusive = try vault.lockSealing(exclusive: true)
-            let ledger = try vault.openLedger()
+            let ledger = try vault.openLedger(cacheKiB: 4096)
             _ = try Reconciler(
                 vault: vault, layout: layout, logger: logger, vaultSync: vaultSync, inboxSync: inboxSync
             ).run(ledger: ledger)
@@ -63,8 +71,8 @@ public enum Daemon {
                     .init(service: ThreadService(name: "sealing", body: pipeline.run, stop: pipeline.requestStop)),
                     .init(service: ThreadService(name: "watcher", body: watcher.run, stop: watcher.requestStop)),
                 ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
+        await signals.attach(group)
         do {
             try await group.run()
         } catch {
@@ -73,7 +81,7 @@ public enum Daemon {
         }
         if let failure = pipeline.storageFailure { throw failure }
         logger.info("custos daemon stopped")
-        withExtendedLifetime((daemonLock, sealingLock)) {}
+        withExtendedLifetime((daemonLock, sealingLock, signals)) {}
     }
 
     /// The inbox must be a folder (the vault's default one is created); `sealed/` and `rejected/`
@@ -97,6 +105,42 @@ public enum Daemon {
                 "the inbox, sealed and rejected folders must be on one file system (a release is a rename): \(layout.inbox), \(layout.sealed), \(layout.rejected)"
             )
         }
+    }
+}
+
+/// Catches SIGTERM and SIGINT from the moment it is made and turns them into a graceful shutdown
+/// of the service group, once attached; a signal that came before is honoured at attachment.
+final class ShutdownSignals: @unchecked Sendable {
+    private let state = Locked<(requested: Bool, group: ServiceGroup?)>((false, nil))
+    private var sources: [any DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "custos.signals")
+
+    init() {
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler { [weak self] in self?.requested() }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    deinit { for source in sources { source.cancel() } }
+
+    private func requested() {
+        let group = state.withLock { state -> ServiceGroup? in
+            state.requested = true
+            return state.group
+        }
+        if let group { Task { await group.triggerGracefulShutdown() } }
+    }
+
+    func attach(_ group: ServiceGroup) async {
+        let requested = state.withLock { state -> Bool in
+            state.group = group
+            return state.requested
+        }
+        if requested { await group.triggerGracefulShutdown() }
     }
 }
 
@@ -141,7 +185,7 @@ final class Checkpointer: @unchecked Sendable {
     func requestStop() { stop.raise() }
 
     func run() throws {
-        let ledger = try vault.openLedger()
+        let ledger = try vault.openLedger(cacheKiB: 4096)
         var signedSize = try Checkpoint(parsing: SignedNote(parsing: ledger.latestCheckpoint()).text).size
         func signIfGrown() throws {
             let size = try ledger.size()

@@ -1,3 +1,4 @@
+import CSystem
 import CustosFileSystem
 import CustosFormats
 import CustosWatch
@@ -76,6 +77,9 @@ final class InboxWatcher: @unchecked Sendable {
             if now >= nextInboxCheck {
                 checkInbox()
                 releaseHolds(now: now)
+                // The sealing threads free what they allocate, but glibc keeps freed pages in each
+                // thread's arena: hand them back, so that memory stays flat through a long burst.
+                custos_release_free_memory()
                 nextInboxCheck = now + 1
             }
             if now >= nextRescan {

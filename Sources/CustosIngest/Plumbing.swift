@@ -17,10 +17,13 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         return items.count - head
     }
 
-    func push(_ element: Element) {
+    /// Adds `element`; with `limit`, first waits while `limit` elements are waiting (back-pressure
+    /// from a slower consumer keeps memory bounded).
+    func push(_ element: Element, limit: Int = .max) {
         condition.lock()
+        while items.count - head >= limit, !closed { condition.wait() }
         items.append(element)
-        condition.signal()
+        condition.broadcast()
         condition.unlock()
     }
 
@@ -62,6 +65,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
     private func take() -> Element {
         let element = items[head]
         head += 1
+        condition.broadcast()  // Room for a producer waiting on its limit.
         if head > 1024, head * 2 > items.count {
             items.removeFirst(head)
             head = 0

@@ -93,7 +93,7 @@ final class SealingPipeline: @unchecked Sendable {
 
     /// Runs the workers and the committer until stopped (or a storage failure, which throws).
     func run() throws {
-        let ledger = try vault.openLedger()
+        let ledger = try vault.openLedger(cacheKiB: 4096)
         workersRunning.withLock { $0 = configuration.workers }
         for index in 0..<configuration.workers {
             let thread = Thread { [self] in
@@ -131,7 +131,8 @@ final class SealingPipeline: @unchecked Sendable {
                     relativePath: Array(components.joined(separator: [UInt8(ascii: "/")])), sidecars: sidecars),
                 requireClosed: true)
             let pending = try sealer.seal(request, durability: .batch, now: DaemonClock.now)
-            sealed.push(Sealed(path: path, components: components, pending: pending))
+            // At most two batches wait for the committer: a slow disk slows the workers, not memory.
+            sealed.push(Sealed(path: path, components: components, pending: pending), limit: 2 * Self.batchLimit)
         } catch let refusal as InboxRefusal {
             if let sidecar = refusal.sidecar, Self.recentlyModified(sidecar, within: configuration.settleSeconds) {
                 // A sidecar still being written: wait for it rather than refuse the file.

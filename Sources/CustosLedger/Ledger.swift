@@ -41,7 +41,9 @@ public final class Ledger {
     }
 
     /// Opens an existing ledger of `origin`. A missing file is an error: it is never recreated.
-    public init(path: String, origin: String, readOnly: Bool = false) throws {
+    /// `cacheKiB` bounds SQLite's page cache for this connection: large for big batch appends,
+    /// small for a long-running daemon whose appends touch only the end of the tables.
+    public init(path: String, origin: String, readOnly: Bool = false, cacheKiB: Int = 65536) throws {
         self.path = path
         self.origin = origin
         guard FileManager.default.fileExists(atPath: path) else {
@@ -53,7 +55,7 @@ public final class Ledger {
                 // Every commit reaches the disk (synchronous=FULL); a 64 MiB page cache and a
                 // WAL checkpointed every 8,192 pages keep large appends fast.
                 try db.execute(
-                    "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 8192;")
+                    "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB); PRAGMA wal_autocheckpoint = 8192;")
             }
             let stored = try db.firstRow("SELECT value FROM meta WHERE key = 'origin'") { $0.text(0) } ?? nil
             guard let stored else { throw LedgerError(.corrupt, "\(path): the ledger has no origin") }

@@ -114,14 +114,15 @@ public struct Vault: Sendable {
 
     /// Opens the ledger; never creates it. For writing, a vault on a read-only file system is
     /// refused with that reason, before anything is attempted.
-    public func openLedger(readOnly: Bool = false) throws -> Ledger {
+    public func openLedger(readOnly: Bool = false, cacheKiB: Int = 65536) throws -> Ledger {
         if !readOnly {
             var info = statvfs()
             if root.withCString({ statvfs($0, &info) }) == 0, info.f_flag & UInt(ST_RDONLY) != 0 {
                 throw VaultError(.storage, "\(root): the vault is on a read-only file system; nothing can be sealed")
             }
         }
-        return try Ledger(path: ledgerPath.description, origin: configuration.origin, readOnly: readOnly)
+        return try Ledger(
+            path: ledgerPath.description, origin: configuration.origin, readOnly: readOnly, cacheKiB: cacheKiB)
     }
 
     /// Loads the signing key, refusing one readable by others than its owner.

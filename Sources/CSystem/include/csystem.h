@@ -14,4 +14,10 @@ int custos_syncfs(int fd);
 /// unavailable here (not the owner without CAP_LEASE, a network file system); errno says why.
 int custos_open_for_writing(int fd);
 
+/// malloc_trim(0): hands the pages glibc keeps free in its per-thread arenas back to the kernel.
+void custos_release_free_memory(void);
+
+/// mallopt(M_ARENA_MAX, count): at most `count` malloc arenas for the process's threads.
+void custos_limit_malloc_arenas(int count);
+
 #endif
