@@ -6,8 +6,8 @@ import CustosOpenSSL
 import CustosSealing
 import CustosVault
 import Foundation
-import Logging
 import Glibc
+import Logging
 import ServiceLifecycle
 
 /// `custos daemon`: one process per vault, a service group of the inbox watcher, the sealing

@@ -333,6 +333,13 @@ final class SealingPipeline: @unchecked Sendable {
                     "sha256": "\(pending.digests.sha256.hex)", "size": "\(pending.size)",
                     "entry": "\(entry.sequence)", "shared": "\(pending.deduplicated)",
                 ])
+            if pending.original.linkCount > 1 {
+                logger.warning(
+                    "hard-linked: the inbox's name is one of several links to this file; only that name is released, the other links are left as they are",
+                    metadata: [
+                        "item": "\(pending.item)", "path": "\(sealed.path)", "links": "\(pending.original.linkCount)",
+                    ])
+            }
         }
         logger.debug(
             "batch committed",

@@ -53,7 +53,10 @@ struct ConfigurationTests {
     @Test(arguments: [
         ("workers: 0\n", "custos-daemon.yaml:1: workers: must be a whole number from 1 to 64, not \"0\""),
         ("release: move\nrelease: delete\n", "custos-daemon.yaml:2: release: given twice"),
-        ("\n\nsettle-seconds: -1\n", "custos-daemon.yaml:3: settle-seconds: must be a number of seconds from 0 to 3600"),
+        (
+            "\n\nsettle-seconds: -1\n",
+            "custos-daemon.yaml:3: settle-seconds: must be a number of seconds from 0 to 3600"
+        ),
         ("release: keep\n", "custos-daemon.yaml:1: release: must be move or delete, not \"keep\""),
         ("digests: md5\n", "custos-daemon.yaml:1: digests: must list sha256"),
         ("inbox: [a\n", "custos-daemon.yaml:2: not valid YAML"),
