@@ -30,10 +30,10 @@ final class RunningDaemon: @unchecked Sendable {
 
     var log: String { process.log }
 
-    /// SIGTERM, then the exit status (nil if it did not end within a minute).
+    /// SIGTERM (or `signal`), then the exit status (nil if it did not end within a minute).
     @discardableResult
-    func stop() -> Int32? {
-        process.signal(SIGTERM)
+    func stop(signal: Int32 = SIGTERM) -> Int32? {
+        process.signal(signal)
         return process.wait(timeout: 60)
     }
 }

@@ -171,7 +171,7 @@ struct DaemonTests {
         #expect(try node.waitForItems(1))
         #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
         #expect(node.entryNames(under: node.sealedFolder).isEmpty)
-        #expect(daemon.stop() == 0)
+        #expect(daemon.stop(signal: SIGINT) == 0)  // Ctrl-C is a graceful shutdown too.
         #expect(try node.verify().status == 0)
     }
 
@@ -190,6 +190,25 @@ struct DaemonTests {
         #expect(node.entryNames(under: node.sealedFolder) == ["\(second)/same.txt", "same.txt"])
         #expect(try String(contentsOfFile: node.sealedFolder + "/same.txt", encoding: .utf8) == "first")
         #expect(daemon.stop() == 0)
+    }
+
+    @Test(.enabled(if: isRoot, "mounting a tmpfs needs root"))
+    func thePeriodicRescanFindsAFileNoEventAnnounced() throws {
+        let node = try Node()
+        try FileManager.default.createDirectory(atPath: node.inbox + "/M", withIntermediateDirectories: true)
+        let daemon = try RunningDaemon(node, environment: ["CUSTOS_RESCAN_SECONDS": "1"])
+        // A file system mounted over a watched folder: its files raise no event on the watch.
+        let mount = try TmpfsMount(sizeMiB: 4, at: node.inbox + "/M")
+        try node.directory.write("vault/inbox/M/unannounced.txt", "no event for me")
+        #expect(try node.waitForItems(1, timeout: 20))
+        #expect(try node.items().first.flatMap(itemName) == "unannounced.txt")
+        // It cannot be renamed out of another file system: it stays, is never sealed twice, and
+        // the journal keeps it for the next start.
+        #expect(eventually(timeout: 10) { daemon.log.contains("could not leave the inbox") })
+        usleep(2_500_000)
+        #expect(try node.items().count == 1)
+        #expect(daemon.stop() == 0)
+        withExtendedLifetime(mount) {}
     }
 
     @Test func oneDaemonPerVaultAndTheCLIWorksBesideIt() throws {
