@@ -37,14 +37,11 @@ public enum Daemon {
         let inboxSync = try FileSystemSync(layout.sealed)
 
         // Reconcile while nothing else seals, then seal beside `custos ingest` (shared lock).
-        do {
-            let exclusive = try vault.lockSealing(exclusive: true)
-            let ledger = try vault.openLedger(cacheKiB: 4096)
-            _ = try Reconciler(
-                vault: vault, layout: layout, logger: logger, vaultSync: vaultSync, inboxSync: inboxSync
-            ).run(ledger: ledger)
-            withExtendedLifetime(exclusive) {}
-        }
+        var exclusive: FileLock? = try vault.lockSealing(exclusive: true)
+        _ = try Reconciler(vault: vault, layout: layout, logger: logger, vaultSync: vaultSync, inboxSync: inboxSync)
+            .run(ledger: try vault.openLedger(cacheKiB: 4096))
+        withExtendedLifetime(exclusive) {}
+        exclusive = nil  // Released before the shared lock is taken (flock locks of one process conflict too).
         let sealingLock = try vault.lockSealing(exclusive: false)
 
         var settings: Logger.Metadata = ["vault": "\(vault.root)", "origin": "\(vault.configuration.origin)"]

@@ -134,6 +134,12 @@ public struct InboxLayout: Sendable {
         try FileSystem.makeDirectory(target.parent)
         try FileSystem.writeDurably(Array(text.utf8), to: reasonPath)
         try FileSystem.renameNoReplace(path(of: components), to: target)
+        // The input's own sidecar goes with it: the inbox keeps only what waits.
+        let name = components.last!
+        let sidecar = path(of: Array(components.dropLast()) + [Sidecar.name(for: name)])
+        if name.count + Sidecar.suffix.count <= 255, FileSystem.exists(sidecar) {
+            try? FileSystem.renameNoReplace(sidecar, to: target.parent.appending(component: Sidecar.name(for: name)))
+        }
         try FileSystem.syncDirectory(target.parent)
         try FileSystem.syncDirectory(path(of: components).parent)
         return reasonPath

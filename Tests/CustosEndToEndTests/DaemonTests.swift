@@ -159,6 +159,9 @@ struct DaemonTests {
         let reasons = node.entryNames(under: node.rejectedFolder).filter { $0.hasSuffix(".reason.txt") }
         let reason = try String(contentsOfFile: node.rejectedFolder + "/" + reasons[0], encoding: .utf8)
         #expect(reason.contains("x.bin.custos.yaml:3: seizure.time"), "\(reason)")
+        // The file and its sidecar both left the inbox, together.
+        #expect(node.entryNames(under: node.inbox).isEmpty)
+        #expect(node.entryNames(under: node.rejectedFolder).filter { !$0.hasSuffix(".reason.txt") }.count == 2)
         #expect(try node.items().isEmpty)
         #expect(daemon.stop() == 0)
     }

@@ -14,10 +14,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         var argv: [UnsafeMutablePointer<CChar>?] = ([program] + arguments).map { strdup($0) }
         argv.append(nil)
         defer { for pointer in argv { free(pointer) } }
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in environment { env[key] = value }
-        var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") }
-        envp.append(nil)
+        let envp = spawnEnvironment(environment)
         defer { for pointer in envp { free(pointer) } }
 
         var actions = posix_spawn_file_actions_t()

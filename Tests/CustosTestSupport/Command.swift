@@ -32,10 +32,7 @@ public func run(
     argv.append(nil)
     defer { for pointer in argv { pointer?.deallocate() } }
 
-    var env = ProcessInfo.processInfo.environment
-    for (key, value) in environment { env[key] = value }
-    var envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") }
-    envp.append(nil)
+    let envp = spawnEnvironment(environment)
     defer { for pointer in envp { free(pointer) } }
 
     let outPipe = Pipe()
@@ -109,4 +106,12 @@ public func haveProgram(_ name: String) -> Bool {
     (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").contains {
         FileManager.default.isExecutableFile(atPath: "\($0)/\(name)")
     }
+}
+
+/// This process's environment with `overrides`, as the NULL-terminated array posix_spawn takes;
+/// the caller frees each pointer.
+func spawnEnvironment(_ overrides: [String: String]) -> [UnsafeMutablePointer<CChar>?] {
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in overrides { env[key] = value }
+    return env.map { strdup("\($0.key)=\($0.value)") } + [nil]
 }
