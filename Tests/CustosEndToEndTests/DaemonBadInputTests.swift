@@ -152,6 +152,28 @@ struct DaemonBadInputTests {
         #expect(try node.verify().status == 0)
     }
 
+    @Test func aCaseFolderWhoseNameIsNotACaseNumberRefusesItsFilesWithTheReason() throws {
+        let node = try Node()
+        let caseFolder = Array(node.inbox.utf8) + [UInt8(ascii: "/"), 0x43, 0xff, 0x31]  // "C\xff1"
+        #expect(withCString(caseFolder) { mkdir($0, 0o755) } == 0)
+        writeRaw(caseFolder + Array("/photo.jpg".utf8), Array("jpeg".utf8))
+        let daemon = try RunningDaemon(node)
+        #expect(eventually(timeout: 20) { node.entries(under: node.inbox).isEmpty })
+        // Moved byte-exact under rejected/<the same folder name>/, with the reason beside it.
+        let rejected = node.entries(under: node.rejectedFolder)
+        #expect(
+            rejected.contains {
+                $0.starts(with: [0x43, 0xff, 0x31, UInt8(ascii: "/")]) && $0.suffix(9) == Array("photo.jpg".utf8)
+            })
+        let reasonFile = try #require(rejected.first { $0.suffix(11) == Array(".reason.txt".utf8) })
+        let reason = String(
+            decoding: readRaw(Array(node.rejectedFolder.utf8) + [UInt8(ascii: "/")] + reasonFile), as: UTF8.self)
+        #expect(reason.contains("input:  C\\xff1/photo.jpg"), "\(reason)")
+        #expect(reason.contains("is not a case number (printable UTF-8, at most 128 bytes)"), "\(reason)")
+        #expect(try node.items().isEmpty)
+        #expect(daemon.stop() == 0)
+    }
+
     @Test func aFileRenamedOrDeletedBeforeItSettlesIsHandledQuietly() throws {
         let node = try Node()
         let daemon = try RunningDaemon(node, environment: ["CUSTOS_SETTLE_SECONDS": "1.5"])

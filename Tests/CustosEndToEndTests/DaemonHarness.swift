@@ -96,3 +96,17 @@ func writeRaw(_ path: [UInt8], _ bytes: [UInt8], mode: mode_t = 0o644) {
 func itemName(_ item: [String: Any]) -> String? {
     (item["name"] as? [String: String])?["utf8"]
 }
+
+/// Reads the whole file at a raw path.
+func readRaw(_ path: [UInt8]) -> [UInt8] {
+    let fd = withCString(path) { open($0, O_RDONLY) }
+    guard fd >= 0 else { return [] }
+    defer { close(fd) }
+    var bytes = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count <= 0 { return bytes }
+        bytes += buffer[..<count]
+    }
+}
