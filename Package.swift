@@ -92,6 +92,8 @@ let package = Package(
         .target(name: "CustosTestSupport", path: "Tests/CustosTestSupport"),
         .testTarget(name: "CustosFormatsTests", dependencies: ["CustosFormats", "CustosOpenSSL"]),
         .testTarget(
+            name: "CustosOpenSSLTests", dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosTestSupport"]),
+        .testTarget(
             name: "CustosLedgerTests",
             dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosTestSupport"]
         ),

@@ -22,11 +22,18 @@ public struct OpenSSLError: Error, CustomStringConvertible, Sendable {
     static func drainQueue() -> [String] {
         var messages = [String]()
         while true {
-            let code = ERR_get_error()
+            var data: UnsafePointer<CChar>?
+            var flags: Int32 = 0
+            let code = ERR_get_error_all(nil, nil, nil, &data, &flags)
             if code == 0 { break }
             var buffer = [CChar](repeating: 0, count: 256)
             ERR_error_string_n(code, &buffer, buffer.count)
-            messages.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            var message = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // The detail some calls add (a certificate verification error, say).
+            if flags & 0x02 /* ERR_TXT_STRING */ != 0, let data, data.pointee != 0 {
+                message += " (\(String(cString: data)))"
+            }
+            messages.append(message)
         }
         return messages
     }

@@ -1,0 +1,132 @@
+import COpenSSL
+import CustosFormats
+import CustosOpenSSL
+import CustosTestSupport
+import Foundation
+import Testing
+
+/// A CA and a TSA under it, made the way `custos init` will make them.
+struct TestAuthority {
+    let caKey: SigningKey
+    let ca: Certificate
+    let tsaKey: SigningKey
+    let tsa: Certificate
+
+    init(
+        name: String = "Custos test TSA", tsaUsage: String = "critical,timeStamping", notBefore: Int64? = nil,
+        notAfter: Int64? = nil
+    ) throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        caKey = try SigningKey.generateP256()
+        ca = try Certificate.issue(
+            commonName: "\(name) CA", organization: "Custos tests", subjectKey: caKey, issuer: nil, issuerKey: caKey,
+            notBefore: now - 86400 * 30, notAfter: now + 86400 * 3650,
+            extensions: [
+                (NID_basic_constraints, "critical,CA:TRUE"), (NID_key_usage, "critical,keyCertSign,cRLSign"),
+                (NID_subject_key_identifier, "hash"),
+            ])
+        tsaKey = try SigningKey.generateP256()
+        tsa = try Certificate.issue(
+            commonName: name, organization: "Custos tests", subjectKey: tsaKey, issuer: ca, issuerKey: caKey,
+            notBefore: notBefore ?? now - 86400, notAfter: notAfter ?? now + 86400 * 365,
+            extensions: [
+                (NID_basic_constraints, "critical,CA:FALSE"),
+                (NID_key_usage, "critical,digitalSignature,nonRepudiation"),
+                (NID_ext_key_usage, tsaUsage), (NID_subject_key_identifier, "hash"),
+                (NID_authority_key_identifier, "keyid:always"),
+            ])
+    }
+
+    func authority() throws -> TimeStampAuthority {
+        try TimeStampAuthority(key: tsaKey, certificate: tsa, chain: [ca], policy: "1.3.6.1.4.1.57264.1.1")
+    }
+}
+
+@Suite("RFC 3161 time stamps (OpenSSL TS API)")
+struct TimeStampTests {
+    let digest = OpenSSLSHA256().sha256(Array("evidence".utf8))
+
+    @Test func aTokenOfTheNodesAuthorityChecksAndSaysWhatItStamped() throws {
+        let test = try TestAuthority()
+        let request = try TimeStampRequest.withRandomNonce(sha256: digest)
+        let response = try test.authority().respond(to: request)
+        let check = TimeStampVerifier.check(response: response, request: request, anchors: [test.ca])
+        #expect(check.passed, "\(check.problems)")
+        let info = try #require(check.info)
+        #expect(info.policy == "1.3.6.1.4.1.57264.1.1")
+        #expect(info.accuracyMilliseconds == 1000)
+        #expect(info.authority.contains("CN=Custos test TSA"))
+        #expect(info.genTime.hasSuffix("Z") && info.genTime.contains("."))  // Milliseconds.
+        #expect(abs(info.genTimeSeconds - Int64(Date().timeIntervalSince1970)) < 60)
+        // Serials are unique.
+        let second = try TimeStampVerifier.info(response: try test.authority().respond(to: request))
+        #expect(!info.serial.isEmpty && info.serial != second.serial)
+        // ESSCertIDv2 (signingCertificateV2, 1.2.840.113549.1.9.16.2.47) binds the signer certificate.
+        let oid: [UInt8] = [0x06, 0x0B, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x10, 0x02, 0x2F]
+        #expect(response.firstRange(of: oid) != nil)
+    }
+
+    @Test(.enabled(if: haveProgram("openssl")))
+    func opensslTsVerifyAcceptsTheToken() throws {
+        let test = try TestAuthority()
+        let directory = TemporaryDirectory("tsa")
+        let request = try TimeStampRequest.withRandomNonce(sha256: digest)
+        let token = try directory.write("item.tsr", try test.authority().respond(to: request))
+        let anchor = try directory.write("ca.pem", try test.ca.pem())
+        let result = try run("openssl", ["ts", "-verify", "-digest", digest.hex, "-in", token, "-CAfile", anchor])
+        #expect(result.output.contains("Verification: OK"), "\(result.output) \(result.stderr)")
+        // The query the node sends is one openssl reads too.
+        let query = try directory.write("item.tsq", try request.der())
+        let text = try run("openssl", ["ts", "-query", "-in", query, "-text"])
+        #expect(text.output.contains("Hash Algorithm: sha256") && text.output.contains("Certificate required: yes"))
+        // Another digest does not verify.
+        let other = OpenSSLSHA256().sha256(Array("other".utf8))
+        let wrong = try run("openssl", ["ts", "-verify", "-digest", other.hex, "-in", token, "-CAfile", anchor])
+        #expect(!wrong.output.contains("Verification: OK"))
+    }
+
+    @Test func aTokenForAnotherHashOrNonceOrFromAnUntrustedAuthorityFails() throws {
+        let test = try TestAuthority()
+        let request = try TimeStampRequest.withRandomNonce(sha256: digest)
+        let response = try test.authority().respond(to: request)
+        var otherHash = request
+        otherHash.sha256 = OpenSSLSHA256().sha256(Array("other".utf8))
+        #expect(!TimeStampVerifier.check(response: response, request: otherHash, anchors: [test.ca]).passed)
+        var otherNonce = request
+        otherNonce.nonce = [0x01, 0x02, 0x03]
+        let nonce = TimeStampVerifier.check(response: response, request: otherNonce, anchors: [test.ca])
+        #expect(!nonce.passed && nonce.problems.first?.contains("nonce") == true, "\(nonce.problems)")
+        let stranger = try TestAuthority(name: "Stranger")
+        let untrusted = TimeStampVerifier.check(response: response, request: request, anchors: [stranger.ca])
+        #expect(!untrusted.passed && untrusted.problems.first?.contains("certificate") == true, "\(untrusted.problems)")
+    }
+
+    @Test func aTokenSignedWhileTheCertificateHadExpiredFails() throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        let test = try TestAuthority(notBefore: now - 86400 * 10, notAfter: now - 86400)
+        let request = try TimeStampRequest.withRandomNonce(sha256: digest)
+        let response = try test.authority().respond(to: request)
+        let check = TimeStampVerifier.check(response: response, request: request, anchors: [test.ca])
+        #expect(!check.passed && check.problems.first?.contains("expired") == true, "\(check.problems)")
+    }
+
+    @Test func aCertificateWithoutTheTimeStampingUsageCannotSign() throws {
+        let test = try TestAuthority(tsaUsage: "critical,codeSigning")
+        #expect(throws: OpenSSLError.self) { try test.authority() }
+    }
+
+    @Test func aGenTimeInTheFutureAndMalformedAnswersFail() throws {
+        let test = try TestAuthority()
+        let request = try TimeStampRequest.withRandomNonce(sha256: digest)
+        let response = try test.authority().respond(to: request)
+        // This node's clock an hour behind the authority's.
+        let behind = TimeStampVerifier.check(
+            response: response, request: request, anchors: [test.ca], now: Int64(Date().timeIntervalSince1970) - 3600)
+        #expect(!behind.passed && behind.problems.contains { $0.contains("in the future") })
+        #expect(
+            !TimeStampVerifier.check(response: Array(response.prefix(40)), request: request, anchors: [test.ca]).passed)
+        #expect(
+            !TimeStampVerifier.check(response: [0x30, 0x03, 0x02, 0x01, 0x02], request: request, anchors: [test.ca])
+                .passed)
+    }
+}
