@@ -38,7 +38,10 @@ public struct Vault: Sendable {
     /// Creates a vault at `root`: folders, configuration, signing key (0600), ledger with the
     /// checkpoint of the empty tree. Refuses a folder that already holds a vault, or anything but
     /// an empty folder, and changes nothing then.
-    public static func create(at root: RawPath, configuration: VaultConfiguration, now: String) throws -> Vault {
+    public static func create(
+        at root: RawPath, configuration: VaultConfiguration, now: String, timeStamping: TimeStampMaterial = .generate
+    ) throws -> Vault {
+        var configuration = configuration
         try configuration.validate(file: root.appending("custos.json").description)
         if let status = try FileSystem.linkStatus(root) {
             guard status.isDirectory else {
@@ -52,6 +55,11 @@ public struct Vault: Sendable {
                 throw VaultError(.alreadyExists, "\(root): the folder is not empty; nothing was changed")
             }
         }
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        let timeStampAuthority = try prepareTimeStampAuthority(
+            timeStamping, origin: configuration.origin, now: Int64(clock.tv_sec))
+        configuration.timeStampPolicy = timeStampAuthority.policy
         let vault = Vault(root: root, configuration: configuration)
         do {
             try FileSystem.makeDirectory(root)
@@ -64,6 +72,7 @@ public struct Vault: Sendable {
             try FileSystem.writeDurably(Array((signer.verifierKey.text + "\n").utf8), to: vault.verifierKeyPath)
             try Ledger.create(
                 path: vault.ledgerPath.description, origin: configuration.origin, signer: signer, now: now)
+            try timeStampAuthority.install(in: vault)
             // The configuration is written last: a vault without it is not a vault yet.
             try FileSystem.writeDurably(try configuration.encoded(), to: vault.configurationPath)
             try FileSystem.syncDirectory(root)

@@ -17,6 +17,8 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     public var md5: Bool
     /// Compute SHA-1 beside SHA-256.
     public var sha1: Bool
+    /// The policy OID of the node's time-stamping authority (nil in a vault without one).
+    public var timeStampPolicy: String?
 
     public init(
         origin: String, compression: String = "zstd", compressionLevel: Int? = nil, md5: Bool = true, sha1: Bool = true

@@ -23,13 +23,45 @@ struct Init: ParsableCommand {
     @Flag(help: "Compute only SHA-256 (no MD5, no SHA-1).")
     var sha256Only = false
 
+    @Option(
+        help:
+            "Import the time-stamping authority's private key (PEM) instead of making one; with --tsa-cert, --tsa-chain and --tsa-policy."
+    )
+    var tsaKey: String?
+    @Option(help: "The imported TSA's certificate (PEM; extendedKeyUsage=critical,timeStamping).")
+    var tsaCert: String?
+    @Option(help: "The imported TSA's chain up to its CA (PEM).")
+    var tsaChain: String?
+    @Option(help: "The imported TSA's policy OID.")
+    var tsaPolicy: String?
+
     func run() throws {
         let configuration = VaultConfiguration(
             origin: origin, compression: compression, md5: !sha256Only, sha1: !sha256Only)
-        let created = try Vault.create(at: vault.path, configuration: configuration, now: Clock.now())
+        var material = Vault.TimeStampMaterial.generate
+        let imported = [tsaKey, tsaCert, tsaChain, tsaPolicy]
+        if imported.contains(where: { $0 != nil }) {
+            guard let tsaKey, let tsaCert, let tsaChain, let tsaPolicy else {
+                throw CLIError(
+                    message: "importing a TSA takes all four: --tsa-key, --tsa-cert, --tsa-chain, --tsa-policy")
+            }
+            func read(_ option: String, _ path: String) throws -> [UInt8] {
+                do { return try FileSystem.readFile(RawArguments.raw(path)) } catch {
+                    throw CLIError(message: "\(option) \(path): \(error)")
+                }
+            }
+            material = .importing(
+                key: try read("--tsa-key", tsaKey), certificate: try read("--tsa-cert", tsaCert),
+                chain: try read("--tsa-chain", tsaChain), policy: tsaPolicy)
+        }
+        let created = try Vault.create(
+            at: vault.path, configuration: configuration, now: Clock.now(), timeStamping: material)
         let key = try created.verifierKey()
         print("created vault \(created.root) for \(origin)")
         print("verifier key: \(key.key.text)")
+        print(
+            "time-stamping authority: \(created.timeStampCertificatePath), trust anchor in \(created.timeStampChainPath), policy \(created.configuration.timeStampPolicy ?? "-")"
+        )
     }
 }
 

@@ -99,6 +99,9 @@ public final class Certificate: @unchecked Sendable {
         try writingToMemory("PEM_write_bio_X509") { PEM_write_bio_X509($0, x509) }
     }
 
+    /// Whether `key` is the private key of this certificate's public key.
+    public func matches(_ key: SigningKey) -> Bool { X509_check_private_key(x509, key.pkey) == 1 }
+
     /// The subject as one line (`CN=…, O=…`).
     public var subject: String {
         guard

@@ -133,6 +133,20 @@ public final class TimeStampAuthority: @unchecked Sendable {
             }, nil)
     }
 
+    /// A policy OID of one's own without registering an arc: `2.25.<a random 128-bit integer>`
+    /// (ITU-T X.667, the UUID arc).
+    public static func uniquePolicyOID() throws -> String {
+        var random = [UInt8](repeating: 0, count: 16)
+        guard RAND_bytes(&random, 16) == 1 else { throw OpenSSLError(call: "RAND_bytes") }
+        random[6] = (random[6] & 0x0f) | 0x40  // A version 4 UUID.
+        random[8] = (random[8] & 0x3f) | 0x80
+        let number = BN_bin2bn(random, 16, nil)
+        defer { BN_free(number) }
+        guard let text = BN_bn2dec(number) else { throw OpenSSLError(call: "BN_bn2dec") }
+        defer { custos_openssl_free(text) }
+        return "2.25." + String(cString: text)
+    }
+
     deinit {
         TS_RESP_CTX_free(context)
         custos_x509_stack_free_all(chain)
