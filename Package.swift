@@ -43,6 +43,7 @@ let package = Package(
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
         .target(name: "CustosFileSystem", dependencies: ["CSystem", "CustosFormats"]),
         .target(name: "CustosWatch", dependencies: ["CustosFileSystem"]),
+        .target(name: "CustosHTTP"),
 
         // Services.
         .target(
@@ -61,6 +62,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+
+        // Trusted time: the node's own TSA and external ones over RFC 3161's HTTP transport.
+        .target(name: "CustosTimeStamping", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosHTTP"]),
 
         // The daemon: watches the inbox, seals through CustosSealing, releases, reconciles.
         .target(
@@ -89,8 +93,12 @@ let package = Package(
             dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger"]
         ),
 
-        .target(name: "CustosTestSupport", path: "Tests/CustosTestSupport"),
+        .target(name: "CustosTestSupport", dependencies: ["COpenSSL", "CustosOpenSSL"], path: "Tests/CustosTestSupport"),
         .testTarget(name: "CustosFormatsTests", dependencies: ["CustosFormats", "CustosOpenSSL"]),
+        .testTarget(
+            name: "CustosTimeStampingTests",
+            dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosTimeStamping", "CustosTestSupport"]
+        ),
         .testTarget(
             name: "CustosOpenSSLTests", dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosTestSupport"]),
         .testTarget(
