@@ -27,7 +27,7 @@ final class InboxWatcher: @unchecked Sendable {
     private var watched = Set<RawPath>()
     private var inboxIdentity: (device: UInt64, inode: UInt64)?
     private var inFlight = Set<RawPath>()
-    /// Created by a writer and not yet closed (from events); cleared by a full rescan.
+    /// Created by a writer and not yet closed (from events); cleared when events were lost.
     private var writing = Set<RawPath>()
     /// Files to try again later, and when.
     private var held = [RawPath: Double]()
@@ -83,7 +83,7 @@ final class InboxWatcher: @unchecked Sendable {
                 nextInboxCheck = now + 1
             }
             if now >= nextRescan {
-                rescan(reason: "periodic")
+                rescan(reason: "periodic", eventsLost: false)
                 nextRescan = now + configuration.rescanSeconds
             }
             submitSettled(now: DaemonClock.monotonic())
@@ -116,9 +116,11 @@ final class InboxWatcher: @unchecked Sendable {
         scan(layout.inbox)
     }
 
-    private func rescan(reason: String) {
+    /// Walks the whole inbox. After an overflow, close events may have been lost, so what the
+    /// events said about writers is forgotten (the read lease still guards each open).
+    private func rescan(reason: String, eventsLost: Bool) {
         logger.debug("rescanning the inbox", metadata: ["reason": "\(reason)"])
-        writing = []
+        if eventsLost { writing = [] }
         scan(layout.inbox)
     }
 
@@ -198,7 +200,7 @@ final class InboxWatcher: @unchecked Sendable {
         }
         if overflow {
             logger.warning("the kernel's event queue overflowed; rescanning the whole inbox")
-            rescan(reason: "overflow")
+            rescan(reason: "overflow", eventsLost: true)
         }
     }
 
@@ -271,7 +273,8 @@ final class InboxWatcher: @unchecked Sendable {
 
     private func submitSettled(now: Double) {
         guard pipeline.queued < Self.queueLimit else { return }
-        for path in tracker.settled(now: now, limit: Self.queueLimit - pipeline.queued) {
+        // Files still open for writing are skipped below: ask for enough to fill the queue anyway.
+        for path in tracker.settled(now: now, limit: Self.queueLimit - pipeline.queued + writing.count) {
             guard pipeline.queued < Self.queueLimit else { return }
             if writing.contains(path) { continue }
             guard let status = try? FileSystem.linkStatus(path), status.isRegularFile else {
