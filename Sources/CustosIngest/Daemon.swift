@@ -26,23 +26,15 @@ public enum Daemon {
         // SIGTERM and SIGINT are caught from the very start: one that comes during start-up
         // (reconciliation) still shuts the daemon down gracefully once its services run.
         let signals = ShutdownSignals()
-        let daemonLock = try vault.lockDaemon()
-        let vault = try vault.overriding(
-            compression: configuration.compression, compressionLevel: configuration.compressionLevel.map { $0 },
-            md5: configuration.md5, sha1: configuration.sha1)
-        let layout = InboxLayout(configuration: configuration)
-        try prepareFolders(layout)
-        let signer = try vault.signer()
-        let vaultSync = try FileSystemSync(vault.root)
-        let inboxSync = try FileSystemSync(layout.sealed)
-
-        // Reconcile while nothing else seals, then seal beside `custos ingest` (shared lock).
-        var exclusive: FileLock? = try vault.lockSealing(exclusive: true)
-        _ = try Reconciler(vault: vault, layout: layout, logger: logger, vaultSync: vaultSync, inboxSync: inboxSync)
-            .run(ledger: try vault.openLedger(cacheKiB: 4096))
-        withExtendedLifetime(exclusive) {}
-        exclusive = nil  // Released before the shared lock is taken (flock locks of one process conflict too).
-        let sealingLock = try vault.lockSealing(exclusive: false)
+        // Start-up blocks (locks, file system, SQLite): on a thread of its own.
+        let start = try await runOnThread(name: "custos-start") {
+            try startUp(vault: vault, configuration: configuration, logger: logger)
+        }
+        let (daemonLock, sealingLock, signer, vaultSync, inboxSync) = (
+            start.daemonLock, start.sealingLock, start.signer, start.vaultSync, start.inboxSync
+        )
+        let vault = start.vault
+        let layout = start.layout
 
         var settings: Logger.Metadata = ["vault": "\(vault.root)", "origin": "\(vault.configuration.origin)"]
         for (key, value) in configuration.summary { settings[key] = "\(value)" }
@@ -79,6 +71,40 @@ public enum Daemon {
         if let failure = pipeline.storageFailure { throw failure }
         logger.info("custos daemon stopped")
         withExtendedLifetime((daemonLock, sealingLock, signals)) {}
+    }
+
+    /// What start-up leaves for the services.
+    struct StartUp: @unchecked Sendable {
+        var vault: Vault
+        var layout: InboxLayout
+        var daemonLock: FileLock
+        var sealingLock: FileLock
+        var signer: Ed25519NoteSigner
+        var vaultSync: FileSystemSync
+        var inboxSync: FileSystemSync
+    }
+
+    /// Takes the daemon lock, checks the folders, and reconciles while nothing else seals; then
+    /// takes the sealing lock shared, to seal beside `custos ingest`.
+    static func startUp(vault: Vault, configuration: DaemonConfiguration, logger: Logger) throws -> StartUp {
+        let daemonLock = try vault.lockDaemon()
+        let vault = try vault.overriding(
+            compression: configuration.compression, compressionLevel: configuration.compressionLevel.map { $0 },
+            md5: configuration.md5, sha1: configuration.sha1)
+        let layout = InboxLayout(configuration: configuration)
+        try prepareFolders(layout)
+        let signer = try vault.signer()
+        let vaultSync = try FileSystemSync(vault.root)
+        let inboxSync = try FileSystemSync(layout.sealed)
+        var exclusive: FileLock? = try vault.lockSealing(exclusive: true)
+        _ = try Reconciler(vault: vault, layout: layout, logger: logger, vaultSync: vaultSync, inboxSync: inboxSync)
+            .run(ledger: try vault.openLedger(cacheKiB: 4096))
+        withExtendedLifetime(exclusive) {}
+        exclusive = nil  // Released before the shared lock is taken (flock locks of one process conflict too).
+        let sealingLock = try vault.lockSealing(exclusive: false)
+        return StartUp(
+            vault: vault, layout: layout, daemonLock: daemonLock, sealingLock: sealingLock, signer: signer,
+            vaultSync: vaultSync, inboxSync: inboxSync)
     }
 
     /// The inbox must be a folder (the vault's default one is created); `sealed/` and `rejected/`

@@ -118,13 +118,13 @@ final class Locked<Value>: @unchecked Sendable {
     }
 }
 
-/// Runs `body` on a new thread of its own and waits for it without holding a cooperative thread.
-func runOnThread(name: String, _ body: @escaping @Sendable () throws -> Void) async throws {
-    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+/// Runs `body` on a new thread of its own and waits for its result without holding a
+/// cooperative thread.
+func runOnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
         let thread = Thread {
             do {
-                try body()
-                continuation.resume()
+                continuation.resume(returning: try body())
             } catch {
                 continuation.resume(throwing: error)
             }
