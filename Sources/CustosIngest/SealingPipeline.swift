@@ -124,7 +124,7 @@ final class SealingPipeline: @unchecked Sendable {
         }
         do {
             let caseID = try layout.caseID(of: components)
-            let (acquisition, sidecars) = try readAcquisition(components)
+            let (acquisition, sidecars) = try layout.acquisition(of: components)
             let request = SealRequest(
                 path: path, caseID: caseID, acquisition: acquisition,
                 inbox: InboxSource(
@@ -146,10 +146,6 @@ final class SealingPipeline: @unchecked Sendable {
             fail(DaemonError(.sealingStopped, "\(path): \(error)", cause: error))
             outcomes.push((path, .retry))
         }
-    }
-
-    private func readAcquisition(_ components: [[UInt8]]) throws -> (Acquisition, [(path: [UInt8], sha256: Hash)]) {
-        try layout.acquisition(of: components)
     }
 
     private func handle(_ error: SealingError, path: RawPath, components: [[UInt8]]) {
