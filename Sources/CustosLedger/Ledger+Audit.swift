@@ -104,6 +104,7 @@ extension Ledger {
                     verifiers: verifiers, rebuilt: rebuilt, entryCount: entryCount, chainIntact: chainIntact,
                     faults: &faults)
                 try auditItems(entries: entries, faults: &faults)
+                try auditStamps(entries: entries, faults: &faults)
                 return LedgerAudit(
                     entries: entries, faults: faults, entryCount: entryCount, latestCheckpointSize: latestSize,
                     checkpointsChecked: checked)

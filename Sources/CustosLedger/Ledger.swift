@@ -107,6 +107,7 @@ public final class Ledger {
             INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
+        let stampInsert = try db.statement("INSERT INTO stamps (seq, subject, token) VALUES (?, ?, ?)")
         let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
         // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
         let sha256 = MessageDigest(.sha256)
@@ -135,6 +136,12 @@ public final class Ledger {
                     for index in Int32(4)...7 { try insert.bindNull(at: index) }
                 }
                 try insert.execute()
+                if let stamp = TimeStampRecord(entry: draft.entry) {
+                    try stampInsert.bind(size, at: 1)
+                    try stampInsert.bind(stamp.indexKey(item: draft.entry.item), at: 2)
+                    try stampInsert.bind(stamp.token.bytes, at: 3)
+                    try stampInsert.execute()
+                }
                 appended.append(draft.entry)
                 previous = entryHash
                 size += 1

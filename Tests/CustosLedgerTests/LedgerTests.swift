@@ -37,7 +37,8 @@ struct LedgerFixture {
         try db.execute(
             """
             DROP TRIGGER IF EXISTS entries_no_update; DROP TRIGGER IF EXISTS entries_no_delete;
-            DROP TRIGGER IF EXISTS checkpoints_no_update;
+            DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS stamps_no_update;
+            DROP TRIGGER IF EXISTS stamps_no_delete;
             \(sql)
             """)
     }
@@ -183,6 +184,35 @@ struct LedgerTests {
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
         #expect(audit.faults.contains { $0.code == "index-mismatch" && $0.subject == "item item-1" })
         #expect(audit.faults.contains { $0.code == "index-missing" && $0.subject == "item item-2" })
+    }
+
+    @Test func timeStampEntriesAreIndexedByTheirSubjectAndAudited() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        let sealed = LedgerFixture.event(0)
+        let record = TimeStampRecord(
+            subject: .item, imprint: OpenSSLSHA256().sha256("content 0"), token: OpenSSLSHA256().sha256("token"),
+            authority: "CN=test TSA", policy: "1.2.3", serial: "0a", genTime: "20261125000000.123Z")
+        let checkpointRecord = TimeStampRecord(
+            subject: .checkpoint(size: 2), imprint: OpenSSLSHA256().sha256("note"),
+            token: OpenSSLSHA256().sha256("token 2"), authority: "CN=test TSA", policy: "1.2.3", serial: "0b",
+            genTime: "20261125000001.000Z")
+        _ = try ledger.append([
+            sealed,
+            NewCustodyEvent(
+                type: .timestamped, item: "item-0", time: "t", actor: "tester", details: record.details),
+            NewCustodyEvent(
+                type: .timestamped, item: "", time: "t", actor: "tester", details: checkpointRecord.details),
+        ])
+        let stamps = try ledger.stamps(of: "item-0")
+        #expect(stamps.map(\.record) == [record] && stamps.first?.entry.sequence == 1)
+        #expect(try ledger.stamps(of: "checkpoint:2").map(\.record) == [checkpointRecord])
+        #expect(try ledger.stampedSubjects() == ["item-0", "checkpoint:2"])
+        #expect(try ledger.items().count == 1)  // A time stamp is not an item.
+        #expect(try fixture.open().audit(verifiers: [fixture.verifier]).faults.isEmpty)
+        try fixture.tamper("UPDATE stamps SET subject = 'item-9' WHERE seq = 1")
+        let audit = try fixture.open().audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.contains { $0.code == "stamp-index" && $0.subject == "entry 1" })
     }
 
     @Test func auditFindsATamperedTreeHash() throws {

@@ -1,0 +1,90 @@
+extension CustodyEventType {
+    /// An RFC 3161 time-stamp token was obtained for an item's SHA-256 or a checkpoint.
+    public static let timestamped = CustodyEventType(rawValue: "timestamped")
+}
+
+/// What a `timestamped` entry records: which token, over what, from whom, saying when.
+///
+/// Members (beside the fixed ones): `subject` (`item` or `checkpoint`), `checkpoint` (its tree
+/// size, for a checkpoint), `imprint` (the SHA-256 stamped: the item's content, or the
+/// checkpoint's signed note body), `token` (the SHA-256 of the DER `TimeStampResp` kept in the
+/// vault), `authority` (the TSA certificate's subject), `policy`, `serial`, `genTime`, and
+/// `skew` (genTime minus the node's clock, seconds, for an external authority).
+public struct TimeStampRecord: Hashable, Sendable {
+    public enum Subject: Hashable, Sendable {
+        case item
+        case checkpoint(size: UInt64)
+    }
+
+    public var subject: Subject
+    public var imprint: Hash
+    public var token: Hash
+    public var authority: String
+    public var policy: String
+    public var serial: String
+    public var genTime: String
+    public var skewSeconds: Int64?
+
+    public init(
+        subject: Subject, imprint: Hash, token: Hash, authority: String, policy: String, serial: String,
+        genTime: String, skewSeconds: Int64? = nil
+    ) {
+        self.subject = subject
+        self.imprint = imprint
+        self.token = token
+        self.authority = authority
+        self.policy = policy
+        self.serial = serial
+        self.genTime = genTime
+        self.skewSeconds = skewSeconds
+    }
+
+    /// The entry's details.
+    public var details: JSONObject {
+        var object: JSONObject = [
+            "imprint": .string(imprint.hex), "token": .string(token.hex), "authority": .string(authority),
+            "policy": .string(policy), "serial": .string(serial), "genTime": .string(genTime),
+        ]
+        switch subject {
+        case .item: object["subject"] = .string("item")
+        case .checkpoint(let size):
+            object["subject"] = .string("checkpoint")
+            object["checkpoint"] = .integer(Int64(size))
+        }
+        if let skewSeconds { object["skew"] = .integer(skewSeconds) }
+        return object
+    }
+
+    /// Reads a `timestamped` entry; nil for any other entry or a malformed one.
+    public init?(entry: CustodyEntry) {
+        let details = entry.details
+        guard entry.type == .timestamped, let subjectText = details["subject"]?.stringValue,
+            let imprint = details["imprint"]?.stringValue.flatMap({ Hash(hex: $0) }),
+            let token = details["token"]?.stringValue.flatMap({ Hash(hex: $0) }),
+            let authority = details["authority"]?.stringValue, let policy = details["policy"]?.stringValue,
+            let serial = details["serial"]?.stringValue, let genTime = details["genTime"]?.stringValue
+        else { return nil }
+        switch subjectText {
+        case "item": subject = .item
+        case "checkpoint":
+            guard let size = details["checkpoint"]?.integerValue, size >= 0 else { return nil }
+            subject = .checkpoint(size: UInt64(size))
+        default: return nil
+        }
+        self.imprint = imprint
+        self.token = token
+        self.authority = authority
+        self.policy = policy
+        self.serial = serial
+        self.genTime = genTime
+        self.skewSeconds = details["skew"]?.integerValue
+    }
+
+    /// The key of the ledger's index of stamps: the item id, or `checkpoint:<size>`.
+    public func indexKey(item: String) -> String {
+        switch subject {
+        case .item: item
+        case .checkpoint(let size): "checkpoint:\(size)"
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import CustosFormats
+import CustosSQLite
+
+extension Ledger {
+    /// The `timestamped` entries about `subject` (an item id, or `checkpoint:<size>`), in order.
+    public func stamps(of subject: String) throws -> [(entry: CustodyEntry, record: TimeStampRecord)] {
+        try sql {
+            var found = [(entry: CustodyEntry, record: TimeStampRecord)]()
+            try db.forEachRow(
+                "SELECT e.body FROM stamps s JOIN entries e ON e.seq = s.seq WHERE s.subject = ? ORDER BY s.seq",
+                [.text(subject)]
+            ) { row in
+                if let entry = try? CustodyEntry(parsing: row.blob(0)), let record = TimeStampRecord(entry: entry) {
+                    found.append((entry, record))
+                }
+            }
+            return found
+        }
+    }
+
+    /// The subjects that have at least one token.
+    public func stampedSubjects() throws -> Set<String> {
+        try sql {
+            var found = Set<String>()
+            try db.forEachRow("SELECT DISTINCT subject FROM stamps") { row in found.insert(row.text(0) ?? "") }
+            return found
+        }
+    }
+
+    /// Checks the stamps index against the `timestamped` entries, both ways.
+    func auditStamps(entries: [CustodyEntry], faults: inout [VerificationFault]) throws {
+        var rows = [UInt64: (subject: String, token: [UInt8])]()
+        try db.forEachRow("SELECT seq, subject, token FROM stamps") { row in
+            rows[UInt64(max(0, row.int64(0)))] = (row.text(1) ?? "", row.blob(2))
+        }
+        for entry in entries where entry.type == .timestamped {
+            guard let record = TimeStampRecord(entry: entry) else {
+                faults.append(
+                    VerificationFault(
+                        subject: "entry \(entry.sequence)", code: "stamp-malformed",
+                        message: "a timestamped entry lacks its subject, imprint, token, authority, serial or genTime"))
+                continue
+            }
+            let row = rows.removeValue(forKey: entry.sequence)
+            if row?.subject != record.indexKey(item: entry.item) || row?.token != record.token.bytes {
+                faults.append(
+                    VerificationFault(
+                        subject: "entry \(entry.sequence)", code: "stamp-index",
+                        message: "the stamps index disagrees with the timestamped entry"))
+            }
+        }
+        for sequence in rows.keys.sorted() {
+            faults.append(
+                VerificationFault(
+                    subject: "entry \(sequence)", code: "stamp-index",
+                    message: "the stamps index names entry \(sequence), which is not a time stamp"))
+        }
+    }
+}
