@@ -13,6 +13,8 @@ public struct VerificationReport: Sendable {
     public var itemsChecked: Int
     public var archivesRehashed: Int
     public var bytesRehashed: Int64
+    /// Time-stamp tokens re-hashed and verified.
+    public var timeStampsChecked = 0
     public var faults: [VerificationFault]
 
     public var passed: Bool { faults.isEmpty }
@@ -26,6 +28,7 @@ public struct VerificationReport: Sendable {
             "itemsChecked": .integer(Int64(itemsChecked)),
             "archivesRehashed": .integer(Int64(archivesRehashed)),
             "bytesRehashed": .integer(bytesRehashed),
+            "timeStampsChecked": .integer(Int64(timeStampsChecked)),
             "faults": .array(faults.map(\.json)),
         ])
     }
@@ -59,6 +62,14 @@ public struct VaultVerifier {
             progress("items: \(index + 1)/\(sealed.count)")
             report.itemsChecked += 1
             report.faults += checkItem(entry, record: records[entry.item], archives: &archiveResults, report: &report)
+        }
+        if vault.configuration.timeStampPolicy != nil {
+            progress("time stamps")
+            let chain = (try? vault.timeStampChain()) ?? []
+            let stamps = try checkTimeStamps(
+                entries: audit.entries, ledger: ledger, items: items, anchors: chain.suffix(1), intermediates: chain)
+            report.timeStampsChecked = stamps.checked
+            report.faults += stamps.faults
         }
         return report
     }

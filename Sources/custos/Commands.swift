@@ -85,6 +85,7 @@ struct Ingest: ParsableCommand {
         defer { withExtendedLifetime(sealingLock) {} }
         let sealer = Sealer(vault: vault, context: .current(tool: toolVersion))
         let logger = Logger(label: "custos.ingest")
+        let stamper = try NodeTimeStamper.make(vault: vault)
 
         var refused = 0
         var sealed = 0
@@ -111,7 +112,19 @@ struct Ingest: ParsableCommand {
                 path: path, caseID: caseID, exhibit: exhibit, examiner: examiner, description: description)
             do {
                 let pending = try sealer.seal(request, now: Clock.now)
-                let entry = try ledger.append([pending.event])[0]
+                var events = [pending.event]
+                // The node's own time stamp over the item's SHA-256, recorded with the seal.
+                if let stamper {
+                    do {
+                        events.append(
+                            try stamper.stamp(
+                                .item, imprint: pending.digests.sha256, item: pending.item,
+                                actor: sealer.context.operatorName, now: Clock.now()))
+                    } catch {
+                        Output.error("custos: \(path): sealed, but not time-stamped: \(error)")
+                    }
+                }
+                let entry = try ledger.append(events)[0]
                 sealed += 1
                 logger.info(
                     "sealed",
@@ -139,6 +152,13 @@ struct Ingest: ParsableCommand {
             let note = try ledger.checkpoint(signer: signer, now: Clock.now())
             let checkpoint = try Checkpoint(parsing: note.text)
             print("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
+            if let stamper {
+                _ = try ledger.append([
+                    try stamper.stamp(
+                        .checkpoint(size: checkpoint.size), imprint: OpenSSLSHA256().sha256(Array(note.text.utf8)),
+                        item: "", actor: sealer.context.operatorName, now: Clock.now())
+                ])
+            }
         }
         if refused > 0 {
             throw CLIError(message: "\(refused) of \(files.count + unreadableDirectories) inputs were not sealed")
@@ -183,6 +203,17 @@ struct Show: ParsableCommand {
         let manifestBytes = (try? FileSystem.readFile(vault.manifestPath(record.manifest))) ?? []
         let manifest = try? CanonicalJSON.parse(manifestBytes)
         let archive = vault.findArchive(content: record.sha256)
+        let stamps = try ledger.stamps(of: record.item)
+        let stampsJSON: [JSONValue] = stamps.map { stamp in
+            let path = vault.tokenPath(stamp.record.token)
+            let info = (try? FileSystem.readFile(path)).flatMap { try? TimeStampVerifier.info(response: $0) }
+            return .object([
+                "entry": .integer(Int64(stamp.entry.sequence)), "authority": .string(stamp.record.authority),
+                "serial": .string(stamp.record.serial), "genTime": .string(stamp.record.genTime),
+                "policy": .string(stamp.record.policy), "token": .string(path.description),
+                "accuracyMilliseconds": info?.accuracyMilliseconds.map { .integer($0) } ?? .null,
+            ])
+        }
         if json {
             Output.json(
                 .object([
@@ -190,6 +221,7 @@ struct Show: ParsableCommand {
                     "entry": (try? CanonicalJSON.parse(entryBytes)) ?? .null,
                     "manifest": manifest ?? .null,
                     "archivePath": archive.map { .string($0.description) } ?? .null,
+                    "timestamps": .array(stampsJSON),
                 ]))
             return
         }
@@ -216,6 +248,13 @@ struct Show: ParsableCommand {
                 "original:    mode \(original["mode"]?.stringValue ?? "?")  mtime \(original["mtime"]?.stringValue ?? "?")"
             )
         }
+        for stamp in stampsJSON {
+            let accuracy = stamp["accuracyMilliseconds"]?.integerValue.map { " ±\($0) ms" } ?? ""
+            print(
+                "time stamp:  genTime \(stamp["genTime"]?.stringValue ?? "?")\(accuracy)  serial \(stamp["serial"]?.stringValue ?? "?")  by \(stamp["authority"]?.stringValue ?? "?")"
+            )
+        }
+        if stamps.isEmpty && vault.configuration.timeStampPolicy != nil { print("time stamp:  awaiting") }
     }
 }
 
@@ -264,6 +303,7 @@ struct Verify: ParsableCommand {
             print(
                 "items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed"
             )
+            print("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
             if report.passed {
                 print("verification passed")
             } else {
@@ -341,5 +381,53 @@ struct Consistency: ParsableCommand {
     func run() throws {
         let ledger = try vault.open().openLedger(readOnly: true)
         for hash in try ledger.consistencyProof(from: from, to: to) { print(hash.base64) }
+    }
+}
+
+struct TimestampCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "timestamp", abstract: "RFC 3161 time-stamp tokens of items.",
+        subcommands: [TimestampExport.self])
+}
+
+struct TimestampExport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write an item's tokens (.tsr), the TSA chain (.pem) and the openssl ts -verify command lines.")
+    @OptionGroup var vault: VaultOptions
+    @Argument(help: "Item id (or a unique prefix), or a SHA-256 prefix.") var item: String
+    @Option(name: .shortAndLong, help: "The folder to write into (created if needed).") var output: String
+
+    func run() throws {
+        let vault = try vault.open()
+        let ledger = try vault.openLedger(readOnly: true)
+        let record = try resolveItem(item, in: ledger)
+        let stamps = try ledger.stamps(of: record.item)
+        guard !stamps.isEmpty else { throw CLIError(message: "item \(record.item) has no time stamp yet") }
+        let folder = RawArguments.raw(output)
+        try FileSystem.makeDirectory(folder)
+        let chainName = "tsa-chain.pem"
+        try FileSystem.writeDurably(try FileSystem.readFile(vault.timeStampChainPath), to: folder.appending(chainName))
+        var lines = [
+            "# Time stamps of item \(record.item) (\(record.displayName)), SHA-256 \(record.sha256.hex).",
+            "# Each command prints \"Verification: OK\" for a good token. Run them in this folder.",
+        ]
+        for (index, stamp) in stamps.enumerated() {
+            let name = "\(record.item)-\(index + 1).tsr"
+            let token = try FileSystem.readFile(vault.tokenPath(stamp.record.token))
+            guard OpenSSLSHA256().sha256(token) == stamp.record.token else {
+                throw CLIError(
+                    message: "the token of entry \(stamp.entry.sequence) was altered; run custos verify", exitCode: 1)
+            }
+            try FileSystem.writeDurably(token, to: folder.appending(name))
+            lines.append(
+                "# genTime \(stamp.record.genTime), serial \(stamp.record.serial), by \(stamp.record.authority)")
+            lines.append("openssl ts -verify -digest \(record.sha256.hex) -in \(name) -CAfile \(chainName)")
+            lines.append("# or against the original file itself:")
+            lines.append("openssl ts -verify -data ORIGINAL-FILE -in \(name) -CAfile \(chainName)")
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
+        print(text, terminator: "")
     }
 }

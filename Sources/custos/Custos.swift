@@ -16,7 +16,7 @@ struct Custos: AsyncParsableCommand {
         subcommands: [
             Init.self, Ingest.self, DaemonCommand.self, List.self, Show.self, Verify.self, CheckpointCommand.self,
             Key.self,
-            EntryCommand.self, Proof.self, Consistency.self,
+            EntryCommand.self, Proof.self, Consistency.self, TimestampCommand.self,
         ]
     )
 

@@ -45,7 +45,7 @@ struct DaemonCrashTests {
         }
         // A last, undisturbed run finishes the work.
         let daemon = try RunningDaemon(node, environment: ["CUSTOS_SETTLE_SECONDS": "0.05"])
-        #expect(try node.waitForItems(expected.count, timeout: 120))
+        #expect(try node.waitForItems(expected.count, timeout: 120), "\(daemon.log.suffix(3000))")
         #expect(eventually(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         let items = try node.items()

@@ -29,15 +29,18 @@ struct IndependentToolsTests {
                 "SELECT writefile('\(export)/entry-' || seq || '.json', body) FROM entries;",
             ])
         #expect(exported.status == 0, "\(exported.stderr)")
-        let entries = (0..<7).map { "\(export)/entry-\($0).json" }
+        // The entries the latest checkpoint covers: each seal and its time stamp (the stamp of
+        // the checkpoint itself comes after it).
+        let checkpointText = try node.custos(["checkpoint"]).output
+        let lines = checkpointText.split(separator: "\n", omittingEmptySubsequences: false)
+        let size = try #require(Int(lines[1]))
+        #expect(size == 14)
+        let entries = (0..<size).map { "\(export)/entry-\($0).json" }
 
         // 2. The hash chain and the RFC 6962 root, recomputed by the independent checker.
         let chain = try run("python3", [Self.checker, "chain"] + entries)
         #expect(chain.status == 0, "\(chain.output)")
         let root = try run("python3", [Self.checker, "root"] + entries).output.trimmingCharacters(in: .newlines)
-        let checkpointText = try node.custos(["checkpoint"]).output
-        let lines = checkpointText.split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines[1] == "7")
         #expect(String(lines[2]) == root)
 
         // 3. An item's tlog-proof checked by the same checker.
@@ -46,9 +49,22 @@ struct IndependentToolsTests {
         #expect(try node.custos(["proof", item["item"] as! String, "-o", proofPath]).status == 0)
         let proof = try run("python3", [Self.checker, "proof", proofPath])
         #expect(proof.status == 0, "\(proof.output)")
-        #expect(proof.output.contains("entry 6 is in"))
+        #expect(proof.output.contains("entry \(item["sequence"] as! Int) is in"))
 
-        // 4. The checkpoint's signature, with openssl and the published verifier key.
+        // 4. The item's RFC 3161 token, with openssl ts and the TSA's CA, against the original file.
+        let tokens = node.directory.file("tokens")
+        let tokenExport = try run(
+            custosBinary, ["timestamp", "export", "--vault", node.vault, item["item"] as! String, "-o", tokens])
+        #expect(tokenExport.status == 0, "\(tokenExport.stderr)")
+        let stamped = try run(
+            "openssl",
+            [
+                "ts", "-verify", "-data", files[6], "-in", "\(tokens)/\(item["item"] as! String)-1.tsr", "-CAfile",
+                "\(tokens)/tsa-chain.pem",
+            ])
+        #expect(stamped.output.contains("Verification: OK"), "\(stamped.output) \(stamped.stderr)")
+
+        // 5. The checkpoint's signature, with openssl and the published verifier key.
         let key = try node.custos(["key"]).output.trimmingCharacters(in: .newlines)
         let keyBytes = Base64.decode(key.split(separator: "+", maxSplits: 2)[2])!
         let spki: [UInt8] =
@@ -64,7 +80,7 @@ struct IndependentToolsTests {
         #expect(verified.status == 0, "\(verified.output) \(verified.stderr)")
         #expect(verified.output.contains("Signature Verified Successfully"))
         // A changed body does not verify.
-        try node.directory.write("checkpoint.body", note.text.replacingOccurrences(of: "\n7\n", with: "\n8\n"))
+        try node.directory.write("checkpoint.body", note.text.replacingOccurrences(of: "\n14\n", with: "\n15\n"))
         let forged = try run(
             "openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", pem, "-rawin", "-in", body, "-sigfile", signature])
         #expect(forged.status != 0)

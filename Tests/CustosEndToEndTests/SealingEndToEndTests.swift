@@ -33,7 +33,7 @@ struct SealingEndToEndTests {
             "ingest", "--case", "2026-偵-123", "--exhibit", "A-1", "--examiner", "王小明", "--description", "USB 隨身碟", file,
         ])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.output.contains("checkpoint size 1"))
+        #expect(result.output.contains("checkpoint size 2"))  // The seal and its time stamp.
         let item = try #require(try node.items().first)
         let sha256 = item["sha256"] as! String
         #expect(sha256 == (try sha256sum(file)))

@@ -79,19 +79,21 @@ struct TamperingTests {
     @Test func anEditedLedgerRow() throws {
         let (node, items) = try sealedNode()
         let sha = items[1]["sha256"] as! String
+        let sequence = items[1]["sequence"] as! Int
         let forged = String(repeating: "0", count: 64)
         try tamperLedger(
             node,
-            "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), '\(sha)', '\(forged)') AS BLOB) WHERE seq = 1;")
-        try expectFault(node, code: "chain-broken", subject: "entry 2")
-        try expectFault(node, code: "root-mismatch", subject: "checkpoint 3")
+            "UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), '\(sha)', '\(forged)') AS BLOB) WHERE seq = \(sequence);"
+        )
+        try expectFault(node, code: "chain-broken", subject: "entry \(sequence + 1)")
+        try expectFault(node, code: "root-mismatch", subject: "checkpoint 6")
     }
 
     @Test func aDeletedLedgerRow() throws {
         let (node, _) = try sealedNode()
         try tamperLedger(node, "DELETE FROM entries WHERE seq = 1;")
         try expectFault(node, code: "entry-missing", subject: "entry 1")
-        try expectFault(node, code: "entries-missing", subject: "checkpoint 3")
+        try expectFault(node, code: "chain-broken", subject: "entry 2")
     }
 
     @Test func aCheckpointWithABadSignature() throws {
@@ -107,9 +109,9 @@ struct TamperingTests {
             ])
         try tamperLedger(
             node,
-            "UPDATE checkpoints SET note = '\(forged.serialized)' WHERE size = 3; UPDATE latest_checkpoint SET note = '\(forged.serialized)';"
+            "UPDATE checkpoints SET note = '\(forged.serialized)' WHERE size = 6; UPDATE latest_checkpoint SET note = '\(forged.serialized)';"
         )
-        try expectFault(node, code: "bad-signature", subject: "checkpoint 3")
+        try expectFault(node, code: "bad-signature", subject: "checkpoint 6")
     }
 
     @Test func aKeyFromElsewhereDoesNotVerifyTheCheckpoints() throws {
@@ -121,7 +123,7 @@ struct TamperingTests {
         let foreign = try other.custos(["key"]).output.trimmingCharacters(in: .newlines)
         let result = try node.custos(["verify", "--key", foreign])
         #expect(result.status == 1)
-        #expect(result.output.contains("[bad-signature] checkpoint 3"))
+        #expect(result.output.contains("[bad-signature] checkpoint 6"))
     }
 
     @Test func anAlteredManifest() throws {
@@ -152,17 +154,19 @@ struct ProofEndToEndTests {
         let note = try SignedNote(parsing: checkpointText)
         #expect(try note.verifiedSignatures(by: [verifier]).count == 1)
         let checkpoint = try Checkpoint(parsing: note.text)
-        #expect(checkpoint.size == 9)
+        // Each round: a seal and its time stamp per file, a checkpoint, then the checkpoint's stamp.
+        #expect(checkpoint.size == 20)
 
-        var previous = Hash.zero
         for item in try node.items() {
             let sequence = item["sequence"] as! Int
-            // The entry's exact bytes: their SHA-256 is the next entry's prev.
+            // The entry's exact bytes: the SHA-256 of the entry before is its prev.
             let entry = try node.custos(["entry", String(sequence)]).stdout
             let parsed = try CustodyEntry(parsing: entry)
+            let previous =
+                sequence == 0
+                ? Hash.zero : OpenSSLSHA256().sha256(try node.custos(["entry", String(sequence - 1)]).stdout)
             #expect(parsed.previous == previous)
             #expect(parsed.digests?.sha256.hex == item["sha256"] as? String)
-            previous = OpenSSLSHA256().sha256(entry)
 
             let proofText = try node.custos(["proof", item["item"] as! String]).output
             let proof = try TLogProof(parsing: proofText)
@@ -177,12 +181,12 @@ struct ProofEndToEndTests {
         }
 
         // Consistency from every earlier checkpoint size to the latest.
-        for old in [2, 5] {
-            let lines = try node.custos(["consistency", "--from", String(old), "--to", "9"]).output
+        for old in [4, 11] {
+            let lines = try node.custos(["consistency", "--from", String(old), "--to", "20"]).output
                 .split(separator: "\n").map { Hash(base64: $0)! }
             let oldRoot = try rootOfFirst(old, node: node)
             try MerkleProofs.verifyConsistency(
-                size1: UInt64(old), size2: 9, proof: lines, root1: oldRoot, root2: checkpoint.root, hasher: .openSSL)
+                size1: UInt64(old), size2: 20, proof: lines, root1: oldRoot, root2: checkpoint.root, hasher: .openSSL)
         }
         let bad = try node.custos(["consistency", "--from", "5", "--to", "99"])
         #expect(bad.status == 2)

@@ -1,0 +1,82 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosVault
+
+extension VaultVerifier {
+    /// Checks every `timestamped` entry: its token is in the vault and re-hashes to the digest
+    /// the entry names; it verifies (signature, ESS binding, chain to a trust anchor valid at
+    /// genTime, timeStamping usage); it stamps what the entry says (the item's SHA-256, or the
+    /// checkpoint's note body); and its serial and genTime are those recorded.
+    func checkTimeStamps(
+        entries: [CustodyEntry], ledger: Ledger, items: Set<String>?, anchors: [Certificate],
+        intermediates: [Certificate]
+    ) throws -> (checked: Int, faults: [VerificationFault]) {
+        var contentOfItem = [String: Hash]()
+        for entry in entries where entry.type == .sealed {
+            if let digests = entry.digests { contentOfItem[entry.item] = digests.sha256 }
+        }
+        var noteBodies = [UInt64: Hash]()
+        for checkpoint in try ledger.checkpoints() {
+            if let note = try? SignedNote(parsing: checkpoint.note) {
+                noteBodies[checkpoint.size] = OpenSSLSHA256().sha256(Array(note.text.utf8))
+            }
+        }
+        var checked = 0
+        var faults = [VerificationFault]()
+        for entry in entries where entry.type == .timestamped {
+            guard let record = TimeStampRecord(entry: entry) else { continue }  // The audit reports it.
+            if case .item = record.subject, let items, !items.contains(entry.item) { continue }
+            checked += 1
+            let subject: String
+            let expected: Hash?
+            switch record.subject {
+            case .item:
+                subject = "item \(entry.item)"
+                expected = contentOfItem[entry.item]
+            case .checkpoint(let size):
+                subject = "checkpoint \(size)"
+                expected = noteBodies[size]
+            }
+            func fault(_ code: String, _ message: String, expected: String? = nil, found: String? = nil) {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: code, message: "time stamp (entry \(entry.sequence)): \(message)",
+                        expected: expected, found: found))
+            }
+            guard let expected else {
+                fault("stamp-subject", "it stamps something the ledger does not hold")
+                continue
+            }
+            if record.imprint != expected {
+                fault("stamp-imprint", "it stamps another digest", expected: expected.hex, found: record.imprint.hex)
+            }
+            let path = vault.tokenPath(record.token)
+            guard let token = try? FileSystem.readFile(path) else {
+                fault("stamp-token-missing", "the token \(path) is missing")
+                continue
+            }
+            let found = OpenSSLSHA256().sha256(token)
+            guard found == record.token else {
+                fault(
+                    "stamp-token-altered", "the token \(path) was altered", expected: record.token.hex, found: found.hex
+                )
+                continue
+            }
+            let check = TimeStampVerifier.check(
+                response: token, request: TimeStampRequest(sha256: record.imprint, nonce: nil), anchors: anchors,
+                intermediates: intermediates)
+            guard check.passed, let info = check.info else {
+                fault("stamp-invalid", "the token does not verify: \(check.problems.joined(separator: "; "))")
+                continue
+            }
+            if info.serial != record.serial || info.genTime != record.genTime {
+                fault(
+                    "stamp-mismatch", "the entry's serial or genTime is not the token's",
+                    expected: "\(record.serial) \(record.genTime)", found: "\(info.serial) \(info.genTime)")
+            }
+        }
+        return (checked, faults)
+    }
+}

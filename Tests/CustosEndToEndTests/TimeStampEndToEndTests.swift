@@ -1,0 +1,51 @@
+import CustosTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Items and checkpoints stamped by the node's own TSA, as a court's expert checks them.
+@Suite("time stamps of the node's own TSA", .enabled(if: haveProgram("openssl")))
+struct TimeStampEndToEndTests {
+    @Test func everySealAndCheckpointIsStampedAndTheExportVerifiesWithOpenssl() throws {
+        let node = try Node()
+        let file = try node.directory.write("photo.jpg", randomBytes(30_000))
+        #expect(try node.custos(["ingest", "--case", "C-1", file]).status == 0)
+        let item = try #require(try node.items().first?["item"] as? String)
+        // show names the token's genTime, accuracy, serial and authority.
+        let shown = try node.custos(["show", item]).output
+        #expect(shown.contains("time stamp:  genTime ") && shown.contains("±1000 ms") && shown.contains("TSA,O=Custos"))
+        let json = try JSONSerialization.jsonObject(with: Data(try node.custos(["show", "--json", item]).stdout))
+        let stamps = (json as! [String: Any])["timestamps"] as! [[String: Any]]
+        #expect(stamps.count == 1 && stamps[0]["accuracyMilliseconds"] as? Int == 1000)
+        // verify re-hashes and checks the item's token and the checkpoint's.
+        let verify = try node.verify()
+        #expect(verify.status == 0 && verify.output.contains("time stamps: 2 tokens re-hashed and verified"))
+        // The export: token, chain and the exact command, run as printed.
+        let folder = node.directory.file("court")
+        let export = try run(custosBinary, ["timestamp", "export", "--vault", node.vault, item, "-o", folder])
+        #expect(export.status == 0, "\(export.stderr)")
+        let command = try #require(
+            export.output.split(separator: "\n").first { $0.hasPrefix("openssl ts -verify -digest") })
+        let arguments = command.split(separator: " ").dropFirst().map(String.init)
+        let result = try run("openssl", arguments, directory: folder)
+        #expect(result.output.contains("Verification: OK"), "\(result.output) \(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: folder + "/VERIFY.txt"))
+    }
+
+    @Test func anAlteredOrMissingTokenIsAFault() throws {
+        let node = try Node()
+        #expect(try node.custos(["ingest", try node.directory.write("a.bin", randomBytes(1000))]).status == 0)
+        let tokens = node.entryNames(under: node.vault + "/timestamps")
+        #expect(tokens.count == 2)
+        let path = node.vault + "/timestamps/" + tokens[0]
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count - 10] ^= 0x01
+        chmod(path, 0o644)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let altered = try node.verify()
+        #expect(altered.status == 1 && altered.output.contains("[stamp-token-altered]"), "\(altered.output)")
+        try FileManager.default.removeItem(atPath: path)
+        let missing = try node.verify()
+        #expect(missing.status == 1 && missing.output.contains("[stamp-token-missing]"), "\(missing.output)")
+    }
+}
