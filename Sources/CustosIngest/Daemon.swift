@@ -48,7 +48,8 @@ public enum Daemon {
             layout: layout, configuration: configuration, pipeline: pipeline, outcomes: outcomes,
             node: vault.configuration.origin, logger: logger)
         let checkpointer = Checkpointer(
-            vault: vault, signer: signer, interval: configuration.checkpointSeconds, logger: logger)
+            vault: vault, signer: signer, interval: configuration.checkpointSeconds, actor: context.operatorName,
+            logger: logger)
 
         // Shut down in reverse order: the watcher first, then the pipeline, the checkpointer last.
         let group = ServiceGroup(
@@ -196,9 +197,11 @@ final class Checkpointer: @unchecked Sendable {
     let signer: Ed25519NoteSigner
     let interval: Double
     let logger: Logger
+    let actor: String
     private let stop = StopSignal()
 
-    init(vault: Vault, signer: Ed25519NoteSigner, interval: Double, logger: Logger) {
+    init(vault: Vault, signer: Ed25519NoteSigner, interval: Double, actor: String, logger: Logger) {
+        self.actor = actor
         self.vault = vault
         self.signer = signer
         self.interval = interval
@@ -209,13 +212,35 @@ final class Checkpointer: @unchecked Sendable {
 
     func run() throws {
         let ledger = try vault.openLedger(cacheKiB: 4096)
-        var signedSize = try Checkpoint(parsing: SignedNote(parsing: ledger.latestCheckpoint()).text).size
+        let stamper = try NodeTimeStamper.make(vault: vault)
+        let latest = try Checkpoint(parsing: SignedNote(parsing: ledger.latestCheckpoint()).text).size
+        // The tree size already covered: the latest checkpoint, and its own time stamp entry. A
+        // checkpoint's stamp does not call for a new checkpoint (which would call for a stamp...).
+        var covered = latest
+        func stamp(_ note: SignedNote, size: UInt64) throws {
+            guard let stamper else { return }
+            _ = try ledger.append([
+                try stamper.stamp(
+                    .checkpoint(size: size), imprint: OpenSSLSHA256().sha256(Array(note.text.utf8)), item: "",
+                    actor: actor, now: DaemonClock.now())
+            ])
+            covered = size + 1
+        }
+        if latest > 0, stamper != nil {
+            if try ledger.stamps(of: "checkpoint:\(latest)").isEmpty {
+                try stamp(try SignedNote(parsing: ledger.latestCheckpoint()), size: latest)
+            } else {
+                covered = latest + 1
+            }
+        }
         func signIfGrown() throws {
             let size = try ledger.size()
-            guard size > signedSize else { return }
+            guard size > covered else { return }
             let note = try ledger.checkpoint(signer: signer, now: DaemonClock.now())
-            signedSize = try Checkpoint(parsing: note.text).size
+            let signedSize = try Checkpoint(parsing: note.text).size
+            covered = signedSize
             logger.info("checkpoint signed", metadata: ["size": "\(signedSize)"])
+            try stamp(note, size: signedSize)
         }
         while !stop.wait(seconds: interval) {
             do {

@@ -37,6 +37,8 @@ final class SealingPipeline: @unchecked Sendable {
         var path: RawPath
         var components: [[UInt8]]
         var pending: PendingSeal
+        /// The node's time stamp of it, recorded in the same transaction (nil: awaiting).
+        var stamp: NewCustodyEvent?
     }
 
     let vault: Vault
@@ -110,14 +112,23 @@ final class SealingPipeline: @unchecked Sendable {
     // MARK: - Workers
 
     private func workerLoop() {
+        // Each worker signs with a TSA context of its own: stamps are made in parallel.
+        var stamper: NodeTimeStamper?
+        do {
+            stamper = try NodeTimeStamper.make(vault: vault)
+        } catch {
+            logger.error(
+                "the node's TSA cannot be loaded; items are sealed without time stamps", metadata: ["error": "\(error)"]
+            )
+        }
         while !stop.isSet, storageFailure == nil {
             guard let path = work.pop(timeout: 0.5) else { continue }
             if stop.isSet || storageFailure != nil { break }
-            sealOne(path)
+            sealOne(path, stamper: stamper)
         }
     }
 
-    private func sealOne(_ path: RawPath) {
+    private func sealOne(_ path: RawPath, stamper: NodeTimeStamper?) {
         guard let components = layout.components(of: path), !components.isEmpty else {
             outcomes.push((path, .gone))
             return
@@ -131,8 +142,21 @@ final class SealingPipeline: @unchecked Sendable {
                     relativePath: Array(components.joined(separator: [UInt8(ascii: "/")])), sidecars: sidecars),
                 requireClosed: true)
             let pending = try sealer.seal(request, durability: .batch, now: DaemonClock.now)
+            var stamp: NewCustodyEvent?
+            if let stamper {
+                do {
+                    stamp = try stamper.stamp(
+                        .item, imprint: pending.digests.sha256, item: pending.item,
+                        actor: sealer.context.operatorName, now: DaemonClock.now(), durability: .batch)
+                } catch {
+                    logger.error(
+                        "sealed, but the node's TSA did not stamp it",
+                        metadata: ["file": "\(path)", "error": "\(error)"])
+                }
+            }
             // At most two batches wait for the committer: a slow disk slows the workers, not memory.
-            sealed.push(Sealed(path: path, components: components, pending: pending), limit: 2 * Self.batchLimit)
+            sealed.push(
+                Sealed(path: path, components: components, pending: pending, stamp: stamp), limit: 2 * Self.batchLimit)
         } catch let refusal as InboxRefusal {
             if let sidecar = refusal.sidecar, Self.recentlyModified(sidecar, within: configuration.settleSeconds) {
                 // A sidecar still being written: wait for it rather than refuse the file.
@@ -304,9 +328,18 @@ final class SealingPipeline: @unchecked Sendable {
             defer { items = [] }
             return items
         }
-        let entries: [CustodyEntry]
+        var entries = [CustodyEntry]()
         do {
-            entries = try ledger.append(batch.map(\.pending.event), releases: journal, released: released)
+            // Each seal, then its time stamp; the seals' entries are picked out for the log lines.
+            var events = [NewCustodyEvent]()
+            var sealIndexes = [Int]()
+            for item in batch {
+                sealIndexes.append(events.count)
+                events.append(item.pending.event)
+                if let stamp = item.stamp { events.append(stamp) }
+            }
+            let appended = try ledger.append(events, releases: journal, released: released)
+            entries = sealIndexes.map { appended[$0] }
         } catch let error as LedgerError where error.isDiskFull {
             releasedItems.withLock { $0 += released }
             reportDiskFull("\(error)")

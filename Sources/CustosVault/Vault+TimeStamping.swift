@@ -23,6 +23,8 @@ extension Vault {
         case generate
         /// A bureau's own PKI: the TSA's key, certificate and chain (PEM), and its policy OID.
         case importing(key: [UInt8], certificate: [UInt8], chain: [UInt8], policy: String)
+        /// No TSA of the node's own (items then wait for an external authority's tokens).
+        case none
     }
 
     /// A TSA made or imported, proven, not yet written.
@@ -44,13 +46,15 @@ extension Vault {
     /// Makes (or imports and checks) the TSA material, before anything of the vault is written.
     /// It is proven before it is kept: a token is made with it and checked against its own chain.
     static func prepareTimeStampAuthority(_ material: TimeStampMaterial, origin: String, now: Int64)
-        throws -> PreparedTimeStampAuthority
+        throws -> PreparedTimeStampAuthority?
     {
         let key: SigningKey
         let certificate: Certificate
         let chain: [Certificate]
         let policy: String
         switch material {
+        case .none:
+            return nil
         case .generate:
             let caKey = try SigningKey.generateP256()
             let ca = try Certificate.issue(

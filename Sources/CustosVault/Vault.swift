@@ -59,7 +59,7 @@ public struct Vault: Sendable {
         clock_gettime(CLOCK_REALTIME, &clock)
         let timeStampAuthority = try prepareTimeStampAuthority(
             timeStamping, origin: configuration.origin, now: Int64(clock.tv_sec))
-        configuration.timeStampPolicy = timeStampAuthority.policy
+        configuration.timeStampPolicy = timeStampAuthority?.policy
         let vault = Vault(root: root, configuration: configuration)
         do {
             try FileSystem.makeDirectory(root)
@@ -72,7 +72,7 @@ public struct Vault: Sendable {
             try FileSystem.writeDurably(Array((signer.verifierKey.text + "\n").utf8), to: vault.verifierKeyPath)
             try Ledger.create(
                 path: vault.ledgerPath.description, origin: configuration.origin, signer: signer, now: now)
-            try timeStampAuthority.install(in: vault)
+            try timeStampAuthority?.install(in: vault)
             // The configuration is written last: a vault without it is not a vault yet.
             try FileSystem.writeDurably(try configuration.encoded(), to: vault.configurationPath)
             try FileSystem.syncDirectory(root)

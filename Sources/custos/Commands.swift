@@ -34,11 +34,13 @@ struct Init: ParsableCommand {
     var tsaChain: String?
     @Option(help: "The imported TSA's policy OID.")
     var tsaPolicy: String?
+    @Flag(help: "No time-stamping authority of the node's own.")
+    var noTsa = false
 
     func run() throws {
         let configuration = VaultConfiguration(
             origin: origin, compression: compression, md5: !sha256Only, sha1: !sha256Only)
-        var material = Vault.TimeStampMaterial.generate
+        var material = noTsa ? Vault.TimeStampMaterial.none : .generate
         let imported = [tsaKey, tsaCert, tsaChain, tsaPolicy]
         if imported.contains(where: { $0 != nil }) {
             guard let tsaKey, let tsaCert, let tsaChain, let tsaPolicy else {
@@ -59,9 +61,11 @@ struct Init: ParsableCommand {
         let key = try created.verifierKey()
         print("created vault \(created.root) for \(origin)")
         print("verifier key: \(key.key.text)")
-        print(
-            "time-stamping authority: \(created.timeStampCertificatePath), trust anchor in \(created.timeStampChainPath), policy \(created.configuration.timeStampPolicy ?? "-")"
-        )
+        if let policy = created.configuration.timeStampPolicy {
+            print(
+                "time-stamping authority: \(created.timeStampCertificatePath), trust anchor in \(created.timeStampChainPath), policy \(policy)"
+            )
+        }
     }
 }
 

@@ -31,7 +31,8 @@ struct DaemonTests {
         #expect(daemon.log.contains("checkpoint signed"))
         let verify = try node.verify()
         #expect(verify.status == 0, "\(verify.output)")
-        #expect(try node.custos(["checkpoint"]).output.contains("\n1\n"))
+        // The checkpoint covers the seal and its time stamp; the checkpoint's own stamp follows it.
+        #expect(try node.custos(["checkpoint"]).output.contains("\n2\n"))
     }
 
     @Test func aFileWrittenElsewhereAndRenamedInIsSealed() throws {
@@ -88,6 +89,12 @@ struct DaemonTests {
         #expect(Set(items.compactMap(itemName)).count == 1000)
         #expect(node.entryNames(under: node.sealedFolder).count == 1000)
         #expect(try node.verify().status == 0)
+        // Every seal carries the node's time stamp, recorded in the same transaction.
+        let verify = try node.verify()
+        #expect(verify.output.contains("time stamps: 100"), "\(verify.output)")
+        let last = try #require(items.last?["item"] as? String)
+        let shown = try JSONSerialization.jsonObject(with: Data(try node.custos(["show", "--json", last]).stdout))
+        #expect(((shown as! [String: Any])["timestamps"] as! [Any]).count == 1)
     }
 
     @Test func sidecarMetadataIsRecordedInTheManifest() throws {

@@ -15,6 +15,8 @@ public struct TimeStampInfo: Sendable, Equatable {
     public var accuracyMilliseconds: Int64?
     /// The signer certificate's subject (RFC 2253), when the token holds it.
     public var authority: String
+    /// The digest stamped (the message imprint).
+    public var imprint: [UInt8] = []
 }
 
 /// The result of checking a time-stamp response: a value, never an exception, for `verify`.
@@ -51,7 +53,11 @@ public enum TimeStampVerifier {
         return response
     }
 
-    static func info(_ tst: OpaquePointer, response: OpaquePointer) -> TimeStampInfo {
+    /// Reads the TSTInfo; `authority` is the signer's subject when the caller knows it (its own
+    /// TSA), which saves decoding the signer certificate again.
+    static func info(_ tst: OpaquePointer, response: OpaquePointer, authority knownAuthority: String? = nil)
+        -> TimeStampInfo
+    {
         let time = TS_TST_INFO_get_time(tst)
         let genTime =
             time.map {
@@ -78,8 +84,10 @@ public enum TimeStampVerifier {
             let micros = TS_ACCURACY_get_micros(value).map { ASN1_INTEGER_get($0) } ?? 0
             accuracy = Int64(seconds) * 1000 + Int64(millis) + (Int64(micros) + 999) / 1000
         }
-        var authority = ""
-        if let token = TS_RESP_get_token(response), let signers = PKCS7_get0_signers(token, nil, 0) {
+        var authority = knownAuthority ?? ""
+        if knownAuthority == nil, let token = TS_RESP_get_token(response),
+            let signers = PKCS7_get0_signers(token, nil, 0)
+        {
             if custos_x509_stack_count(signers) > 0, let signer = custos_x509_stack_value(signers, 0) {
                 X509_up_ref(signer)
                 authority = Certificate(owning: signer).subject
@@ -91,9 +99,15 @@ public enum TimeStampVerifier {
             var tm = tm()
             if ASN1_TIME_to_tm(time, &tm) == 1 { seconds = Int64(timegm(&tm)) }
         }
+        var imprint = [UInt8]()
+        if let messageImprint = TS_TST_INFO_get_msg_imprint(tst), let message = TS_MSG_IMPRINT_get_msg(messageImprint),
+            let data = ASN1_STRING_get0_data(message)
+        {
+            imprint = Array(UnsafeBufferPointer(start: data, count: Int(ASN1_STRING_length(message))))
+        }
         return TimeStampInfo(
             genTime: genTime, genTimeSeconds: seconds, serial: serial, policy: policy,
-            accuracyMilliseconds: accuracy, authority: authority)
+            accuracyMilliseconds: accuracy, authority: authority, imprint: imprint)
     }
 
     /// Checks `response` against the `request` it answers, trusting `anchors` (and using

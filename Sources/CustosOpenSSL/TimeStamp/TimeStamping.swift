@@ -88,6 +88,8 @@ public final class TimeStampAuthority: @unchecked Sendable {
     private let lock = NSLock()
     public let certificate: Certificate
     public let policy: String
+    /// The TSA certificate's subject, read once.
+    private let subject: String
 
     /// `chain`: the certificates above the TSA's, up to its CA, included in every token.
     public init(key: SigningKey, certificate: Certificate, chain: [Certificate], policy: String) throws {
@@ -95,6 +97,7 @@ public final class TimeStampAuthority: @unchecked Sendable {
         self.context = context
         self.certificate = certificate
         self.policy = policy
+        self.subject = certificate.subject
         guard let stack = custos_x509_stack_new() else { throw OpenSSLError(call: "sk_X509_new_null") }
         for extra in chain {
             X509_up_ref(extra.x509)
@@ -154,6 +157,12 @@ public final class TimeStampAuthority: @unchecked Sendable {
 
     /// Answers a request: the DER `TimeStampResp` (status granted, token inside).
     public func respond(to request: TimeStampRequest) throws -> [UInt8] {
+        try stamp(request).response
+    }
+
+    /// Answers a request and reads what the token says from the response in memory (no second
+    /// decoding of it): the DER `TimeStampResp` and its TSTInfo.
+    public func stamp(_ request: TimeStampRequest) throws -> (response: [UInt8], info: TimeStampInfo) {
         let requestDER = try request.der()
         lock.lock()
         defer { lock.unlock() }
@@ -165,10 +174,11 @@ public final class TimeStampAuthority: @unchecked Sendable {
         }
         defer { TS_RESP_free(response) }
         let status = ASN1_INTEGER_get(TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(response)))
-        guard status == 0 else {
+        guard status == 0, let tst = TS_RESP_get_tst_info(response) else {
             throw OpenSSLError(
                 call: "TS_RESP_create_response", message: "the node's TSA did not grant (status \(status))")
         }
-        return try derBytes("i2d_TS_RESP") { i2d_TS_RESP(response, $0) }
+        let der = try derBytes("i2d_TS_RESP") { i2d_TS_RESP(response, $0) }
+        return (der, TimeStampVerifier.info(tst, response: response, authority: subject))
     }
 }
