@@ -179,15 +179,23 @@ struct List: ParsableCommand {
     func run() throws {
         let ledger = try vault.open().openLedger(readOnly: true)
         let items = try ledger.items(caseID: caseID)
+        let stamped = try ledger.stampedSubjects()
         if json {
-            Output.json(.array(items.map(\.json)))
+            Output.json(
+                .array(
+                    items.map { item in
+                        var object = item.json.objectValue ?? [:]
+                        object["timeStamped"] = .bool(stamped.contains(item.item))
+                        return .object(object)
+                    }))
             return
         }
         for item in items {
             let caseText = item.caseID.isEmpty ? "-" : DisplayName.escape(Array(item.caseID.utf8))
             let exhibit = item.exhibit.isEmpty ? "-" : DisplayName.escape(Array(item.exhibit.utf8))
+            let awaiting = stamped.contains(item.item) ? "" : "  (awaiting time stamp)"
             print(
-                "\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)"
+                "\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)\(awaiting)"
             )
         }
     }
@@ -258,7 +266,7 @@ struct Show: ParsableCommand {
                 "time stamp:  genTime \(stamp["genTime"]?.stringValue ?? "?")\(accuracy)  serial \(stamp["serial"]?.stringValue ?? "?")  by \(stamp["authority"]?.stringValue ?? "?")"
             )
         }
-        if stamps.isEmpty && vault.configuration.timeStampPolicy != nil { print("time stamp:  awaiting") }
+        if stamps.isEmpty { print("time stamp:  awaiting") }
     }
 }
 

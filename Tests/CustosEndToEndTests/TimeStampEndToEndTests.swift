@@ -32,6 +32,20 @@ struct TimeStampEndToEndTests {
         #expect(FileManager.default.fileExists(atPath: folder + "/VERIFY.txt"))
     }
 
+    @Test func listSaysWhichItemsAwaitATimeStamp() throws {
+        let stamped = try Node()
+        #expect(try stamped.custos(["ingest", try stamped.directory.write("a.bin", "a")]).status == 0)
+        #expect(try stamped.items().first?["timeStamped"] as? Bool == true)
+        #expect(!(try stamped.custos(["list"]).output.contains("awaiting")))
+        // A vault without a TSA of its own: its items wait for an external authority.
+        let unstamped = try Node(initArguments: ["--no-tsa"])
+        #expect(try unstamped.custos(["ingest", try unstamped.directory.write("b.bin", "b")]).status == 0)
+        #expect(try unstamped.items().first?["timeStamped"] as? Bool == false)
+        #expect(try unstamped.custos(["list"]).output.contains("(awaiting time stamp)"))
+        #expect(!FileManager.default.fileExists(atPath: unstamped.vault + "/tsa"))
+        #expect(try unstamped.verify().status == 0)
+    }
+
     @Test func anAlteredOrMissingTokenIsAFault() throws {
         let node = try Node()
         #expect(try node.custos(["ingest", try node.directory.write("a.bin", randomBytes(1000))]).status == 0)
