@@ -11,8 +11,9 @@ import Logging
 /// 1. Half-written temporaries (`tmp/`, `.tmp-*` in the vault) are removed.
 /// 2. Originals whose seal is committed (the release journal) are released, if they are still the
 ///    very file that was sealed.
-/// 3. Archives and manifests that no ledger entry records (a seal interrupted before its commit)
-///    are discarded: their originals are still in the inbox and will be sealed again.
+/// 3. Archives, manifests and time-stamp tokens that no ledger entry records (a seal interrupted
+///    before its commit) are discarded: their originals are still in the inbox and will be
+///    sealed (and stamped) again.
 struct Reconciler {
     let vault: Vault
     let layout: InboxLayout
@@ -25,6 +26,7 @@ struct Reconciler {
         var released = 0
         var archivesDiscarded = 0
         var manifestsDiscarded = 0
+        var tokensDiscarded = 0
     }
 
     func run(ledger: Ledger) throws -> Summary {
@@ -61,6 +63,15 @@ struct Reconciler {
             FileSystem.remove(path)
             summary.manifestsDiscarded += 1
         }
+        // Tokens made for seals that were never committed.
+        if FileSystem.exists(vault.timestampsPath) {
+            let tokens = try ledger.referencedTokens()
+            for (path, name) in try files(under: vault.timestampsPath) {
+                guard let hash = Self.hash(prefixOf: name), !tokens.contains(hash) else { continue }
+                FileSystem.remove(path)
+                summary.tokensDiscarded += 1
+            }
+        }
         try vaultSync.sync()
         if summary != Summary() {
             logger.notice(
@@ -69,6 +80,7 @@ struct Reconciler {
                     "temporariesRemoved": "\(summary.temporaries)", "originalsReleased": "\(summary.released)",
                     "archivesDiscarded": "\(summary.archivesDiscarded)",
                     "manifestsDiscarded": "\(summary.manifestsDiscarded)",
+                    "tokensDiscarded": "\(summary.tokensDiscarded)",
                 ])
         }
         return summary
@@ -83,7 +95,7 @@ struct Reconciler {
                 count += 1
             }
         }
-        for folder in [vault.objectsPath, vault.manifestsPath] {
+        for folder in [vault.objectsPath, vault.manifestsPath, vault.timestampsPath] {
             for (path, name) in (try? files(under: folder)) ?? [] where name.starts(with: Array(".tmp-".utf8)) {
                 FileSystem.remove(path)
                 count += 1

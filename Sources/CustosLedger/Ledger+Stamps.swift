@@ -18,6 +18,17 @@ extension Ledger {
         }
     }
 
+    /// The SHA-256 of every token the ledger records.
+    public func referencedTokens() throws -> Set<Hash> {
+        try sql {
+            var found = Set<Hash>()
+            try db.forEachRow("SELECT token FROM stamps") { row in
+                if let hash = Hash(bytes: row.blob(0)) { found.insert(hash) }
+            }
+            return found
+        }
+    }
+
     /// The subjects that have at least one token.
     public func stampedSubjects() throws -> Set<String> {
         try sql {
