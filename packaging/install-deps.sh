@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     libarchive-dev libssl-dev libsqlite3-dev pkg-config  # build: libarchive, OpenSSL, SQLite
-    libarchive-tools zstd xz-utils hashdeep sqlite3 openssl  # verifiers used by the tests
+    libarchive-tools zstd xz-utils hashdeep sqlite3 openssl python3  # verifiers and the test TSA server
     coreutils tar util-linux  # sha256sum, GNU tar, setpriv and mount
 )
 
