@@ -103,16 +103,31 @@ public enum FileSystem {
 
     /// Writes a whole file durably: a temporary in the same directory, fsync, rename, directory fsync.
     public static func writeDurably(_ bytes: [UInt8], to path: RawPath, mode: mode_t = 0o644) throws {
+        try writeWhole(bytes, to: path, mode: mode, durable: true)
+    }
+
+    /// Writes a whole file the same way, temporary then rename, but syncs nothing: for a batch
+    /// that the caller makes durable at once (`FileSystemSync`). Readers see the old state or the
+    /// whole new file, never a part.
+    public static func writeForBatch(_ bytes: [UInt8], to path: RawPath, mode: mode_t = 0o644) throws {
+        try writeWhole(bytes, to: path, mode: mode, durable: false)
+    }
+
+    private static func writeWhole(_ bytes: [UInt8], to path: RawPath, mode: mode_t, durable: Bool) throws {
         let temporary = path.parent.appending(component: Array(".tmp-\(getpid())-".utf8) + path.lastComponent)
         do {
             let fd = try createExclusive(temporary, mode: mode)
             try fd.write(bytes)
-            try fd.sync()
+            if durable { try fd.sync() }
         } catch {
             remove(temporary)
             throw error
         }
-        try renameDurably(temporary, to: path)
+        if durable {
+            try renameDurably(temporary, to: path)
+        } else {
+            try rename(temporary, to: path)
+        }
     }
 
     /// Removes a file, ignoring one that is already gone.

@@ -50,8 +50,7 @@ public struct SettleTracker: Sendable {
 
     /// The files whose size and mtime have not changed for the settle time, in path order.
     public func settled(now: Double) -> [RawPath] {
-        observations.filter { now - $0.value.stableSince >= settleSeconds }.keys
-            .sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        settled(now: now, limit: .max).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
     /// Up to `limit` settled files, in no particular order: one pass, no sorting, for a caller

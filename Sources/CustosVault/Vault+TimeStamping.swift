@@ -144,23 +144,7 @@ extension Vault {
     @discardableResult
     public func storeToken(_ der: [UInt8], durability: Durability = .immediate) throws -> Hash {
         let hash = OpenSSLSHA256().sha256(der)
-        let target = tokenPath(hash)
-        guard !FileSystem.exists(target) else { return hash }
-        try FileSystem.makeDirectory(target.parent)
-        if durability == .immediate {
-            try FileSystem.writeDurably(der, to: target, mode: 0o444)
-            try FileSystem.syncDirectory(timestampsPath)
-        } else {
-            let temporary = target.parent.appending(component: Array(".tmp-\(getpid())-".utf8) + target.lastComponent)
-            do {
-                let fd = try FileSystem.createExclusive(temporary, mode: 0o444)
-                try fd.write(der)
-            } catch {
-                FileSystem.remove(temporary)
-                throw error
-            }
-            try FileSystem.rename(temporary, to: target)
-        }
+        try storeByHash(der, at: tokenPath(hash), in: timestampsPath, durability: durability)
         return hash
     }
 

@@ -228,22 +228,19 @@ public struct Vault: Sendable {
     /// Stores a manifest by its SHA-256: durably at once, or (`.batch`) written and named, made
     /// durable by the caller's `FileSystemSync`.
     public func storeManifest(_ bytes: [UInt8], hash: Hash, durability: Durability = .immediate) throws {
-        let target = manifestPath(hash)
-        try FileSystem.makeDirectory(target.parent)
+        try storeByHash(bytes, at: manifestPath(hash), in: manifestsPath, durability: durability)
+    }
+
+    /// Writes a read-only file named by the hash of its content under `folder/<aa>/`, unless it
+    /// is there already (same name, same bytes): durably at once, or for the caller's batch sync.
+    func storeByHash(_ bytes: [UInt8], at target: RawPath, in folder: RawPath, durability: Durability) throws {
         guard !FileSystem.exists(target) else { return }
+        try FileSystem.makeDirectory(target.parent)
         if durability == .immediate {
             try FileSystem.writeDurably(bytes, to: target, mode: 0o444)
-            try FileSystem.syncDirectory(manifestsPath)
+            try FileSystem.syncDirectory(folder)
         } else {
-            let temporary = target.parent.appending(component: Array(".tmp-\(getpid())-".utf8) + target.lastComponent)
-            do {
-                let fd = try FileSystem.createExclusive(temporary, mode: 0o444)
-                try fd.write(bytes)
-            } catch {
-                FileSystem.remove(temporary)
-                throw error
-            }
-            try FileSystem.rename(temporary, to: target)
+            try FileSystem.writeForBatch(bytes, to: target, mode: 0o444)
         }
     }
 

@@ -64,6 +64,7 @@ public struct TimeStampRecord: Hashable, Sendable {
             let authority = details["authority"]?.stringValue, let policy = details["policy"]?.stringValue,
             let serial = details["serial"]?.stringValue, let genTime = details["genTime"]?.stringValue
         else { return nil }
+        let subject: Subject
         switch subjectText {
         case "item": subject = .item
         case "checkpoint":
@@ -71,13 +72,9 @@ public struct TimeStampRecord: Hashable, Sendable {
             subject = .checkpoint(size: UInt64(size))
         default: return nil
         }
-        self.imprint = imprint
-        self.token = token
-        self.authority = authority
-        self.policy = policy
-        self.serial = serial
-        self.genTime = genTime
-        self.skewSeconds = details["skew"]?.integerValue
+        self.init(
+            subject: subject, imprint: imprint, token: token, authority: authority, policy: policy, serial: serial,
+            genTime: genTime, skewSeconds: details["skew"]?.integerValue)
     }
 
     /// The key of the ledger's index of stamps: the item id, or `checkpoint:<size>`.
