@@ -15,21 +15,6 @@ extension FileSystem {
         let result = from.withCString { source in to.withCString { Glibc.rename(source, $0) } }
         guard result == 0 else { throw FileSystemError.syscall("rename", path: "\(from) -> \(to)") }
     }
-
-    /// Flushes every write on the file system that holds `path` (`syncfs(2)`): one journal commit
-    /// makes a batch of files and names durable. A write-back error is reported.
-    public static func syncFileSystem(_ path: RawPath) throws {
-        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
-        defer { close(fd) }
-        guard custos_syncfs(fd) == 0 else { throw FileSystemError.syscall("syncfs", path: path.description) }
-    }
-
-    /// Removes an empty directory; false when it is not empty or cannot be removed.
-    @discardableResult
-    public static func removeEmptyDirectory(_ path: RawPath) -> Bool {
-        path.withCString { rmdir($0) } == 0
-    }
 }
 
 /// Flushes a whole file system with `syncfs(2)` through a descriptor held open from the start,

@@ -2,13 +2,11 @@
 public struct DaemonError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case badConfiguration, sealingStopped, inboxUnusable
+            case sealingStopped, inboxUnusable
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
-        /// The configuration was refused: the daemon did not start.
-        public static let badConfiguration = Code(.badConfiguration)
         /// A write or fsync of the vault failed: sealing stopped until an operator has looked.
         public static let sealingStopped = Code(.sealingStopped)
         /// The inbox, `sealed` or `rejected` cannot be used (missing, not a folder, other file systems).

@@ -105,9 +105,14 @@ public struct InboxLayout: Sendable {
     /// Where a sealed original goes: `sealed/<same path>`; when that name is taken (the same name
     /// dropped again), `sealed/<same folder>/<item id>/<name>`. Names are never merged.
     func sealedDestination(of components: [[UInt8]], item: String, taken: Bool) -> RawPath {
-        var target = components.dropLast().reduce(sealed) { $0.appending(component: $1) }
-        if taken { target = target.appending(item) }
-        return target.appending(component: components.last!)
+        let plain = components.dropLast().reduce(sealed) { $0.appending(component: $1) }
+            .appending(component: components.last!)
+        return taken ? Self.keptApart(plain, item: item) : plain
+    }
+
+    /// Where a sealed original goes when `plain` is taken: beside it, in a folder named by its item.
+    static func keptApart(_ plain: RawPath, item: String) -> RawPath {
+        plain.parent.appending(item).appending(component: plain.lastComponent)
     }
 
     /// Moves a refused input out of the inbox to `rejected/<case>/<id>/<…>`, without opening or

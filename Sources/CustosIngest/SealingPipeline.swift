@@ -441,7 +441,7 @@ struct Releaser {
                 try FileSystem.renameNoReplace(path, to: destination)
             } catch let error as FileSystemError where error.code == .exists {
                 // The name was taken since: keep both, apart, under the item's id.
-                destination = destination.parent.appending(release.item).appending(component: path.lastComponent)
+                destination = InboxLayout.keptApart(destination, item: release.item)
                 try FileSystem.makeDirectory(destination.parent)
                 try FileSystem.renameNoReplace(path, to: destination)
             }

@@ -65,9 +65,6 @@ public struct SettleTracker: Sendable {
         return found
     }
 
-    /// Whether `path` is being tracked.
-    public func contains(_ path: RawPath) -> Bool { observations[path] != nil }
-
     /// Whether `path` has been unchanged for the settle time.
     public func isSettled(_ path: RawPath, now: Double) -> Bool {
         guard let observation = observations[path] else { return false }
