@@ -13,6 +13,7 @@ public enum JSONValue: Hashable, Sendable {
 
     public var stringValue: String? { if case .string(let s) = self { s } else { nil } }
     public var integerValue: Int64? { if case .integer(let i) = self { i } else { nil } }
+    public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
     public var objectValue: JSONObject? { if case .object(let o) = self { o } else { nil } }
 
     /// Bytes that are usually text, such as a file name: `{"utf8": …}` when they are valid

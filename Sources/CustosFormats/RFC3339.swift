@@ -57,6 +57,28 @@ public enum RFC3339 {
         return offsetHour < 24 && offsetMinute < 60 && index + 6 == bytes.count
     }
 
+    /// Seconds since the epoch of a UTC date-time as `format` writes it (`…Z`, any fraction
+    /// dropped); nil for anything else.
+    public static func seconds(_ text: String) -> Int64? {
+        guard isValid(text), text.hasSuffix("Z") || text.hasSuffix("z") else { return nil }
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int64 {
+            bytes[range].reduce(0) { $0 * 10 + Int64($1 - 0x30) }
+        }
+        let days = days(fromCivil: number(0..<4), number(5..<7), number(8..<10))
+        return days * 86_400 + number(11..<13) * 3600 + number(14..<16) * 60 + number(17..<19)
+    }
+
+    /// Howard Hinnant's days-from-civil algorithm.
+    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
     private static func pad(_ value: Int64, _ width: Int) -> String {
         let digits = String(value)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits

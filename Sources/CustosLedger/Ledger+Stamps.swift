@@ -29,20 +29,37 @@ extension Ledger {
         }
     }
 
-    /// The subjects that have at least one token.
-    public func stampedSubjects() throws -> Set<String> {
+    /// The subjects that have at least one token (from `source` only, when given).
+    public func stampedSubjects(source: String? = nil) throws -> Set<String> {
         try sql {
             var found = Set<String>()
-            try db.forEachRow("SELECT DISTINCT subject FROM stamps") { row in found.insert(row.text(0) ?? "") }
+            if let source {
+                try db.forEachRow("SELECT DISTINCT subject FROM stamps WHERE source = ?", [.text(source)]) { row in
+                    found.insert(row.text(0) ?? "")
+                }
+            } else {
+                try db.forEachRow("SELECT DISTINCT subject FROM stamps") { row in found.insert(row.text(0) ?? "") }
+            }
+            return found
+        }
+    }
+
+    /// Each subject with the sources that stamped it.
+    public func stampSources() throws -> [String: Set<String>] {
+        try sql {
+            var found = [String: Set<String>]()
+            try db.forEachRow("SELECT DISTINCT subject, source FROM stamps") { row in
+                found[row.text(0) ?? "", default: []].insert(row.text(1) ?? "")
+            }
             return found
         }
     }
 
     /// Checks the stamps index against the `timestamped` entries, both ways.
     func auditStamps(entries: [CustodyEntry], faults: inout [VerificationFault]) throws {
-        var rows = [UInt64: (subject: String, token: [UInt8])]()
-        try db.forEachRow("SELECT seq, subject, token FROM stamps") { row in
-            rows[UInt64(max(0, row.int64(0)))] = (row.text(1) ?? "", row.blob(2))
+        var rows = [UInt64: (subject: String, source: String, token: [UInt8])]()
+        try db.forEachRow("SELECT seq, subject, source, token FROM stamps") { row in
+            rows[UInt64(max(0, row.int64(0)))] = (row.text(1) ?? "", row.text(2) ?? "", row.blob(3))
         }
         for entry in entries where entry.type == .timestamped {
             guard let record = TimeStampRecord(entry: entry) else {
@@ -53,7 +70,9 @@ extension Ledger {
                 continue
             }
             let row = rows.removeValue(forKey: entry.sequence)
-            if row?.subject != record.indexKey(item: entry.item) || row?.token != record.token.bytes {
+            if row?.subject != record.indexKey(item: entry.item) || row?.source != record.source
+                || row?.token != record.token.bytes
+            {
                 faults.append(
                     VerificationFault(
                         subject: "entry \(entry.sequence)", code: "stamp-index",

@@ -107,7 +107,7 @@ public final class Ledger {
             INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
-        let stampInsert = try db.statement("INSERT INTO stamps (seq, subject, token) VALUES (?, ?, ?)")
+        let stampInsert = try db.statement("INSERT INTO stamps (seq, subject, source, token) VALUES (?, ?, ?, ?)")
         let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
         // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
         let sha256 = MessageDigest(.sha256)
@@ -139,7 +139,8 @@ public final class Ledger {
                 if let stamp = TimeStampRecord(entry: draft.entry) {
                     try stampInsert.bind(size, at: 1)
                     try stampInsert.bind(stamp.indexKey(item: draft.entry.item), at: 2)
-                    try stampInsert.bind(stamp.token.bytes, at: 3)
+                    try stampInsert.bind(stamp.source, at: 3)
+                    try stampInsert.bind(stamp.token.bytes, at: 4)
                     try stampInsert.execute()
                 }
                 appended.append(draft.entry)
@@ -334,6 +335,17 @@ public final class Ledger {
                     record(row).map { all.append($0) }
                 }
             }
+            return all
+        }
+    }
+
+    /// The items recorded at or after entry `sequence`, in ledger order.
+    public func items(from sequence: UInt64) throws -> [ItemRecord] {
+        try sql {
+            var all = [ItemRecord]()
+            try db.forEachRow(
+                "SELECT \(Self.itemColumns) FROM items WHERE seq >= ? ORDER BY seq", [.integer(Int64(sequence))]
+            ) { row in record(row).map { all.append($0) } }
             return all
         }
     }

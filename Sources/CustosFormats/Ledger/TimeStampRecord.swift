@@ -9,7 +9,11 @@ extension CustodyEventType {
 /// size, for a checkpoint), `imprint` (the SHA-256 stamped: the item's content, or the
 /// checkpoint's signed note body), `token` (the SHA-256 of the DER `TimeStampResp` kept in the
 /// vault), `authority` (the TSA certificate's subject), `policy`, `serial`, `genTime`, and
-/// `skew` (genTime minus the node's clock, seconds, for an external authority).
+/// `skew` (genTime minus the node's clock, seconds, for an external authority), `source` (`node`
+/// for the node's own TSA, or the name an external authority is configured under), `anchors`
+/// (for an external authority: the SHA-256 of the trust-anchor file kept in the vault that the
+/// token was checked against) and `skewExceeded` (true when the skew was above the configured
+/// bound: the node's clock was off).
 public struct TimeStampRecord: Hashable, Sendable {
     public enum Subject: Hashable, Sendable {
         case item
@@ -24,11 +28,23 @@ public struct TimeStampRecord: Hashable, Sendable {
     public var serial: String
     public var genTime: String
     public var skewSeconds: Int64?
+    /// `node`, or the configured name of an external authority.
+    public var source: String
+    /// The trust anchors (a PEM file kept by its SHA-256) an external token was checked against.
+    public var anchors: Hash?
+    public var skewExceeded: Bool
+
+    /// The source of the node's own TSA's tokens.
+    public static let nodeSource = "node"
 
     public init(
         subject: Subject, imprint: Hash, token: Hash, authority: String, policy: String, serial: String,
-        genTime: String, skewSeconds: Int64? = nil
+        genTime: String, skewSeconds: Int64? = nil, source: String = TimeStampRecord.nodeSource,
+        anchors: Hash? = nil, skewExceeded: Bool = false
     ) {
+        self.source = source
+        self.anchors = anchors
+        self.skewExceeded = skewExceeded
         self.subject = subject
         self.imprint = imprint
         self.token = token
@@ -52,6 +68,9 @@ public struct TimeStampRecord: Hashable, Sendable {
             object["checkpoint"] = .integer(Int64(size))
         }
         if let skewSeconds { object["skew"] = .integer(skewSeconds) }
+        if source != Self.nodeSource { object["source"] = .string(source) }
+        if let anchors { object["anchors"] = .string(anchors.hex) }
+        if skewExceeded { object["skewExceeded"] = .bool(true) }
         return object
     }
 
@@ -74,7 +93,10 @@ public struct TimeStampRecord: Hashable, Sendable {
         }
         self.init(
             subject: subject, imprint: imprint, token: token, authority: authority, policy: policy, serial: serial,
-            genTime: genTime, skewSeconds: details["skew"]?.integerValue)
+            genTime: genTime, skewSeconds: details["skew"]?.integerValue,
+            source: details["source"]?.stringValue ?? Self.nodeSource,
+            anchors: details["anchors"]?.stringValue.flatMap { Hash(hex: $0) },
+            skewExceeded: details["skewExceeded"]?.boolValue ?? false)
     }
 
     /// The key of the ledger's index of stamps: the item id, or `checkpoint:<size>`.

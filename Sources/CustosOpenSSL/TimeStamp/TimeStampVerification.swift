@@ -164,8 +164,12 @@ public enum TimeStampVerifier {
         ERR_clear_error()
         if TS_RESP_verify_response(context, response) != 1 {
             let queue = OpenSSLError.drainQueue()
-            problems.append(
-                "the token does not verify: " + (queue.isEmpty ? "unknown reason" : queue.joined(separator: "; ")))
+            var problem =
+                "the token does not verify: " + (queue.isEmpty ? "unknown reason" : queue.joined(separator: "; "))
+            if problem.contains("unsuitable certificate purpose") {
+                problem += " (the signer's certificate lacks extendedKeyUsage=critical,timeStamping)"
+            }
+            problems.append(problem)
         }
         let accuracySeconds = ((info.accuracyMilliseconds ?? 0) + 999) / 1000
         if info.genTimeSeconds > now + accuracySeconds + 1 {
