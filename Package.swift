@@ -71,7 +71,7 @@ let package = Package(
             name: "CustosIngest",
             dependencies: [
                 "CSystem", "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosOpenSSL",
+                "CustosSealing", "CustosOpenSSL", "CustosTimeStamping",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),

@@ -47,21 +47,31 @@ public enum Daemon {
         let watcher = InboxWatcher(
             layout: layout, configuration: configuration, pipeline: pipeline, outcomes: outcomes,
             node: vault.configuration.origin, logger: logger)
+        let coverage = CheckpointCoverage()
         let checkpointer = Checkpointer(
             vault: vault, signer: signer, interval: configuration.checkpointSeconds, actor: context.operatorName,
-            logger: logger)
+            coverage: coverage, logger: logger)
+        let externalStamper = ExternalStamper(
+            vault: vault, authorities: start.authorities, configuration: configuration, coverage: coverage,
+            actor: context.operatorName, logger: logger)
 
-        // Shut down in reverse order: the watcher first, then the pipeline, the checkpointer last.
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [
-                    .init(
-                        service: ThreadService(
-                            name: "checkpointer", body: checkpointer.run, stop: checkpointer.requestStop)),
-                    .init(service: ThreadService(name: "sealing", body: pipeline.run, stop: pipeline.requestStop)),
-                    .init(service: ThreadService(name: "watcher", body: watcher.run, stop: watcher.requestStop)),
-                ],
-                logger: logger))
+        // Shut down in reverse order: the watcher first, then the pipeline, then the external
+        // authorities' stamper, the checkpointer last (its last checkpoint covers all they recorded).
+        // A service that returns ends the group: the external stamper runs only when configured.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ThreadService(name: "checkpointer", body: checkpointer.run, stop: checkpointer.requestStop))
+        ]
+        if !start.authorities.isEmpty {
+            services.append(
+                .init(
+                    service: ThreadService(
+                        name: "timestamps", body: externalStamper.run, stop: externalStamper.requestStop)))
+        }
+        services.append(
+            .init(service: ThreadService(name: "sealing", body: pipeline.run, stop: pipeline.requestStop)))
+        services.append(
+            .init(service: ThreadService(name: "watcher", body: watcher.run, stop: watcher.requestStop)))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         await signals.attach(group)
         do {
             try await group.run()
@@ -83,6 +93,7 @@ public enum Daemon {
         var signer: Ed25519NoteSigner
         var vaultSync: FileSystemSync
         var inboxSync: FileSystemSync
+        var authorities: [ExternalStamper.Authority]
     }
 
     /// Takes the daemon lock, checks the folders, and reconciles while nothing else seals; then
@@ -95,6 +106,7 @@ public enum Daemon {
         let layout = InboxLayout(configuration: configuration)
         try prepareFolders(layout)
         let signer = try vault.signer()
+        let authorities = try ExternalStamper.prepare(vault: vault, configuration: configuration)
         let vaultSync = try FileSystemSync(vault.root)
         let inboxSync = try FileSystemSync(layout.sealed)
         var exclusive: FileLock? = try vault.lockSealing(exclusive: true)
@@ -105,7 +117,7 @@ public enum Daemon {
         let sealingLock = try vault.lockSealing(exclusive: false)
         return StartUp(
             vault: vault, layout: layout, daemonLock: daemonLock, sealingLock: sealingLock, signer: signer,
-            vaultSync: vaultSync, inboxSync: inboxSync)
+            vaultSync: vaultSync, inboxSync: inboxSync, authorities: authorities)
     }
 
     /// The inbox must be a folder (the vault's default one is created); `sealed/` and `rejected/`
@@ -198,10 +210,15 @@ final class Checkpointer: @unchecked Sendable {
     let interval: Double
     let logger: Logger
     let actor: String
+    let coverage: CheckpointCoverage
     private let stop = StopSignal()
 
-    init(vault: Vault, signer: Ed25519NoteSigner, interval: Double, actor: String, logger: Logger) {
+    init(
+        vault: Vault, signer: Ed25519NoteSigner, interval: Double, actor: String, coverage: CheckpointCoverage,
+        logger: Logger
+    ) {
         self.actor = actor
+        self.coverage = coverage
         self.vault = vault
         self.signer = signer
         self.interval = interval
@@ -214,31 +231,32 @@ final class Checkpointer: @unchecked Sendable {
         let ledger = try vault.openLedger(cacheKiB: 4096)
         let stamper = try NodeTimeStamper.make(vault: vault)
         let latest = try Checkpoint(parsing: SignedNote(parsing: ledger.latestCheckpoint()).text).size
-        // The tree size already covered: the latest checkpoint, and its own time stamp entry. A
+        // The tree size already covered: the latest checkpoint, and its own time stamp entries. A
         // checkpoint's stamp does not call for a new checkpoint (which would call for a stamp...).
-        var covered = latest
+        coverage.set(latest)
         func stamp(_ note: SignedNote, size: UInt64) throws {
             guard let stamper else { return }
-            _ = try ledger.append([
+            let appended = try ledger.append([
                 try stamper.stamp(
                     .checkpoint(size: size), imprint: OpenSSLSHA256().sha256(Array(note.text.utf8)), item: "",
                     actor: actor, now: DaemonClock.now())
             ])
-            covered = size + 1
+            for entry in appended { coverage.stampAppended(at: entry.sequence) }
         }
-        if latest > 0, stamper != nil {
-            if try ledger.stamps(of: "checkpoint:\(latest)").isEmpty {
+        if latest > 0 {
+            let stamps = try ledger.stamps(of: "checkpoint:\(latest)")
+            if stamps.isEmpty, stamper != nil {
                 try stamp(try SignedNote(parsing: ledger.latestCheckpoint()), size: latest)
             } else {
-                covered = latest + 1
+                for stamp in stamps { coverage.stampAppended(at: stamp.entry.sequence) }
             }
         }
         func signIfGrown() throws {
             let size = try ledger.size()
-            guard size > covered else { return }
+            guard size > coverage.size else { return }
             let note = try ledger.checkpoint(signer: signer, now: DaemonClock.now())
             let signedSize = try Checkpoint(parsing: note.text).size
-            covered = signedSize
+            coverage.set(signedSize)
             logger.info("checkpoint signed", metadata: ["size": "\(signedSize)"])
             try stamp(note, size: signedSize)
         }

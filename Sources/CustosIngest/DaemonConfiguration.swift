@@ -37,6 +37,26 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var compressionLevel: Int?
     public var md5: Bool?
     public var sha1: Bool?
+    /// External time-stamping authorities, asked in the background for a token over every item
+    /// and the latest checkpoint (`timestamp-authorities.<name>.url|anchors|timeout-seconds`).
+    public var timeStampAuthorities: [ExternalAuthoritySetting] = []
+    /// The first wait before an authority that failed is asked again; it doubles each time, up
+    /// to ten minutes.
+    public var timeStampRetrySeconds: Double = 30
+    /// An alarm is raised when an item has waited this long for an external authority's token.
+    public var timeStampAlarmSeconds: Double = 3600
+    /// A token whose genTime differs from the node's clock by more is kept, but flagged.
+    public var timeStampSkewSeconds: Double = 60
+
+    /// One external authority: its name (in entries and reports), URL, trust-anchor file and timeout.
+    public struct ExternalAuthoritySetting: Sendable, Equatable {
+        public var name: String
+        public var url: String = ""
+        public var anchors = RawPath(bytes: [])
+        public var timeoutSeconds: Double = 10
+        /// The line it starts on, for messages.
+        var line: Int?
+    }
 
     /// The defaults for a vault at `vault`: its `inbox/`, with `sealed/` and `rejected/` beside it.
     public init(vault: RawPath) {
@@ -51,8 +71,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// The keys, in the order documented.
     static let keys = [
         "inbox", "sealed", "rejected", "release", "settle-seconds", "rescan-seconds", "checkpoint-seconds",
-        "retry-seconds", "workers", "compression", "compression-level", "digests",
+        "retry-seconds", "workers", "compression", "compression-level", "digests", "timestamp-retry-seconds",
+        "timestamp-alarm-seconds", "timestamp-skew-seconds",
     ]
+
+    /// The settings of each external authority, under `timestamp-authorities.<name>.`.
+    static let authorityKeys = ["url", "anchors", "timeout-seconds"]
 
     /// The environment variable that overrides `key`.
     public static func environmentName(_ key: String) -> String {
@@ -71,6 +95,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if let file, let fileText {
             let settings = try SettingsFile(name: file.description, text: fileText)
             for value in settings.values {
+                if value.key.hasPrefix("timestamp-authorities.") || value.key == "timestamp-authorities" {
+                    do {
+                        try configuration.setAuthority(value.key, value.text, line: value.line, vault: vault)
+                    } catch let reason as Reason {
+                        throw ConfigurationError(file: settings.name, line: value.line, "\(value.key): \(reason.text)")
+                    } catch {}
+                    continue
+                }
                 guard keys.contains(value.key) else {
                     throw ConfigurationError(
                         file: settings.name, line: value.line,
@@ -100,12 +132,67 @@ public struct DaemonConfiguration: Sendable, Equatable {
         if !explicitSealed { configuration.sealed = configuration.inbox.parent.appending("sealed") }
         if !explicitRejected { configuration.rejected = configuration.inbox.parent.appending("rejected") }
         try configuration.checkFolders()
+        for authority in configuration.timeStampAuthorities {
+            guard !authority.url.isEmpty, !authority.anchors.bytes.isEmpty else {
+                throw ConfigurationError(
+                    file: file?.description ?? "configuration", line: authority.line,
+                    "timestamp-authorities.\(authority.name): needs both url and anchors")
+            }
+        }
         return configuration
     }
 
     private struct Reason: Error {
         var text: String
         init(_ text: String) { self.text = text }
+    }
+
+    /// `timestamp-authorities.<name>.<setting>`.
+    private mutating func setAuthority(_ key: String, _ text: String, line: Int, vault: RawPath) throws {
+        let parts = key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, Self.authorityKeys.contains(parts[2]) else {
+            throw Reason(
+                "an external authority is set as timestamp-authorities: NAME: {url: ..., anchors: ..., timeout-seconds: ...}"
+            )
+        }
+        let name = parts[1]
+        guard (1...32).contains(name.utf8.count), name != TimeStampRecord.nodeSource,
+            name.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D })
+        else {
+            throw Reason(
+                "an authority's name is 1 to 32 lower-case letters, digits and dashes, and not \"node\"; not \"\(name)\""
+            )
+        }
+        var index = timeStampAuthorities.firstIndex { $0.name == name }
+        if index == nil {
+            timeStampAuthorities.append(ExternalAuthoritySetting(name: name, line: line))
+            index = timeStampAuthorities.count - 1
+        }
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        switch parts[2] {
+        case "url":
+            guard trimmed.hasPrefix("http://"), trimmed.count > 7, !trimmed.contains(" ") else {
+                throw Reason(
+                    "must be an http:// URL (RFC 3161's HTTP transport; the token is signed, so it needs no TLS), not \"\(text)\""
+                )
+            }
+            timeStampAuthorities[index!].url = trimmed
+        case "anchors":
+            timeStampAuthorities[index!].anchors = try path(trimmed, vault: vault, what: "a PEM file of trust anchors")
+        default:
+            guard let value = Double(trimmed), value.isFinite, (0.1...300).contains(value) else {
+                throw Reason("must be a number of seconds from 0.1 to 300, not \"\(text)\"")
+            }
+            timeStampAuthorities[index!].timeoutSeconds = value
+        }
+    }
+
+    private func path(_ trimmed: String, vault: RawPath, what: String) throws -> RawPath {
+        guard !trimmed.isEmpty, !trimmed.utf8.contains(0) else { throw Reason("must be \(what)") }
+        var bytes = Array(trimmed.utf8)
+        while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        return bytes.first == UInt8(ascii: "/")
+            ? RawPath(bytes: bytes) : RawPath(bytes: vault.bytes + [UInt8(ascii: "/")] + bytes)
     }
 
     private mutating func set(_ key: String, _ text: String, vault: RawPath) throws {
@@ -118,13 +205,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
             return value
         }
-        func path() throws -> RawPath {
-            guard !trimmed.isEmpty, !trimmed.utf8.contains(0) else { throw Reason("must be a folder path") }
-            var bytes = Array(trimmed.utf8)
-            while bytes.count > 1, bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
-            return bytes.first == UInt8(ascii: "/")
-                ? RawPath(bytes: bytes) : RawPath(bytes: vault.bytes + [UInt8(ascii: "/")] + bytes)
-        }
+        func path() throws -> RawPath { try self.path(trimmed, vault: vault, what: "a folder path") }
         switch key {
         case "inbox": inbox = try path()
         case "sealed": sealed = try path()
@@ -138,6 +219,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case "rescan-seconds": rescanSeconds = try seconds(1...86400)
         case "checkpoint-seconds": checkpointSeconds = try seconds(0.1...3600)
         case "retry-seconds": retrySeconds = try seconds(0.1...3600)
+        case "timestamp-retry-seconds": timeStampRetrySeconds = try seconds(0.1...3600)
+        case "timestamp-alarm-seconds": timeStampAlarmSeconds = try seconds(1...30 * 86400)
+        case "timestamp-skew-seconds": timeStampSkewSeconds = try seconds(0...86400)
         case "workers":
             guard let count = Int(trimmed), (1...64).contains(count) else {
                 throw Reason("must be a whole number from 1 to 64, not \"\(text)\"")
@@ -187,21 +271,31 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The settings as `key: value` lines, for `custos daemon --check` and the start-up log.
     public var summary: [(String, String)] {
-        [
+        let digests: String =
+            md5 == nil && sha1 == nil
+            ? "(the vault's)"
+            : (["sha256"] + (md5 == true ? ["md5"] : []) + (sha1 == true ? ["sha1"] : [])).joined(separator: ",")
+        var lines: [(String, String)] = [
             ("inbox", inbox.description), ("sealed", sealed.description), ("rejected", rejected.description),
             ("release", release.rawValue), ("settle-seconds", Self.format(settleSeconds)),
             ("rescan-seconds", Self.format(rescanSeconds)), ("checkpoint-seconds", Self.format(checkpointSeconds)),
             ("retry-seconds", Self.format(retrySeconds)), ("workers", String(workers)),
             ("compression", compression ?? "(the vault's)"),
             ("compression-level", compressionLevel.map(String.init) ?? "(the vault's)"),
-            (
-                "digests",
-                md5 == nil && sha1 == nil
-                    ? "(the vault's)"
-                    : (["sha256"] + (md5 == true ? ["md5"] : []) + (sha1 == true ? ["sha1"] : [])).joined(
-                        separator: ",")
-            ),
+            ("digests", digests),
+            ("timestamp-retry-seconds", Self.format(timeStampRetrySeconds)),
+            ("timestamp-alarm-seconds", Self.format(timeStampAlarmSeconds)),
+            ("timestamp-skew-seconds", Self.format(timeStampSkewSeconds)),
         ]
+        for authority in timeStampAuthorities {
+            let timeout = Self.format(authority.timeoutSeconds)
+            lines.append(
+                (
+                    "timestamp-authorities.\(authority.name)",
+                    "\(authority.url) anchors \(authority.anchors) timeout \(timeout) s"
+                ))
+        }
+        return lines
     }
 }
 

@@ -2,7 +2,7 @@
 public struct DaemonError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case sealingStopped, inboxUnusable
+            case sealingStopped, inboxUnusable, authorityUnusable
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -11,6 +11,8 @@ public struct DaemonError: Error, CustomStringConvertible, Sendable {
         public static let sealingStopped = Code(.sealingStopped)
         /// The inbox, `sealed` or `rejected` cannot be used (missing, not a folder, other file systems).
         public static let inboxUnusable = Code(.inboxUnusable)
+        /// An external time-stamping authority's trust anchors cannot be read.
+        public static let authorityUnusable = Code(.authorityUnusable)
 
         public var description: String { "\(value)" }
     }

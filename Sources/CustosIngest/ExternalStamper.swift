@@ -1,0 +1,263 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosTimeStamping
+import CustosVault
+import Foundation
+import Logging
+
+/// The tree size the latest checkpoint covers, shared by the checkpointer and the external
+/// stamper: a checkpoint's own time stamps must not call for a new checkpoint (whose stamps
+/// would call for another, for ever).
+final class CheckpointCoverage: Sendable {
+    private let covered = Locked<UInt64>(0)
+
+    var size: UInt64 { covered.withLock { $0 } }
+
+    func set(_ size: UInt64) { covered.withLock { $0 = size } }
+
+    /// A checkpoint's stamp was appended at `sequence`: when nothing else came since the
+    /// checkpoint, it is covered too.
+    func stampAppended(at sequence: UInt64) {
+        covered.withLock { if $0 == sequence { $0 = sequence + 1 } }
+    }
+}
+
+/// Asks the configured external authorities, in the background, for a token over every item's
+/// SHA-256 and over the latest checkpoint's note body. Sealing never waits for it: an item is
+/// "awaiting time stamp" from an authority until its token is checked and recorded.
+///
+/// An authority that fails (unreachable, slow, an HTTP error, a token that does not check) is
+/// asked again after `timestamp-retry-seconds`, doubling up to ten minutes; a bad token is never
+/// recorded. When an item has waited longer than `timestamp-alarm-seconds`, an alarm is logged.
+/// The skew between genTime and the node's clock is recorded, and flagged above its bound.
+final class ExternalStamper: @unchecked Sendable {
+    /// One authority, with what it still has to stamp.
+    final class Authority {
+        let name: String
+        let client: ExternalAuthority
+        let anchors: Hash
+        /// Items awaiting its token, in ledger order: id, imprint, sealed at (seconds).
+        var items: [(item: String, imprint: Hash, sealedAt: Int64)] = []
+        var awaited = Set<String>()
+        /// The latest checkpoint, when it awaits this authority's token.
+        var checkpoint: (size: UInt64, imprint: Hash)?
+        var failures = 0
+        var nextAttempt = 0.0
+        var lastProblem = ""
+        var alarmRaised = false
+
+        init(name: String, client: ExternalAuthority, anchors: Hash) {
+            self.name = name
+            self.client = client
+            self.anchors = anchors
+        }
+    }
+
+    let vault: Vault
+    let authorities: [Authority]
+    let configuration: DaemonConfiguration
+    let coverage: CheckpointCoverage
+    let actor: String
+    let logger: Logger
+    private let stop = StopSignal()
+
+    /// The most tokens asked of one authority before they are recorded.
+    static let roundLimit = 32
+    /// The longest wait between attempts.
+    static let longestRetry = 600.0
+
+    /// The configured authorities, their anchors read (and kept in the vault, by SHA-256, for
+    /// `verify`); a missing or empty anchors file is refused.
+    static func prepare(vault: Vault, configuration: DaemonConfiguration) throws -> [Authority] {
+        var prepared = [Authority]()
+        for setting in configuration.timeStampAuthorities {
+            let pem: [UInt8]
+            let anchors: [Certificate]
+            do {
+                pem = try FileSystem.readFile(setting.anchors)
+                anchors = try Certificate.all(pem: pem)
+            } catch {
+                throw DaemonError(
+                    .authorityUnusable,
+                    "timestamp-authorities.\(setting.name): the anchors \(setting.anchors) cannot be read: \(error)",
+                    cause: error)
+            }
+            guard !anchors.isEmpty else {
+                throw DaemonError(
+                    .authorityUnusable,
+                    "timestamp-authorities.\(setting.name): \(setting.anchors) holds no PEM certificate")
+            }
+            let hash = try vault.storeAnchors(pem)
+            prepared.append(
+                Authority(
+                    name: setting.name,
+                    client: ExternalAuthority(
+                        url: setting.url, anchors: anchors, timeoutSeconds: setting.timeoutSeconds),
+                    anchors: hash))
+        }
+        try vault.recordExternalAuthorities(
+            prepared.map { Vault.ExternalAuthorityRecord(name: $0.name, url: $0.client.url, anchors: $0.anchors) })
+        return prepared
+    }
+
+    init(
+        vault: Vault, authorities: [Authority], configuration: DaemonConfiguration, coverage: CheckpointCoverage,
+        actor: String, logger: Logger
+    ) {
+        self.vault = vault
+        self.authorities = authorities
+        self.configuration = configuration
+        self.coverage = coverage
+        self.actor = actor
+        self.logger = logger
+    }
+
+    func requestStop() { stop.raise() }
+
+    func run() throws {
+        let ledger = try vault.openLedger(cacheKiB: 1024)
+        let sources = try ledger.stampSources()
+        var nextSequence: UInt64 = 0
+        func discover() throws {
+            let items = try ledger.items(from: nextSequence)
+            for record in items {
+                nextSequence = record.sequence + 1
+                let sealedAt = RFC3339.seconds(record.sealedAt) ?? Int64(Date().timeIntervalSince1970)
+                for authority in authorities
+                where sources[record.item]?.contains(authority.name) != true && !authority.awaited.contains(record.item)
+                {
+                    authority.items.append((record.item, record.sha256, sealedAt))
+                    authority.awaited.insert(record.item)
+                }
+            }
+            let note = try SignedNote(parsing: ledger.latestCheckpoint())
+            let size = try Checkpoint(parsing: note.text).size
+            guard size > 0 else { return }
+            let stamped = Set(try ledger.stamps(of: "checkpoint:\(size)").map(\.record.source))
+            let imprint = OpenSSLSHA256().sha256(Array(note.text.utf8))
+            for authority in authorities where !stamped.contains(authority.name) {
+                // Only the latest: it covers every entry before it.
+                if authority.checkpoint?.size != size { authority.checkpoint = (size, imprint) }
+            }
+        }
+        while true {
+            do {
+                try discover()
+                for authority in authorities { try round(authority, ledger: ledger) }
+            } catch {
+                logger.error("recording external time stamps failed; trying again", metadata: ["error": "\(error)"])
+            }
+            if stop.wait(seconds: busy ? 0.05 : 1) { break }
+        }
+    }
+
+    /// True when an authority has work and may be asked now.
+    private var busy: Bool {
+        let now = DaemonClock.monotonic()
+        return authorities.contains { ($0.checkpoint != nil || !$0.items.isEmpty) && $0.nextAttempt <= now }
+    }
+
+    /// Asks one authority for up to `roundLimit` tokens, records those that checked, and backs
+    /// off when it fails.
+    private func round(_ authority: Authority, ledger: Ledger) throws {
+        raiseAlarmIfLate(authority)
+        guard authority.nextAttempt <= DaemonClock.monotonic() else { return }
+        var subjects = [(TimeStampRecord.Subject, String, Hash)]()
+        if let checkpoint = authority.checkpoint {
+            subjects.append((.checkpoint(size: checkpoint.size), "", checkpoint.imprint))
+        }
+        for pending in authority.items.prefix(Self.roundLimit - subjects.count) {
+            subjects.append((.item, pending.item, pending.imprint))
+        }
+        guard !subjects.isEmpty else { return }
+        var events = [NewCustodyEvent]()
+        var failure: TimeStampFailure?
+        for (subject, item, imprint) in subjects {
+            if stop.isSet { break }
+            do {
+                let token = try TimeStampClient.stamp(sha256: imprint, authority: authority.client)
+                let exceeded = Double(abs(token.skewSeconds)) > configuration.timeStampSkewSeconds
+                if exceeded {
+                    logger.warning(
+                        "the node's clock differs from the authority's genTime by more than the bound; the token is kept and flagged",
+                        metadata: [
+                            "authority": "\(authority.name)", "skewSeconds": "\(token.skewSeconds)",
+                            "boundSeconds": "\(configuration.timeStampSkewSeconds)",
+                        ])
+                }
+                let hash = try vault.storeToken(token.response)
+                let record = TimeStampRecord(
+                    subject: subject, imprint: imprint, token: hash, authority: token.info.authority,
+                    policy: token.info.policy, serial: token.info.serial, genTime: token.info.genTime,
+                    skewSeconds: token.skewSeconds, source: authority.name, anchors: authority.anchors,
+                    skewExceeded: exceeded)
+                events.append(
+                    NewCustodyEvent(
+                        type: .timestamped, item: item, time: DaemonClock.now(), actor: actor, details: record.details))
+            } catch let error as TimeStampFailure {
+                failure = error
+                break
+            }
+        }
+        if !events.isEmpty {
+            let appended = try ledger.append(events)
+            for entry in appended {
+                guard let record = TimeStampRecord(entry: entry) else { continue }
+                switch record.subject {
+                case .checkpoint:
+                    authority.checkpoint = nil
+                    coverage.stampAppended(at: entry.sequence)
+                case .item:
+                    authority.awaited.remove(entry.item)
+                }
+            }
+            let done = Set(appended.map(\.item))
+            authority.items.removeAll { done.contains($0.item) }
+            logger.info(
+                "external time stamps recorded",
+                metadata: ["authority": "\(authority.name)", "count": "\(events.count)"])
+        }
+        if let failure {
+            authority.failures += 1
+            let wait = min(
+                configuration.timeStampRetrySeconds * pow(2, Double(min(authority.failures - 1, 20))), Self.longestRetry
+            )
+            authority.nextAttempt = DaemonClock.monotonic() + wait
+            authority.lastProblem = "\(failure.code): \(failure.message)"
+            logger.warning(
+                "an external time-stamping authority failed; the items await its token and it is asked again later",
+                metadata: [
+                    "authority": "\(authority.name)", "code": "\(failure.code)", "reason": "\(failure.message)",
+                    "retryInSeconds": "\(Int(wait.rounded(.up)))",
+                    "awaiting": "\(authority.items.count + (authority.checkpoint == nil ? 0 : 1))",
+                ])
+        } else if !events.isEmpty {
+            if authority.failures > 0 {
+                logger.info(
+                    "an external time-stamping authority answers again", metadata: ["authority": "\(authority.name)"])
+            }
+            authority.failures = 0
+        }
+        if authority.items.isEmpty, authority.alarmRaised {
+            authority.alarmRaised = false
+            logger.notice("ALARM cleared: no item awaits a time stamp", metadata: ["authority": "\(authority.name)"])
+        }
+    }
+
+    /// An alarm, once per episode, when the oldest item awaiting this authority is too old.
+    private func raiseAlarmIfLate(_ authority: Authority) {
+        guard !authority.alarmRaised, let oldest = authority.items.first else { return }
+        let waited = Double(Int64(Date().timeIntervalSince1970) - oldest.sealedAt)
+        guard waited > configuration.timeStampAlarmSeconds else { return }
+        authority.alarmRaised = true
+        logger.critical(
+            "ALARM: items await a time stamp from an external authority for longer than the alarm time",
+            metadata: [
+                "authority": "\(authority.name)", "url": "\(authority.client.url)",
+                "awaiting": "\(authority.items.count)", "oldestItem": "\(oldest.item)",
+                "waitedSeconds": "\(Int(waited))", "lastProblem": "\(authority.lastProblem)",
+            ])
+    }
+}
