@@ -177,15 +177,20 @@ struct List: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
-        let ledger = try vault.open().openLedger(readOnly: true)
+        let vault = try vault.open()
+        let ledger = try vault.openLedger(readOnly: true)
         let items = try ledger.items(caseID: caseID)
-        let stamped = try ledger.stampedSubjects()
+        let sources = try ledger.stampSources()
+        let expected = vault.expectedTimeStampSources
         if json {
             Output.json(
                 .array(
                     items.map { item in
                         var object = item.json.objectValue ?? [:]
-                        object["timeStamped"] = .bool(stamped.contains(item.item))
+                        let stamped = sources[item.item] ?? []
+                        object["timeStamped"] = .bool(!stamped.isEmpty)
+                        object["awaitingTimeStamps"] = .array(
+                            expected.filter { !stamped.contains($0) }.map { .string($0) })
                         return .object(object)
                     }))
             return
@@ -193,7 +198,12 @@ struct List: ParsableCommand {
         for item in items {
             let caseText = item.caseID.isEmpty ? "-" : DisplayName.escape(Array(item.caseID.utf8))
             let exhibit = item.exhibit.isEmpty ? "-" : DisplayName.escape(Array(item.exhibit.utf8))
-            let awaiting = stamped.contains(item.item) ? "" : "  (awaiting time stamp)"
+            let stamped = sources[item.item] ?? []
+            let missing = expected.filter { !stamped.contains($0) }
+            let awaiting =
+                stamped.isEmpty
+                ? "  (awaiting time stamp)"
+                : missing.isEmpty ? "" : "  (awaiting time stamp from \(missing.joined(separator: ", ")))"
             print(
                 "\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)\(awaiting)"
             )
@@ -216,11 +226,16 @@ struct Show: ParsableCommand {
         let manifest = try? CanonicalJSON.parse(manifestBytes)
         let archive = vault.findArchive(content: record.sha256)
         let stamps = try ledger.stamps(of: record.item)
+        let stampedBy = Set(stamps.map(\.record.source))
+        let awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
         let stampsJSON: [JSONValue] = stamps.map { stamp in
             let path = vault.tokenPath(stamp.record.token)
             let info = (try? FileSystem.readFile(path)).flatMap { try? TimeStampVerifier.info(response: $0) }
             return .object([
-                "entry": .integer(Int64(stamp.entry.sequence)), "authority": .string(stamp.record.authority),
+                "entry": .integer(Int64(stamp.entry.sequence)), "source": .string(stamp.record.source),
+                "authority": .string(stamp.record.authority),
+                "skewSeconds": stamp.record.skewSeconds.map { .integer($0) } ?? .null,
+                "skewExceeded": .bool(stamp.record.skewExceeded),
                 "serial": .string(stamp.record.serial), "genTime": .string(stamp.record.genTime),
                 "policy": .string(stamp.record.policy), "token": .string(path.description),
                 "accuracyMilliseconds": info?.accuracyMilliseconds.map { .integer($0) } ?? .null,
@@ -234,6 +249,7 @@ struct Show: ParsableCommand {
                     "manifest": manifest ?? .null,
                     "archivePath": archive.map { .string($0.description) } ?? .null,
                     "timestamps": .array(stampsJSON),
+                    "awaitingTimeStamps": .array(awaiting.map { .string($0) }),
                 ]))
             return
         }
@@ -260,13 +276,25 @@ struct Show: ParsableCommand {
                 "original:    mode \(original["mode"]?.stringValue ?? "?")  mtime \(original["mtime"]?.stringValue ?? "?")"
             )
         }
-        for stamp in stampsJSON {
-            let accuracy = stamp["accuracyMilliseconds"]?.integerValue.map { " ±\($0) ms" } ?? ""
+        for stamp in stamps {
+            let info = (try? FileSystem.readFile(vault.tokenPath(stamp.record.token))).flatMap {
+                try? TimeStampVerifier.info(response: $0)
+            }
+            let accuracy = info?.accuracyMilliseconds.map { " ±\($0) ms" } ?? ""
+            var skew = ""
+            if let seconds = stamp.record.skewSeconds {
+                skew =
+                    "  skew \(seconds >= 0 ? "+" : "")\(seconds) s\(stamp.record.skewExceeded ? " (ABOVE THE BOUND: the node's clock was off)" : "")"
+            }
             print(
-                "time stamp:  genTime \(stamp["genTime"]?.stringValue ?? "?")\(accuracy)  serial \(stamp["serial"]?.stringValue ?? "?")  by \(stamp["authority"]?.stringValue ?? "?")"
+                "time stamp:  [\(stamp.record.source)] genTime \(stamp.record.genTime)\(accuracy)  serial \(stamp.record.serial)  by \(DisplayName.escape(Array(stamp.record.authority.utf8)))\(skew)"
             )
         }
-        if stamps.isEmpty { print("time stamp:  awaiting") }
+        if stamps.isEmpty {
+            print("time stamp:  awaiting")
+        } else if !awaiting.isEmpty {
+            print("time stamp:  awaiting from \(awaiting.joined(separator: ", "))")
+        }
     }
 }
 
@@ -280,10 +308,30 @@ struct Verify: ParsableCommand {
             The node's verifier key (name+hash+base64), obtained through a channel you trust; by default the             vault's own keys/node.vkey.
             """)
     var key: String?
+    @Option(
+        name: .customLong("tsa-anchor"),
+        help: """
+            A PEM file of trust anchors for the time-stamp tokens, obtained from the authorities on \
+            your own (repeatable); by default each token is checked against the anchors kept in the vault.
+            """)
+    var timeStampAnchors: [String] = []
     @Argument(help: "Only these items (ids or unique prefixes); the ledger is always checked whole.") var items:
         [String] = []
 
     func run() throws {
+        var anchors: [Certificate]?
+        for file in timeStampAnchors {
+            let path = RawArguments.raw(file)
+            do {
+                let found = try Certificate.all(pem: FileSystem.readFile(path))
+                guard !found.isEmpty else { throw CLIError(message: "\(path): holds no PEM certificate") }
+                anchors = (anchors ?? []) + found
+            } catch let error as CLIError {
+                throw error
+            } catch {
+                throw CLIError(message: "\(path): the trust anchors cannot be read: \(error)")
+            }
+        }
         let vault = try vault.open()
         let ledger: Ledger
         do {
@@ -298,7 +346,9 @@ struct Verify: ParsableCommand {
         let report: VerificationReport
         do {
             let verifier = try key.map { try Ed25519NoteVerifier(text: $0) }
-            report = try VaultVerifier(vault: vault).verify(ledger: ledger, items: selection, key: verifier) {
+            report = try VaultVerifier(vault: vault).verify(
+                ledger: ledger, items: selection, key: verifier, timeStampAnchors: anchors
+            ) {
                 Output.progress($0)
             }
         } catch let error as LedgerError where error.code == .corrupt {
@@ -415,14 +465,17 @@ struct TimestampExport: ParsableCommand {
         let ledger = try vault.openLedger(readOnly: true)
         let record = try resolveItem(item, in: ledger)
         let stamps = try ledger.stamps(of: record.item)
+        let stampedBy = Set(stamps.map(\.record.source))
+        let awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
         guard !stamps.isEmpty else { throw CLIError(message: "item \(record.item) has no time stamp yet") }
         let folder = RawArguments.raw(output)
         try FileSystem.makeDirectory(folder)
-        let chainName = "tsa-chain.pem"
-        try FileSystem.writeDurably(try FileSystem.readFile(vault.timeStampChainPath), to: folder.appending(chainName))
         var lines = [
             "# Time stamps of item \(record.item) (\(record.displayName)), SHA-256 \(record.sha256.hex).",
             "# Each command prints \"Verification: OK\" for a good token. Run them in this folder.",
+            "# tsa-chain.pem is the node's TSA chain; anchors-NAME.pem the trust anchors of an external",
+            "# authority as the vault kept them: for a check independent of this vault, use the",
+            "# authority's root certificate obtained from the authority itself instead.",
         ]
         for (index, stamp) in stamps.enumerated() {
             let name = "\(record.item)-\(index + 1).tsr"
@@ -431,12 +484,34 @@ struct TimestampExport: ParsableCommand {
                 throw CLIError(
                     message: "the token of entry \(stamp.entry.sequence) was altered; run custos verify", exitCode: 1)
             }
+            let anchorsName: String
+            let anchors: [UInt8]
+            if stamp.record.source == TimeStampRecord.nodeSource {
+                anchorsName = "tsa-chain.pem"
+                anchors = try FileSystem.readFile(vault.timeStampChainPath)
+            } else {
+                anchorsName = "anchors-\(stamp.record.source).pem"
+                guard let hash = stamp.record.anchors, let kept = try? FileSystem.readFile(vault.anchorsPath(hash)),
+                    OpenSSLSHA256().sha256(kept) == hash
+                else {
+                    throw CLIError(
+                        message:
+                            "the trust anchors of \(stamp.record.source) are missing or altered; run custos verify",
+                        exitCode: 1)
+                }
+                anchors = kept
+            }
+            try FileSystem.writeDurably(anchors, to: folder.appending(anchorsName))
             try FileSystem.writeDurably(token, to: folder.appending(name))
             lines.append(
-                "# genTime \(stamp.record.genTime), serial \(stamp.record.serial), by \(stamp.record.authority)")
-            lines.append("openssl ts -verify -digest \(record.sha256.hex) -in \(name) -CAfile \(chainName)")
+                "# [\(stamp.record.source)] genTime \(stamp.record.genTime), serial \(stamp.record.serial), by \(stamp.record.authority)"
+            )
+            lines.append("openssl ts -verify -digest \(record.sha256.hex) -in \(name) -CAfile \(anchorsName)")
             lines.append("# or against the original file itself:")
-            lines.append("openssl ts -verify -data ORIGINAL-FILE -in \(name) -CAfile \(chainName)")
+            lines.append("openssl ts -verify -data ORIGINAL-FILE -in \(name) -CAfile \(anchorsName)")
+        }
+        if !awaiting.isEmpty {
+            lines.append("# Still awaiting a token from: \(awaiting.joined(separator: ", ")).")
         }
         let text = lines.joined(separator: "\n") + "\n"
         try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
