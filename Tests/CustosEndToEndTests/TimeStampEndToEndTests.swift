@@ -13,7 +13,9 @@ struct TimeStampEndToEndTests {
         let item = try #require(try node.items().first?["item"] as? String)
         // show names the token's genTime, accuracy, serial and authority.
         let shown = try node.custos(["show", item]).output
-        #expect(shown.contains("time stamp:  genTime ") && shown.contains("±1000 ms") && shown.contains("TSA,O=Custos"))
+        #expect(
+            shown.contains("time stamp:  [node] genTime ") && shown.contains("±1000 ms")
+                && shown.contains("TSA,O=Custos"))
         let json = try JSONSerialization.jsonObject(with: Data(try node.custos(["show", "--json", item]).stdout))
         let stamps = (json as! [String: Any])["timestamps"] as! [[String: Any]]
         #expect(stamps.count == 1 && stamps[0]["accuracyMilliseconds"] as? Int == 1000)

@@ -64,10 +64,67 @@ struct ConfigurationTests {
         ("colour: yes\n", "custos-daemon.yaml:1: colour: unknown setting"),
         ("sealed: inbox/done\n", "sealed (/srv/custos/vault/inbox/done) must not be inside inbox"),
         ("rejected: sealed\n", "sealed (/srv/custos/vault/sealed) must not be the same folder as rejected"),
+        (
+            "timestamp-authorities:\n  a:\n    url: https://tsa.example/\n    anchors: a.pem\n",
+            "custos-daemon.yaml:3: timestamp-authorities.a.url: must be an http:// URL"
+        ),
+        (
+            "timestamp-authorities:\n  a:\n    url: http://tsa.example/\n",
+            "custos-daemon.yaml:3: timestamp-authorities.a: needs both url and anchors"
+        ),
+        (
+            "timestamp-authorities:\n  Node:\n    url: http://tsa.example/\n",
+            "custos-daemon.yaml:3: timestamp-authorities.Node.url: an authority's name is 1 to 32 lower-case"
+        ),
+        (
+            "timestamp-authorities:\n  node:\n    url: http://tsa.example/\n",
+            "and not \"node\""
+        ),
+        (
+            "timestamp-authorities:\n  a:\n    colour: red\n",
+            "custos-daemon.yaml:3: timestamp-authorities.a.colour: an external authority is set as"
+        ),
+        (
+            "timestamp-authorities: http://tsa.example/\n",
+            "custos-daemon.yaml:1: timestamp-authorities: an external authority is set as"
+        ),
+        (
+            "timestamp-authorities:\n  a:\n    url: http://tsa.example/\n    anchors: a.pem\n    timeout-seconds: 0\n",
+            "custos-daemon.yaml:5: timestamp-authorities.a.timeout-seconds: must be a number of seconds from 0.1 to 300"
+        ),
+        ("timestamp-skew-seconds: -5\n", "timestamp-skew-seconds: must be a number of seconds from 0 to 86400"),
+        ("timestamp-alarm-seconds: 0\n", "timestamp-alarm-seconds: must be a number of seconds from 1"),
     ])
     func aBadSettingIsRefusedWithItsLineAndReason(_ text: String, _ expected: String) {
         let message = refusal(text)
         #expect(message.contains(expected), "\(message)")
+    }
+
+    @Test func externalAuthoritiesAreNamedWithTheirURLAnchorsAndTimeout() throws {
+        let configuration = try load(
+            """
+            timestamp-authorities:
+              bureau-tsa:
+                url: http://tsa.bureau.example/rfc3161
+                anchors: /etc/custos/bureau-root.pem
+                timeout-seconds: 4
+              second:
+                url: http://tsa2.example:8080/
+                anchors: anchors/second.pem
+            timestamp-alarm-seconds: 600
+            timestamp-skew-seconds: 2
+            """, environment: ["CUSTOS_TIMESTAMP_RETRY_SECONDS": "15"])
+        let authorities = configuration.timeStampAuthorities
+        #expect(authorities.map(\.name) == ["bureau-tsa", "second"])
+        #expect(authorities[0].url == "http://tsa.bureau.example/rfc3161" && authorities[0].timeoutSeconds == 4)
+        #expect(authorities[0].anchors == RawPath("/etc/custos/bureau-root.pem"))
+        #expect(authorities[1].anchors == RawPath("/srv/custos/vault/anchors/second.pem"))
+        #expect(authorities[1].timeoutSeconds == 10)
+        #expect(configuration.timeStampAlarmSeconds == 600 && configuration.timeStampSkewSeconds == 2)
+        #expect(configuration.timeStampRetrySeconds == 15)
+        #expect(configuration.summary.contains { $0.0 == "timestamp-authorities.second" })
+        let defaults = try load(nil)
+        #expect(defaults.timeStampAuthorities.isEmpty && defaults.timeStampAlarmSeconds == 3600)
     }
 
     @Test func aBadEnvironmentValueIsRefusedByName() {

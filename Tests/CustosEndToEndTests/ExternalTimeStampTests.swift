@@ -1,0 +1,203 @@
+import CustosOpenSSL
+import CustosTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// The daemon with an external time-stamping authority: `openssl ts -reply` behind an HTTP
+/// server the test starts (its own key and CA), asked in the background.
+@Suite(
+    "the daemon with an external time-stamping authority",
+    .enabled(if: haveProgram("openssl") && haveProgram("python3") && haveProgram("sqlite3")))
+struct ExternalTimeStampTests {
+    /// A node whose daemon configuration names `server` as the authority `independent`.
+    func node(_ server: OpenSSLAuthority, extra: String = "") throws -> Node {
+        let node = try Node()
+        _ = try node.directory.write(
+            "vault/custos-daemon.yaml",
+            """
+            timestamp-authorities:
+              independent:
+                url: \(server.url)
+                anchors: \(server.directory.file("ca.pem"))
+                timeout-seconds: 5
+            timestamp-retry-seconds: 0.3
+            \(extra)
+            """)
+        return node
+    }
+
+    /// The stamps index, as SQLite holds it: (subject, source) rows.
+    func stampRows(_ node: Node) throws -> [(subject: String, source: String)] {
+        let result = try run(
+            "sqlite3", [node.vault + "/ledger.sqlite", "SELECT subject, source FROM stamps ORDER BY seq"])
+        return result.output.split(separator: "\n").map { line in
+            let parts = line.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+            return (parts.first ?? "", parts.last ?? "")
+        }
+    }
+
+    /// Drops a file into the inbox's folder `folder` (created when needed).
+    func drop(_ node: Node, _ folder: String, _ name: String, _ bytes: [UInt8]) throws {
+        try FileManager.default.createDirectory(atPath: node.inbox + "/" + folder, withIntermediateDirectories: true)
+        writeRaw(Array((node.inbox + "/" + folder + "/" + name).utf8), bytes)
+    }
+
+    func awaiting(_ node: Node) throws -> [String] {
+        try node.items().flatMap { ($0["awaitingTimeStamps"] as? [String]) ?? [] }
+    }
+
+    @Test func everyItemAndTheLatestCheckpointGetAnIndependentTokenThatOpensslAccepts() throws {
+        let server = try OpenSSLAuthority(mode: "ok")
+        let node = try node(server)
+        let daemon = try RunningDaemon(node)
+        for index in 0..<3 {
+            try drop(node, "CASE-7", "photo-\(index).jpg", randomBytes(20_000 + index))
+        }
+        #expect(try node.waitForItems(3))
+        #expect(try eventually(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
+        // The latest checkpoint gets the authority's token too; its stamps call for no new
+        // checkpoint, so the ledger comes to rest.
+        #expect(
+            try eventually(timeout: 30) {
+                let rows = try stampRows(node)
+                return rows.filter { $0.source == "independent" && $0.subject.hasPrefix("checkpoint:") }.count >= 1
+                    && rows.filter { $0.source == "independent" && !$0.subject.hasPrefix("checkpoint:") }.count == 3
+            })
+        var size = try node.custos(["checkpoint"]).output
+        #expect(
+            try eventually(timeout: 20) {
+                Thread.sleep(forTimeInterval: 2)
+                let now = try node.custos(["checkpoint"]).output
+                defer { size = now }
+                return now == size
+            }, "the ledger keeps growing: \(daemon.log)")
+        #expect(daemon.stop() == 0)
+
+        let item = try #require(try node.items().first?["item"] as? String)
+        let shown = try node.custos(["show", item]).output
+        #expect(shown.contains("[node] genTime") && shown.contains("[independent] genTime"), "\(shown)")
+        #expect(shown.contains("CN=Independent TSA") && shown.contains("skew ") && !shown.contains("awaiting"))
+        #expect(!(try node.custos(["list"]).output.contains("awaiting")))
+        // The anchors the token was checked against are kept in the vault, by their SHA-256.
+        let kept = node.entryNames(under: node.vault + "/tsa/anchors")
+        #expect(kept.count == 1)
+        let verify = try node.verify()
+        #expect(verify.status == 0, "\(verify.output)")
+
+        // An expert's own anchors: the authority's CA (from the authority) and the node's.
+        let withOwnAnchors = try node.custos([
+            "verify", "--tsa-anchor", server.directory.file("ca.pem"), "--tsa-anchor", node.vault + "/tsa/chain.pem",
+        ])
+        #expect(withOwnAnchors.status == 0, "\(withOwnAnchors.output) \(withOwnAnchors.stderr)")
+        let stranger = try TestAuthority(name: "Stranger")
+        let strangerFile = try node.directory.write("stranger.pem", try stranger.ca.pem())
+        let withStranger = try node.custos([
+            "verify", "--tsa-anchor", strangerFile, "--tsa-anchor", node.vault + "/tsa/chain.pem",
+        ])
+        #expect(withStranger.status == 1 && withStranger.output.contains("[stamp-invalid]"), "\(withStranger.output)")
+
+        // The export: every token with its anchors, each command run as printed.
+        let folder = node.directory.file("court")
+        let export = try run(custosBinary, ["timestamp", "export", "--vault", node.vault, item, "-o", folder])
+        #expect(export.status == 0, "\(export.stderr)")
+        let commands = export.output.split(separator: "\n").filter { $0.hasPrefix("openssl ts -verify -digest") }
+        #expect(commands.count == 2 && commands.contains { $0.contains("anchors-independent.pem") })
+        for command in commands {
+            let result = try run(
+                "openssl", command.split(separator: " ").dropFirst().map(String.init), directory: folder)
+            #expect(result.output.contains("Verification: OK"), "\(command): \(result.output) \(result.stderr)")
+        }
+
+        // Kept anchors altered: a fault, named.
+        let anchorsPath = node.vault + "/tsa/anchors/" + kept[0]
+        chmod(anchorsPath, 0o644)
+        try Data("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".utf8).write(
+            to: URL(fileURLWithPath: anchorsPath))
+        let altered = try node.verify()
+        #expect(altered.status == 1 && altered.output.contains("[stamp-anchors-missing]"), "\(altered.output)")
+    }
+
+    @Test func aFailingAuthorityLeavesItemsAwaitingRaisesTheAlarmAndIsAskedAgain() throws {
+        let server = try OpenSSLAuthority(mode: "http500")
+        let node = try node(server, extra: "timestamp-alarm-seconds: 1")
+        let daemon = try RunningDaemon(node)
+        try drop(node, "CASE-8", "disk.img", randomBytes(50_000))
+        try drop(node, "CASE-8", "notes.txt", Array("seized at 09:12".utf8))
+        // Sealing does not wait for the authority.
+        #expect(try node.waitForItems(2, timeout: 30))
+        #expect(try node.custos(["list"]).output.contains("(awaiting time stamp from independent)"))
+        let item = try #require(try node.items().first?["item"] as? String)
+        #expect(try node.custos(["show", item]).output.contains("time stamp:  awaiting from independent"))
+        #expect(
+            eventually(timeout: 30) {
+                daemon.log.contains("ALARM: items await a time stamp from an external authority")
+            },
+            "\(daemon.log)")
+        #expect(daemon.log.contains("HTTP 500") && daemon.log.contains("retryInSeconds"))
+        #expect(try stampRows(node).allSatisfy { $0.source == "node" })
+        // The authority recovers: asked again with back-off, every item gets its token.
+        try server.setMode("ok")
+        #expect(try eventually(timeout: 60) { try awaiting(node).isEmpty }, "\(daemon.log)")
+        #expect(eventually(timeout: 10) { daemon.log.contains("ALARM cleared") }, "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        #expect(try node.verify().status == 0)
+    }
+
+    @Test(arguments: ["otherhash", "nousage", "future", "malformed"])
+    func aBadTokenIsNeverRecorded(_ mode: String) throws {
+        let server = try OpenSSLAuthority(mode: mode)
+        let node = try node(server)
+        let daemon = try RunningDaemon(node)
+        try drop(node, "CASE-9", "a.bin", randomBytes(1_000))
+        #expect(try node.waitForItems(1, timeout: 30))
+        #expect(
+            eventually(timeout: 30) { daemon.log.contains("an external time-stamping authority failed") },
+            "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        #expect(try stampRows(node).allSatisfy { $0.source == "node" })
+        #expect(try awaiting(node) == ["independent"])
+        let recorded = try stampRows(node).count
+        #expect(node.entryNames(under: node.vault + "/timestamps").count == recorded)
+        #expect(try node.verify().status == 0)
+    }
+
+    @Test func aSkewAboveTheBoundIsRecordedAndFlagged() throws {
+        // genTime ten minutes behind the node's clock; the bound is a minute.
+        let server = try OpenSSLAuthority(mode: "skewed")
+        let node = try node(server, extra: "timestamp-skew-seconds: 60")
+        let daemon = try RunningDaemon(node)
+        try drop(node, "CASE-10", "a.bin", randomBytes(1_000))
+        #expect(try node.waitForItems(1, timeout: 30))
+        #expect(try eventually(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        #expect(daemon.log.contains("differs from the authority's genTime by more than the bound"))
+        let item = try #require(try node.items().first?["item"] as? String)
+        let shown = try node.custos(["show", item]).output
+        #expect(shown.contains("ABOVE THE BOUND"), "\(shown)")
+        let json = try JSONSerialization.jsonObject(with: Data(try node.custos(["show", "--json", item]).stdout))
+        let stamps = (json as! [String: Any])["timestamps"] as! [[String: Any]]
+        let external = try #require(stamps.first { $0["source"] as? String == "independent" })
+        #expect(external["skewExceeded"] as? Bool == true)
+        #expect((-700 ... -500).contains(external["skewSeconds"] as? Int ?? 0))
+        #expect(try node.verify().status == 0)
+    }
+
+    @Test func anAuthorityWhoseAnchorsCannotBeReadIsRefusedAtStart() throws {
+        let server = try OpenSSLAuthority(mode: "ok")
+        let node = try Node()
+        _ = try node.directory.write(
+            "vault/custos-daemon.yaml",
+            """
+            timestamp-authorities:
+              independent:
+                url: \(server.url)
+                anchors: /nonexistent/ca.pem
+            """)
+        let result = try node.custos(["daemon"])
+        #expect(result.status == 2)
+        #expect(
+            result.stderr.contains("timestamp-authorities.independent") && result.stderr.contains("/nonexistent/ca.pem")
+        )
+    }
+}
