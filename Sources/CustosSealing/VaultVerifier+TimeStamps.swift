@@ -9,10 +9,14 @@ extension VaultVerifier {
     /// the entry names; it verifies (signature, ESS binding, chain to a trust anchor valid at
     /// genTime, timeStamping usage); it stamps what the entry says (the item's SHA-256, or the
     /// checkpoint's note body); and its serial and genTime are those recorded.
+    ///
+    /// The node's tokens chain to the anchor in `tsa/chain.pem`; an external authority's, to the
+    /// anchors kept in the vault under the SHA-256 its entry records (re-hashed first). An expert's
+    /// `anchorsOverride` replaces both.
     func checkTimeStamps(
-        entries: [CustodyEntry], ledger: Ledger, items: Set<String>?, anchors: [Certificate],
-        intermediates: [Certificate]
+        entries: [CustodyEntry], ledger: Ledger, items: Set<String>?, anchorsOverride: [Certificate]?
     ) throws -> (checked: Int, faults: [VerificationFault]) {
+        let nodeChain = (try? vault.timeStampChain()) ?? []
         var contentOfItem = [String: Hash]()
         for entry in entries where entry.type == .sealed {
             if let digests = entry.digests { contentOfItem[entry.item] = digests.sha256 }
@@ -64,9 +68,24 @@ extension VaultVerifier {
                 )
                 continue
             }
+            let anchors: [Certificate]
+            if let anchorsOverride {
+                anchors = anchorsOverride
+            } else if record.source == TimeStampRecord.nodeSource {
+                anchors = Array(nodeChain.suffix(1))
+            } else if let kept = record.anchors.flatMap({ vault.keptAnchors($0) }) {
+                anchors = kept
+            } else {
+                let path = record.anchors.map { vault.anchorsPath($0).description } ?? "(none recorded)"
+                fault(
+                    "stamp-anchors-missing",
+                    "the trust anchors of \(record.source), \(path), are missing or altered; give them with --tsa-anchor"
+                )
+                continue
+            }
             let check = TimeStampVerifier.check(
                 response: token, request: TimeStampRequest(sha256: record.imprint, nonce: nil), anchors: anchors,
-                intermediates: intermediates)
+                intermediates: record.source == TimeStampRecord.nodeSource ? nodeChain : [])
             guard check.passed, let info = check.info else {
                 fault("stamp-invalid", "the token does not verify: \(check.problems.joined(separator: "; "))")
                 continue
