@@ -85,7 +85,7 @@ public enum RFC3339 {
     }
 
     /// Howard Hinnant's days-to-civil algorithm.
-    static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
+    public static func civil(fromDays days: Int64) -> (Int64, Int64, Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

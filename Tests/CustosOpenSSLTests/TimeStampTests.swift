@@ -92,4 +92,68 @@ struct TimeStampTests {
             !TimeStampVerifier.check(response: [0x30, 0x03, 0x02, 0x01, 0x02], request: request, anchors: [test.ca])
                 .passed)
     }
+
+    /// The fast builder's tokens are the TS API's: OpenSSL checks them, and they have the same
+    /// ASN.1 structure, field for field, as a token `TS_RESP_create_response` makes for a
+    /// request without a nonce.
+    @Test(.enabled(if: haveProgram("openssl")))
+    func theBuildersTokensAreTheTSAPIsAndOpensslAcceptsThem() throws {
+        let test = try TestAuthority()
+        let builder = try #require(
+            try TimeStampTokenBuilder(
+                key: test.tsaKey, certificate: test.tsa, chain: [test.ca], policy: "1.3.6.1.4.1.57264.1.1"))
+        let (response, info) = try builder.stamp(sha256: digest)
+        let check = TimeStampVerifier.check(
+            response: response, request: TimeStampRequest(sha256: digest, nonce: nil), anchors: [test.ca])
+        #expect(check.passed, "\(check.problems)")
+        // What the builder says is what the token says.
+        #expect(check.info == info)
+        #expect(info.imprint == digest.bytes && info.accuracyMilliseconds == 1000)
+        #expect(abs(info.genTimeSeconds - Int64(Date().timeIntervalSince1970)) < 60)
+        #expect(try builder.stamp(sha256: digest).info.serial != info.serial)
+
+        let directory = TemporaryDirectory("tsa")
+        let built = try directory.write("built.tsr", response)
+        let anchor = try directory.write("ca.pem", try test.ca.pem())
+        let verify = try run("openssl", ["ts", "-verify", "-digest", digest.hex, "-in", built, "-CAfile", anchor])
+        #expect(verify.output.contains("Verification: OK"), "\(verify.output) \(verify.stderr)")
+        let other = OpenSSLSHA256().sha256(Array("other".utf8))
+        let wrong = try run("openssl", ["ts", "-verify", "-digest", other.hex, "-in", built, "-CAfile", anchor])
+        #expect(!wrong.output.contains("Verification: OK"))
+
+        let reference = try directory.write(
+            "reference.tsr", try test.authority().respond(to: TimeStampRequest(sha256: digest, nonce: nil)))
+        /// Each line of `openssl asn1parse` as depth and type, lengths and values left out.
+        func outline(_ file: String) throws -> [String] {
+            try run("openssl", ["asn1parse", "-inform", "DER", "-in", file]).output.split(separator: "\n").map {
+                line in
+                let depth = line.split(separator: " ").first { $0.hasPrefix("d=") } ?? ""
+                let type = line.split(separator: ":").dropFirst(2).first?.split(separator: " ").first ?? ""
+                return "\(depth) \(type)"
+            }
+        }
+        let builtOutline = try outline(built)
+        #expect(builtOutline.count > 100)
+        #expect(builtOutline == (try outline(reference)))
+        /// The TSTInfo as `openssl ts -reply -text` shows it, less what differs from token to token.
+        func fields(_ file: String) throws -> [String] {
+            try run("openssl", ["ts", "-reply", "-in", file, "-text"]).output.split(separator: "\n").filter {
+                !$0.hasPrefix("Serial number") && !$0.hasPrefix("Time stamp") && !$0.hasPrefix("Nonce")
+            }.map(String.init)
+        }
+        let builtFields = try fields(built)
+        #expect(
+            builtFields.contains("Status: Granted.")
+                && builtFields.contains("Accuracy: 0x01 seconds, unspecified millis, unspecified micros"))
+        #expect(builtFields == (try fields(reference)))
+    }
+
+    @Test func genTimeDropsTrailingZerosOfItsFraction() {
+        let seconds: Int64 = 1_795_624_570  // 2026-11-25T...
+        let whole = TimeStampTokenBuilder.generalizedTime(seconds: seconds, milliseconds: 0)
+        #expect(whole.hasSuffix("Z") && !whole.contains("."))
+        #expect(TimeStampTokenBuilder.generalizedTime(seconds: seconds, milliseconds: 800).hasSuffix(".8Z"))
+        #expect(TimeStampTokenBuilder.generalizedTime(seconds: seconds, milliseconds: 809).hasSuffix(".809Z"))
+        #expect(TimeStampTokenBuilder.generalizedTime(seconds: seconds, milliseconds: 50).hasSuffix(".05Z"))
+    }
 }

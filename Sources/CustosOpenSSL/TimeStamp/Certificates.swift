@@ -171,3 +171,37 @@ public final class Certificate: @unchecked Sendable {
         return certificate
     }
 }
+
+/// Signs SHA-256 digests with one key (ECDSA, a DER `Ecdsa-Sig-Value`), its OpenSSL context set
+/// up once. Owns the `EVP_PKEY_CTX`; one thread at a time.
+public final class DigestSigner: @unchecked Sendable {
+    private let context: OpaquePointer
+    private let key: SigningKey
+
+    public init(key: SigningKey) throws {
+        guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil) else {
+            throw OpenSSLError(call: "EVP_PKEY_CTX_new_from_pkey")
+        }
+        guard EVP_PKEY_sign_init(context) == 1 else {
+            EVP_PKEY_CTX_free(context)
+            throw OpenSSLError(call: "EVP_PKEY_sign_init")
+        }
+        self.context = context
+        self.key = key
+    }
+
+    deinit { EVP_PKEY_CTX_free(context) }
+
+    /// The signature over a SHA-256 digest.
+    public func sign(digest: [UInt8]) throws -> [UInt8] {
+        var length = 0
+        guard EVP_PKEY_sign(context, nil, &length, digest, digest.count) == 1 else {
+            throw OpenSSLError(call: "EVP_PKEY_sign")
+        }
+        var signature = [UInt8](repeating: 0, count: length)
+        guard EVP_PKEY_sign(context, &signature, &length, digest, digest.count) == 1 else {
+            throw OpenSSLError(call: "EVP_PKEY_sign")
+        }
+        return Array(signature.prefix(length))
+    }
+}

@@ -86,6 +86,9 @@ public final class TimeStampAuthority: @unchecked Sendable {
     private let context: OpaquePointer
     private let chain: OpaquePointer
     private let lock = NSLock()
+    /// SHA-256 fetched once: OpenSSL 3 looks a legacy `EVP_sha256()` up again at each use,
+    /// under a lock the workers contend for.
+    private let sha256: OpaquePointer
     public let certificate: Certificate
     public let policy: String
     /// The TSA certificate's subject, read once.
@@ -93,7 +96,12 @@ public final class TimeStampAuthority: @unchecked Sendable {
 
     /// `chain`: the certificates above the TSA's, up to its CA, included in every token.
     public init(key: SigningKey, certificate: Certificate, chain: [Certificate], policy: String) throws {
-        guard let context = TS_RESP_CTX_new() else { throw OpenSSLError(call: "TS_RESP_CTX_new") }
+        guard let sha256 = EVP_MD_fetch(nil, "SHA256", nil) else { throw OpenSSLError(call: "EVP_MD_fetch") }
+        self.sha256 = sha256
+        guard let context = TS_RESP_CTX_new() else {
+            EVP_MD_free(sha256)
+            throw OpenSSLError(call: "TS_RESP_CTX_new")
+        }
         self.context = context
         self.certificate = certificate
         self.policy = policy
@@ -118,8 +126,8 @@ public final class TimeStampAuthority: @unchecked Sendable {
         }
         defer { ASN1_OBJECT_free(policyObject) }
         guard TS_RESP_CTX_set_def_policy(context, policyObject) == 1, TS_RESP_CTX_set_certs(context, stack) == 1,
-            TS_RESP_CTX_add_md(context, EVP_sha256()) == 1, TS_RESP_CTX_set_signer_digest(context, EVP_sha256()) == 1,
-            TS_RESP_CTX_set_ess_cert_id_digest(context, EVP_sha256()) == 1,
+            TS_RESP_CTX_add_md(context, sha256) == 1, TS_RESP_CTX_set_signer_digest(context, sha256) == 1,
+            TS_RESP_CTX_set_ess_cert_id_digest(context, sha256) == 1,
             TS_RESP_CTX_set_accuracy(context, 1, 0, 0) == 1,
             TS_RESP_CTX_set_clock_precision_digits(context, 3) == 1
         else { throw OpenSSLError(call: "TS_RESP_CTX_set_*") }
@@ -153,6 +161,7 @@ public final class TimeStampAuthority: @unchecked Sendable {
     deinit {
         TS_RESP_CTX_free(context)
         custos_x509_stack_free_all(chain)
+        EVP_MD_free(sha256)
     }
 
     /// Answers a request: the DER `TimeStampResp` (status granted, token inside).
