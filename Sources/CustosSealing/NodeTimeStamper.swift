@@ -5,19 +5,26 @@ import CustosVault
 
 /// Stamps with the node's own time-stamping authority: a token over a digest, checked for what
 /// it stamped, stored in the vault, and the `timestamped` event that records it. One stamper per thread (each holds its own OpenSSL signing context).
+///
+/// Tokens come from `TimeStampTokenBuilder` for an EC key (the default), else from OpenSSL's
+/// TS API (`TimeStampAuthority`); both give the same structure.
 public final class NodeTimeStamper: @unchecked Sendable {
     let vault: Vault
     let authority: TimeStampAuthority
+    /// The same tokens, made without the TS API's overhead (for an EC key).
+    let builder: TimeStampTokenBuilder?
 
     /// The vault's stamper; nil for a vault without a TSA.
     public static func make(vault: Vault) throws -> NodeTimeStamper? {
         guard vault.configuration.timeStampPolicy != nil else { return nil }
-        return NodeTimeStamper(vault: vault, authority: try vault.timeStampAuthority())
+        return NodeTimeStamper(
+            vault: vault, authority: try vault.timeStampAuthority(), builder: try vault.timeStampTokenBuilder())
     }
 
-    init(vault: Vault, authority: TimeStampAuthority) {
+    init(vault: Vault, authority: TimeStampAuthority, builder: TimeStampTokenBuilder?) {
         self.vault = vault
         self.authority = authority
+        self.builder = builder
     }
 
     /// A token over `imprint` for `subject`, kept in the vault; returns the event to append.
@@ -27,8 +34,9 @@ public final class NodeTimeStamper: @unchecked Sendable {
     ) throws -> NewCustodyEvent {
         // The node's own TSA, in this process: its answer is checked for what it stamped (the full
         // verification of every token is `custos verify`'s, and costs five times the signing).
-        let request = try TimeStampRequest.withRandomNonce(sha256: imprint)
-        let (response, info) = try authority.stamp(request)
+        let (response, info) =
+            try builder?.stamp(sha256: imprint)
+            ?? authority.stamp(try TimeStampRequest.withRandomNonce(sha256: imprint))
         guard info.imprint == imprint.bytes else {
             throw SealingError(.storage, file: item, "the node's TSA stamped another digest")
         }

@@ -110,6 +110,18 @@ extension Vault {
 
     /// The node's TSA, ready to sign; the key must have mode 0600.
     public func timeStampAuthority() throws -> TimeStampAuthority {
+        let (key, certificate, chain, policy) = try timeStampSigningMaterial()
+        return try TimeStampAuthority(key: key, certificate: certificate, chain: chain, policy: policy)
+    }
+
+    /// The node's TSA as the fast token builder (the same tokens); nil for a key that is not EC.
+    public func timeStampTokenBuilder() throws -> TimeStampTokenBuilder? {
+        let (key, certificate, chain, policy) = try timeStampSigningMaterial()
+        return try TimeStampTokenBuilder(key: key, certificate: certificate, chain: chain, policy: policy)
+    }
+
+    /// The TSA's key (mode 0600 checked), certificate, chain and policy.
+    func timeStampSigningMaterial() throws -> (SigningKey, Certificate, [Certificate], String) {
         guard let policy = configuration.timeStampPolicy else {
             throw VaultError(.keyProblem, "\(root): this vault has no time-stamping authority")
         }
@@ -122,10 +134,11 @@ extension Vault {
                 "\(timeStampKeyPath): the TSA key has mode \(String(status.mode & 0o777, radix: 8)); it must be 0600")
         }
         do {
-            return try TimeStampAuthority(
-                key: SigningKey(pem: FileSystem.readFile(timeStampKeyPath)),
-                certificate: Certificate.all(pem: FileSystem.readFile(timeStampCertificatePath))[0],
-                chain: timeStampChain(), policy: policy)
+            return (
+                try SigningKey(pem: FileSystem.readFile(timeStampKeyPath)),
+                try Certificate.all(pem: FileSystem.readFile(timeStampCertificatePath))[0],
+                try timeStampChain(), policy
+            )
         } catch {
             throw VaultError(.keyProblem, "\(root): the TSA cannot be loaded", cause: error)
         }
