@@ -22,7 +22,7 @@ public enum Daemon {
         // Memory flat through long bursts: glibc gives each thread an arena of its own and keeps
         // their freed pages; two arenas (and a trim each second, by the watcher) keep it bounded
         // at no measured cost in throughput (Docs/Performance.md).
-        custos_limit_malloc_arenas(2)
+        custos_limit_malloc_arenas(8)
         // SIGTERM and SIGINT are caught from the very start: one that comes during start-up
         // (reconciliation) still shuts the daemon down gracefully once its services run.
         let signals = ShutdownSignals()
