@@ -90,7 +90,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "custos-bench",
-            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger"]
+            dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger"]
         ),
 
         .target(name: "CustosTestSupport", dependencies: ["COpenSSL", "CustosOpenSSL"], path: "Tests/CustosTestSupport"),

@@ -269,6 +269,7 @@ switch options.command {
 case "seal": sealBenchmark()
 case "ledger": try ledgerBenchmark()
 case "daemon": try daemonBenchmark()
+case "stamp": try stampBenchmark()
 case "all":
     try ledgerBenchmark()
     sealBenchmark()
