@@ -7,8 +7,12 @@ import Testing
 @Suite("custos init: the node's time-stamping authority", .enabled(if: haveProgram("openssl")))
 struct TimeStampAuthorityTests {
     /// A bureau's own PKI, made with the openssl command: a CA and a TSA certificate under it.
-    func bureauPKI(_ directory: TemporaryDirectory, usage: String = "critical,timeStamping") throws {
-        let p256 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    func bureauPKI(_ directory: TemporaryDirectory, usage: String = "critical,timeStamping", keyType: String = "ec")
+        throws
+    {
+        let p256 =
+            keyType == "rsa"
+            ? ["-newkey", "rsa:2048", "-nodes"] : ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
         #expect(
             try run(
                 "openssl",
@@ -55,9 +59,12 @@ struct TimeStampAuthorityTests {
         #expect(configuration.contains("\"timeStampPolicy\" : \"2.25."))
     }
 
-    @Test func aBureausOwnTSAIsImportedOnceProven() throws {
+    /// An EC key's tokens come from the token builder, an RSA key's from OpenSSL's TS API: both
+    /// are kept, verified by `custos verify`, and accepted by `openssl ts -verify`.
+    @Test(arguments: ["ec", "rsa"])
+    func aBureausOwnTSAIsImportedOnceProvenAndStamps(_ keyType: String) throws {
         let pki = TemporaryDirectory("pki")
-        try bureauPKI(pki)
+        try bureauPKI(pki, keyType: keyType)
         let directory = TemporaryDirectory("e2e")
         let result = try run(
             custosBinary,
@@ -71,6 +78,24 @@ struct TimeStampAuthorityTests {
         let kept = try run("openssl", ["x509", "-in", directory.file("vault/tsa/tsa.pem"), "-noout", "-fingerprint"])
         let given = try run("openssl", ["x509", "-in", pki.file("tsa.pem"), "-noout", "-fingerprint"])
         #expect(kept.output == given.output)
+
+        let vault = directory.file("vault")
+        let file = try directory.write("seized.bin", randomBytes(5000))
+        #expect(try run(custosBinary, ["ingest", "--vault", vault, file]).status == 0)
+        let verify = try run(custosBinary, ["verify", "--vault", vault])
+        #expect(verify.status == 0 && verify.output.contains("time stamps: 2 tokens"), "\(verify.output)")
+        let list = try run(custosBinary, ["list", "--vault", vault, "--json"])
+        let items = try JSONSerialization.jsonObject(with: Data(list.stdout)) as! [[String: Any]]
+        let item = try #require(items.first?["item"] as? String)
+        let folder = directory.file("court")
+        let export = try run(custosBinary, ["timestamp", "export", "--vault", vault, item, "-o", folder])
+        let command = try #require(
+            export.output.split(separator: "\n").first { $0.hasPrefix("openssl ts -verify -data") })
+        let arguments = command.split(separator: " ").dropFirst().map { $0 == "ORIGINAL-FILE" ? file : String($0) }
+        let checked = try run("openssl", arguments, directory: folder)
+        #expect(checked.output.contains("Verification: OK"), "\(checked.output) \(checked.stderr)")
+        let text = try run("openssl", ["ts", "-reply", "-in", folder + "/\(item)-1.tsr", "-text"])
+        #expect(text.output.contains("Policy OID: 1.3.6.1.4.1.99999.1"), "\(text.output)")
     }
 
     @Test(arguments: ["wrong usage", "wrong key", "half the options"])
