@@ -90,7 +90,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "custos-bench",
-            dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger"]
+            dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosTestSupport"]
         ),
 
         .target(name: "CustosTestSupport", dependencies: ["COpenSSL", "CustosOpenSSL"], path: "Tests/CustosTestSupport"),

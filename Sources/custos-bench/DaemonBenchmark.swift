@@ -1,4 +1,5 @@
 import CustosSQLite
+import CustosTestSupport
 import Foundation
 import Glibc
 
@@ -46,12 +47,30 @@ func daemonBenchmark() throws {
     var rates = [Double]()
     var sealingRates = [Double]()
     var unstampedRates = [Double]()
+    var externalRates = [Double]()
+    var externalTokenRates = [Double]()
     var memory = [String]()
-    for run in 0..<options.runs * 2 {
-        let stamped = run % 2 == 1
+    // An external authority: `openssl ts -reply` behind an HTTP server, as in the tests.
+    let authority = try OpenSSLAuthority(mode: "ok")
+    for run in 0..<options.runs * 3 {
+        let stamped = run % 3 != 0
+        let external = run % 3 == 2
         let vault = "\(disk)/burst-\(run)"
         shell(
             "'\(custos)' init --vault '\(vault)' --origin bench.example/burst \(stamped ? "" : "--no-tsa") > /dev/null")
+        if external {
+            _ = FileManager.default.createFile(
+                atPath: "\(vault)/custos-daemon.yaml",
+                contents: Data(
+                    """
+                    timestamp-authorities:
+                      bench:
+                        url: \(authority.url)
+                        anchors: \(authority.directory.file("ca.pem"))
+                    timestamp-retry-seconds: 1
+
+                    """.utf8))
+        }
         let staging = "\(vault)/staging/B"
         shell("mkdir -p '\(staging)'")
         let content = [UInt8](repeating: 0, count: 4096)
@@ -87,6 +106,17 @@ func daemonBenchmark() throws {
             shell("rm -rf '\(vault)'")
             continue
         }
+        if external {
+            // Sealing did not wait; the authority's tokens follow at its own pace (10 s of them).
+            externalRates.append(Double(options.files) / (end - (firstSeal ?? start)))
+            let before = try ledger.externalTokens()
+            let waitStart = now()
+            usleep(10_000_000)
+            externalTokenRates.append(Double(try ledger.externalTokens() - before) / (now() - waitStart))
+            daemon.stop()
+            shell("rm -rf '\(vault)'")
+            continue
+        }
         rates.append(Double(options.files) / (end - start))
         sealingRates.append(Double(options.files) / (end - (firstSeal ?? start)))
         let rss = samples.map(\.1).filter { $0 > 0 }
@@ -117,6 +147,11 @@ func daemonBenchmark() throws {
             format:
                 "  time stamps: the same burst without the node's TSA %.0f files/s, with it %.0f files/s (first seal to last): %.2f of the throughput kept (target >= 0.90)",
             median(unstampedRates), median(sealingRates), median(sealingRates) / median(unstampedRates)))
+    print(
+        String(
+            format:
+                "  external authority: the same burst with the node's TSA and an external authority configured %.0f files/s (first seal to last): %.2f of the node-only throughput (sealing does not wait); its tokens then arrived at %.0f a second (openssl ts -reply behind Python's HTTP server)",
+            median(externalRates), median(externalRates) / median(sealingRates), median(externalTokenRates)))
     for line in memory { print("    \(line)") }
 
     // Latency of one small file.
@@ -240,5 +275,10 @@ final class LedgerCounter {
     func count() throws -> Int {
         // Sealed items (a time stamp is an entry too, but not an item).
         Int(try connection.firstRow("SELECT count(*) FROM entries WHERE item IS NOT NULL") { $0.int64(0) } ?? 0)
+    }
+
+    /// Tokens recorded from external authorities.
+    func externalTokens() throws -> Int {
+        Int(try connection.firstRow("SELECT count(*) FROM stamps WHERE source <> 'node'") { $0.int64(0) } ?? 0)
     }
 }
