@@ -187,16 +187,18 @@ final class ExternalStamper: @unchecked Sendable {
                             "boundSeconds": "\(configuration.timeStampSkewSeconds)",
                         ])
                 }
-                let hash = try vault.storeToken(token.response)
                 let record = TimeStampRecord(
-                    subject: subject, imprint: imprint, token: hash, authority: token.info.authority,
+                    subject: subject, imprint: imprint, token: OpenSSLSHA256().sha256(token.response),
+                    authority: token.info.authority,
                     policy: token.info.policy, serial: token.info.serial, genTime: token.info.genTime,
                     skewSeconds: token.skewSeconds, source: authority.name, anchors: authority.anchors,
                     skewExceeded: exceeded)
                 events.append(
                     NewCustodyEvent(
-                        type: .timestamped, item: item, time: DaemonClock.now(), actor: actor, details: record.details))
-            } catch let error as TimeStampFailure {
+                        type: .timestamped, item: item, time: DaemonClock.now(), actor: actor, details: record.details,
+                        token: token.response))
+            } catch {
+                // Only the client throws here: a TimeStampFailure.
                 failure = error
                 break
             }

@@ -26,7 +26,6 @@ struct Reconciler {
         var released = 0
         var archivesDiscarded = 0
         var manifestsDiscarded = 0
-        var tokensDiscarded = 0
     }
 
     func run(ledger: Ledger) throws -> Summary {
@@ -63,15 +62,6 @@ struct Reconciler {
             FileSystem.remove(path)
             summary.manifestsDiscarded += 1
         }
-        // Tokens made for seals that were never committed.
-        if FileSystem.exists(vault.timestampsPath) {
-            let tokens = try ledger.referencedTokens()
-            for (path, name) in try files(under: vault.timestampsPath) {
-                guard let hash = Self.hash(prefixOf: name), !tokens.contains(hash) else { continue }
-                FileSystem.remove(path)
-                summary.tokensDiscarded += 1
-            }
-        }
         try vaultSync.sync()
         if summary != Summary() {
             logger.notice(
@@ -80,7 +70,6 @@ struct Reconciler {
                     "temporariesRemoved": "\(summary.temporaries)", "originalsReleased": "\(summary.released)",
                     "archivesDiscarded": "\(summary.archivesDiscarded)",
                     "manifestsDiscarded": "\(summary.manifestsDiscarded)",
-                    "tokensDiscarded": "\(summary.tokensDiscarded)",
                 ])
         }
         return summary
@@ -95,7 +84,7 @@ struct Reconciler {
                 count += 1
             }
         }
-        for folder in [vault.objectsPath, vault.manifestsPath, vault.timestampsPath] {
+        for folder in [vault.objectsPath, vault.manifestsPath] {
             for (path, name) in (try? files(under: folder)) ?? [] where name.starts(with: Array(".tmp-".utf8)) {
                 FileSystem.remove(path)
                 count += 1

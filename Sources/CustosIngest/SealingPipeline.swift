@@ -147,7 +147,7 @@ final class SealingPipeline: @unchecked Sendable {
                 do {
                     stamp = try stamper.stamp(
                         .item, imprint: pending.digests.sha256, item: pending.item,
-                        actor: sealer.context.operatorName, now: DaemonClock.now(), durability: .batch)
+                        actor: sealer.context.operatorName, now: DaemonClock.now())
                 } catch {
                     logger.error(
                         "sealed, but the node's TSA did not stamp it",

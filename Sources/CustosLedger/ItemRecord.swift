@@ -41,11 +41,14 @@ public struct NewCustodyEvent: Sendable {
     public var details: JSONObject
     /// The index row to write in the same transaction, for `sealed` events.
     public var record: ItemRecord?
+    /// The DER time-stamp response a `timestamped` event records, kept in the same transaction.
+    public var token: [UInt8]?
 
     public init(
         type: CustodyEventType, item: String, time: String, actor: String, details: JSONObject,
-        record: ItemRecord? = nil
+        record: ItemRecord? = nil, token: [UInt8]? = nil
     ) {
+        self.token = token
         self.type = type
         self.item = item
         self.time = time

@@ -18,14 +18,11 @@ extension Ledger {
         }
     }
 
-    /// The SHA-256 of every token the ledger records.
-    public func referencedTokens() throws -> Set<Hash> {
+    /// The token kept beside `timestamped` entry `sequence` (a DER `TimeStampResp`), as stored:
+    /// re-hash it against the entry's `token` before trusting it. Nil when there is none.
+    public func stampToken(at sequence: UInt64) throws -> [UInt8]? {
         try sql {
-            var found = Set<Hash>()
-            try db.forEachRow("SELECT token FROM stamps") { row in
-                if let hash = Hash(bytes: row.blob(0)) { found.insert(hash) }
-            }
-            return found
+            try db.firstRow("SELECT der FROM stamps WHERE seq = ?", [.integer(Int64(sequence))]) { $0.blob(0) }
         }
     }
 

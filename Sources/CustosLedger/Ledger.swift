@@ -107,7 +107,8 @@ public final class Ledger {
             INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """)
-        let stampInsert = try db.statement("INSERT INTO stamps (seq, subject, source, token) VALUES (?, ?, ?, ?)")
+        let stampInsert = try db.statement(
+            "INSERT INTO stamps (seq, subject, source, token, der) VALUES (?, ?, ?, ?, ?)")
         let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
         // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
         let sha256 = MessageDigest(.sha256)
@@ -137,6 +138,11 @@ public final class Ledger {
                 }
                 try insert.execute()
                 if let stamp = TimeStampRecord(entry: draft.entry) {
+                    // The token itself, kept beside its entry: it must be the one the entry names.
+                    guard let token = events[appended.count].token, digester.sha256(token) == stamp.token else {
+                        throw LedgerError(.invalid, "a timestamped event without the token it names")
+                    }
+                    try stampInsert.bind(token, at: 5)
                     try stampInsert.bind(size, at: 1)
                     try stampInsert.bind(stamp.indexKey(item: draft.entry.item), at: 2)
                     try stampInsert.bind(stamp.source, at: 3)

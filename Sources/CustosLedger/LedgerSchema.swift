@@ -10,7 +10,8 @@
 /// (a deliberate edit of the file is what `custos verify` is for).
 ///
 /// `stamps` is the index of `timestamped` entries by subject (an item id, or `checkpoint:<size>`),
-/// source (`node`, or an external authority's configured name) and token digest, written in the entry's transaction; `verify` checks it against the entries.
+/// source (`node`, or an external authority's configured name) and token digest, and the token
+/// itself (`der`, the DER `TimeStampResp`: its SHA-256 is the entry's `token`), written in the entry's transaction; `verify` checks it against the entries.
 ///
 /// `releases` is not part of the log: it is the daemon's journal of originals whose seal is
 /// committed but which may still sit in the inbox. A row is written in the transaction that
@@ -31,7 +32,7 @@ enum LedgerSchema {
         CREATE TABLE releases (
             item TEXT PRIMARY KEY, path BLOB NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
             size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL) WITHOUT ROWID;
-        CREATE TABLE stamps (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, source TEXT NOT NULL, token BLOB NOT NULL);
+        CREATE TABLE stamps (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, source TEXT NOT NULL, token BLOB NOT NULL, der BLOB NOT NULL);
         CREATE INDEX stamps_by_subject ON stamps (subject);
         CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, signed_at TEXT NOT NULL);
         CREATE TABLE latest_checkpoint (

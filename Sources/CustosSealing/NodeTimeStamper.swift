@@ -27,10 +27,10 @@ public final class NodeTimeStamper: @unchecked Sendable {
         self.builder = builder
     }
 
-    /// A token over `imprint` for `subject`, kept in the vault; returns the event to append.
+    /// A token over `imprint` for `subject`: the event to append, the token with it (the ledger
+    /// keeps it beside the entry, in the same transaction).
     public func stamp(
-        _ subject: TimeStampRecord.Subject, imprint: Hash, item: String, actor: String, now: String,
-        durability: Vault.Durability = .immediate
+        _ subject: TimeStampRecord.Subject, imprint: Hash, item: String, actor: String, now: String
     ) throws -> NewCustodyEvent {
         // The node's own TSA, in this process: its answer is checked for what it stamped (the full
         // verification of every token is `custos verify`'s, and costs five times the signing).
@@ -40,11 +40,12 @@ public final class NodeTimeStamper: @unchecked Sendable {
         guard info.imprint == imprint.bytes else {
             throw SealingError(.storage, file: item, "the node's TSA stamped another digest")
         }
-        let token = try vault.storeToken(response, durability: durability)
         let record = TimeStampRecord(
-            subject: subject, imprint: imprint, token: token, authority: info.authority, policy: info.policy,
+            subject: subject, imprint: imprint, token: OpenSSLSHA256().sha256(response), authority: info.authority,
+            policy: info.policy,
             serial: info.serial, genTime: info.genTime)
-        return NewCustodyEvent(type: .timestamped, item: item, time: now, actor: actor, details: record.details)
+        return NewCustodyEvent(
+            type: .timestamped, item: item, time: now, actor: actor, details: record.details, token: response)
     }
 
     /// The digest a checkpoint is stamped over: its signed note's body (the checkpoint text).

@@ -56,16 +56,15 @@ extension VaultVerifier {
             if record.imprint != expected {
                 fault("stamp-imprint", "it stamps another digest", expected: expected.hex, found: record.imprint.hex)
             }
-            let path = vault.tokenPath(record.token)
-            guard let token = try? FileSystem.readFile(path) else {
-                fault("stamp-token-missing", "the token \(path) is missing")
+            guard let token = try ledger.stampToken(at: entry.sequence) else {
+                fault("stamp-token-missing", "the token is missing from the ledger's stamps table")
                 continue
             }
             let found = OpenSSLSHA256().sha256(token)
             guard found == record.token else {
                 fault(
-                    "stamp-token-altered", "the token \(path) was altered", expected: record.token.hex, found: found.hex
-                )
+                    "stamp-token-altered", "the token kept in the ledger's stamps table was altered",
+                    expected: record.token.hex, found: found.hex)
                 continue
             }
             let anchors: [Certificate]

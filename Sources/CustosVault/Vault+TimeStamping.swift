@@ -144,23 +144,6 @@ extension Vault {
         }
     }
 
-    /// Time-stamp tokens, by the SHA-256 of their DER (`timestamps/<aa>/<sha256>.tsr`).
-    public var timestampsPath: RawPath { root.appending("timestamps") }
-
-    public func tokenPath(_ hash: Hash) -> RawPath {
-        timestampsPath.appending(component: Array(hash.hex.prefix(2).utf8))
-            .appending(component: Array((hash.hex + ".tsr").utf8))
-    }
-
-    /// Keeps a token (a DER `TimeStampResp`) by its SHA-256, durably now or with the caller's
-    /// batch sync; returns that SHA-256.
-    @discardableResult
-    public func storeToken(_ der: [UInt8], durability: Durability = .immediate) throws -> Hash {
-        let hash = OpenSSLSHA256().sha256(der)
-        try storeByHash(der, at: tokenPath(hash), in: timestampsPath, durability: durability)
-        return hash
-    }
-
     /// The certificates above the TSA's; the last is the trust anchor.
     public func timeStampChain() throws -> [Certificate] {
         try Certificate.all(pem: FileSystem.readFile(timeStampChainPath))

@@ -228,16 +228,20 @@ struct Show: ParsableCommand {
         let stamps = try ledger.stamps(of: record.item)
         let stampedBy = Set(stamps.map(\.record.source))
         let awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
-        let stampsJSON: [JSONValue] = stamps.map { stamp in
-            let path = vault.tokenPath(stamp.record.token)
-            let info = (try? FileSystem.readFile(path)).flatMap { try? TimeStampVerifier.info(response: $0) }
+        // What each token says (read from the token kept in the ledger; `verify` checks it).
+        let infos = stamps.map { stamp in
+            (try? ledger.stampToken(at: stamp.entry.sequence)).flatMap { $0 }.flatMap {
+                try? TimeStampVerifier.info(response: $0)
+            }
+        }
+        let stampsJSON: [JSONValue] = zip(stamps, infos).map { stamp, info in
             return .object([
                 "entry": .integer(Int64(stamp.entry.sequence)), "source": .string(stamp.record.source),
                 "authority": .string(stamp.record.authority),
                 "skewSeconds": stamp.record.skewSeconds.map { .integer($0) } ?? .null,
                 "skewExceeded": .bool(stamp.record.skewExceeded),
                 "serial": .string(stamp.record.serial), "genTime": .string(stamp.record.genTime),
-                "policy": .string(stamp.record.policy), "token": .string(path.description),
+                "policy": .string(stamp.record.policy), "token": .string(stamp.record.token.hex),
                 "accuracyMilliseconds": info?.accuracyMilliseconds.map { .integer($0) } ?? .null,
             ])
         }
@@ -276,10 +280,7 @@ struct Show: ParsableCommand {
                 "original:    mode \(original["mode"]?.stringValue ?? "?")  mtime \(original["mtime"]?.stringValue ?? "?")"
             )
         }
-        for stamp in stamps {
-            let info = (try? FileSystem.readFile(vault.tokenPath(stamp.record.token))).flatMap {
-                try? TimeStampVerifier.info(response: $0)
-            }
+        for (stamp, info) in zip(stamps, infos) {
             let accuracy = info?.accuracyMilliseconds.map { " ±\($0) ms" } ?? ""
             var skew = ""
             if let seconds = stamp.record.skewSeconds {
@@ -479,8 +480,9 @@ struct TimestampExport: ParsableCommand {
         ]
         for (index, stamp) in stamps.enumerated() {
             let name = "\(record.item)-\(index + 1).tsr"
-            let token = try FileSystem.readFile(vault.tokenPath(stamp.record.token))
-            guard OpenSSLSHA256().sha256(token) == stamp.record.token else {
+            guard let token = try ledger.stampToken(at: stamp.entry.sequence),
+                OpenSSLSHA256().sha256(token) == stamp.record.token
+            else {
                 throw CLIError(
                     message: "the token of entry \(stamp.entry.sequence) was altered; run custos verify", exitCode: 1)
             }

@@ -106,16 +106,11 @@ struct DaemonCrashTests {
         try node.directory.write("vault/objects/ab/\(orphanHash).tar.zst", "an archive never recorded")
         try node.directory.write("vault/manifests/cd/\(String(repeating: "cd", count: 32)).json", "{}")
         try node.directory.write("vault/manifests/cd/.tmp-99-x.json", "{")
-        try node.directory.write(
-            "vault/timestamps/ef/\(String(repeating: "ef", count: 32)).tsr", "a token never recorded")
-        try node.directory.write("vault/timestamps/ef/.tmp-99-y.tsr", "half a token")
         let daemon = try RunningDaemon(node)
         #expect(daemon.log.contains("reconciled the vault"))
         #expect(node.entryNames(under: node.vault + "/tmp").isEmpty)
         #expect(!FileManager.default.fileExists(atPath: node.vault + "/objects/ab/\(orphanHash).tar.zst"))
         #expect(node.entryNames(under: node.vault + "/manifests").count == 1)
-        // The ingest's two tokens (its item's and its checkpoint's) stay; the others go.
-        #expect(node.entryNames(under: node.vault + "/timestamps").count == 2)
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }

@@ -8,6 +8,8 @@ public final class OpenSSLAuthority: @unchecked Sendable {
     static let server = #"""
         import http.server, os, subprocess, sys, time
         port_file, start_mode, folder = sys.argv[1], sys.argv[2], sys.argv[3]
+        if sys.argv[4:] == ["nice"]:
+            os.nice(19)  # Stands for an authority on another machine: only the CPU left over.
         config = os.path.join(folder, "tsa.cnf")
 
         def der(tag, body):
@@ -116,7 +118,8 @@ public final class OpenSSLAuthority: @unchecked Sendable {
     let process: BackgroundProcess
     public let url: String
 
-    public init(mode: String, pki: TestAuthority? = nil) throws {
+    /// `nice`: the server (and its `openssl` processes) runs at the lowest CPU priority.
+    public init(mode: String, pki: TestAuthority? = nil, nice: Bool = false) throws {
         self.pki = try pki ?? TestAuthority(name: "Independent TSA")
         try directory.write("tsa.pem", try self.pki.tsa.pem())
         try directory.write("tsa.key", try self.pki.tsaKey.pem())
@@ -158,7 +161,8 @@ public final class OpenSSLAuthority: @unchecked Sendable {
         let script = try directory.write("server.py", Self.server)
         let portFile = directory.file("port")
         process = try BackgroundProcess(
-            "python3", [script, portFile, mode, directory.path], logPath: directory.file("server.log"))
+            "python3", [script, portFile, mode, directory.path] + (nice ? ["nice"] : []),
+            logPath: directory.file("server.log"))
         _ = eventually(timeout: 10) { FileManager.default.fileExists(atPath: portFile) }
         let port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "0"
         url = "http://127.0.0.1:\(port)/tsa"
