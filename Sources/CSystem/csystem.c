@@ -1,4 +1,5 @@
 #define _GNU_SOURCE
+#include <sys/resource.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -25,3 +26,5 @@ int custos_open_for_writing(int fd) {
 void custos_release_free_memory(void) { malloc_trim(0); }
 
 void custos_limit_malloc_arenas(int count) { mallopt(M_ARENA_MAX, count); }
+
+int custos_nice_this_thread(int value) { return setpriority(PRIO_PROCESS, (id_t)gettid(), value); }

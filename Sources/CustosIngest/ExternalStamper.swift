@@ -1,3 +1,4 @@
+import CSystem
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -63,8 +64,8 @@ final class ExternalStamper: @unchecked Sendable {
     let logger: Logger
     private let stop = StopSignal()
 
-    /// The most tokens asked of one authority before they are recorded.
-    static let roundLimit = 32
+    /// The most tokens asked of one authority before they are recorded (one ledger transaction).
+    static let roundLimit = 64
     /// The longest wait between attempts.
     static let longestRetry = 600.0
 
@@ -117,6 +118,8 @@ final class ExternalStamper: @unchecked Sendable {
     func requestStop() { stop.raise() }
 
     func run() throws {
+        // Background work: this thread yields the CPU to sealing (Linux nices threads one by one).
+        _ = custos_nice_this_thread(10)
         let ledger = try vault.openLedger(cacheKiB: 1024)
         let sources = try ledger.stampSources()
         var nextSequence: UInt64 = 0

@@ -20,4 +20,8 @@ void custos_release_free_memory(void);
 /// mallopt(M_ARENA_MAX, count): at most `count` malloc arenas for the process's threads.
 void custos_limit_malloc_arenas(int count);
 
+/// Lowers the calling thread's CPU priority to nice `value` (Linux nices each thread on its own).
+/// Returns 0, or -1 with errno.
+int custos_nice_this_thread(int value);
+
 #endif
