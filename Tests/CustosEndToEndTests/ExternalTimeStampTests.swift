@@ -10,8 +10,9 @@ import Testing
     "the daemon with an external time-stamping authority",
     .enabled(if: haveProgram("openssl") && haveProgram("python3") && haveProgram("sqlite3")))
 struct ExternalTimeStampTests {
-    /// A node whose daemon configuration names `server` as the authority `independent`.
-    func node(_ server: OpenSSLAuthority, extra: String = "") throws -> Node {
+    /// A node whose daemon configuration names `server` as the authority `independent` (with
+    /// its CA as anchors, unless `anchors` names another file).
+    func node(_ server: OpenSSLAuthority, extra: String = "", anchors: String? = nil) throws -> Node {
         let node = try Node()
         _ = try node.directory.write(
             "vault/custos-daemon.yaml",
@@ -19,7 +20,7 @@ struct ExternalTimeStampTests {
             timestamp-authorities:
               independent:
                 url: \(server.url)
-                anchors: \(server.directory.file("ca.pem"))
+                anchors: \(anchors ?? server.directory.file("ca.pem"))
                 timeout-seconds: 5
             timestamp-retry-seconds: 0.3
             \(extra)
@@ -183,15 +184,7 @@ struct ExternalTimeStampTests {
 
     @Test func anAuthorityWhoseAnchorsCannotBeReadIsRefusedAtStart() throws {
         let server = try OpenSSLAuthority(mode: "ok")
-        let node = try Node()
-        _ = try node.directory.write(
-            "vault/custos-daemon.yaml",
-            """
-            timestamp-authorities:
-              independent:
-                url: \(server.url)
-                anchors: /nonexistent/ca.pem
-            """)
+        let node = try node(server, anchors: "/nonexistent/ca.pem")
         let result = try node.custos(["daemon"])
         #expect(result.status == 2)
         #expect(

@@ -92,7 +92,7 @@ public final class TimeStampTokenBuilder: @unchecked Sendable {
             DER.sequence(DER.integer([0])) + DER.sequence(DER.OID.signedData + DER.tlv(0xA0, signedData)))
         let info = TimeStampInfo(
             genTime: genTime, genTimeSeconds: seconds,
-            serial: Self.hex(serial.drop { $0 == 0 }), policy: policy,
+            serial: Hex.encode(serial.drop { $0 == 0 }), policy: policy,
             accuracyMilliseconds: 1000, authority: subject, imprint: imprint.bytes)
         return (response, info)
     }
@@ -116,18 +116,6 @@ public final class TimeStampTokenBuilder: @unchecked Sendable {
     /// UTCTime (`YYMMDDHHMMSSZ`), as signingTime holds it for years 1950 to 2049.
     static func utcTime(seconds: Int64) -> String {
         String(decoding: digits(seconds: seconds).dropFirst(2) + [0x5A], as: UTF8.self)
-    }
-
-    /// Lower-case hexadecimal, two digits a byte (as `BN_bn2hex` writes it, lowered).
-    static func hex(_ bytes: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// `YYYYMMDDHHMMSS` in UTC, as ASCII digits.
