@@ -200,10 +200,27 @@ struct LedgerTests {
         _ = try ledger.append([
             sealed,
             NewCustodyEvent(
-                type: .timestamped, item: "item-0", time: "t", actor: "tester", details: record.details),
+                type: .timestamped, item: "item-0", time: "t", actor: "tester", details: record.details,
+                token: Array("token".utf8)),
             NewCustodyEvent(
-                type: .timestamped, item: "", time: "t", actor: "tester", details: checkpointRecord.details),
+                type: .timestamped, item: "", time: "t", actor: "tester", details: checkpointRecord.details,
+                token: Array("token 2".utf8)),
         ])
+        // Each token is kept beside its entry.
+        #expect(try ledger.stampToken(at: 1) == Array("token".utf8))
+        #expect(try ledger.stampToken(at: 2) == Array("token 2".utf8))
+        #expect(try ledger.stampToken(at: 0) == nil)
+        // An event without its token, or with another one, is refused and nothing is appended.
+        for token in [nil, Array("another token".utf8)] {
+            #expect(throws: LedgerError.self) {
+                try ledger.append([
+                    NewCustodyEvent(
+                        type: .timestamped, item: "item-0", time: "t", actor: "tester", details: record.details,
+                        token: token)
+                ])
+            }
+        }
+        #expect(try ledger.size() == 3)
         let stamps = try ledger.stamps(of: "item-0")
         #expect(stamps.map(\.record) == [record] && stamps.first?.entry.sequence == 1)
         #expect(try ledger.stamps(of: "checkpoint:2").map(\.record) == [checkpointRecord])
