@@ -72,4 +72,16 @@ struct TimeStampEndToEndTests {
         #expect(missing.status == 1 && missing.output.contains("[stamp-token-missing]"), "\(missing.output)")
         #expect(missing.output.contains("[stamp-index]"))
     }
+
+    @Test func aTrustAnchorFileThatCannotBeUsedIsRefusedByName() throws {
+        let node = try Node()
+        #expect(try node.custos(["ingest", try node.directory.write("a.bin", "a")]).status == 0)
+        let missing = try node.custos(["verify", "--tsa-anchor", "/nonexistent/root.pem"])
+        #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/root.pem"), "\(missing.stderr)")
+        let text = try node.directory.write("not-a-certificate.pem", "hello")
+        let empty = try node.custos(["verify", "--tsa-anchor", text])
+        #expect(empty.status == 2 && empty.stderr.contains("the trust anchors cannot be read"), "\(empty.stderr)")
+        // The node's own chain, given as the anchor: every token passes.
+        #expect(try node.custos(["verify", "--tsa-anchor", node.vault + "/tsa/chain.pem"]).status == 0)
+    }
 }
