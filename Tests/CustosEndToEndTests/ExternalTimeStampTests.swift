@@ -119,6 +119,32 @@ struct ExternalTimeStampTests {
         #expect(altered.status == 1 && altered.output.contains("[stamp-anchors-missing]"), "\(altered.output)")
     }
 
+    /// Items sealed by `custos ingest` (or while the daemon was stopped) are stamped once the
+    /// daemon runs; a restart asks for nothing already stamped.
+    @Test func itemsSealedBeforeTheDaemonRanAreStampedOnceAndOnlyOnce() throws {
+        let server = try OpenSSLAuthority(mode: "ok")
+        let node = try node(server)
+        for index in 0..<3 {
+            let file = try node.directory.write("before-\(index).bin", randomBytes(1_000 + index))
+            #expect(try node.custos(["ingest", "--case", "C-11", file]).status == 0)
+        }
+        // Before any daemon ran, nothing is known of the authority.
+        #expect(try awaiting(node).isEmpty && !(try node.custos(["list"]).output.contains("awaiting")))
+        var daemon = try RunningDaemon(node)
+        #expect(
+            try eventually(timeout: 30) { try awaiting(node).isEmpty && stampRows(node).count > 6 }, "\(daemon.log)")
+        #expect(eventually(timeout: 10) { daemon.log.contains("external time stamps recorded") })
+        #expect(daemon.stop() == 0)
+        let external = try stampRows(node).filter { $0.source == "independent" && !$0.subject.hasPrefix("checkpoint:") }
+        #expect(external.count == 3)
+        daemon = try RunningDaemon(node)
+        Thread.sleep(forTimeInterval: 3)
+        #expect(daemon.stop() == 0)
+        let after = try stampRows(node).filter { $0.source == "independent" && !$0.subject.hasPrefix("checkpoint:") }
+        #expect(after.count == 3, "\(daemon.log)")
+        #expect(try node.verify().status == 0)
+    }
+
     @Test func aFailingAuthorityLeavesItemsAwaitingRaisesTheAlarmAndIsAskedAgain() throws {
         let server = try OpenSSLAuthority(mode: "http500")
         let node = try node(server, extra: "timestamp-alarm-seconds: 1")
