@@ -10,8 +10,9 @@
 /// (a deliberate edit of the file is what `custos verify` is for).
 ///
 /// `stamps` is the index of `timestamped` entries by subject (an item id, or `checkpoint:<size>`),
-/// source (`node`, or an external authority's configured name) and token digest, and the token
-/// itself (`der`, the DER `TimeStampResp`: its SHA-256 is the entry's `token`), written in the entry's transaction; `verify` checks it against the entries.
+/// source (`node`, or an external authority's configured name) and token digest, with the token
+/// itself (`der`, the DER `TimeStampResp`, whose SHA-256 is the entry's `token`). It is written in
+/// the entry's transaction; `verify` re-hashes each token and checks the index against the entries.
 ///
 /// `releases` is not part of the log: it is the daemon's journal of originals whose seal is
 /// committed but which may still sit in the inbox. A row is written in the transaction that

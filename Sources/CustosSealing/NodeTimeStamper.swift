@@ -4,12 +4,12 @@ import CustosOpenSSL
 import CustosVault
 
 /// Stamps with the node's own time-stamping authority: a token over a digest, checked for what
-/// it stamped, stored in the vault, and the `timestamped` event that records it. One stamper per thread (each holds its own OpenSSL signing context).
+/// it stamped, and the `timestamped` event that records it and carries it into the ledger. One
+/// stamper per thread (each holds its own OpenSSL signing context).
 ///
 /// Tokens come from `TimeStampTokenBuilder` for an EC key (the default), else from OpenSSL's
 /// TS API (`TimeStampAuthority`); both give the same structure.
 public final class NodeTimeStamper: @unchecked Sendable {
-    let vault: Vault
     let authority: TimeStampAuthority
     /// The same tokens, made without the TS API's overhead (for an EC key).
     let builder: TimeStampTokenBuilder?
@@ -17,12 +17,10 @@ public final class NodeTimeStamper: @unchecked Sendable {
     /// The vault's stamper; nil for a vault without a TSA.
     public static func make(vault: Vault) throws -> NodeTimeStamper? {
         guard vault.configuration.timeStampPolicy != nil else { return nil }
-        return NodeTimeStamper(
-            vault: vault, authority: try vault.timeStampAuthority(), builder: try vault.timeStampTokenBuilder())
+        return NodeTimeStamper(authority: try vault.timeStampAuthority(), builder: try vault.timeStampTokenBuilder())
     }
 
-    init(vault: Vault, authority: TimeStampAuthority, builder: TimeStampTokenBuilder?) {
-        self.vault = vault
+    init(authority: TimeStampAuthority, builder: TimeStampTokenBuilder?) {
         self.authority = authority
         self.builder = builder
     }
