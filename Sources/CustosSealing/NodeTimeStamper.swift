@@ -17,7 +17,8 @@ public final class NodeTimeStamper: @unchecked Sendable {
     /// The vault's stamper; nil for a vault without a TSA.
     public static func make(vault: Vault) throws -> NodeTimeStamper? {
         guard vault.configuration.timeStampPolicy != nil else { return nil }
-        return NodeTimeStamper(authority: try vault.timeStampAuthority(), builder: try vault.timeStampTokenBuilder())
+        let (authority, builder) = try vault.timeStampSigners()
+        return NodeTimeStamper(authority: authority, builder: builder)
     }
 
     init(authority: TimeStampAuthority, builder: TimeStampTokenBuilder?) {

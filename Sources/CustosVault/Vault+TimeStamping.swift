@@ -108,36 +108,21 @@ extension Vault {
         return PreparedTimeStampAuthority(key: key, certificate: certificate, chain: chain, policy: policy)
     }
 
-    /// The node's TSA, ready to sign; the key must have mode 0600.
-    public func timeStampAuthority() throws -> TimeStampAuthority {
-        let (key, certificate, chain, policy) = try timeStampSigningMaterial()
-        return try TimeStampAuthority(key: key, certificate: certificate, chain: chain, policy: policy)
-    }
-
-    /// The node's TSA as the fast token builder (the same tokens); nil for a key that is not EC.
-    public func timeStampTokenBuilder() throws -> TimeStampTokenBuilder? {
-        let (key, certificate, chain, policy) = try timeStampSigningMaterial()
-        return try TimeStampTokenBuilder(key: key, certificate: certificate, chain: chain, policy: policy)
-    }
-
-    /// The TSA's key (mode 0600 checked), certificate, chain and policy.
-    func timeStampSigningMaterial() throws -> (SigningKey, Certificate, [Certificate], String) {
+    /// The node's TSA, ready to sign, its key, certificate and chain read once (the key must have
+    /// mode 0600): OpenSSL's TS API, and the token builder for an EC key (the same tokens; nil for
+    /// another key).
+    public func timeStampSigners() throws -> (authority: TimeStampAuthority, builder: TimeStampTokenBuilder?) {
         guard let policy = configuration.timeStampPolicy else {
             throw VaultError(.keyProblem, "\(root): this vault has no time-stamping authority")
         }
-        guard let status = try? FileSystem.linkStatus(timeStampKeyPath), status.isRegularFile else {
-            throw VaultError(.keyProblem, "\(timeStampKeyPath): the TSA key is missing")
-        }
-        guard status.mode & 0o077 == 0 else {
-            throw VaultError(
-                .keyProblem,
-                "\(timeStampKeyPath): the TSA key has mode \(String(status.mode & 0o777, radix: 8)); it must be 0600")
-        }
+        try checkPrivateKeyFile(timeStampKeyPath, what: "TSA key")
         do {
+            let key = try SigningKey(pem: FileSystem.readFile(timeStampKeyPath))
+            let certificate = try Certificate.all(pem: FileSystem.readFile(timeStampCertificatePath))[0]
+            let chain = try timeStampChain()
             return (
-                try SigningKey(pem: FileSystem.readFile(timeStampKeyPath)),
-                try Certificate.all(pem: FileSystem.readFile(timeStampCertificatePath))[0],
-                try timeStampChain(), policy
+                try TimeStampAuthority(key: key, certificate: certificate, chain: chain, policy: policy),
+                try TimeStampTokenBuilder(key: key, certificate: certificate, chain: chain, policy: policy)
             )
         } catch {
             throw VaultError(.keyProblem, "\(root): the TSA cannot be loaded", cause: error)

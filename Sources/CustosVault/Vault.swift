@@ -134,16 +134,22 @@ public struct Vault: Sendable {
             path: ledgerPath.description, origin: configuration.origin, readOnly: readOnly, cacheKiB: cacheKiB)
     }
 
-    /// Loads the signing key, refusing one readable by others than its owner.
-    public func signer() throws -> Ed25519NoteSigner {
-        guard let status = try? FileSystem.linkStatus(keyPath), status.isRegularFile else {
-            throw VaultError(.keyProblem, "\(keyPath): the signing key is missing")
+    /// Checks that the private key file `path` (`what`, for messages) is a regular file that only
+    /// its owner can read (mode 0600): the one check for every key the vault holds.
+    func checkPrivateKeyFile(_ path: RawPath, what: String) throws {
+        guard let status = try? FileSystem.linkStatus(path), status.isRegularFile else {
+            throw VaultError(.keyProblem, "\(path): the \(what) is missing")
         }
         guard status.mode & 0o077 == 0 else {
             throw VaultError(
                 .keyProblem,
-                "\(keyPath): the signing key has mode \(String(status.mode & 0o777, radix: 8)); it must be 0600")
+                "\(path): the \(what) has mode \(String(status.mode & 0o777, radix: 8)); it must be 0600")
         }
+    }
+
+    /// Loads the signing key, refusing one readable by others than its owner.
+    public func signer() throws -> Ed25519NoteSigner {
+        try checkPrivateKeyFile(keyPath, what: "signing key")
         do {
             let text = String(decoding: try FileSystem.readFile(keyPath), as: UTF8.self)
             let signer = try Ed25519NoteSigner(privateKeyText: text.trimmingCharacters(in: .newlines))
