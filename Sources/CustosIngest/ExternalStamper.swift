@@ -41,7 +41,6 @@ final class ExternalStamper: @unchecked Sendable {
         let anchors: Hash
         /// Items awaiting its token, in ledger order: id, imprint, sealed at (seconds).
         var items: [(item: String, imprint: Hash, sealedAt: Int64)] = []
-        var awaited = Set<String>()
         /// The latest checkpoint, when it awaits this authority's token.
         var checkpoint: (size: UInt64, imprint: Hash)?
         var failures = 0
@@ -122,28 +121,28 @@ final class ExternalStamper: @unchecked Sendable {
         _ = custos_nice_this_thread(10)
         let ledger = try vault.openLedger(cacheKiB: 1024)
         let sources = try ledger.stampSources()
+        // Each item is read once: the ledger is read on from the entry after the last item seen.
         var nextSequence: UInt64 = 0
+        var latestCheckpointSeen: UInt64 = 0
         func discover() throws {
             let items = try ledger.items(from: nextSequence)
             for record in items {
                 nextSequence = record.sequence + 1
                 let sealedAt = RFC3339.seconds(record.sealedAt) ?? Int64(Date().timeIntervalSince1970)
-                for authority in authorities
-                where sources[record.item]?.contains(authority.name) != true && !authority.awaited.contains(record.item)
-                {
+                for authority in authorities where sources[record.item]?.contains(authority.name) != true {
                     authority.items.append((record.item, record.sha256, sealedAt))
-                    authority.awaited.insert(record.item)
                 }
             }
             let note = try SignedNote(parsing: ledger.latestCheckpoint())
             let size = try Checkpoint(parsing: note.text).size
-            guard size > 0 else { return }
+            guard size > 0, size != latestCheckpointSeen else { return }
             let stamped = Set(try ledger.stamps(of: "checkpoint:\(size)").map(\.record.source))
             let imprint = OpenSSLSHA256().sha256(Array(note.text.utf8))
             for authority in authorities where !stamped.contains(authority.name) {
                 // Only the latest: it covers every entry before it.
                 if authority.checkpoint?.size != size { authority.checkpoint = (size, imprint) }
             }
+            latestCheckpointSeen = size
         }
         while true {
             do {
@@ -210,12 +209,9 @@ final class ExternalStamper: @unchecked Sendable {
             let appended = try ledger.append(events)
             for entry in appended {
                 guard let record = TimeStampRecord(entry: entry) else { continue }
-                switch record.subject {
-                case .checkpoint:
+                if case .checkpoint = record.subject {
                     authority.checkpoint = nil
                     coverage.stampAppended(at: entry.sequence)
-                case .item:
-                    authority.awaited.remove(entry.item)
                 }
             }
             let done = Set(appended.map(\.item))

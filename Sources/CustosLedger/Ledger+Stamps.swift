@@ -26,17 +26,11 @@ extension Ledger {
         }
     }
 
-    /// The subjects that have at least one token (from `source` only, when given).
-    public func stampedSubjects(source: String? = nil) throws -> Set<String> {
+    /// The subjects that have at least one token.
+    public func stampedSubjects() throws -> Set<String> {
         try sql {
             var found = Set<String>()
-            if let source {
-                try db.forEachRow("SELECT DISTINCT subject FROM stamps WHERE source = ?", [.text(source)]) { row in
-                    found.insert(row.text(0) ?? "")
-                }
-            } else {
-                try db.forEachRow("SELECT DISTINCT subject FROM stamps") { row in found.insert(row.text(0) ?? "") }
-            }
+            try db.forEachRow("SELECT DISTINCT subject FROM stamps") { row in found.insert(row.text(0) ?? "") }
             return found
         }
     }
