@@ -17,6 +17,14 @@ extension VaultVerifier {
         entries: [CustodyEntry], ledger: Ledger, items: Set<String>?, anchorsOverride: [Certificate]?
     ) throws -> (checked: Int, faults: [VerificationFault]) {
         let nodeChain = (try? vault.timeStampChain()) ?? []
+        // Each kept anchors file is read and re-hashed once, however many tokens it serves.
+        var anchorsRead = [Hash: [Certificate]?]()
+        func keptAnchors(_ hash: Hash) -> [Certificate]? {
+            if let read = anchorsRead[hash] { return read }
+            let read = vault.keptAnchors(hash)
+            anchorsRead[hash] = read
+            return read
+        }
         var contentOfItem = [String: Hash]()
         for entry in entries where entry.type == .sealed {
             if let digests = entry.digests { contentOfItem[entry.item] = digests.sha256 }
@@ -72,7 +80,7 @@ extension VaultVerifier {
                 anchors = anchorsOverride
             } else if record.source == TimeStampRecord.nodeSource {
                 anchors = Array(nodeChain.suffix(1))
-            } else if let kept = record.anchors.flatMap({ vault.keptAnchors($0) }) {
+            } else if let hash = record.anchors, let kept = keptAnchors(hash) {
                 anchors = kept
             } else {
                 let path = record.anchors.map { vault.anchorsPath($0).description } ?? "(none recorded)"
