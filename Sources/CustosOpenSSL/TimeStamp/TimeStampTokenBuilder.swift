@@ -48,7 +48,7 @@ public final class TimeStampTokenBuilder: @unchecked Sendable {
         signerIdentifier = DER.sequence(issuer + serial)
         // SigningCertificateV2 { certs: [ ESSCertIDv2 { certHash } ] } (hashAlgorithm SHA-256 is
         // the default, so it is left out, as OpenSSL does).
-        let certificateHash = MessageDigest.sha256(certificateDER)
+        let certificateHash = OpenSSLSHA256().sha256(certificateDER).bytes
         signingCertificateAttribute = DER.sequence(
             DER.OID.signingCertificateV2
                 + DER.set(DER.sequence(DER.sequence(DER.sequence(DER.octetString(certificateHash))))))
@@ -150,7 +150,6 @@ extension MessageDigest {
         return finish()
     }
 
-    static func sha256(_ bytes: [UInt8]) -> [UInt8] { MessageDigest(.sha256).hashing(bytes) }
 }
 
 extension Certificate {
