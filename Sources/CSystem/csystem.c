@@ -5,12 +5,35 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 
 #include "csystem.h"
 
 int custos_rename_noreplace(const char *from, const char *to) {
     return renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE);
 }
+
+int custos_renameat_noreplace(int from_directory, const char *from, int to_directory, const char *to) {
+    return renameat2(from_directory, from, to_directory, to, RENAME_NOREPLACE);
+}
+
+int custos_open_beneath(int directory, const char *path, int flags, unsigned int mode) {
+    struct open_how how = {0};
+    how.flags = (unsigned long long)flags;
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long result;
+    int tries = 0;
+    // EAGAIN: a rename elsewhere raced the resolution of `..`; the kernel asks for a retry.
+    do {
+        result = syscall(SYS_openat2, directory, path, &how, sizeof how);
+    } while (result < 0 && (errno == EINTR || errno == EAGAIN) && ++tries < 64);
+    return (int)result;
+}
+
+int custos_o_path(void) { return O_PATH; }
 
 int custos_syncfs(int fd) { return syncfs(fd); }
 

@@ -139,10 +139,20 @@ public enum FileSystem {
         (try? linkStatus(path)) != nil
     }
 
-    /// The names in a directory (not `.` and `..`), byte-exact, sorted by bytes.
+    /// The names in a directory (not `.` and `..`), byte-exact, sorted by bytes. The directory
+    /// itself is not a link (its last component is opened with `O_NOFOLLOW`).
     public static func listDirectory(_ path: RawPath) throws -> [[UInt8]] {
-        guard let dir = path.withCString({ opendir($0) }) else {
-            throw FileSystemError.syscall("opendir", path: path.description)
+        let fd = path.withCString { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        return try listDirectory(descriptor: fd, path: path)
+    }
+
+    /// The names in the open directory `descriptor`, which this call takes over and closes.
+    static func listDirectory(descriptor fd: Int32, path: RawPath) throws -> [[UInt8]] {
+        guard let dir = fdopendir(fd) else {
+            let failure = errno
+            close(fd)
+            throw FileSystemError.syscall("opendir", path: path.description, errno: failure)
         }
         defer { closedir(dir) }
         var names = [[UInt8]]()

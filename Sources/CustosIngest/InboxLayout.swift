@@ -20,20 +20,41 @@ public struct InboxLayout: Sendable {
     public let sealed: RawPath
     public let rejected: RawPath
     public let release: ReleasePolicy
+    /// The three folders as confined roots: every path from the inbox is resolved below one of
+    /// them, never through a link (invariant 9).
+    let inboxRoot: ConfinedDirectory
+    let sealedRoot: ConfinedDirectory
+    let rejectedRoot: ConfinedDirectory
 
     public init(configuration: DaemonConfiguration) {
         inbox = configuration.inbox
         sealed = configuration.sealed
         rejected = configuration.rejected
         release = configuration.release
+        inboxRoot = ConfinedDirectory(inbox)
+        sealedRoot = ConfinedDirectory(sealed)
+        rejectedRoot = ConfinedDirectory(rejected)
+    }
+
+    /// `lstat` of a path under the inbox, resolved below the inbox without following any link:
+    /// nil when it does not exist, is not under the inbox, or has a link on its way.
+    func status(_ path: RawPath) -> FileStatus? {
+        guard let components = components(of: path) else { return nil }
+        return try? inboxRoot.status(components)
+    }
+
+    /// The components of `path` under `root` (nil when it is not under it).
+    static func components(of path: RawPath, under root: RawPath) -> [[UInt8]]? {
+        guard path.isInside(root) else { return nil }
+        var base = root.bytes
+        while base.count > 1, base.last == UInt8(ascii: "/") { base.removeLast() }
+        let parts = path.bytes[(base.count + 1)...].split(separator: UInt8(ascii: "/")).map(Array.init)
+        return parts.allSatisfy(RawPath.isSafeComponent) ? parts : nil
     }
 
     /// The components of `path` under the inbox (nil when it is not under it).
     public func components(of path: RawPath) -> [[UInt8]]? {
-        guard path.isInside(inbox) else { return nil }
-        var base = inbox.bytes
-        while base.count > 1, base.last == UInt8(ascii: "/") { base.removeLast() }
-        return path.bytes[(base.count + 1)...].split(separator: UInt8(ascii: "/")).map(Array.init)
+        Self.components(of: path, under: inbox)
     }
 
     public func path(of components: [[UInt8]]) -> RawPath {
@@ -59,15 +80,18 @@ public struct InboxLayout: Sendable {
 
     /// The sidecars that apply to a file, farthest first: each folder's from the case down, then
     /// the file's own. Only those that exist.
-    func sidecarPaths(of components: [[UInt8]]) -> [(relative: [UInt8], path: RawPath)] {
-        var found = [(relative: [UInt8], path: RawPath)]()
+    func sidecarPaths(of components: [[UInt8]]) -> [(relative: [UInt8], components: [[UInt8]])] {
+        var found = [(relative: [UInt8], components: [[UInt8]])]()
         for depth in 1...components.count {
             let owner = Array(components[..<depth])
             let sidecar = Array(owner.dropLast()) + [Sidecar.name(for: owner.last!)]
             guard sidecar.last!.count <= 255 else { continue }
-            let path = path(of: sidecar)
-            if FileSystem.exists(path) {
-                found.append((Array(sidecar.joined(separator: [UInt8(ascii: "/")])), path))
+            // A link on the way is not followed: the sidecar counts as present, and its open
+            // below refuses it by name.
+            let present: Bool
+            do { present = try inboxRoot.status(sidecar) != nil } catch { present = true }
+            if present {
+                found.append((Array(sidecar.joined(separator: [UInt8(ascii: "/")])), sidecar))
             }
         }
         return found
@@ -79,10 +103,11 @@ public struct InboxLayout: Sendable {
         var acquisition = Acquisition()
         var read = [(path: [UInt8], sha256: Hash)]()
         let digester = OpenSSLSHA256()
-        for (relative, path) in sidecarPaths(of: components) {
+        for (relative, sidecarComponents) in sidecarPaths(of: components) {
+            let path = inboxRoot.path(sidecarComponents)
             let bytes: [UInt8]
             do {
-                let (file, status) = try FileSystem.openEvidence(path)
+                let (file, status) = try inboxRoot.openEvidence(sidecarComponents)
                 guard status.size <= Sidecar.maximumSize else {
                     throw InboxRefusal("the sidecar \(path) is larger than \(Sidecar.maximumSize / 1024) KiB")
                 }
@@ -110,6 +135,13 @@ public struct InboxLayout: Sendable {
         return taken ? Self.keptApart(plain, item: item) : plain
     }
 
+    /// Whether a name is taken under `sealed/` (looked at below it, never through a link; a link
+    /// on the way counts as taken).
+    func sealedExists(_ path: RawPath) -> Bool {
+        guard let components = Self.components(of: path, under: sealed) else { return true }
+        do { return try sealedRoot.status(components) != nil } catch { return true }
+    }
+
     /// Where a sealed original goes when `plain` is taken: beside it, in a folder named by its item.
     static func keptApart(_ plain: RawPath, item: String) -> RawPath {
         plain.parent.appending(item).appending(component: plain.lastComponent)
@@ -122,32 +154,38 @@ public struct InboxLayout: Sendable {
         let caseFolder = components.count > 1 ? components[0] : Array("_no-case".utf8)
         let rest = components.count > 1 ? Array(components.dropFirst()) : components
         let id = Self.rejectionIdentifier(now: now)
-        let caseRoot = rejected.appending(component: caseFolder)
-        let folder = caseRoot.appending(id)
-        let target = rest.reduce(folder) { $0.appending(component: $1) }
-        let reasonPath = caseRoot.appending(id + ".reason.txt")
+        let target = [caseFolder, Array(id.utf8)] + rest
+        let reasonFile = [caseFolder, Array((id + ".reason.txt").utf8)]
         let text = """
             custos did not seal this input; it was moved here unopened.
             input:  \(DisplayName.escape(Array(components.joined(separator: [UInt8(ascii: "/")]))))
-            moved:  \(target)
+            moved:  \(rejectedRoot.path(target))
             reason: \(reason)
             code:   \(code)
             time:   \(now)
             node:   \(node)
 
             """
-        try FileSystem.makeDirectory(target.parent)
-        try FileSystem.writeDurably(Array(text.utf8), to: reasonPath)
-        try FileSystem.renameNoReplace(path(of: components), to: target)
+        try rejectedRoot.makeDirectories(Array(target.dropLast()))
+        try rejectedRoot.writeDurably(Array(text.utf8), to: reasonFile)
+        do {
+            try inboxRoot.moveNoReplace(components, to: rejectedRoot, target)
+        } catch {
+            try? rejectedRoot.remove(reasonFile)
+            throw error
+        }
         // The input's own sidecar goes with it: the inbox keeps only what waits.
         let name = components.last!
-        let sidecar = path(of: Array(components.dropLast()) + [Sidecar.name(for: name)])
-        if name.count + Sidecar.suffix.count <= 255, FileSystem.exists(sidecar) {
-            try? FileSystem.renameNoReplace(sidecar, to: target.parent.appending(component: Sidecar.name(for: name)))
+        if name.count + Sidecar.suffix.count <= 255 {
+            let sidecar = Array(components.dropLast()) + [Sidecar.name(for: name)]
+            if (try? inboxRoot.status(sidecar)) != nil {
+                try? inboxRoot.moveNoReplace(
+                    sidecar, to: rejectedRoot, Array(target.dropLast()) + [Sidecar.name(for: name)])
+            }
         }
-        try FileSystem.syncDirectory(target.parent)
-        try FileSystem.syncDirectory(path(of: components).parent)
-        return reasonPath
+        try rejectedRoot.syncDirectory(Array(target.dropLast()))
+        try inboxRoot.syncDirectory(Array(components.dropLast()))
+        return rejectedRoot.path(reasonFile)
     }
 
     static func rejectionIdentifier(now: String) -> String {

@@ -129,7 +129,12 @@ final class InboxWatcher: @unchecked Sendable {
         watch(directory)
         let names: [[UInt8]]
         do {
-            names = try FileSystem.listDirectory(directory)
+            // Listed below the inbox's root, never through a link: a folder replaced by a link
+            // to elsewhere is not read.
+            guard let components = layout.components(of: directory) ?? (directory == layout.inbox ? [] : nil) else {
+                return
+            }
+            names = try layout.inboxRoot.list(components)
         } catch {
             logger.debug(
                 "cannot list a folder of the inbox", metadata: ["folder": "\(directory)", "error": "\(error)"])
@@ -137,7 +142,7 @@ final class InboxWatcher: @unchecked Sendable {
         }
         for name in names {
             let path = directory.appending(component: name)
-            if let status = try? FileSystem.linkStatus(path), status.isDirectory {
+            if let status = layout.status(path), status.isDirectory {
                 scan(path)
             } else {
                 consider(path, event: nil)
@@ -216,7 +221,7 @@ final class InboxWatcher: @unchecked Sendable {
             held[path] = nil
         }
         if held[path] != nil { return }
-        guard let status = try? FileSystem.linkStatus(path) else {
+        guard let status = layout.status(path) else {
             tracker.forget(path)
             writing.remove(path)
             return
@@ -277,7 +282,7 @@ final class InboxWatcher: @unchecked Sendable {
         for path in tracker.settled(now: now, limit: Self.queueLimit - pipeline.queued + writing.count) {
             guard pipeline.queued < Self.queueLimit else { return }
             if writing.contains(path) { continue }
-            guard let status = try? FileSystem.linkStatus(path), status.isRegularFile else {
+            guard let status = layout.status(path), status.isRegularFile else {
                 tracker.forget(path)
                 consider(path, event: nil)
                 continue
@@ -297,7 +302,7 @@ final class InboxWatcher: @unchecked Sendable {
             case .released, .rejected, .gone:
                 attempts[path] = nil
                 // A new file may have been dropped under the same name meanwhile.
-                if FileSystem.exists(path) { consider(path, event: nil) }
+                if layout.status(path) != nil { consider(path, event: nil) }
             case .releaseFailed:
                 stuck.insert(path)
             case .resettle:

@@ -140,7 +140,7 @@ final class SealingPipeline: @unchecked Sendable {
                 path: path, caseID: caseID, acquisition: acquisition,
                 inbox: InboxSource(
                     relativePath: Array(components.joined(separator: [UInt8(ascii: "/")])), sidecars: sidecars),
-                requireClosed: true)
+                requireClosed: true, confined: (layout.inboxRoot, components))
             let pending = try sealer.seal(request, durability: .batch, now: DaemonClock.now)
             var stamp: NewCustodyEvent?
             if let stamper {
@@ -158,7 +158,9 @@ final class SealingPipeline: @unchecked Sendable {
             sealed.push(
                 Sealed(path: path, components: components, pending: pending, stamp: stamp), limit: 2 * Self.batchLimit)
         } catch let refusal as InboxRefusal {
-            if let sidecar = refusal.sidecar, Self.recentlyModified(sidecar, within: configuration.settleSeconds) {
+            if let sidecar = refusal.sidecar, let status = layout.status(sidecar),
+                Self.isRecent(status, within: configuration.settleSeconds)
+            {
                 // A sidecar still being written: wait for it rather than refuse the file.
                 outcomes.push((path, .resettle))
                 return
@@ -181,6 +183,14 @@ final class SealingPipeline: @unchecked Sendable {
                 logger.info("gone from the inbox before it was sealed", metadata: ["file": "\(path)"])
                 outcomes.push((path, .gone))
             case .symlink?, .notRegularFile?:
+                guard layout.status(path) != nil else {
+                    // A folder on its way was replaced by a link: nothing there is the inbox's.
+                    logger.warning(
+                        "a folder on its way was replaced by a symbolic link; not followed, nothing read",
+                        metadata: ["file": "\(path)"])
+                    outcomes.push((path, .gone))
+                    return
+                }
                 reject(path, components: components, reason: error.message, code: "\(cause!.code)")
             case .changedWhileReading?:
                 outcomes.push((path, .resettle))
@@ -246,8 +256,7 @@ final class SealingPipeline: @unchecked Sendable {
         }
     }
 
-    static func recentlyModified(_ path: RawPath, within seconds: Double) -> Bool {
-        guard let status = try? FileSystem.linkStatus(path) else { return false }
+    static func isRecent(_ status: FileStatus, within seconds: Double) -> Bool {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let age =
@@ -313,7 +322,7 @@ final class SealingPipeline: @unchecked Sendable {
             if layout.release == .move {
                 let plain = layout.sealedDestination(of: sealed.components, item: sealed.pending.item, taken: false)
                 destination =
-                    FileSystem.exists(plain)
+                    layout.sealedExists(plain)
                     ? layout.sealedDestination(of: sealed.components, item: sealed.pending.item, taken: true).bytes
                     : plain.bytes
             }
@@ -414,8 +423,24 @@ struct Releaser {
 
     func release(_ release: PendingRelease) -> SealOutcome {
         let path = RawPath(bytes: release.path)
-        guard let status = try? FileSystem.linkStatus(path) else {
-            return .released  // Already gone (moved before a crash, or by a handler).
+        guard let components = layout.components(of: path), !components.isEmpty else {
+            logger.error(
+                "a journalled release names a path outside the inbox; left alone",
+                metadata: ["file": "\(path)", "item": "\(release.item)"])
+            return .releaseFailed
+        }
+        let status: FileStatus
+        do {
+            guard let found = try layout.inboxRoot.status(components) else {
+                return .released  // Already gone (moved before a crash, or by a handler).
+            }
+            status = found
+        } catch {
+            // A link on the way: whatever is there now is not the file that was sealed.
+            logger.warning(
+                "the sealed file's folder was replaced; it is not released through a link",
+                metadata: ["file": "\(path)", "sealedItem": "\(release.item)", "error": "\(error)"])
+            return .released
         }
         let modified =
             Int64(status.modificationTime.tv_sec) * 1_000_000_000 + Int64(status.modificationTime.tv_nsec)
@@ -427,29 +452,42 @@ struct Releaser {
                 metadata: ["file": "\(path)", "sealedItem": "\(release.item)"])
             return .resettle
         }
-        let sidecar = path.parent.appending(component: Sidecar.name(for: path.lastComponent))
-        let hasSidecar = path.lastComponent.count + Sidecar.suffix.count <= 255 && FileSystem.exists(sidecar)
+        let identity = (device: release.device, inode: release.inode)
+        let name = components.last!
+        let sidecar = Array(components.dropLast()) + [Sidecar.name(for: name)]
+        let hasSidecar = name.count + Sidecar.suffix.count <= 255 && (try? layout.inboxRoot.status(sidecar)) != nil
         do {
             if release.destination.isEmpty {
-                FileSystem.remove(path)
-                if hasSidecar { FileSystem.remove(sidecar) }
+                try layout.inboxRoot.remove(components, expected: identity)
+                if hasSidecar { try? layout.inboxRoot.remove(sidecar) }
                 return .released
             }
-            var destination = RawPath(bytes: release.destination)
-            try FileSystem.makeDirectory(destination.parent)
+            guard var destination = InboxLayout.components(of: RawPath(bytes: release.destination), under: layout.sealed)
+            else {
+                logger.error(
+                    "a journalled release names a destination outside the sealed folder; left in the inbox",
+                    metadata: ["file": "\(path)", "item": "\(release.item)"])
+                return .releaseFailed
+            }
+            try layout.sealedRoot.makeDirectories(Array(destination.dropLast()))
             do {
-                try FileSystem.renameNoReplace(path, to: destination)
+                try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, destination, expected: identity)
             } catch let error as FileSystemError where error.code == .exists {
                 // The name was taken since: keep both, apart, under the item's id.
-                destination = InboxLayout.keptApart(destination, item: release.item)
-                try FileSystem.makeDirectory(destination.parent)
-                try FileSystem.renameNoReplace(path, to: destination)
+                destination = Array(destination.dropLast()) + [Array(release.item.utf8), destination.last!]
+                try layout.sealedRoot.makeDirectories(Array(destination.dropLast()))
+                try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, destination, expected: identity)
             }
             if hasSidecar {
-                let target = destination.parent.appending(component: Sidecar.name(for: destination.lastComponent))
-                try? FileSystem.renameNoReplace(sidecar, to: target)
+                try? layout.inboxRoot.moveNoReplace(
+                    sidecar, to: layout.sealedRoot, Array(destination.dropLast()) + [Sidecar.name(for: destination.last!)])
             }
             return .released
+        } catch let error as FileSystemError where error.code == .changedWhileReading {
+            logger.warning(
+                "replaced after it was sealed; the new file stays in the inbox and is sealed as a new item",
+                metadata: ["file": "\(path)", "sealedItem": "\(release.item)"])
+            return .resettle
         } catch {
             logger.error(
                 "sealed and recorded, but could not leave the inbox; it is released at the next start",

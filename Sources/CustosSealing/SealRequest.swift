@@ -12,11 +12,17 @@ public struct SealRequest: Sendable {
     /// Refuse a file that another process still holds open for writing (the daemon's check that
     /// an upload has finished), where the kernel can tell.
     public var requireClosed: Bool
+    /// For a file from outside the vault's keeping (the daemon's inbox): the folder it is opened
+    /// below and its components there, resolved without following any link (`path` is then only
+    /// for messages and the manifest). Nil: `path` is opened as given, its last component not
+    /// followed (`custos ingest`, where the examiner names the file).
+    public var confined: (directory: ConfinedDirectory, components: [[UInt8]])?
 
     public init(
         path: RawPath, caseID: String = "", acquisition: Acquisition = Acquisition(), inbox: InboxSource? = nil,
-        requireClosed: Bool = false
+        requireClosed: Bool = false, confined: (directory: ConfinedDirectory, components: [[UInt8]])? = nil
     ) {
+        self.confined = confined
         self.path = path
         self.caseID = caseID
         self.acquisition = acquisition

@@ -73,7 +73,11 @@ public final class Sealer: @unchecked Sendable {
         let file: FileDescriptor
         let before: FileStatus
         do {
-            (file, before) = try FileSystem.openEvidence(request.path)
+            if let confined = request.confined {
+                (file, before) = try confined.directory.openEvidence(confined.components)
+            } else {
+                (file, before) = try FileSystem.openEvidence(request.path)
+            }
         } catch let error as FileSystemError {
             throw SealingError(.refused, file: shown, error.message, cause: error)
         }
