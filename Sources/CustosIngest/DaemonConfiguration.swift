@@ -131,7 +131,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         // Beside the inbox, wherever the inbox is, unless given.
         if !explicitSealed { configuration.sealed = configuration.inbox.parent.appending("sealed") }
         if !explicitRejected { configuration.rejected = configuration.inbox.parent.appending("rejected") }
-        try configuration.checkFolders()
+        try configuration.checkFolders(vault: vault)
         for authority in configuration.timeStampAuthorities {
             guard !authority.url.isEmpty, !authority.anchors.bytes.isEmpty else {
                 throw ConfigurationError(
@@ -255,17 +255,65 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The inbox, `sealed` and `rejected` must be three separate places, none inside another:
     /// the inbox holds only what is waiting.
-    private func checkFolders() throws(ConfigurationError) {
+    /// The vault's own state, which no inbox, `sealed/` or `rejected/` may be, hold, or lie in.
+    static let vaultState = ["custos.json", "ledger.sqlite", "keys", "objects", "manifests", "tmp", "tsa", "locks"]
+
+    /// None of the three folders may be the vault, hold it, or lie inside its own state; nor be,
+    /// hold or lie inside another of the three. Compared as the kernel resolves them (links and
+    /// `..` followed for the parts that exist), so no spelling gets around it.
+    private func checkFolders(vault: RawPath) throws(ConfigurationError) {
         let folders = [("inbox", inbox), ("sealed", sealed), ("rejected", rejected)]
+        let resolvedVault = Self.resolved(vault)
+        func refuse(_ text: String) -> ConfigurationError { ConfigurationError(file: "configuration", line: nil, text) }
         for (name, path) in folders {
+            let resolved = Self.resolved(path)
             for (otherName, other) in folders where otherName != name {
-                if path.bytes == other.bytes || path.isInside(other) {
-                    throw ConfigurationError(
-                        file: "configuration", line: nil,
-                        "\(name) (\(path)) must not be \(path.bytes == other.bytes ? "the same folder as" : "inside") \(otherName) (\(other))"
-                    )
+                let resolvedOther = Self.resolved(other)
+                if path.bytes == other.bytes || resolved == resolvedOther {
+                    throw refuse("\(name) (\(path)) must not be the same folder as \(otherName) (\(other))")
+                }
+                if path.isInside(other) || resolved.isInside(resolvedOther) {
+                    throw refuse("\(name) (\(path)) must not be inside \(otherName) (\(other))")
                 }
             }
+            if resolved == resolvedVault {
+                throw refuse("\(name) (\(path)) must not be the vault itself (\(vault)): the vault would be sealed away")
+            }
+            if resolvedVault.isInside(resolved) {
+                throw refuse("\(name) (\(path)) must not hold the vault (\(vault)): the vault would be sealed away")
+            }
+            for state in Self.vaultState {
+                let part = resolvedVault.appending(state)
+                if resolved == part || resolved.isInside(part) {
+                    throw refuse(
+                        "\(name) (\(path)) must not lie inside the vault's own \(state) (\(vault.appending(state)))")
+                }
+            }
+        }
+    }
+
+    /// `path` as the kernel resolves it: `realpath` of the deepest part that exists, then the
+    /// rest, with `.` and `..` taken lexically.
+    static func resolved(_ path: RawPath) -> RawPath {
+        var existing = path
+        var rest = [[UInt8]]()
+        while true {
+            if let real = existing.withCString({ realpath($0, nil) }) {
+                defer { free(real) }
+                var result = RawPath(bytes: Array(String(cString: real).utf8))
+                for component in rest {
+                    if component == Array("..".utf8) {
+                        result = result.parent
+                    } else if RawPath.isSafeComponent(component) {
+                        result = result.appending(component: component)
+                    }
+                }
+                return result
+            }
+            let parent = existing.parent
+            if parent == existing || existing.bytes.isEmpty { return path }
+            rest.insert(existing.lastComponent, at: 0)
+            existing = parent
         }
     }
 
@@ -304,6 +352,7 @@ extension RawPath {
     func isInside(_ folder: RawPath) -> Bool {
         var base = folder.bytes
         while base.count > 1, base.last == UInt8(ascii: "/") { base.removeLast() }
+        if base == [UInt8(ascii: "/")] { return bytes.count > 1 && bytes.first == UInt8(ascii: "/") }
         return bytes.count > base.count && bytes.starts(with: base) && bytes[base.count] == UInt8(ascii: "/")
     }
 }

@@ -48,7 +48,8 @@ public struct InboxLayout: Sendable {
         guard path.isInside(root) else { return nil }
         var base = root.bytes
         while base.count > 1, base.last == UInt8(ascii: "/") { base.removeLast() }
-        let parts = path.bytes[(base.count + 1)...].split(separator: UInt8(ascii: "/")).map(Array.init)
+        let start = base == [UInt8(ascii: "/")] ? 1 : base.count + 1
+        let parts = path.bytes[start...].split(separator: UInt8(ascii: "/")).map(Array.init)
         return parts.allSatisfy(RawPath.isSafeComponent) ? parts : nil
     }
 

@@ -64,6 +64,16 @@ struct ConfigurationTests {
         ("colour: yes\n", "custos-daemon.yaml:1: colour: unknown setting"),
         ("sealed: inbox/done\n", "sealed (/srv/custos/vault/inbox/done) must not be inside inbox"),
         ("rejected: sealed\n", "sealed (/srv/custos/vault/sealed) must not be the same folder as rejected"),
+        // The vault itself, what holds it, and its own state are never an inbox, sealed/ or rejected/.
+        ("inbox: .\n", "inbox (/srv/custos/vault/.) must not be the vault itself"),
+        ("inbox: /srv/custos/vault/\n", "inbox (/srv/custos/vault) must not be the vault itself"),
+        ("inbox: /srv\n", "inbox (/srv) must not hold the vault"),
+        ("inbox: /\n", "inbox (/) must not hold the vault"),
+        ("inbox: keys/in\n", "inbox (/srv/custos/vault/keys/in) must not lie inside the vault's own keys"),
+        ("inbox: inbox/../objects\n", "must not lie inside the vault's own objects"),
+        ("sealed: manifests\n", "sealed (/srv/custos/vault/manifests) must not lie inside the vault's own manifests"),
+        ("rejected: tmp/rejected\n", "must not lie inside the vault's own tmp"),
+        ("rejected: ledger.sqlite\n", "must not lie inside the vault's own ledger.sqlite"),
         (
             "timestamp-authorities:\n  a:\n    url: https://tsa.example/\n    anchors: a.pem\n",
             "custos-daemon.yaml:3: timestamp-authorities.a.url: must be an http:// URL"
