@@ -238,6 +238,14 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
         if result != 0 && errno != ENOENT { throw FileSystemError.syscall("unlink", path: path(components).description) }
     }
 
+    /// Sets the mode of the file `components` (never through a link, nor of a link). Fails with
+    /// `.permissionDenied` when this account does not own it.
+    public func setMode(_ components: Components, _ mode: mode_t) throws {
+        let (folder, name) = try parent(of: components)
+        let result = RawPath(bytes: name).withCString { fchmodat(folder.fd, $0, mode, AT_SYMLINK_NOFOLLOW) }
+        guard result == 0 else { throw FileSystemError.syscall("chmod", path: path(components).description) }
+    }
+
     /// fsyncs a folder below the root (the root itself for no components).
     public func syncDirectory(_ components: Components) throws {
         let folder = try openBeneath(components, flags: O_RDONLY | O_DIRECTORY)

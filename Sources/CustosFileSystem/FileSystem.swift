@@ -52,7 +52,7 @@ public enum FileSystem {
     }
 
     /// Creates a new file that must not exist yet, with `mode`.
-    public static func createExclusive(_ path: RawPath, mode: mode_t = 0o644) throws -> FileDescriptor {
+    public static func createExclusive(_ path: RawPath, mode: mode_t = 0o600) throws -> FileDescriptor {
         let fd = path.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
         guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
         // The umask may have narrowed the mode; keys must be exactly 0600, others as asked.
@@ -60,8 +60,9 @@ public enum FileSystem {
         return FileDescriptor(rawValue: fd, path: path)
     }
 
-    /// Makes a directory (and its parents) with `mode`; fine if it exists as a directory.
-    public static func makeDirectory(_ path: RawPath, mode: mode_t = 0o755) throws {
+    /// Makes a directory (and its parents) with `mode` (0700 unless said: nothing in a vault is
+    /// open to other users); fine if it exists as a directory.
+    public static func makeDirectory(_ path: RawPath, mode: mode_t = 0o700) throws {
         if let status = try linkStatus(path) {
             guard status.isDirectory else {
                 throw FileSystemError(.exists, path: path.description, message: "exists and is a \(status.kind)")
@@ -72,6 +73,28 @@ public enum FileSystem {
         if parent != path, try linkStatus(parent) == nil { try makeDirectory(parent, mode: mode) }
         let result = path.withCString { mkdir($0, mode) }
         if result != 0 && errno != EEXIST { throw FileSystemError.syscall("mkdir", path: path.description) }
+    }
+
+    /// Gives the folder `path` (just made, not a link) the group `group` (nil: keeps its own) and
+    /// exactly `mode`, whatever the umask: setgid and group bits are what sharing an inbox takes.
+    public static func setFolderAccess(_ path: RawPath, group: UInt32?, mode: mode_t) throws {
+        let fd = path.withCString { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        defer { close(fd) }
+        if let group, fchown(fd, uid_t.max, group) != 0 {
+            throw FileSystemError.syscall("chown", path: path.description)
+        }
+        guard fchmod(fd, mode) == 0 else { throw FileSystemError.syscall("chmod", path: path.description) }
+    }
+
+    /// The id of the group named `name` (the system's group database), nil when there is none.
+    public static func groupID(named name: String) -> UInt32? {
+        var group = group()
+        var result: UnsafeMutablePointer<group>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        let status = getgrnam_r(name, &group, &buffer, buffer.count, &result)
+        guard status == 0, result != nil else { return nil }
+        return group.gr_gid
     }
 
     /// fsyncs a directory, so that the names created, renamed or removed in it are durable.
@@ -102,14 +125,14 @@ public enum FileSystem {
     }
 
     /// Writes a whole file durably: a temporary in the same directory, fsync, rename, directory fsync.
-    public static func writeDurably(_ bytes: [UInt8], to path: RawPath, mode: mode_t = 0o644) throws {
+    public static func writeDurably(_ bytes: [UInt8], to path: RawPath, mode: mode_t = 0o600) throws {
         try writeWhole(bytes, to: path, mode: mode, durable: true)
     }
 
     /// Writes a whole file the same way, temporary then rename, but syncs nothing: for a batch
     /// that the caller makes durable at once (`FileSystemSync`). Readers see the old state or the
     /// whole new file, never a part.
-    public static func writeForBatch(_ bytes: [UInt8], to path: RawPath, mode: mode_t = 0o644) throws {
+    public static func writeForBatch(_ bytes: [UInt8], to path: RawPath, mode: mode_t = 0o600) throws {
         try writeWhole(bytes, to: path, mode: mode, durable: false)
     }
 

@@ -482,6 +482,17 @@ struct Releaser {
                 try? layout.inboxRoot.moveNoReplace(
                     sidecar, to: layout.sealedRoot, Array(destination.dropLast()) + [Sidecar.name(for: destination.last!)])
             }
+            // Sealed evidence is read, never written: the owner's alone. A file dropped by another
+            // account of the inbox's group keeps its mode (only its owner may change it); sealed/
+            // itself is closed to all but the service account.
+            do {
+                try layout.sealedRoot.setMode(destination, 0o400)
+            } catch let error as FileSystemError where error.code == .permissionDenied {
+            } catch {
+                logger.warning(
+                    "released, but its mode could not be narrowed to 0400",
+                    metadata: ["file": "\(layout.sealedRoot.path(destination))", "error": "\(error)"])
+            }
             return .released
         } catch let error as FileSystemError where error.code == .changedWhileReading {
             logger.warning(

@@ -97,7 +97,7 @@ public final class Sealer: @unchecked Sendable {
         let output: FileDescriptor
         do {
             try FileSystem.makeDirectory(vault.temporaryPath)
-            output = try FileSystem.createExclusive(temporary, mode: 0o444)
+            output = try FileSystem.createExclusive(temporary, mode: 0o400)
         } catch {
             throw SealingError.storage(error, file: shown)
         }

@@ -38,8 +38,13 @@ public struct Vault: Sendable {
     /// Creates a vault at `root`: folders, configuration, signing key (0600), ledger with the
     /// checkpoint of the empty tree. Refuses a folder that already holds a vault, or anything but
     /// an empty folder, and changes nothing then.
+    ///
+    /// Nothing in it is open to other users: folders 0700, files 0600 or 0400. With
+    /// `inboxGroup`, that group may drop evidence into the inbox (2770) and reach it through the
+    /// vault's folder (0750); everything else stays the service account's.
     public static func create(
-        at root: RawPath, configuration: VaultConfiguration, now: String, timeStamping: TimeStampMaterial = .generate
+        at root: RawPath, configuration: VaultConfiguration, now: String, timeStamping: TimeStampMaterial = .generate,
+        inboxGroup: UInt32? = nil
     ) throws -> Vault {
         var configuration = configuration
         try configuration.validate(file: root.appending("custos.json").description)
@@ -63,10 +68,12 @@ public struct Vault: Sendable {
         let vault = Vault(root: root, configuration: configuration)
         do {
             try FileSystem.makeDirectory(root)
+            try FileSystem.setFolderAccess(root, group: inboxGroup, mode: inboxGroup == nil ? 0o700 : 0o750)
             try FileSystem.makeDirectory(root.appending("keys"), mode: 0o700)
             for folder in [vault.objectsPath, vault.manifestsPath, vault.temporaryPath, vault.inboxPath] {
                 try FileSystem.makeDirectory(folder)
             }
+            if let inboxGroup { try FileSystem.setFolderAccess(vault.inboxPath, group: inboxGroup, mode: 0o2770) }
             let signer = try Ed25519NoteSigner(name: configuration.origin, key: try Ed25519PrivateKey())
             try FileSystem.writeDurably(Array((signer.privateKeyText + "\n").utf8), to: vault.keyPath, mode: 0o600)
             try FileSystem.writeDurably(Array((signer.verifierKey.text + "\n").utf8), to: vault.verifierKeyPath)
@@ -108,7 +115,51 @@ public struct Vault: Sendable {
             throw VaultError(.badConfiguration, "\(configPath): not a valid vault configuration: \(describe(error))")
         }
         try configuration.validate(file: configPath.description)
-        return Vault(root: root, configuration: configuration)
+        let vault = Vault(root: root, configuration: configuration)
+        try vault.checkLayout()
+        return vault
+    }
+
+    /// What the vault keeps at its top and below it, each a file or a folder, never a link.
+    private var layout: [(RawPath, isFolder: Bool)] {
+        [
+            (configurationPath, false), (ledgerPath, false), (root.appending("ledger.sqlite-wal"), false),
+            (root.appending("ledger.sqlite-shm"), false), (root.appending("keys"), true), (keyPath, false),
+            (verifierKeyPath, false), (timeStampKeyPath, false), (objectsPath, true), (manifestsPath, true),
+            (temporaryPath, true), (locksPath, true), (root.appending("tsa"), true), (timeStampCertificatePath, false),
+            (timeStampChainPath, false), (anchorsFolder, true), (externalAuthoritiesPath, false),
+        ]
+    }
+
+    /// Refuses a vault where a symbolic link (or a file of the wrong kind) stands in for one of
+    /// its files or folders, or for a shard folder of its objects and manifests: nothing in a
+    /// vault is reached through a link. Missing parts are not refused here (each use says so).
+    public func checkLayout() throws {
+        func check(_ path: RawPath, isFolder: Bool) throws {
+            let status: FileStatus?
+            do { status = try FileSystem.linkStatus(path) } catch {
+                throw VaultError(.badLayout, "\(path): cannot be examined", cause: error)
+            }
+            guard let status else { return }
+            if status.mode & S_IFMT == S_IFLNK {
+                throw VaultError(
+                    .badLayout, "\(path): is a symbolic link where the vault keeps a \(isFolder ? "folder" : "file"); refused, not followed")
+            }
+            if isFolder != status.isDirectory || (!isFolder && !status.isRegularFile) {
+                throw VaultError(
+                    .badLayout, "\(path): is a \(status.kind) where the vault keeps a \(isFolder ? "folder" : "regular file")")
+            }
+        }
+        for (path, isFolder) in layout { try check(path, isFolder: isFolder) }
+        for folder in [objectsPath, manifestsPath] where FileSystem.exists(folder) {
+            let shards: [[UInt8]]
+            do { shards = try FileSystem.listDirectory(folder) } catch {
+                throw VaultError(.badLayout, "\(folder): cannot be listed", cause: error)
+            }
+            for shard in shards where !shard.starts(with: Array(".tmp-".utf8)) {
+                try check(folder.appending(component: shard), isFolder: true)
+            }
+        }
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -137,8 +188,14 @@ public struct Vault: Sendable {
     /// Checks that the private key file `path` (`what`, for messages) is a regular file that only
     /// its owner can read (mode 0600): the one check for every key the vault holds.
     func checkPrivateKeyFile(_ path: RawPath, what: String) throws {
-        guard let status = try? FileSystem.linkStatus(path), status.isRegularFile else {
+        guard let status = try? FileSystem.linkStatus(path) else {
             throw VaultError(.keyProblem, "\(path): the \(what) is missing")
+        }
+        if status.mode & S_IFMT == S_IFLNK {
+            throw VaultError(.keyProblem, "\(path): the \(what) is a symbolic link; refused, not followed")
+        }
+        guard status.isRegularFile else {
+            throw VaultError(.keyProblem, "\(path): the \(what) is a \(status.kind), not a regular file")
         }
         guard status.mode & 0o077 == 0 else {
             throw VaultError(
@@ -243,10 +300,10 @@ public struct Vault: Sendable {
         guard !FileSystem.exists(target) else { return }
         try FileSystem.makeDirectory(target.parent)
         if durability == .immediate {
-            try FileSystem.writeDurably(bytes, to: target, mode: 0o444)
+            try FileSystem.writeDurably(bytes, to: target, mode: 0o400)
             try FileSystem.syncDirectory(folder)
         } else {
-            try FileSystem.writeForBatch(bytes, to: target, mode: 0o444)
+            try FileSystem.writeForBatch(bytes, to: target, mode: 0o400)
         }
     }
 

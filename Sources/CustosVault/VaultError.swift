@@ -2,7 +2,7 @@
 public struct VaultError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case notFound, notInitialised, alreadyExists, badConfiguration, keyProblem, storage, locked
+            case notFound, notInitialised, alreadyExists, badConfiguration, keyProblem, storage, locked, badLayout
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -20,6 +20,9 @@ public struct VaultError: Error, CustomStringConvertible, Sendable {
         public static let storage = Code(.storage)
         /// Another process holds the lock (a second daemon for the same vault).
         public static let locked = Code(.locked)
+        /// A symbolic link (or a file of the wrong kind) where the vault keeps a file or folder:
+        /// refused, never followed.
+        public static let badLayout = Code(.badLayout)
 
         public var description: String { "\(value)" }
     }

@@ -37,6 +37,12 @@ struct Init: ParsableCommand {
     @Flag(help: "No time-stamping authority of the node's own.")
     var noTsa = false
 
+    @Option(
+        help:
+            "A group whose members may drop evidence into the inbox (inbox 2770, vault folder 0750); without it, the vault is the owner's alone (0700)."
+    )
+    var group: String?
+
     func run() throws {
         let configuration = VaultConfiguration(
             origin: origin, compression: compression, md5: !sha256Only, sha1: !sha256Only)
@@ -56,8 +62,16 @@ struct Init: ParsableCommand {
                 key: try read("--tsa-key", tsaKey), certificate: try read("--tsa-cert", tsaCert),
                 chain: try read("--tsa-chain", tsaChain), policy: tsaPolicy)
         }
+        var inboxGroup: UInt32?
+        if let group {
+            guard let id = FileSystem.groupID(named: group) else {
+                throw CLIError(message: "--group \(group): no such group on this system")
+            }
+            inboxGroup = id
+        }
         let created = try Vault.create(
-            at: vault.path, configuration: configuration, now: Clock.now(), timeStamping: material)
+            at: vault.path, configuration: configuration, now: Clock.now(), timeStamping: material,
+            inboxGroup: inboxGroup)
         let key = try created.verifierKey()
         print("created vault \(created.root) for \(origin)")
         print("verifier key: \(key.key.text)")

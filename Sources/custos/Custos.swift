@@ -21,6 +21,10 @@ struct Custos: AsyncParsableCommand {
     )
 
     static func main() async {
+        // Nothing a command creates is open to other users, whatever the caller's umask: the
+        // vault's files and folders get their modes explicitly, and what a library creates
+        // (SQLite's ledger, its journal) is covered by this.
+        umask(0o077)
         // libarchive needs a UTF-8 locale for UTF-8 member names.
         setlocale(LC_ALL, "C.UTF-8")
         // Log lines go to standard error; $CUSTOS_LOG_LEVEL (trace … critical) sets how many.

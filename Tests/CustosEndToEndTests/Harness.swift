@@ -27,6 +27,12 @@ final class Node: @unchecked Sendable {
         #expect(result.status == 0, "init: \(result.stderr)")
     }
 
+    /// A vault made otherwise (another umask, other options), at `vault` in `directory`.
+    init(existing vault: String, directory: TemporaryDirectory) {
+        self.directory = directory
+        self.vault = vault
+    }
+
     /// Runs `custos <arguments> --vault <vault>`.
     @discardableResult
     func custos(_ arguments: [String], stdin: [UInt8]? = nil) throws -> CommandResult {
