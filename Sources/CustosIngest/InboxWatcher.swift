@@ -29,6 +29,8 @@ final class InboxWatcher: @unchecked Sendable {
     private var inFlight = Set<RawPath>()
     /// Created by a writer and not yet closed (from events); cleared when events were lost.
     private var writing = Set<RawPath>()
+    /// When a settled file still marked as being written was last asked of the kernel.
+    private var writerProbed = [RawPath: Double]()
     /// Files to try again later, and when.
     private var held = [RawPath: Double]()
     /// Failed tries so far, for the back-off.
@@ -224,6 +226,7 @@ final class InboxWatcher: @unchecked Sendable {
         guard let status = layout.status(path) else {
             tracker.forget(path)
             writing.remove(path)
+            writerProbed[path] = nil
             return
         }
         if status.isDirectory {
@@ -237,7 +240,10 @@ final class InboxWatcher: @unchecked Sendable {
         }
         if let event {
             if event.contains(.created) { writing.insert(path) }
-            if !event.isDisjoint(with: [.closedAfterWriting, .movedIn]) { writing.remove(path) }
+            if !event.isDisjoint(with: [.closedAfterWriting, .movedIn]) {
+                writing.remove(path)
+                writerProbed[path] = nil
+            }
         }
         tracker.observe(path, status: status, now: DaemonClock.monotonic())
     }
@@ -281,7 +287,7 @@ final class InboxWatcher: @unchecked Sendable {
         // Files still open for writing are skipped below: ask for enough to fill the queue anyway.
         for path in tracker.settled(now: now, limit: Self.queueLimit - pipeline.queued + writing.count) {
             guard pipeline.queued < Self.queueLimit else { return }
-            if writing.contains(path) { continue }
+            if writing.contains(path), !writerHasClosed(path, now: now) { continue }
             guard let status = layout.status(path), status.isRegularFile else {
                 tracker.forget(path)
                 consider(path, event: nil)
@@ -293,6 +299,32 @@ final class InboxWatcher: @unchecked Sendable {
             inFlight.insert(path)
             pipeline.submit(path)
         }
+    }
+
+    /// A file created but never closed after a write (a hard link, `ln` or `cp -l`; a file
+    /// created read-only) has settled: the kernel says whether a writer still holds it (a read
+    /// lease is refused exactly then), at most once per settle time. Where it cannot tell (no
+    /// lease rights on another account's file), ten settle times of quiet (at least 30 s) count
+    /// as closed; the pipeline asks again when it opens the file.
+    private func writerHasClosed(_ path: RawPath, now: Double) -> Bool {
+        if let probed = writerProbed[path], now - probed < configuration.settleSeconds { return false }
+        writerProbed[path] = now
+        guard let components = layout.components(of: path),
+            let (file, _) = try? layout.inboxRoot.openEvidence(components)
+        else { return false }
+        switch file.isOpenForWritingElsewhere() {
+        case false?:
+            break
+        case true?:
+            return false
+        case nil:
+            guard tracker.stableFor(path, now: now) >= Swift.max(30, 10 * configuration.settleSeconds) else {
+                return false
+            }
+        }
+        writing.remove(path)
+        writerProbed[path] = nil
+        return true
     }
 
     private func applyOutcomes() {

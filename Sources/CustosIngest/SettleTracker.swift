@@ -71,6 +71,12 @@ public struct SettleTracker: Sendable {
         return now - observation.stableSince >= settleSeconds
     }
 
+    /// How long `path` has been unchanged (0 when it is not watched).
+    public func stableFor(_ path: RawPath, now: Double) -> Double {
+        guard let observation = observations[path] else { return 0 }
+        return now - observation.stableSince
+    }
+
     /// When the next file could settle, if any is waiting (for a timer).
     public func nextDeadline() -> Double? {
         observations.values.map { $0.stableSince + settleSeconds }.min()

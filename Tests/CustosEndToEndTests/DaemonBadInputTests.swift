@@ -264,3 +264,24 @@ struct DaemonBadInputTests {
         #expect(node.entryNames(under: node.sealedFolder).count == count)
     }
 }
+
+extension DaemonBadInputTests {
+    /// Files that arrive without a write (IN_CREATE, never IN_CLOSE_WRITE): a hard link made by
+    /// `ln` and `cp -l`, and a file created read-only. Each is sealed once it has settled.
+    @Test func filesThatArriveWithoutAWriteAreSealed() throws {
+        let node = try Node()
+        let daemon = try RunningDaemon(node)
+        let first = try node.directory.write("first.bin", randomBytes(4000))
+        let second = try node.directory.write("second.bin", randomBytes(5000))
+        #expect(try run("ln", [first, node.inbox + "/linked-by-ln.bin"]).status == 0)
+        #expect(try run("cp", ["-l", second, node.inbox + "/linked-by-cp.bin"]).status == 0)
+        let fd = open(node.inbox + "/created-read-only.bin", O_CREAT | O_RDONLY, 0o444)
+        #expect(fd >= 0)
+        close(fd)
+        #expect(try node.waitForItems(3, timeout: 30), "\(daemon.log)")
+        #expect(eventually(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(daemon.stop() == 0)
+        let names = Set(try node.items().compactMap(itemName))
+        #expect(names == ["linked-by-ln.bin", "linked-by-cp.bin", "created-read-only.bin"])
+    }
+}
