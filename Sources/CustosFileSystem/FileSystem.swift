@@ -75,6 +75,11 @@ public enum FileSystem {
         if result != 0 && errno != EEXIST { throw FileSystemError.syscall("mkdir", path: path.description) }
     }
 
+    /// Whether the process `pid` is alive (it may belong to another account).
+    public static func processIsAlive(_ pid: Int32) -> Bool {
+        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
+
     /// Gives the folder `path` (just made, not a link) the group `group` (nil: keeps its own) and
     /// exactly `mode`, whatever the umask: setgid and group bits are what sharing an inbox takes.
     public static func setFolderAccess(_ path: RawPath, group: UInt32?, mode: mode_t) throws {

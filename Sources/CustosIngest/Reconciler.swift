@@ -30,7 +30,7 @@ struct Reconciler {
 
     func run(ledger: Ledger) throws -> Summary {
         var summary = Summary()
-        summary.temporaries = removeTemporaries()
+        summary.temporaries = vault.removeTemporaries(ofDeadProcessesOnly: false).count
 
         let releaser = Releaser(layout: layout, logger: logger)
         var done = [String]()
@@ -73,24 +73,6 @@ struct Reconciler {
                 ])
         }
         return summary
-    }
-
-    /// Removes `tmp/*` and the `.tmp-*` files a durable write leaves when interrupted.
-    private func removeTemporaries() -> Int {
-        var count = 0
-        if let names = try? FileSystem.listDirectory(vault.temporaryPath) {
-            for name in names {
-                FileSystem.remove(vault.temporaryPath.appending(component: name))
-                count += 1
-            }
-        }
-        for folder in [vault.objectsPath, vault.manifestsPath] {
-            for (path, name) in (try? files(under: folder)) ?? [] where name.starts(with: Array(".tmp-".utf8)) {
-                FileSystem.remove(path)
-                count += 1
-            }
-        }
-        return count
     }
 
     /// The files one shard level down: `<folder>/<aa>/<name>`.

@@ -93,7 +93,7 @@ public final class Sealer: @unchecked Sendable {
         let configuration = vault.configuration
         let compression = ArchiveCompression(rawValue: configuration.compression) ?? .zstd
 
-        let temporary = vault.temporaryPath.appending("seal-\(item)\(compression.suffix)")
+        let temporary = vault.temporaryPath.appending(Vault.temporaryName("seal-\(item)\(compression.suffix)"))
         let output: FileDescriptor
         do {
             try FileSystem.makeDirectory(vault.temporaryPath)

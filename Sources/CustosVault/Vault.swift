@@ -340,6 +340,58 @@ public struct Vault: Sendable {
         return try FileLock(locksPath.appending("sealing.lock"), exclusive: exclusive, wait: true)
     }
 
+    /// Takes the sealing lock shared (`custos ingest`, the daemon once reconciled) and removes
+    /// what sealing processes that died left half-written: a killed ingest leaves nothing
+    /// behind for long. Returns the lock and what was removed.
+    public func beginSealing() throws -> (lock: FileLock, removed: [RawPath]) {
+        let lock = try lockSealing(exclusive: false)
+        return (lock, removeTemporaries(ofDeadProcessesOnly: true))
+    }
+
+    /// The name of a temporary file made by this process: `<pid>-<name>` after `prefix`, so that
+    /// what a dead process left can be told from what a live one writes.
+    public static func temporaryName(_ name: String) -> String { "\(getpid())-\(name)" }
+
+    /// Removes temporaries: `tmp/<pid>-*` and the `.tmp-<pid>-*` files a durable write leaves
+    /// beside its target (the vault's top, `tsa/`, the shards of `objects/` and `manifests/`).
+    /// With `ofDeadProcessesOnly`, only those whose process is gone (any holder of the sealing
+    /// lock may do this); otherwise all of them (the daemon's reconciliation, holding it alone).
+    @discardableResult
+    public func removeTemporaries(ofDeadProcessesOnly: Bool) -> [RawPath] {
+        func pid(of name: [UInt8], after prefix: String) -> Int32? {
+            guard name.starts(with: Array(prefix.utf8)) else { return nil }
+            let digits = name.dropFirst(prefix.utf8.count).prefix { (0x30...0x39).contains($0) }
+            return Int32(String(decoding: digits, as: UTF8.self))
+        }
+        var folders = [(temporaryPath, "")]
+        for folder in [root, root.appending("tsa"), anchorsFolder] { folders.append((folder, ".tmp-")) }
+        for store in [objectsPath, manifestsPath] {
+            folders.append((store, ".tmp-"))
+            for shard in (try? FileSystem.listDirectory(store)) ?? [] where RawPath.isSafeComponent(shard) {
+                let path = store.appending(component: shard)
+                if (try? FileSystem.linkStatus(path))?.isDirectory == true { folders.append((path, ".tmp-")) }
+            }
+        }
+        var removed = [RawPath]()
+        for (folder, prefix) in folders {
+            for name in (try? FileSystem.listDirectory(folder)) ?? [] {
+                let owner = pid(of: name, after: prefix)
+                if prefix.isEmpty {
+                    // Everything in tmp/ is a temporary; a name without a pid is from an older version.
+                    if ofDeadProcessesOnly, owner.map(FileSystem.processIsAlive) ?? true { continue }
+                } else {
+                    guard let owner else { continue }
+                    if ofDeadProcessesOnly, FileSystem.processIsAlive(owner) { continue }
+                }
+                let path = folder.appending(component: name)
+                guard (try? FileSystem.linkStatus(path))?.isRegularFile == true else { continue }
+                FileSystem.remove(path)
+                removed.append(path)
+            }
+        }
+        return removed
+    }
+
     /// This vault with other sealing settings (the daemon's configuration may override them).
     public func overriding(compression: String?, compressionLevel: Int??, md5: Bool?, sha1: Bool?) throws -> Vault {
         var configuration = self.configuration

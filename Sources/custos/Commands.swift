@@ -99,8 +99,12 @@ struct Ingest: ParsableCommand {
         let signer = try vault.signer()
         let ledger = try vault.openLedger()
         // Shared with the daemon; its start-up reconciliation waits until this ingest is done.
-        let sealingLock = try vault.lockSealing(exclusive: false)
+        let (sealingLock, removed) = try vault.beginSealing()
         defer { withExtendedLifetime(sealingLock) {} }
+        if !removed.isEmpty {
+            Logger(label: "custos.ingest").notice(
+                "removed what killed sealing processes left half-written", metadata: ["files": "\(removed.count)"])
+        }
         let sealer = Sealer(vault: vault, context: .current(tool: toolVersion))
         let logger = Logger(label: "custos.ingest")
         let stamper = try NodeTimeStamper.make(vault: vault)

@@ -362,3 +362,32 @@ final class TmpfsMount {
 }
 
 struct CLIFailure: Error { let message: String }
+
+/// A sealing command killed half-way leaves temporaries; the next one that seals removes those
+/// of dead processes (and none of a live one's).
+@Suite("custos ingest: what a killed seal leaves")
+struct KilledSealTests {
+    @Test func aKilledIngestsTemporariesAreRemovedByTheNextIngest() throws {
+        let node = try Node(initArguments: ["--compression", "xz"])
+        let big = node.directory.file("big.bin")
+        #expect(try run("sh", ["-c", "head -c 24000000 /dev/urandom > \"$0\"", big]).status == 0)
+        for round in 0..<3 {
+            let ingest = try BackgroundProcess(
+                custosBinary, ["ingest", "--vault", node.vault, big], logPath: node.directory.file("ingest-\(round).log"))
+            #expect(eventually(timeout: 30) { !node.files(under: "tmp").isEmpty })
+            ingest.signal(SIGKILL)
+            _ = ingest.wait(timeout: 30)
+        }
+        // Each ingest removed what the one killed before it left: only the last one's is there.
+        #expect(node.files(under: "tmp").count == 1)
+        // A temporary of a live process (this test's) stays; those of the dead ones go.
+        let live = node.vault + "/tmp/\(getpid())-seal-live.tar.xz"
+        writeRaw(Array(live.utf8), [1, 2, 3])
+        let stale = node.vault + "/manifests/.tmp-999999999-x.json"
+        writeRaw(Array(stale.utf8), [1, 2, 3])
+        #expect(try node.custos(["ingest", try node.directory.write("small.txt", "small")]).status == 0)
+        #expect(node.files(under: "tmp") == ["\(getpid())-seal-live.tar.xz"])
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(try node.items().count == 1)
+    }
+}
