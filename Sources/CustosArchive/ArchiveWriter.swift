@@ -26,10 +26,14 @@ public final class ArchiveWriter {
     private var closed = false
 
     /// Writes libarchive's output to the file descriptor, handing every byte to `tap` first.
+    /// After a failed write it writes nothing more (libarchive would retry the block and go on);
+    /// an archive abandoned unfinished is discarded without a single system call, so that
+    /// whichever thread frees it last never touches a descriptor its owner may have closed.
     final class Sink {
         let fd: Int32
         let tap: (UnsafeRawBufferPointer) -> Void
         var writeError: Int32 = 0
+        var discarding = false
 
         init(fd: Int32, tap: @escaping (UnsafeRawBufferPointer) -> Void) {
             self.fd = fd
@@ -37,6 +41,8 @@ public final class ArchiveWriter {
         }
 
         func write(_ bytes: UnsafeRawBufferPointer) -> Int {
+            if discarding { return bytes.count }
+            if writeError != 0 { return -1 }
             var offset = 0
             while offset < bytes.count {
                 let count = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -97,7 +103,8 @@ public final class ArchiveWriter {
     }
 
     deinit {
-        if !closed { archive_write_close(archive) }
+        // Unfinished (an error, a refusal): nothing more is written; the caller removes the file.
+        sink.discarding = !closed
         archive_write_free(archive)
     }
 
@@ -138,7 +145,7 @@ public final class ArchiveWriter {
 
     /// Writes the end of the archive and flushes the compressor. The caller then fsyncs the file.
     public func finish() throws {
-        closed = true
         try check(archive_write_close(archive), "finishing the archive")
+        closed = true
     }
 }

@@ -391,3 +391,38 @@ struct KilledSealTests {
         #expect(try node.items().count == 1)
     }
 }
+
+/// A write of the archive that fails half-way (ENOSPC injected by strace at the Nth write of
+/// each thread): the seal stops with a clear error, and no thread writes to the archive's
+/// descriptor after the failure, nor to any descriptor once closed (its number could be reused
+/// by the ledger).
+@Suite("custos ingest: a write error mid-seal")
+struct WriteErrorTests {
+    @Test(.enabled(if: haveProgram("strace")), arguments: [2, 3, 5, 9, 17])
+    func noThreadWritesAfterTheArchiveFailed(when: Int) throws {
+        let node = try Node()
+        let big = node.directory.file("big.bin")
+        #expect(try run("sh", ["-c", "head -c 12000000 /dev/urandom > \"$0\"", big]).status == 0)
+        let trace = node.directory.file("trace")
+        let result = try run(
+            "timeout",
+            [
+                "120", "strace", "-f", "-o", trace, "-e", "trace=write,close,openat",
+                "-e", "inject=write:error=ENOSPC:when=\(when)", custosBinary, "ingest", "--vault", node.vault, big,
+            ], environment: ["SWIFT_BACKTRACE": "enable=no"])
+        #expect(result.status == 2 || result.status == 3, "exit \(result.status): \(result.stderr)")
+        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        #expect(!lines.contains { $0.contains("EBADF") }, "a write to a closed descriptor")
+        #expect(!lines.contains { $0.contains("killed by") || $0.contains("SIGILL") || $0.contains("SIGSEGV") })
+        // The archive's descriptor: the one opened for tmp/; after its injected failure, no write to it.
+        guard let opened = lines.first(where: { $0.contains("/tmp/") && $0.contains("seal-") && $0.contains("O_CREAT") }),
+            let fd = opened.split(separator: "=").last.map({ $0.trimmingCharacters(in: .whitespaces) })
+        else { return }
+        if let failed = lines.firstIndex(where: { $0.contains("write(\(fd),") && $0.contains("INJECTED") }) {
+            let after = lines[(failed + 1)...].prefix { !$0.contains("close(\(fd))") }
+            #expect(!after.contains { $0.contains("write(\(fd),") }, "written after the failure: \(after.count) lines")
+        }
+        #expect(try node.items().isEmpty)
+        #expect(node.files(under: "tmp").isEmpty)
+    }
+}
