@@ -53,7 +53,7 @@ public enum Daemon {
             coverage: coverage, logger: logger)
         let externalStamper = ExternalStamper(
             vault: vault, authorities: start.authorities, configuration: configuration, coverage: coverage,
-            actor: context.operatorName, logger: logger)
+            actor: context.operatorName, logger: logger, storageFailed: { pipeline.fail($0) })
 
         // Shut down in reverse order: the watcher first, then the pipeline, then the external
         // authorities' stamper, the checkpointer last (its last checkpoint covers all they recorded).
@@ -110,8 +110,14 @@ public enum Daemon {
         let vaultSync = try FileSystemSync(vault.root)
         let inboxSync = try FileSystemSync(layout.sealed)
         var exclusive: FileLock? = try vault.lockSealing(exclusive: true)
-        _ = try Reconciler(vault: vault, layout: layout, logger: logger, vaultSync: vaultSync, inboxSync: inboxSync)
-            .run(ledger: try vault.openLedger(cacheKiB: 4096))
+        let ledger = try vault.openLedger(cacheKiB: 4096)
+        do {
+            _ = try Reconciler(vault: vault, layout: layout, logger: logger, vaultSync: vaultSync, inboxSync: inboxSync)
+                .run(ledger: ledger)
+        } catch {
+            // A failed write or sync of the vault or the inbox stops sealing (invariant 8): exit 3.
+            throw DaemonError(.sealingStopped, "reconciling the vault at start failed: \(error)", cause: error)
+        }
         withExtendedLifetime(exclusive) {}
         exclusive = nil  // Released before the shared lock is taken (flock locks of one process conflict too).
         let sealingLock = try vault.lockSealing(exclusive: false)

@@ -61,6 +61,8 @@ final class ExternalStamper: @unchecked Sendable {
     let coverage: CheckpointCoverage
     let actor: String
     let logger: Logger
+    /// Called once when recording tokens fails: a storage failure stops sealing (invariant 8).
+    let storageFailed: @Sendable (DaemonError) -> Void
     private let stop = StopSignal()
 
     /// The most tokens asked of one authority before they are recorded (one ledger transaction).
@@ -89,7 +91,10 @@ final class ExternalStamper: @unchecked Sendable {
                     .authorityUnusable,
                     "timestamp-authorities.\(setting.name): \(setting.anchors) holds no PEM certificate")
             }
-            let hash = try vault.storeAnchors(pem)
+            let hash: Hash
+            do { hash = try vault.storeAnchors(pem) } catch {
+                throw DaemonError(.sealingStopped, "keeping the anchors of \(setting.name) in the vault failed: \(error)", cause: error)
+            }
             prepared.append(
                 Authority(
                     name: setting.name,
@@ -97,15 +102,20 @@ final class ExternalStamper: @unchecked Sendable {
                         url: setting.url, anchors: anchors, timeoutSeconds: setting.timeoutSeconds),
                     anchors: hash))
         }
-        try vault.recordExternalAuthorities(
-            prepared.map { Vault.ExternalAuthorityRecord(name: $0.name, url: $0.client.url, anchors: $0.anchors) })
+        do {
+            try vault.recordExternalAuthorities(
+                prepared.map { Vault.ExternalAuthorityRecord(name: $0.name, url: $0.client.url, anchors: $0.anchors) })
+        } catch {
+            throw DaemonError(.sealingStopped, "recording the external authorities in the vault failed: \(error)", cause: error)
+        }
         return prepared
     }
 
     init(
         vault: Vault, authorities: [Authority], configuration: DaemonConfiguration, coverage: CheckpointCoverage,
-        actor: String, logger: Logger
+        actor: String, logger: Logger, storageFailed: @escaping @Sendable (DaemonError) -> Void
     ) {
+        self.storageFailed = storageFailed
         self.vault = vault
         self.authorities = authorities
         self.configuration = configuration
@@ -148,8 +158,12 @@ final class ExternalStamper: @unchecked Sendable {
             do {
                 try discover()
                 for authority in authorities { try round(authority, ledger: ledger) }
+            } catch let error as DaemonError where error.code == .sealingStopped {
+                // Nothing asked again, nothing dropped: the items still await their tokens.
+                storageFailed(error)
+                return
             } catch {
-                logger.error("recording external time stamps failed; trying again", metadata: ["error": "\(error)"])
+                logger.error("reading the ledger for external time stamps failed; trying again", metadata: ["error": "\(error)"])
             }
             if stop.wait(seconds: busy ? 0.05 : 1) { break }
         }
@@ -206,7 +220,12 @@ final class ExternalStamper: @unchecked Sendable {
             }
         }
         if !events.isEmpty {
-            let appended = try ledger.append(events)
+            let appended: [CustodyEntry]
+            do {
+                appended = try ledger.append(events)
+            } catch {
+                throw DaemonError(.sealingStopped, "recording external time stamps failed: \(error)", cause: error)
+            }
             for entry in appended {
                 guard let record = TimeStampRecord(entry: entry) else { continue }
                 if case .checkpoint = record.subject {

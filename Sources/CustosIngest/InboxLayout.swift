@@ -149,7 +149,8 @@ public struct InboxLayout: Sendable {
     }
 
     /// Moves a refused input out of the inbox to `rejected/<case>/<id>/<…>`, without opening or
-    /// following it, after writing the reason beside it. Returns the reason file's path.
+    /// following it, after writing the reason beside it. Returns the reason file's path. Throws
+    /// `DaemonError.sealingStopped` when the move was made but could not be made durable.
     @discardableResult
     func reject(_ components: [[UInt8]], reason: String, code: String, now: String, node: String) throws -> RawPath {
         let caseFolder = components.count > 1 ? components[0] : Array("_no-case".utf8)
@@ -184,8 +185,16 @@ public struct InboxLayout: Sendable {
                     sidecar, to: rejectedRoot, Array(target.dropLast()) + [Sidecar.name(for: name)])
             }
         }
-        try rejectedRoot.syncDirectory(Array(target.dropLast()))
-        try inboxRoot.syncDirectory(Array(components.dropLast()))
+        // Moved: a failed sync now is a storage failure (invariant 8), not a file left behind.
+        do {
+            try rejectedRoot.syncDirectory(Array(target.dropLast()))
+            try inboxRoot.syncDirectory(Array(components.dropLast()))
+        } catch {
+            throw DaemonError(
+                .sealingStopped,
+                "\(path(of: components)) was moved to \(rejectedRoot.path(target)), but syncing the folders failed: \(error)",
+                cause: error)
+        }
         return rejectedRoot.path(reasonFile)
     }
 

@@ -260,6 +260,8 @@ final class InboxWatcher: @unchecked Sendable {
                 now: DaemonClock.now(), node: node)
             logger.warning(
                 "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])
+        } catch let error as DaemonError {
+            pipeline.fail(error)
         } catch {
             logger.error(
                 "refused, but could not be moved to the rejected folder; it stays in the inbox",

@@ -219,6 +219,9 @@ final class SealingPipeline: @unchecked Sendable {
             logger.warning(
                 "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])
             outcomes.push((path, .rejected))
+        } catch let error as DaemonError {
+            fail(error)
+            outcomes.push((path, .rejected))
         } catch {
             logger.error(
                 "refused, but could not be moved to the rejected folder; it stays in the inbox",
@@ -239,7 +242,9 @@ final class SealingPipeline: @unchecked Sendable {
         }
     }
 
-    private func fail(_ error: DaemonError) {
+    /// Stops sealing on a storage failure (invariant 8): the daemon exits 3 once the services
+    /// have wound down. Any thread may call it (the watcher's rejections too).
+    func fail(_ error: DaemonError) {
         let first = failure.withLock { current -> Bool in
             if current == nil {
                 current = error
@@ -407,8 +412,9 @@ final class SealingPipeline: @unchecked Sendable {
                 try inboxSync.sync()
                 releasedItems.withLock { $0 += done }
             } catch {
-                // The journal keeps them: they are released again at the next start.
-                logger.error("syncing the inbox after release failed", metadata: ["error": "\(error)"])
+                // The journal keeps them (released again, or found released, at the next start);
+                // a failed sync of the inbox stops sealing like one of the vault (invariant 8).
+                fail(DaemonError(.sealingStopped, "syncing the inbox after a release failed: \(error)", cause: error))
             }
             for outcome in outcomesOfBatch { outcomes.push(outcome) }
         }

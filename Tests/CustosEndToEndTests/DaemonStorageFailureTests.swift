@@ -1,0 +1,153 @@
+import CustosTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Invariant 8: any failed write or sync of the vault or the inbox stops sealing, and the daemon
+/// exits 3, at start, in a rejection, in a release and in the external authorities' stamper.
+/// Faults are injected into the real binary: by strace (the Nth call of each thread), or by a
+/// small preloaded library that fails `syncfs` on one folder's file system.
+@Suite(
+    "custos daemon: a storage failure stops sealing",
+    .enabled(if: haveProgram("strace") && haveProgram("cc")))
+struct DaemonStorageFailureTests {
+    static let noBacktrace = ["SWIFT_BACKTRACE": "enable=no"]
+
+    /// The daemon under strace, failing `call` with EIO at the `when`th call of each thread.
+    func daemonInjecting(_ node: Node, _ call: String, when: String, environment: [String: String] = [:]) throws
+        -> RunningDaemon
+    {
+        var env = Self.noBacktrace
+        for (key, value) in environment { env[key] = value }
+        return try RunningDaemon(
+            node, environment: env,
+            prefix: [
+                "strace", "-f", "-qq", "-o", node.directory.file("strace-\(call).log"), "-e", "trace=\(call)",
+                "-e", "inject=\(call):error=EIO:when=\(when)",
+            ])
+    }
+
+    /// Compiles `body` into a library to preload; `ends_with(fd, suffix)` tells whether the
+    /// descriptor's path ends with `suffix`.
+    static func preload(_ node: Node, _ name: String, _ body: String) throws -> String {
+        let source = try node.directory.write(
+            name + ".c",
+            """
+            #define _GNU_SOURCE
+            #include <dlfcn.h>
+            #include <errno.h>
+            #include <stdio.h>
+            #include <string.h>
+            #include <sys/types.h>
+            #include <unistd.h>
+            static int ends_with(int fd, const char *suffix) {
+                char link[64], target[4096];
+                snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+                ssize_t n = readlink(link, target, sizeof target - 1);
+                size_t length = strlen(suffix);
+                if (n < (ssize_t)length) return 0;
+                target[n] = 0;
+                return strcmp(target + n - length, suffix) == 0;
+            }
+            \(body)
+            """)
+        let library = node.directory.file(name + ".so")
+        let compiled = try run("cc", ["-shared", "-fPIC", "-o", library, source, "-ldl"])
+        #expect(compiled.status == 0, "\(compiled.stderr)")
+        return library
+    }
+
+    @Test func aFailedSyncAtStartExits3() throws {
+        let node = try Node()
+        let result = try run(
+            "timeout",
+            ["60", "strace", "-f", "-qq", "-o", "/dev/null", "-e", "inject=syncfs:error=EIO:when=1", custosBinary, "daemon",
+             "--vault", node.vault],
+            environment: Self.noBacktrace)
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("reconciling the vault at start failed"), "\(result.stderr)")
+    }
+
+    @Test func aRejectionWhoseFolderSyncFailsStopsSealing() throws {
+        let node = try Node()
+        symlink("/etc/hostname", node.inbox + "/a-link")
+        // The watcher's third fsync: the reason file, its folder, then the folder the link moved to.
+        let daemon = try daemonInjecting(node, "fsync", when: "3")
+        #expect(eventually(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
+        #expect(daemon.process.wait(timeout: 1) == 3, "\(daemon.log)")
+        #expect(daemon.log.contains("ALARM") && daemon.log.contains("syncing the folders failed"), "\(daemon.log)")
+        // Moved, with its reason: not reported as left in the inbox.
+        #expect(!daemon.log.contains("stays in the inbox"))
+        #expect(node.entryNames(under: node.inbox).isEmpty)
+        #expect(node.entryNames(under: node.rejectedFolder).contains { $0.hasSuffix("/a-link") })
+    }
+
+    @Test func aFailedSyncOfTheInboxAfterAReleaseStopsSealing() throws {
+        let node = try Node()
+        // Fails syncfs(2) on a descriptor of the sealed/ folder (the inbox's file system), only.
+        let library = try Self.preload(
+            node, "failsync",
+            """
+            int syncfs(int fd) {
+                if (ends_with(fd, "/sealed")) { errno = EIO; return -1; }
+                return ((int (*)(int))dlsym(RTLD_NEXT, "syncfs"))(fd);
+            }
+            """)
+        // At start the inbox is synced only when a release is pending: none here.
+        let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": library])
+        try FileManager.default.createDirectory(atPath: node.inbox + "/C-1", withIntermediateDirectories: true)
+        writeRaw(Array((node.inbox + "/C-1/a.bin").utf8), randomBytes(3000))
+        #expect(eventually(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
+        #expect(daemon.process.wait(timeout: 1) == 3, "\(daemon.log)")
+        #expect(daemon.log.contains("syncing the inbox after a release failed"), "\(daemon.log)")
+        // Sealed once; the next start (syncs working) finds the release done, and all verifies.
+        #expect(try node.items().count == 1)
+        let again = try RunningDaemon(node)
+        #expect(again.stop() == 0)
+        #expect(node.entryNames(under: node.sealedFolder) == ["C-1/a.bin"])
+        #expect(try node.verify().status == 0)
+    }
+
+    @Test(.enabled(if: haveProgram("openssl") && haveProgram("python3")))
+    func aFailedAppendOfExternalTokensStopsSealingWithoutAStorm() throws {
+        let server = try OpenSSLAuthority(mode: "ok")
+        let node = try Node()
+        for index in 0..<3 {
+            #expect(try node.custos(["ingest", try node.directory.write("f\(index).txt", "file \(index)")]).status == 0)
+        }
+        _ = try node.directory.write(
+            "vault/custos-daemon.yaml",
+            """
+            timestamp-authorities:
+              independent:
+                url: \(server.url)
+                anchors: \(server.directory.file("ca.pem"))
+                timeout-seconds: 5
+            timestamp-retry-seconds: 0.3
+            """)
+        // Once the trigger exists, every write of the ledger's WAL fails. The authority answers
+        // only after that, so the stamper's first append is the one that fails.
+        let trigger = node.directory.file("fail-now")
+        let library = try Self.preload(
+            node, "failwal",
+            """
+            ssize_t pwrite64(int fd, const void *buffer, size_t count, off_t offset) {
+                if (access("\(trigger)", F_OK) == 0 && ends_with(fd, "ledger.sqlite-wal")) { errno = EIO; return -1; }
+                return ((ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64"))(
+                    fd, buffer, count, offset);
+            }
+            """)
+        try server.setMode("http500")
+        let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": library])
+        #expect(eventually(timeout: 20) { daemon.log.contains("an external time-stamping authority failed") }, "\(daemon.log)")
+        _ = try node.directory.write("fail-now", "")
+        try server.setMode("ok")
+        #expect(eventually(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
+        #expect(daemon.process.wait(timeout: 1) == 3, "\(daemon.log)")
+        #expect(daemon.log.contains("recording external time stamps failed"), "\(daemon.log)")
+        #expect(!daemon.log.contains("trying again"), "\(daemon.log)")
+        // Nothing was recorded, nothing lost: the items still await the authority.
+        #expect(try node.items().allSatisfy { ($0["awaitingTimeStamps"] as? [String]) == ["independent"] })
+        #expect(try node.verify().status == 0)
+    }
+}
