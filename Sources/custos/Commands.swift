@@ -153,16 +153,10 @@ struct Ingest: ParsableCommand {
             }
         }
         if sealed > 0 {
-            let note = try ledger.checkpoint(signer: signer, now: Clock.now())
+            // Signed and stamped by the node's TSA in one transaction: it covers every entry.
+            let note = try CheckpointSigning(signer: signer, stamper: stamper).sign(ledger, now: Clock.now())
             let checkpoint = try Checkpoint(parsing: note.text)
             print("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
-            if let stamper {
-                _ = try ledger.append([
-                    try stamper.stamp(
-                        .checkpoint(size: checkpoint.size), imprint: OpenSSLSHA256().sha256(Array(note.text.utf8)),
-                        item: "", actor: sealer.context.operatorName, now: Clock.now())
-                ])
-            }
         }
         if refused > 0 {
             throw CLIError(message: "\(refused) of \(files.count + unreadableDirectories) inputs were not sealed")
@@ -382,12 +376,14 @@ struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint", abstract: "Print the latest signed checkpoint, verbatim.")
     @OptionGroup var vault: VaultOptions
-    @Flag(help: "First sign a new checkpoint if entries were appended since the latest.") var sign = false
+    @Flag(
+        help: "First sign (and time-stamp) a new checkpoint if entries were appended since the latest.")
+    var sign = false
 
     func run() throws {
         let vault = try vault.open()
         let ledger = try vault.openLedger(readOnly: !sign)
-        if sign { try ledger.checkpoint(signer: try vault.signer(), now: Clock.now()) }
+        if sign { try CheckpointSigning(vault: vault).sign(ledger, now: Clock.now()) }
         Output.writeRaw(Array(try ledger.latestCheckpoint().utf8))
     }
 }

@@ -121,6 +121,41 @@ struct LedgerTests {
         #expect(audit.checkpointsChecked == 3)
     }
 
+    @Test func aCheckpointsTokenIsKeptInItsTransactionAndNoEntryFollowsIt() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<3).map(LedgerFixture.event))
+        // A stamp that fails: no checkpoint is recorded either.
+        #expect(throws: LedgerError.self) {
+            try ledger.checkpoint(signer: fixture.signer, now: "t") { _ in throw LedgerError(.invalid, "TSA down") }
+        }
+        #expect(try ledger.checkpoints().map(\.size) == [0])
+        let note = try ledger.checkpoint(signer: fixture.signer, now: "t") { Array($0.text.utf8) }
+        let checkpoint = try Checkpoint(parsing: note.text)
+        #expect(try ledger.size() == 3 && checkpoint.size == 3)
+        #expect(try ledger.checkpointStamps(size: 3).map(\.token) == [Array(note.text.utf8)])
+        #expect(try ledger.checkpointStamps(size: 3).map(\.root) == [checkpoint.root.base64])
+        // Another authority's token, for a checkpoint the node signed, with its root only.
+        #expect(throws: LedgerError.self) {
+            try ledger.recordCheckpointStamp(size: 3, root: .zero, source: "gov", anchors: nil, token: [1])
+        }
+        try ledger.recordCheckpointStamp(size: 3, root: checkpoint.root, source: "gov", anchors: .zero, token: [1])
+        #expect(try ledger.checkpointStamps().map(\.source) == ["gov", "node"])
+        #expect(try ledger.audit(verifiers: [fixture.verifier]).faults.isEmpty)
+    }
+
+    @Test func entriesAfterTheLatestCheckpointAreUncovered() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<4).map(LedgerFixture.event))
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        _ = try ledger.append((4..<6).map(LedgerFixture.event))
+        let audit = try ledger.audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.map(\.code) == ["entries-uncovered"] && audit.faults.first?.subject == "entry 4")
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        #expect(try ledger.audit(verifiers: [fixture.verifier]).faults.isEmpty)
+    }
+
     @Test func entriesAreAppendOnly() throws {
         let fixture = try LedgerFixture()
         let ledger = try fixture.open()
@@ -226,6 +261,7 @@ struct LedgerTests {
         #expect(try ledger.stamps(of: "checkpoint:2").map(\.record) == [checkpointRecord])
         #expect(try ledger.stampedSubjects() == ["item-0", "checkpoint:2"])
         #expect(try ledger.items().count == 1)  // A time stamp is not an item.
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
         #expect(try fixture.open().audit(verifiers: [fixture.verifier]).faults.isEmpty)
         try fixture.tamper("UPDATE stamps SET subject = 'item-9' WHERE seq = 1")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
