@@ -300,9 +300,17 @@ struct Verify: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
     @Option(
         help: """
-            The node's verifier key (name+hash+base64), obtained through a channel you trust; by default the             vault's own keys/node.vkey.
+            The node's verifier key (name+hash+base64), or a file holding it, obtained through a channel you \
+            trust; it is pinned: a vault whose own key differs fails. By default the vault's own keys/node.vkey.
             """)
     var key: String?
+    @Option(
+        name: .customLong("checkpoint"),
+        help: """
+            A signed checkpoint kept elsewhere (an earlier `custos checkpoint`, a court bundle, a peer) \
+            (repeatable): it must be signed by the node's key and consistent with the vault's log.
+            """)
+    var keptCheckpoints: [String] = []
     @Option(
         name: .customLong("tsa-anchor"),
         help: """
@@ -327,6 +335,15 @@ struct Verify: ParsableCommand {
                 throw CLIError(message: "\(path): the trust anchors cannot be read: \(error)")
             }
         }
+        let pinnedKey = try key.map(Self.verifierKey)
+        let kept = try keptCheckpoints.map { file in
+            let path = RawArguments.raw(file)
+            do {
+                return (name: file, note: String(decoding: try FileSystem.readFile(path), as: UTF8.self))
+            } catch {
+                throw CLIError(message: "\(path): the checkpoint cannot be read: \(error)")
+            }
+        }
         let vault = try vault.open()
         let ledger: Ledger
         do {
@@ -340,9 +357,8 @@ struct Verify: ParsableCommand {
         }
         let report: VerificationReport
         do {
-            let verifier = try key.map { try Ed25519NoteVerifier(text: $0) }
             report = try VaultVerifier(vault: vault).verify(
-                ledger: ledger, items: selection, key: verifier, timeStampAnchors: anchors
+                ledger: ledger, items: selection, key: pinnedKey, timeStampAnchors: anchors, keptCheckpoints: kept
             ) {
                 Output.progress($0)
             }
@@ -361,6 +377,9 @@ struct Verify: ParsableCommand {
                 "items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed"
             )
             print("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
+            if !kept.isEmpty {
+                print("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
+            }
             if report.passed {
                 print("verification passed")
             } else {
@@ -369,6 +388,21 @@ struct Verify: ParsableCommand {
             }
         }
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// `--key`: a verifier key in signed-note form, or a file holding one.
+    static func verifierKey(_ argument: String) throws -> Ed25519NoteVerifier {
+        if let key = try? Ed25519NoteVerifier(text: argument) { return key }
+        let path = RawArguments.raw(argument)
+        guard let bytes = try? FileSystem.readFile(path) else {
+            throw CLIError(message: "--key \(argument): neither a verifier key (name+hash+base64) nor a readable file")
+        }
+        do {
+            return try Ed25519NoteVerifier(
+                text: String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        } catch {
+            throw CLIError(message: "\(path): not a verifier key (name+hash+base64): \(error)")
+        }
     }
 }
 

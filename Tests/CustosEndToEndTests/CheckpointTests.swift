@@ -123,3 +123,127 @@ struct CheckpointCoverageTests {
         #expect(!missing.output.contains("[stamp-invalid]"))
     }
 }
+
+/// `verify --checkpoint` and `--key`: what an expert kept elsewhere is held against the vault,
+/// so a rolled-back, rewritten or re-keyed vault fails.
+@Suite("checkpoints kept elsewhere", .serialized)
+struct KeptCheckpointTests {
+    func ingest(_ node: Node, _ count: Int, tag: String) throws {
+        let files = try (0..<count).map { try node.directory.write("\(tag)/f\($0).bin", randomBytes(700 + $0)) }
+        let result = try node.custos(["ingest"] + files)
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    func keep(_ node: Node, as name: String) throws -> String {
+        try node.directory.write(name, try node.custos(["checkpoint"]).stdout)
+    }
+
+    @Test func aKeptCheckpointIsConsistentWithTheLaterLog() throws {
+        let node = try Node()
+        try ingest(node, 3, tag: "a")
+        let early = try keep(node, as: "early.txt")
+        try ingest(node, 4, tag: "b")
+        let late = try keep(node, as: "late.txt")
+        let verify = try node.custos(["verify", "--checkpoint", early, "--checkpoint", late])
+        #expect(verify.status == 0, "\(verify.output)")
+        #expect(verify.output.contains("kept checkpoints: 2 checked against the log"))
+        let key = try node.directory.write("node.vkey", try node.custos(["key"]).stdout)
+        #expect(try node.custos(["verify", "--key", key, "--checkpoint", early]).status == 0)
+    }
+
+    @Test func aVaultRestoredFromAnOlderCopyFailsAgainstANewerCheckpoint() throws {
+        let node = try Node()
+        try ingest(node, 3, tag: "a")
+        let older = node.directory.file("older-vault")
+        #expect(try run("cp", ["-a", node.vault, older]).status == 0)
+        try ingest(node, 2, tag: "b")
+        let newer = try keep(node, as: "newer.txt")
+        let olderRoot = try SignedNote(parsing: try run(custosBinary, ["checkpoint", "--vault", older]).output)
+        let newerNote = try Checkpoint(parsing: try SignedNote(parsing: String(contentsOfFile: newer, encoding: .utf8)).text)
+        #expect(newerNote.size == 10)
+
+        let verify = try run(custosBinary, ["verify", "--vault", older, "--checkpoint", newer])
+        #expect(verify.status == 1, "\(verify.output)")
+        #expect(verify.output.contains("[kept-checkpoint-ahead] checkpoint \(newer)"), "\(verify.output)")
+        #expect(verify.output.contains("size 10 root \(newerNote.root.base64)"))
+        let oldRoot = try Checkpoint(parsing: olderRoot.text).root.base64
+        #expect(verify.output.contains("size 6 root \(oldRoot)"), "\(verify.output)")
+        // Without the kept checkpoint, the older copy is sound in itself.
+        #expect(try run(custosBinary, ["verify", "--vault", older]).status == 0)
+    }
+
+    @Test func aVaultRebuiltWithANewKeyFailsAgainstThePinnedKeyAndTheKeptCheckpoint() throws {
+        let original = try Node()
+        let files = try (0..<3).map { try original.directory.write("f\($0).bin", randomBytes(800 + $0)) }
+        #expect(try original.custos(["ingest", "--case", "C-1"] + files).status == 0)
+        let key = try original.custos(["key"]).output.trimmingCharacters(in: .newlines)
+        let kept = try keep(original, as: "kept.txt")
+        // The same content, sealed again into a vault of the same origin with a new key.
+        let forged = try Node()
+        #expect(try forged.custos(["ingest", "--case", "C-1"] + files).status == 0)
+        #expect(try forged.verify().status == 0)
+
+        let pinned = try forged.custos(["verify", "--key", key])
+        #expect(pinned.status == 1 && pinned.output.contains("[key-mismatch] key"), "\(pinned.output)")
+        #expect(pinned.output.contains("[bad-signature] checkpoint 6"))
+        let keyFile = try forged.directory.write("original.vkey", key + "\n")
+        let both = try forged.custos(["verify", "--key", keyFile, "--checkpoint", kept])
+        #expect(both.status == 1 && both.output.contains("[key-mismatch]"), "\(both.output)")
+        #expect(both.output.contains("[kept-checkpoint-inconsistent] checkpoint \(kept)"), "\(both.output)")
+        // Unpinned, the kept checkpoint alone shows that the vault's key is not the one that signed it.
+        let unpinned = try forged.custos(["verify", "--checkpoint", kept])
+        #expect(unpinned.status == 1, "\(unpinned.output)")
+        #expect(unpinned.output.contains("[kept-checkpoint-signature] checkpoint \(kept)"), "\(unpinned.output)")
+    }
+
+    @Test func aTamperedCheckpointFileIsRefusedByName() throws {
+        let node = try Node()
+        try ingest(node, 2, tag: "a")
+        let note = try SignedNote(parsing: try node.custos(["checkpoint"]).output)
+        var signature = note.signatures[0].signature
+        signature[12] ^= 0x01
+        let tampered = try node.directory.write(
+            "tampered.txt",
+            SignedNote(
+                text: note.text,
+                signatures: [
+                    NoteSignature(name: note.signatures[0].name, keyID: note.signatures[0].keyID, signature: signature)
+                ]
+            ).serialized)
+        let verify = try node.custos(["verify", "--checkpoint", tampered])
+        #expect(verify.status == 1)
+        #expect(
+            verify.output.contains("[kept-checkpoint-signature] checkpoint \(tampered): refused: \(tampered) is not signed"),
+            "\(verify.output)")
+        let garbage = try node.directory.write("garbage.txt", "not a checkpoint\n")
+        let malformed = try node.custos(["verify", "--checkpoint", garbage])
+        #expect(malformed.status == 1 && malformed.output.contains("[kept-checkpoint-malformed]"))
+        let missing = try node.custos(["verify", "--checkpoint", "/nonexistent/kept.txt"])
+        #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/kept.txt"), "\(missing.stderr)")
+        let badKey = try node.custos(["verify", "--key", "/nonexistent/node.vkey"])
+        #expect(badKey.status == 2 && badKey.stderr.contains("/nonexistent/node.vkey"), "\(badKey.stderr)")
+    }
+
+    /// A split view: the node's own key signed two trees of one size, or a smaller tree that the
+    /// log does not extend. Both are faults naming both sizes and roots.
+    @Test func aForkedCheckpointSignedByTheNodesOwnKeyIsInconsistent() throws {
+        let node = try Node()
+        try ingest(node, 3, tag: "a")
+        try ingest(node, 2, tag: "b")
+        let signer = try Ed25519NoteSigner(
+            privateKeyText: String(contentsOfFile: node.vault + "/keys/node.key", encoding: .utf8)
+                .trimmingCharacters(in: .newlines))
+        let latest = try Checkpoint(parsing: SignedNote(parsing: try node.custos(["checkpoint"]).output).text)
+        let otherRoot = OpenSSLSHA256().sha256("another history")
+        for size: UInt64 in [latest.size, 4] {
+            let fork = try SignedNote.sign(
+                text: Checkpoint(origin: latest.origin, size: size, root: otherRoot).text, signers: [signer])
+            let file = try node.directory.write("fork-\(size).txt", fork.serialized)
+            let verify = try node.custos(["verify", "--checkpoint", file])
+            #expect(verify.status == 1, "\(verify.output)")
+            #expect(verify.output.contains("[kept-checkpoint-inconsistent] checkpoint \(file)"), "\(verify.output)")
+            #expect(verify.output.contains("size \(size) root \(otherRoot.base64)"))
+            #expect(verify.output.contains("size \(latest.size) root \(latest.root.base64)"))
+        }
+    }
+}

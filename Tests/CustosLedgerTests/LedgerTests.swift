@@ -156,6 +156,39 @@ struct LedgerTests {
         #expect(try ledger.audit(verifiers: [fixture.verifier]).faults.isEmpty)
     }
 
+    /// Checkpoints kept outside the ledger: consistent ones pass; a larger one, a fork of the
+    /// same size, an inconsistent smaller one and one signed by another key are faults.
+    @Test func keptCheckpointsAreHeldAgainstTheLog() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<5).map(LedgerFixture.event))
+        let early = try ledger.checkpoint(signer: fixture.signer, now: "t")
+        _ = try ledger.append((5..<9).map(LedgerFixture.event))
+        let late = try ledger.checkpoint(signer: fixture.signer, now: "t")
+        func codes(_ note: SignedNote) -> [String] {
+            ledger.checkKeptCheckpoint(note.serialized, name: "kept.txt", verifiers: [fixture.verifier]).map(\.code)
+        }
+        #expect(codes(early).isEmpty && codes(late).isEmpty)
+        func signed(size: UInt64, root: Hash, by signer: Ed25519NoteSigner? = nil) throws -> SignedNote {
+            try SignedNote.sign(
+                text: Checkpoint(origin: fixture.signer.name, size: size, root: root).text,
+                signers: [signer ?? fixture.signer])
+        }
+        let other = OpenSSLSHA256().sha256("another history")
+        #expect(try codes(signed(size: 12, root: other)) == ["kept-checkpoint-ahead"])
+        #expect(try codes(signed(size: 9, root: other)) == ["kept-checkpoint-inconsistent"])
+        #expect(try codes(signed(size: 5, root: other)) == ["kept-checkpoint-inconsistent"])
+        #expect(try codes(signed(size: 0, root: other)) == ["kept-checkpoint-inconsistent"])
+        let stranger = try Ed25519NoteSigner(name: fixture.signer.name, key: Ed25519PrivateKey())
+        #expect(try codes(signed(size: 5, root: ledger.root(size: 5), by: stranger)) == ["kept-checkpoint-signature"])
+        #expect(codes(SignedNote(text: "not a checkpoint\n", signatures: [])) == ["kept-checkpoint-malformed"])
+        let fault = ledger.checkKeptCheckpoint(
+            try signed(size: 12, root: other).serialized, name: "kept.txt", verifiers: [fixture.verifier])[0]
+        let latestRoot = try Checkpoint(parsing: late.text).root.base64
+        #expect(fault.expected == "size 12 root \(other.base64) (kept.txt)")
+        #expect(fault.found == "size 9 root \(latestRoot) (the vault's latest checkpoint)")
+    }
+
     @Test func entriesAreAppendOnly() throws {
         let fixture = try LedgerFixture()
         let ledger = try fixture.open()
