@@ -230,6 +230,25 @@ public final class Ledger {
         }
     }
 
+    /// The signed checkpoint of `size` entries, verbatim: every checkpoint the node signed is kept.
+    public func checkpoint(size: UInt64) throws -> String {
+        try sql {
+            if let note = try db.firstRow(
+                "SELECT note FROM checkpoints WHERE size = ?", [.integer(Int64(size))], { $0.text(0) }), let note
+            {
+                return note
+            }
+            var sizes = [UInt64]()
+            try db.forEachRow("SELECT size FROM checkpoints ORDER BY size") { sizes.append(UInt64(max(0, $0.int64(0)))) }
+            let before = sizes.last { $0 < size }.map { "\($0)" } ?? "none"
+            let after = sizes.first { $0 > size }.map { "\($0)" } ?? "none"
+            throw LedgerError(
+                .notFound,
+                "the node signed no checkpoint of size \(size); the nearest sizes signed are \(before) below and \(after) above"
+            )
+        }
+    }
+
     /// The latest signed checkpoint, verbatim.
     public func latestCheckpoint() throws -> String {
         try sql {

@@ -408,17 +408,21 @@ struct Verify: ParsableCommand {
 
 struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "checkpoint", abstract: "Print the latest signed checkpoint, verbatim.")
+        commandName: "checkpoint",
+        abstract: "Print the latest signed checkpoint, or the one of SIZE entries, verbatim.")
     @OptionGroup var vault: VaultOptions
     @Flag(
         help: "First sign (and time-stamp) a new checkpoint if entries were appended since the latest.")
     var sign = false
+    @Argument(help: "The tree size of an earlier checkpoint to print (every checkpoint signed is kept).")
+    var size: UInt64?
 
     func run() throws {
         let vault = try vault.open()
         let ledger = try vault.openLedger(readOnly: !sign)
         if sign { try CheckpointSigning(vault: vault).sign(ledger, now: Clock.now()) }
-        Output.writeRaw(Array(try ledger.latestCheckpoint().utf8))
+        let note = try size.map { try ledger.checkpoint(size: $0) } ?? ledger.latestCheckpoint()
+        Output.writeRaw(Array(note.utf8))
     }
 }
 

@@ -247,3 +247,66 @@ struct KeptCheckpointTests {
         }
     }
 }
+
+/// `custos checkpoint SIZE` prints an older checkpoint verbatim, and step 5 of the verification
+/// guide (consistency over time) runs as written.
+@Suite("older checkpoints and the guide's consistency step", .serialized)
+struct OlderCheckpointTests {
+    @Test func checkpointSizePrintsTheOneSignedThenVerbatim() throws {
+        let node = try Node()
+        #expect(try node.custos(["ingest", try node.directory.write("a.bin", randomBytes(100))]).status == 0)
+        let first = try node.custos(["checkpoint"]).stdout
+        #expect(try node.custos(["ingest", try node.directory.write("b.bin", randomBytes(200))]).status == 0)
+        let again = try node.custos(["checkpoint", "2"])
+        #expect(again.status == 0 && again.stdout == first)
+        #expect(try node.custos(["checkpoint", "4"]).stdout == (try node.custos(["checkpoint"]).stdout))
+        let none = try node.custos(["checkpoint", "3"])
+        #expect(none.status == 2, "\(none.stderr)")
+        #expect(none.stderr.contains("no checkpoint of size 3") && none.stderr.contains("2 below and 4 above"))
+    }
+
+    /// The `sh` block of the guide's step 5, as written, with the vault in `CUSTOS_VAULT`, the
+    /// `custos` just built on the PATH, and `Docs/tools` beside the working folder.
+    @Test(.enabled(if: haveProgram("python3") && haveProgram("bash")))
+    func theGuidesConsistencyStepRunsAsWritten() throws {
+        var docs = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { docs.deleteLastPathComponent() }
+        docs.appendPathComponent("Docs")
+        let guide = try String(contentsOf: docs.appendingPathComponent("Verification.md"), encoding: .utf8)
+        let step = try #require(guide.range(of: "## 5. Consistency over time"))
+        let blockStart = try #require(guide.range(of: "```sh\n", range: step.upperBound..<guide.endIndex))
+        let blockEnd = try #require(guide.range(of: "```", range: blockStart.upperBound..<guide.endIndex))
+        let script = String(guide[blockStart.upperBound..<blockEnd.lowerBound])
+
+        let node = try Node()
+        try FileManager.default.createDirectory(
+            atPath: node.directory.file("expert"), withIntermediateDirectories: true)
+        let expert = node.directory.file("expert")
+        try FileManager.default.createSymbolicLink(atPath: expert + "/Docs", withDestinationPath: docs.path)
+        #expect(try node.custos(["ingest", try node.directory.write("a.bin", randomBytes(100))]).status == 0)
+        try node.directory.write("expert/kept-checkpoint.txt", try node.custos(["checkpoint"]).stdout)
+        for round in 0..<3 {
+            let files = try (0..<(round + 2)).map { try node.directory.write("r\(round)/f\($0).bin", randomBytes(300)) }
+            #expect(try node.custos(["ingest"] + files).status == 0)
+        }
+        let bin = URL(fileURLWithPath: custosBinary).deletingLastPathComponent().path
+        let environment = [
+            "CUSTOS_VAULT": node.vault, "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? ""),
+        ]
+        let result = try run(
+            "bash", ["-e", "-o", "pipefail", "-c", script], environment: environment, directory: expert)
+        #expect(result.status == 0, "\(result.output) \(result.stderr)")
+        #expect(result.output.contains("consistent: the tree of 20 entries"), "\(result.output)")
+        #expect(result.output.contains("extends the tree of 2 entries"))
+
+        // A later checkpoint that does not extend the kept one: the same step fails.
+        let new = try String(contentsOfFile: expert + "/new.txt", encoding: .utf8)
+        var lines = new.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines[2] = OpenSSLSHA256().sha256("another history").base64
+        try lines.joined(separator: "\n").write(toFile: expert + "/new.txt", atomically: false, encoding: .utf8)
+        let check = try run(
+            "python3", ["Docs/tools/rfc6962_check.py", "consistency", "old.txt", "new.txt", "proof.txt"],
+            directory: expert)
+        #expect(check.status == 1 && check.output.contains("INCONSISTENT"), "\(check.output)")
+    }
+}

@@ -135,6 +135,9 @@ struct LedgerTests {
         #expect(try ledger.size() == 3 && checkpoint.size == 3)
         #expect(try ledger.checkpointStamps(size: 3).map(\.token) == [Array(note.text.utf8)])
         #expect(try ledger.checkpointStamps(size: 3).map(\.root) == [checkpoint.root.base64])
+        #expect(try ledger.checkpoint(size: 3) == note.serialized)
+        #expect(try ledger.checkpoint(size: 0) == (try ledger.checkpoints().first?.note))
+        #expect { try ledger.checkpoint(size: 2) } throws: { ($0 as? LedgerError)?.code == .notFound }
         // Another authority's token, for a checkpoint the node signed, with its root only.
         #expect(throws: LedgerError.self) {
             try ledger.recordCheckpointStamp(size: 3, root: .zero, source: "gov", anchors: nil, token: [1])
