@@ -416,13 +416,57 @@ struct CheckpointCommand: ParsableCommand {
     var sign = false
     @Argument(help: "The tree size of an earlier checkpoint to print (every checkpoint signed is kept).")
     var size: UInt64?
+    @Option(
+        help: """
+            Also write the checkpoint, its signed text, its RFC 3161 tokens (.tsr), each authority's anchors \
+            and the openssl ts -verify command lines (VERIFY.txt) into this folder (created if needed).
+            """)
+    var export: String?
 
     func run() throws {
         let vault = try vault.open()
         let ledger = try vault.openLedger(readOnly: !sign)
         if sign { try CheckpointSigning(vault: vault).sign(ledger, now: Clock.now()) }
         let note = try size.map { try ledger.checkpoint(size: $0) } ?? ledger.latestCheckpoint()
+        if let export { try exportTokens(note: note, ledger: ledger, vault: vault, to: RawArguments.raw(export)) }
         Output.writeRaw(Array(note.utf8))
+    }
+
+    /// The checkpoint's tokens as a court checks them: each stamps the SHA-256 of the signed text.
+    func exportTokens(note: String, ledger: Ledger, vault: Vault, to folder: RawPath) throws {
+        let signed = try SignedNote(parsing: note)
+        let checkpoint = try Checkpoint(parsing: signed.text)
+        let body = Array(signed.text.utf8)
+        let imprint = OpenSSLSHA256().sha256(body)
+        let stamps = try ledger.checkpointStamps(size: checkpoint.size).filter { $0.root == checkpoint.root.base64 }
+        guard !stamps.isEmpty else {
+            throw CLIError(message: "the checkpoint of size \(checkpoint.size) has no time stamp")
+        }
+        try FileSystem.makeDirectory(folder)
+        let base = "checkpoint-\(checkpoint.size)"
+        try FileSystem.writeDurably(Array(note.utf8), to: folder.appending("\(base).txt"))
+        try FileSystem.writeDurably(body, to: folder.appending("\(base).body"))
+        var lines = [
+            "# Time stamps of the checkpoint of size \(checkpoint.size), root \(checkpoint.root.base64).",
+            "# \(base).body is its signed text (SHA-256 \(imprint.hex)); each token stamps that digest.",
+            "# Check the checkpoint's signature first (Docs/Verification.md, step 3). Each command prints",
+            "# \"Verification: OK\" for a good token; for a check independent of this vault, use each",
+            "# authority's root certificate obtained from the authority itself as -CAfile.",
+        ]
+        for stamp in stamps {
+            // What is kept is re-checked against the text before it is handed out.
+            guard (try? TimeStampVerifier.info(response: stamp.token))?.imprint == imprint.bytes else {
+                throw CLIError(
+                    message: "the \(stamp.source) token of checkpoint \(checkpoint.size) does not stamp its text; run custos verify",
+                    exitCode: 1)
+            }
+            let name = "\(base)-\(stamp.source).tsr"
+            let anchorsName = try exportAnchors(source: stamp.source, anchors: stamp.anchors, vault: vault, to: folder)
+            try FileSystem.writeDurably(stamp.token, to: folder.appending(name))
+            lines.append("openssl ts -verify -data \(base).body -in \(name) -CAfile \(anchorsName)")
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
     }
 }
 
@@ -520,24 +564,8 @@ struct TimestampExport: ParsableCommand {
                 throw CLIError(
                     message: "the token of entry \(stamp.entry.sequence) was altered; run custos verify", exitCode: 1)
             }
-            let anchorsName: String
-            let anchors: [UInt8]
-            if stamp.record.source == TimeStampRecord.nodeSource {
-                anchorsName = "tsa-chain.pem"
-                anchors = try FileSystem.readFile(vault.timeStampChainPath)
-            } else {
-                anchorsName = "anchors-\(stamp.record.source).pem"
-                guard let hash = stamp.record.anchors, let kept = try? FileSystem.readFile(vault.anchorsPath(hash)),
-                    OpenSSLSHA256().sha256(kept) == hash
-                else {
-                    throw CLIError(
-                        message:
-                            "the trust anchors of \(stamp.record.source) are missing or altered; run custos verify",
-                        exitCode: 1)
-                }
-                anchors = kept
-            }
-            try FileSystem.writeDurably(anchors, to: folder.appending(anchorsName))
+            let anchorsName = try exportAnchors(
+                source: stamp.record.source, anchors: stamp.record.anchors, vault: vault, to: folder)
             try FileSystem.writeDurably(token, to: folder.appending(name))
             lines.append(
                 "# [\(stamp.record.source)] genTime \(stamp.record.genTime), serial \(stamp.record.serial), by \(stamp.record.authority)"
@@ -553,4 +581,27 @@ struct TimestampExport: ParsableCommand {
         try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
         print(text, terminator: "")
     }
+}
+
+/// Writes the trust anchors a token of `source` is checked against into `folder` (the node's
+/// `tsa/chain.pem`, or an external authority's anchors as the vault kept them, re-hashed first)
+/// and returns the file's name there.
+func exportAnchors(source: String, anchors: Hash?, vault: Vault, to folder: RawPath) throws -> String {
+    let name: String
+    let bytes: [UInt8]
+    if source == TimeStampRecord.nodeSource {
+        name = "tsa-chain.pem"
+        bytes = try FileSystem.readFile(vault.timeStampChainPath)
+    } else {
+        name = "anchors-\(source).pem"
+        guard let hash = anchors, let kept = try? FileSystem.readFile(vault.anchorsPath(hash)),
+            OpenSSLSHA256().sha256(kept) == hash
+        else {
+            throw CLIError(
+                message: "the trust anchors of \(source) are missing or altered; run custos verify", exitCode: 1)
+        }
+        bytes = kept
+    }
+    try FileSystem.writeDurably(bytes, to: folder.appending(name))
+    return name
 }

@@ -265,6 +265,28 @@ struct OlderCheckpointTests {
         #expect(none.stderr.contains("no checkpoint of size 3") && none.stderr.contains("2 below and 4 above"))
     }
 
+    /// `checkpoint SIZE --export DIR`: the checkpoint, its signed text, its token and the TSA's
+    /// chain, with the openssl ts -verify lines, each run as written.
+    @Test(.enabled(if: haveProgram("openssl"))) func aCheckpointsTokenIsExportedWithTheCommandsThatCheckIt() throws {
+        let node = try Node()
+        #expect(try node.custos(["ingest", try node.directory.write("a.bin", randomBytes(100))]).status == 0)
+        #expect(try node.custos(["ingest", try node.directory.write("b.bin", randomBytes(200))]).status == 0)
+        let folder = node.directory.file("court")
+        let export = try node.custos(["checkpoint", "2", "--export", folder])
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(export.stdout == (try node.custos(["checkpoint", "2"]).stdout))
+        let verifyText = try String(contentsOfFile: folder + "/VERIFY.txt", encoding: .utf8)
+        let commands = verifyText.split(separator: "\n").filter { $0.hasPrefix("openssl ts -verify -data") }
+        #expect(commands == ["openssl ts -verify -data checkpoint-2.body -in checkpoint-2-node.tsr -CAfile tsa-chain.pem"])
+        for command in commands {
+            let result = try run("openssl", command.split(separator: " ").dropFirst().map(String.init), directory: folder)
+            #expect(result.output.contains("Verification: OK"), "\(result.output) \(result.stderr)")
+        }
+        // The body is the checkpoint's signed text: what its signature and its tokens cover.
+        let note = try SignedNote(parsing: try String(contentsOfFile: folder + "/checkpoint-2.txt", encoding: .utf8))
+        #expect(try String(contentsOfFile: folder + "/checkpoint-2.body", encoding: .utf8) == note.text)
+    }
+
     /// The `sh` block of the guide's step 5, as written, with the vault in `CUSTOS_VAULT`, the
     /// `custos` just built on the PATH, and `Docs/tools` beside the working folder.
     @Test(.enabled(if: haveProgram("python3") && haveProgram("bash")))

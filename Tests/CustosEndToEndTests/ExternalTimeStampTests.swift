@@ -116,6 +116,18 @@ struct ExternalTimeStampTests {
             #expect(result.output.contains("Verification: OK"), "\(command): \(result.output) \(result.stderr)")
         }
 
+        // The latest checkpoint's tokens, the node's and the authority's, each checked over its text.
+        let checkpointFolder = node.directory.file("court-checkpoint")
+        #expect(try node.custos(["checkpoint", "--export", checkpointFolder]).status == 0)
+        let checkpointCommands = try String(contentsOfFile: checkpointFolder + "/VERIFY.txt", encoding: .utf8)
+            .split(separator: "\n").filter { $0.hasPrefix("openssl ts -verify -data") }
+        #expect(checkpointCommands.count == 2 && checkpointCommands.contains { $0.contains("anchors-independent.pem") })
+        for command in checkpointCommands {
+            let result = try run(
+                "openssl", command.split(separator: " ").dropFirst().map(String.init), directory: checkpointFolder)
+            #expect(result.output.contains("Verification: OK"), "\(command): \(result.output) \(result.stderr)")
+        }
+
         // Kept anchors altered: a fault, named.
         let anchorsPath = node.vault + "/tsa/anchors/" + kept[0]
         chmod(anchorsPath, 0o644)
