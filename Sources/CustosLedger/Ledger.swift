@@ -239,7 +239,9 @@ public final class Ledger {
                 return note
             }
             var sizes = [UInt64]()
-            try db.forEachRow("SELECT size FROM checkpoints ORDER BY size") { sizes.append(UInt64(max(0, $0.int64(0)))) }
+            try db.forEachRow("SELECT size FROM checkpoints ORDER BY size") { row in
+                sizes.append(UInt64(max(0, row.int64(0))))
+            }
             let before = sizes.last { $0 < size }.map { "\($0)" } ?? "none"
             let after = sizes.first { $0 > size }.map { "\($0)" } ?? "none"
             throw LedgerError(

@@ -170,7 +170,9 @@ extension VaultVerifier {
                 faults.append(
                     VerificationFault(
                         subject: "checkpoint \(size)", code: "checkpoint-unstamped",
-                        message: "the checkpoint has no valid time stamp of the node's TSA (it is made with the checkpoint)"))
+                        message:
+                            "the checkpoint has no valid time stamp of the node's TSA (it is made with the checkpoint)")
+                )
             }
         }
         return (checked, faults)

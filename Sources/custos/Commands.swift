@@ -457,7 +457,8 @@ struct CheckpointCommand: ParsableCommand {
             // What is kept is re-checked against the text before it is handed out.
             guard (try? TimeStampVerifier.info(response: stamp.token))?.imprint == imprint.bytes else {
                 throw CLIError(
-                    message: "the \(stamp.source) token of checkpoint \(checkpoint.size) does not stamp its text; run custos verify",
+                    message:
+                        "the \(stamp.source) token of checkpoint \(checkpoint.size) does not stamp its text; run custos verify",
                     exitCode: 1)
             }
             let name = "\(base)-\(stamp.source).tsr"

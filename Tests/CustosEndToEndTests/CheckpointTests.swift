@@ -159,7 +159,8 @@ struct KeptCheckpointTests {
         try ingest(node, 2, tag: "b")
         let newer = try keep(node, as: "newer.txt")
         let olderRoot = try SignedNote(parsing: try run(custosBinary, ["checkpoint", "--vault", older]).output)
-        let newerNote = try Checkpoint(parsing: try SignedNote(parsing: String(contentsOfFile: newer, encoding: .utf8)).text)
+        let newerText = try String(contentsOfFile: newer, encoding: .utf8)
+        let newerNote = try Checkpoint(parsing: try SignedNote(parsing: newerText).text)
         #expect(newerNote.size == 10)
 
         let verify = try run(custosBinary, ["verify", "--vault", older, "--checkpoint", newer])
@@ -213,7 +214,8 @@ struct KeptCheckpointTests {
         let verify = try node.custos(["verify", "--checkpoint", tampered])
         #expect(verify.status == 1)
         #expect(
-            verify.output.contains("[kept-checkpoint-signature] checkpoint \(tampered): refused: \(tampered) is not signed"),
+            verify.output.contains(
+                "[kept-checkpoint-signature] checkpoint \(tampered): refused: \(tampered) is not signed"),
             "\(verify.output)")
         let garbage = try node.directory.write("garbage.txt", "not a checkpoint\n")
         let malformed = try node.custos(["verify", "--checkpoint", garbage])
@@ -277,9 +279,11 @@ struct OlderCheckpointTests {
         #expect(export.stdout == (try node.custos(["checkpoint", "2"]).stdout))
         let verifyText = try String(contentsOfFile: folder + "/VERIFY.txt", encoding: .utf8)
         let commands = verifyText.split(separator: "\n").filter { $0.hasPrefix("openssl ts -verify -data") }
-        #expect(commands == ["openssl ts -verify -data checkpoint-2.body -in checkpoint-2-node.tsr -CAfile tsa-chain.pem"])
+        #expect(
+            commands == ["openssl ts -verify -data checkpoint-2.body -in checkpoint-2-node.tsr -CAfile tsa-chain.pem"])
         for command in commands {
-            let result = try run("openssl", command.split(separator: " ").dropFirst().map(String.init), directory: folder)
+            let result = try run(
+                "openssl", command.split(separator: " ").dropFirst().map(String.init), directory: folder)
             #expect(result.output.contains("Verification: OK"), "\(result.output) \(result.stderr)")
         }
         // The body is the checkpoint's signed text: what its signature and its tokens cover.

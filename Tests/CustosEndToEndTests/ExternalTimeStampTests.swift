@@ -63,7 +63,10 @@ struct ExternalTimeStampTests {
             try eventually(timeout: 30) {
                 let checkpointTokens = try run(
                     "sqlite3",
-                    [node.vault + "/ledger.sqlite", "SELECT count(*) FROM checkpoint_stamps WHERE source = 'independent'"]
+                    [
+                        node.vault + "/ledger.sqlite",
+                        "SELECT count(*) FROM checkpoint_stamps WHERE source = 'independent'",
+                    ]
                 ).output
                 let itemTokens = try stampRows(node).filter { $0.source == "independent" }.count
                 return checkpointTokens != "0\n" && itemTokens == 3
