@@ -8,6 +8,13 @@ checks C2SP tlog-proof files, so an expert can confirm what `custos verify` says
     rfc6962_check.py chain ENTRY_FILE...  check that each entry's "prev" is the SHA-256 of the one before
     rfc6962_check.py proof PROOF_FILE     check a tlog-proof: its entry (the "extra" line) is at its
                                           index in the tree of its checkpoint; prints the checkpoint
+    rfc6962_check.py consistency OLD_CHECKPOINT NEW_CHECKPOINT PROOF_FILE
+                                          check that the tree of NEW extends the tree of OLD: the RFC 6962
+                                          consistency proof (one base64 hash a line, as `custos
+                                          consistency` prints it) leads from OLD's root to NEW's root
+
+The checkpoints' signatures are not checked here (Python's standard library has no Ed25519):
+check them with openssl as Docs/Verification.md shows.
 
 Exit status 0 when the check passes, 1 when it fails.
 """
@@ -60,6 +67,47 @@ def root_from_inclusion_proof(index, size, leaf, proof):
     return r
 
 
+def verify_consistency(size1, size2, root1, root2, proof):
+    """RFC 9162 section 2.1.4.2: True when the proof shows that the tree of size2 with root2
+    extends the tree of size1 with root1."""
+    if size1 > size2:
+        return False
+    if size1 == size2:
+        return not proof and root1 == root2
+    if size1 == 0:
+        return not proof and root1 == hashlib.sha256(b"").digest()
+    if size1 & (size1 - 1) == 0:  # An exact power of 2: its root is the first node of the path.
+        proof = [root1] + proof
+    if not proof:
+        return False
+    fn, sn = size1 - 1, size2 - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == root1 and sr == root2
+
+
+def checkpoint_head(path):
+    """The origin, tree size and root of a signed checkpoint (its first three lines)."""
+    origin, size, root_b64 = read(path).decode().split("\n")[:3]
+    return origin, int(size), root_b64
+
+
 def read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -104,6 +152,26 @@ def main(argv):
             print("the inclusion proof does not lead to the checkpoint's root")
             return 1
         print(f"entry {index} is in {origin} at size {size}, root {root_b64}")
+        return 0
+    if command == "consistency":
+        old_origin, old_size, old_root = checkpoint_head(args[0])
+        new_origin, new_size, new_root = checkpoint_head(args[1])
+        proof = [base64.b64decode(h, validate=True) for h in read(args[2]).decode().split()]
+        if old_origin != new_origin:
+            print(f"the checkpoints are of two logs: {old_origin} and {new_origin}")
+            return 1
+        if not verify_consistency(
+            old_size, new_size, base64.b64decode(old_root), base64.b64decode(new_root), proof
+        ):
+            print(
+                f"INCONSISTENT: the tree of {new_size} entries, root {new_root}, does not extend "
+                f"the tree of {old_size} entries, root {old_root}"
+            )
+            return 1
+        print(
+            f"consistent: the tree of {new_size} entries, root {new_root}, extends "
+            f"the tree of {old_size} entries, root {old_root}"
+        )
         return 0
     print(__doc__)
     return 2

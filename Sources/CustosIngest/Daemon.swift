@@ -47,13 +47,11 @@ public enum Daemon {
         let watcher = InboxWatcher(
             layout: layout, configuration: configuration, pipeline: pipeline, outcomes: outcomes,
             node: vault.configuration.origin, logger: logger)
-        let coverage = CheckpointCoverage()
         let checkpointer = Checkpointer(
-            vault: vault, signer: signer, interval: configuration.checkpointSeconds, actor: context.operatorName,
-            coverage: coverage, logger: logger)
+            vault: vault, signer: signer, interval: configuration.checkpointSeconds, logger: logger)
         let externalStamper = ExternalStamper(
-            vault: vault, authorities: start.authorities, configuration: configuration, coverage: coverage,
-            actor: context.operatorName, logger: logger, storageFailed: { pipeline.fail($0) })
+            vault: vault, authorities: start.authorities, configuration: configuration, actor: context.operatorName,
+            logger: logger, storageFailed: { pipeline.fail($0) })
 
         // Shut down in reverse order: the watcher first, then the pipeline, then the external
         // authorities' stamper, the checkpointer last (its last checkpoint covers all they recorded).
@@ -209,22 +207,18 @@ struct ThreadService: Service, CustomStringConvertible {
     }
 }
 
-/// Signs a checkpoint every `interval` seconds while the ledger grows, and a last one on stop.
+/// Signs a checkpoint every `interval` seconds while the ledger grows, one at start (a daemon that
+/// was killed may have left entries uncovered) and a last one on stop. Each is stamped by the
+/// node's TSA in its own transaction, the token kept beside it, not as an entry after it: so the
+/// checkpoint covers every entry, and a checkpoint calls for no other (the ledger comes to rest).
 final class Checkpointer: @unchecked Sendable {
     let vault: Vault
     let signer: Ed25519NoteSigner
     let interval: Double
     let logger: Logger
-    let actor: String
-    let coverage: CheckpointCoverage
     private let stop = StopSignal()
 
-    init(
-        vault: Vault, signer: Ed25519NoteSigner, interval: Double, actor: String, coverage: CheckpointCoverage,
-        logger: Logger
-    ) {
-        self.actor = actor
-        self.coverage = coverage
+    init(vault: Vault, signer: Ed25519NoteSigner, interval: Double, logger: Logger) {
         self.vault = vault
         self.signer = signer
         self.interval = interval
@@ -235,44 +229,24 @@ final class Checkpointer: @unchecked Sendable {
 
     func run() throws {
         let ledger = try vault.openLedger(cacheKiB: 4096)
-        let stamper = try NodeTimeStamper.make(vault: vault)
-        let latest = try Checkpoint(parsing: SignedNote(parsing: ledger.latestCheckpoint()).text).size
-        // The tree size already covered: the latest checkpoint, and its own time stamp entries. A
-        // checkpoint's stamp does not call for a new checkpoint (which would call for a stamp...).
-        coverage.set(latest)
-        func stamp(_ note: SignedNote, size: UInt64) throws {
-            guard let stamper else { return }
-            let appended = try ledger.append([
-                try stamper.stamp(
-                    .checkpoint(size: size), imprint: OpenSSLSHA256().sha256(Array(note.text.utf8)), item: "",
-                    actor: actor, now: DaemonClock.now())
-            ])
-            for entry in appended { coverage.stampAppended(at: entry.sequence) }
-        }
-        if latest > 0 {
-            let stamps = try ledger.stamps(of: "checkpoint:\(latest)")
-            if stamps.isEmpty, stamper != nil {
-                try stamp(try SignedNote(parsing: ledger.latestCheckpoint()), size: latest)
-            } else {
-                for stamp in stamps { coverage.stampAppended(at: stamp.entry.sequence) }
-            }
-        }
+        let signing = CheckpointSigning(signer: signer, stamper: try NodeTimeStamper.make(vault: vault))
+        var covered = try Checkpoint(parsing: SignedNote(parsing: ledger.latestCheckpoint()).text).size
         func signIfGrown() throws {
-            let size = try ledger.size()
-            guard size > coverage.size else { return }
-            let note = try ledger.checkpoint(signer: signer, now: DaemonClock.now())
-            let signedSize = try Checkpoint(parsing: note.text).size
-            coverage.set(signedSize)
-            logger.info("checkpoint signed", metadata: ["size": "\(signedSize)"])
-            try stamp(note, size: signedSize)
+            // A read first: an idle ledger costs no write transaction.
+            guard try ledger.size() > covered else { return }
+            let note = try signing.sign(ledger, now: DaemonClock.now())
+            covered = try Checkpoint(parsing: note.text).size
+            logger.info("checkpoint signed", metadata: ["size": "\(covered)"])
         }
-        while !stop.wait(seconds: interval) {
+        func signOrLog() {
             do {
                 try signIfGrown()
             } catch {
                 logger.error("signing a checkpoint failed; trying again", metadata: ["error": "\(error)"])
             }
         }
+        signOrLog()
+        while !stop.wait(seconds: interval) { signOrLog() }
         try signIfGrown()
     }
 }

@@ -8,25 +8,10 @@ import CustosVault
 import Foundation
 import Logging
 
-/// The tree size the latest checkpoint covers, shared by the checkpointer and the external
-/// stamper: a checkpoint's own time stamps must not call for a new checkpoint (whose stamps
-/// would call for another, for ever).
-final class CheckpointCoverage: Sendable {
-    private let covered = Locked<UInt64>(0)
-
-    var size: UInt64 { covered.withLock { $0 } }
-
-    func set(_ size: UInt64) { covered.withLock { $0 = size } }
-
-    /// A checkpoint's stamp was appended at `sequence`: when nothing else came since the
-    /// checkpoint, it is covered too.
-    func stampAppended(at sequence: UInt64) {
-        covered.withLock { if $0 == sequence { $0 = sequence + 1 } }
-    }
-}
-
 /// Asks the configured external authorities, in the background, for a token over every item's
-/// SHA-256 and over the latest checkpoint's note body. Sealing never waits for it: an item is
+/// SHA-256 and over the latest checkpoint's note body. An item's token is recorded as a
+/// `timestamped` entry; a checkpoint's is kept beside the checkpoint (`checkpoint_stamps`), so it
+/// calls for no new checkpoint. Sealing never waits for it: an item is
 /// "awaiting time stamp" from an authority until its token is checked and recorded.
 ///
 /// An authority that fails (unreachable, slow, an HTTP error, a token that does not check) is
@@ -42,7 +27,7 @@ final class ExternalStamper: @unchecked Sendable {
         /// Items awaiting its token, in ledger order: id, imprint, sealed at (seconds).
         var items: [(item: String, imprint: Hash, sealedAt: Int64)] = []
         /// The latest checkpoint, when it awaits this authority's token.
-        var checkpoint: (size: UInt64, imprint: Hash)?
+        var checkpoint: (size: UInt64, root: Hash, imprint: Hash)?
         var failures = 0
         var nextAttempt = 0.0
         var lastProblem = ""
@@ -58,7 +43,6 @@ final class ExternalStamper: @unchecked Sendable {
     let vault: Vault
     let authorities: [Authority]
     let configuration: DaemonConfiguration
-    let coverage: CheckpointCoverage
     let actor: String
     let logger: Logger
     /// Called once when recording tokens fails: a storage failure stops sealing (invariant 8).
@@ -112,14 +96,13 @@ final class ExternalStamper: @unchecked Sendable {
     }
 
     init(
-        vault: Vault, authorities: [Authority], configuration: DaemonConfiguration, coverage: CheckpointCoverage,
-        actor: String, logger: Logger, storageFailed: @escaping @Sendable (DaemonError) -> Void
+        vault: Vault, authorities: [Authority], configuration: DaemonConfiguration, actor: String, logger: Logger,
+        storageFailed: @escaping @Sendable (DaemonError) -> Void
     ) {
         self.storageFailed = storageFailed
         self.vault = vault
         self.authorities = authorities
         self.configuration = configuration
-        self.coverage = coverage
         self.actor = actor
         self.logger = logger
     }
@@ -144,13 +127,14 @@ final class ExternalStamper: @unchecked Sendable {
                 }
             }
             let note = try SignedNote(parsing: ledger.latestCheckpoint())
-            let size = try Checkpoint(parsing: note.text).size
+            let checkpoint = try Checkpoint(parsing: note.text)
+            let size = checkpoint.size
             guard size > 0, size != latestCheckpointSeen else { return }
-            let stamped = Set(try ledger.stamps(of: "checkpoint:\(size)").map(\.record.source))
+            let stamped = Set(try ledger.checkpointStamps(size: size).map(\.source))
             let imprint = OpenSSLSHA256().sha256(Array(note.text.utf8))
             for authority in authorities where !stamped.contains(authority.name) {
                 // Only the latest: it covers every entry before it.
-                if authority.checkpoint?.size != size { authority.checkpoint = (size, imprint) }
+                if authority.checkpoint?.size != size { authority.checkpoint = (size, checkpoint.root, imprint) }
             }
             latestCheckpointSeen = size
         }
@@ -181,9 +165,11 @@ final class ExternalStamper: @unchecked Sendable {
         raiseAlarmIfLate(authority)
         guard authority.nextAttempt <= DaemonClock.monotonic() else { return }
         var subjects = [(TimeStampRecord.Subject, String, Hash)]()
-        if let checkpoint = authority.checkpoint {
+        let checkpoint = authority.checkpoint
+        if let checkpoint {
             subjects.append((.checkpoint(size: checkpoint.size), "", checkpoint.imprint))
         }
+        var checkpointToken: [UInt8]?
         for pending in authority.items.prefix(Self.roundLimit - subjects.count) {
             subjects.append((.item, pending.item, pending.imprint))
         }
@@ -203,6 +189,11 @@ final class ExternalStamper: @unchecked Sendable {
                             "boundSeconds": "\(configuration.timeStampSkewSeconds)",
                         ])
                 }
+                if case .checkpoint = subject {
+                    // Kept beside the checkpoint, not as an entry (which the checkpoint would not cover).
+                    checkpointToken = token.response
+                    continue
+                }
                 let record = TimeStampRecord(
                     subject: subject, imprint: imprint, token: OpenSSLSHA256().sha256(token.response),
                     authority: token.info.authority,
@@ -219,19 +210,26 @@ final class ExternalStamper: @unchecked Sendable {
                 break
             }
         }
+        if let checkpoint, let checkpointToken {
+            do {
+                try ledger.recordCheckpointStamp(
+                    size: checkpoint.size, root: checkpoint.root, source: authority.name, anchors: authority.anchors,
+                    token: checkpointToken)
+            } catch {
+                throw DaemonError(
+                    .sealingStopped, "recording an external time stamp of the checkpoint failed: \(error)", cause: error)
+            }
+            authority.checkpoint = nil
+            logger.info(
+                "an external time stamp of the checkpoint recorded",
+                metadata: ["authority": "\(authority.name)", "size": "\(checkpoint.size)"])
+        }
         if !events.isEmpty {
             let appended: [CustodyEntry]
             do {
                 appended = try ledger.append(events)
             } catch {
                 throw DaemonError(.sealingStopped, "recording external time stamps failed: \(error)", cause: error)
-            }
-            for entry in appended {
-                guard let record = TimeStampRecord(entry: entry) else { continue }
-                if case .checkpoint = record.subject {
-                    authority.checkpoint = nil
-                    coverage.stampAppended(at: entry.sequence)
-                }
             }
             let done = Set(appended.map(\.item))
             authority.items.removeAll { done.contains($0.item) }
@@ -253,7 +251,7 @@ final class ExternalStamper: @unchecked Sendable {
                     "retryInSeconds": "\(Int(wait.rounded(.up)))",
                     "awaiting": "\(authority.items.count + (authority.checkpoint == nil ? 0 : 1))",
                 ])
-        } else if !events.isEmpty {
+        } else if !events.isEmpty || checkpointToken != nil {
             if authority.failures > 0 {
                 logger.info(
                     "an external time-stamping authority answers again", metadata: ["authority": "\(authority.name)"])

@@ -186,6 +186,19 @@ extension Ledger {
                     message: "the latest checkpoint is not the largest one the node signed",
                     expected: "size \(largest.0.size)", found: "size \(latest.size)"))
         }
+        if latest.size < entryCount {
+            // Once a command has ended, the latest checkpoint covers every entry. Entries beyond it
+            // are committed to by no signature: they could be removed, or others put in their place,
+            // unnoticed.
+            faults.append(
+                VerificationFault(
+                    subject: "entry \(latest.size)", code: "entries-uncovered",
+                    message:
+                        "entries \(latest.size) to \(entryCount - 1) come after the latest checkpoint (size \(latest.size)): "
+                        + "no signed checkpoint covers them (a daemon that was killed leaves them; "
+                        + "`custos checkpoint --sign` signs one)",
+                    expected: "a checkpoint of size \(entryCount)", found: "size \(latest.size)"))
+        }
         if chainIntact, latest.size <= entryCount {
             for (checkpoint, _) in signed where checkpoint.size >= 1 && checkpoint.size < latest.size {
                 do {

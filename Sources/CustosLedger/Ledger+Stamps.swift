@@ -78,3 +78,76 @@ extension Ledger {
         }
     }
 }
+
+/// An RFC 3161 token over a checkpoint, as kept in `checkpoint_stamps`: outside the log, keyed by
+/// the checkpoint's size and root. It stamps the SHA-256 of the checkpoint's signed text; `verify`
+/// re-hashes the note the ledger kept for that size and checks the token against it.
+public struct CheckpointStamp: Sendable, Hashable {
+    public var size: UInt64
+    /// The checkpoint's root, base64 as in its note.
+    public var root: String
+    /// `node`, or the configured name of an external authority.
+    public var source: String
+    /// For an external authority: the SHA-256 of the trust-anchor file kept in the vault.
+    public var anchors: Hash?
+    /// The DER `TimeStampResp`, as stored.
+    public var token: [UInt8]
+
+    public init(size: UInt64, root: String, source: String, anchors: Hash?, token: [UInt8]) {
+        self.size = size
+        self.root = root
+        self.source = source
+        self.anchors = anchors
+        self.token = token
+    }
+}
+
+extension Ledger {
+    /// Keeps a token over checkpoint `size` whose root is `root`, inside the caller's transaction.
+    func insertCheckpointStamp(size: UInt64, root: Hash, source: String, anchors: Hash?, token: [UInt8]) throws {
+        try db.run(
+            "INSERT INTO checkpoint_stamps (size, root, source, anchors, der) VALUES (?, ?, ?, ?, ?)",
+            [
+                .integer(Int64(size)), .text(root.base64), .text(source), anchors.map { .text($0.hex) } ?? .null,
+                .blob(token),
+            ])
+    }
+
+    /// Keeps an external authority's token over the signed checkpoint of `size` entries and root
+    /// `root`; refused when the node signed no such checkpoint.
+    public func recordCheckpointStamp(size: UInt64, root: Hash, source: String, anchors: Hash?, token: [UInt8])
+        throws
+    {
+        try sql {
+            try db.writeTransaction {
+                let note = try db.firstRow(
+                    "SELECT note FROM checkpoints WHERE size = ?", [.integer(Int64(size))], { $0.text(0) })
+                guard let note, let note, let signed = try? Checkpoint(parsing: SignedNote(parsing: note).text),
+                    signed.root == root
+                else {
+                    throw LedgerError(.invalid, "\(path): the node signed no checkpoint of size \(size) with that root")
+                }
+                try insertCheckpointStamp(size: size, root: root, source: source, anchors: anchors, token: token)
+            }
+        }
+    }
+
+    /// The tokens over checkpoints: of size `size`, or all when nil; by size, then source.
+    public func checkpointStamps(size: UInt64? = nil) throws -> [CheckpointStamp] {
+        try sql {
+            var found = [CheckpointStamp]()
+            let (filter, arguments): (String, [SQLiteValue]) =
+                size.map { ("WHERE size = ?", [.integer(Int64($0))]) } ?? ("", [])
+            try db.forEachRow(
+                "SELECT size, root, source, anchors, der FROM checkpoint_stamps \(filter) ORDER BY size, source",
+                arguments
+            ) { row in
+                found.append(
+                    CheckpointStamp(
+                        size: UInt64(max(0, row.int64(0))), root: row.text(1) ?? "", source: row.text(2) ?? "",
+                        anchors: row.text(3).flatMap { Hash(hex: $0) }, token: row.blob(4)))
+            }
+            return found
+        }
+    }
+}

@@ -181,8 +181,15 @@ public final class Ledger {
 
     /// Signs a checkpoint of the current tree and makes it the latest, by compare-and-swap on the
     /// previous latest. Returns the latest checkpoint unchanged when the tree has not grown.
+    ///
+    /// `stamp`, when given, makes the node's RFC 3161 token over the new checkpoint (over the
+    /// SHA-256 of its signed text); the token is kept in `checkpoint_stamps` in the same
+    /// transaction, so a checkpoint of a node with a TSA never exists without its token, and no
+    /// entry follows the checkpoint: it covers the whole log.
     @discardableResult
-    public func checkpoint(signer: any NoteSigner, now: String) throws -> SignedNote {
+    public func checkpoint(
+        signer: any NoteSigner, now: String, stamp: ((SignedNote) throws -> [UInt8])? = nil
+    ) throws -> SignedNote {
         try sql {
             try db.writeTransaction {
                 let (size, _) = try tip()
@@ -207,6 +214,11 @@ public final class Ledger {
                 try db.run(
                     "INSERT INTO checkpoints (size, note, signed_at) VALUES (?, ?, ?)",
                     [.integer(size), .text(note.serialized), .text(now)])
+                if let stamp {
+                    try insertCheckpointStamp(
+                        size: UInt64(size), root: root, source: TimeStampRecord.nodeSource, anchors: nil,
+                        token: try stamp(note))
+                }
                 try db.run(
                     "UPDATE latest_checkpoint SET size = ?, note = ? WHERE id = 1 AND note = ?",
                     [.integer(size), .text(note.serialized), .text(latestNote)])
@@ -215,6 +227,27 @@ public final class Ledger {
                 }
                 return note
             }
+        }
+    }
+
+    /// The signed checkpoint of `size` entries, verbatim: every checkpoint the node signed is kept.
+    public func checkpoint(size: UInt64) throws -> String {
+        try sql {
+            if let note = try db.firstRow(
+                "SELECT note FROM checkpoints WHERE size = ?", [.integer(Int64(size))], { $0.text(0) }), let note
+            {
+                return note
+            }
+            var sizes = [UInt64]()
+            try db.forEachRow("SELECT size FROM checkpoints ORDER BY size") { row in
+                sizes.append(UInt64(max(0, row.int64(0))))
+            }
+            let before = sizes.last { $0 < size }.map { "\($0)" } ?? "none"
+            let after = sizes.first { $0 > size }.map { "\($0)" } ?? "none"
+            throw LedgerError(
+                .notFound,
+                "the node signed no checkpoint of size \(size); the nearest sizes signed are \(before) below and \(after) above"
+            )
         }
     }
 

@@ -9,17 +9,26 @@
 /// are append-only: triggers refuse updates and deletes, so an accident cannot rewrite history
 /// (a deliberate edit of the file is what `custos verify` is for).
 ///
-/// `stamps` is the index of `timestamped` entries by subject (an item id, or `checkpoint:<size>`),
+/// `stamps` is the index of `timestamped` entries by subject (an item id; `checkpoint:<size>` for
+/// the checkpoint-subject entries the format still reads, which Custos no longer writes),
 /// source (`node`, or an external authority's configured name) and token digest, with the token
 /// itself (`der`, the DER `TimeStampResp`, whose SHA-256 is the entry's `token`). It is written in
 /// the entry's transaction; `verify` re-hashes each token and checks the index against the entries.
+///
+/// `checkpoint_stamps` holds the RFC 3161 tokens over checkpoints, outside the log: keyed by the
+/// checkpoint's size and root (base64, as in its note) and the token's source, with the external
+/// authority's anchors (the SHA-256 of the PEM file kept in the vault) and the token (`der`). A
+/// token over a checkpoint stamps the SHA-256 of the checkpoint's signed text, so it needs no entry
+/// of its own: an entry after the checkpoint would be left uncovered by it. The node's token is
+/// written in the transaction that records the checkpoint; `verify` re-hashes each checkpoint's
+/// note body and checks its tokens against it.
 ///
 /// `releases` is not part of the log: it is the daemon's journal of originals whose seal is
 /// committed but which may still sit in the inbox. A row is written in the transaction that
 /// records the seal and removed once the original has left the inbox durably, so a crash between
 /// the two is finished at the next start.
 enum LedgerSchema {
-    static let version = "8"
+    static let version = "9"
 
     static let create = """
         PRAGMA page_size = 16384;
@@ -35,11 +44,16 @@ enum LedgerSchema {
             size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL) WITHOUT ROWID;
         CREATE TABLE stamps (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, source TEXT NOT NULL, token BLOB NOT NULL, der BLOB NOT NULL);
         CREATE INDEX stamps_by_subject ON stamps (subject);
+        CREATE TABLE checkpoint_stamps (
+            size INTEGER NOT NULL, root TEXT NOT NULL, source TEXT NOT NULL, anchors TEXT, der BLOB NOT NULL,
+            PRIMARY KEY (size, root, source)) WITHOUT ROWID;
         CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, signed_at TEXT NOT NULL);
         CREATE TABLE latest_checkpoint (
             id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, note TEXT NOT NULL);
         CREATE TRIGGER stamps_no_update BEFORE UPDATE ON stamps BEGIN SELECT RAISE(ABORT, 'the stamps index is append-only'); END;
         CREATE TRIGGER stamps_no_delete BEFORE DELETE ON stamps BEGIN SELECT RAISE(ABORT, 'the stamps index is append-only'); END;
+        CREATE TRIGGER checkpoint_stamps_no_update BEFORE UPDATE ON checkpoint_stamps BEGIN SELECT RAISE(ABORT, 'checkpoint stamps are kept'); END;
+        CREATE TRIGGER checkpoint_stamps_no_delete BEFORE DELETE ON checkpoint_stamps BEGIN SELECT RAISE(ABORT, 'checkpoint stamps are kept'); END;
         CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
         CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are kept'); END;

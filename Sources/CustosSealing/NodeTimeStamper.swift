@@ -31,14 +31,7 @@ public final class NodeTimeStamper: @unchecked Sendable {
     public func stamp(
         _ subject: TimeStampRecord.Subject, imprint: Hash, item: String, actor: String, now: String
     ) throws -> NewCustodyEvent {
-        // The node's own TSA, in this process: its answer is checked for what it stamped (the full
-        // verification of every token is `custos verify`'s, and costs five times the signing).
-        let (response, info) =
-            try builder?.stamp(sha256: imprint)
-            ?? authority.stamp(try TimeStampRequest.withRandomNonce(sha256: imprint))
-        guard info.imprint == imprint.bytes else {
-            throw SealingError(.storage, file: item, "the node's TSA stamped another digest")
-        }
+        let (response, info) = try token(over: imprint, of: item)
         let record = TimeStampRecord(
             subject: subject, imprint: imprint, token: OpenSSLSHA256().sha256(response), authority: info.authority,
             policy: info.policy,
@@ -47,8 +40,22 @@ public final class NodeTimeStamper: @unchecked Sendable {
             type: .timestamped, item: item, time: now, actor: actor, details: record.details, token: response)
     }
 
-    /// The digest a checkpoint is stamped over: its signed note's body (the checkpoint text).
-    public static func imprint(ofCheckpoint note: String) throws -> Hash {
-        OpenSSLSHA256().sha256(Array(try SignedNote(parsing: note).text.utf8))
+    /// The node's token over a checkpoint: over the SHA-256 of its signed text (the note body).
+    /// It is kept beside the checkpoint (`Ledger.checkpoint(signer:now:stamp:)`), not as an entry.
+    public func token(over note: SignedNote) throws -> [UInt8] {
+        try token(over: OpenSSLSHA256().sha256(Array(note.text.utf8)), of: "checkpoint").response
+    }
+
+    /// A token over `imprint`, from the node's own TSA in this process: its answer is checked for
+    /// what it stamped (the full verification of every token is `custos verify`'s, and costs five
+    /// times the signing).
+    private func token(over imprint: Hash, of subject: String) throws -> (response: [UInt8], info: TimeStampInfo) {
+        let (response, info) =
+            try builder?.stamp(sha256: imprint)
+            ?? authority.stamp(try TimeStampRequest.withRandomNonce(sha256: imprint))
+        guard info.imprint == imprint.bytes else {
+            throw SealingError(.storage, file: subject, "the node's TSA stamped another digest")
+        }
+        return (response, info)
     }
 }

@@ -103,6 +103,78 @@ extension VaultVerifier {
                     expected: "\(record.serial) \(record.genTime)", found: "\(info.serial) \(info.genTime)")
             }
         }
+        let checkpoints = try checkCheckpointStamps(
+            ledger: ledger, nodeChain: nodeChain, keptAnchors: keptAnchors, anchorsOverride: anchorsOverride)
+        return (checked + checkpoints.checked, faults + checkpoints.faults)
+    }
+
+    /// Checks the tokens over checkpoints (kept in `checkpoint_stamps`, outside the log): each is
+    /// over the SHA-256 of the text of the checkpoint the node signed for its size and root, and
+    /// verifies to its source's anchors. Every checkpoint of a non-empty tree has the node's own
+    /// token when the vault has a TSA (it is made in the checkpoint's own transaction).
+    private func checkCheckpointStamps(
+        ledger: Ledger, nodeChain: [Certificate], keptAnchors: (Hash) -> [Certificate]?,
+        anchorsOverride: [Certificate]?
+    ) throws -> (checked: Int, faults: [VerificationFault]) {
+        var signed = [UInt64: (root: String, body: Hash)]()
+        for checkpoint in try ledger.checkpoints() {
+            if let note = try? SignedNote(parsing: checkpoint.note), let parsed = try? Checkpoint(parsing: note.text) {
+                signed[checkpoint.size] = (parsed.root.base64, OpenSSLSHA256().sha256(Array(note.text.utf8)))
+            }
+        }
+        var checked = 0
+        var faults = [VerificationFault]()
+        var nodeStamped = Set<UInt64>()
+        for stamp in try ledger.checkpointStamps() {
+            checked += 1
+            let subject = "checkpoint \(stamp.size)"
+            func fault(_ code: String, _ message: String, expected: String? = nil, found: String? = nil) {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: code, message: "time stamp [\(stamp.source)]: \(message)",
+                        expected: expected, found: found))
+            }
+            guard let checkpoint = signed[stamp.size], checkpoint.root == stamp.root else {
+                fault(
+                    "stamp-subject", "it is kept for a checkpoint the node did not sign",
+                    expected: signed[stamp.size].map { "root \($0.root)" }, found: "root \(stamp.root)")
+                continue
+            }
+            let anchors: [Certificate]
+            if let anchorsOverride {
+                anchors = anchorsOverride
+            } else if stamp.source == TimeStampRecord.nodeSource {
+                anchors = Array(nodeChain.suffix(1))
+            } else if let hash = stamp.anchors, let kept = keptAnchors(hash) {
+                anchors = kept
+            } else {
+                let path = stamp.anchors.map { vault.anchorsPath($0).description } ?? "(none recorded)"
+                fault(
+                    "stamp-anchors-missing",
+                    "the trust anchors of \(stamp.source), \(path), are missing or altered; give them with --tsa-anchor"
+                )
+                continue
+            }
+            // The token must stamp this checkpoint's text, re-hashed from the note kept.
+            let check = TimeStampVerifier.check(
+                response: stamp.token, request: TimeStampRequest(sha256: checkpoint.body, nonce: nil),
+                anchors: anchors, intermediates: stamp.source == TimeStampRecord.nodeSource ? nodeChain : [])
+            guard check.passed else {
+                fault("stamp-invalid", "the token does not verify: \(check.problems.joined(separator: "; "))")
+                continue
+            }
+            if stamp.source == TimeStampRecord.nodeSource { nodeStamped.insert(stamp.size) }
+        }
+        if vault.configuration.timeStampPolicy != nil {
+            for size in signed.keys.sorted() where size > 0 && !nodeStamped.contains(size) {
+                faults.append(
+                    VerificationFault(
+                        subject: "checkpoint \(size)", code: "checkpoint-unstamped",
+                        message:
+                            "the checkpoint has no valid time stamp of the node's TSA (it is made with the checkpoint)")
+                )
+            }
+        }
         return (checked, faults)
     }
 }

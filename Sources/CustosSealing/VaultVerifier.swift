@@ -15,6 +15,8 @@ public struct VerificationReport: Sendable {
     public var bytesRehashed: Int64
     /// Time-stamp tokens re-hashed and verified.
     public var timeStampsChecked = 0
+    /// Checkpoints kept outside the vault, checked against its log.
+    public var keptCheckpointsChecked = 0
     public var faults: [VerificationFault]
 
     public var passed: Bool { faults.isEmpty }
@@ -29,6 +31,7 @@ public struct VerificationReport: Sendable {
             "archivesRehashed": .integer(Int64(archivesRehashed)),
             "bytesRehashed": .integer(bytesRehashed),
             "timeStampsChecked": .integer(Int64(timeStampsChecked)),
+            "keptCheckpointsChecked": .integer(Int64(keptCheckpointsChecked)),
             "faults": .array(faults.map(\.json)),
         ])
     }
@@ -44,12 +47,15 @@ public struct VaultVerifier {
     public init(vault: Vault) { self.vault = vault }
 
     /// Verifies the whole ledger and the items whose ids are in `items` (all when nil), with
-    /// `key` as the node's verifier key (the vault's own when nil). Time-stamp tokens are checked
-    /// against `timeStampAnchors` when given (anchors an expert obtained on their own), else each
-    /// against its source's anchors kept in the vault.
+    /// `key` as the node's verifier key (the vault's own when nil; when given, it is pinned: a
+    /// vault whose own key differs is a fault). Time-stamp tokens are checked against
+    /// `timeStampAnchors` when given (anchors an expert obtained on their own), else each against
+    /// its source's anchors kept in the vault. `keptCheckpoints` are checkpoints the expert kept
+    /// elsewhere (name, note text): each must be signed by the key and consistent with the log.
     public func verify(
         ledger: Ledger, items: Set<String>? = nil, key: Ed25519NoteVerifier? = nil,
-        timeStampAnchors: [Certificate]? = nil, progress: (String) -> Void = { _ in }
+        timeStampAnchors: [Certificate]? = nil, keptCheckpoints: [(name: String, note: String)] = [],
+        progress: (String) -> Void = { _ in }
     ) throws -> VerificationReport {
         let verifier = try key ?? vault.verifierKey()
         let audit = try ledger.audit(verifiers: [verifier]) { progress("ledger: \($0) entries") }
@@ -57,6 +63,20 @@ public struct VaultVerifier {
             entries: audit.entryCount, checkpointsChecked: audit.checkpointsChecked,
             latestCheckpointSize: audit.latestCheckpointSize, itemsChecked: 0, archivesRehashed: 0, bytesRehashed: 0,
             faults: audit.faults)
+        if let key {
+            let own = try? vault.verifierKey()
+            if own?.key.text != key.key.text {
+                report.faults.append(
+                    VerificationFault(
+                        subject: "key", code: "key-mismatch",
+                        message: "the vault's own verifier key (\(vault.verifierKeyPath)) is not the one given",
+                        expected: key.key.text, found: own?.key.text ?? "no readable key"))
+            }
+        }
+        for kept in keptCheckpoints {
+            report.faults += ledger.checkKeptCheckpoint(kept.note, name: kept.name, verifiers: [verifier])
+        }
+        report.keptCheckpointsChecked = keptCheckpoints.count
         let records = Dictionary(try ledger.items().map { ($0.item, $0) }, uniquingKeysWith: { first, _ in first })
         let sealed = audit.entries.filter { $0.type == .sealed && (items == nil || items!.contains($0.item)) }
         var archiveResults = [Hash: ArchiveContents]()  // by content SHA-256

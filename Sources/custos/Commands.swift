@@ -171,16 +171,10 @@ struct Ingest: ParsableCommand {
             }
         }
         if sealed > 0 {
-            let note = try ledger.checkpoint(signer: signer, now: Clock.now())
+            // Signed and stamped by the node's TSA in one transaction: it covers every entry.
+            let note = try CheckpointSigning(signer: signer, stamper: stamper).sign(ledger, now: Clock.now())
             let checkpoint = try Checkpoint(parsing: note.text)
             print("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
-            if let stamper {
-                _ = try ledger.append([
-                    try stamper.stamp(
-                        .checkpoint(size: checkpoint.size), imprint: OpenSSLSHA256().sha256(Array(note.text.utf8)),
-                        item: "", actor: sealer.context.operatorName, now: Clock.now())
-                ])
-            }
         }
         if refused > 0 {
             throw CLIError(message: "\(refused) of \(files.count + unreadableDirectories) inputs were not sealed")
@@ -324,9 +318,17 @@ struct Verify: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
     @Option(
         help: """
-            The node's verifier key (name+hash+base64), obtained through a channel you trust; by default the             vault's own keys/node.vkey.
+            The node's verifier key (name+hash+base64), or a file holding it, obtained through a channel you \
+            trust; it is pinned: a vault whose own key differs fails. By default the vault's own keys/node.vkey.
             """)
     var key: String?
+    @Option(
+        name: .customLong("checkpoint"),
+        help: """
+            A signed checkpoint kept elsewhere (an earlier `custos checkpoint`, a court bundle, a peer) \
+            (repeatable): it must be signed by the node's key and consistent with the vault's log.
+            """)
+    var keptCheckpoints: [String] = []
     @Option(
         name: .customLong("tsa-anchor"),
         help: """
@@ -351,6 +353,15 @@ struct Verify: ParsableCommand {
                 throw CLIError(message: "\(path): the trust anchors cannot be read: \(error)")
             }
         }
+        let pinnedKey = try key.map(Self.verifierKey)
+        let kept = try keptCheckpoints.map { file in
+            let path = RawArguments.raw(file)
+            do {
+                return (name: file, note: String(decoding: try FileSystem.readFile(path), as: UTF8.self))
+            } catch {
+                throw CLIError(message: "\(path): the checkpoint cannot be read: \(error)")
+            }
+        }
         let vault = try vault.open()
         let ledger: Ledger
         do {
@@ -364,9 +375,8 @@ struct Verify: ParsableCommand {
         }
         let report: VerificationReport
         do {
-            let verifier = try key.map { try Ed25519NoteVerifier(text: $0) }
             report = try VaultVerifier(vault: vault).verify(
-                ledger: ledger, items: selection, key: verifier, timeStampAnchors: anchors
+                ledger: ledger, items: selection, key: pinnedKey, timeStampAnchors: anchors, keptCheckpoints: kept
             ) {
                 Output.progress($0)
             }
@@ -385,6 +395,9 @@ struct Verify: ParsableCommand {
                 "items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed"
             )
             print("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
+            if !kept.isEmpty {
+                print("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
+            }
             if report.passed {
                 print("verification passed")
             } else {
@@ -394,19 +407,85 @@ struct Verify: ParsableCommand {
         }
         if !report.passed { throw ExitCode(1) }
     }
+
+    /// `--key`: a verifier key in signed-note form, or a file holding one.
+    static func verifierKey(_ argument: String) throws -> Ed25519NoteVerifier {
+        if let key = try? Ed25519NoteVerifier(text: argument) { return key }
+        let path = RawArguments.raw(argument)
+        guard let bytes = try? FileSystem.readFile(path) else {
+            throw CLIError(message: "--key \(argument): neither a verifier key (name+hash+base64) nor a readable file")
+        }
+        do {
+            return try Ed25519NoteVerifier(
+                text: String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        } catch {
+            throw CLIError(message: "\(path): not a verifier key (name+hash+base64): \(error)")
+        }
+    }
 }
 
 struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "checkpoint", abstract: "Print the latest signed checkpoint, verbatim.")
+        commandName: "checkpoint",
+        abstract: "Print the latest signed checkpoint, or the one of SIZE entries, verbatim.")
     @OptionGroup var vault: VaultOptions
-    @Flag(help: "First sign a new checkpoint if entries were appended since the latest.") var sign = false
+    @Flag(
+        help: "First sign (and time-stamp) a new checkpoint if entries were appended since the latest.")
+    var sign = false
+    @Argument(help: "The tree size of an earlier checkpoint to print (every checkpoint signed is kept).")
+    var size: UInt64?
+    @Option(
+        help: """
+            Also write the checkpoint, its signed text, its RFC 3161 tokens (.tsr), each authority's anchors \
+            and the openssl ts -verify command lines (VERIFY.txt) into this folder (created if needed).
+            """)
+    var export: String?
 
     func run() throws {
         let vault = try vault.open()
         let ledger = try vault.openLedger(readOnly: !sign)
-        if sign { try ledger.checkpoint(signer: try vault.signer(), now: Clock.now()) }
-        Output.writeRaw(Array(try ledger.latestCheckpoint().utf8))
+        if sign { try CheckpointSigning(vault: vault).sign(ledger, now: Clock.now()) }
+        let note = try size.map { try ledger.checkpoint(size: $0) } ?? ledger.latestCheckpoint()
+        if let export { try exportTokens(note: note, ledger: ledger, vault: vault, to: RawArguments.raw(export)) }
+        Output.writeRaw(Array(note.utf8))
+    }
+
+    /// The checkpoint's tokens as a court checks them: each stamps the SHA-256 of the signed text.
+    func exportTokens(note: String, ledger: Ledger, vault: Vault, to folder: RawPath) throws {
+        let signed = try SignedNote(parsing: note)
+        let checkpoint = try Checkpoint(parsing: signed.text)
+        let body = Array(signed.text.utf8)
+        let imprint = OpenSSLSHA256().sha256(body)
+        let stamps = try ledger.checkpointStamps(size: checkpoint.size).filter { $0.root == checkpoint.root.base64 }
+        guard !stamps.isEmpty else {
+            throw CLIError(message: "the checkpoint of size \(checkpoint.size) has no time stamp")
+        }
+        try FileSystem.makeDirectory(folder)
+        let base = "checkpoint-\(checkpoint.size)"
+        try FileSystem.writeDurably(Array(note.utf8), to: folder.appending("\(base).txt"))
+        try FileSystem.writeDurably(body, to: folder.appending("\(base).body"))
+        var lines = [
+            "# Time stamps of the checkpoint of size \(checkpoint.size), root \(checkpoint.root.base64).",
+            "# \(base).body is its signed text (SHA-256 \(imprint.hex)); each token stamps that digest.",
+            "# Check the checkpoint's signature first (Docs/Verification.md, step 3). Each command prints",
+            "# \"Verification: OK\" for a good token; for a check independent of this vault, use each",
+            "# authority's root certificate obtained from the authority itself as -CAfile.",
+        ]
+        for stamp in stamps {
+            // What is kept is re-checked against the text before it is handed out.
+            guard (try? TimeStampVerifier.info(response: stamp.token))?.imprint == imprint.bytes else {
+                throw CLIError(
+                    message:
+                        "the \(stamp.source) token of checkpoint \(checkpoint.size) does not stamp its text; run custos verify",
+                    exitCode: 1)
+            }
+            let name = "\(base)-\(stamp.source).tsr"
+            let anchorsName = try exportAnchors(source: stamp.source, anchors: stamp.anchors, vault: vault, to: folder)
+            try FileSystem.writeDurably(stamp.token, to: folder.appending(name))
+            lines.append("openssl ts -verify -data \(base).body -in \(name) -CAfile \(anchorsName)")
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
     }
 }
 
@@ -504,24 +583,8 @@ struct TimestampExport: ParsableCommand {
                 throw CLIError(
                     message: "the token of entry \(stamp.entry.sequence) was altered; run custos verify", exitCode: 1)
             }
-            let anchorsName: String
-            let anchors: [UInt8]
-            if stamp.record.source == TimeStampRecord.nodeSource {
-                anchorsName = "tsa-chain.pem"
-                anchors = try FileSystem.readFile(vault.timeStampChainPath)
-            } else {
-                anchorsName = "anchors-\(stamp.record.source).pem"
-                guard let hash = stamp.record.anchors, let kept = try? FileSystem.readFile(vault.anchorsPath(hash)),
-                    OpenSSLSHA256().sha256(kept) == hash
-                else {
-                    throw CLIError(
-                        message:
-                            "the trust anchors of \(stamp.record.source) are missing or altered; run custos verify",
-                        exitCode: 1)
-                }
-                anchors = kept
-            }
-            try FileSystem.writeDurably(anchors, to: folder.appending(anchorsName))
+            let anchorsName = try exportAnchors(
+                source: stamp.record.source, anchors: stamp.record.anchors, vault: vault, to: folder)
             try FileSystem.writeDurably(token, to: folder.appending(name))
             lines.append(
                 "# [\(stamp.record.source)] genTime \(stamp.record.genTime), serial \(stamp.record.serial), by \(stamp.record.authority)"
@@ -537,4 +600,27 @@ struct TimestampExport: ParsableCommand {
         try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
         print(text, terminator: "")
     }
+}
+
+/// Writes the trust anchors a token of `source` is checked against into `folder` (the node's
+/// `tsa/chain.pem`, or an external authority's anchors as the vault kept them, re-hashed first)
+/// and returns the file's name there.
+func exportAnchors(source: String, anchors: Hash?, vault: Vault, to folder: RawPath) throws -> String {
+    let name: String
+    let bytes: [UInt8]
+    if source == TimeStampRecord.nodeSource {
+        name = "tsa-chain.pem"
+        bytes = try FileSystem.readFile(vault.timeStampChainPath)
+    } else {
+        name = "anchors-\(source).pem"
+        guard let hash = anchors, let kept = try? FileSystem.readFile(vault.anchorsPath(hash)),
+            OpenSSLSHA256().sha256(kept) == hash
+        else {
+            throw CLIError(
+                message: "the trust anchors of \(source) are missing or altered; run custos verify", exitCode: 1)
+        }
+        bytes = kept
+    }
+    try FileSystem.writeDurably(bytes, to: folder.appending(name))
+    return name
 }

@@ -57,13 +57,19 @@ struct ExternalTimeStampTests {
         }
         #expect(try node.waitForItems(3))
         #expect(try eventually(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
-        // The latest checkpoint gets the authority's token too; its stamps call for no new
-        // checkpoint, so the ledger comes to rest.
+        // The latest checkpoint gets the authority's token too, kept beside it (not as an entry):
+        // it calls for no new checkpoint, so the ledger comes to rest.
         #expect(
             try eventually(timeout: 30) {
-                let rows = try stampRows(node)
-                return rows.filter { $0.source == "independent" && $0.subject.hasPrefix("checkpoint:") }.count >= 1
-                    && rows.filter { $0.source == "independent" && !$0.subject.hasPrefix("checkpoint:") }.count == 3
+                let checkpointTokens = try run(
+                    "sqlite3",
+                    [
+                        node.vault + "/ledger.sqlite",
+                        "SELECT count(*) FROM checkpoint_stamps WHERE source = 'independent'",
+                    ]
+                ).output
+                let itemTokens = try stampRows(node).filter { $0.source == "independent" }.count
+                return checkpointTokens != "0\n" && itemTokens == 3
             })
         var size = try node.custos(["checkpoint"]).output
         #expect(
@@ -74,6 +80,9 @@ struct ExternalTimeStampTests {
                 return now == size
             }, "the ledger keeps growing: \(daemon.log)")
         #expect(daemon.stop() == 0)
+        // At rest, the latest checkpoint covers every entry: the items' external tokens too.
+        let coverage = try node.coverage()
+        #expect(coverage.entries == 9 && coverage.latest == 9, "\(coverage)")
 
         let item = try #require(try node.items().first?["item"] as? String)
         let shown = try node.custos(["show", item]).output
@@ -110,6 +119,18 @@ struct ExternalTimeStampTests {
             #expect(result.output.contains("Verification: OK"), "\(command): \(result.output) \(result.stderr)")
         }
 
+        // The latest checkpoint's tokens, the node's and the authority's, each checked over its text.
+        let checkpointFolder = node.directory.file("court-checkpoint")
+        #expect(try node.custos(["checkpoint", "--export", checkpointFolder]).status == 0)
+        let checkpointCommands = try String(contentsOfFile: checkpointFolder + "/VERIFY.txt", encoding: .utf8)
+            .split(separator: "\n").filter { $0.hasPrefix("openssl ts -verify -data") }
+        #expect(checkpointCommands.count == 2 && checkpointCommands.contains { $0.contains("anchors-independent.pem") })
+        for command in checkpointCommands {
+            let result = try run(
+                "openssl", command.split(separator: " ").dropFirst().map(String.init), directory: checkpointFolder)
+            #expect(result.output.contains("Verification: OK"), "\(command): \(result.output) \(result.stderr)")
+        }
+
         // Kept anchors altered: a fault, named.
         let anchorsPath = node.vault + "/tsa/anchors/" + kept[0]
         chmod(anchorsPath, 0o644)
@@ -132,15 +153,15 @@ struct ExternalTimeStampTests {
         #expect(try awaiting(node).isEmpty && !(try node.custos(["list"]).output.contains("awaiting")))
         var daemon = try RunningDaemon(node)
         #expect(
-            try eventually(timeout: 30) { try awaiting(node).isEmpty && stampRows(node).count > 6 }, "\(daemon.log)")
+            try eventually(timeout: 30) { try awaiting(node).isEmpty && stampRows(node).count == 6 }, "\(daemon.log)")
         #expect(eventually(timeout: 10) { daemon.log.contains("external time stamps recorded") })
         #expect(daemon.stop() == 0)
-        let external = try stampRows(node).filter { $0.source == "independent" && !$0.subject.hasPrefix("checkpoint:") }
+        let external = try stampRows(node).filter { $0.source == "independent" }
         #expect(external.count == 3)
         daemon = try RunningDaemon(node)
         Thread.sleep(forTimeInterval: 3)
         #expect(daemon.stop() == 0)
-        let after = try stampRows(node).filter { $0.source == "independent" && !$0.subject.hasPrefix("checkpoint:") }
+        let after = try stampRows(node).filter { $0.source == "independent" }
         #expect(after.count == 3, "\(daemon.log)")
         #expect(try node.verify().status == 0)
     }

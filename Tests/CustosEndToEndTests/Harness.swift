@@ -54,6 +54,13 @@ final class Node: @unchecked Sendable {
 
     func verify() throws -> CommandResult { try custos(["verify"]) }
 
+    /// The number of entries and the size of the latest checkpoint, as `verify --json` reports them.
+    func coverage() throws -> (entries: Int, latest: Int) {
+        let report = try JSONSerialization.jsonObject(with: Data(try custos(["verify", "--json"]).stdout))
+        let object = report as? [String: Any] ?? [:]
+        return (object["entries"] as? Int ?? -1, object["latestCheckpointSize"] as? Int ?? -1)
+    }
+
     /// The archive file of an item: named by the SHA-256 of the evidence it holds.
     func archivePath(item: [String: Any]) -> String {
         let hash = item["sha256"] as! String

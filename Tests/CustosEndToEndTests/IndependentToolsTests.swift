@@ -29,8 +29,8 @@ struct IndependentToolsTests {
                 "SELECT writefile('\(export)/entry-' || seq || '.json', body) FROM entries;",
             ])
         #expect(exported.status == 0, "\(exported.stderr)")
-        // The entries the latest checkpoint covers: each seal and its time stamp (the stamp of
-        // the checkpoint itself comes after it).
+        // The entries the latest checkpoint covers: each seal and its time stamp, every entry (the
+        // checkpoint's own token is kept beside it, not as an entry after it).
         let checkpointText = try node.custos(["checkpoint"]).output
         let lines = checkpointText.split(separator: "\n", omittingEmptySubsequences: false)
         let size = try #require(Int(lines[1]))

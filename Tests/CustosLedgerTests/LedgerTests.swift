@@ -121,6 +121,77 @@ struct LedgerTests {
         #expect(audit.checkpointsChecked == 3)
     }
 
+    @Test func aCheckpointsTokenIsKeptInItsTransactionAndNoEntryFollowsIt() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<3).map(LedgerFixture.event))
+        // A stamp that fails: no checkpoint is recorded either.
+        #expect(throws: LedgerError.self) {
+            try ledger.checkpoint(signer: fixture.signer, now: "t") { _ in throw LedgerError(.invalid, "TSA down") }
+        }
+        #expect(try ledger.checkpoints().map(\.size) == [0])
+        let note = try ledger.checkpoint(signer: fixture.signer, now: "t") { Array($0.text.utf8) }
+        let checkpoint = try Checkpoint(parsing: note.text)
+        #expect(try ledger.size() == 3 && checkpoint.size == 3)
+        #expect(try ledger.checkpointStamps(size: 3).map(\.token) == [Array(note.text.utf8)])
+        #expect(try ledger.checkpointStamps(size: 3).map(\.root) == [checkpoint.root.base64])
+        #expect(try ledger.checkpoint(size: 3) == note.serialized)
+        #expect(try ledger.checkpoint(size: 0) == (try ledger.checkpoints().first?.note))
+        #expect { try ledger.checkpoint(size: 2) } throws: { ($0 as? LedgerError)?.code == .notFound }
+        // Another authority's token, for a checkpoint the node signed, with its root only.
+        #expect(throws: LedgerError.self) {
+            try ledger.recordCheckpointStamp(size: 3, root: .zero, source: "gov", anchors: nil, token: [1])
+        }
+        try ledger.recordCheckpointStamp(size: 3, root: checkpoint.root, source: "gov", anchors: .zero, token: [1])
+        #expect(try ledger.checkpointStamps().map(\.source) == ["gov", "node"])
+        #expect(try ledger.audit(verifiers: [fixture.verifier]).faults.isEmpty)
+    }
+
+    @Test func entriesAfterTheLatestCheckpointAreUncovered() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<4).map(LedgerFixture.event))
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        _ = try ledger.append((4..<6).map(LedgerFixture.event))
+        let audit = try ledger.audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.map(\.code) == ["entries-uncovered"] && audit.faults.first?.subject == "entry 4")
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
+        #expect(try ledger.audit(verifiers: [fixture.verifier]).faults.isEmpty)
+    }
+
+    /// Checkpoints kept outside the ledger: consistent ones pass; a larger one, a fork of the
+    /// same size, an inconsistent smaller one and one signed by another key are faults.
+    @Test func keptCheckpointsAreHeldAgainstTheLog() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<5).map(LedgerFixture.event))
+        let early = try ledger.checkpoint(signer: fixture.signer, now: "t")
+        _ = try ledger.append((5..<9).map(LedgerFixture.event))
+        let late = try ledger.checkpoint(signer: fixture.signer, now: "t")
+        func codes(_ note: SignedNote) -> [String] {
+            ledger.checkKeptCheckpoint(note.serialized, name: "kept.txt", verifiers: [fixture.verifier]).map(\.code)
+        }
+        #expect(codes(early).isEmpty && codes(late).isEmpty)
+        func signed(size: UInt64, root: Hash, by signer: Ed25519NoteSigner? = nil) throws -> SignedNote {
+            try SignedNote.sign(
+                text: Checkpoint(origin: fixture.signer.name, size: size, root: root).text,
+                signers: [signer ?? fixture.signer])
+        }
+        let other = OpenSSLSHA256().sha256("another history")
+        #expect(try codes(signed(size: 12, root: other)) == ["kept-checkpoint-ahead"])
+        #expect(try codes(signed(size: 9, root: other)) == ["kept-checkpoint-inconsistent"])
+        #expect(try codes(signed(size: 5, root: other)) == ["kept-checkpoint-inconsistent"])
+        #expect(try codes(signed(size: 0, root: other)) == ["kept-checkpoint-inconsistent"])
+        let stranger = try Ed25519NoteSigner(name: fixture.signer.name, key: Ed25519PrivateKey())
+        #expect(try codes(signed(size: 5, root: ledger.root(size: 5), by: stranger)) == ["kept-checkpoint-signature"])
+        #expect(codes(SignedNote(text: "not a checkpoint\n", signatures: [])) == ["kept-checkpoint-malformed"])
+        let fault = ledger.checkKeptCheckpoint(
+            try signed(size: 12, root: other).serialized, name: "kept.txt", verifiers: [fixture.verifier])[0]
+        let latestRoot = try Checkpoint(parsing: late.text).root.base64
+        #expect(fault.expected == "size 12 root \(other.base64) (kept.txt)")
+        #expect(fault.found == "size 9 root \(latestRoot) (the vault's latest checkpoint)")
+    }
+
     @Test func entriesAreAppendOnly() throws {
         let fixture = try LedgerFixture()
         let ledger = try fixture.open()
@@ -226,6 +297,7 @@ struct LedgerTests {
         #expect(try ledger.stamps(of: "checkpoint:2").map(\.record) == [checkpointRecord])
         #expect(try ledger.stampedSubjects() == ["item-0", "checkpoint:2"])
         #expect(try ledger.items().count == 1)  // A time stamp is not an item.
+        try ledger.checkpoint(signer: fixture.signer, now: "t")
         #expect(try fixture.open().audit(verifiers: [fixture.verifier]).faults.isEmpty)
         try fixture.tamper("UPDATE stamps SET subject = 'item-9' WHERE seq = 1")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
