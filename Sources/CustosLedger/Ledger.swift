@@ -102,56 +102,58 @@ public final class Ledger {
         var frontier = try loadFrontier(size: size)
         var appended = [CustodyEntry]()
         appended.reserveCapacity(events.count)
-        let insert = try db.statement(
-            """
+        let insertSQL = """
             INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
-        let stampInsert = try db.statement(
-            "INSERT INTO stamps (seq, subject, source, token, der) VALUES (?, ?, ?, ?, ?)")
-        let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
-        // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
-        let sha256 = MessageDigest(.sha256)
-        // The leaf hash as `MerkleHasher.hashLeaf` makes it, without copying the body.
-        let leafPrefix: [UInt8] = [MerkleHasher.leafPrefix]
-        for chunk in drafts {
-            for var draft in chunk {
-                draft.entry.previous = previous
-                Hex.write(previous, into: &draft.body, at: draft.previousOffset)
-                let body = draft.body
-                sha256.update(body)
-                let entryHash = sha256.finishHash()
-                sha256.update(leafPrefix)
-                sha256.update(body)
-                let tree = frontier.append(leafHash: sha256.finishHash(), at: size, hasher: hasher)
-                let record = events[appended.count].record
-                try insert.bind(size, at: 1)
-                try insert.bind(body, at: 2)
-                try insert.bind(tree, at: 3)
-                if let record {
-                    try insert.bind(record.item, at: 4)
-                    try insert.bind(record.caseID, at: 5)
-                    try insert.bind(record.exhibit, at: 6)
-                    try insert.bind(record.name, at: 7)
-                } else {
-                    for index in Int32(4)...7 { try insert.bindNull(at: index) }
-                }
-                try insert.execute()
-                if let stamp = TimeStampRecord(entry: draft.entry) {
-                    // The token itself, kept beside its entry: it must be the one the entry names.
-                    guard let token = events[appended.count].token, digester.sha256(token) == stamp.token else {
-                        throw LedgerError(.invalid, "a timestamped event without the token it names")
+            """
+        let stampSQL = "INSERT INTO stamps (seq, subject, source, token, der) VALUES (?, ?, ?, ?, ?)"
+        try db.withStatement(insertSQL) { insert in
+            try db.withStatement(stampSQL) { stampInsert in
+                let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
+                // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
+                let sha256 = MessageDigest(.sha256)
+                // The leaf hash as `MerkleHasher.hashLeaf` makes it, without copying the body.
+                let leafPrefix: [UInt8] = [MerkleHasher.leafPrefix]
+                for chunk in drafts {
+                    for var draft in chunk {
+                        draft.entry.previous = previous
+                        Hex.write(previous, into: &draft.body, at: draft.previousOffset)
+                        let body = draft.body
+                        sha256.update(body)
+                        let entryHash = sha256.finishHash()
+                        sha256.update(leafPrefix)
+                        sha256.update(body)
+                        let tree = frontier.append(leafHash: sha256.finishHash(), at: size, hasher: hasher)
+                        let record = events[appended.count].record
+                        try insert.bind(size, at: 1)
+                        try insert.bind(body, at: 2)
+                        try insert.bind(tree, at: 3)
+                        if let record {
+                            try insert.bind(record.item, at: 4)
+                            try insert.bind(record.caseID, at: 5)
+                            try insert.bind(record.exhibit, at: 6)
+                            try insert.bind(record.name, at: 7)
+                        } else {
+                            for index in Int32(4)...7 { try insert.bindNull(at: index) }
+                        }
+                        try insert.execute()
+                        if let stamp = TimeStampRecord(entry: draft.entry) {
+                            // The token itself, kept beside its entry: it must be the one the entry names.
+                            guard let token = events[appended.count].token, digester.sha256(token) == stamp.token else {
+                                throw LedgerError(.invalid, "a timestamped event without the token it names")
+                            }
+                            try stampInsert.bind(token, at: 5)
+                            try stampInsert.bind(size, at: 1)
+                            try stampInsert.bind(stamp.indexKey(item: draft.entry.item), at: 2)
+                            try stampInsert.bind(stamp.source, at: 3)
+                            try stampInsert.bind(stamp.token.bytes, at: 4)
+                            try stampInsert.execute()
+                        }
+                        appended.append(draft.entry)
+                        previous = entryHash
+                        size += 1
                     }
-                    try stampInsert.bind(token, at: 5)
-                    try stampInsert.bind(size, at: 1)
-                    try stampInsert.bind(stamp.indexKey(item: draft.entry.item), at: 2)
-                    try stampInsert.bind(stamp.source, at: 3)
-                    try stampInsert.bind(stamp.token.bytes, at: 4)
-                    try stampInsert.execute()
                 }
-                appended.append(draft.entry)
-                previous = entryHash
-                size += 1
             }
         }
         return appended

@@ -39,20 +39,21 @@ extension Ledger {
         try sql {
             try db.writeTransaction {
                 let entries = try appendInTransaction(events)
-                let insert = try db.statement(
-                    """
+                let insertSQL = """
                     INSERT OR REPLACE INTO releases (item, path, device, inode, size, mtime_ns, destination)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """)
-                for release in releases {
-                    try insert.bind(release.item, at: 1)
-                    try insert.bind(release.path, at: 2)
-                    try insert.bind(Int64(bitPattern: release.device), at: 3)
-                    try insert.bind(Int64(bitPattern: release.inode), at: 4)
-                    try insert.bind(release.size, at: 5)
-                    try insert.bind(release.modifiedNanoseconds, at: 6)
-                    try insert.bind(release.destination, at: 7)
-                    try insert.execute()
+                    """
+                try db.withStatement(insertSQL) { insert in
+                    for release in releases {
+                        try insert.bind(release.item, at: 1)
+                        try insert.bind(release.path, at: 2)
+                        try insert.bind(Int64(bitPattern: release.device), at: 3)
+                        try insert.bind(Int64(bitPattern: release.inode), at: 4)
+                        try insert.bind(release.size, at: 5)
+                        try insert.bind(release.modifiedNanoseconds, at: 6)
+                        try insert.bind(release.destination, at: 7)
+                        try insert.execute()
+                    }
                 }
                 try deleteReleases(released)
                 return entries
@@ -68,10 +69,11 @@ extension Ledger {
 
     private func deleteReleases(_ items: [String]) throws {
         guard !items.isEmpty else { return }
-        let delete = try db.statement("DELETE FROM releases WHERE item = ?")
-        for item in items {
-            try delete.bind(item, at: 1)
-            try delete.execute()
+        try db.withStatement("DELETE FROM releases WHERE item = ?") { delete in
+            for item in items {
+                try delete.bind(item, at: 1)
+                try delete.execute()
+            }
         }
     }
 

@@ -75,46 +75,52 @@ public final class SQLiteConnection {
         }
     }
 
-    /// A prepared statement, cached by its text.
-    public func statement(_ sql: String) throws -> SQLiteStatement {
-        if let cached = cache[sql] {
-            cached.reset()
-            return cached
+    /// Runs `body` with a prepared statement for `sql`, taken out of the cache for as long as
+    /// `body` runs and put back, reset, after it: a user nested inside (the same text in a loop
+    /// over its rows) gets a statement of its own, never this one reset in the middle of its use.
+    public func withStatement<T>(_ sql: String, _ body: (SQLiteStatement) throws -> T) throws -> T {
+        let statement: SQLiteStatement
+        if let cached = cache.removeValue(forKey: sql) {
+            statement = cached
+        } else {
+            var raw: OpaquePointer?
+            let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+            guard result == SQLITE_OK, let raw else { throw error(result, "preparing \(sql)") }
+            statement = SQLiteStatement(raw, connection: self)
         }
-        var raw: OpaquePointer?
-        let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
-        guard result == SQLITE_OK, let raw else { throw error(result, "preparing \(sql)") }
-        let statement = SQLiteStatement(raw, connection: self)
-        cache[sql] = statement
-        return statement
+        defer {
+            statement.reset()
+            cache[sql] = statement
+        }
+        return try body(statement)
     }
 
     /// Runs a statement with arguments, for its effect.
     public func run(_ sql: String, _ arguments: [SQLiteValue] = []) throws {
-        let statement = try statement(sql)
-        try statement.bind(arguments)
-        while try statement.step() {}
-        statement.reset()
+        try withStatement(sql) { statement in
+            try statement.bind(arguments)
+            while try statement.step() {}
+        }
     }
 
     /// Runs a query and hands each row to `body`.
     public func forEachRow(_ sql: String, _ arguments: [SQLiteValue] = [], _ body: (SQLiteStatement) throws -> Void)
         throws
     {
-        let statement = try statement(sql)
-        defer { statement.reset() }
-        try statement.bind(arguments)
-        while try statement.step() { try body(statement) }
+        try withStatement(sql) { statement in
+            try statement.bind(arguments)
+            while try statement.step() { try body(statement) }
+        }
     }
 
     /// The first row of a query, mapped by `body`, or nil when there is none.
     public func firstRow<T>(_ sql: String, _ arguments: [SQLiteValue] = [], _ body: (SQLiteStatement) throws -> T)
         throws -> T?
     {
-        let statement = try statement(sql)
-        defer { statement.reset() }
-        try statement.bind(arguments)
-        return try statement.step() ? body(statement) : nil
+        try withStatement(sql) { statement in
+            try statement.bind(arguments)
+            return try statement.step() ? body(statement) : nil
+        }
     }
 
     /// Runs `body` in a transaction: `BEGIN IMMEDIATE` takes the write lock at once, so two writers
