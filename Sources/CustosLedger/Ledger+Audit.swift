@@ -219,38 +219,49 @@ extension Ledger {
 
     /// Walks the sealed entries and the item index side by side, both in sequence order: every
     /// sealing entry has its index row, naming the same item and content.
+    /// Each index row is matched to its entry by sequence number, so an entry that could not be
+    /// read leaves no other item misreported, and every row that seals nothing is named.
     private func auditItems(entries: [CustodyEntry], faults: inout [VerificationFault]) throws {
-        var rows = [(sequence: UInt64, item: String)]()
+        var rows = [UInt64: String]()
         try db.forEachRow("SELECT seq, item FROM entries WHERE item IS NOT NULL ORDER BY seq") { row in
-            rows.append((UInt64(max(0, row.int64(0))), row.text(1) ?? ""))
+            rows[UInt64(max(0, row.int64(0)))] = row.text(1) ?? ""
         }
-        var rowIndex = 0
+        var parsed = Set<UInt64>()
         for entry in entries {
-            let row = rowIndex < rows.count && rows[rowIndex].sequence == entry.sequence ? rows[rowIndex] : nil
-            if row != nil { rowIndex += 1 }
+            parsed.insert(entry.sequence)
+            let item = rows.removeValue(forKey: entry.sequence)
             guard entry.type == .sealed else {
-                if let row {
+                if let item {
                     faults.append(
                         VerificationFault(
-                            subject: "item \(row.item)", code: "index-orphan",
-                            message: "the item index names entry \(row.sequence), which does not seal it"))
+                            subject: "item \(item)", code: "index-orphan",
+                            message: "the item index names entry \(entry.sequence), which does not seal it"))
                 }
                 continue
             }
-            guard let row else {
+            guard let item else {
                 faults.append(
                     VerificationFault(
                         subject: "item \(entry.item)", code: "index-missing",
                         message: "entry \(entry.sequence) sealed this item, but the item index has no row for it"))
                 continue
             }
-            if row.item != entry.item {
+            if item != entry.item {
                 faults.append(
                     VerificationFault(
                         subject: "item \(entry.item)", code: "index-mismatch",
                         message: "the item index disagrees with ledger entry \(entry.sequence)",
-                        expected: "item \(entry.item)", found: "item \(row.item)"))
+                        expected: "item \(entry.item)", found: "item \(item)"))
             }
+        }
+        // Rows left: their entries could not be read (already a fault of their own) or are gone.
+        for (sequence, item) in rows.sorted(by: { $0.key < $1.key }) {
+            faults.append(
+                VerificationFault(
+                    subject: "item \(item)", code: "index-orphan",
+                    message: parsed.contains(sequence)
+                        ? "the item index names entry \(sequence), which does not seal it"
+                        : "the item index names entry \(sequence), which is not a readable sealing entry"))
         }
     }
 }

@@ -257,6 +257,20 @@ struct LedgerTests {
         #expect(audit.faults.contains { $0.code == "index-missing" && $0.subject == "item item-2" })
     }
 
+    @Test func aMalformedSealingEntryMisreportsNoOtherItemAndItsIndexRowIsNamed() throws {
+        let fixture = try LedgerFixture()
+        let ledger = try fixture.open()
+        _ = try ledger.append((0..<5).map(LedgerFixture.event))
+        try fixture.tamper("UPDATE entries SET body = x'7b7d' WHERE seq = 1")
+        let audit = try fixture.open().audit(verifiers: [fixture.verifier])
+        #expect(audit.faults.contains { $0.code == "entry-malformed" && $0.subject == "entry 1" })
+        #expect(!audit.faults.contains { $0.code == "index-missing" }, "\(audit.faults)")
+        #expect(
+            audit.faults.contains {
+                $0.code == "index-orphan" && $0.subject == "item item-1" && $0.message.contains("entry 1")
+            }, "\(audit.faults)")
+    }
+
     @Test func timeStampEntriesAreIndexedByTheirSubjectAndAudited() throws {
         let fixture = try LedgerFixture()
         let ledger = try fixture.open()
