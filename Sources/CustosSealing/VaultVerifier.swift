@@ -18,6 +18,10 @@ public struct VerificationReport: Sendable {
     /// Checkpoints kept outside the vault, checked against its log.
     public var keptCheckpointsChecked = 0
     public var faults: [VerificationFault]
+    /// Files in the vault that nothing records (a seal interrupted, or one in progress beside a
+    /// running daemon; a file put there by hand): not faults of what is recorded, but an
+    /// expert sees each.
+    public var unrecordedFiles: [RawPath] = []
 
     public var passed: Bool { faults.isEmpty }
 
@@ -33,6 +37,7 @@ public struct VerificationReport: Sendable {
             "timeStampsChecked": .integer(Int64(timeStampsChecked)),
             "keptCheckpointsChecked": .integer(Int64(keptCheckpointsChecked)),
             "faults": .array(faults.map(\.json)),
+            "unrecordedFiles": .array(unrecordedFiles.map { .string($0.description) }),
         ])
     }
 }
@@ -90,7 +95,40 @@ public struct VaultVerifier {
             entries: audit.entries, ledger: ledger, items: items, anchorsOverride: timeStampAnchors)
         report.timeStampsChecked = stamps.checked
         report.faults += stamps.faults
+        if items == nil { report.unrecordedFiles = try unrecordedFiles(ledger: ledger) }
         return report
+    }
+
+    /// The files under `objects/`, `manifests/` and `tmp/`, and the names at the vault's top,
+    /// that no ledger entry records and the vault's layout does not name.
+    public func unrecordedFiles(ledger: Ledger) throws -> [RawPath] {
+        let referenced = try ledger.referencedContent()
+        var found = [RawPath]()
+        for (store, known) in [(vault.objectsPath, referenced.contents), (vault.manifestsPath, referenced.manifests)] {
+            for shard in (try? FileSystem.listDirectory(store)) ?? [] {
+                let folder = store.appending(component: shard)
+                guard (try? FileSystem.linkStatus(folder))?.isDirectory == true else {
+                    found.append(folder)
+                    continue
+                }
+                for name in (try? FileSystem.listDirectory(folder)) ?? [] {
+                    let hex = String(decoding: name.prefix(64), as: UTF8.self)
+                    if name.count > 64, name[64] == UInt8(ascii: "."), let bytes = Hex.decode(hex),
+                        let hash = Hash(bytes: bytes), known.contains(hash), Array(hex.utf8.prefix(2)) == shard
+                    {
+                        continue
+                    }
+                    found.append(folder.appending(component: name))
+                }
+            }
+        }
+        for name in (try? FileSystem.listDirectory(vault.temporaryPath)) ?? [] {
+            found.append(vault.temporaryPath.appending(component: name))
+        }
+        for name in (try? FileSystem.listDirectory(vault.root)) ?? [] where !Vault.topLevelNames.contains(name) {
+            found.append(vault.root.appending(component: name))
+        }
+        return found
     }
 
     /// What re-reading one archive gave.

@@ -398,6 +398,12 @@ struct Verify: ParsableCommand {
             if !kept.isEmpty {
                 print("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
             }
+            if !report.unrecordedFiles.isEmpty {
+                print(
+                    "unrecorded files: \(report.unrecordedFiles.count) in the vault that no entry records (a seal interrupted or in progress, or put there by hand):"
+                )
+                for path in report.unrecordedFiles { print("- \(path)") }
+            }
             if report.passed {
                 print("verification passed")
             } else {

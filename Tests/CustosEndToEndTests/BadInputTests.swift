@@ -427,3 +427,32 @@ struct WriteErrorTests {
         #expect(node.files(under: "tmp").isEmpty)
     }
 }
+
+extension KilledSealTests {
+    @Test func verifyListsTheFilesNoEntryRecords() throws {
+        let node = try Node()
+        #expect(try node.custos(["ingest", try node.directory.write("a.txt", "a")]).status == 0)
+        let sha256 = try #require(try node.items().first?["sha256"] as? String)
+        let strays = [
+            "objects/\(sha256.prefix(2))/\(String(repeating: "0", count: 64)).tar.zst",
+            "objects/\(sha256.prefix(2))/notes.txt",
+            "manifests/ff/\(String(repeating: "f", count: 64)).json",
+            "tmp/4242-seal-x.tar.zst",
+            "copied-by-hand.dd",
+        ]
+        for stray in strays {
+            try FileManager.default.createDirectory(
+                atPath: (node.vault + "/" + stray as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            writeRaw(Array((node.vault + "/" + stray).utf8), [1])
+        }
+        let result = try node.verify()
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("unrecorded files: \(strays.count) in the vault"), "\(result.output)")
+        for stray in strays { #expect(result.output.contains(node.vault + "/" + stray), "\(stray)") }
+        let json = try node.custos(["verify", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout)) as! [String: Any]
+        #expect((report["unrecordedFiles"] as? [String])?.count == strays.count)
+        // The recorded archive and manifest are not among them.
+        #expect(!result.output.contains(node.archivePath(item: try node.items()[0])))
+    }
+}
