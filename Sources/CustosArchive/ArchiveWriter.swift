@@ -63,9 +63,13 @@ public final class ArchiveWriter {
 
     /// Starts an archive on `fileDescriptor`; `tap` sees every byte written, in order (to hash the
     /// archive as it is made).
+    ///
+    /// `compressionThreads` above 0 gives zstd that many workers of its own (libzstd's
+    /// multi-threaded mode: the frame is cut into jobs compressed in parallel, one standard frame
+    /// still), so compressible data is not held to one core's pace.
     public init(
         fileDescriptor: Int32, path: String, compression: ArchiveCompression, level: Int? = nil,
-        tap: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }
+        compressionThreads: Int = 0, tap: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws {
         _ = Self.utf8Locale
         guard let archive = archive_write_new() else {
@@ -85,6 +89,11 @@ public final class ArchiveWriter {
             try check(
                 archive_write_set_filter_option(archive, nil, "compression-level", String(level)),
                 "setting compression level \(level)")
+        }
+        if compression == .zstd, compressionThreads > 0 {
+            try check(
+                archive_write_set_filter_option(archive, "zstd", "threads", String(compressionThreads)),
+                "setting \(compressionThreads) zstd workers")
         }
         // 64 KiB blocks: fewer write calls. The last block is not padded: zstd readers refuse
         // trailing zeros after the frame, and small items stay small.

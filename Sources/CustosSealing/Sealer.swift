@@ -66,6 +66,17 @@ public final class Sealer: @unchecked Sendable {
         }
     }
 
+    /// zstd's own workers for a large file: $CUSTOS_ZSTD_THREADS, else 2 (both cores of the
+    /// machine this is built for); 0 compresses on the archive lane's thread alone.
+    static let compressionThreads: Int = {
+        if let text = getenv("CUSTOS_ZSTD_THREADS").map({ String(cString: $0) }), let value = Int(text),
+            (0...16).contains(value)
+        {
+            return value
+        }
+        return 2
+    }()
+
     private func sealOnce(
         _ request: SealRequest, durability: Vault.Durability, now: () -> String
     ) throws -> PendingSeal {
@@ -113,7 +124,8 @@ public final class Sealer: @unchecked Sendable {
         do {
             writer = try ArchiveWriter(
                 fileDescriptor: output.rawValue, path: temporary.description, compression: compression,
-                level: configuration.compressionLevel, tap: { archiveDigest.update($0) })
+                level: configuration.compressionLevel, compressionThreads: onePass.inline ? 0 : Self.compressionThreads,
+                tap: { archiveDigest.update($0) })
             try writer.beginFile(
                 name: "evidence/" + member, size: before.size, permissions: before.mode,
                 modified: before.modificationTime)
