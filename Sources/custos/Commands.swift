@@ -59,10 +59,10 @@ struct Init: ParsableCommand {
         let created = try Vault.create(
             at: vault.path, configuration: configuration, now: Clock.now(), timeStamping: material)
         let key = try created.verifierKey()
-        print("created vault \(created.root) for \(origin)")
-        print("verifier key: \(key.key.text)")
+        Output.line("created vault \(created.root) for \(origin)")
+        Output.line("verifier key: \(key.key.text)")
         if let policy = created.configuration.timeStampPolicy {
-            print(
+            Output.line(
                 "time-stamping authority: \(created.timeStampCertificatePath), trust anchor in \(created.timeStampChainPath), policy \(policy)"
             )
         }
@@ -140,7 +140,7 @@ struct Ingest: ParsableCommand {
                 let note =
                     pending.size == 0
                     ? " (empty file)" : pending.deduplicated ? " (content already in the vault; archive shared)" : ""
-                print(
+                Output.line(
                     "sealed \(pending.item) entry \(entry.sequence) sha256 \(pending.digests.sha256.hex) \(path)\(note)"
                 )
             } catch let error as SealingError {
@@ -155,7 +155,7 @@ struct Ingest: ParsableCommand {
         if sealed > 0 {
             let note = try ledger.checkpoint(signer: signer, now: Clock.now())
             let checkpoint = try Checkpoint(parsing: note.text)
-            print("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
+            Output.line("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
             if let stamper {
                 _ = try ledger.append([
                     try stamper.stamp(
@@ -204,7 +204,7 @@ struct List: ParsableCommand {
                 stamped.isEmpty
                 ? "  (awaiting time stamp)"
                 : missing.isEmpty ? "" : "  (awaiting time stamp from \(missing.joined(separator: ", ")))"
-            print(
+            Output.line(
                 "\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)\(awaiting)"
             )
         }
@@ -257,26 +257,26 @@ struct Show: ParsableCommand {
                 ]))
             return
         }
-        print("item:        \(record.item)")
-        print("name:        \(record.displayName)")
-        print("case:        \(record.caseID)")
-        print("exhibit:     \(record.exhibit)")
+        Output.line("item:        \(record.item)")
+        Output.line("name:        \(record.displayName)")
+        Output.line("case:        \(record.caseID)")
+        Output.line("exhibit:     \(record.exhibit)")
         if let acquisition = manifest?["acquisition"] {
-            print("examiner:    \(acquisition["examiner"]?.stringValue ?? "")")
-            print("description: \(acquisition["description"]?.stringValue ?? "")")
+            Output.line("examiner:    \(acquisition["examiner"]?.stringValue ?? "")")
+            Output.line("description: \(acquisition["description"]?.stringValue ?? "")")
         }
-        print("size:        \(record.size)")
-        print("sha256:      \(record.sha256.hex)")
+        Output.line("size:        \(record.size)")
+        Output.line("sha256:      \(record.sha256.hex)")
         if let digests = manifest?["digests"] {
-            if let md5 = digests["md5"]?.stringValue { print("md5:         \(md5)") }
-            if let sha1 = digests["sha1"]?.stringValue { print("sha1:        \(sha1)") }
+            if let md5 = digests["md5"]?.stringValue { Output.line("md5:         \(md5)") }
+            if let sha1 = digests["sha1"]?.stringValue { Output.line("sha1:        \(sha1)") }
         }
-        print("sealed at:   \(record.sealedAt) (node clock)")
-        print("entry:       \(record.sequence)")
-        print("archive:     \(archive?.description ?? "MISSING (\(record.archive.hex))")")
-        print("manifest:    \(vault.manifestPath(record.manifest))")
+        Output.line("sealed at:   \(record.sealedAt) (node clock)")
+        Output.line("entry:       \(record.sequence)")
+        Output.line("archive:     \(archive?.description ?? "MISSING (\(record.archive.hex))")")
+        Output.line("manifest:    \(vault.manifestPath(record.manifest))")
         if let original = manifest?["original"] {
-            print(
+            Output.line(
                 "original:    mode \(original["mode"]?.stringValue ?? "?")  mtime \(original["mtime"]?.stringValue ?? "?")"
             )
         }
@@ -287,14 +287,14 @@ struct Show: ParsableCommand {
                 skew =
                     "  skew \(seconds >= 0 ? "+" : "")\(seconds) s\(stamp.record.skewExceeded ? " (ABOVE THE BOUND: the node's clock was off)" : "")"
             }
-            print(
+            Output.line(
                 "time stamp:  [\(stamp.record.source)] genTime \(stamp.record.genTime)\(accuracy)  serial \(stamp.record.serial)  by \(DisplayName.escape(Array(stamp.record.authority.utf8)))\(skew)"
             )
         }
         if stamps.isEmpty {
-            print("time stamp:  awaiting")
+            Output.line("time stamp:  awaiting")
         } else if !awaiting.isEmpty {
-            print("time stamp:  awaiting from \(awaiting.joined(separator: ", "))")
+            Output.line("time stamp:  awaiting from \(awaiting.joined(separator: ", "))")
         }
     }
 }
@@ -360,18 +360,18 @@ struct Verify: ParsableCommand {
         if json {
             Output.json(report.json)
         } else {
-            print(
+            Output.line(
                 "ledger: \(report.entries) entries, \(report.checkpointsChecked) checkpoints checked, latest size \(report.latestCheckpointSize)"
             )
-            print(
+            Output.line(
                 "items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed"
             )
-            print("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
+            Output.line("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
             if report.passed {
-                print("verification passed")
+                Output.line("verification passed")
             } else {
-                print("verification FAILED: \(report.faults.count) faults")
-                for fault in report.faults { print("- [\(fault.code)] \(fault)") }
+                Output.line("verification FAILED: \(report.faults.count) faults")
+                for fault in report.faults { Output.line("- [\(fault.code)] \(fault)") }
             }
         }
         if !report.passed { throw ExitCode(1) }
@@ -388,7 +388,7 @@ struct CheckpointCommand: ParsableCommand {
         let vault = try vault.open()
         let ledger = try vault.openLedger(readOnly: !sign)
         if sign { try ledger.checkpoint(signer: try vault.signer(), now: Clock.now()) }
-        Output.writeRaw(Array(try ledger.latestCheckpoint().utf8))
+        Output.raw(Array(try ledger.latestCheckpoint().utf8))
     }
 }
 
@@ -398,7 +398,7 @@ struct Key: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        print(try vault.open().verifierKey().key.text)
+        Output.line(try vault.open().verifierKey().key.text)
     }
 }
 
@@ -410,7 +410,7 @@ struct EntryCommand: ParsableCommand {
 
     func run() throws {
         let ledger = try vault.open().openLedger(readOnly: true)
-        Output.writeRaw(try ledger.entryBytes(sequence))
+        Output.raw(try ledger.entryBytes(sequence))
     }
 }
 
@@ -429,7 +429,7 @@ struct Proof: ParsableCommand {
         if let output {
             try FileSystem.writeDurably(bytes, to: RawArguments.raw(output))
         } else {
-            Output.writeRaw(bytes)
+            Output.raw(bytes)
         }
     }
 }
@@ -443,7 +443,7 @@ struct Consistency: ParsableCommand {
 
     func run() throws {
         let ledger = try vault.open().openLedger(readOnly: true)
-        for hash in try ledger.consistencyProof(from: from, to: to) { print(hash.base64) }
+        for hash in try ledger.consistencyProof(from: from, to: to) { Output.line(hash.base64) }
     }
 }
 
@@ -517,6 +517,6 @@ struct TimestampExport: ParsableCommand {
         }
         let text = lines.joined(separator: "\n") + "\n"
         try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
-        print(text, terminator: "")
+        Output.text(text)
     }
 }

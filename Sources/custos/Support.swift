@@ -55,33 +55,6 @@ enum Clock {
     }
 }
 
-enum Output {
-    static func error(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
-
-    static var stderrIsTerminal: Bool { isatty(2) == 1 }
-
-    /// A progress line on a terminal (overwritten in place); nothing when not on a terminal.
-    static func progress(_ text: String) {
-        guard stderrIsTerminal else { return }
-        FileHandle.standardError.write(Data(("\r\u{1b}[K" + text).utf8))
-    }
-
-    static func endProgress() {
-        guard stderrIsTerminal else { return }
-        FileHandle.standardError.write(Data("\r\u{1b}[K".utf8))
-    }
-
-    static func json(_ value: JSONValue) {
-        print(CanonicalJSON.encodeString(value))
-    }
-
-    static func writeRaw(_ bytes: [UInt8]) {
-        FileHandle.standardOutput.write(Data(bytes))
-    }
-}
-
 extension ItemRecord {
     var displayName: String { DisplayName.escape(name) }
 
