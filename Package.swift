@@ -94,7 +94,9 @@ let package = Package(
         ),
 
         .target(name: "CustosTestSupport", dependencies: ["COpenSSL", "CustosOpenSSL"], path: "Tests/CustosTestSupport"),
-        .testTarget(name: "CustosFormatsTests", dependencies: ["CustosFormats", "CustosOpenSSL"]),
+        // The vectors are part of the tests: a missing file fails them (Tests/CustosFormatsTests/Vectors/README.md).
+        .testTarget(
+            name: "CustosFormatsTests", dependencies: ["CustosFormats", "CustosOpenSSL"], resources: [.copy("Vectors")]),
         .testTarget(
             name: "CustosTimeStampingTests",
             dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosTimeStamping", "CustosTestSupport"]

@@ -73,10 +73,10 @@ struct Init: ParsableCommand {
             at: vault.path, configuration: configuration, now: Clock.now(), timeStamping: material,
             inboxGroup: inboxGroup)
         let key = try created.verifierKey()
-        print("created vault \(created.root) for \(origin)")
-        print("verifier key: \(key.key.text)")
+        Output.line("created vault \(created.root) for \(origin)")
+        Output.line("verifier key: \(key.key.text)")
         if let policy = created.configuration.timeStampPolicy {
-            print(
+            Output.line(
                 "time-stamping authority: \(created.timeStampCertificatePath), trust anchor in \(created.timeStampChainPath), policy \(policy)"
             )
         }
@@ -158,7 +158,7 @@ struct Ingest: ParsableCommand {
                 let note =
                     pending.size == 0
                     ? " (empty file)" : pending.deduplicated ? " (content already in the vault; archive shared)" : ""
-                print(
+                Output.line(
                     "sealed \(pending.item) entry \(entry.sequence) sha256 \(pending.digests.sha256.hex) \(path)\(note)"
                 )
             } catch let error as SealingError {
@@ -174,7 +174,7 @@ struct Ingest: ParsableCommand {
             // Signed and stamped by the node's TSA in one transaction: it covers every entry.
             let note = try CheckpointSigning(signer: signer, stamper: stamper).sign(ledger, now: Clock.now())
             let checkpoint = try Checkpoint(parsing: note.text)
-            print("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
+            Output.line("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
         }
         if refused > 0 {
             throw CLIError(message: "\(refused) of \(files.count + unreadableDirectories) inputs were not sealed")
@@ -216,97 +216,9 @@ struct List: ParsableCommand {
                 stamped.isEmpty
                 ? "  (awaiting time stamp)"
                 : missing.isEmpty ? "" : "  (awaiting time stamp from \(missing.joined(separator: ", ")))"
-            print(
+            Output.line(
                 "\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)\(awaiting)"
             )
-        }
-    }
-}
-
-struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show one item: its manifest, entry and archive.")
-    @OptionGroup var vault: VaultOptions
-    @Argument(help: "Item id (or a unique prefix), or a SHA-256 prefix.") var item: String
-    @Flag(help: "JSON output.") var json = false
-
-    func run() throws {
-        let vault = try vault.open()
-        let ledger = try vault.openLedger(readOnly: true)
-        let record = try resolveItem(item, in: ledger)
-        let entryBytes = try ledger.entryBytes(record.sequence)
-        let manifestBytes = (try? FileSystem.readFile(vault.manifestPath(record.manifest))) ?? []
-        let manifest = try? CanonicalJSON.parse(manifestBytes)
-        let archive = vault.findArchive(content: record.sha256)
-        let stamps = try ledger.stamps(of: record.item)
-        let stampedBy = Set(stamps.map(\.record.source))
-        let awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
-        // What each token says (read from the token kept in the ledger; `verify` checks it).
-        let infos = stamps.map { stamp in
-            (try? ledger.stampToken(at: stamp.entry.sequence)).flatMap { $0 }.flatMap {
-                try? TimeStampVerifier.info(response: $0)
-            }
-        }
-        let stampsJSON: [JSONValue] = zip(stamps, infos).map { stamp, info in
-            return .object([
-                "entry": .integer(Int64(stamp.entry.sequence)), "source": .string(stamp.record.source),
-                "authority": .string(stamp.record.authority),
-                "skewSeconds": stamp.record.skewSeconds.map { .integer($0) } ?? .null,
-                "skewExceeded": .bool(stamp.record.skewExceeded),
-                "serial": .string(stamp.record.serial), "genTime": .string(stamp.record.genTime),
-                "policy": .string(stamp.record.policy), "token": .string(stamp.record.token.hex),
-                "accuracyMilliseconds": info?.accuracyMilliseconds.map { .integer($0) } ?? .null,
-            ])
-        }
-        if json {
-            Output.json(
-                .object([
-                    "item": record.json,
-                    "entry": (try? CanonicalJSON.parse(entryBytes)) ?? .null,
-                    "manifest": manifest ?? .null,
-                    "archivePath": archive.map { .string($0.description) } ?? .null,
-                    "timestamps": .array(stampsJSON),
-                    "awaitingTimeStamps": .array(awaiting.map { .string($0) }),
-                ]))
-            return
-        }
-        print("item:        \(record.item)")
-        print("name:        \(record.displayName)")
-        print("case:        \(record.caseID)")
-        print("exhibit:     \(record.exhibit)")
-        if let acquisition = manifest?["acquisition"] {
-            print("examiner:    \(acquisition["examiner"]?.stringValue ?? "")")
-            print("description: \(acquisition["description"]?.stringValue ?? "")")
-        }
-        print("size:        \(record.size)")
-        print("sha256:      \(record.sha256.hex)")
-        if let digests = manifest?["digests"] {
-            if let md5 = digests["md5"]?.stringValue { print("md5:         \(md5)") }
-            if let sha1 = digests["sha1"]?.stringValue { print("sha1:        \(sha1)") }
-        }
-        print("sealed at:   \(record.sealedAt) (node clock)")
-        print("entry:       \(record.sequence)")
-        print("archive:     \(archive?.description ?? "MISSING (\(record.archive.hex))")")
-        print("manifest:    \(vault.manifestPath(record.manifest))")
-        if let original = manifest?["original"] {
-            print(
-                "original:    mode \(original["mode"]?.stringValue ?? "?")  mtime \(original["mtime"]?.stringValue ?? "?")"
-            )
-        }
-        for (stamp, info) in zip(stamps, infos) {
-            let accuracy = info?.accuracyMilliseconds.map { " ±\($0) ms" } ?? ""
-            var skew = ""
-            if let seconds = stamp.record.skewSeconds {
-                skew =
-                    "  skew \(seconds >= 0 ? "+" : "")\(seconds) s\(stamp.record.skewExceeded ? " (ABOVE THE BOUND: the node's clock was off)" : "")"
-            }
-            print(
-                "time stamp:  [\(stamp.record.source)] genTime \(stamp.record.genTime)\(accuracy)  serial \(stamp.record.serial)  by \(DisplayName.escape(Array(stamp.record.authority.utf8)))\(skew)"
-            )
-        }
-        if stamps.isEmpty {
-            print("time stamp:  awaiting")
-        } else if !awaiting.isEmpty {
-            print("time stamp:  awaiting from \(awaiting.joined(separator: ", "))")
         }
     }
 }
@@ -388,27 +300,27 @@ struct Verify: ParsableCommand {
         if json {
             Output.json(report.json)
         } else {
-            print(
+            Output.line(
                 "ledger: \(report.entries) entries, \(report.checkpointsChecked) checkpoints checked, latest size \(report.latestCheckpointSize)"
             )
-            print(
+            Output.line(
                 "items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed"
             )
-            print("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
+            Output.line("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
             if !kept.isEmpty {
-                print("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
+                Output.line("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
             }
             if !report.unrecordedFiles.isEmpty {
-                print(
+                Output.line(
                     "unrecorded files: \(report.unrecordedFiles.count) in the vault that no entry records (a seal interrupted or in progress, or put there by hand):"
                 )
-                for path in report.unrecordedFiles { print("- \(path)") }
+                for path in report.unrecordedFiles { Output.line("- \(path)") }
             }
             if report.passed {
-                print("verification passed")
+                Output.line("verification passed")
             } else {
-                print("verification FAILED: \(report.faults.count) faults")
-                for fault in report.faults { print("- [\(fault.code)] \(fault)") }
+                Output.line("verification FAILED: \(report.faults.count) faults")
+                for fault in report.faults { Output.line("- [\(fault.code)] \(fault)") }
             }
         }
         if !report.passed { throw ExitCode(1) }
@@ -453,7 +365,7 @@ struct CheckpointCommand: ParsableCommand {
         if sign { try CheckpointSigning(vault: vault).sign(ledger, now: Clock.now()) }
         let note = try size.map { try ledger.checkpoint(size: $0) } ?? ledger.latestCheckpoint()
         if let export { try exportTokens(note: note, ledger: ledger, vault: vault, to: RawArguments.raw(export)) }
-        Output.writeRaw(Array(note.utf8))
+        Output.raw(Array(note.utf8))
     }
 
     /// The checkpoint's tokens as a court checks them: each stamps the SHA-256 of the signed text.
@@ -501,7 +413,7 @@ struct Key: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        print(try vault.open().verifierKey().key.text)
+        Output.line(try vault.open().verifierKey().key.text)
     }
 }
 
@@ -513,7 +425,7 @@ struct EntryCommand: ParsableCommand {
 
     func run() throws {
         let ledger = try vault.open().openLedger(readOnly: true)
-        Output.writeRaw(try ledger.entryBytes(sequence))
+        Output.raw(try ledger.entryBytes(sequence))
     }
 }
 
@@ -532,7 +444,7 @@ struct Proof: ParsableCommand {
         if let output {
             try FileSystem.writeDurably(bytes, to: RawArguments.raw(output))
         } else {
-            Output.writeRaw(bytes)
+            Output.raw(bytes)
         }
     }
 }
@@ -546,7 +458,7 @@ struct Consistency: ParsableCommand {
 
     func run() throws {
         let ledger = try vault.open().openLedger(readOnly: true)
-        for hash in try ledger.consistencyProof(from: from, to: to) { print(hash.base64) }
+        for hash in try ledger.consistencyProof(from: from, to: to) { Output.line(hash.base64) }
     }
 }
 
@@ -604,7 +516,7 @@ struct TimestampExport: ParsableCommand {
         }
         let text = lines.joined(separator: "\n") + "\n"
         try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
-        print(text, terminator: "")
+        Output.text(text)
     }
 }
 

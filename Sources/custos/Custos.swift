@@ -9,8 +9,9 @@ struct Custos: AsyncParsableCommand {
         commandName: "custos",
         abstract: "Digital evidence preservation: seal files, keep a tamper-evident ledger, prove it.",
         discussion: """
-            Exit status: 0 when all is well, 1 when verification finds a fault, 2 for bad usage or a
-            refused input.
+            Exit status: 0 when all is well, 1 when verification finds a fault, 2 for bad usage, a \
+            refused input, or output that could not be written. `custos help COMMAND` or \
+            `custos COMMAND --help` shows a command's help.
             """,
         version: toolVersion,
         subcommands: [
@@ -20,6 +21,10 @@ struct Custos: AsyncParsableCommand {
         ]
     )
 
+    /// `--vault` before the command (`custos --vault DIR list`); every command's own `--vault`
+    /// is this same value (ArgumentParser fills a command's option group from its parent's).
+    @OptionGroup var vault: VaultOptions
+
     static func main() async {
         // Nothing a command creates is open to other users, whatever the caller's umask: the
         // vault's files and folders get their modes explicitly, and what a library creates
@@ -27,26 +32,26 @@ struct Custos: AsyncParsableCommand {
         umask(0o077)
         // libarchive needs a UTF-8 locale for UTF-8 member names.
         setlocale(LC_ALL, "C.UTF-8")
-        // Log lines go to standard error; $CUSTOS_LOG_LEVEL (trace … critical) sets how many.
-        // The daemon logs a line per seal by default; the other commands only errors.
-        let level = ProcessInfo.processInfo.environment["CUSTOS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
-        let isDaemon = CommandLine.arguments.dropFirst().first == "daemon"
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level ?? (isDaemon ? .info : .error)
-            return handler
-        }
         var command: any ParsableCommand
         do {
             command = try parseAsRoot()
         } catch {
-            // Help and version exit 0; usage errors print ArgumentParser's message and exit 2.
+            // `--help`, `--version`: the text on standard output, exit 0. A usage error:
+            // ArgumentParser's message, the usage and where the help is, exit 2.
             if exitCode(for: error) == .success {
-                print(fullMessage(for: error))
-                Glibc.exit(0)
+                Output.line(fullMessage(for: error))
+                finish(0)
             }
             Output.error(fullMessage(for: error))
-            Glibc.exit(2)
+            finish(2)
+        }
+        bootstrapLogging(daemon: command is DaemonCommand)
+        let parsed = type(of: command)
+        if !parsed.configuration.subcommands.isEmpty {
+            // `custos` or `custos timestamp` without the command: bad usage; the help says
+            // what there is.
+            Output.error(helpMessage(for: parsed))
+            finish(2)
         }
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -56,13 +61,39 @@ struct Custos: AsyncParsableCommand {
             }
         } catch let error as CLIError {
             Output.error("custos: \(error.message)")
-            Glibc.exit(error.exitCode)
+            finish(error.exitCode)
         } catch let error as ExitCode {
-            Glibc.exit(error.rawValue)
+            finish(error.rawValue)
+        } catch where exitCode(for: error) == .success {
+            // `custos help COMMAND` and `custos COMMAND --help` are parsed into ArgumentParser's
+            // help command, whose run() throws the help request.
+            Output.line(fullMessage(for: error))
+            finish(0)
         } catch {
             // Domain errors name the file and the reason.
             Output.error("custos: \(error)")
-            Glibc.exit(2)
+            finish(2)
         }
+        finish(0)
+    }
+
+    /// Log lines go to standard error (through `Output`); $CUSTOS_LOG_LEVEL (trace … critical)
+    /// sets how many. The daemon logs a line per seal by default; the other commands only errors.
+    private static func bootstrapLogging(daemon: Bool) {
+        let level = ProcessInfo.processInfo.environment["CUSTOS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler(label: label, stream: Output.LogStream())
+            handler.logLevel = level ?? (daemon ? .info : .error)
+            return handler
+        }
+    }
+
+    /// Ends the process. Output that could not be written is an error: it is reported (when
+    /// standard error still takes it) and makes a successful status 2; a status that already
+    /// says more (1, a fault found; 3, sealing stopped) is kept.
+    static func finish(_ status: Int32) -> Never {
+        let failures = Output.failures()
+        for failure in failures { Output.error("custos: \(failure)") }
+        Glibc.exit(status == 0 && !failures.isEmpty ? 2 : status)
     }
 }

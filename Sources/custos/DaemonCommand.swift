@@ -34,7 +34,7 @@ struct DaemonCommand: AsyncParsableCommand {
             throw CLIError(message: "configuration refused: \(error)")
         }
         if check {
-            for (key, value) in configuration.summary { print("\(key): \(value)") }
+            for (key, value) in configuration.summary { Output.line("\(key): \(value)") }
             return
         }
         let logger = Logger(label: "custos.daemon")
