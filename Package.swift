@@ -26,6 +26,11 @@ let package = Package(
             providers: [.apt(["libssl-dev"])]
         ),
         .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
@@ -39,7 +44,7 @@ let package = Package(
 
         // Adapters: one per C library or system facility.
         .target(name: "CustosOpenSSL", dependencies: ["COpenSSL", "CustosFormats"]),
-        .target(name: "CustosArchive", dependencies: ["CArchive"]),
+        .target(name: "CustosArchive", dependencies: ["CArchive", "CZstd"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
         .target(name: "CustosFileSystem", dependencies: ["CSystem", "CustosFormats"]),
         .target(name: "CustosWatch", dependencies: ["CustosFileSystem"]),

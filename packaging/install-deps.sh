@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-    libarchive-dev libssl-dev libsqlite3-dev pkg-config  # build: libarchive, OpenSSL, SQLite
+    libarchive-dev libssl-dev libsqlite3-dev libzstd-dev pkg-config  # build: libarchive, OpenSSL, SQLite, zstd
     libarchive-tools zstd xz-utils hashdeep sqlite3 openssl python3  # verifiers and the test TSA server
     coreutils tar util-linux  # sha256sum, GNU tar, setpriv and mount
 )

@@ -1,4 +1,5 @@
 import CArchive
+import Foundation
 import Glibc
 
 /// The compression of a sealed archive. zstd is the default: it is the only one that keeps up
@@ -25,36 +26,57 @@ public final class ArchiveWriter {
     private let sink: Sink
     private var closed = false
 
-    /// Writes libarchive's output to the file descriptor, handing every byte to `tap` first.
-    /// After a failed write it writes nothing more (libarchive would retry the block and go on);
-    /// an archive abandoned unfinished is discarded without a single system call, so that
-    /// whichever thread frees it last never touches a descriptor its owner may have closed.
+    /// Writes libarchive's output to the file descriptor, handing every byte to `tap` first;
+    /// for zstd, through `ZstdFrameWriter` (libarchive writes the plain tar). After a failed
+    /// write it writes nothing more (libarchive would retry the block and go on); an archive
+    /// abandoned unfinished is discarded without a single write, and only once no compression
+    /// thread will write again, so that whichever thread frees it last never touches a
+    /// descriptor its owner may have closed.
     final class Sink {
         let fd: Int32
         let tap: (UnsafeRawBufferPointer) -> Void
-        var writeError: Int32 = 0
+        /// The errno of the first failed write (set on the writing thread, read after a join).
+        private let lock = NSLock()
+        private var failedErrno: Int32 = 0
         var discarding = false
+        var frames: ZstdFrameWriter?
 
         init(fd: Int32, tap: @escaping (UnsafeRawBufferPointer) -> Void) {
             self.fd = fd
             self.tap = tap
         }
 
+        var writeError: Int32 { lock.withLock { failedErrno } }
+
+        /// What libarchive hands on.
         func write(_ bytes: UnsafeRawBufferPointer) -> Int {
             if discarding { return bytes.count }
             if writeError != 0 { return -1 }
+            if let frames {
+                guard frames.write(bytes) else {
+                    lock.withLock { if failedErrno == 0 { failedErrno = EIO } }
+                    return -1
+                }
+                return bytes.count
+            }
+            return writeToFile(bytes) ? bytes.count : -1
+        }
+
+        /// Writes all of `bytes` to the file, then to the tap. False (errno kept) on failure.
+        func writeToFile(_ bytes: UnsafeRawBufferPointer) -> Bool {
             var offset = 0
             while offset < bytes.count {
                 let count = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if count < 0 {
                     if errno == EINTR { continue }
-                    writeError = errno
-                    return -1
+                    let code = errno
+                    lock.withLock { failedErrno = code }
+                    return false
                 }
                 offset += count
             }
             tap(bytes)
-            return bytes.count
+            return true
         }
     }
 
@@ -64,9 +86,9 @@ public final class ArchiveWriter {
     /// Starts an archive on `fileDescriptor`; `tap` sees every byte written, in order (to hash the
     /// archive as it is made).
     ///
-    /// `compressionThreads` above 0 gives zstd that many workers of its own (libzstd's
-    /// multi-threaded mode: the frame is cut into jobs compressed in parallel, one standard frame
-    /// still), so compressible data is not held to one core's pace.
+    /// zstd is written as independent frames of 1 MiB of tar each, compressed by
+    /// `compressionThreads` workers of its own (none: on the caller's thread), so compressible
+    /// data is not held to one core's pace, with memory bounded (`ZstdFrameWriter`).
     public init(
         fileDescriptor: Int32, path: String, compression: ArchiveCompression, level: Int? = nil,
         compressionThreads: Int = 0, tap: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }
@@ -81,19 +103,20 @@ public final class ArchiveWriter {
         try check(archive_write_set_format_pax(archive), "setting the pax format")
         switch compression {
         case .none: try check(archive_write_add_filter_none(archive), "setting no compression")
-        case .zstd: try check(archive_write_add_filter_zstd(archive), "adding zstd")
+        case .zstd:
+            // The tar goes to the frame writer, which compresses and writes it.
+            try check(archive_write_add_filter_none(archive), "setting no compression")
+            let sink = self.sink
+            sink.frames = try ZstdFrameWriter(
+                level: Int32(level ?? 3), workers: compressionThreads,
+                output: { sink.writeToFile($0) })
         case .gzip: try check(archive_write_add_filter_gzip(archive), "adding gzip")
         case .xz: try check(archive_write_add_filter_xz(archive), "adding xz")
         }
-        if let level, compression != .none {
+        if let level, compression != .none, compression != .zstd {
             try check(
                 archive_write_set_filter_option(archive, nil, "compression-level", String(level)),
                 "setting compression level \(level)")
-        }
-        if compression == .zstd, compressionThreads > 0 {
-            try check(
-                archive_write_set_filter_option(archive, "zstd", "threads", String(compressionThreads)),
-                "setting \(compressionThreads) zstd workers")
         }
         // 64 KiB blocks: fewer write calls. The last block is not padded: zstd readers refuse
         // trailing zeros after the frame, and small items stay small.
@@ -113,7 +136,10 @@ public final class ArchiveWriter {
 
     deinit {
         // Unfinished (an error, a refusal): nothing more is written; the caller removes the file.
-        sink.discarding = !closed
+        if !closed {
+            sink.discarding = true
+            sink.frames?.abandon()
+        }
         archive_write_free(archive)
     }
 
@@ -155,6 +181,11 @@ public final class ArchiveWriter {
     /// Writes the end of the archive and flushes the compressor. The caller then fsyncs the file.
     public func finish() throws {
         try check(archive_write_close(archive), "finishing the archive")
+        if let frames = sink.frames, !frames.finish() {
+            throw ArchiveError(
+                path: path, message: "writing the archive failed: \(frames.failed ?? "")",
+                errno: sink.writeError)
+        }
         closed = true
     }
 }

@@ -206,8 +206,16 @@ public final class Sealer: @unchecked Sendable {
             case .alreadyStored(let existing):
                 // The same content was sealed before: share its archive, once it is re-read and
                 // proven to hold these very bytes. A damaged archive is never shared.
-                let contents = try VaultVerifier(vault: vault).readArchive(
-                    existing, wantMD5: digests.md5 != nil, wantSHA1: digests.sha1 != nil)
+                let contents: VaultVerifier.ArchiveContents
+                do {
+                    contents = try VaultVerifier(vault: vault).readArchive(
+                        existing, wantMD5: digests.md5 != nil, wantSHA1: digests.sha1 != nil)
+                } catch {
+                    throw SealingError(
+                        .storage, file: shown,
+                        "the stored archive \(existing) of the same SHA-256 cannot be read (\(error)); "
+                            + "sealing stopped, run `custos verify`")
+                }
                 guard contents.digests == digests else {
                     throw SealingError(
                         .storage, file: shown,

@@ -2,7 +2,7 @@
 // Not a test: run it on an otherwise idle machine and record the figures in Docs/Performance.md.
 //
 //   swift build -c release
-//   .build/release/custos-bench seal   [--size-mib 2048] [--runs 5] [--dir /dev/shm/custos-bench]
+//   .build/release/custos-bench seal   [--size-mib 2048] [--runs 5] [--dir /dev/shm/custos-bench] [--data random|mix]
 //   .build/release/custos-bench ledger [--entries 100000] [--proof-entries 1000000]
 //   .build/release/custos-bench daemon [--files 10000] [--settle 0.5] [--disk-dir DIR] [--runs 3]
 import CustosFormats
@@ -29,6 +29,8 @@ struct Options {
     var diskDirectory = "/var/tmp/custos-bench-daemon"
     var latencySamples = 15
     var largeRuns = 3
+    /// The seal benchmark's data: `random`, or `mix` (80 % log-like text, 20 % random blocks).
+    var data = "random"
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -50,6 +52,7 @@ struct Options {
             case "--disk-dir": diskDirectory = value
             case "--latency-samples": latencySamples = Int(value) ?? latencySamples
             case "--large-runs": largeRuns = Int(value) ?? largeRuns
+            case "--data": data = value
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -94,8 +97,13 @@ func sealBenchmark() {
     let dir = options.directory
     shell("rm -rf '\(dir)' && mkdir -p '\(dir)'")
     let file = "\(dir)/evidence.bin"
-    print("== seal: \(options.sizeMiB) MiB of random data in \(dir), \(options.runs) runs each, interleaved")
-    shell("head -c \(options.sizeMiB << 20) /dev/urandom > '\(file)' && cat '\(file)' > /dev/null")
+    print("== seal: \(options.sizeMiB) MiB of \(options.data) data in \(dir), \(options.runs) runs each, interleaved")
+    if options.data == "mix" {
+        writeMixedData(to: file, size: options.sizeMiB << 20)
+        shell("cat '\(file)' > /dev/null")
+    } else {
+        shell("head -c \(options.sizeMiB << 20) /dev/urandom > '\(file)' && cat '\(file)' > /dev/null")
+    }
 
     // The naive way, as the issue states it (bsdtar run from the folder, so the member name is relative).
     let baseline256 =
