@@ -88,7 +88,8 @@ struct SettingsFile {
                 return lines[index].prefix(indentation).allSatisfy { $0 == " " } && line.hasPrefix(key)
                     && line.dropFirst(key.count).drop { $0 == " " }.hasPrefix(":")
             }
-            return ConfigurationError(file: file, line: second.map { $0 + 1 } ?? context.mark.line, "\(key): given twice")
+            return ConfigurationError(
+                file: file, line: second.map { $0 + 1 } ?? context.mark.line, "\(key): given twice")
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             // A quote or bracket left open is found only lines later (at the end of the text, or

@@ -200,7 +200,8 @@ struct Ingest: ParsableCommand {
         let what =
             recorded.isEmpty
             ? "nothing was recorded"
-            : "recorded: " + recorded.map { "\($0.path) (entries \($0.entries.lowerBound)-\($0.entries.upperBound))" }
+            : "recorded: "
+                + recorded.map { "\($0.path) (entries \($0.entries.lowerBound)-\($0.entries.upperBound))" }
                 .joined(separator: ", ")
         if let stopped {
             let untried = files.count - sealed - (refused - unreadableDirectories)

@@ -33,7 +33,8 @@ struct MessageTests {
         let result = try run(
             custosBinary, ["ingest", "--vault", node.vault] + files, environment: environment)
         #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("custos: storage fault: \(files[0]): the vault's disk is full"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("custos: storage fault: \(files[0]): the vault's disk is full"), "\(result.stderr)")
         #expect(!result.stderr.contains("refused"), "\(result.stderr)")
         #expect(result.stderr.contains("1 input was not tried; nothing was recorded"), "\(result.stderr)")
         #expect(result.stderr.contains("custos: none of the 2 inputs was sealed"), "\(result.stderr)")
@@ -63,11 +64,13 @@ struct MessageTests {
         #expect(result.status == 2, "\(result.stderr)")
         #expect(
             result.stderr.contains(
-                "custos: storage fault: \(files[1]): recording its seal in the ledger failed, nothing of it was recorded"),
+                "custos: storage fault: \(files[1]): recording its seal in the ledger failed, nothing of it was recorded"
+            ),
             "\(result.stderr)")
         #expect(result.stderr.contains("disk I/O error"), "\(result.stderr)")
         #expect(
-            result.stderr.contains("sealing stopped: the ledger could not be written; recorded: \(files[0]) (entries 0-1)"),
+            result.stderr.contains(
+                "sealing stopped: the ledger could not be written; recorded: \(files[0]) (entries 0-1)"),
             "\(result.stderr)")
         #expect(result.stderr.contains("custos: 1 of 2 inputs were not sealed"), "\(result.stderr)")
         // What it said was recorded is what the ledger holds.

@@ -13,7 +13,8 @@ struct MissingChainTests {
         let before = try node.verify()
         #expect(before.status == 0 && before.output.contains("time stamps: 4 tokens re-hashed and verified"))
         let chain = node.vault + "/tsa/chain.pem"
-        let kept = try node.directory.write("chain-from-the-bureau.pem", [UInt8](try Data(contentsOf: URL(fileURLWithPath: chain))))
+        let kept = try node.directory.write(
+            "chain-from-the-bureau.pem", [UInt8](try Data(contentsOf: URL(fileURLWithPath: chain))))
         try FileManager.default.removeItem(atPath: chain)
 
         let result = try node.verify()
@@ -25,6 +26,8 @@ struct MissingChainTests {
         #expect(!result.output.contains("self-signed"), "\(result.output)")
         // With the chain given by the expert, every token verifies again.
         let given = try node.custos(["verify", "--tsa-anchor", kept])
-        #expect(given.status == 0 && given.output.contains("time stamps: 4 tokens re-hashed and verified"), "\(given.output)")
+        #expect(
+            given.status == 0 && given.output.contains("time stamps: 4 tokens re-hashed and verified"),
+            "\(given.output)")
     }
 }
