@@ -97,9 +97,10 @@ struct SettingsFile {
             if let context, context.text.contains("quoted scalar") || context.text.contains("flow"),
                 context.mark.line < mark.line
             {
+                let opened = context.text.trimmingPrefix("while parsing ").trimmingPrefix("while scanning ")
                 return ConfigurationError(
                     file: file, line: context.mark.line,
-                    "not valid YAML: \(context.text) opened here is never closed (\(problem))")
+                    "not valid YAML: \(opened) opened on this line is never closed (\(problem))")
             }
             return ConfigurationError(file: file, line: mark.line, "not valid YAML: \(problem)")
         default:
