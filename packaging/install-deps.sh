@@ -7,6 +7,7 @@ packages=(
     libarchive-dev libssl-dev libsqlite3-dev libzstd-dev pkg-config  # build: libarchive, OpenSSL, SQLite, zstd
     libarchive-tools zstd xz-utils hashdeep sqlite3 openssl python3  # verifiers and the test TSA server
     coreutils tar util-linux  # sha256sum, GNU tar, setpriv and mount
+    strace gcc  # fault injection in the end-to-end tests (strace inject, a preloaded library)
 )
 
 # `install-deps.sh --list` prints the packages (CI installs them with its own apt-get line).

@@ -14,10 +14,15 @@ struct SettingsFile {
     let name: String
     private(set) var values: [Value] = []
 
+    /// Whether a value may be a list (a sidecar's may not: each of its values is one text).
+    private let listsAllowed: Bool
+
     /// Parses `text` (named `name` in messages). Nested mappings give dotted keys; a sequence of
-    /// scalars gives one value, its items joined by commas.
-    init(name: String, text: String) throws(ConfigurationError) {
+    /// scalars gives one value, its items joined by commas, when `listsAllowed`; otherwise a
+    /// list is refused with its line.
+    init(name: String, text: String, listsAllowed: Bool = true) throws(ConfigurationError) {
         self.name = name
+        self.listsAllowed = listsAllowed
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -51,6 +56,10 @@ struct SettingsFile {
             case .mapping(let nested):
                 try collect(nested, prefix: key + ".")
             case .sequence(let sequence):
+                guard listsAllowed else {
+                    throw ConfigurationError(
+                        file: name, line: line, "\(key): a value must be a single text, not a list")
+                }
                 var items = [String]()
                 for item in sequence {
                     guard case .scalar(let scalar) = item else {
@@ -68,17 +77,31 @@ struct SettingsFile {
     private static func describe(_ error: YamlError, file: String, text: String) -> ConfigurationError {
         switch error {
         case .duplicatedKeysInMapping(let duplicates, let context):
-            // The line of the key's second appearance.
+            // The line of the key's second appearance in the same mapping: after its first (the
+            // context's mark), at the same indentation (a key of another mapping is not it).
             let key = duplicates.first ?? ""
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-            let matches = lines.indices.filter { index in
-                let line = lines[index].drop { $0 == " " }
-                return line.hasPrefix(key) && line.dropFirst(key.count).drop { $0 == " " }.hasPrefix(":")
+            let indentation = context.mark.column - 1
+            let second = lines.indices.first { index in
+                guard index + 1 > context.mark.line else { return false }
+                let line = lines[index].dropFirst(indentation)
+                return lines[index].prefix(indentation).allSatisfy { $0 == " " } && line.hasPrefix(key)
+                    && line.dropFirst(key.count).drop { $0 == " " }.hasPrefix(":")
             }
-            let line = matches.count > 1 ? matches[1] + 1 : context.mark.line
-            return ConfigurationError(file: file, line: line, "\(key): given twice")
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-            .composer(_, let problem, let mark, _):
+            return ConfigurationError(
+                file: file, line: second.map { $0 + 1 } ?? context.mark.line, "\(key): given twice")
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            // A quote or bracket left open is found only lines later (at the end of the text, or
+            // where a token no longer fits): name the line where it was opened (libyaml's context).
+            if let context, context.text.contains("quoted scalar") || context.text.contains("flow"),
+                context.mark.line < mark.line
+            {
+                let opened = context.text.trimmingPrefix("while parsing ").trimmingPrefix("while scanning ")
+                return ConfigurationError(
+                    file: file, line: context.mark.line,
+                    "not valid YAML: \(opened) opened on this line is never closed (\(problem))")
+            }
             return ConfigurationError(file: file, line: mark.line, "not valid YAML: \(problem)")
         default:
             return ConfigurationError(file: file, line: nil, "not valid YAML: \(error)")

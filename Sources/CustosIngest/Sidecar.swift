@@ -48,7 +48,7 @@ public struct Sidecar: Sendable, Equatable {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigurationError(file: file, line: nil, "is not UTF-8 text")
         }
-        let settings = try SettingsFile(name: file, text: text)
+        let settings = try SettingsFile(name: file, text: text, listsAllowed: false)
         for value in settings.values {
             guard Self.fields.contains(value.key) else {
                 throw ConfigurationError(

@@ -168,6 +168,12 @@ public final class Sealer: @unchecked Sendable {
         // Re-check: a file that changed while it was read is not recorded.
         let after: FileStatus
         do { after = try file.status() } catch { throw SealingError(.refused, file: shown, "\(error)", cause: error) }
+        // Unlinked while read: the descriptor still reads it, but no name leads to it any more.
+        if after.linkCount == 0 && before.linkCount > 0 {
+            throw SealingError(
+                .changedWhileReading, file: shown,
+                "was removed while it was being read (it is gone); nothing was recorded")
+        }
         guard total == before.size, after.isSameContent(as: before) else {
             throw SealingError(
                 .changedWhileReading, file: shown,

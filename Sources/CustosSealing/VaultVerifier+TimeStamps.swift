@@ -16,7 +16,18 @@ extension VaultVerifier {
     func checkTimeStamps(
         entries: [CustodyEntry], ledger: Ledger, items: Set<String>?, anchorsOverride: [Certificate]?
     ) throws -> (checked: Int, faults: [VerificationFault]) {
-        let nodeChain = (try? vault.timeStampChain()) ?? []
+        // The node's anchor, read once. Missing or unreadable, it is one fault of its own, and the
+        // node's tokens are left unchecked (not counted as verified), unless the expert gave anchors.
+        var nodeChain = [Certificate]()
+        var nodeChainProblem: String?
+        do {
+            nodeChain = try vault.timeStampChain()
+            if nodeChain.isEmpty { nodeChainProblem = "it holds no certificate" }
+        } catch {
+            nodeChainProblem = "\(error)"
+        }
+        let nodeTokensUncheckable = anchorsOverride == nil && nodeChainProblem != nil
+        var nodeTokensUnchecked = 0
         // Each kept anchors file is read and re-hashed once, however many tokens it serves.
         var anchorsRead = [Hash: [Certificate]?]()
         func keptAnchors(_ hash: Hash) -> [Certificate]? {
@@ -40,7 +51,6 @@ extension VaultVerifier {
         for entry in entries where entry.type == .timestamped {
             guard let record = TimeStampRecord(entry: entry) else { continue }  // The audit reports it.
             if case .item = record.subject, let items, !items.contains(entry.item) { continue }
-            checked += 1
             let subject: String
             let expected: Hash?
             switch record.subject {
@@ -79,6 +89,10 @@ extension VaultVerifier {
             if let anchorsOverride {
                 anchors = anchorsOverride
             } else if record.source == TimeStampRecord.nodeSource {
+                if nodeTokensUncheckable {
+                    nodeTokensUnchecked += 1
+                    continue
+                }
                 anchors = Array(nodeChain.suffix(1))
             } else if let hash = record.anchors, let kept = keptAnchors(hash) {
                 anchors = kept
@@ -101,10 +115,23 @@ extension VaultVerifier {
                 fault(
                     "stamp-mismatch", "the entry's serial or genTime is not the token's",
                     expected: "\(record.serial) \(record.genTime)", found: "\(info.serial) \(info.genTime)")
+                continue
             }
+            checked += 1
         }
         let checkpoints = try checkCheckpointStamps(
-            ledger: ledger, nodeChain: nodeChain, keptAnchors: keptAnchors, anchorsOverride: anchorsOverride)
+            ledger: ledger, nodeChain: nodeTokensUncheckable ? nil : nodeChain, keptAnchors: keptAnchors,
+            anchorsOverride: anchorsOverride)
+        nodeTokensUnchecked += checkpoints.unchecked
+        if nodeTokensUnchecked > 0, let nodeChainProblem {
+            faults.insert(
+                VerificationFault(
+                    subject: vault.timeStampChainPath.description, code: "tsa-chain-missing",
+                    message:
+                        "the node TSA's trust anchor cannot be read (\(nodeChainProblem)): its \(nodeTokensUnchecked) "
+                        + "tokens were not checked; give the chain the bureau handed over with --tsa-anchor"),
+                at: 0)
+        }
         return (checked + checkpoints.checked, faults + checkpoints.faults)
     }
 
@@ -112,10 +139,12 @@ extension VaultVerifier {
     /// over the SHA-256 of the text of the checkpoint the node signed for its size and root, and
     /// verifies to its source's anchors. Every checkpoint of a non-empty tree has the node's own
     /// token when the vault has a TSA (it is made in the checkpoint's own transaction).
+    /// `nodeChain` is nil when the node's anchor cannot be read: its tokens are then counted as
+    /// unchecked, neither verified nor faults of their own.
     private func checkCheckpointStamps(
-        ledger: Ledger, nodeChain: [Certificate], keptAnchors: (Hash) -> [Certificate]?,
+        ledger: Ledger, nodeChain: [Certificate]?, keptAnchors: (Hash) -> [Certificate]?,
         anchorsOverride: [Certificate]?
-    ) throws -> (checked: Int, faults: [VerificationFault]) {
+    ) throws -> (checked: Int, unchecked: Int, faults: [VerificationFault]) {
         var signed = [UInt64: (root: String, body: Hash)]()
         for checkpoint in try ledger.checkpoints() {
             if let note = try? SignedNote(parsing: checkpoint.note), let parsed = try? Checkpoint(parsing: note.text) {
@@ -124,9 +153,9 @@ extension VaultVerifier {
         }
         var checked = 0
         var faults = [VerificationFault]()
+        var unchecked = 0
         var nodeStamped = Set<UInt64>()
         for stamp in try ledger.checkpointStamps() {
-            checked += 1
             let subject = "checkpoint \(stamp.size)"
             func fault(_ code: String, _ message: String, expected: String? = nil, found: String? = nil) {
                 faults.append(
@@ -144,6 +173,12 @@ extension VaultVerifier {
             if let anchorsOverride {
                 anchors = anchorsOverride
             } else if stamp.source == TimeStampRecord.nodeSource {
+                guard let nodeChain else {
+                    // Unchecked, not missing: the fault is the anchor's, reported once.
+                    unchecked += 1
+                    nodeStamped.insert(stamp.size)
+                    continue
+                }
                 anchors = Array(nodeChain.suffix(1))
             } else if let hash = stamp.anchors, let kept = keptAnchors(hash) {
                 anchors = kept
@@ -158,11 +193,12 @@ extension VaultVerifier {
             // The token must stamp this checkpoint's text, re-hashed from the note kept.
             let check = TimeStampVerifier.check(
                 response: stamp.token, request: TimeStampRequest(sha256: checkpoint.body, nonce: nil),
-                anchors: anchors, intermediates: stamp.source == TimeStampRecord.nodeSource ? nodeChain : [])
+                anchors: anchors, intermediates: stamp.source == TimeStampRecord.nodeSource ? nodeChain ?? [] : [])
             guard check.passed else {
                 fault("stamp-invalid", "the token does not verify: \(check.problems.joined(separator: "; "))")
                 continue
             }
+            checked += 1
             if stamp.source == TimeStampRecord.nodeSource { nodeStamped.insert(stamp.size) }
         }
         if vault.configuration.timeStampPolicy != nil {
@@ -175,6 +211,6 @@ extension VaultVerifier {
                 )
             }
         }
-        return (checked, faults)
+        return (checked, unchecked, faults)
     }
 }

@@ -256,7 +256,10 @@ struct DaemonTests {
         try node.directory.write("vault/custos-daemon.yaml", "release: [move\n")
         let broken = try run(custosBinary, ["daemon", "--vault", node.vault])
         #expect(
-            broken.status == 2 && broken.stderr.contains("custos-daemon.yaml:2: not valid YAML"), "\(broken.stderr)")
+            broken.status == 2
+                && broken.stderr.contains(
+                    "custos-daemon.yaml:1: not valid YAML: a flow sequence opened on this line is never closed"),
+            "\(broken.stderr)")
         // The environment overrides the file, and is refused by name.
         try node.directory.write("vault/custos-daemon.yaml", "workers: 2\nrelease: delete\n")
         let env = try run(custosBinary, ["daemon", "--vault", node.vault], environment: ["CUSTOS_WORKERS": "many"])

@@ -59,7 +59,8 @@ struct ConfigurationTests {
         ),
         ("release: keep\n", "custos-daemon.yaml:1: release: must be move or delete, not \"keep\""),
         ("digests: md5\n", "custos-daemon.yaml:1: digests: must list sha256"),
-        ("inbox: [a\n", "custos-daemon.yaml:2: not valid YAML"),
+        // A bracket left open is named on the line that opened it, not at the end of the file.
+        ("inbox: [a\n", "custos-daemon.yaml:1: not valid YAML"),
         ("- inbox\n", "custos-daemon.yaml:1: must be a mapping"),
         ("colour: yes\n", "custos-daemon.yaml:1: colour: unknown setting"),
         ("sealed: inbox/done\n", "sealed (/srv/custos/vault/inbox/done) must not be inside inbox"),
@@ -169,6 +170,18 @@ struct ConfigurationTests {
         ("seizure:\n  time: last Tuesday\n", "x.custos.yaml:2: seizure.time: must be an RFC 3339"),
         ("seizure:\n  time: 2026-02-30T10:00:00Z\n", "seizure.time: must be an RFC 3339"),
         ("description: \"two\\nlines\"\n", "x.custos.yaml:1: description: must be one line"),
+        // A value is one text: a list is refused with its line, not stored as "A-1,A-2".
+        ("examiner: B\nexhibit: [A-1, A-2]\n", "x.custos.yaml:2: exhibit: a value must be a single text"),
+        ("device:\n  make: L\n  serial:\n    - S1\n    - S2\n", "x.custos.yaml:3: device.serial: a value must be"),
+        // The line of the error, not the end of the file: an unclosed quote on line 2 of 5.
+        ("exhibit: A-1\nexaminer: \"Wang\ndescription: disk\nseizure:\n  place: x\n", "x.custos.yaml:2: not valid"),
+        ("exhibit: A-1\ndevice: {make: L, serial: S\ndescription: disk\n", "x.custos.yaml:2: not valid YAML"),
+        // A key given twice in a nested mapping: its second line, not another mapping's same key.
+        (
+            "seizure:\n  place: a\ndevice:\n  make: L\n  serial: S1\n  model: M\n  serial: S2\n",
+            "x.custos.yaml:7: serial: given twice"
+        ),
+        ("seizure:\n  place: a\ndevice:\n  place: b\n  place: c\n", "x.custos.yaml:5: place: given twice"),
     ])
     func aBadSidecarIsRefusedWithItsLine(_ text: String, _ expected: String) {
         do {
