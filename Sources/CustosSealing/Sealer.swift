@@ -66,16 +66,8 @@ public final class Sealer: @unchecked Sendable {
         }
     }
 
-    /// zstd's own workers for a large file: $CUSTOS_ZSTD_THREADS, else 2 (both cores of the
-    /// machine this is built for); 0 compresses on the archive lane's thread alone.
-    static let compressionThreads: Int = {
-        if let text = getenv("CUSTOS_ZSTD_THREADS").map({ String(cString: $0) }), let value = Int(text),
-            (0...16).contains(value)
-        {
-            return value
-        }
-        return 2
-    }()
+    /// Compression workers for a large file's zstd frames: one per processor, two to four.
+    static let compressionThreads = min(max(ProcessInfo.processInfo.activeProcessorCount, 2), 4)
 
     private func sealOnce(
         _ request: SealRequest, durability: Vault.Durability, now: () -> String
