@@ -106,10 +106,11 @@ public final class ArchiveWriter {
         case .zstd:
             // The tar goes to the frame writer, which compresses and writes it.
             try check(archive_write_add_filter_none(archive), "setting no compression")
-            let sink = self.sink
+            // Weak: the sink holds the frame writer; the writer only writes through the sink
+            // while the archive is open (finish and abandon join it first).
             sink.frames = try ZstdFrameWriter(
                 level: Int32(level ?? 3), workers: compressionThreads,
-                output: { sink.writeToFile($0) })
+                output: { [weak sink] in sink?.writeToFile($0) ?? false })
         case .gzip: try check(archive_write_add_filter_gzip(archive), "adding gzip")
         case .xz: try check(archive_write_add_filter_xz(archive), "adding xz")
         }

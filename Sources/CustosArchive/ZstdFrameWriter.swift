@@ -112,6 +112,11 @@ final class ZstdFrameWriter: @unchecked Sendable {
     func abandon() {
         lock.withLock { discarding = true }
         writer.sync {}
+        // The slot being filled goes back: a semaphore must end where it began.
+        if current != nil {
+            current = nil
+            free.signal()
+        }
     }
 
     private func currentSlot() -> Slot {

@@ -207,13 +207,16 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
         guard result == 0 else { throw FileSystemError.syscall("rename", path: shown) }
         if let expected, let moved = identity(targetFolder, targetName), moved != (expected.device, expected.inode) {
             // Swapped between the check and the rename: put it back, refuse.
-            _ = RawPath(bytes: targetName).withCString { target in
+            let putBack = RawPath(bytes: targetName).withCString { target in
                 RawPath(bytes: sourceName).withCString {
                     custos_renameat_noreplace(targetFolder.fd, target, sourceFolder.fd, $0)
                 }
             }
             throw FileSystemError(
-                .changedWhileReading, path: path(from).description, message: "was swapped for another file while it was moved")
+                .changedWhileReading, path: path(from).description,
+                message: putBack == 0
+                    ? "was swapped for another file while it was moved; put back"
+                    : "was swapped for another file while it was moved, and could not be put back: it is at \(destination.path(to)) (\(String(cString: strerror(errno))))")
         }
     }
 
@@ -252,9 +255,12 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
         guard fsync(folder.fd) == 0 else { throw FileSystemError.syscall("fsync", path: path(components).description) }
     }
 
-    /// Writes a whole new file below the root durably: a temporary beside it, fsync, rename,
-    /// folder fsync. The file is `mode`, whatever the umask.
-    public func writeDurably(_ bytes: [UInt8], to components: Components, mode: mode_t = 0o600) throws {
+    /// Writes a whole new file below the root: a temporary beside it, fsync, rename, and (unless
+    /// the caller syncs the file system itself) folder fsync. The file is `mode`, whatever the
+    /// umask. A failed fsync throws with `call` "fsync": a storage failure, not a refusal.
+    public func writeDurably(
+        _ bytes: [UInt8], to components: Components, mode: mode_t = 0o600, syncFolder: Bool = true
+    ) throws {
         let (folder, name) = try parent(of: components)
         let temporaryName = Array(".tmp-\(getpid())-".utf8) + name.prefix(200)
         let fd = RawPath(bytes: temporaryName).withCString {
@@ -274,6 +280,7 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
             _ = RawPath(bytes: temporaryName).withCString { unlinkat(folder.fd, $0, 0) }
             throw error
         }
+        guard syncFolder else { return }
         let synced = try openBeneath(Array(components.dropLast()), flags: O_RDONLY | O_DIRECTORY)
         guard fsync(synced.fd) == 0 else { throw FileSystemError.syscall("fsync", path: path(components).description) }
     }

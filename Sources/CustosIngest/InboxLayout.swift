@@ -152,7 +152,9 @@ public struct InboxLayout: Sendable {
     /// following it, after writing the reason beside it. Returns the reason file's path. Throws
     /// `DaemonError.sealingStopped` when the move was made but could not be made durable.
     @discardableResult
-    func reject(_ components: [[UInt8]], reason: String, code: String, now: String, node: String) throws -> RawPath {
+    func reject(
+        _ components: [[UInt8]], reason: String, code: String, now: String, node: String, sync: FileSystemSync
+    ) throws -> RawPath {
         let caseFolder = components.count > 1 ? components[0] : Array("_no-case".utf8)
         let rest = components.count > 1 ? Array(components.dropFirst()) : components
         let id = Self.rejectionIdentifier(now: now)
@@ -169,7 +171,13 @@ public struct InboxLayout: Sendable {
 
             """
         try rejectedRoot.makeDirectories(Array(target.dropLast()))
-        try rejectedRoot.writeDurably(Array(text.utf8), to: reasonFile)
+        do {
+            // Its folder is made durable with the move, below, by one sync of the file system.
+            try rejectedRoot.writeDurably(Array(text.utf8), to: reasonFile, syncFolder: false)
+        } catch let error as FileSystemError where error.call == "fsync" {
+            throw DaemonError(
+                .sealingStopped, "writing the reason file \(rejectedRoot.path(reasonFile)) failed: \(error)", cause: error)
+        }
         do {
             try inboxRoot.moveNoReplace(components, to: rejectedRoot, target)
         } catch {
@@ -186,9 +194,10 @@ public struct InboxLayout: Sendable {
             }
         }
         // Moved: a failed sync now is a storage failure (invariant 8), not a file left behind.
+        // One sync of the file system the three folders share (held open since the start): no
+        // folder an inbox writer owns is opened again by name, so only a real sync failure stops.
         do {
-            try rejectedRoot.syncDirectory(Array(target.dropLast()))
-            try inboxRoot.syncDirectory(Array(components.dropLast()))
+            try sync.sync()
         } catch {
             throw DaemonError(
                 .sealingStopped,

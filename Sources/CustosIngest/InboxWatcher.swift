@@ -257,7 +257,7 @@ final class InboxWatcher: @unchecked Sendable {
         do {
             let reasonFile = try layout.reject(
                 components, reason: reason, code: status.mode & S_IFMT == S_IFLNK ? "symlink" : "notRegularFile",
-                now: DaemonClock.now(), node: node)
+                now: DaemonClock.now(), node: node, sync: pipeline.inboxSync)
             logger.warning(
                 "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])
         } catch let error as DaemonError {

@@ -215,7 +215,8 @@ final class SealingPipeline: @unchecked Sendable {
     private func reject(_ path: RawPath, components: [[UInt8]], reason: String, code: String) {
         do {
             let reasonFile = try layout.reject(
-                components, reason: reason, code: code, now: DaemonClock.now(), node: vault.configuration.origin)
+                components, reason: reason, code: code, now: DaemonClock.now(), node: vault.configuration.origin,
+                sync: inboxSync)
             logger.warning(
                 "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])
             outcomes.push((path, .rejected))

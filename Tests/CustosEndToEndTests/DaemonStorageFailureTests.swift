@@ -13,20 +13,6 @@ import Testing
 struct DaemonStorageFailureTests {
     static let noBacktrace = ["SWIFT_BACKTRACE": "enable=no"]
 
-    /// The daemon under strace, failing `call` with EIO at the `when`th call of each thread.
-    func daemonInjecting(_ node: Node, _ call: String, when: String, environment: [String: String] = [:]) throws
-        -> RunningDaemon
-    {
-        var env = Self.noBacktrace
-        for (key, value) in environment { env[key] = value }
-        return try RunningDaemon(
-            node, environment: env,
-            prefix: [
-                "strace", "-f", "-qq", "-o", node.directory.file("strace-\(call).log"), "-e", "trace=\(call)",
-                "-e", "inject=\(call):error=EIO:when=\(when)",
-            ])
-    }
-
     /// Compiles `body` into a library to preload; `ends_with(fd, suffix)` tells whether the
     /// descriptor's path ends with `suffix`.
     static func preload(_ node: Node, _ name: String, _ body: String) throws -> String {
@@ -68,11 +54,23 @@ struct DaemonStorageFailureTests {
         #expect(result.stderr.contains("reconciling the vault at start failed"), "\(result.stderr)")
     }
 
-    @Test func aRejectionWhoseFolderSyncFailsStopsSealing() throws {
+    /// Fails syncfs(2) on a descriptor of the sealed/ folder (held open on the inbox's file system).
+    static func failingInboxSync(_ node: Node) throws -> String {
+        try preload(
+            node, "failsync",
+            """
+            int syncfs(int fd) {
+                if (ends_with(fd, "/sealed")) { errno = EIO; return -1; }
+                return ((int (*)(int))dlsym(RTLD_NEXT, "syncfs"))(fd);
+            }
+            """)
+    }
+
+    @Test func aRejectionWhoseSyncFailsStopsSealing() throws {
         let node = try Node()
         symlink("/etc/hostname", node.inbox + "/a-link")
-        // The watcher's third fsync: the reason file, its folder, then the folder the link moved to.
-        let daemon = try daemonInjecting(node, "fsync", when: "3")
+        // The link is moved to rejected/, then the inbox's file system is synced: that fails.
+        let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": try Self.failingInboxSync(node)])
         #expect(eventually(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
         #expect(daemon.process.wait(timeout: 1) == 3, "\(daemon.log)")
         #expect(daemon.log.contains("ALARM") && daemon.log.contains("syncing the folders failed"), "\(daemon.log)")
@@ -84,15 +82,7 @@ struct DaemonStorageFailureTests {
 
     @Test func aFailedSyncOfTheInboxAfterAReleaseStopsSealing() throws {
         let node = try Node()
-        // Fails syncfs(2) on a descriptor of the sealed/ folder (the inbox's file system), only.
-        let library = try Self.preload(
-            node, "failsync",
-            """
-            int syncfs(int fd) {
-                if (ends_with(fd, "/sealed")) { errno = EIO; return -1; }
-                return ((int (*)(int))dlsym(RTLD_NEXT, "syncfs"))(fd);
-            }
-            """)
+        let library = try Self.failingInboxSync(node)
         // At start the inbox is synced only when a release is pending: none here.
         let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": library])
         try FileManager.default.createDirectory(atPath: node.inbox + "/C-1", withIntermediateDirectories: true)

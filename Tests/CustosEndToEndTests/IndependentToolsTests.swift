@@ -120,3 +120,21 @@ struct ZstdFramesTests {
         #expect(try node.verify().status == 0)
     }
 }
+
+extension ZstdFramesTests {
+    /// Each seal's frame writer, buffers and digests are freed: the daemon's memory stays flat
+    /// through a burst of large files (a leak of one seal's buffers would be about 20 MiB each).
+    @Test func theDaemonsMemoryStaysFlatThroughLargeSeals() throws {
+        let node = try Node()
+        let daemon = try RunningDaemon(node)
+        try FileManager.default.createDirectory(atPath: node.inbox + "/C-1", withIntermediateDirectories: true)
+        let block = randomBytes(2 << 20)
+        for index in 0..<48 {
+            writeRaw(Array((node.inbox + "/C-1/f\(index).bin").utf8), Array("\(index)".utf8) + block)
+        }
+        #expect(try node.waitForItems(48, timeout: 120))
+        let peak = try #require(daemon.process.peakMemoryKiB)
+        #expect(peak < 250 * 1024, "peak \(peak / 1024) MiB")
+        #expect(daemon.stop() == 0)
+    }
+}
