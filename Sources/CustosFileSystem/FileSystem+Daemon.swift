@@ -86,6 +86,19 @@ public final class FileLock: Sendable {
         _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
 
+    /// Whether another process holds an exclusive lock on `path` (a running daemon), asked
+    /// without writing: the file is opened read-only, so this works on a read-only copy too.
+    public static func isHeldExclusively(_ path: RawPath) -> Bool {
+        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+
     /// What the holder wrote with `record`.
     public static func holder(of path: RawPath) -> String {
         (try? String(decoding: FileSystem.readFile(path), as: UTF8.self)) ?? ""

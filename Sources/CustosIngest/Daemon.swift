@@ -48,7 +48,8 @@ public enum Daemon {
             layout: layout, configuration: configuration, pipeline: pipeline, outcomes: outcomes,
             node: vault.configuration.origin, logger: logger)
         let checkpointer = Checkpointer(
-            vault: vault, signer: signer, interval: configuration.checkpointSeconds, logger: logger)
+            vault: vault, signer: signer, interval: configuration.checkpointSeconds, logger: logger,
+            storageFailed: { pipeline.fail($0) })
         let externalStamper = ExternalStamper(
             vault: vault, authorities: start.authorities, configuration: configuration, actor: context.operatorName,
             logger: logger, storageFailed: { pipeline.fail($0) })
@@ -218,7 +219,14 @@ final class Checkpointer: @unchecked Sendable {
     let logger: Logger
     private let stop = StopSignal()
 
-    init(vault: Vault, signer: Ed25519NoteSigner, interval: Double, logger: Logger) {
+    /// Called once when writing the ledger failed: sealing stops (invariant 8).
+    let storageFailed: @Sendable (DaemonError) -> Void
+
+    init(
+        vault: Vault, signer: Ed25519NoteSigner, interval: Double, logger: Logger,
+        storageFailed: @escaping @Sendable (DaemonError) -> Void
+    ) {
+        self.storageFailed = storageFailed
         self.vault = vault
         self.signer = signer
         self.interval = interval
@@ -238,15 +246,26 @@ final class Checkpointer: @unchecked Sendable {
             covered = try Checkpoint(parsing: note.text).size
             logger.info("checkpoint signed", metadata: ["size": "\(covered)"])
         }
-        func signOrLog() {
+        /// A failed write of the ledger stops sealing (invariant 8); a busy or full one is tried again.
+        func signOrLog() -> Bool {
             do {
                 try signIfGrown()
+            } catch let error as LedgerError where error.isStorageFailure {
+                storageFailed(DaemonError(.sealingStopped, "signing a checkpoint failed: \(error)", cause: error))
+                return false
             } catch {
                 logger.error("signing a checkpoint failed; trying again", metadata: ["error": "\(error)"])
             }
+            return true
         }
-        signOrLog()
-        while !stop.wait(seconds: interval) { signOrLog() }
-        try signIfGrown()
+        guard signOrLog() else { return }
+        while !stop.wait(seconds: interval) {
+            guard signOrLog() else { return }
+        }
+        do {
+            try signIfGrown()
+        } catch let error as LedgerError where error.isStorageFailure {
+            storageFailed(DaemonError(.sealingStopped, "signing the last checkpoint failed: \(error)", cause: error))
+        }
     }
 }

@@ -143,9 +143,15 @@ final class ExternalStamper: @unchecked Sendable {
                 try discover()
                 for authority in authorities { try round(authority, ledger: ledger) }
             } catch let error as DaemonError where error.code == .sealingStopped {
-                // Nothing asked again, nothing dropped: the items still await their tokens.
-                storageFailed(error)
-                return
+                if let cause = error.cause as? LedgerError, cause.isDiskFull {
+                    // A full disk pauses, as sealing does: the tokens are asked again later.
+                    logger.warning("the vault's disk is full; external time stamps wait", metadata: ["error": "\(error)"])
+                    for authority in authorities { authority.nextAttempt = DaemonClock.monotonic() + configuration.timeStampRetrySeconds }
+                } else {
+                    // Nothing asked again, nothing dropped: the items still await their tokens.
+                    storageFailed(error)
+                    return
+                }
             } catch {
                 logger.error("reading the ledger for external time stamps failed; trying again", metadata: ["error": "\(error)"])
             }

@@ -32,7 +32,8 @@ struct Reconciler {
         var summary = Summary()
         summary.temporaries = vault.removeTemporaries(ofDeadProcessesOnly: false).count
 
-        let releaser = Releaser(layout: layout, logger: logger)
+        var storageFailure: DaemonError?
+        let releaser = Releaser(layout: layout, logger: logger, storageFailed: { storageFailure = storageFailure ?? $0 })
         var done = [String]()
         for release in try ledger.pendingReleases() {
             switch releaser.release(release) {
@@ -43,6 +44,7 @@ struct Reconciler {
             default: done.append(release.item)
             }
         }
+        if let storageFailure { throw storageFailure }
         if !done.isEmpty {
             try inboxSync.sync()
             try ledger.completeReleases(done)

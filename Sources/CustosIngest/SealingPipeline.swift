@@ -243,6 +243,19 @@ final class SealingPipeline: @unchecked Sendable {
         }
     }
 
+    /// Removes the journal rows of released originals. A busy or full ledger leaves them for the
+    /// next transaction (or start), which finds them released; a failed write stops sealing.
+    private func completeReleases(_ items: [String], ledger: Ledger) {
+        do {
+            try ledger.completeReleases(items)
+        } catch let error as LedgerError where error.isStorageFailure {
+            fail(DaemonError(.sealingStopped, "removing released items from the journal failed: \(error)", cause: error))
+        } catch {
+            releasedItems.withLock { $0 += items }
+            logger.warning("the release journal could not be updated; trying again", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Stops sealing on a storage failure (invariant 8): the daemon exits 3 once the services
     /// have wound down. Any thread may call it (the watcher's rejections too).
     func fail(_ error: DaemonError) {
@@ -293,7 +306,7 @@ final class SealingPipeline: @unchecked Sendable {
                 defer { items = [] }
                 return items
             }
-            if !left.isEmpty { try? ledger.completeReleases(left) }
+            if !left.isEmpty { completeReleases(left, ledger: ledger) }
         }
         while true {
             if storageFailure != nil { break }
@@ -302,7 +315,7 @@ final class SealingPipeline: @unchecked Sendable {
                     defer { items = [] }
                     return items
                 }
-                if !done.isEmpty { try? ledger.completeReleases(done) }
+                if !done.isEmpty { completeReleases(done, ledger: ledger) }
                 if workersRunning.withLock({ $0 }) == 0, sealed.count == 0 { break }
                 continue
             }
@@ -396,7 +409,7 @@ final class SealingPipeline: @unchecked Sendable {
 
     /// Moves each committed batch's originals out of the inbox, then syncs the inbox's file system.
     private func releaserLoop() {
-        let releaser = Releaser(layout: layout, logger: logger)
+        let releaser = Releaser(layout: layout, logger: logger, storageFailed: { self.fail($0) })
         while true {
             guard let batch = releases.pop(timeout: 1) else {
                 if releases.isClosed && releases.count == 0 { return }
@@ -427,6 +440,8 @@ final class SealingPipeline: @unchecked Sendable {
 struct Releaser {
     let layout: InboxLayout
     let logger: Logger
+    /// Called when the file system itself failed (EIO, EROFS).
+    let storageFailed: (DaemonError) -> Void
 
     func release(_ release: PendingRelease) -> SealOutcome {
         let path = RawPath(bytes: release.path)
@@ -506,6 +521,11 @@ struct Releaser {
                 "replaced after it was sealed; the new file stays in the inbox and is sealed as a new item",
                 metadata: ["file": "\(path)", "sealedItem": "\(release.item)"])
             return .resettle
+        } catch let error as FileSystemError where error.code == .io || error.code == .readOnly {
+            // The file system failed, not a name: sealing stops (invariant 8).
+            storageFailed(
+                DaemonError(.sealingStopped, "releasing \(path) failed: \(error)", cause: error))
+            return .releaseFailed
         } catch {
             logger.error(
                 "sealed and recorded, but could not leave the inbox; it is released at the next start",

@@ -43,6 +43,8 @@ public struct LedgerError: Error, CustomStringConvertible, Sendable {
 
     /// True when the ledger could not be written because its disk is full.
     public var isDiskFull: Bool { (cause as? SQLiteError)?.isDiskFull ?? false }
+    /// A write or sync of the ledger failed (not a full disk, not a busy lock).
+    public var isStorageFailure: Bool { (cause as? SQLiteError)?.isStorageFailure ?? false }
 
     /// Wraps an SQLite error, recognising a damaged file.
     static func database(_ error: SQLiteError, path: String) -> LedgerError {

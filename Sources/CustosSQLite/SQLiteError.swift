@@ -20,6 +20,8 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     /// True for the codes that mean the file is not a sound database.
     /// The disk (or quota) is full: SQLITE_FULL, or an I/O error whose cause is ENOSPC.
     public var isDiskFull: Bool { primaryCode == SQLITE_FULL }
+    /// A write or sync of the database failed (I/O error, a read-only medium): sealing stops.
+    public var isStorageFailure: Bool { primaryCode == SQLITE_IOERR || primaryCode == SQLITE_READONLY }
 
     public var isCorruption: Bool {
         primaryCode == SQLITE_CORRUPT || primaryCode == SQLITE_NOTADB

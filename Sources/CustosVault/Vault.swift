@@ -340,6 +340,9 @@ public struct Vault: Sendable {
         }
     }
 
+    /// Whether a daemon runs for this vault now (it holds the daemon lock).
+    public var daemonIsRunning: Bool { FileLock.isHeldExclusively(locksPath.appending("daemon.lock")) }
+
     /// Takes the sealing lock: shared by everything that seals (`ingest`, the daemon), exclusive
     /// for the daemon's start-up reconciliation, which removes archives no ledger entry names.
     /// Waits for a conflicting holder.

@@ -363,6 +363,7 @@ struct Verify: ParsableCommand {
             if !kept.isEmpty {
                 Output.line("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
             }
+            for note in report.notes { Output.line("note: \(note)") }
             if !report.unrecordedFiles.isEmpty {
                 Output.line(
                     "unrecorded files: \(report.unrecordedFiles.count) in the vault that no entry records (a seal interrupted or in progress, or put there by hand):"

@@ -141,3 +141,22 @@ struct DaemonStorageFailureTests {
         #expect(try node.verify().status == 0)
     }
 }
+
+/// `verify` beside a running daemon: the entries since its last checkpoint await its next one,
+/// a note, not a fault; once the daemon has stopped, its last checkpoint covers them.
+@Suite("custos verify beside a running daemon")
+struct VerifyBesideADaemonTests {
+    @Test func entriesAwaitingTheDaemonsNextCheckpointAreANoteNotAFault() throws {
+        let node = try Node()
+        let daemon = try RunningDaemon(node, environment: ["CUSTOS_CHECKPOINT_SECONDS": "3600"])
+        try FileManager.default.createDirectory(atPath: node.inbox + "/C-1", withIntermediateDirectories: true)
+        writeRaw(Array((node.inbox + "/C-1/a.bin").utf8), randomBytes(1000))
+        #expect(try node.waitForItems(1))
+        let beside = try node.verify()
+        #expect(beside.status == 0, "\(beside.output)")
+        #expect(beside.output.contains("note: a daemon runs for this vault"), "\(beside.output)")
+        #expect(daemon.stop() == 0)
+        let after = try node.verify()
+        #expect(after.status == 0 && !after.output.contains("note:"), "\(after.output)")
+    }
+}
