@@ -124,25 +124,10 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
             throw FileSystemError.syscall("fstatat", path: shown.description)
         }
         let before = FileStatus(s)
-        if before.mode & S_IFMT == S_IFLNK {
-            throw FileSystemError(
-                .symlink, path: shown.description, message: "is a symbolic link; refused, not followed")
-        }
-        guard before.isRegularFile else {
-            throw FileSystemError(
-                .notRegularFile, path: shown.description, message: "is a \(before.kind), not a regular file")
-        }
-        let fd = RawPath(bytes: name).withCString {
-            openat(parentFolder.fd, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
-        }
+        try FileSystem.refuseUnlessRegularFile(before, path: shown)
+        let fd = RawPath(bytes: name).withCString { openat(parentFolder.fd, $0, FileSystem.evidenceOpenFlags) }
         guard fd >= 0 else { throw FileSystemError.syscall("open", path: shown.description) }
-        let descriptor = FileDescriptor(rawValue: fd, path: shown)
-        let status = try descriptor.status()
-        guard status.isRegularFile, status.device == before.device, status.inode == before.inode else {
-            throw FileSystemError(
-                .changedWhileReading, path: shown.description, message: "was replaced while it was being opened")
-        }
-        return (descriptor, status)
+        return try FileSystem.confirmOpened(FileDescriptor(rawValue: fd, path: shown), as: before)
     }
 
     /// The names in a folder below the root (not `.` and `..`), byte-exact, sorted by bytes.

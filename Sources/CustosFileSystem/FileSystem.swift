@@ -21,21 +21,35 @@ public enum FileSystem {
         guard let before = try linkStatus(path) else {
             throw FileSystemError(.notFound, path: path.description, message: "no such file")
         }
-        if before.mode & S_IFMT == S_IFLNK {
+        try refuseUnlessRegularFile(before, path: path)
+        let fd = path.withCString { open($0, evidenceOpenFlags) }
+        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
+        return try confirmOpened(FileDescriptor(rawValue: fd, path: path), as: before)
+    }
+
+    /// How a file of evidence is opened once looked at: read-only, no link followed, no waiting
+    /// on a FIFO, never as a controlling terminal.
+    static let evidenceOpenFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY
+
+    /// Refuses what `lstat` found unless it is a regular file: a link by its kind (never
+    /// followed), anything else by what it is.
+    static func refuseUnlessRegularFile(_ status: FileStatus, path: RawPath) throws {
+        if status.mode & S_IFMT == S_IFLNK {
             throw FileSystemError(
                 .symlink, path: path.description, message: "is a symbolic link; refused, not followed")
         }
-        guard before.isRegularFile else {
+        guard status.isRegularFile else {
             throw FileSystemError(
-                .notRegularFile, path: path.description, message: "is a \(before.kind), not a regular file")
+                .notRegularFile, path: path.description, message: "is a \(status.kind), not a regular file")
         }
-        let fd = path.withCString { open($0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }
-        guard fd >= 0 else { throw FileSystemError.syscall("open", path: path.description) }
-        let descriptor = FileDescriptor(rawValue: fd, path: path)
+    }
+
+    /// The opened file must be the regular file looked at (same device and inode).
+    static func confirmOpened(_ descriptor: FileDescriptor, as before: FileStatus) throws -> (FileDescriptor, FileStatus) {
         let status = try descriptor.status()
         guard status.isRegularFile, status.device == before.device, status.inode == before.inode else {
             throw FileSystemError(
-                .changedWhileReading, path: path.description, message: "was replaced while it was being opened")
+                .changedWhileReading, path: descriptor.path.description, message: "was replaced while it was being opened")
         }
         return (descriptor, status)
     }

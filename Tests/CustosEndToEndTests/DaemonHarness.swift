@@ -39,6 +39,22 @@ final class RunningDaemon: @unchecked Sendable {
 }
 
 extension Node {
+    /// Names `server` in the daemon's configuration as the external authority `independent`
+    /// (with its CA as anchors, unless `anchors` names another file), plus `extra` settings.
+    func useExternalAuthority(_ server: OpenSSLAuthority, extra: String = "", anchors: String? = nil) throws {
+        _ = try directory.write(
+            "vault/custos-daemon.yaml",
+            """
+            timestamp-authorities:
+              independent:
+                url: \(server.url)
+                anchors: \(anchors ?? server.directory.file("ca.pem"))
+                timeout-seconds: 5
+            timestamp-retry-seconds: 0.3
+            \(extra)
+            """)
+    }
+
     var inbox: String { vault + "/inbox" }
     var sealedFolder: String { vault + "/sealed" }
     var rejectedFolder: String { vault + "/rejected" }

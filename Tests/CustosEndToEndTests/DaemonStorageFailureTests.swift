@@ -13,36 +13,6 @@ import Testing
 struct DaemonStorageFailureTests {
     static let noBacktrace = ["SWIFT_BACKTRACE": "enable=no"]
 
-    /// Compiles `body` into a library to preload; `ends_with(fd, suffix)` tells whether the
-    /// descriptor's path ends with `suffix`.
-    static func preload(_ node: Node, _ name: String, _ body: String) throws -> String {
-        let source = try node.directory.write(
-            name + ".c",
-            """
-            #define _GNU_SOURCE
-            #include <dlfcn.h>
-            #include <errno.h>
-            #include <stdio.h>
-            #include <string.h>
-            #include <sys/types.h>
-            #include <unistd.h>
-            static int ends_with(int fd, const char *suffix) {
-                char link[64], target[4096];
-                snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-                ssize_t n = readlink(link, target, sizeof target - 1);
-                size_t length = strlen(suffix);
-                if (n < (ssize_t)length) return 0;
-                target[n] = 0;
-                return strcmp(target + n - length, suffix) == 0;
-            }
-            \(body)
-            """)
-        let library = node.directory.file(name + ".so")
-        let compiled = try run("cc", ["-shared", "-fPIC", "-o", library, source, "-ldl"])
-        #expect(compiled.status == 0, "\(compiled.stderr)")
-        return library
-    }
-
     @Test func aFailedSyncAtStartExits3() throws {
         let node = try Node()
         let result = try run(
@@ -56,7 +26,7 @@ struct DaemonStorageFailureTests {
 
     /// Fails syncfs(2) on a descriptor of the sealed/ folder (held open on the inbox's file system).
     static func failingInboxSync(_ node: Node) throws -> String {
-        try preload(
+        try FaultInjection.preload(
             node, "failsync",
             """
             int syncfs(int fd) {
@@ -105,28 +75,11 @@ struct DaemonStorageFailureTests {
         for index in 0..<3 {
             #expect(try node.custos(["ingest", try node.directory.write("f\(index).txt", "file \(index)")]).status == 0)
         }
-        _ = try node.directory.write(
-            "vault/custos-daemon.yaml",
-            """
-            timestamp-authorities:
-              independent:
-                url: \(server.url)
-                anchors: \(server.directory.file("ca.pem"))
-                timeout-seconds: 5
-            timestamp-retry-seconds: 0.3
-            """)
+        try node.useExternalAuthority(server)
         // Once the trigger exists, every write of the ledger's WAL fails. The authority answers
         // only after that, so the stamper's first append is the one that fails.
         let trigger = node.directory.file("fail-now")
-        let library = try Self.preload(
-            node, "failwal",
-            """
-            ssize_t pwrite64(int fd, const void *buffer, size_t count, off_t offset) {
-                if (access("\(trigger)", F_OK) == 0 && ends_with(fd, "ledger.sqlite-wal")) { errno = EIO; return -1; }
-                return ((ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64"))(
-                    fd, buffer, count, offset);
-            }
-            """)
+        let library = try FaultInjection.failingLedgerWrites(node, onceExists: trigger)
         try server.setMode("http500")
         let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": library])
         #expect(eventually(timeout: 20) { daemon.log.contains("an external time-stamping authority failed") }, "\(daemon.log)")

@@ -14,17 +14,7 @@ struct ExternalTimeStampTests {
     /// its CA as anchors, unless `anchors` names another file).
     func node(_ server: OpenSSLAuthority, extra: String = "", anchors: String? = nil) throws -> Node {
         let node = try Node()
-        _ = try node.directory.write(
-            "vault/custos-daemon.yaml",
-            """
-            timestamp-authorities:
-              independent:
-                url: \(server.url)
-                anchors: \(anchors ?? server.directory.file("ca.pem"))
-                timeout-seconds: 5
-            timestamp-retry-seconds: 0.3
-            \(extra)
-            """)
+        try node.useExternalAuthority(server, extra: extra, anchors: anchors)
         return node
     }
 

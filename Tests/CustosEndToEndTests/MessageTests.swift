@@ -16,7 +16,7 @@ struct MessageTests {
     @Test func aStorageFaultCountsEveryInputNotSealedAndIsNamedSo() throws {
         let node = try Node()
         // Every write to a file under the vault's tmp/ (the archive being written) fails: disk full.
-        let library = try DaemonStorageFailureTests.preload(
+        let library = try FaultInjection.preload(
             node, "fullvault",
             """
             ssize_t write(int fd, const void *buffer, size_t count) {
@@ -49,15 +49,7 @@ struct MessageTests {
         // The second input's archive, once placed, turns every write of the ledger's WAL into EIO.
         let second = try sha256sum(files[1])
         let trigger = "\(node.vault)/objects/\(second.prefix(2))/\(second).tar.zst"
-        let library = try DaemonStorageFailureTests.preload(
-            node, "failwal",
-            """
-            ssize_t pwrite64(int fd, const void *buffer, size_t count, off_t offset) {
-                if (access("\(trigger)", F_OK) == 0 && ends_with(fd, "ledger.sqlite-wal")) { errno = EIO; return -1; }
-                return ((ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64"))(
-                    fd, buffer, count, offset);
-            }
-            """)
+        let library = try FaultInjection.failingLedgerWrites(node, onceExists: trigger)
         var environment = Self.noBacktrace
         environment["LD_PRELOAD"] = library
         let result = try run(custosBinary, ["ingest", "--vault", node.vault] + files, environment: environment)
@@ -83,7 +75,7 @@ struct MessageTests {
     @Test func aFileRemovedWhileReadIsSaidToBeGone() throws {
         let node = try Node()
         let victim = try node.directory.write("victim.bin", randomBytes(300_000))
-        let library = try DaemonStorageFailureTests.preload(
+        let library = try FaultInjection.preload(
             node, "unlinkonread",
             """
             ssize_t read(int fd, void *buffer, size_t count) {

@@ -84,16 +84,7 @@ struct VerificationGuideTests {
             let file = try node.directory.write("originals/more-\(index).bin", randomBytes(5_000 + index))
             #expect(try node.custos(["ingest", file]).status == 0)
         }
-        _ = try node.directory.write(
-            "vault/custos-daemon.yaml",
-            """
-            timestamp-authorities:
-              independent:
-                url: \(server.url)
-                anchors: \(server.directory.file("ca.pem"))
-                timeout-seconds: 5
-            timestamp-retry-seconds: 0.3
-            """)
+        try node.useExternalAuthority(server)
         let daemon = try RunningDaemon(node)
         #expect(
             try eventually(timeout: 30) {
