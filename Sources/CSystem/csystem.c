@@ -23,7 +23,7 @@ int custos_open_beneath(int directory, const char *path, int flags, unsigned int
     struct open_how how = {0};
     how.flags = (unsigned long long)flags;
     how.mode = (flags & O_CREAT) ? mode : 0;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
     long result;
     int tries = 0;
     // EAGAIN: a rename elsewhere raced the resolution of `..`; the kernel asks for a retry.

@@ -9,10 +9,10 @@ int custos_rename_noreplace(const char *from, const char *to);
 /// renameat2(RENAME_NOREPLACE) relative to two directory descriptors.
 int custos_renameat_noreplace(int from_directory, const char *from, int to_directory, const char *to);
 
-/// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
-/// RESOLVE_NO_XDEV: opens `path` below `directory`, failing with EXDEV when it would leave it
-/// (`..`, an absolute path, a mount point on the way) and with ELOOP when any component is a
-/// symbolic link. `mode` is used only with O_CREAT. Linux 5.6+.
+/// openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS: opens `path`
+/// below `directory`, failing with EXDEV when it would leave it (`..`, an absolute path) and with
+/// ELOOP when any component is a symbolic link. A file system mounted below it (by someone with
+/// the right to mount) is crossed: its files are sealed, and stay where they are. `mode` is used only with O_CREAT. Linux 5.6+.
 int custos_open_beneath(int directory, const char *path, int flags, unsigned int mode);
 
 /// O_PATH (a descriptor that only names a file or folder, for the *at calls).
