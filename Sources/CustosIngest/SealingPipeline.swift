@@ -521,7 +521,7 @@ struct Releaser {
                 "replaced after it was sealed; the new file stays in the inbox and is sealed as a new item",
                 metadata: ["file": "\(path)", "sealedItem": "\(release.item)"])
             return .resettle
-        } catch let error as FileSystemError where error.code == .io || error.code == .readOnly {
+        } catch let error as FileSystemError where error.errno == EIO || error.errno == EROFS {
             // The file system failed, not a name: sealing stops (invariant 8).
             storageFailed(
                 DaemonError(.sealingStopped, "releasing \(path) failed: \(error)", cause: error))
