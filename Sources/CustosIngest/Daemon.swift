@@ -132,6 +132,9 @@ public enum Daemon {
         for (name, path) in [("inbox", layout.inbox), ("sealed", layout.sealed), ("rejected", layout.rejected)] {
             do {
                 try FileSystem.makeDirectory(path)
+            } catch let error as FileSystemError where error.errno == EIO || error.errno == EROFS {
+                // The file system failed, not the configuration: exit 3 (invariant 8).
+                throw DaemonError(.sealingStopped, "making the \(name) folder \(path) failed: \(error)", cause: error)
             } catch {
                 throw DaemonError(.inboxUnusable, "the \(name) folder \(path) cannot be used: \(error)", cause: error)
             }

@@ -1,5 +1,6 @@
 import CustosArchive
 import CustosFileSystem
+import Glibc
 
 /// Why a file was not sealed. The message names the file and the reason; nothing was recorded.
 public struct SealingError: Error, CustomStringConvertible, Sendable {
@@ -54,6 +55,10 @@ public struct SealingError: Error, CustomStringConvertible, Sendable {
             if FileSystemError.code(forErrno: error.errno) == .noSpace {
                 return SealingError(
                     .noSpace, file: file, "the vault's disk is full; nothing was recorded", cause: error)
+            }
+            if error.errno == EIO || error.errno == EROFS {
+                // The vault's file system failed under libarchive: a storage failure (invariant 8).
+                return SealingError(.storage, file: file, "writing the archive failed: \(error)", cause: error)
             }
             return SealingError(.archive, file: file, "writing the archive failed: \(error)", cause: error)
         }

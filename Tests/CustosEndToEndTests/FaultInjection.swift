@@ -4,8 +4,8 @@ import Testing
 /// Faults injected into the real binary by a small library it is started with (`LD_PRELOAD`):
 /// a system call fails only where a test says, on the file it names.
 enum FaultInjection {
-    /// Compiles `body` into a library to preload; `ends_with(fd, suffix)` tells whether the
-    /// descriptor's path ends with `suffix`.
+    /// Compiles `body` into a library to preload; `ends_with(fd, suffix)` and
+    /// `strstr_fd(fd, part)` tell whether the descriptor's path ends with, or holds, a text.
     static func preload(_ node: Node, _ name: String, _ body: String) throws -> String {
         let source = try node.directory.write(
             name + ".c",
@@ -17,14 +17,23 @@ enum FaultInjection {
             #include <string.h>
             #include <sys/types.h>
             #include <unistd.h>
-            static int ends_with(int fd, const char *suffix) {
-                char link[64], target[4096];
+            /* The path of descriptor `fd`, NUL-terminated; its length, or 0. */
+            static size_t fd_path(int fd, char *target, size_t size) {
+                char link[64];
                 snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-                ssize_t n = readlink(link, target, sizeof target - 1);
-                size_t length = strlen(suffix);
-                if (n < (ssize_t)length) return 0;
+                ssize_t n = readlink(link, target, size - 1);
+                if (n <= 0) return 0;
                 target[n] = 0;
-                return strcmp(target + n - length, suffix) == 0;
+                return (size_t)n;
+            }
+            static int ends_with(int fd, const char *suffix) {
+                char target[4096];
+                size_t n = fd_path(fd, target, sizeof target), length = strlen(suffix);
+                return n >= length && strcmp(target + n - length, suffix) == 0;
+            }
+            static int strstr_fd(int fd, const char *part) {
+                char target[4096];
+                return fd_path(fd, target, sizeof target) > 0 && strstr(target, part) != NULL;
             }
             \(body)
             """)
@@ -43,6 +52,19 @@ enum FaultInjection {
                 if (access("\(trigger)", F_OK) == 0 && ends_with(fd, "ledger.sqlite-wal")) { errno = EIO; return -1; }
                 return ((ssize_t (*)(int, const void *, size_t, off_t))dlsym(RTLD_NEXT, "pwrite64"))(
                     fd, buffer, count, offset);
+            }
+            """)
+    }
+
+    /// Fails every write to a file under the vault's `tmp/` (the archive being written) with
+    /// `errno` (a C name: ENOSPC, EIO).
+    static func failingArchiveWrites(_ node: Node, errno: String) throws -> String {
+        try preload(
+            node, "fail-archive-\(errno.lowercased())",
+            """
+            ssize_t write(int fd, const void *buffer, size_t count) {
+                if (strstr_fd(fd, "/vault/tmp/")) { errno = \(errno); return -1; }
+                return ((ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write"))(fd, buffer, count);
             }
             """)
     }

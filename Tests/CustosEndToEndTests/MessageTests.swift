@@ -16,17 +16,7 @@ struct MessageTests {
     @Test func aStorageFaultCountsEveryInputNotSealedAndIsNamedSo() throws {
         let node = try Node()
         // Every write to a file under the vault's tmp/ (the archive being written) fails: disk full.
-        let library = try FaultInjection.preload(
-            node, "fullvault",
-            """
-            ssize_t write(int fd, const void *buffer, size_t count) {
-                char link[64], target[4096];
-                snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-                ssize_t n = readlink(link, target, sizeof target - 1);
-                if (n > 0) { target[n] = 0; if (strstr(target, "/vault/tmp/")) { errno = ENOSPC; return -1; } }
-                return ((ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write"))(fd, buffer, count);
-            }
-            """)
+        let library = try FaultInjection.failingArchiveWrites(node, errno: "ENOSPC")
         let files = try (0..<2).map { try node.directory.write("in-\($0).bin", randomBytes(200_000)) }
         var environment = Self.noBacktrace
         environment["LD_PRELOAD"] = library
@@ -96,5 +86,23 @@ struct MessageTests {
             "\(result.stderr)")
         #expect(!result.stderr.contains("changed while") && !result.stderr.contains("seal it again"))
         #expect(try node.items().isEmpty)
+    }
+}
+
+extension MessageTests {
+    /// An I/O error under libarchive (the archive's writes fail with EIO) is a storage failure:
+    /// sealing stops at the first input, as for any other failed write of the vault.
+    @Test func anIOErrorWritingTheArchiveStopsSealing() throws {
+        let node = try Node()
+        let library = try FaultInjection.failingArchiveWrites(node, errno: "EIO")
+        let files = try (0..<2).map { try node.directory.write("in-\($0).bin", randomBytes(200_000)) }
+        var environment = Self.noBacktrace
+        environment["LD_PRELOAD"] = library
+        let result = try run(custosBinary, ["ingest", "--vault", node.vault] + files, environment: environment)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("custos: storage fault: \(files[0])"), "\(result.stderr)")
+        #expect(result.stderr.contains("sealing stopped") && result.stderr.contains("1 input was not tried"), "\(result.stderr)")
+        #expect(try node.items().isEmpty)
+        #expect(node.files(under: "tmp").isEmpty)
     }
 }
