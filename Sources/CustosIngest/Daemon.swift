@@ -103,6 +103,7 @@ public enum Daemon {
             compression: configuration.compression, compressionLevel: configuration.compressionLevel.map { $0 },
             md5: configuration.md5, sha1: configuration.sha1)
         let layout = InboxLayout(configuration: configuration)
+        vault.closeToOthers()
         try prepareFolders(layout)
         let signer = try vault.signer()
         let authorities = try ExternalStamper.prepare(vault: vault, configuration: configuration)

@@ -356,7 +356,32 @@ public struct Vault: Sendable {
     /// behind for long. Returns the lock and what was removed.
     public func beginSealing() throws -> (lock: FileLock, removed: [RawPath]) {
         let lock = try lockSealing(exclusive: false)
+        closeToOthers()
         return (lock, removeTemporaries(ofDeadProcessesOnly: true))
+    }
+
+    /// Closes a vault made by an older version (folders 0755, files 0644) to other users: every
+    /// folder it keeps (its shards too) and every file at its top lose their group and other
+    /// bits, so nothing in it can be reached by them; the vault's own folder keeps group access
+    /// where the inbox is shared with a group (setgid). Only the owner can do this: a vault owned
+    /// by another account, or on read-only media, is left as it is.
+    public func closeToOthers() {
+        func narrow(_ path: RawPath, keep: mode_t = 0) {
+            guard let status = try? FileSystem.linkStatus(path), status.mode & S_IFMT != S_IFLNK else { return }
+            let mode = mode_t(status.mode & 0o7777)
+            let narrowed = mode & ~(0o077 & ~keep)
+            if narrowed != mode { _ = path.withCString { chmod($0, narrowed) } }
+        }
+        let inboxShared = (try? FileSystem.linkStatus(inboxPath)).map { $0.mode & 0o2070 == 0o2070 } ?? false
+        narrow(root, keep: inboxShared ? 0o050 : 0)
+        for (path, _) in layout { narrow(path) }
+        for store in [objectsPath, manifestsPath] {
+            for shard in (try? FileSystem.listDirectory(store)) ?? [] where RawPath.isSafeComponent(shard) {
+                narrow(store.appending(component: shard))
+            }
+        }
+        if !inboxShared { narrow(inboxPath) }
+        for name in ["sealed", "rejected"] { narrow(root.appending(name)) }
     }
 
     /// The name of a temporary file made by this process: `<pid>-<name>` after `prefix`, so that

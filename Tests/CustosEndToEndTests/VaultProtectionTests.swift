@@ -157,3 +157,34 @@ extension VaultProtectionTests {
         #expect(result.stderr.contains("symbolic link") && !result.stderr.contains("missing"), "\(result.stderr)")
     }
 }
+
+extension VaultProtectionTests {
+    /// A vault made by an older version (folders 0755, files 0644) is closed to others by the
+    /// next command that seals: every folder it keeps and every file at its top.
+    @Test func anOlderVaultOpenToOthersIsClosedByTheNextSeal() throws {
+        let node = try Node()
+        #expect(try node.custos(["ingest", try node.directory.write("a.txt", "a")]).status == 0)
+        // As an older version left it: folders 0755, the ledger and configuration 0644, archives
+        // 0444; the keys were 0600 already (a key open to others is refused, not repaired).
+        #expect(try run("find", [node.vault, "-type", "d", "-exec", "chmod", "755", "{}", "+"]).status == 0)
+        #expect(try run("chmod", ["644", node.vault + "/ledger.sqlite", node.vault + "/custos.json"]).status == 0)
+        #expect(!Self.openToOthers(under: node.vault).isEmpty)
+        #expect(try node.custos(["ingest", try node.directory.write("b.txt", "b")]).status == 0)
+        var reachable = [String]()
+        let top = try FileManager.default.contentsOfDirectory(atPath: node.vault).map { node.vault + "/" + $0 }
+        let enumerator = FileManager.default.enumerator(atPath: node.vault)
+        var folders = [node.vault]
+        while let relative = enumerator?.nextObject() as? String {
+            var status = stat()
+            if lstat(node.vault + "/" + relative, &status) == 0, status.st_mode & S_IFMT == S_IFDIR {
+                folders.append(node.vault + "/" + relative)
+            }
+        }
+        for path in Set(folders + top) {
+            var status = stat()
+            if lstat(path, &status) == 0, status.st_mode & 0o077 != 0 { reachable.append(path) }
+        }
+        #expect(reachable == [], "still open to others: \(reachable)")
+        #expect(try node.verify().status == 0)
+    }
+}
