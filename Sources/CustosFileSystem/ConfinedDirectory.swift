@@ -42,7 +42,7 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
     }
 
     /// Opens `components` below the root, never through a link and never outside it.
-    private func openBeneath(_ components: Components, flags: Int32, mode: mode_t = 0) throws -> Descriptor {
+    private func openBeneath(_ components: Components, flags: Int32) throws -> Descriptor {
         try Self.check(components, under: root)
         let base = try openRoot(flags: oPath)
         if components.isEmpty {
@@ -51,7 +51,7 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
             return Descriptor(fd)
         }
         let relative = RawPath(bytes: Array(components.joined(separator: [UInt8(ascii: "/")])))
-        let fd = relative.withCString { custos_open_beneath(base.fd, $0, flags | O_CLOEXEC, UInt32(mode)) }
+        let fd = relative.withCString { custos_open_beneath(base.fd, $0, flags | O_CLOEXEC, 0) }
         guard fd >= 0 else { throw Self.resolutionError(errno, path: path(components)) }
         return Descriptor(fd)
     }
@@ -234,18 +234,11 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
         guard result == 0 else { throw FileSystemError.syscall("chmod", path: path(components).description) }
     }
 
-    /// fsyncs a folder below the root (the root itself for no components).
-    public func syncDirectory(_ components: Components) throws {
-        let folder = try openBeneath(components, flags: O_RDONLY | O_DIRECTORY)
-        guard fsync(folder.fd) == 0 else { throw FileSystemError.syscall("fsync", path: path(components).description) }
-    }
-
-    /// Writes a whole new file below the root: a temporary beside it, fsync, rename, and (unless
-    /// the caller syncs the file system itself) folder fsync. The file is `mode`, whatever the
-    /// umask. A failed fsync throws with `call` "fsync": a storage failure, not a refusal.
-    public func writeDurably(
-        _ bytes: [UInt8], to components: Components, mode: mode_t = 0o600, syncFolder: Bool = true
-    ) throws {
+    /// Writes a whole new file below the root: a temporary beside it, fsync, rename. The caller
+    /// makes the name durable (one sync of the file system for a batch of moves). The file is
+    /// `mode`, whatever the umask. A failed fsync throws with `call` "fsync": a storage failure,
+    /// not a refusal.
+    public func writeSynced(_ bytes: [UInt8], to components: Components, mode: mode_t = 0o600) throws {
         let (folder, name) = try parent(of: components)
         let temporaryName = Array(".tmp-\(getpid())-".utf8) + name.prefix(200)
         let fd = RawPath(bytes: temporaryName).withCString {
@@ -265,9 +258,6 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
             _ = RawPath(bytes: temporaryName).withCString { unlinkat(folder.fd, $0, 0) }
             throw error
         }
-        guard syncFolder else { return }
-        let synced = try openBeneath(Array(components.dropLast()), flags: O_RDONLY | O_DIRECTORY)
-        guard fsync(synced.fd) == 0 else { throw FileSystemError.syscall("fsync", path: path(components).description) }
     }
 }
 

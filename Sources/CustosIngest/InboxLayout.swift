@@ -173,7 +173,7 @@ public struct InboxLayout: Sendable {
         try rejectedRoot.makeDirectories(Array(target.dropLast()))
         do {
             // Its folder is made durable with the move, below, by one sync of the file system.
-            try rejectedRoot.writeDurably(Array(text.utf8), to: reasonFile, syncFolder: false)
+            try rejectedRoot.writeSynced(Array(text.utf8), to: reasonFile)
         } catch let error as FileSystemError where error.call == "fsync" {
             throw DaemonError(
                 .sealingStopped, "writing the reason file \(rejectedRoot.path(reasonFile)) failed: \(error)", cause: error)
