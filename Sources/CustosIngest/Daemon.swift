@@ -250,26 +250,30 @@ final class Checkpointer: @unchecked Sendable {
             covered = try Checkpoint(parsing: note.text).size
             logger.info("checkpoint signed", metadata: ["size": "\(covered)"])
         }
-        /// A failed write of the ledger stops sealing (invariant 8); a busy or full one is tried again.
-        func signOrLog() -> Bool {
+        /// Signs if grown. A failed write of the ledger stops sealing (invariant 8) and gives false;
+        /// any other error is thrown.
+        func signStoppingOnStorageFailure() throws -> Bool {
             do {
                 try signIfGrown()
             } catch let error as LedgerError where error.isStorageFailure {
                 storageFailed(DaemonError(.sealingStopped, "signing a checkpoint failed: \(error)", cause: error))
                 return false
-            } catch {
-                logger.error("signing a checkpoint failed; trying again", metadata: ["error": "\(error)"])
             }
             return true
+        }
+        /// While running, a busy or full ledger is tried again at the next interval.
+        func signOrLog() -> Bool {
+            do {
+                return try signStoppingOnStorageFailure()
+            } catch {
+                logger.error("signing a checkpoint failed; trying again", metadata: ["error": "\(error)"])
+                return true
+            }
         }
         guard signOrLog() else { return }
         while !stop.wait(seconds: interval) {
             guard signOrLog() else { return }
         }
-        do {
-            try signIfGrown()
-        } catch let error as LedgerError where error.isStorageFailure {
-            storageFailed(DaemonError(.sealingStopped, "signing the last checkpoint failed: \(error)", cause: error))
-        }
+        _ = try signStoppingOnStorageFailure()
     }
 }

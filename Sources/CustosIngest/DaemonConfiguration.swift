@@ -1,5 +1,6 @@
 import CustosFileSystem
 import CustosFormats
+import CustosVault
 import Foundation
 
 /// What the daemon does with an original once its seal is durable.
@@ -255,9 +256,6 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The inbox, `sealed` and `rejected` must be three separate places, none inside another:
     /// the inbox holds only what is waiting.
-    /// The vault's own state, which no inbox, `sealed/` or `rejected/` may be, hold, or lie in.
-    static let vaultState = ["custos.json", "ledger.sqlite", "keys", "objects", "manifests", "tmp", "tsa", "locks"]
-
     /// None of the three folders may be the vault, hold it, or lie inside its own state; nor be,
     /// hold or lie inside another of the three. Compared as the kernel resolves them (links and
     /// `..` followed for the parts that exist), so no spelling gets around it.
@@ -282,7 +280,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if resolvedVault.isInside(resolved) {
                 throw refuse("\(name) (\(path)) must not hold the vault (\(vault)): the vault would be sealed away")
             }
-            for state in Self.vaultState {
+            for state in Vault.stateNames {
                 let part = resolvedVault.appending(state)
                 if resolved == part || resolved.isInside(part) {
                     throw refuse(

@@ -128,24 +128,18 @@ public struct InboxLayout: Sendable {
         return (acquisition, read)
     }
 
-    /// Where a sealed original goes: `sealed/<same path>`; when that name is taken (the same name
-    /// dropped again), `sealed/<same folder>/<item id>/<name>`. Names are never merged.
-    func sealedDestination(of components: [[UInt8]], item: String, taken: Bool) -> RawPath {
-        let plain = components.dropLast().reduce(sealed) { $0.appending(component: $1) }
-            .appending(component: components.last!)
-        return taken ? Self.keptApart(plain, item: item) : plain
-    }
-
-    /// Whether a name is taken under `sealed/` (looked at below it, never through a link; a link
-    /// on the way counts as taken).
-    func sealedExists(_ path: RawPath) -> Bool {
-        guard let components = Self.components(of: path, under: sealed) else { return true }
-        do { return try sealedRoot.status(components) != nil } catch { return true }
+    /// Where a sealed original goes, below `sealed/`: the same path as under the inbox; when that
+    /// name is taken (the same name dropped again, or a link on the way), `<same folder>/<item
+    /// id>/<name>`. Names are never merged.
+    func sealedDestination(of components: [[UInt8]], item: String) -> [[UInt8]] {
+        let taken: Bool
+        do { taken = try sealedRoot.status(components) != nil } catch { taken = true }
+        return taken ? Self.keptApart(components, item: item) : components
     }
 
     /// Where a sealed original goes when `plain` is taken: beside it, in a folder named by its item.
-    static func keptApart(_ plain: RawPath, item: String) -> RawPath {
-        plain.parent.appending(item).appending(component: plain.lastComponent)
+    static func keptApart(_ plain: [[UInt8]], item: String) -> [[UInt8]] {
+        plain.dropLast() + [Array(item.utf8), plain.last!]
     }
 
     /// Moves a refused input out of the inbox to `rejected/<case>/<id>/<…>`, without opening or
@@ -193,9 +187,9 @@ public struct InboxLayout: Sendable {
                     sidecar, to: rejectedRoot, Array(target.dropLast()) + [Sidecar.name(for: name)])
             }
         }
-        // Moved: a failed sync now is a storage failure (invariant 8), not a file left behind.
-        // One sync of the file system the three folders share (held open since the start): no
-        // folder an inbox writer owns is opened again by name, so only a real sync failure stops.
+        // Moved: one sync of the file system the three folders share (held open since the start)
+        // makes it durable. No folder an inbox writer owns is opened again by name, so only a
+        // real sync failure stops sealing (invariant 8); the file is not left behind.
         do {
             try sync.sync()
         } catch {

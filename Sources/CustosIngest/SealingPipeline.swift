@@ -339,11 +339,9 @@ final class SealingPipeline: @unchecked Sendable {
             let original = sealed.pending.original
             var destination = [UInt8]()
             if layout.release == .move {
-                let plain = layout.sealedDestination(of: sealed.components, item: sealed.pending.item, taken: false)
-                destination =
-                    layout.sealedExists(plain)
-                    ? layout.sealedDestination(of: sealed.components, item: sealed.pending.item, taken: true).bytes
-                    : plain.bytes
+                destination = layout.sealedRoot.path(
+                    layout.sealedDestination(of: sealed.components, item: sealed.pending.item)
+                ).bytes
             }
             return PendingRelease(
                 item: sealed.pending.item, path: sealed.path.bytes, device: original.device, inode: original.inode,
@@ -496,7 +494,7 @@ struct Releaser {
                 try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, destination, expected: identity)
             } catch let error as FileSystemError where error.code == .exists {
                 // The name was taken since: keep both, apart, under the item's id.
-                destination = Array(destination.dropLast()) + [Array(release.item.utf8), destination.last!]
+                destination = InboxLayout.keptApart(destination, item: release.item)
                 try layout.sealedRoot.makeDirectories(Array(destination.dropLast()))
                 try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, destination, expected: identity)
             }

@@ -120,13 +120,17 @@ public struct Vault: Sendable {
         return vault
     }
 
-    /// The names a vault may hold at its top: its own, the daemon's default folders and its
-    /// configuration file.
+    /// The vault's own state at its top: what no inbox, `sealed/` or `rejected/` may be, hold,
+    /// or lie in.
+    public static let stateNames = ["custos.json", "ledger.sqlite", "keys", "objects", "manifests", "tmp", "tsa", "locks"]
+
+    /// The names a vault may hold at its top: its state, the ledger's companions, the daemon's
+    /// default folders and its configuration file.
     public static let topLevelNames: Set<[UInt8]> = Set(
-        [
-            "custos.json", "ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.sqlite-journal", "keys",
-            "objects", "manifests", "tmp", "tsa", "locks", "inbox", "sealed", "rejected", "custos-daemon.yaml",
-        ].map { Array($0.utf8) })
+        (stateNames + [
+            "ledger.sqlite-wal", "ledger.sqlite-shm", "ledger.sqlite-journal", "inbox", "sealed", "rejected",
+            "custos-daemon.yaml",
+        ]).map { Array($0.utf8) })
 
     /// What the vault keeps at its top and below it, each a file or a folder, never a link.
     private var layout: [(RawPath, isFolder: Bool)] {
