@@ -1,6 +1,6 @@
 import ArgumentParser
 import CustosFileSystem
-import CustosIngest
+import CustosDaemon
 import CustosSealing
 import CustosVault
 import Foundation

@@ -1,0 +1,21 @@
+import ArgumentParser
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSealing
+import CustosVault
+import Foundation
+import Logging
+
+struct EntryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "entry", abstract: "Write the exact bytes of ledger entry N (what was hashed) to standard output.")
+    @OptionGroup var vault: VaultOptions
+    @Argument(help: "The entry's sequence number.") var sequence: UInt64
+
+    func run() throws {
+        let ledger = try vault.open().openLedger(readOnly: true)
+        Output.raw(try ledger.entryBytes(sequence))
+    }
+}

@@ -1,0 +1,161 @@
+import ArgumentParser
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSealing
+import CustosVault
+import Foundation
+import Logging
+
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Seal files (a directory: every regular file under it) into the vault.")
+
+    @OptionGroup var vault: VaultOptions
+    @Option(name: .customLong("case"), help: "Case number.") var caseID: String = ""
+    @Option(help: "Exhibit number.") var exhibit: String = ""
+    @Option(help: "Examiner's name.") var examiner: String = ""
+    @Option(help: "Description of the evidence.") var description: String = ""
+    @Argument(help: "Files or directories to seal.") var paths: [String]
+
+    func run() throws {
+        let vault = try vault.open()
+        let signer = try vault.signer()
+        let ledger = try vault.openLedger()
+        // Shared with the daemon; its start-up reconciliation waits until this ingest is done.
+        let (sealingLock, removed) = try vault.beginSealing()
+        defer { withExtendedLifetime(sealingLock) {} }
+        if !removed.isEmpty {
+            Logger(label: "custos.ingest").notice(
+                "removed what killed sealing processes left half-written", metadata: ["files": "\(removed.count)"])
+        }
+        let sealer = Sealer(vault: vault, context: .current(tool: toolVersion))
+        let logger = Logger(label: "custos.ingest")
+        let stamper = try NodeTimeStamper.make(vault: vault)
+
+        var refused = 0
+        var sealed = 0
+        var unreadableDirectories = 0
+        var files = [RawPath]()
+        for argument in paths {
+            let path = RawArguments.raw(argument)
+            if let status = try? FileSystem.linkStatus(path), status.isDirectory {
+                do {
+                    let found = try FileSystem.walk(path)
+                    if found.isEmpty { Output.error("custos: \(path): the directory holds no files") }
+                    files += found
+                } catch {
+                    Output.error("custos: refused: \(error)")
+                    refused += 1
+                    unreadableDirectories += 1
+                }
+            } else {
+                files.append(path)
+            }
+        }
+        // What was recorded before a failure, for its message: the inputs sealed and their entries.
+        var recorded = [(path: RawPath, entries: ClosedRange<UInt64>)]()
+        var stopped: String?
+        for path in files {
+            let request = SealRequest(
+                path: path, caseID: caseID, exhibit: exhibit, examiner: examiner, description: description)
+            let pending: PendingSeal
+            do {
+                pending = try sealer.seal(request, now: Clock.now)
+            } catch let error as SealingError {
+                refused += 1
+                switch error.code {
+                case .storage, .noSpace:
+                    Output.error("custos: storage fault: \(error)")
+                    stopped = "the vault could not be written"
+                case .refused: Output.error("custos: refused: \(error)")
+                default: Output.error("custos: not sealed: \(error)")
+                }
+                if stopped != nil { break }
+                continue
+            } catch {
+                refused += 1
+                Output.error("custos: \(path): not sealed: \(error)")
+                stopped = "an unexpected error"
+                break
+            }
+            var events = [pending.event]
+            // The node's own time stamp over the item's SHA-256, recorded with the seal.
+            if let stamper {
+                do {
+                    events.append(
+                        try stamper.stamp(
+                            .item, imprint: pending.digests.sha256, item: pending.item,
+                            actor: sealer.context.operatorName, now: Clock.now()))
+                } catch {
+                    Output.error("custos: \(path): sealed, but not time-stamped: \(error)")
+                }
+            }
+            let appended: [CustodyEntry]
+            do {
+                appended = try ledger.append(events)
+            } catch {
+                // One transaction: none of this input's entries is in the ledger.
+                refused += 1
+                Output.error(
+                    "custos: storage fault: \(path): recording its seal in the ledger failed, nothing of it was "
+                        + "recorded (its archive stays in the vault unrecorded; verify lists it): \(error)")
+                stopped = "the ledger could not be written"
+                break
+            }
+            let entry = appended[0]
+            recorded.append((path, entry.sequence...appended[appended.count - 1].sequence))
+            sealed += 1
+            logger.info(
+                "sealed",
+                metadata: [
+                    "item": "\(pending.item)", "case": "\(DisplayName.escape(Array(caseID.utf8)))",
+                    "name": "\(path)", "sha256": "\(pending.digests.sha256.hex)", "size": "\(pending.size)",
+                    "entry": "\(entry.sequence)", "shared": "\(pending.deduplicated)",
+                ])
+            let note =
+                pending.size == 0
+                ? " (empty file)" : pending.deduplicated ? " (content already in the vault; archive shared)" : ""
+            Output.line("sealed \(pending.item) entry \(entry.sequence) sha256 \(pending.digests.sha256.hex) \(path)\(note)")
+        }
+        let inputs = files.count + unreadableDirectories
+        // Every input not sealed counts: refused, failed, or never tried once sealing stopped.
+        let notSealed = inputs - sealed
+        let what =
+            recorded.isEmpty
+            ? "nothing was recorded"
+            : "recorded: "
+                + recorded.map { "\($0.path) (entries \($0.entries.lowerBound)-\($0.entries.upperBound))" }
+                .joined(separator: ", ")
+        if let stopped {
+            let untried = files.count - sealed - (refused - unreadableDirectories)
+            Output.error(
+                "custos: sealing stopped: \(stopped)"
+                    + (untried > 0 ? "; \(untried) input\(untried == 1 ? " was" : "s were") not tried" : "")
+                    + "; \(what)")
+        }
+        var unsigned = false
+        if sealed > 0 {
+            // Signed and stamped by the node's TSA in one transaction: it covers every entry.
+            do {
+                let note = try CheckpointSigning(signer: signer, stamper: stamper).sign(ledger, now: Clock.now())
+                let checkpoint = try Checkpoint(parsing: note.text)
+                Output.line("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
+            } catch {
+                unsigned = true
+                Output.error(
+                    "custos: signing the checkpoint failed (\(what), covered by no checkpoint yet; "
+                        + "`custos checkpoint --sign` covers them): \(error)")
+            }
+        }
+        if notSealed > 0 {
+            let count =
+                notSealed < inputs
+                ? "\(notSealed) of \(inputs) inputs were not sealed"
+                : inputs == 1 ? "the input was not sealed" : "none of the \(inputs) inputs was sealed"
+            throw CLIError(message: count)
+        }
+        if unsigned { throw CLIError(message: "the checkpoint was not signed") }
+    }
+}
