@@ -71,12 +71,22 @@ let package = Package(
         // Trusted time: the node's own TSA and external ones over RFC 3161's HTTP transport.
         .target(name: "CustosTimeStamping", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosHTTP"]),
 
-        // The daemon: watches the inbox, seals through CustosSealing, releases, reconciles.
+        // Use cases: the one way to act on evidence (seal, checkpoint, custody events). Commands
+        // and the daemon's services drive it; none writes a workflow of its own.
         .target(
-            name: "CustosIngest",
+            name: "CustosCustody",
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The daemon: watches the inbox, seals through CustosCustody, releases, reconciles.
+        .target(
+            name: "CustosDaemon",
             dependencies: [
                 "CSystem", "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosOpenSSL", "CustosTimeStamping",
+                "CustosSealing", "CustosCustody", "CustosOpenSSL", "CustosTimeStamping",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -88,7 +98,7 @@ let package = Package(
             name: "custos",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosIngest",
+                "CustosSealing", "CustosCustody", "CustosDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -121,8 +131,8 @@ let package = Package(
         ),
         .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
         .testTarget(
-            name: "CustosIngestTests",
-            dependencies: ["CustosIngest", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTestSupport"]),
+            name: "CustosDaemonTests",
+            dependencies: ["CustosDaemon", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTestSupport"]),
         .testTarget(
             name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
         ),

@@ -1,4 +1,5 @@
 import CSystem
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -17,7 +18,7 @@ public enum Daemon {
     /// Checks the folders, takes the vault's daemon lock, reconciles, then runs until a signal
     /// (returns) or a storage failure (throws `DaemonError.sealingStopped`).
     public static func run(
-        vault: Vault, configuration: DaemonConfiguration, context: SealingContext, logger: Logger
+        vault: Vault, configuration: DaemonConfiguration, actor: CustodyActor, tool: String, logger: Logger
     ) async throws {
         // Memory flat through long bursts: glibc gives each thread an arena of its own and keeps
         // their freed pages; two arenas (and a trim each second, by the watcher) keep it bounded
@@ -30,11 +31,12 @@ public enum Daemon {
         let start = try await runOnThread(name: "custos-start") {
             try startUp(vault: vault, configuration: configuration, logger: logger)
         }
-        let (daemonLock, sealingLock, signer, vaultSync, inboxSync) = (
-            start.daemonLock, start.sealingLock, start.signer, start.vaultSync, start.inboxSync
+        let (daemonLock, sealingLock, vaultSync, inboxSync) = (
+            start.daemonLock, start.sealingLock, start.vaultSync, start.inboxSync
         )
         let vault = start.vault
         let layout = start.layout
+        let custody = Custody(vault: vault, actor: actor, tool: tool, logger: logger)
 
         var settings: Logger.Metadata = ["vault": "\(vault.root)", "origin": "\(vault.configuration.origin)"]
         for (key, value) in configuration.summary { settings[key] = "\(value)" }
@@ -42,17 +44,15 @@ public enum Daemon {
 
         let outcomes = BlockingQueue<(RawPath, SealOutcome)>()
         let pipeline = SealingPipeline(
-            vault: vault, layout: layout, configuration: configuration, context: context, logger: logger,
-            outcomes: outcomes, vaultSync: vaultSync, inboxSync: inboxSync)
+            custody: custody, layout: layout, configuration: configuration, logger: logger, outcomes: outcomes, vaultSync: vaultSync, inboxSync: inboxSync)
         let watcher = InboxWatcher(
             layout: layout, configuration: configuration, pipeline: pipeline, outcomes: outcomes,
             node: vault.configuration.origin, logger: logger)
         let checkpointer = Checkpointer(
-            vault: vault, signer: signer, interval: configuration.checkpointSeconds, logger: logger,
+            custody: custody, interval: configuration.checkpointSeconds, logger: logger,
             storageFailed: { pipeline.fail($0) })
         let externalStamper = ExternalStamper(
-            vault: vault, authorities: start.authorities, configuration: configuration, actor: context.operatorName,
-            logger: logger, storageFailed: { pipeline.fail($0) })
+            custody: custody, authorities: start.authorities, configuration: configuration, logger: logger, storageFailed: { pipeline.fail($0) })
 
         // Shut down in reverse order: the watcher first, then the pipeline, then the external
         // authorities' stamper, the checkpointer last (its last checkpoint covers all they recorded).
@@ -89,7 +89,6 @@ public enum Daemon {
         var layout: InboxLayout
         var daemonLock: FileLock
         var sealingLock: FileLock
-        var signer: Ed25519NoteSigner
         var vaultSync: FileSystemSync
         var inboxSync: FileSystemSync
         var authorities: [ExternalStamper.Authority]
@@ -105,7 +104,7 @@ public enum Daemon {
         let layout = InboxLayout(configuration: configuration)
         vault.closeToOthers()
         try prepareFolders(layout)
-        let signer = try vault.signer()
+        _ = try vault.signer()  // a missing or exposed key refuses the start
         let authorities = try ExternalStamper.prepare(vault: vault, configuration: configuration)
         let vaultSync = try FileSystemSync(vault.root)
         let inboxSync = try FileSystemSync(layout.sealed)
@@ -122,7 +121,7 @@ public enum Daemon {
         exclusive = nil  // Released before the shared lock is taken (flock locks of one process conflict too).
         let sealingLock = try vault.lockSealing(exclusive: false)
         return StartUp(
-            vault: vault, layout: layout, daemonLock: daemonLock, sealingLock: sealingLock, signer: signer,
+            vault: vault, layout: layout, daemonLock: daemonLock, sealingLock: sealingLock,
             vaultSync: vaultSync, inboxSync: inboxSync, authorities: authorities)
     }
 
@@ -217,8 +216,7 @@ struct ThreadService: Service, CustomStringConvertible {
 /// node's TSA in its own transaction, the token kept beside it, not as an entry after it: so the
 /// checkpoint covers every entry, and a checkpoint calls for no other (the ledger comes to rest).
 final class Checkpointer: @unchecked Sendable {
-    let vault: Vault
-    let signer: Ed25519NoteSigner
+    let custody: Custody
     let interval: Double
     let logger: Logger
     private let stop = StopSignal()
@@ -227,12 +225,11 @@ final class Checkpointer: @unchecked Sendable {
     let storageFailed: @Sendable (DaemonError) -> Void
 
     init(
-        vault: Vault, signer: Ed25519NoteSigner, interval: Double, logger: Logger,
+        custody: Custody, interval: Double, logger: Logger,
         storageFailed: @escaping @Sendable (DaemonError) -> Void
     ) {
         self.storageFailed = storageFailed
-        self.vault = vault
-        self.signer = signer
+        self.custody = custody
         self.interval = interval
         self.logger = logger
     }
@@ -240,13 +237,12 @@ final class Checkpointer: @unchecked Sendable {
     func requestStop() { stop.raise() }
 
     func run() throws {
-        let ledger = try vault.openLedger(cacheKiB: 4096)
-        let signing = CheckpointSigning(signer: signer, stamper: try NodeTimeStamper.make(vault: vault))
-        var covered = try Checkpoint(parsing: SignedNote(parsing: ledger.latestCheckpoint()).text).size
+        let session = try custody.session(cacheKiB: 4096)
+        var covered = try session.checkpointedSize()
         func signIfGrown() throws {
             // A read first: an idle ledger costs no write transaction.
-            guard try ledger.size() > covered else { return }
-            let note = try signing.sign(ledger, now: DaemonClock.now())
+            guard try session.ledger.size() > covered else { return }
+            let note = try session.checkpoint()
             covered = try Checkpoint(parsing: note.text).size
             logger.info("checkpoint signed", metadata: ["size": "\(covered)"])
         }

@@ -1,4 +1,5 @@
 import CSystem
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -40,10 +41,11 @@ final class ExternalStamper: @unchecked Sendable {
         }
     }
 
-    let vault: Vault
+    let custody: Custody
+    var vault: Vault { custody.vault }
+    var actor: String { custody.actor.account }
     let authorities: [Authority]
     let configuration: DaemonConfiguration
-    let actor: String
     let logger: Logger
     /// Called once when recording tokens fails: a storage failure stops sealing (invariant 8).
     let storageFailed: @Sendable (DaemonError) -> Void
@@ -96,14 +98,13 @@ final class ExternalStamper: @unchecked Sendable {
     }
 
     init(
-        vault: Vault, authorities: [Authority], configuration: DaemonConfiguration, actor: String, logger: Logger,
+        custody: Custody, authorities: [Authority], configuration: DaemonConfiguration, logger: Logger,
         storageFailed: @escaping @Sendable (DaemonError) -> Void
     ) {
         self.storageFailed = storageFailed
-        self.vault = vault
+        self.custody = custody
         self.authorities = authorities
         self.configuration = configuration
-        self.actor = actor
         self.logger = logger
     }
 
@@ -112,7 +113,8 @@ final class ExternalStamper: @unchecked Sendable {
     func run() throws {
         // Background work: this thread yields the CPU to sealing (Linux nices threads one by one).
         _ = custos_nice_this_thread(10)
-        let ledger = try vault.openLedger(cacheKiB: 1024)
+        let session = try custody.session(cacheKiB: 1024)
+        let ledger = session.ledger
         let sources = try ledger.stampSources()
         // Each item is read once: the ledger is read on from the entry after the last item seen.
         var nextSequence: UInt64 = 0
@@ -141,12 +143,12 @@ final class ExternalStamper: @unchecked Sendable {
         while true {
             do {
                 try discover()
-                for authority in authorities { try round(authority, ledger: ledger) }
+                for authority in authorities { try round(authority, session: session) }
             } catch let error as DaemonError where error.code == .sealingStopped {
                 if let cause = error.cause as? LedgerError, cause.isDiskFull {
                     // A full disk pauses, as sealing does: the tokens are asked again later.
                     logger.warning("the vault's disk is full; external time stamps wait", metadata: ["error": "\(error)"])
-                    for authority in authorities { authority.nextAttempt = DaemonClock.monotonic() + configuration.timeStampRetrySeconds }
+                    for authority in authorities { authority.nextAttempt = SystemClock.monotonic() + configuration.timeStampRetrySeconds }
                 } else {
                     // Nothing asked again, nothing dropped: the items still await their tokens.
                     storageFailed(error)
@@ -161,15 +163,15 @@ final class ExternalStamper: @unchecked Sendable {
 
     /// True when an authority has work and may be asked now.
     private var busy: Bool {
-        let now = DaemonClock.monotonic()
+        let now = SystemClock.monotonic()
         return authorities.contains { ($0.checkpoint != nil || !$0.items.isEmpty) && $0.nextAttempt <= now }
     }
 
     /// Asks one authority for up to `roundLimit` tokens, records those that checked, and backs
     /// off when it fails.
-    private func round(_ authority: Authority, ledger: Ledger) throws {
+    private func round(_ authority: Authority, session: CustodySession) throws {
         raiseAlarmIfLate(authority)
-        guard authority.nextAttempt <= DaemonClock.monotonic() else { return }
+        guard authority.nextAttempt <= SystemClock.monotonic() else { return }
         var subjects = [(TimeStampRecord.Subject, String, Hash)]()
         let checkpoint = authority.checkpoint
         if let checkpoint {
@@ -208,7 +210,7 @@ final class ExternalStamper: @unchecked Sendable {
                     skewExceeded: exceeded)
                 events.append(
                     NewCustodyEvent(
-                        type: .timestamped, item: item, time: DaemonClock.now(), actor: actor, details: record.details,
+                        type: .timestamped, item: item, time: SystemClock.now(), actor: actor, details: record.details,
                         token: token.response))
             } catch {
                 // Only the client throws here: a TimeStampFailure.
@@ -218,7 +220,7 @@ final class ExternalStamper: @unchecked Sendable {
         }
         if let checkpoint, let checkpointToken {
             do {
-                try ledger.recordCheckpointStamp(
+                try session.recordCheckpointStamp(
                     size: checkpoint.size, root: checkpoint.root, source: authority.name, anchors: authority.anchors,
                     token: checkpointToken)
             } catch {
@@ -233,7 +235,7 @@ final class ExternalStamper: @unchecked Sendable {
         if !events.isEmpty {
             let appended: [CustodyEntry]
             do {
-                appended = try ledger.append(events)
+                appended = try session.recordStamps(events)
             } catch {
                 throw DaemonError(.sealingStopped, "recording external time stamps failed: \(error)", cause: error)
             }
@@ -248,7 +250,7 @@ final class ExternalStamper: @unchecked Sendable {
             let wait = min(
                 configuration.timeStampRetrySeconds * pow(2, Double(min(authority.failures - 1, 20))), Self.longestRetry
             )
-            authority.nextAttempt = DaemonClock.monotonic() + wait
+            authority.nextAttempt = SystemClock.monotonic() + wait
             authority.lastProblem = "\(failure.code): \(failure.message)"
             logger.warning(
                 "an external time-stamping authority failed; the items await its token and it is asked again later",

@@ -59,11 +59,11 @@ final class InboxWatcher: @unchecked Sendable {
 
     func run() throws {
         establish()
-        var nextRescan = DaemonClock.monotonic() + configuration.rescanSeconds
-        var nextInboxCheck = DaemonClock.monotonic() + 1
+        var nextRescan = SystemClock.monotonic() + configuration.rescanSeconds
+        var nextInboxCheck = SystemClock.monotonic() + 1
         while !stop.isSet {
             applyOutcomes()
-            var now = DaemonClock.monotonic()
+            var now = SystemClock.monotonic()
             var wait = 0.05
             if let deadline = tracker.nextDeadline() {
                 // A file past its deadline is waiting for room in the queue or for its writer.
@@ -75,7 +75,7 @@ final class InboxWatcher: @unchecked Sendable {
             } else {
                 _ = stop.wait(seconds: wait)
             }
-            now = DaemonClock.monotonic()
+            now = SystemClock.monotonic()
             if now >= nextInboxCheck {
                 checkInbox()
                 releaseHolds(now: now)
@@ -88,7 +88,7 @@ final class InboxWatcher: @unchecked Sendable {
                 rescan(reason: "periodic", eventsLost: false)
                 nextRescan = now + configuration.rescanSeconds
             }
-            submitSettled(now: DaemonClock.monotonic())
+            submitSettled(now: SystemClock.monotonic())
         }
     }
 
@@ -245,7 +245,7 @@ final class InboxWatcher: @unchecked Sendable {
                 writerProbed[path] = nil
             }
         }
-        tracker.observe(path, status: status, now: DaemonClock.monotonic())
+        tracker.observe(path, status: status, now: SystemClock.monotonic())
     }
 
     private func refuse(_ path: RawPath, status: FileStatus) {
@@ -257,7 +257,7 @@ final class InboxWatcher: @unchecked Sendable {
         do {
             let reasonFile = try layout.reject(
                 components, reason: reason, code: status.mode & S_IFMT == S_IFLNK ? "symlink" : "notRegularFile",
-                now: DaemonClock.now(), node: node, sync: pipeline.inboxSync)
+                now: SystemClock.now(), node: node, sync: pipeline.inboxSync)
             logger.warning(
                 "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])
         } catch let error as DaemonError {
@@ -274,7 +274,7 @@ final class InboxWatcher: @unchecked Sendable {
     private func hold(_ path: RawPath) {
         let count = (attempts[path] ?? 0) + 1
         attempts[path] = count
-        held[path] = DaemonClock.monotonic() + Swift.min(configuration.retrySeconds * pow(2, Double(count - 1)), 600)
+        held[path] = SystemClock.monotonic() + Swift.min(configuration.retrySeconds * pow(2, Double(count - 1)), 600)
     }
 
     private func releaseHolds(now: Double) {

@@ -134,19 +134,3 @@ func runOnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () throw
     }
 }
 
-/// The daemon's clocks: wall time for records, monotonic time for waiting.
-enum DaemonClock {
-    /// Now, RFC 3339 in UTC with milliseconds.
-    static func now() -> String {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 3)
-    }
-
-    /// Seconds on the monotonic clock.
-    static func monotonic() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-}

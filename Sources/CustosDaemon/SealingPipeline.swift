@@ -1,3 +1,4 @@
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -36,15 +37,15 @@ final class SealingPipeline: @unchecked Sendable {
     struct Sealed {
         var path: RawPath
         var components: [[UInt8]]
-        var pending: PendingSeal
-        /// The node's time stamp of it, recorded in the same transaction (nil: awaiting).
-        var stamp: NewCustodyEvent?
+        /// Sealed and stamped by the node's TSA (when it could), recorded in one transaction.
+        var evidence: SealedEvidence
+        var pending: PendingSeal { evidence.pending }
     }
 
     let vault: Vault
     let layout: InboxLayout
     let configuration: DaemonConfiguration
-    let sealer: Sealer
+    let custody: Custody
     let logger: Logger
     let outcomes: BlockingQueue<(RawPath, SealOutcome)>
     /// The vault's and the inbox's file systems, synced once a batch (descriptors held open so
@@ -65,16 +66,16 @@ final class SealingPipeline: @unchecked Sendable {
     static let batchLimit = 512
 
     init(
-        vault: Vault, layout: InboxLayout, configuration: DaemonConfiguration, context: SealingContext,
+        custody: Custody, layout: InboxLayout, configuration: DaemonConfiguration,
         logger: Logger, outcomes: BlockingQueue<(RawPath, SealOutcome)>, vaultSync: FileSystemSync,
         inboxSync: FileSystemSync
     ) {
         self.vaultSync = vaultSync
         self.inboxSync = inboxSync
-        self.vault = vault
+        self.custody = custody
+        self.vault = custody.vault
         self.layout = layout
         self.configuration = configuration
-        self.sealer = Sealer(vault: vault, context: context, logger: logger)
         self.logger = logger
         self.outcomes = outcomes
     }
@@ -95,7 +96,7 @@ final class SealingPipeline: @unchecked Sendable {
 
     /// Runs the workers and the committer until stopped (or a storage failure, which throws).
     func run() throws {
-        let ledger = try vault.openLedger(cacheKiB: 4096)
+        let session = try custody.session(cacheKiB: 4096)
         workersRunning.withLock { $0 = configuration.workers }
         for index in 0..<configuration.workers {
             let thread = Thread { [self] in
@@ -105,7 +106,7 @@ final class SealingPipeline: @unchecked Sendable {
             thread.name = "custos-seal-\(index)"
             thread.start()
         }
-        try committerLoop(ledger: ledger)
+        try committerLoop(session: session)
         if let failure = storageFailure { throw failure }
     }
 
@@ -113,22 +114,23 @@ final class SealingPipeline: @unchecked Sendable {
 
     private func workerLoop() {
         // Each worker signs with a TSA context of its own: stamps are made in parallel.
-        var stamper: NodeTimeStamper?
+        let station: SealingStation
         do {
-            stamper = try NodeTimeStamper.make(vault: vault)
+            station = try custody.station()
         } catch {
             logger.error(
                 "the node's TSA cannot be loaded; items are sealed without time stamps", metadata: ["error": "\(error)"]
             )
+            station = custody.unstampedStation()
         }
         while !stop.isSet, storageFailure == nil {
             guard let path = work.pop(timeout: 0.5) else { continue }
             if stop.isSet || storageFailure != nil { break }
-            sealOne(path, stamper: stamper)
+            sealOne(path, station: station)
         }
     }
 
-    private func sealOne(_ path: RawPath, stamper: NodeTimeStamper?) {
+    private func sealOne(_ path: RawPath, station: SealingStation) {
         guard let components = layout.components(of: path), !components.isEmpty else {
             outcomes.push((path, .gone))
             return
@@ -141,22 +143,14 @@ final class SealingPipeline: @unchecked Sendable {
                 inbox: InboxSource(
                     relativePath: Array(components.joined(separator: [UInt8(ascii: "/")])), sidecars: sidecars),
                 requireClosed: true, confined: (layout.inboxRoot, components))
-            let pending = try sealer.seal(request, durability: .batch, now: DaemonClock.now)
-            var stamp: NewCustodyEvent?
-            if let stamper {
-                do {
-                    stamp = try stamper.stamp(
-                        .item, imprint: pending.digests.sha256, item: pending.item,
-                        actor: sealer.context.operatorName, now: DaemonClock.now())
-                } catch {
-                    logger.error(
-                        "sealed, but the node's TSA did not stamp it",
-                        metadata: ["file": "\(path)", "error": "\(error)"])
-                }
+            let evidence = try station.seal(request, durability: .batch, now: SystemClock.now)
+            if let failure = evidence.stampFailure {
+                logger.error(
+                    "sealed, but the node's TSA did not stamp it", metadata: ["file": "\(path)", "error": "\(failure)"])
             }
             // At most two batches wait for the committer: a slow disk slows the workers, not memory.
             sealed.push(
-                Sealed(path: path, components: components, pending: pending, stamp: stamp), limit: 2 * Self.batchLimit)
+                Sealed(path: path, components: components, evidence: evidence), limit: 2 * Self.batchLimit)
         } catch let refusal as InboxRefusal {
             if let sidecar = refusal.sidecar, let status = layout.status(sidecar),
                 Self.isRecent(status, within: configuration.settleSeconds)
@@ -215,7 +209,7 @@ final class SealingPipeline: @unchecked Sendable {
     private func reject(_ path: RawPath, components: [[UInt8]], reason: String, code: String) {
         do {
             let reasonFile = try layout.reject(
-                components, reason: reason, code: code, now: DaemonClock.now(), node: vault.configuration.origin,
+                components, reason: reason, code: code, now: SystemClock.now(), node: vault.configuration.origin,
                 sync: inboxSync)
             logger.warning(
                 "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])
@@ -291,7 +285,7 @@ final class SealingPipeline: @unchecked Sendable {
     private let releasedItems = Locked<[String]>([])
     private let releases = BlockingQueue<[(RawPath, PendingRelease)]>()
 
-    private func committerLoop(ledger: Ledger) throws {
+    private func committerLoop(session: CustodySession) throws {
         let releaserDone = StopSignal()
         let releaser = Thread { [self] in
             releaserLoop()
@@ -306,7 +300,7 @@ final class SealingPipeline: @unchecked Sendable {
                 defer { items = [] }
                 return items
             }
-            if !left.isEmpty { completeReleases(left, ledger: ledger) }
+            if !left.isEmpty { completeReleases(left, ledger: session.ledger) }
         }
         while true {
             if storageFailure != nil { break }
@@ -315,26 +309,18 @@ final class SealingPipeline: @unchecked Sendable {
                     defer { items = [] }
                     return items
                 }
-                if !done.isEmpty { completeReleases(done, ledger: ledger) }
+                if !done.isEmpty { completeReleases(done, ledger: session.ledger) }
                 if workersRunning.withLock({ $0 }) == 0, sealed.count == 0 { break }
                 continue
             }
-            commit([first] + sealed.drain(limit: Self.batchLimit - 1), ledger: ledger)
+            commit([first] + sealed.drain(limit: Self.batchLimit - 1), session: session)
         }
     }
 
     /// Makes a batch durable and records it (entries and release journal in one transaction),
     /// then hands it to the releaser: the next batch commits while this one leaves the inbox.
-    private func commit(_ batch: [Sealed], ledger: Ledger) {
-        let started = DaemonClock.monotonic()
-        do {
-            try vaultSync.sync()
-        } catch {
-            fail(DaemonError(.sealingStopped, "syncing the vault failed: \(error)", cause: error))
-            for item in batch { outcomes.push((item.path, .retry)) }
-            return
-        }
-        let synced = DaemonClock.monotonic()
+    private func commit(_ batch: [Sealed], session: CustodySession) {
+        let started = SystemClock.monotonic()
         let journal = batch.map { sealed -> PendingRelease in
             let original = sealed.pending.original
             var destination = [UInt8]()
@@ -356,16 +342,10 @@ final class SealingPipeline: @unchecked Sendable {
         }
         var entries = [CustodyEntry]()
         do {
-            // Each seal, then its time stamp; the seals' entries are picked out for the log lines.
-            var events = [NewCustodyEvent]()
-            var sealIndexes = [Int]()
-            for item in batch {
-                sealIndexes.append(events.count)
-                events.append(item.pending.event)
-                if let stamp = item.stamp { events.append(stamp) }
-            }
-            let appended = try ledger.append(events, releases: journal, released: released)
-            entries = sealIndexes.map { appended[$0] }
+            // One sync of the vault for the batch, then its seals and stamps in one transaction.
+            entries = try session.record(
+                batch.map(\.evidence), sync: vaultSync, releases: journal, released: released
+            ).map(\.entry)
         } catch let error as LedgerError where error.isDiskFull {
             releasedItems.withLock { $0 += released }
             reportDiskFull("\(error)")
@@ -373,7 +353,8 @@ final class SealingPipeline: @unchecked Sendable {
             return
         } catch {
             releasedItems.withLock { $0 += released }
-            fail(DaemonError(.sealingStopped, "recording in the ledger failed: \(error)", cause: error))
+            let step = error is LedgerError ? "recording in the ledger" : "syncing the vault"
+            fail(DaemonError(.sealingStopped, "\(step) failed: \(error)", cause: error))
             for item in batch { outcomes.push((item.path, .retry)) }
             return
         }
@@ -399,8 +380,7 @@ final class SealingPipeline: @unchecked Sendable {
         logger.debug(
             "batch committed",
             metadata: [
-                "files": "\(batch.count)", "vaultSyncMs": "\(Int((synced - started) * 1000))",
-                "ledgerMs": "\(Int((DaemonClock.monotonic() - synced) * 1000))",
+                "files": "\(batch.count)", "milliseconds": "\(Int((SystemClock.monotonic() - started) * 1000))",
             ])
         releases.push(Array(zip(batch.map(\.path), journal)))
     }

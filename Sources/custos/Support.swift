@@ -46,15 +46,6 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-enum Clock {
-    /// Now, RFC 3339 in UTC with milliseconds.
-    static func now() -> String {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 3)
-    }
-}
-
 extension ItemRecord {
     var displayName: String { DisplayName.escape(name) }
 

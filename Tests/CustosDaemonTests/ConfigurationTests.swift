@@ -1,6 +1,6 @@
 import CustosFileSystem
 import CustosFormats
-import CustosIngest
+import CustosDaemon
 import CustosSealing
 import Testing
 

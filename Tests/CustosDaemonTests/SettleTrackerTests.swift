@@ -1,5 +1,5 @@
 import CustosFileSystem
-import CustosIngest
+import CustosDaemon
 import CustosTestSupport
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -27,8 +28,9 @@ struct CheckpointCommand: ParsableCommand {
 
     func run() throws {
         let vault = try vault.open()
-        let ledger = try vault.openLedger(readOnly: !sign)
-        if sign { try CheckpointSigning(vault: vault).sign(ledger, now: Clock.now()) }
+        let session = try Custody(vault: vault, actor: .current(), tool: toolVersion).session(readOnly: !sign)
+        let ledger = session.ledger
+        if sign { try session.checkpoint() }
         let note = try size.map { try ledger.checkpoint(size: $0) } ?? ledger.latestCheckpoint()
         if let export { try exportTokens(note: note, ledger: ledger, vault: vault, to: RawArguments.raw(export)) }
         Output.raw(Array(note.utf8))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CustosFileSystem
+import CustosCustody
 import CustosDaemon
 import CustosSealing
 import CustosVault
@@ -40,7 +41,7 @@ struct DaemonCommand: AsyncParsableCommand {
         let logger = Logger(label: "custos.daemon")
         do {
             try await Daemon.run(
-                vault: vault, configuration: configuration, context: .current(tool: toolVersion), logger: logger)
+                vault: vault, configuration: configuration, actor: .current(), tool: toolVersion, logger: logger)
         } catch let error as DaemonError where error.code == .sealingStopped {
             throw CLIError(message: "sealing stopped: \(error)", exitCode: 3)
         } catch let error as DaemonError {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -21,19 +22,17 @@ struct Ingest: ParsableCommand {
 
     func run() throws {
         let vault = try vault.open()
-        let signer = try vault.signer()
-        let ledger = try vault.openLedger()
+        _ = try vault.signer()  // a missing or exposed key refuses the command before anything is sealed
+        let custody = Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion)
+        let session = try custody.session()
         // Shared with the daemon; its start-up reconciliation waits until this ingest is done.
         let (sealingLock, removed) = try vault.beginSealing()
         defer { withExtendedLifetime(sealingLock) {} }
+        let logger = Logger(label: "custos.ingest")
         if !removed.isEmpty {
-            Logger(label: "custos.ingest").notice(
+            logger.notice(
                 "removed what killed sealing processes left half-written", metadata: ["files": "\(removed.count)"])
         }
-        let sealer = Sealer(vault: vault, context: .current(tool: toolVersion))
-        let logger = Logger(label: "custos.ingest")
-        let stamper = try NodeTimeStamper.make(vault: vault)
-
         var refused = 0
         var sealed = 0
         var unreadableDirectories = 0
@@ -60,9 +59,9 @@ struct Ingest: ParsableCommand {
         for path in files {
             let request = SealRequest(
                 path: path, caseID: caseID, exhibit: exhibit, examiner: examiner, description: description)
-            let pending: PendingSeal
+            let receipt: SealReceipt
             do {
-                pending = try sealer.seal(request, now: Clock.now)
+                receipt = try session.seal(request)
             } catch let error as SealingError {
                 refused += 1
                 switch error.code {
@@ -74,28 +73,7 @@ struct Ingest: ParsableCommand {
                 }
                 if stopped != nil { break }
                 continue
-            } catch {
-                refused += 1
-                Output.error("custos: \(path): not sealed: \(error)")
-                stopped = "an unexpected error"
-                break
-            }
-            var events = [pending.event]
-            // The node's own time stamp over the item's SHA-256, recorded with the seal.
-            if let stamper {
-                do {
-                    events.append(
-                        try stamper.stamp(
-                            .item, imprint: pending.digests.sha256, item: pending.item,
-                            actor: sealer.context.operatorName, now: Clock.now()))
-                } catch {
-                    Output.error("custos: \(path): sealed, but not time-stamped: \(error)")
-                }
-            }
-            let appended: [CustodyEntry]
-            do {
-                appended = try ledger.append(events)
-            } catch {
+            } catch let error as LedgerError {
                 // One transaction: none of this input's entries is in the ledger.
                 refused += 1
                 Output.error(
@@ -103,9 +81,18 @@ struct Ingest: ParsableCommand {
                         + "recorded (its archive stays in the vault unrecorded; verify lists it): \(error)")
                 stopped = "the ledger could not be written"
                 break
+            } catch {
+                refused += 1
+                Output.error("custos: \(path): not sealed: \(error)")
+                stopped = "an unexpected error"
+                break
             }
-            let entry = appended[0]
-            recorded.append((path, entry.sequence...appended[appended.count - 1].sequence))
+            if let failure = receipt.sealed.stampFailure {
+                Output.error("custos: \(path): sealed, but not time-stamped: \(failure)")
+            }
+            let pending = receipt.sealed.pending
+            let entry = receipt.entry
+            recorded.append((path, entry.sequence...(receipt.stampEntry ?? entry).sequence))
             sealed += 1
             logger.info(
                 "sealed",
@@ -139,7 +126,7 @@ struct Ingest: ParsableCommand {
         if sealed > 0 {
             // Signed and stamped by the node's TSA in one transaction: it covers every entry.
             do {
-                let note = try CheckpointSigning(signer: signer, stamper: stamper).sign(ledger, now: Clock.now())
+                let note = try session.checkpoint()
                 let checkpoint = try Checkpoint(parsing: note.text)
                 Output.line("checkpoint size \(checkpoint.size) root \(checkpoint.root.base64)")
             } catch {

@@ -70,7 +70,7 @@ struct Init: ParsableCommand {
             inboxGroup = id
         }
         let created = try Vault.create(
-            at: vault.path, configuration: configuration, now: Clock.now(), timeStamping: material,
+            at: vault.path, configuration: configuration, now: SystemClock.now(), timeStamping: material,
             inboxGroup: inboxGroup)
         let key = try created.verifierKey()
         Output.line("created vault \(created.root) for \(origin)")

@@ -1,0 +1,75 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosSealing
+import CustosVault
+import Logging
+
+/// The one way to act on evidence: every command and the daemon's services drive it, none
+/// writes its own copy of a workflow. It hands out the two things that do the work:
+///
+/// - a `SealingStation` per sealing thread: one pass over a file and the node's time stamp, on
+///   the caller's thread, with nothing recorded yet (the daemon runs one per worker);
+/// - a `CustodySession` per ledger connection: records what was sealed (one file, or a batch
+///   made durable with one sync), signs and stamps checkpoints, and records every other custody
+///   event (verified, extracted, exported, annotated, transferred, received).
+///
+/// The daemon's batching is a parameter of that one path: `SealingStation.seal(_:durability:)`
+/// with `.batch`, then `CustodySession.record(_:sync:)` over the batch.
+public struct Custody: Sendable {
+    public let vault: Vault
+    /// Who acts: recorded in every entry (the account) and in the details and manifests.
+    public let actor: CustodyActor
+    /// The host and tool recorded in manifests.
+    public let context: SealingContext
+    public let logger: Logger
+
+    public init(vault: Vault, actor: CustodyActor, tool: String, logger: Logger = Logger(label: "custos.custody")) {
+        self.vault = vault
+        self.logger = logger
+        self.actor = actor
+        var context = SealingContext.current(tool: tool)
+        context.operatorName = actor.account
+        context.operatorUID = actor.uid
+        self.context = context
+    }
+
+    /// A station for the calling thread (each holds its own signing context of the node's TSA).
+    public func station() throws -> SealingStation {
+        try SealingStation(custody: self)
+    }
+
+    /// A station that seals without stamps: the daemon's workers, when the node's TSA cannot be
+    /// loaded, go on sealing (the items await their stamps) rather than stop.
+    public func unstampedStation() -> SealingStation {
+        SealingStation(custody: self, stamper: nil)
+    }
+
+    /// A session over a ledger connection of its own; read-only for commands that record nothing.
+    public func session(readOnly: Bool = false, cacheKiB: Int = 65536) throws -> CustodySession {
+        try CustodySession(custody: self, ledger: try vault.openLedger(readOnly: readOnly, cacheKiB: cacheKiB))
+    }
+}
+
+/// Who acts on evidence. `account` is the operating-system account the kernel names for the
+/// process (never a name the caller supplies); `examiner` is the name a handler gives with
+/// `--examiner`, kept in details documents, never in entries (entries are mirrored).
+public struct CustodyActor: Sendable, Equatable {
+    public var account: String
+    public var uid: UInt32
+    public var examiner: String?
+
+    public init(account: String, uid: UInt32, examiner: String? = nil) {
+        self.account = account
+        self.uid = uid
+        self.examiner = examiner
+    }
+
+    /// The account this process runs as.
+    public static func current(examiner: String? = nil) -> CustodyActor {
+        let context = SealingContext.current(tool: "")
+        return CustodyActor(
+            account: context.operatorName, uid: context.operatorUID,
+            examiner: examiner.flatMap { $0.isEmpty ? nil : $0 })
+    }
+}

@@ -1,0 +1,20 @@
+import CustosFormats
+import Glibc
+
+/// The system's clocks: wall time for records (informative only: order comes from log position,
+/// trusted time from time-stamp tokens), monotonic time for waiting and measuring.
+public enum SystemClock {
+    /// Now, RFC 3339 in UTC with milliseconds.
+    public static func now() -> String {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 3)
+    }
+
+    /// Seconds on the monotonic clock.
+    public static func monotonic() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
