@@ -15,6 +15,8 @@ import Glibc
 /// keys/node.vkey               its verifier key (name+hash+base64)
 /// objects/ab/<sha256>.tar.zst  sealed archives, named by the SHA-256 of the evidence they hold
 /// manifests/ab/<sha256>.json   manifests, named by their SHA-256
+/// details/ab/<sha256>.json     details documents of custody events (reasons, notes, names),
+///                              named by their SHA-256, which the event's entry holds
 /// tmp/                         archives being written
 /// inbox/                       where evidence is dropped (the daemon's default inbox)
 /// locks/                       daemon.lock (one daemon per vault), sealing.lock
@@ -29,6 +31,9 @@ public struct Vault: Sendable {
     public var verifierKeyPath: RawPath { root.appending("keys").appending("node.vkey") }
     public var objectsPath: RawPath { root.appending("objects") }
     public var manifestsPath: RawPath { root.appending("manifests") }
+    public var detailsPath: RawPath { root.appending("details") }
+    /// The folders that keep files by their SHA-256, in shards `<aa>/`.
+    var contentStores: [RawPath] { [objectsPath, manifestsPath, detailsPath] }
     public var temporaryPath: RawPath { root.appending("tmp") }
     public var inboxPath: RawPath { root.appending("inbox") }
     public var locksPath: RawPath { root.appending("locks") }
@@ -70,7 +75,7 @@ public struct Vault: Sendable {
             try FileSystem.makeDirectory(root)
             try FileSystem.setFolderAccess(root, group: inboxGroup, mode: inboxGroup == nil ? 0o700 : 0o750)
             try FileSystem.makeDirectory(root.appending("keys"), mode: 0o700)
-            for folder in [vault.objectsPath, vault.manifestsPath, vault.temporaryPath, vault.inboxPath] {
+            for folder in [vault.objectsPath, vault.manifestsPath, vault.detailsPath, vault.temporaryPath, vault.inboxPath] {
                 try FileSystem.makeDirectory(folder)
             }
             if let inboxGroup { try FileSystem.setFolderAccess(vault.inboxPath, group: inboxGroup, mode: 0o2770) }
@@ -122,7 +127,9 @@ public struct Vault: Sendable {
 
     /// The vault's own state at its top: what no inbox, `sealed/` or `rejected/` may be, hold,
     /// or lie in.
-    public static let stateNames = ["custos.json", "ledger.sqlite", "keys", "objects", "manifests", "tmp", "tsa", "locks"]
+    public static let stateNames = [
+        "custos.json", "ledger.sqlite", "keys", "objects", "manifests", "details", "tmp", "tsa", "locks",
+    ]
 
     /// The names a vault may hold at its top: its state, the ledger's companions, the daemon's
     /// default folders and its configuration file.
@@ -138,6 +145,7 @@ public struct Vault: Sendable {
             (configurationPath, false), (ledgerPath, false), (root.appending("ledger.sqlite-wal"), false),
             (root.appending("ledger.sqlite-shm"), false), (root.appending("keys"), true), (keyPath, false),
             (verifierKeyPath, false), (timeStampKeyPath, false), (objectsPath, true), (manifestsPath, true),
+            (detailsPath, true),
             (temporaryPath, true), (locksPath, true), (root.appending("tsa"), true), (timeStampCertificatePath, false),
             (timeStampChainPath, false), (anchorsFolder, true), (externalAuthoritiesPath, false),
         ]
@@ -163,7 +171,7 @@ public struct Vault: Sendable {
             }
         }
         for (path, isFolder) in layout { try check(path, isFolder: isFolder) }
-        for folder in [objectsPath, manifestsPath] where FileSystem.exists(folder) {
+        for folder in contentStores where FileSystem.exists(folder) {
             let shards: [[UInt8]]
             do { shards = try FileSystem.listDirectory(folder) } catch {
                 throw VaultError(.badLayout, "\(folder): cannot be listed", cause: error)
@@ -306,6 +314,22 @@ public struct Vault: Sendable {
         try storeByHash(bytes, at: manifestPath(hash), in: manifestsPath, durability: durability)
     }
 
+    /// The path of a details document by its SHA-256.
+    public func detailsDocumentPath(_ hash: Hash) -> RawPath {
+        detailsPath.appending(component: shard(hash)).appending(component: Array((hash.hex + ".json").utf8))
+    }
+
+    /// Stores a custody event's details document by its SHA-256, durably, before the entry that
+    /// names it is appended (a crash in between leaves a document no entry names, which `verify`
+    /// lists and nothing else reads).
+    public func storeDetails(_ bytes: [UInt8], hash: Hash) throws {
+        if !FileSystem.exists(detailsPath) {  // a vault made before details documents
+            try FileSystem.makeDirectory(detailsPath)
+            try FileSystem.syncDirectory(root)
+        }
+        try storeByHash(bytes, at: detailsDocumentPath(hash), in: detailsPath, durability: .immediate)
+    }
+
     /// Writes a read-only file named by the hash of its content under `folder/<aa>/`, unless it
     /// is there already (same name, same bytes): durably at once, or for the caller's batch sync.
     func storeByHash(_ bytes: [UInt8], at target: RawPath, in folder: RawPath, durability: Durability) throws {
@@ -379,7 +403,7 @@ public struct Vault: Sendable {
         let inboxShared = (try? FileSystem.linkStatus(inboxPath)).map { $0.mode & 0o2070 == 0o2070 } ?? false
         narrow(root, keep: inboxShared ? 0o050 : 0)
         for (path, _) in layout { narrow(path) }
-        for store in [objectsPath, manifestsPath] {
+        for store in contentStores {
             for shard in (try? FileSystem.listDirectory(store)) ?? [] where RawPath.isSafeComponent(shard) {
                 narrow(store.appending(component: shard))
             }
@@ -405,7 +429,7 @@ public struct Vault: Sendable {
         }
         var folders = [(temporaryPath, "")]
         for folder in [root, root.appending("tsa"), anchorsFolder] { folders.append((folder, ".tmp-")) }
-        for store in [objectsPath, manifestsPath] {
+        for store in contentStores {
             folders.append((store, ".tmp-"))
             for shard in (try? FileSystem.listDirectory(store)) ?? [] where RawPath.isSafeComponent(shard) {
                 let path = store.appending(component: shard)

@@ -1,0 +1,88 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosVault
+
+extension CustodyEventType {
+    /// The integrity of the vault, or of items, was checked (`custos verify`, later the scrubber).
+    public static let verified = CustodyEventType(rawValue: "verified")
+    /// An original was taken out of the vault (`custos extract`).
+    public static let extracted = CustodyEventType(rawValue: "extracted")
+    /// Time stamps, a report or a bundle about the item left the vault.
+    public static let exported = CustodyEventType(rawValue: "exported")
+    /// A note was added to the item's record (`custos annotate`).
+    public static let annotated = CustodyEventType(rawValue: "annotated")
+    /// The item was handed over to another bureau (`custos transfer`).
+    public static let transferred = CustodyEventType(rawValue: "transferred")
+    /// The item was received from another bureau (`custos receive`).
+    public static let received = CustodyEventType(rawValue: "received")
+}
+
+/// The member of an entry that holds the SHA-256 of its details document.
+public let detailsDocumentMember = "document"
+
+/// A custody event as recorded: its entries (one per item) and its details document.
+public struct RecordedEvent: Sendable {
+    public var entries: [CustodyEntry]
+    /// The SHA-256 of the details document the entries name.
+    public var document: Hash
+    /// The details document's exact bytes (canonical JSON).
+    public var documentBytes: [UInt8]
+}
+
+extension CustodySession {
+    /// Records a custody event about `items`: one entry per item, in one transaction, each with
+    /// the public `facts` (digests, results, codes: what may be mirrored to other bureaus) and the
+    /// SHA-256 of one details document. The document holds what stays in the bureau: the event,
+    /// the items, the actor (account and examiner), the node's time, `details` (reasons, notes,
+    /// names) and a random salt, so that its digest reveals nothing of a short note. It is stored
+    /// durably (`details/`) before the entries are appended; whoever holds it can prove it is the
+    /// one recorded. A checkpoint is then signed, so the latest one still covers every entry.
+    @discardableResult
+    public func recordEvent(
+        _ type: CustodyEventType, items: [String], facts: JSONObject = [:], details: JSONObject = [:],
+        now: String = SystemClock.now()
+    ) throws -> RecordedEvent {
+        precondition(!items.isEmpty, "a custody event is about at least one item (\"\" for the whole vault)")
+        precondition(facts[detailsDocumentMember] == nil)
+        var document = details
+        document["event"] = .string(type.rawValue)
+        document["items"] = .array(items.map { .string($0) })
+        document["time"] = .string(now)
+        document["node"] = .string(vault.configuration.origin)
+        var actor: JSONObject = ["account": .string(custody.actor.account), "uid": .integer(Int64(custody.actor.uid))]
+        if let examiner = custody.actor.examiner { actor["examiner"] = .string(examiner) }
+        document["actor"] = .object(actor)
+        document["salt"] = .string(Hex.encode(try SecureRandom.bytes(16)))
+        let bytes = CanonicalJSON.encode(.object(document))
+        let hash = OpenSSLSHA256().sha256(bytes)
+        try vault.storeDetails(bytes, hash: hash)
+        var members = facts
+        members[detailsDocumentMember] = .string(hash.hex)
+        let entries = try ledger.append(
+            items.map {
+                NewCustodyEvent(type: type, item: $0, time: now, actor: custody.actor.account, details: members)
+            })
+        try checkpoint()
+        return RecordedEvent(entries: entries, document: hash, documentBytes: bytes)
+    }
+
+    /// The details document an entry names, re-hashed: nil when the entry names none; throws
+    /// `CustodyError` when it is missing or its bytes are not the ones recorded.
+    public func detailsDocument(of entry: CustodyEntry) throws -> JSONObject? {
+        guard let text = entry.details[detailsDocumentMember]?.stringValue else { return nil }
+        guard let hash = Hash(hex: text) else {
+            throw CustodyError(.altered, "entry \(entry.sequence): its details digest is malformed")
+        }
+        let path = vault.detailsDocumentPath(hash)
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.readFile(path) } catch {
+            throw CustodyError(.missing, "\(path): the details document of entry \(entry.sequence) is missing", cause: error)
+        }
+        guard OpenSSLSHA256().sha256(bytes) == hash, let object = try? CanonicalJSON.parse(bytes).objectValue else {
+            throw CustodyError(.altered, "\(path): the details document of entry \(entry.sequence) was altered")
+        }
+        return object
+    }
+}
