@@ -59,17 +59,20 @@ let package = Package(
             name: "CustosVault",
             dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger"]
         ),
+        // Trusted time, all of RFC 3161's policy: the node's own TSA, external authorities over
+        // RFC 3161's HTTP transport, the checks of every token (OpenSSL's TS calls stay in CustosOpenSSL).
+        .target(
+            name: "CustosTimeStamping",
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosFileSystem", "CustosLedger", "CustosVault"]
+        ),
         .target(
             name: "CustosSealing",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger",
-                "CustosVault",
+                "CustosVault", "CustosTimeStamping",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-
-        // Trusted time: the node's own TSA and external ones over RFC 3161's HTTP transport.
-        .target(name: "CustosTimeStamping", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosHTTP"]),
 
         // Use cases: the one way to act on evidence (seal, checkpoint, custody events). Commands
         // and the daemon's services drive it; none writes a workflow of its own.
@@ -77,7 +80,7 @@ let package = Package(
             name: "CustosCustody",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
-                .product(name: "Logging", package: "swift-log"),
+                "CustosTimeStamping", .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

@@ -2,6 +2,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosTimeStamping
 import CustosVault
 
 /// How every command signs a checkpoint (ingest, `custos checkpoint --sign`, the daemon's

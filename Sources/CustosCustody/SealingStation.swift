@@ -2,6 +2,7 @@ import CustosFileSystem
 import CustosFormats
 import CustosLedger
 import CustosSealing
+import CustosTimeStamping
 import CustosVault
 
 /// A file sealed and stamped, not yet recorded: `CustodySession.record` appends its entries.

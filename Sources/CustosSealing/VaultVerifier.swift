@@ -3,6 +3,7 @@ import CustosFileSystem
 import CustosFormats
 import CustosLedger
 import CustosOpenSSL
+import CustosTimeStamping
 import CustosVault
 
 /// The result of verifying a vault: what was checked and every fault found.
@@ -95,7 +96,7 @@ public struct VaultVerifier {
             report.faults += checkItem(entry, record: records[entry.item], archives: &archiveResults, report: &report)
         }
         progress("time stamps")
-        let stamps = try checkTimeStamps(
+        let stamps = try TimeStampAudit(vault: vault).check(
             entries: audit.entries, ledger: ledger, items: items, anchorsOverride: timeStampAnchors)
         report.timeStampsChecked = stamps.checked
         report.faults += stamps.faults

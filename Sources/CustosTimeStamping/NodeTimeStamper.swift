@@ -54,7 +54,7 @@ public final class NodeTimeStamper: @unchecked Sendable {
             try builder?.stamp(sha256: imprint)
             ?? authority.stamp(try TimeStampRequest.withRandomNonce(sha256: imprint))
         guard info.imprint == imprint.bytes else {
-            throw SealingError(.storage, file: subject, "the node's TSA stamped another digest")
+            throw TimeStampFailure(.invalid, authority: TimeStampRecord.nodeSource, "\(subject): the node's TSA stamped another digest")
         }
         return (response, info)
     }

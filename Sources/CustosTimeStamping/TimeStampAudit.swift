@@ -4,7 +4,16 @@ import CustosLedger
 import CustosOpenSSL
 import CustosVault
 
-extension VaultVerifier {
+/// The checks of every RFC 3161 token a vault holds, for `custos verify`: the items' tokens (in
+/// the ledger's `stamps` table, named by `timestamped` entries) and the checkpoints' tokens
+/// (`checkpoint_stamps`), each against its own source's anchors or an expert's.
+public struct TimeStampAudit {
+    public let vault: Vault
+
+    public init(vault: Vault) {
+        self.vault = vault
+    }
+
     /// Checks every `timestamped` entry: its token is in the vault and re-hashes to the digest
     /// the entry names; it verifies (signature, ESS binding, chain to a trust anchor valid at
     /// genTime, timeStamping usage); it stamps what the entry says (the item's SHA-256, or the
@@ -13,7 +22,7 @@ extension VaultVerifier {
     /// The node's tokens chain to the anchor in `tsa/chain.pem`; an external authority's, to the
     /// anchors kept in the vault under the SHA-256 its entry records (re-hashed first). An expert's
     /// `anchorsOverride` replaces both.
-    func checkTimeStamps(
+    public func check(
         entries: [CustodyEntry], ledger: Ledger, items: Set<String>?, anchorsOverride: [Certificate]?
     ) throws -> (checked: Int, faults: [VerificationFault]) {
         // The node's anchor, read once. Missing or unreadable, it is one fault of its own, and the
