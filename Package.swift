@@ -132,6 +132,13 @@ let package = Package(
                 "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
+        .testTarget(
+            name: "CustosCustodyTests",
+            dependencies: [
+                "CustosCustody", "CustosFileSystem", "CustosFormats", "CustosLedger", "CustosOpenSSL", "CustosSealing",
+                "CustosVault", "CustosTestSupport",
+            ]
+        ),
         .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
         .testTarget(
             name: "CustosDaemonTests",
