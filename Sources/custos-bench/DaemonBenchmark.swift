@@ -237,8 +237,8 @@ func fileSystemType(_ path: String) -> String {
 final class DaemonProcess {
     let process = Process()
 
-    init(vault: String, settle: Double) throws {
-        process.executableURL = URL(fileURLWithPath: custos)
+    init(vault: String, settle: Double, binary: String = custos) throws {
+        process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["daemon", "--vault", vault]
         var environment = ProcessInfo.processInfo.environment
         environment["CUSTOS_SETTLE_SECONDS"] = String(settle)

@@ -5,6 +5,7 @@
 //   .build/release/custos-bench seal   [--size-mib 2048] [--runs 5] [--dir /dev/shm/custos-bench] [--data random|mix]
 //   .build/release/custos-bench ledger [--entries 100000] [--proof-entries 1000000]
 //   .build/release/custos-bench daemon [--files 10000] [--settle 0.5] [--disk-dir DIR] [--runs 3]
+//   .build/release/custos-bench versus --baseline-custos OLD [--size-mib 2048] [--files 10000] [--runs 3]
 import CustosFormats
 import CustosLedger
 import CustosOpenSSL
@@ -31,6 +32,8 @@ struct Options {
     var largeRuns = 3
     /// The seal benchmark's data: `random`, or `mix` (80 % log-like text, 20 % random blocks).
     var data = "random"
+    /// `versus`: an earlier build of `custos` to measure this one against.
+    var baselineCustos = ""
 
     init(_ arguments: [String]) {
         var rest = arguments.dropFirst()
@@ -53,6 +56,7 @@ struct Options {
             case "--latency-samples": latencySamples = Int(value) ?? latencySamples
             case "--large-runs": largeRuns = Int(value) ?? largeRuns
             case "--data": data = value
+            case "--baseline-custos": baselineCustos = value
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -278,6 +282,7 @@ case "seal": sealBenchmark()
 case "ledger": try ledgerBenchmark()
 case "daemon": try daemonBenchmark()
 case "stamp": try stampBenchmark()
+case "versus": try versusBenchmark()
 case "all":
     try ledgerBenchmark()
     sealBenchmark()
