@@ -142,7 +142,10 @@ let package = Package(
         .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
         .testTarget(
             name: "CustosDaemonTests",
-            dependencies: ["CustosDaemon", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTestSupport"]),
+            dependencies: [
+                "CustosDaemon", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTimeStamping",
+                "CustosTestSupport",
+            ]),
         .testTarget(
             name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
         ),

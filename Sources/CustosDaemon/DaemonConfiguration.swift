@@ -1,5 +1,6 @@
 import CustosFileSystem
 import CustosFormats
+import CustosTimeStamping
 import CustosVault
 import Foundation
 
@@ -48,16 +49,6 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var timeStampAlarmSeconds: Double = 3600
     /// A token whose genTime differs from the node's clock by more is kept, but flagged.
     public var timeStampSkewSeconds: Double = 60
-
-    /// One external authority: its name (in entries and reports), URL, trust-anchor file and timeout.
-    public struct ExternalAuthoritySetting: Sendable, Equatable {
-        public var name: String
-        public var url: String = ""
-        public var anchors = RawPath(bytes: [])
-        public var timeoutSeconds: Double = 10
-        /// The line it starts on, for messages.
-        var line: Int?
-    }
 
     /// The defaults for a vault at `vault`: its `inbox/`, with `sealed/` and `rejected/` beside it.
     public init(vault: RawPath) {

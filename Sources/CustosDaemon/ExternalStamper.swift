@@ -20,26 +20,7 @@ import Logging
 /// recorded. When an item has waited longer than `timestamp-alarm-seconds`, an alarm is logged.
 /// The skew between genTime and the node's clock is recorded, and flagged above its bound.
 final class ExternalStamper: @unchecked Sendable {
-    /// One authority, with what it still has to stamp.
-    final class Authority {
-        let name: String
-        let client: ExternalAuthority
-        let anchors: Hash
-        /// Items awaiting its token, in ledger order: id, imprint, sealed at (seconds).
-        var items: [(item: String, imprint: Hash, sealedAt: Int64)] = []
-        /// The latest checkpoint, when it awaits this authority's token.
-        var checkpoint: (size: UInt64, root: Hash, imprint: Hash)?
-        var failures = 0
-        var nextAttempt = 0.0
-        var lastProblem = ""
-        var alarmRaised = false
-
-        init(name: String, client: ExternalAuthority, anchors: Hash) {
-            self.name = name
-            self.client = client
-            self.anchors = anchors
-        }
-    }
+    typealias Authority = ExternalAuthorityQueue
 
     let custody: Custody
     var vault: Vault { custody.vault }
@@ -53,48 +34,15 @@ final class ExternalStamper: @unchecked Sendable {
 
     /// The most tokens asked of one authority before they are recorded (one ledger transaction).
     static let roundLimit = 64
-    /// The longest wait between attempts.
-    static let longestRetry = 600.0
 
     /// The configured authorities, their anchors read (and kept in the vault, by SHA-256, for
     /// `verify`); a missing or empty anchors file is refused.
     static func prepare(vault: Vault, configuration: DaemonConfiguration) throws -> [Authority] {
-        var prepared = [Authority]()
-        for setting in configuration.timeStampAuthorities {
-            let pem: [UInt8]
-            let anchors: [Certificate]
-            do {
-                pem = try FileSystem.readFile(setting.anchors)
-                anchors = try Certificate.all(pem: pem)
-            } catch {
-                throw DaemonError(
-                    .authorityUnusable,
-                    "timestamp-authorities.\(setting.name): the anchors \(setting.anchors) cannot be read: \(error)",
-                    cause: error)
-            }
-            guard !anchors.isEmpty else {
-                throw DaemonError(
-                    .authorityUnusable,
-                    "timestamp-authorities.\(setting.name): \(setting.anchors) holds no PEM certificate")
-            }
-            let hash: Hash
-            do { hash = try vault.storeAnchors(pem) } catch {
-                throw DaemonError(.sealingStopped, "keeping the anchors of \(setting.name) in the vault failed: \(error)", cause: error)
-            }
-            prepared.append(
-                Authority(
-                    name: setting.name,
-                    client: ExternalAuthority(
-                        url: setting.url, anchors: anchors, timeoutSeconds: setting.timeoutSeconds),
-                    anchors: hash))
-        }
         do {
-            try vault.recordExternalAuthorities(
-                prepared.map { Vault.ExternalAuthorityRecord(name: $0.name, url: $0.client.url, anchors: $0.anchors) })
-        } catch {
-            throw DaemonError(.sealingStopped, "recording the external authorities in the vault failed: \(error)", cause: error)
+            return try ExternalAuthorityQueue.prepare(configuration.timeStampAuthorities, vault: vault)
+        } catch let error as ExternalAuthorityError {
+            throw DaemonError(error.kind == .storage ? .sealingStopped : .authorityUnusable, error.message, cause: error.cause)
         }
-        return prepared
     }
 
     init(
@@ -148,7 +96,9 @@ final class ExternalStamper: @unchecked Sendable {
                 if let cause = error.cause as? LedgerError, cause.isDiskFull {
                     // A full disk pauses, as sealing does: the tokens are asked again later.
                     logger.warning("the vault's disk is full; external time stamps wait", metadata: ["error": "\(error)"])
-                    for authority in authorities { authority.nextAttempt = SystemClock.monotonic() + configuration.timeStampRetrySeconds }
+                    for authority in authorities {
+                        authority.postpone(seconds: configuration.timeStampRetrySeconds, now: SystemClock.monotonic())
+                    }
                 } else {
                     // Nothing asked again, nothing dropped: the items still await their tokens.
                     storageFailed(error)
@@ -164,32 +114,24 @@ final class ExternalStamper: @unchecked Sendable {
     /// True when an authority has work and may be asked now.
     private var busy: Bool {
         let now = SystemClock.monotonic()
-        return authorities.contains { ($0.checkpoint != nil || !$0.items.isEmpty) && $0.nextAttempt <= now }
+        return authorities.contains { $0.isDue(now: now) }
     }
 
     /// Asks one authority for up to `roundLimit` tokens, records those that checked, and backs
     /// off when it fails.
     private func round(_ authority: Authority, session: CustodySession) throws {
         raiseAlarmIfLate(authority)
-        guard authority.nextAttempt <= SystemClock.monotonic() else { return }
-        var subjects = [(TimeStampRecord.Subject, String, Hash)]()
+        guard authority.isDue(now: SystemClock.monotonic()) else { return }
         let checkpoint = authority.checkpoint
-        if let checkpoint {
-            subjects.append((.checkpoint(size: checkpoint.size), "", checkpoint.imprint))
-        }
+        let subjects = authority.subjects(limit: Self.roundLimit)
         var checkpointToken: [UInt8]?
-        for pending in authority.items.prefix(Self.roundLimit - subjects.count) {
-            subjects.append((.item, pending.item, pending.imprint))
-        }
-        guard !subjects.isEmpty else { return }
         var events = [NewCustodyEvent]()
         var failure: TimeStampFailure?
         for (subject, item, imprint) in subjects {
             if stop.isSet { break }
             do {
                 let token = try TimeStampClient.stamp(sha256: imprint, authority: authority.client)
-                let exceeded = Double(abs(token.skewSeconds)) > configuration.timeStampSkewSeconds
-                if exceeded {
+                if ExternalAuthorityQueue.skewExceeded(token, boundSeconds: configuration.timeStampSkewSeconds) {
                     logger.warning(
                         "the node's clock differs from the authority's genTime by more than the bound; the token is kept and flagged",
                         metadata: [
@@ -202,16 +144,10 @@ final class ExternalStamper: @unchecked Sendable {
                     checkpointToken = token.response
                     continue
                 }
-                let record = TimeStampRecord(
-                    subject: subject, imprint: imprint, token: OpenSSLSHA256().sha256(token.response),
-                    authority: token.info.authority,
-                    policy: token.info.policy, serial: token.info.serial, genTime: token.info.genTime,
-                    skewSeconds: token.skewSeconds, source: authority.name, anchors: authority.anchors,
-                    skewExceeded: exceeded)
                 events.append(
-                    NewCustodyEvent(
-                        type: .timestamped, item: item, time: SystemClock.now(), actor: actor, details: record.details,
-                        token: token.response))
+                    authority.event(
+                        for: token, item: item, imprint: imprint, actor: actor,
+                        skewBoundSeconds: configuration.timeStampSkewSeconds, now: SystemClock.now()))
             } catch {
                 // Only the client throws here: a TimeStampFailure.
                 failure = error
@@ -246,12 +182,8 @@ final class ExternalStamper: @unchecked Sendable {
                 metadata: ["authority": "\(authority.name)", "count": "\(events.count)"])
         }
         if let failure {
-            authority.failures += 1
-            let wait = min(
-                configuration.timeStampRetrySeconds * pow(2, Double(min(authority.failures - 1, 20))), Self.longestRetry
-            )
-            authority.nextAttempt = SystemClock.monotonic() + wait
-            authority.lastProblem = "\(failure.code): \(failure.message)"
+            let wait = authority.failed(
+                failure, now: SystemClock.monotonic(), retrySeconds: configuration.timeStampRetrySeconds)
             logger.warning(
                 "an external time-stamping authority failed; the items await its token and it is asked again later",
                 metadata: [
@@ -260,30 +192,28 @@ final class ExternalStamper: @unchecked Sendable {
                     "awaiting": "\(authority.items.count + (authority.checkpoint == nil ? 0 : 1))",
                 ])
         } else if !events.isEmpty || checkpointToken != nil {
-            if authority.failures > 0 {
+            if authority.answered() {
                 logger.info(
                     "an external time-stamping authority answers again", metadata: ["authority": "\(authority.name)"])
             }
-            authority.failures = 0
         }
-        if authority.items.isEmpty, authority.alarmRaised {
-            authority.alarmRaised = false
+        if authority.alarmCleared() {
             logger.notice("ALARM cleared: no item awaits a time stamp", metadata: ["authority": "\(authority.name)"])
         }
     }
 
     /// An alarm, once per episode, when the oldest item awaiting this authority is too old.
     private func raiseAlarmIfLate(_ authority: Authority) {
-        guard !authority.alarmRaised, let oldest = authority.items.first else { return }
-        let waited = Double(Int64(Date().timeIntervalSince1970) - oldest.sealedAt)
-        guard waited > configuration.timeStampAlarmSeconds else { return }
-        authority.alarmRaised = true
+        guard
+            let late = authority.alarmDue(
+                nowSeconds: Int64(Date().timeIntervalSince1970), alarmSeconds: configuration.timeStampAlarmSeconds)
+        else { return }
         logger.critical(
             "ALARM: items await a time stamp from an external authority for longer than the alarm time",
             metadata: [
                 "authority": "\(authority.name)", "url": "\(authority.client.url)",
-                "awaiting": "\(authority.items.count)", "oldestItem": "\(oldest.item)",
-                "waitedSeconds": "\(Int(waited))", "lastProblem": "\(authority.lastProblem)",
+                "awaiting": "\(authority.items.count)", "oldestItem": "\(late.item)",
+                "waitedSeconds": "\(late.waitedSeconds)", "lastProblem": "\(authority.lastProblem)",
             ])
     }
 }

@@ -1,5 +1,6 @@
 import CustosFileSystem
 import CustosFormats
+import CustosTimeStamping
 import CustosDaemon
 import CustosSealing
 import Testing
