@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -15,33 +16,27 @@ struct List: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
-        let vault = try vault.open()
-        let ledger = try vault.openLedger(readOnly: true)
-        let items = try ledger.items(caseID: caseID)
-        let sources = try ledger.stampSources()
-        let expected = vault.expectedTimeStampSources
+        let session = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true)
+        let statuses = try session.statuses(caseID: caseID)
         if json {
             Output.json(
                 .array(
-                    items.map { item in
-                        var object = item.json.objectValue ?? [:]
-                        let stamped = sources[item.item] ?? []
-                        object["timeStamped"] = .bool(!stamped.isEmpty)
-                        object["awaitingTimeStamps"] = .array(
-                            expected.filter { !stamped.contains($0) }.map { .string($0) })
+                    statuses.map { status in
+                        var object = status.record.json.objectValue ?? [:]
+                        object["timeStamped"] = .bool(!status.stampedBy.isEmpty)
+                        object["awaitingTimeStamps"] = .array(status.awaiting.map { .string($0) })
                         return .object(object)
                     }))
             return
         }
-        for item in items {
+        for status in statuses {
+            let item = status.record
             let caseText = item.caseID.isEmpty ? "-" : DisplayName.escape(Array(item.caseID.utf8))
             let exhibit = item.exhibit.isEmpty ? "-" : DisplayName.escape(Array(item.exhibit.utf8))
-            let stamped = sources[item.item] ?? []
-            let missing = expected.filter { !stamped.contains($0) }
             let awaiting =
-                stamped.isEmpty
+                status.stampedBy.isEmpty
                 ? "  (awaiting time stamp)"
-                : missing.isEmpty ? "" : "  (awaiting time stamp from \(missing.joined(separator: ", ")))"
+                : status.awaiting.isEmpty ? "" : "  (awaiting time stamp from \(status.awaiting.joined(separator: ", ")))"
             Output.line(
                 "\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)\(awaiting)"
             )
