@@ -76,7 +76,8 @@ let package = Package(
         .target(
             name: "CustosCustody",
             dependencies: [
-                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
+                "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger", "CustosVault",
+                "CustosSealing",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -133,6 +134,13 @@ let package = Package(
         .testTarget(
             name: "CustosDaemonTests",
             dependencies: ["CustosDaemon", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTestSupport"]),
+        .testTarget(
+            name: "CustosHandoverTests",
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger", "CustosVault",
+                "CustosSealing", "CustosCustody", "CustosTestSupport",
+            ]
+        ),
         .testTarget(
             name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
         ),
