@@ -20,23 +20,28 @@ extension CustodyEventType {
 /// The member of an entry that holds the SHA-256 of its details document.
 public let detailsDocumentMember = "document"
 
-/// One entry of a custody event: the item, its public facts, and the item's index row when the
-/// event brings the item's content into the vault (`received`).
+/// One entry of a custody event: the item, its public facts, and, when the event brings the
+/// item's content into the vault (`received`), its index row and the node's time stamp over it.
 public struct EventEntry: Sendable {
     public var item: String
     public var facts: JSONObject
     public var record: ItemRecord?
+    /// A `timestamped` event over the item's content, appended right after its entry.
+    public var stamp: NewCustodyEvent?
 
-    public init(item: String, facts: JSONObject = [:], record: ItemRecord? = nil) {
+    public init(item: String, facts: JSONObject = [:], record: ItemRecord? = nil, stamp: NewCustodyEvent? = nil) {
         self.item = item
         self.facts = facts
         self.record = record
+        self.stamp = stamp
     }
 }
 
 /// A custody event as recorded: its entries (one per item) and its details document.
 public struct RecordedEvent: Sendable {
     public var entries: [CustodyEntry]
+    /// The `timestamped` entries recorded with them (a received item's stamp).
+    public var stampEntries: [CustodyEntry] = []
     /// The SHA-256 of the details document the entries name.
     public var document: Hash
     /// The details document's exact bytes (canonical JSON).
@@ -82,16 +87,26 @@ extension CustodySession {
         let bytes = CanonicalJSON.encode(.object(document))
         let hash = OpenSSLSHA256().sha256(bytes)
         try vault.storeDetails(bytes, hash: hash)
-        let appended = try ledger.append(
-            entries.map { entry in
-                var members = entry.facts
-                members[detailsDocumentMember] = .string(hash.hex)
-                return NewCustodyEvent(
+        var events = [NewCustodyEvent]()
+        var isStamp = [Bool]()
+        for entry in entries {
+            var members = entry.facts
+            members[detailsDocumentMember] = .string(hash.hex)
+            events.append(
+                NewCustodyEvent(
                     type: type, item: entry.item, time: now, actor: custody.actor.account, details: members,
-                    record: entry.record)
-            })
+                    record: entry.record))
+            isStamp.append(false)
+            if let stamp = entry.stamp {
+                events.append(stamp)
+                isStamp.append(true)
+            }
+        }
+        let appended = try ledger.append(events)
         try checkpoint()
-        return RecordedEvent(entries: appended, document: hash, documentBytes: bytes)
+        return RecordedEvent(
+            entries: zip(appended, isStamp).filter { !$0.1 }.map(\.0),
+            stampEntries: zip(appended, isStamp).filter { $0.1 }.map(\.0), document: hash, documentBytes: bytes)
     }
 
     /// The details document an entry names, re-hashed: nil when the entry names none; throws

@@ -26,6 +26,8 @@ public struct ReceiveReceipt: Sendable {
     public var event: RecordedEvent
     /// The items whose content was already in the vault (their archive is shared).
     public var shared: Set<String>
+    /// Why the items have no time stamp of this node's TSA (nil when stamped, or without a TSA).
+    public var stampFailure: String?
 }
 
 // MARK: - transfer
@@ -338,6 +340,12 @@ extension CustodySession {
             }
         }
         for item in checked.items { try vault.storeManifest(item.manifestBytes, hash: item.manifest) }
+        // This node's TSA stamps each item's content as it is received: when it came into this
+        // node's custody, from a signed source (invariant 6). A failed stamp does not stop the
+        // receipt (the item awaits a stamp, as a seal whose stamp failed does).
+        var stampFailure: String?
+        var stamper: NodeTimeStamper?
+        do { stamper = try NodeTimeStamper.make(vault: vault) } catch { stampFailure = "\(error)" }
         let entries = checked.items.map { item in
             var facts = CustodyEntry.sealedDetails(
                 digests: item.digests, size: item.size, archive: storedArchive[item.digests.sha256] ?? item.archive,
@@ -349,7 +357,16 @@ extension CustodySession {
                 item: item.item, sequence: 0, caseID: item.caseID, exhibit: item.exhibit, name: item.name,
                 sha256: item.digests.sha256, size: item.size,
                 archive: storedArchive[item.digests.sha256] ?? item.archive, manifest: item.manifest, sealedAt: now)
-            return EventEntry(item: item.item, facts: facts, record: record)
+            var stamp: NewCustodyEvent?
+            if let stamper, stampFailure == nil {
+                do {
+                    stamp = try stamper.stamp(
+                        .item, imprint: item.digests.sha256, item: item.item, actor: custody.actor.account, now: now)
+                } catch {
+                    stampFailure = "\(error)"
+                }
+            }
+            return EventEntry(item: item.item, facts: facts, record: record, stamp: stamp)
         }
         var details: JSONObject = [
             "from": .string(checked.origin), "file": .byteString(file.bytes),
@@ -362,7 +379,9 @@ extension CustodySession {
         ]
         if let reason { details["reason"] = .string(reason) }
         let event = try recordEvent(.received, entries: entries, details: details, now: now)
-        return ReceiveReceipt(origin: checked.origin, document: checked.documentHash, event: event, shared: shared)
+        return ReceiveReceipt(
+            origin: checked.origin, document: checked.documentHash, event: event, shared: shared,
+            stampFailure: stampFailure)
     }
 }
 

@@ -32,6 +32,9 @@ struct Receive: ParsableCommand {
         } catch let error as CustodyError {
             throw handoverFailure(error)
         }
+        if let failure = receipt.stampFailure {
+            Output.error("custos: \(file): received, but not time-stamped by this node: \(failure)")
+        }
         for entry in receipt.event.entries {
             let sha256 = entry.digests?.sha256.hex ?? "?"
             let from = entry.details["fromIndex"]?.integerValue.map(String.init) ?? "?"
