@@ -230,7 +230,11 @@ struct HandoverBuilder {
             throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
         }
         done = true
-        try FileSystem.syncDirectory(folder)
+        do { try FileSystem.syncDirectory(folder) } catch {
+            // Not durable: not handed over (nothing is recorded).
+            FileSystem.remove(output)
+            throw CustodyError(.refused, "\(output): could not be made durable; it was removed", cause: error)
+        }
     }
 
     /// Copies an archive into the handover, hashing the bytes copied: they must still be those
