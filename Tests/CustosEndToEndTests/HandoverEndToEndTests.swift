@@ -14,8 +14,8 @@ struct HandoverEndToEndTests {
         let item: [String: Any]
         let file: String
 
-        init(trusted: Bool = true, size: Int = 200_000) throws {
-            sender = try Node(origin: "sender.example.tw/evidence")
+        init(trusted: Bool = true, size: Int = 200_000, senderInit: [String] = []) throws {
+            sender = try Node(origin: "sender.example.tw/evidence", initArguments: senderInit)
             receiver = try Node(origin: "receiver.example.tw/evidence")
             let evidence = try sender.directory.write("in/disk image.bin", randomBytes(size))
             let sealed = try sender.custos(["ingest", "--case", "C-9", "--exhibit", "E-1", evidence])
@@ -153,6 +153,80 @@ struct HandoverEndToEndTests {
         try Self.patch(pair.file, fromEnd: 120_000, [0x42, 0x42, 0x42, 0x42])
         let message = try pair.refused(status: 1)
         #expect(message.contains("objects/\(pair.item["sha256"] as! String).tar.zst"), "\(message)")
+    }
+
+    @Test func aHandoverNamingDigestsThatDoNotMatchTheArchiveCarriedIsRefused() throws {
+        // Uncompressed, so the changed archive still reads: its digests are what does not match.
+        let pair = try Pair(senderInit: ["--compression", "none"])
+        try pair.transfer()
+        try Self.patch(pair.file, fromEnd: 120_000, [0x42, 0x42, 0x42, 0x42])
+        let message = try pair.refused(status: 1)
+        let sha256 = pair.item["sha256"] as! String
+        #expect(
+            message.contains("objects/\(sha256).tar: its SHA-256 is ")
+                && message.contains("names \(pair.item["archive"] as! String)"), "\(message)")
+    }
+
+    @Test(arguments: ["link", "symlink"])
+    func aHandoverHoldingALinkIsRefused(kind: String) throws {
+        let pair = try Pair()
+        try pair.transfer()
+        // The manifest's member made a link to handover.json, with Python's tarfile.
+        let script = """
+            import sys, tarfile
+            source = tarfile.open(sys.argv[1])
+            target = tarfile.open(sys.argv[2], 'w', format=tarfile.PAX_FORMAT)
+            for member in source.getmembers():
+                if member.name.startswith('manifests/'):
+                    link = tarfile.TarInfo(member.name)
+                    link.type = tarfile.LNKTYPE if sys.argv[3] == 'link' else tarfile.SYMTYPE
+                    link.linkname = 'handover.json'
+                    target.addfile(link)
+                else:
+                    target.addfile(member, source.extractfile(member))
+            target.close()
+            """
+        let linked = pair.sender.directory.file("linked.tar")
+        let made = try run("python3", ["-c", script, pair.file, linked, kind])
+        #expect(made.status == 0, "\(made.stderr)")
+        try FileManager.default.removeItem(atPath: pair.file)
+        try FileManager.default.moveItem(atPath: linked, toPath: pair.file)
+        let message = try pair.refused(status: 2)
+        #expect(message.contains("is not a regular file (a link or a folder)"), "\(message)")
+    }
+
+    @Test func transferRefusesAnArchiveThatIsNotTheOneSealed() throws {
+        let pair = try Pair()
+        let archive = pair.sender.archivePath(item: pair.item)
+        #expect(chmod(archive, 0o600) == 0)
+        try Self.patch(archive, fromEnd: 100_000, [0x00, 0x01, 0x02])
+        let before = try pair.sender.coverage()
+        let result = try pair.sender.custos(["transfer", pair.id, "--to", "Court", "--reason", "r", "-o", pair.file])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.hasPrefix("custos: \(archive): "), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: pair.file))
+        #expect(try pair.sender.coverage().entries == before.entries, "no transferred entry")
+    }
+
+    @Test func peerAddRefusesAMalformedKeyAndAnotherKeyForAKnownOrigin() throws {
+        let pair = try Pair()
+        let peers = pair.receiver.vault + "/keys/peers"
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: peers).first)
+        #expect(file == "sender.example.tw%2Fevidence.vkey")
+        let mode = try FileManager.default.attributesOfItem(atPath: "\(peers)/\(file)")[.posixPermissions] as? Int
+        #expect(mode == 0o400)
+        let malformed = try pair.receiver.directory.write("bad.vkey", "sender.example.tw/evidence+00000000+AAAA\n")
+        let bad = try pair.receiver.custos(["peer", "add", malformed])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("not a signed-note verifier key"), "\(bad.stderr)")
+        // Another node that calls itself by the sender's origin.
+        let impostor = try Node(origin: "sender.example.tw/evidence")
+        let key = try pair.receiver.directory.write("impostor.vkey", try impostor.custos(["key"]).stdout)
+        let other = try pair.receiver.custos(["peer", "add", key])
+        #expect(other.status == 2)
+        #expect(other.stderr.contains("is already known with another key"), "\(other.stderr)")
+        let listed = try pair.receiver.custos(["peer", "list"])
+        #expect(listed.output == (try pair.sender.custos(["key"]).output))
     }
 
     @Test func transferRefusesAnExistingFile() throws {
