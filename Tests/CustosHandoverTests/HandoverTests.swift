@@ -198,6 +198,16 @@ struct HandoverTests {
         #expect(error.message.contains("is not in the sender's log"), "\(error.message)")
     }
 
+    @Test func aHandoverNamingAnIdThatIsNotAnItemIdIsRefused() throws {
+        let nodes = try TwoNodes()
+        let (file, _) = try nodes.transfer(try nodes.seal([500]))
+        try resigned(file, by: try nodes.sender.vault.signer()) { $0.items[0].item = "evil\u{1b}[2J" }
+        let error = try nodes.refusal(file)
+        #expect(error.code == .refused)
+        #expect(error.message.contains("handover.json is malformed"))
+        #expect(!error.description.contains("\u{1b}"), "nothing from the file reaches the terminal unescaped")
+    }
+
     @Test func itemsAlreadyReceivedAreRefused() throws {
         let nodes = try TwoNodes()
         let records = try nodes.seal([700])

@@ -161,6 +161,15 @@ public struct HandoverDocument: Hashable, Sendable {
         }
         let items = try itemValues.map { itemValue in
             let item = try string(itemValue["item"], "an item's id")
+            // An id as Custos makes them (a UUID, lower-case hex), so it can be shown as it is.
+            guard item.utf8.count == 36,
+                item.utf8.enumerated().allSatisfy({ index, byte in
+                    [8, 13, 18, 23].contains(index)
+                        ? byte == UInt8(ascii: "-") : (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte)
+                })
+            else {
+                throw FormatError(.malformed, "an item's id is not a lower-case UUID")
+            }
             guard case .array(let stampValues)? = itemValue["timestamps"] else {
                 throw FormatError(.malformed, "item \(item) lists no timestamps")
             }
@@ -179,8 +188,10 @@ public struct HandoverDocument: Hashable, Sendable {
         else {
             throw FormatError(.malformed, "the checkpoint's root is missing or malformed")
         }
+        let origin = try string(value["origin"], "the origin")
+        guard isValidNoteKeyName(origin) else { throw FormatError(.malformed, "the origin is not a valid log origin") }
         self.init(
-            origin: try string(value["origin"], "the origin"), key: try string(value["key"], "the key"),
+            origin: origin, key: try string(value["key"], "the key"),
             recipient: try string(value["to"], "the recipient"), time: try string(value["time"], "the time"),
             checkpointSize: try index(value["checkpoint"]?["size"], "the checkpoint's size"), checkpointRoot: root,
             items: items)
