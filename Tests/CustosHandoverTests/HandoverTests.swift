@@ -144,6 +144,30 @@ struct HandoverTests {
         }
     }
 
+    @Test func contentSealedTwiceTravelsOnceAndContentAlreadyHeldIsShared() throws {
+        let nodes = try TwoNodes()
+        let bytes = randomBytes(50_000)
+        let first = try nodes.directory.write("same-1.bin", bytes)
+        let second = try nodes.directory.write("same-2.bin", bytes)
+        let sender = try nodes.sender.session()
+        let sealed = try [first, second].map { try sender.seal(SealRequest(path: RawPath($0))).entry.item }
+        let records = try sender.ledger.items().filter { sealed.contains($0.item) }
+        // The receiver sealed the same content on its own, before.
+        let own = try nodes.receiver.session().seal(SealRequest(path: RawPath(first)))
+        let (file, _) = try nodes.transfer(records)
+        #expect(try members(of: file).filter { $0.name.hasPrefix("objects/") }.count == 1, "one archive per content")
+        let received = try nodes.receive(file)
+        #expect(received.shared == Set(sealed))
+        let ledger = try nodes.receiver.session(readOnly: true).ledger
+        let items = try ledger.items()
+        #expect(items.count == 3)
+        #expect(Set(items.map(\.archive)).count == 1, "the archive this vault held is shared")
+        #expect(items.allSatisfy { $0.archive == own.sealed.pending.archive })
+        let report = try VaultVerifier(vault: nodes.receiver.vault).verify(ledger: ledger)
+        #expect(report.faults.isEmpty, "\(report.faults)")
+        #expect(report.unrecordedFiles.isEmpty, "\(report.unrecordedFiles)")
+    }
+
     @Test func aHandoverSignedByAnUnknownNodeIsRefused() throws {
         let nodes = try TwoNodes(trusted: false)
         let (file, _) = try nodes.transfer(try nodes.seal([500]))
