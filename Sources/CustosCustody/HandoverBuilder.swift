@@ -45,7 +45,8 @@ struct HandoverBuilder {
         var stamps = [HandoverDocument.Stamp]()
         for (stampEntry, stampRecord) in try ledger.stamps(of: record.item) {
             guard case .item = stampRecord.subject, stampEntry.sequence < checkpoint.size else { continue }
-            guard let token = try ledger.stampToken(at: stampEntry.sequence), digester.sha256(token) == stampRecord.token
+            guard let token = try ledger.stampToken(at: stampEntry.sequence),
+                digester.sha256(token) == stampRecord.token
             else {
                 throw CustodyError(
                     .altered,
@@ -63,7 +64,8 @@ struct HandoverBuilder {
         let manifestPath = vault.manifestPath(manifest)
         let manifestBytes: [UInt8]
         do { manifestBytes = try FileSystem.readFile(manifestPath) } catch {
-            throw CustodyError(.missing, "\(manifestPath): the manifest of item \(record.item) is missing", cause: error)
+            throw CustodyError(
+                .missing, "\(manifestPath): the manifest of item \(record.item) is missing", cause: error)
         }
         guard digester.sha256(manifestBytes) == manifest else {
             throw CustodyError(
@@ -77,7 +79,8 @@ struct HandoverBuilder {
             contents = try VaultVerifier(vault: vault).readArchive(
                 archivePath, wantMD5: digests.md5 != nil, wantSHA1: digests.sha1 != nil)
         } catch {
-            throw CustodyError(.altered, "\(archivePath): the archive of item \(record.item) cannot be read", cause: error)
+            throw CustodyError(
+                .altered, "\(archivePath): the archive of item \(record.item) cannot be read", cause: error)
         }
         guard contents.archiveHash == archive, contents.digests == digests, UInt64(contents.size) == entry.size else {
             throw CustodyError(

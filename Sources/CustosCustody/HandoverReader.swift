@@ -140,7 +140,9 @@ struct HandoverReader {
             contents.subtracting(archives.keys).map { "objects/\($0.hex).tar…" }
             + Set(parsed.items.map(\.manifest)).subtracting(manifests.keys).map { "manifests/\($0.hex).json" }
         let extra =
-            Set(archives.keys).subtracting(contents).map { HandoverMember.archive(content: $0, suffix: archives[$0]!).name }
+            Set(archives.keys).subtracting(contents).map {
+                HandoverMember.archive(content: $0, suffix: archives[$0]!).name
+            }
             + Set(manifests.keys).subtracting(parsed.items.map(\.manifest)).map { HandoverMember.manifest($0).name }
         guard missing.isEmpty else { throw refuse("lacks \(missing.sorted().joined(separator: ", "))") }
         guard extra.isEmpty else {
@@ -179,7 +181,8 @@ struct HandoverReader {
         guard signed.document == documentHash else {
             throw refuse(
                 .altered,
-                "handover.json was altered: its SHA-256 is \(documentHash.hex), the signature names \(signed.document.hex)")
+                "handover.json was altered: its SHA-256 is \(documentHash.hex), the signature names \(signed.document.hex)"
+            )
         }
         let document: HandoverDocument
         do { document = try HandoverDocument(parsing: carried.document) } catch {
@@ -214,7 +217,8 @@ struct HandoverReader {
             let entry = try provenEntry(item.sealed, item: item.item, checkpoint: checkpoint, what: "its sealed entry")
             guard entry.type == .sealed, entry.node == origin else {
                 throw refuse(
-                    .altered, "item \(item.item): entry \(item.sealed.index) is a "
+                    .altered,
+                    "item \(item.item): entry \(item.sealed.index) is a "
                         + "\(DisplayName.escape(Array(entry.type.rawValue.utf8))) entry of "
                         + "\(DisplayName.escape(Array(entry.node.utf8))), "
                         + "not a sealed entry of \(origin)")
@@ -236,12 +240,14 @@ struct HandoverReader {
                 guard digester.sha256(stamp.token) == record.token else {
                     throw refuse(
                         .altered,
-                        "item \(item.item): the token of time stamp entry \(stamp.proven.index) is not the one its entry names")
+                        "item \(item.item): the token of time stamp entry \(stamp.proven.index) is not the one its entry names"
+                    )
                 }
             }
             guard let manifestBytes = carried.manifests[item.manifest], digester.sha256(manifestBytes) == item.manifest
             else {
-                throw refuse(.altered, "manifests/\(item.manifest.hex).json: its SHA-256 is not the one its entry names")
+                throw refuse(
+                    .altered, "manifests/\(item.manifest.hex).json: its SHA-256 is not the one its entry names")
             }
             guard let manifest = try? CanonicalJSON.parse(manifestBytes), manifest["item"]?.stringValue == item.item,
                 let name = manifest["original"]?["name"]?.byteStringValue
@@ -267,7 +273,9 @@ struct HandoverReader {
             throw refuse(.altered, "item \(item): \(what) is not a canonical entry", cause: error)
         }
         guard entry.item == item, entry.sequence == proven.index else {
-            throw refuse(.altered, "item \(item): \(what) names another item or index "
+            throw refuse(
+                .altered,
+                "item \(item): \(what) names another item or index "
                     + "(\(DisplayName.escape(Array(entry.item.utf8))), \(entry.sequence))")
         }
         do {

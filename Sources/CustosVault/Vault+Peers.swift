@@ -16,7 +16,8 @@ extension Vault {
         for byte in origin.utf8 {
             let kept =
                 (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
-                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || (byte == UInt8(ascii: ".") && !name.isEmpty)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+                || (byte == UInt8(ascii: ".") && !name.isEmpty)
             name += kept ? String(UnicodeScalar(byte)) : "%" + Hex.encode([byte]).uppercased()
         }
         return peersPath.appending(name + ".vkey")

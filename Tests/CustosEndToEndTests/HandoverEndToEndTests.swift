@@ -34,7 +34,9 @@ struct HandoverEndToEndTests {
         var id: String { item["item"] as! String }
 
         func transfer() throws {
-            let result = try sender.custos(["transfer", id, "--to", "Taipei District Court", "--reason", "trial", "-o", file])
+            let result = try sender.custos([
+                "transfer", id, "--to", "Taipei District Court", "--reason", "trial", "-o", file,
+            ])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.output.contains("transferred \(id) entry"))
         }
@@ -61,7 +63,8 @@ struct HandoverEndToEndTests {
         var at = bytes.count - (offset ?? 0)
         if let marker {
             let needle = Array(marker.utf8)
-            at = try #require((0...(bytes.count - needle.count)).first { bytes[$0..<$0 + needle.count].elementsEqual(needle) })
+            at = try #require(
+                (0...(bytes.count - needle.count)).first { bytes[$0..<$0 + needle.count].elementsEqual(needle) })
         }
         bytes.replaceSubrange(at..<at + replacement.count, with: replacement)
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -86,14 +89,16 @@ struct HandoverEndToEndTests {
         #expect(try run("bsdtar", ["-xf", pair.file, "-C", out]).status == 0)
         #expect(try sha256sum("\(out)/objects/\(sha256).tar.zst") == archive, "the archive carried is the one sealed")
         #expect(try sha256sum("\(out)/manifests/\(manifest).json") == manifest)
-        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/handover.json")))
+        let document = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: "\(out)/handover.json")))
         let object = try #require(document as? [String: Any])
         #expect(object["to"] as? String == "Taipei District Court")
         #expect(object["origin"] as? String == "sender.example.tw/evidence")
 
         let received = try pair.receiver.custos(["receive", pair.file, "--reason", "for trial", "--examiner", "Lin"])
         #expect(received.status == 0, "\(received.stderr)")
-        #expect(received.output.contains("received \(pair.id) entry 0 sha256 \(sha256) from sender.example.tw/evidence"))
+        #expect(
+            received.output.contains("received \(pair.id) entry 0 sha256 \(sha256) from sender.example.tw/evidence"))
         let items = try pair.receiver.items()
         #expect(items.count == 1)
         #expect(items.first?["item"] as? String == pair.id)
@@ -142,7 +147,8 @@ struct HandoverEndToEndTests {
         let before = try pair.receiver.coverage()
         let again = try pair.receiver.custos(["receive", pair.file])
         #expect(again.status == 2)
-        #expect(again.stderr.contains("custos: \(pair.file): item \(pair.id) is already in this vault"), "\(again.stderr)")
+        #expect(
+            again.stderr.contains("custos: \(pair.file): item \(pair.id) is already in this vault"), "\(again.stderr)")
         #expect(try pair.receiver.coverage().entries == before.entries)
     }
 

@@ -292,7 +292,9 @@ struct HandoverTests {
         #expect(altered.code == .altered)
         #expect(!FileSystem.exists(output), "no handover file is left")
         #expect(try session.ledger.size() == size, "no transferred entry is recorded")
-        let folder = try FileSystem.listDirectory(RawPath(nodes.directory.path)).map { String(decoding: $0, as: UTF8.self) }
+        let folder = try FileSystem.listDirectory(RawPath(nodes.directory.path)).map {
+            String(decoding: $0, as: UTF8.self)
+        }
         #expect(!folder.contains { $0.hasPrefix(".altered.tar") }, "no temporary is left: \(folder)")
     }
 
@@ -319,7 +321,9 @@ struct HandoverTests {
     @Test func theMembersOfAHandoverAreNamedStrictly() {
         let hash = OpenSSLSHA256().sha256(Array("x".utf8))
         #expect(HandoverMember(name: Array("handover.json".utf8)) == .document)
-        #expect(HandoverMember(name: Array("objects/\(hash.hex).tar.zst".utf8)) == .archive(content: hash, suffix: ".tar.zst"))
+        #expect(
+            HandoverMember(name: Array("objects/\(hash.hex).tar.zst".utf8))
+                == .archive(content: hash, suffix: ".tar.zst"))
         #expect(HandoverMember(name: Array("manifests/\(hash.hex).json".utf8)) == .manifest(hash))
         for bad in [
             "./handover.json", "objects/\(hash.hex.uppercased()).tar.zst", "objects/\(hash.hex).zip",

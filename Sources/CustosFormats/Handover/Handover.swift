@@ -153,7 +153,8 @@ public struct HandoverDocument: Hashable, Sendable {
                 return decoded
             }
             return ProvenEntry(
-                index: try index(value["index"], "\(what)'s index"), entry: try base64(value["entry"], "\(what)'s entry"),
+                index: try index(value["index"], "\(what)'s index"),
+                entry: try base64(value["entry"], "\(what)'s entry"),
                 proof: proof)
         }
         guard case .array(let itemValues)? = value["items"], !itemValues.isEmpty else {

@@ -40,7 +40,8 @@ struct Receive: ParsableCommand {
             let from = entry.details["fromIndex"]?.integerValue.map(String.init) ?? "?"
             let note = receipt.shared.contains(entry.item) ? " (content already in the vault; archive shared)" : ""
             Output.line(
-                "received \(entry.item) entry \(entry.sequence) sha256 \(sha256) from \(receipt.origin) entry \(from)\(note)")
+                "received \(entry.item) entry \(entry.sequence) sha256 \(sha256) from \(receipt.origin) entry \(from)\(note)"
+            )
         }
     }
 }
