@@ -166,8 +166,8 @@ extension CustodySession {
                     guard contents.digests == archive.digests else {
                         throw CustodyError(
                             .altered,
-                            "\(existing): the stored archive of the same SHA-256 does not hold these bytes; "
-                                + "nothing was received, run custos verify")
+                            "\(file): the archive this vault keeps of the same content (\(existing)) does not "
+                                + "hold these bytes; nothing was received, run custos verify")
                     }
                     storedArchive[content] = contents.archiveHash
                     shared.formUnion(checked.items.filter { $0.digests.sha256 == content }.map(\.item))
