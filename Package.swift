@@ -79,8 +79,8 @@ let package = Package(
         .target(
             name: "CustosCustody",
             dependencies: [
-                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
-                "CustosTimeStamping", .product(name: "Logging", package: "swift-log"),
+                "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger", "CustosVault",
+                "CustosSealing", "CustosTimeStamping", .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -146,6 +146,13 @@ let package = Package(
                 "CustosDaemon", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTimeStamping",
                 "CustosTestSupport",
             ]),
+        .testTarget(
+            name: "CustosHandoverTests",
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger", "CustosVault",
+                "CustosSealing", "CustosCustody", "CustosTestSupport",
+            ]
+        ),
         .testTarget(
             name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
         ),

@@ -7,6 +7,9 @@ public struct ArchiveEntryHeader: Sendable {
     public var pathname: [UInt8]
     public var size: Int64
     public var isRegularFile: Bool
+    /// A hard link or a symbolic link (a hard link's header says "regular file" with no data):
+    /// readers of foreign archives refuse these by this, not by the file type alone.
+    public var isLink: Bool
 }
 
 /// Reads an archive (any compression libarchive knows) from a file descriptor, handing every raw
@@ -87,7 +90,8 @@ public final class ArchiveReader {
         let pathname = name.map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
         return ArchiveEntryHeader(
             pathname: pathname, size: archive_entry_size(entry),
-            isRegularFile: archive_entry_filetype(entry) == custos_archive_ifreg())
+            isRegularFile: archive_entry_filetype(entry) == custos_archive_ifreg(),
+            isLink: archive_entry_hardlink(entry) != nil || archive_entry_symlink(entry) != nil)
     }
 
     /// Reads the current entry's next bytes; 0 at its end.

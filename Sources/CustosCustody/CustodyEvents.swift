@@ -15,16 +15,33 @@ extension CustodyEventType {
     public static let annotated = CustodyEventType(rawValue: "annotated")
     /// The item was handed over to another bureau (`custos transfer`).
     public static let transferred = CustodyEventType(rawValue: "transferred")
-    /// The item was received from another bureau (`custos receive`).
-    public static let received = CustodyEventType(rawValue: "received")
 }
 
 /// The member of an entry that holds the SHA-256 of its details document.
 public let detailsDocumentMember = "document"
 
+/// One entry of a custody event: the item, its public facts, and, when the event brings the
+/// item's content into the vault (`received`), its index row and the node's time stamp over it.
+public struct EventEntry: Sendable {
+    public var item: String
+    public var facts: JSONObject
+    public var record: ItemRecord?
+    /// A `timestamped` event over the item's content, appended right after its entry.
+    public var stamp: NewCustodyEvent?
+
+    public init(item: String, facts: JSONObject = [:], record: ItemRecord? = nil, stamp: NewCustodyEvent? = nil) {
+        self.item = item
+        self.facts = facts
+        self.record = record
+        self.stamp = stamp
+    }
+}
+
 /// A custody event as recorded: its entries (one per item) and its details document.
 public struct RecordedEvent: Sendable {
     public var entries: [CustodyEntry]
+    /// The `timestamped` entries recorded with them (a received item's stamp).
+    public var stampEntries: [CustodyEntry] = []
     /// The SHA-256 of the details document the entries name.
     public var document: Hash
     /// The details document's exact bytes (canonical JSON).
@@ -44,8 +61,20 @@ extension CustodySession {
         _ type: CustodyEventType, items: [String], facts: JSONObject = [:], details: JSONObject = [:],
         now: String = SystemClock.now()
     ) throws -> RecordedEvent {
-        precondition(!items.isEmpty, "a custody event is about at least one item (\"\" for the whole vault)")
-        precondition(facts[detailsDocumentMember] == nil)
+        try recordEvent(type, entries: items.map { EventEntry(item: $0, facts: facts) }, details: details, now: now)
+    }
+
+    /// Records a custody event whose entries differ by item (`received`: each item's digests and
+    /// where it came from), as `recordEvent(_:items:facts:details:now:)` does: one details
+    /// document, then one entry per `entries`, with its index row when it has one, in one
+    /// transaction, then a checkpoint.
+    @discardableResult
+    public func recordEvent(
+        _ type: CustodyEventType, entries: [EventEntry], details: JSONObject = [:], now: String = SystemClock.now()
+    ) throws -> RecordedEvent {
+        precondition(!entries.isEmpty, "a custody event is about at least one item (\"\" for the whole vault)")
+        precondition(entries.allSatisfy { $0.facts[detailsDocumentMember] == nil })
+        let items = entries.map(\.item)
         var document = details
         document["event"] = .string(type.rawValue)
         document["items"] = .array(items.map { .string($0) })
@@ -58,14 +87,26 @@ extension CustodySession {
         let bytes = CanonicalJSON.encode(.object(document))
         let hash = OpenSSLSHA256().sha256(bytes)
         try vault.storeDetails(bytes, hash: hash)
-        var members = facts
-        members[detailsDocumentMember] = .string(hash.hex)
-        let entries = try ledger.append(
-            items.map {
-                NewCustodyEvent(type: type, item: $0, time: now, actor: custody.actor.account, details: members)
-            })
+        var events = [NewCustodyEvent]()
+        var isStamp = [Bool]()
+        for entry in entries {
+            var members = entry.facts
+            members[detailsDocumentMember] = .string(hash.hex)
+            events.append(
+                NewCustodyEvent(
+                    type: type, item: entry.item, time: now, actor: custody.actor.account, details: members,
+                    record: entry.record))
+            isStamp.append(false)
+            if let stamp = entry.stamp {
+                events.append(stamp)
+                isStamp.append(true)
+            }
+        }
+        let appended = try ledger.append(events)
         try checkpoint()
-        return RecordedEvent(entries: entries, document: hash, documentBytes: bytes)
+        return RecordedEvent(
+            entries: zip(appended, isStamp).filter { !$0.1 }.map(\.0),
+            stampEntries: zip(appended, isStamp).filter { $0.1 }.map(\.0), document: hash, documentBytes: bytes)
     }
 
     /// The details document an entry names, re-hashed: nil when the entry names none; throws

@@ -230,7 +230,7 @@ extension Ledger {
         for entry in entries {
             parsed.insert(entry.sequence)
             let item = rows.removeValue(forKey: entry.sequence)
-            guard entry.type == .sealed else {
+            guard entry.type.recordsContent else {
                 if let item {
                     faults.append(
                         VerificationFault(

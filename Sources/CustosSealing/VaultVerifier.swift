@@ -88,7 +88,7 @@ public struct VaultVerifier {
         }
         report.keptCheckpointsChecked = keptCheckpoints.count
         let records = Dictionary(try ledger.items().map { ($0.item, $0) }, uniquingKeysWith: { first, _ in first })
-        let sealed = audit.entries.filter { $0.type == .sealed && (items == nil || items!.contains($0.item)) }
+        let sealed = audit.entries.filter { $0.type.recordsContent && (items == nil || items!.contains($0.item)) }
         var archiveResults = [Hash: ArchiveContents]()  // by content SHA-256
         for (index, entry) in sealed.enumerated() {
             progress("items: \(index + 1)/\(sealed.count)")

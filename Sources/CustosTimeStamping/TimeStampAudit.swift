@@ -46,7 +46,7 @@ public struct TimeStampAudit {
             return read
         }
         var contentOfItem = [String: Hash]()
-        for entry in entries where entry.type == .sealed {
+        for entry in entries where entry.type.recordsContent {
             if let digests = entry.digests { contentOfItem[entry.item] = digests.sha256 }
         }
         var noteBodies = [UInt64: Hash]()

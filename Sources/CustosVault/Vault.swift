@@ -13,6 +13,7 @@ import Glibc
 /// ledger.sqlite                the ledger (entries, tree, checkpoints, item index)
 /// keys/node.key                the Ed25519 signing key, signed-note form, mode 0600
 /// keys/node.vkey               its verifier key (name+hash+base64)
+/// keys/peers/<origin>.vkey     the verifier keys of the nodes it receives items from (0400)
 /// objects/ab/<sha256>.tar.zst  sealed archives, named by the SHA-256 of the evidence they hold
 /// manifests/ab/<sha256>.json   manifests, named by their SHA-256
 /// details/ab/<sha256>.json     details documents of custody events (reasons, notes, names),
@@ -144,7 +145,7 @@ public struct Vault: Sendable {
         [
             (configurationPath, false), (ledgerPath, false), (root.appending("ledger.sqlite-wal"), false),
             (root.appending("ledger.sqlite-shm"), false), (root.appending("keys"), true), (keyPath, false),
-            (verifierKeyPath, false), (timeStampKeyPath, false), (objectsPath, true), (manifestsPath, true),
+            (verifierKeyPath, false), (peersPath, true), (timeStampKeyPath, false), (objectsPath, true), (manifestsPath, true),
             (detailsPath, true),
             (temporaryPath, true), (locksPath, true), (root.appending("tsa"), true), (timeStampCertificatePath, false),
             (timeStampChainPath, false), (anchorsFolder, true), (externalAuthoritiesPath, false),

@@ -18,6 +18,7 @@ struct Custos: AsyncParsableCommand {
             Init.self, Ingest.self, DaemonCommand.self, List.self, Show.self, Verify.self, CheckpointCommand.self,
             Key.self,
             EntryCommand.self, Proof.self, Consistency.self, TimestampCommand.self,
+            Transfer.self, Receive.self, Peer.self,
         ]
     )
 

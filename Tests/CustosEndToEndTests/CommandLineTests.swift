@@ -10,7 +10,8 @@ struct HelpTests {
     /// Every command and subcommand; `theRootHelpListsExactlyTheseCommands` keeps it complete.
     static let commands: [[String]] = [
         [], ["init"], ["ingest"], ["daemon"], ["list"], ["show"], ["verify"], ["checkpoint"], ["key"], ["entry"],
-        ["proof"], ["consistency"], ["timestamp"], ["timestamp", "export"],
+        ["proof"], ["consistency"], ["timestamp"], ["timestamp", "export"], ["transfer"], ["receive"], ["peer"],
+        ["peer", "add"], ["peer", "list"],
     ]
 
     @Test(arguments: commands)

@@ -105,6 +105,9 @@ struct VerificationGuideTests {
         try node.directory.write("kept-2026-11.txt", kept)
         try node.directory.write("court-bundle/checkpoint.txt", try node.custos(["checkpoint", "4"]).stdout)
         #expect(try node.custos(["proof", itemID, "-o", folder + "/item.tlog-proof"]).status == 0)
+        let handedOver = try node.custos(
+            ["transfer", itemID, "--to", "Court", "--reason", "the guide", "-o", folder + "/handover.tar"])
+        #expect(handedOver.status == 0, "\(handedOver.stderr)")
 
         let blocks = try Self.blocks()
         #expect(blocks.count >= 10, "the guide's sh blocks: \(blocks.count)")
@@ -181,6 +184,16 @@ struct VerificationGuideTests {
         #expect(step6.contains("Time stamp:") && step6.contains("Policy OID:"), "\(step6)")
         #expect(output("6.", 1).contains("Verification: OK"), "\(output("6.", 1))")
         #expect(output("6.", 2).contains("Verification: OK"), "\(output("6.", 2))")
+
+        // 7. A handover: both signatures verify, every entry is in the sender's log, the carried
+        // archive is the one the entry names.
+        let step7 = output("7.")
+        #expect(step7.components(separatedBy: "Signature Verified Successfully").count - 1 == 2, "\(step7)")
+        let step7b = output("7.", 1)
+        #expect(step7b.contains("entry \(item["sequence"] as! Int) is in"), "\(step7b)")
+        #expect(step7b.contains("\(itemID) sealed archive \(item["archive"] as! String)"), "\(step7b)")
+        let carried = Self.digests(step7b, length: 64)
+        #expect(carried["handover/objects/\(item["sha256"] as! String).tar.zst"] == item["archive"] as? String, "\(step7b)")
 
         // custos verify with the pinned key, the anchors obtained elsewhere and the kept checkpoints.
         let verify = output("What `custos verify` does")

@@ -5,6 +5,14 @@ public struct CustodyEventType: RawRepresentable, Hashable, Sendable, CustomStri
 
     /// A file was sealed into the vault.
     public static let sealed = CustodyEventType(rawValue: "sealed")
+    /// An item was received from another node (`custos receive`): its content as the sender
+    /// sealed it, with the sender's origin and entry index.
+    public static let received = CustodyEventType(rawValue: "received")
+
+    /// Whether an entry of this type brings an item's content into the vault (digests, size,
+    /// archive, manifest) and has an item index row: `sealed` and `received`. `verify` checks
+    /// the archive and manifest of both alike.
+    public var recordsContent: Bool { self == .sealed || self == .received }
 
     public var description: String { rawValue }
 }

@@ -1,0 +1,225 @@
+import CustosArchive
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSealing
+import CustosVault
+import Foundation
+import Glibc
+
+/// What `transfer` wrote and recorded.
+public struct TransferReceipt: Sendable {
+    public var file: RawPath
+    /// The SHA-256 of `handover.json` (the `handover` fact of the `transferred` entries).
+    public var document: Hash
+    /// The checkpoint the handover's proofs lead to.
+    public var checkpointSize: UInt64
+    public var event: RecordedEvent
+}
+
+/// What `receive` checked, stored and recorded.
+public struct ReceiveReceipt: Sendable {
+    public var origin: String
+    public var document: Hash
+    /// One `received` entry per item, in the handover's order.
+    public var event: RecordedEvent
+    /// The items whose content was already in the vault (their archive is shared).
+    public var shared: Set<String>
+    /// Why the items have no time stamp of this node's TSA (nil when stamped, or without a TSA).
+    public var stampFailure: String?
+}
+
+// MARK: - transfer
+
+extension CustodySession {
+    /// Hands items over to another bureau: writes the handover file `output` (a pax tar: the
+    /// items' `sealed` entries with their inclusion proofs, their `timestamped` entries with their
+    /// tokens and proofs, the latest signed checkpoint, the archives and manifests as stored, and
+    /// the node's signature over `handover.json`), then records one `transferred` event for the
+    /// items. A checkpoint is signed first when the tree grew, so the proofs lead to a checkpoint
+    /// that covers them.
+    ///
+    /// Every archive and manifest is re-hashed before it is packed (invariant 4): an archive whose
+    /// bytes are not those recorded refuses the transfer (`.altered`), and nothing is recorded.
+    /// `output` must not exist: it is written as a temporary beside it, fsynced, and renamed to
+    /// its name without replacing anything (`.exists` when something took the name meanwhile).
+    public func transfer(
+        _ records: [ItemRecord], to recipient: String, reason: String, output: RawPath,
+        now: String = SystemClock.now()
+    ) throws -> TransferReceipt {
+        try checkLine(recipient, what: "the recipient bureau (--to)")
+        try checkLine(reason, what: "the reason (--reason)", limit: 4096)
+        guard !records.isEmpty else { throw CustodyError(.refused, "transfer: no items named") }
+        guard (try? FileSystem.linkStatus(output)) == nil else {
+            throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
+        }
+        var seen = Set<String>()
+        let records = records.filter { seen.insert($0.item).inserted }
+
+        let builder = HandoverBuilder(session: self)
+        let note = try checkpoint(now: now)
+        let checkpoint = try Checkpoint(parsing: note.text)
+        let items = try records.map { try builder.provenItem($0, checkpoint: checkpoint) }
+        let signer = try vault.signer()
+        let document = HandoverDocument(
+            origin: vault.configuration.origin, key: signer.verifierKey.text, recipient: recipient, time: now,
+            checkpointSize: checkpoint.size, checkpointRoot: checkpoint.root, items: items.map(\.proven))
+        let documentBytes = document.canonicalBytes
+        let documentHash = OpenSSLSHA256().sha256(documentBytes)
+        let signature = try SignedNote.sign(
+            text: HandoverSignature.text(origin: vault.configuration.origin, document: documentHash),
+            signers: [signer])
+        try builder.write(
+            output, document: documentBytes, checkpoint: note.serialized, signature: signature.serialized,
+            items: items)
+        do {
+            let event = try recordEvent(
+                .transferred, items: records.map(\.item), facts: ["handover": .string(documentHash.hex)],
+                details: [
+                    "to": .string(recipient), "reason": .string(reason), "file": .byteString(output.bytes),
+                    "checkpoint": .integer(Int64(checkpoint.size)),
+                ], now: now)
+            return TransferReceipt(file: output, document: documentHash, checkpointSize: checkpoint.size, event: event)
+        } catch {
+            // Nothing records this handover: it is not handed over.
+            FileSystem.remove(output)
+            throw CustodyError(
+                .missing, "\(output): the transfer could not be recorded, the file was removed", cause: error)
+        }
+    }
+
+    /// Refuses an empty value, one with control characters, or one longer than `limit` bytes.
+    fileprivate func checkLine(_ text: String, what: String, limit: Int = 256) throws {
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw CustodyError(.refused, "\(what) is required and may not be empty")
+        }
+        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw CustodyError(.refused, "\(what) may not hold control characters (one line of text)")
+        }
+        guard text.utf8.count <= limit else { throw CustodyError(.refused, "\(what) is longer than \(limit) bytes") }
+    }
+}
+
+// MARK: - receive
+
+extension CustodySession {
+    /// Receives a handover file from another node. Checks, in this order, refusing with the
+    /// file's name and the reason, and recording nothing on refusal:
+    ///
+    /// 1. the tar is readable and holds exactly the expected members (no other names, no links);
+    /// 2. `handover.sig` is signed by a known peer (`keys/peers/`) and names the SHA-256 of
+    ///    `handover.json` (`.untrusted` for an unknown node, `.altered` for another digest);
+    /// 3. `checkpoint.txt` is signed by the same key, of the sender's origin, of the size and
+    ///    root that `handover.json` names;
+    /// 4. every entry parses, is a `sealed` (or, for stamps, `timestamped`) entry of that origin
+    ///    about the item, and its inclusion proof leads to the checkpoint's root; every token
+    ///    re-hashes to its entry's `token`;
+    /// 5. every manifest's SHA-256 is the entry's `manifest`;
+    /// 6. every archive's raw SHA-256 is the entry's `archive`, and its original re-hashes to the
+    ///    entry's digests and size (`VaultVerifier.readArchive`, in a temporary under `tmp/`);
+    /// 7. no item is in this vault already (`.duplicate`).
+    ///
+    /// Then the archives are placed by content address (shared, once re-read, when the content
+    /// is there already), the manifests stored, and one `received` event recorded: an entry per
+    /// item with the sealed entry's content members, `from` and `fromIndex`, and its index row.
+    public func receive(_ file: RawPath, reason: String?, now: String = SystemClock.now()) throws -> ReceiveReceipt {
+        if let reason { try checkLine(reason, what: "the reason (--reason)", limit: 4096) }
+        let reader = HandoverReader(vault: vault, file: file)
+        let carried = try reader.readDocuments()
+        let checked = try reader.check(carried)
+        // One receive at a time, and none beside the daemon's reconciliation (which removes
+        // archives that no entry records).
+        let (sealingLock, _) = try vault.beginSealing()
+        let receiveLock = try FileLock(vault.locksPath.appending("receive.lock"), exclusive: true, wait: true)
+        defer { withExtendedLifetime((sealingLock, receiveLock)) {} }
+        let archives = try reader.extractArchives(checked)
+        defer { for archive in archives.values { FileSystem.remove(archive.temporary) } }
+        for item in checked.items {
+            let existing = try ledger.items(matching: item.item).filter { $0.item == item.item }
+            if let first = existing.first {
+                let how = (try? CustodyEntry(parsing: ledger.entryBytes(first.sequence))).map { entry in
+                    entry.type == .received
+                        ? "received from \(entry.details["from"]?.stringValue ?? "?"), its entry "
+                            + "\(entry.details["fromIndex"]?.integerValue.map(String.init) ?? "?")"
+                        : "\(entry.type) here"
+                }
+                throw CustodyError(
+                    .duplicate,
+                    "\(file): item \(item.item) is already in this vault (entry \(first.sequence), \(how ?? "recorded")); "
+                        + "nothing was received")
+            }
+        }
+        // Store: archives by content address, manifests by their digest, durably, before any
+        // entry names them.
+        var storedArchive = [Hash: Hash]()  // content -> the SHA-256 of the archive this vault keeps
+        var shared = Set<String>()
+        for (content, archive) in archives {
+            do {
+                switch try vault.placeArchive(
+                    temporary: archive.temporary, content: content, compression: archive.compression)
+                {
+                case .placed: storedArchive[content] = archive.archiveHash
+                case .alreadyStored(let existing):
+                    let contents = try VaultVerifier(vault: vault).readArchive(
+                        existing, wantMD5: archive.digests.md5 != nil, wantSHA1: archive.digests.sha1 != nil)
+                    guard contents.digests == archive.digests else {
+                        throw CustodyError(
+                            .altered,
+                            "\(file): the archive this vault keeps of the same content (\(existing)) does not "
+                                + "hold these bytes; nothing was received, run custos verify")
+                    }
+                    storedArchive[content] = contents.archiveHash
+                    shared.formUnion(checked.items.filter { $0.digests.sha256 == content }.map(\.item))
+                }
+            } catch let error as CustodyError {
+                throw error
+            } catch {
+                throw CustodyError(.missing, "\(file): the archives could not be stored in the vault", cause: error)
+            }
+        }
+        for item in checked.items { try vault.storeManifest(item.manifestBytes, hash: item.manifest) }
+        // This node's TSA stamps each item's content as it is received: when it came into this
+        // node's custody, from a signed source (invariant 6). A failed stamp does not stop the
+        // receipt (the item awaits a stamp, as a seal whose stamp failed does).
+        var stampFailure: String?
+        var stamper: NodeTimeStamper?
+        do { stamper = try NodeTimeStamper.make(vault: vault) } catch { stampFailure = "\(error)" }
+        let entries = checked.items.map { item in
+            var facts = CustodyEntry.sealedDetails(
+                digests: item.digests, size: item.size, archive: storedArchive[item.digests.sha256] ?? item.archive,
+                manifest: item.manifest)
+            facts["from"] = .string(checked.origin)
+            facts["fromIndex"] = .integer(Int64(item.index))
+            facts["handover"] = .string(checked.documentHash.hex)
+            let record = ItemRecord(
+                item: item.item, sequence: 0, caseID: item.caseID, exhibit: item.exhibit, name: item.name,
+                sha256: item.digests.sha256, size: item.size,
+                archive: storedArchive[item.digests.sha256] ?? item.archive, manifest: item.manifest, sealedAt: now)
+            var stamp: NewCustodyEvent?
+            if let stamper, stampFailure == nil {
+                do {
+                    stamp = try stamper.stamp(
+                        .item, imprint: item.digests.sha256, item: item.item, actor: custody.actor.account, now: now)
+                } catch {
+                    stampFailure = "\(error)"
+                }
+            }
+            return EventEntry(item: item.item, facts: facts, record: record, stamp: stamp)
+        }
+        var details: JSONObject = [
+            "from": .string(checked.origin), "file": .byteString(file.bytes),
+            // The sender's proof, kept whole: its entries, proofs and time-stamp tokens, its
+            // checkpoint and its signature, so this node can show later what it was handed.
+            "handover": .object([
+                "document": .string(Base64.encode(carried.document)), "checkpoint": .string(carried.checkpoint),
+                "signature": .string(carried.signature),
+            ]),
+        ]
+        if let reason { details["reason"] = .string(reason) }
+        let event = try recordEvent(.received, entries: entries, details: details, now: now)
+        return ReceiveReceipt(
+            origin: checked.origin, document: checked.documentHash, event: event, shared: shared,
+            stampFailure: stampFailure)
+    }
+}

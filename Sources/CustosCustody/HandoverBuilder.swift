@@ -1,0 +1,177 @@
+import CustosArchive
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSealing
+import CustosVault
+import Foundation
+import Glibc
+
+/// Gathers what a handover carries from the sender's ledger and vault, re-hashed, and writes the
+/// handover file.
+struct HandoverBuilder {
+    let session: CustodySession
+    private let digester = OpenSSLSHA256()
+
+    init(session: CustodySession) { self.session = session }
+
+    /// An item with what is packed beside it: its archive and manifest as stored.
+    struct PackedItem {
+        var proven: HandoverDocument.Item
+        var content: Hash
+        var archivePath: RawPath
+        var archiveSuffix: String
+        var manifest: [UInt8]
+    }
+
+    func provenItem(_ record: ItemRecord, checkpoint: Checkpoint) throws -> PackedItem {
+        let ledger = session.ledger
+        let vault = session.vault
+        let bytes = try ledger.entryBytes(record.sequence)
+        let entry = try CustodyEntry(parsing: bytes)
+        guard entry.type == .sealed, entry.item == record.item else {
+            throw CustodyError(
+                .refused,
+                "item \(record.item): its entry \(record.sequence) is a \(entry.type) entry; only items sealed "
+                    + "by this node are handed over")
+        }
+        guard let digests = entry.digests, let archive = entry.archive, let manifest = entry.manifest else {
+            throw CustodyError(.altered, "item \(record.item): entry \(record.sequence) lacks its digests")
+        }
+        let sealed = HandoverDocument.ProvenEntry(
+            index: record.sequence, entry: bytes,
+            proof: try ledger.inclusionProof(index: record.sequence, size: checkpoint.size))
+        var stamps = [HandoverDocument.Stamp]()
+        for (stampEntry, stampRecord) in try ledger.stamps(of: record.item) {
+            guard case .item = stampRecord.subject, stampEntry.sequence < checkpoint.size else { continue }
+            guard let token = try ledger.stampToken(at: stampEntry.sequence),
+                digester.sha256(token) == stampRecord.token
+            else {
+                throw CustodyError(
+                    .altered,
+                    "item \(record.item): the token of time stamp entry \(stampEntry.sequence) is missing or is not "
+                        + "the one recorded; run custos verify")
+            }
+            stamps.append(
+                HandoverDocument.Stamp(
+                    proven: HandoverDocument.ProvenEntry(
+                        index: stampEntry.sequence, entry: try ledger.entryBytes(stampEntry.sequence),
+                        proof: try ledger.inclusionProof(index: stampEntry.sequence, size: checkpoint.size)),
+                    token: token))
+        }
+        // The manifest and the archive, re-hashed: never packed on the strength of a stored digest.
+        let manifestPath = vault.manifestPath(manifest)
+        let manifestBytes: [UInt8]
+        do { manifestBytes = try FileSystem.readFile(manifestPath) } catch {
+            throw CustodyError(
+                .missing, "\(manifestPath): the manifest of item \(record.item) is missing", cause: error)
+        }
+        guard digester.sha256(manifestBytes) == manifest else {
+            throw CustodyError(
+                .altered, "\(manifestPath): the manifest of item \(record.item) was altered; run custos verify")
+        }
+        guard let archivePath = vault.findArchive(content: digests.sha256) else {
+            throw CustodyError(.missing, "item \(record.item): its archive is missing from the vault")
+        }
+        let contents: VaultVerifier.ArchiveContents
+        do {
+            contents = try VaultVerifier(vault: vault).readArchive(
+                archivePath, wantMD5: digests.md5 != nil, wantSHA1: digests.sha1 != nil)
+        } catch {
+            throw CustodyError(
+                .altered, "\(archivePath): the archive of item \(record.item) cannot be read", cause: error)
+        }
+        guard contents.archiveHash == archive, contents.digests == digests, UInt64(contents.size) == entry.size else {
+            throw CustodyError(
+                .altered,
+                "\(archivePath): the archive of item \(record.item) is not the one sealed (its SHA-256 is "
+                    + "\(contents.archiveHash.hex), entry \(record.sequence) records \(archive.hex)); nothing was "
+                    + "handed over, run custos verify")
+        }
+        let name = String(decoding: archivePath.lastComponent, as: UTF8.self)
+        return PackedItem(
+            proven: HandoverDocument.Item(
+                item: record.item, sealed: sealed, archive: archive, manifest: manifest, stamps: stamps),
+            content: digests.sha256, archivePath: archivePath, archiveSuffix: String(name.dropFirst(64)),
+            manifest: manifestBytes)
+    }
+
+    /// Writes the handover file: a temporary beside `output`, fsynced, renamed to `output` without
+    /// replacing anything, and the folder fsynced. The temporary is removed on every failure.
+    func write(
+        _ output: RawPath, document: [UInt8], checkpoint: String, signature: String, items: [PackedItem]
+    ) throws {
+        let folder = output.parent
+        let temporary = folder.appending(
+            component: Array(".".utf8) + output.lastComponent + Array(".\(Vault.temporaryName("part"))".utf8))
+        let file: FileDescriptor
+        do { file = try FileSystem.createExclusive(temporary, mode: 0o600) } catch {
+            throw CustodyError(.refused, "\(output): cannot be written", cause: error)
+        }
+        var done = false
+        defer { if !done { FileSystem.remove(temporary) } }
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        do {
+            let writer = try ArchiveWriter(fileDescriptor: file.rawValue, path: output.description, compression: .none)
+            try writer.addFile(name: HandoverMember.documentName, bytes: document, modified: clock)
+            try writer.addFile(name: HandoverMember.checkpointName, bytes: Array(checkpoint.utf8), modified: clock)
+            try writer.addFile(name: HandoverMember.signatureName, bytes: Array(signature.utf8), modified: clock)
+            var manifests = Set<Hash>()
+            for item in items where manifests.insert(item.proven.manifest).inserted {
+                try writer.addFile(
+                    name: HandoverMember.manifest(item.proven.manifest).name, bytes: item.manifest, modified: clock)
+            }
+            var archives = Set<Hash>()
+            for item in items where archives.insert(item.content).inserted {
+                try pack(item, into: writer, modified: clock)
+            }
+            try writer.finish()
+            try file.sync()
+        } catch let error as CustodyError {
+            throw error
+        } catch {
+            throw CustodyError(.refused, "\(output): could not be written", cause: error)
+        }
+        do {
+            try FileSystem.renameNoReplace(temporary, to: output)
+        } catch let error as FileSystemError where error.code == .exists {
+            throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
+        }
+        done = true
+        do { try FileSystem.syncDirectory(folder) } catch {
+            // Not durable: not handed over (nothing is recorded).
+            FileSystem.remove(output)
+            throw CustodyError(.refused, "\(output): could not be made durable; it was removed", cause: error)
+        }
+    }
+
+    /// Copies an archive into the handover, hashing the bytes copied: they must still be those
+    /// checked (an archive replaced in between refuses the transfer).
+    private func pack(_ item: PackedItem, into writer: ArchiveWriter, modified: timespec) throws {
+        let source = try FileSystem.openForReading(item.archivePath)
+        source.adviseSequential()
+        let size = try source.status().size
+        try writer.beginFile(
+            name: HandoverMember.archive(content: item.content, suffix: item.archiveSuffix).name, size: size,
+            permissions: 0o444, modified: modified)
+        let digest = MessageDigest(.sha256)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        var copied: Int64 = 0
+        while true {
+            let count = try source.read(into: buffer)
+            if count == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+            copied += Int64(count)
+            guard copied <= size else { break }
+            digest.update(chunk)
+            try writer.write(chunk)
+        }
+        guard copied == size, Hash(bytes: digest.finish()) == item.proven.archive else {
+            throw CustodyError(
+                .altered, "\(item.archivePath): the archive of item \(item.proven.item) changed while it was packed")
+        }
+    }
+}

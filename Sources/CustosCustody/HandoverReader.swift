@@ -1,0 +1,364 @@
+import CustosArchive
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSealing
+import CustosVault
+import Foundation
+import Glibc
+
+/// Reads and checks a handover file for `receive`. Nothing it reads is written to disk by the
+/// name it has in the file: small members are read into memory, archives into temporaries this
+/// node names under the vault's `tmp/`.
+struct HandoverReader {
+    let vault: Vault
+    let file: RawPath
+    private let digester = OpenSSLSHA256()
+
+    init(vault: Vault, file: RawPath) {
+        self.vault = vault
+        self.file = file
+    }
+
+    /// The small members, as carried, and the names of the archives.
+    struct Carried {
+        var document: [UInt8]
+        var checkpoint: String
+        var signature: String
+        var manifests: [Hash: [UInt8]]
+        var archives: [Hash: String]  // content -> suffix
+    }
+
+    /// An item, checked against the sender's signed log.
+    struct CheckedItem {
+        var item: String
+        var index: UInt64
+        var digests: EvidenceDigests
+        var size: UInt64
+        var archive: Hash
+        var manifest: Hash
+        var manifestBytes: [UInt8]
+        var caseID: String
+        var exhibit: String
+        var name: [UInt8]
+    }
+
+    struct Checked {
+        var origin: String
+        var documentHash: Hash
+        var items: [CheckedItem]
+    }
+
+    /// An archive taken out of the handover into a temporary, and what re-reading it gave.
+    struct ExtractedArchive {
+        var temporary: RawPath
+        var compression: String
+        var archiveHash: Hash
+        var digests: EvidenceDigests
+    }
+
+    private func refuse(_ code: CustodyError.Code, _ reason: String, cause: (any Error)? = nil) -> CustodyError {
+        CustodyError(code, "\(file): \(reason); nothing was received", cause: cause)
+    }
+
+    /// Bad input: refused (`.refused`).
+    private func refuse(_ reason: String, cause: (any Error)? = nil) -> CustodyError {
+        refuse(.refused, reason, cause: cause)
+    }
+
+    /// Visits every member of the tar in order (each header checked: a regular file under a
+    /// name a handover holds, no link); `body` reads the member or leaves it.
+    private func forEachMember(_ body: (HandoverMember, ArchiveEntryHeader, ArchiveReader) throws -> Void) throws {
+        let descriptor: FileDescriptor
+        do {
+            descriptor = try FileSystem.openForReading(file)
+            guard try descriptor.status().isRegularFile else { throw refuse("is not a regular file") }
+        } catch let error as CustodyError {
+            throw error
+        } catch {
+            throw refuse("cannot be read", cause: error)
+        }
+        do {
+            let reader = try ArchiveReader(fileDescriptor: descriptor.rawValue, path: file.description)
+            var seen = Set<String>()
+            while let header = try reader.nextEntry() {
+                let shown = DisplayName.escape(header.pathname)
+                guard let member = HandoverMember(name: header.pathname) else {
+                    throw refuse("holds \"\(shown)\", which is not a member of a handover file")
+                }
+                guard header.isRegularFile, !header.isLink else {
+                    throw refuse("its member \(shown) is not a regular file (a link or a folder)")
+                }
+                guard seen.insert(member.name).inserted else { throw refuse("holds \(shown) twice") }
+                try body(member, header, reader)
+            }
+        } catch let error as CustodyError {
+            throw error
+        } catch {
+            throw refuse("is not a readable handover file (pax tar)", cause: error)
+        }
+    }
+
+    /// Step 1: the tar is readable and holds exactly the members its `handover.json` names.
+    func readDocuments() throws -> Carried {
+        var document: [UInt8]?
+        var checkpoint: [UInt8]?
+        var signature: [UInt8]?
+        var manifests = [Hash: [UInt8]]()
+        var archives = [Hash: String]()
+        try forEachMember { member, _, reader in
+            switch member {
+            case .document: document = try reader.readAll(limit: 256 << 20)
+            case .checkpoint: checkpoint = try reader.readAll(limit: 1 << 20)
+            case .signature: signature = try reader.readAll(limit: 1 << 20)
+            case .manifest(let hash): manifests[hash] = try reader.readAll(limit: 16 << 20)
+            case .archive(let content, let suffix):
+                guard archives.updateValue(suffix, forKey: content) == nil else {
+                    throw refuse("holds two archives of content \(content.hex)")
+                }
+            }
+        }
+        guard let document, let checkpoint, let signature else {
+            throw refuse("lacks handover.json, checkpoint.txt or handover.sig")
+        }
+        guard let checkpointText = String(validating: checkpoint, as: UTF8.self),
+            let signatureText = String(validating: signature, as: UTF8.self)
+        else { throw refuse("its checkpoint or signature is not UTF-8 text") }
+        let parsed: HandoverDocument
+        do { parsed = try HandoverDocument(parsing: document) } catch {
+            throw refuse("handover.json is malformed", cause: error)
+        }
+        var contents = Set<Hash>()
+        for item in parsed.items {
+            guard let digests = (try? CustodyEntry(parsing: item.sealed.entry))?.digests else {
+                throw refuse("item \(item.item): its entry is malformed or names no digests")
+            }
+            contents.insert(digests.sha256)
+        }
+        let missing =
+            contents.subtracting(archives.keys).map { "objects/\($0.hex).tar…" }
+            + Set(parsed.items.map(\.manifest)).subtracting(manifests.keys).map { "manifests/\($0.hex).json" }
+        let extra =
+            Set(archives.keys).subtracting(contents).map {
+                HandoverMember.archive(content: $0, suffix: archives[$0]!).name
+            }
+            + Set(manifests.keys).subtracting(parsed.items.map(\.manifest)).map { HandoverMember.manifest($0).name }
+        guard missing.isEmpty else { throw refuse("lacks \(missing.sorted().joined(separator: ", "))") }
+        guard extra.isEmpty else {
+            throw refuse("holds \(extra.sorted().joined(separator: ", ")), which handover.json does not name")
+        }
+        return Carried(
+            document: document, checkpoint: checkpointText, signature: signatureText, manifests: manifests,
+            archives: archives)
+    }
+
+    /// Steps 2 to 5: the signature, the checkpoint, the entries and their proofs, the tokens and
+    /// the manifests.
+    func check(_ carried: Carried) throws -> Checked {
+        // 2. Signed by a known peer, over this handover.json.
+        let signature: SignedNote
+        do { signature = try SignedNote(parsing: carried.signature) } catch {
+            throw refuse("handover.sig is not a signed note", cause: error)
+        }
+        let peers = try vault.peerKeys().map(Ed25519NoteVerifier.init)
+        let signer: Ed25519NoteVerifier
+        do {
+            let verified = try signature.verifiedSignatures(by: peers)
+            signer = peers.first { $0.name == verified[0].name && $0.keyID == verified[0].keyID }!
+        } catch let error as FormatError where error.code == .unknownKey {
+            let names = signature.signatures.map(\.name).joined(separator: ", ")
+            throw refuse(
+                .untrusted,
+                "signed by an unknown node (\(names)); this vault receives only from nodes added with custos peer add")
+        } catch {
+            throw refuse(.altered, "handover.sig does not verify: it was altered", cause: error)
+        }
+        let documentHash = digester.sha256(carried.document)
+        guard let signed = HandoverSignature.parse(signature.text), signed.origin == signer.name else {
+            throw refuse(.altered, "handover.sig does not sign a handover of \(signer.name)")
+        }
+        guard signed.document == documentHash else {
+            throw refuse(
+                .altered,
+                "handover.json was altered: its SHA-256 is \(documentHash.hex), the signature names \(signed.document.hex)"
+            )
+        }
+        let document: HandoverDocument
+        do { document = try HandoverDocument(parsing: carried.document) } catch {
+            throw refuse("handover.json is malformed", cause: error)
+        }
+        let origin = signer.name
+        guard document.origin == origin, document.key == signer.key.text else {
+            throw refuse(.altered, "handover.json names another origin or key than the one that signed it")
+        }
+        // 3. The checkpoint: signed by the same key, of the sender's log, the one the proofs lead to.
+        let checkpoint: Checkpoint
+        do {
+            let note = try SignedNote(parsing: carried.checkpoint)
+            _ = try note.verifiedSignatures(by: [signer])
+            checkpoint = try Checkpoint(parsing: note.text)
+        } catch {
+            throw refuse(.altered, "checkpoint.txt is not a checkpoint signed by \(origin)", cause: error)
+        }
+        guard checkpoint.origin == origin, checkpoint.size == document.checkpointSize,
+            checkpoint.root == document.checkpointRoot
+        else {
+            throw refuse(
+                .altered,
+                "checkpoint.txt (\(checkpoint.origin), size \(checkpoint.size)) is not the checkpoint handover.json "
+                    + "names (\(origin), size \(document.checkpointSize))")
+        }
+        // 4 and 5. Each entry in the sender's log, each token and manifest the one it names.
+        var items = [CheckedItem]()
+        var ids = Set<String>()
+        for item in document.items {
+            guard ids.insert(item.item).inserted else { throw refuse("names item \(item.item) twice") }
+            let entry = try provenEntry(item.sealed, item: item.item, checkpoint: checkpoint, what: "its sealed entry")
+            guard entry.type == .sealed, entry.node == origin else {
+                throw refuse(
+                    .altered,
+                    "item \(item.item): entry \(item.sealed.index) is a "
+                        + "\(DisplayName.escape(Array(entry.type.rawValue.utf8))) entry of "
+                        + "\(DisplayName.escape(Array(entry.node.utf8))), "
+                        + "not a sealed entry of \(origin)")
+            }
+            guard let digests = entry.digests, let size = entry.size, entry.archive == item.archive,
+                entry.manifest == item.manifest
+            else {
+                throw refuse(.altered, "item \(item.item): handover.json names other digests than its sealed entry")
+            }
+            for stamp in item.stamps {
+                let stampEntry = try provenEntry(
+                    stamp.proven, item: item.item, checkpoint: checkpoint, what: "a time stamp entry")
+                guard stampEntry.node == origin, let record = TimeStampRecord(entry: stampEntry),
+                    case .item = record.subject, record.imprint == digests.sha256
+                else {
+                    throw refuse(
+                        .altered, "item \(item.item): entry \(stamp.proven.index) is not a time stamp of its content")
+                }
+                guard digester.sha256(stamp.token) == record.token else {
+                    throw refuse(
+                        .altered,
+                        "item \(item.item): the token of time stamp entry \(stamp.proven.index) is not the one its entry names"
+                    )
+                }
+            }
+            guard let manifestBytes = carried.manifests[item.manifest], digester.sha256(manifestBytes) == item.manifest
+            else {
+                throw refuse(
+                    .altered, "manifests/\(item.manifest.hex).json: its SHA-256 is not the one its entry names")
+            }
+            guard let manifest = try? CanonicalJSON.parse(manifestBytes), manifest["item"]?.stringValue == item.item,
+                let name = manifest["original"]?["name"]?.byteStringValue
+            else {
+                throw refuse(.altered, "manifests/\(item.manifest.hex).json does not describe item \(item.item)")
+            }
+            items.append(
+                CheckedItem(
+                    item: item.item, index: item.sealed.index, digests: digests, size: size, archive: item.archive,
+                    manifest: item.manifest, manifestBytes: manifestBytes,
+                    caseID: manifest["acquisition"]?["case"]?.stringValue ?? "",
+                    exhibit: manifest["acquisition"]?["exhibit"]?.stringValue ?? "", name: name))
+        }
+        return Checked(origin: origin, documentHash: documentHash, items: items)
+    }
+
+    /// An entry of the sender's log about `item`, at the index it names, proven in the checkpoint.
+    private func provenEntry(
+        _ proven: HandoverDocument.ProvenEntry, item: String, checkpoint: Checkpoint, what: String
+    ) throws -> CustodyEntry {
+        let entry: CustodyEntry
+        do { entry = try CustodyEntry(parsing: proven.entry) } catch {
+            throw refuse(.altered, "item \(item): \(what) is not a canonical entry", cause: error)
+        }
+        guard entry.item == item, entry.sequence == proven.index else {
+            throw refuse(
+                .altered,
+                "item \(item): \(what) names another item or index "
+                    + "(\(DisplayName.escape(Array(entry.item.utf8))), \(entry.sequence))")
+        }
+        do {
+            try MerkleProofs.verifyInclusion(
+                index: proven.index, size: checkpoint.size, leafHash: MerkleHasher.openSSL.hashLeaf(proven.entry),
+                proof: proven.proof, root: checkpoint.root, hasher: MerkleHasher.openSSL)
+        } catch {
+            throw refuse(
+                .altered,
+                "item \(item): \(what) (index \(proven.index)) is not in the sender's log at checkpoint size \(checkpoint.size)",
+                cause: error)
+        }
+        return entry
+    }
+
+    /// Step 6: each archive, copied out of the tar into a temporary under `tmp/` (a name this node
+    /// gives), fsynced, and re-read: its raw SHA-256 and its original's digests and size must be
+    /// those its entries record. The caller removes the temporaries.
+    func extractArchives(_ checked: Checked) throws -> [Hash: ExtractedArchive] {
+        var wanted = [Hash: CheckedItem]()
+        for item in checked.items {
+            if let other = wanted[item.digests.sha256], other.archive != item.archive || other.size != item.size {
+                throw refuse(.altered, "items \(other.item) and \(item.item) name one content with two archives")
+            }
+            wanted[item.digests.sha256] = item
+        }
+        var extracted = [Hash: ExtractedArchive]()
+        var temporaries = [RawPath]()
+        var done = false
+        defer { if !done { for path in temporaries { FileSystem.remove(path) } } }
+        try FileSystem.makeDirectory(vault.temporaryPath)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        try forEachMember { member, _, reader in
+            guard case .archive(let content, let suffix) = member, let item = wanted[content] else { return }
+            let temporary = vault.temporaryPath.appending(Vault.temporaryName("receive-\(content.hex)\(suffix)"))
+            let output: FileDescriptor
+            do { output = try FileSystem.createExclusive(temporary, mode: 0o400) } catch {
+                throw CustodyError(.missing, "\(temporary): cannot be written", cause: error)
+            }
+            temporaries.append(temporary)
+            while true {
+                let count = try reader.read(into: buffer)
+                if count == 0 { break }
+                do { try output.write(UnsafeRawBufferPointer(rebasing: buffer[..<count])) } catch {
+                    throw CustodyError(.missing, "\(temporary): cannot be written", cause: error)
+                }
+            }
+            do { try output.sync() } catch {
+                throw CustodyError(.missing, "\(temporary): cannot be written", cause: error)
+            }
+            let contents: VaultVerifier.ArchiveContents
+            do {
+                contents = try VaultVerifier(vault: vault).readArchive(
+                    temporary, wantMD5: item.digests.md5 != nil, wantSHA1: item.digests.sha1 != nil)
+            } catch {
+                throw refuse(.altered, "objects/\(content.hex)\(suffix) is not a readable sealed archive", cause: error)
+            }
+            guard contents.archiveHash == item.archive else {
+                throw refuse(
+                    .altered,
+                    "objects/\(content.hex)\(suffix): its SHA-256 is \(contents.archiveHash.hex), the entry of item "
+                        + "\(item.item) names \(item.archive.hex)")
+            }
+            guard contents.digests == item.digests, UInt64(contents.size) == item.size else {
+                throw refuse(
+                    .altered,
+                    "objects/\(content.hex)\(suffix): the original it holds has SHA-256 \(contents.digests.sha256.hex) "
+                        + "and \(contents.size) bytes, the entry of item \(item.item) names \(item.digests.sha256.hex) "
+                        + "and \(item.size)")
+            }
+            extracted[content] = ExtractedArchive(
+                temporary: temporary, compression: Self.compression(suffix: suffix), archiveHash: contents.archiveHash,
+                digests: contents.digests)
+        }
+        guard extracted.count == wanted.count else {
+            throw refuse("changed while it was read (an archive is gone)")
+        }
+        done = true
+        return extracted
+    }
+
+    static func compression(suffix: String) -> String {
+        ArchiveCompression.allCases.first { $0.suffix == suffix }?.rawValue ?? "zstd"
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import CustosCustody
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosVault
+
+struct Receive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Receive items another node handed over (a file `custos transfer` wrote).",
+        discussion: """
+            The file must be signed by a node this vault knows (`custos peer add`); its entries must be \
+            in the sender's signed log (inclusion proofs to its checkpoint), and every archive and \
+            manifest must be the one its entry records: the originals are re-hashed. Items already in \
+            this vault are refused. On any refusal nothing is recorded; exit 1 when bytes were altered, \
+            2 for any other refusal. Then the archives and manifests are stored and one `received` \
+            entry per item is recorded, naming the sender's origin and entry index, with the same digests.
+            """)
+    @OptionGroup var vault: VaultOptions
+    @Argument(help: "The handover file.") var file: String
+    @Option(help: "Why the items are received (kept in the details document).") var reason: String?
+    @Option(help: "The handler's name (kept in the details document).") var examiner: String?
+
+    func run() throws {
+        let vault = try vault.open()
+        _ = try vault.signer()
+        let custody = Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion)
+        let session = try custody.session()
+        let receipt: ReceiveReceipt
+        do {
+            receipt = try session.receive(RawArguments.raw(file), reason: reason)
+        } catch let error as CustodyError {
+            throw handoverFailure(error)
+        }
+        if let failure = receipt.stampFailure {
+            Output.error("custos: \(file): received, but not time-stamped by this node: \(failure)")
+        }
+        for entry in receipt.event.entries {
+            let sha256 = entry.digests?.sha256.hex ?? "?"
+            let from = entry.details["fromIndex"]?.integerValue.map(String.init) ?? "?"
+            let note = receipt.shared.contains(entry.item) ? " (content already in the vault; archive shared)" : ""
+            Output.line(
+                "received \(entry.item) entry \(entry.sequence) sha256 \(sha256) from \(receipt.origin) entry \(from)\(note)"
+            )
+        }
+    }
+}
