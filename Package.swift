@@ -85,7 +85,7 @@ let package = Package(
         .target(
             name: "CustosDaemon",
             dependencies: [
-                "CSystem", "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
+                "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
                 "CustosSealing", "CustosCustody", "CustosOpenSSL", "CustosTimeStamping",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

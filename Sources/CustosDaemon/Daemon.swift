@@ -1,4 +1,3 @@
-import CSystem
 import CustosCustody
 import CustosFileSystem
 import CustosFormats
@@ -7,7 +6,6 @@ import CustosOpenSSL
 import CustosSealing
 import CustosVault
 import Foundation
-import Glibc
 import Logging
 import ServiceLifecycle
 
@@ -23,7 +21,7 @@ public enum Daemon {
         // Memory flat through long bursts: glibc gives each thread an arena of its own and keeps
         // their freed pages; two arenas (and a trim each second, by the watcher) keep it bounded
         // at no measured cost in throughput (Docs/Performance.md).
-        custos_limit_malloc_arenas(8)
+        ThisProcess.limitMallocArenas(to: 8)
         // SIGTERM and SIGINT are caught from the very start: one that comes during start-up
         // (reconciliation) still shuts the daemon down gracefully once its services run.
         let signals = ShutdownSignals()
@@ -132,7 +130,7 @@ public enum Daemon {
         for (name, path) in [("inbox", layout.inbox), ("sealed", layout.sealed), ("rejected", layout.rejected)] {
             do {
                 try FileSystem.makeDirectory(path)
-            } catch let error as FileSystemError where error.errno == EIO || error.errno == EROFS {
+            } catch let error as FileSystemError where error.isFailureOfTheFileSystem {
                 // The file system failed, not the configuration: exit 3 (invariant 8).
                 throw DaemonError(.sealingStopped, "making the \(name) folder \(path) failed: \(error)", cause: error)
             } catch {
@@ -160,8 +158,8 @@ final class ShutdownSignals: @unchecked Sendable {
     private let queue = DispatchQueue(label: "custos.signals")
 
     init() {
-        for number in [SIGTERM, SIGINT] {
-            signal(number, SIG_IGN)
+        for number in ThisProcess.stopSignals {
+            ThisProcess.ignoreDefaultAction(ofSignal: number)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { [weak self] in self?.requested() }
             source.resume()

@@ -1,4 +1,3 @@
-import CSystem
 import CustosCustody
 import CustosFileSystem
 import CustosFormats
@@ -112,7 +111,7 @@ final class ExternalStamper: @unchecked Sendable {
 
     func run() throws {
         // Background work: this thread yields the CPU to sealing (Linux nices threads one by one).
-        _ = custos_nice_this_thread(10)
+        ThisProcess.lowerThisThreadPriority(toNice: 10)
         let session = try custody.session(cacheKiB: 1024)
         let ledger = session.ledger
         let sources = try ledger.stampSources()

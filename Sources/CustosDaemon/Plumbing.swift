@@ -1,6 +1,5 @@
 import CustosFormats
 import Foundation
-import Glibc
 
 /// A FIFO queue between threads: `pop` blocks (with a timeout) until an element comes or the queue
 /// is closed. The daemon's threads hand work and results through these, never through Swift's

@@ -181,6 +181,22 @@ public enum FileSystem {
         (try? linkStatus(path)) != nil
     }
 
+    /// Takes the group and other permission bits off `path`, but those in `keep` (0o050: the
+    /// group may still read and enter). A link is left as it is; so is a file whose owner is
+    /// another account, or on read-only media (the change is refused, and that is no error).
+    public static func closeToOthers(_ path: RawPath, keeping keep: UInt32 = 0) {
+        guard let status = try? linkStatus(path), !status.isSymbolicLink else { return }
+        let mode = mode_t(status.mode & 0o7777)
+        let narrowed = mode & ~(0o077 & ~mode_t(keep))
+        if narrowed != mode { _ = path.withCString { chmod($0, narrowed) } }
+    }
+
+    /// Whether `path` lies on a file system mounted read-only (false when that cannot be told).
+    public static func isOnReadOnlyFileSystem(_ path: RawPath) -> Bool {
+        var info = statvfs()
+        return path.withCString { statvfs($0, &info) } == 0 && info.f_flag & UInt(ST_RDONLY) != 0
+    }
+
     /// The names in a directory (not `.` and `..`), byte-exact, sorted by bytes. The directory
     /// itself is not a link (its last component is opened with `O_NOFOLLOW`).
     public static func listDirectory(_ path: RawPath) throws -> [[UInt8]] {

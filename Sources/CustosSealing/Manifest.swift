@@ -1,6 +1,5 @@
 import CustosFileSystem
 import CustosFormats
-import Glibc
 
 /// The manifest of a sealed item (canonical JSON, `manifest.json` in the archive and in
 /// `manifests/`), and the names and the hashdeep list that go with it.
@@ -45,8 +44,8 @@ enum Manifest {
         return out
     }
 
-    static func timeString(_ time: timespec) -> String {
-        RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 9)
+    static func timeString(_ time: FileStatus.Time) -> String {
+        RFC3339.format(seconds: time.seconds, nanoseconds: time.nanoseconds, fractionDigits: 9)
     }
 
     static func build(

@@ -5,7 +5,6 @@ import CustosLedger
 import CustosOpenSSL
 import CustosVault
 import Foundation
-import Glibc
 import Logging
 
 /// A file sealed into the vault whose custody event is not yet recorded.
@@ -254,9 +253,7 @@ public final class Sealer: @unchecked Sendable {
     /// The absolute form of a path, without resolving links (the name as the handler gave it).
     static func absolute(_ path: RawPath) -> RawPath {
         if path.bytes.first == UInt8(ascii: "/") { return path }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
-        let cwd = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        guard let cwd = ThisProcess.workingDirectory?.bytes else { return path }
         var bytes = path.bytes
         while bytes.starts(with: Array("./".utf8)) { bytes.removeFirst(2) }
         return RawPath(bytes: cwd + [UInt8(ascii: "/")] + bytes)
@@ -266,15 +263,9 @@ public final class Sealer: @unchecked Sendable {
 extension SealingContext {
     /// The context of this process: host name, effective user, tool version.
     public static func current(tool: String) -> SealingContext {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        let uid = geteuid()
-        var name = "uid \(uid)"
-        if let entry = getpwuid(uid), let pwName = entry.pointee.pw_name {
-            name = String(cString: pwName)
-        }
+        let uid = ThisProcess.effectiveUserID
         return SealingContext(
-            host: String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-            operatorName: name, operatorUID: uid, tool: tool)
+            host: ThisProcess.hostName, operatorName: ThisProcess.accountName(userID: uid) ?? "uid \(uid)",
+            operatorUID: uid, tool: tool)
     }
 }

@@ -3,7 +3,6 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import Foundation
-import Glibc
 
 /// A vault on local disk: configuration, ledger, signing key, and the sealed archives and
 /// manifests by content address.
@@ -60,10 +59,8 @@ public struct Vault: Sendable {
                 throw VaultError(.alreadyExists, "\(root): the folder is not empty; nothing was changed")
             }
         }
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME, &clock)
         let timeStampAuthority = try prepareTimeStampAuthority(
-            timeStamping, origin: configuration.origin, now: Int64(clock.tv_sec))
+            timeStamping, origin: configuration.origin, now: SystemClock.secondsSinceEpoch())
         configuration.timeStampPolicy = timeStampAuthority?.policy
         let vault = Vault(root: root, configuration: configuration)
         do {
@@ -153,7 +150,7 @@ public struct Vault: Sendable {
                 throw VaultError(.badLayout, "\(path): cannot be examined", cause: error)
             }
             guard let status else { return }
-            if status.mode & S_IFMT == S_IFLNK {
+            if status.isSymbolicLink {
                 throw VaultError(
                     .badLayout, "\(path): is a symbolic link where the vault keeps a \(isFolder ? "folder" : "file"); refused, not followed")
             }
@@ -188,8 +185,7 @@ public struct Vault: Sendable {
     /// refused with that reason, before anything is attempted.
     public func openLedger(readOnly: Bool = false, cacheKiB: Int = 65536) throws -> Ledger {
         if !readOnly {
-            var info = statvfs()
-            if root.withCString({ statvfs($0, &info) }) == 0, info.f_flag & UInt(ST_RDONLY) != 0 {
+            if FileSystem.isOnReadOnlyFileSystem(root) {
                 throw VaultError(.storage, "\(root): the vault is on a read-only file system; nothing can be sealed")
             }
         }
@@ -203,7 +199,7 @@ public struct Vault: Sendable {
         guard let status = try? FileSystem.linkStatus(path) else {
             throw VaultError(.keyProblem, "\(path): the \(what) is missing")
         }
-        if status.mode & S_IFMT == S_IFLNK {
+        if status.isSymbolicLink {
             throw VaultError(.keyProblem, "\(path): the \(what) is a symbolic link; refused, not followed")
         }
         guard status.isRegularFile else {
@@ -335,7 +331,7 @@ public struct Vault: Sendable {
         let path = locksPath.appending("daemon.lock")
         do {
             let lock = try FileLock(path, exclusive: true, wait: false)
-            lock.record("pid \(getpid())\n")
+            lock.record("pid \(ThisProcess.identifier)\n")
             return lock
         } catch let error as FileSystemError where error.code == .exists {
             let holder = FileLock.holder(of: path).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -370,12 +366,7 @@ public struct Vault: Sendable {
     /// where the inbox is shared with a group (setgid). Only the owner can do this: a vault owned
     /// by another account, or on read-only media, is left as it is.
     public func closeToOthers() {
-        func narrow(_ path: RawPath, keep: mode_t = 0) {
-            guard let status = try? FileSystem.linkStatus(path), status.mode & S_IFMT != S_IFLNK else { return }
-            let mode = mode_t(status.mode & 0o7777)
-            let narrowed = mode & ~(0o077 & ~keep)
-            if narrowed != mode { _ = path.withCString { chmod($0, narrowed) } }
-        }
+        func narrow(_ path: RawPath, keep: UInt32 = 0) { FileSystem.closeToOthers(path, keeping: keep) }
         let inboxShared = (try? FileSystem.linkStatus(inboxPath)).map { $0.mode & 0o2070 == 0o2070 } ?? false
         narrow(root, keep: inboxShared ? 0o050 : 0)
         for (path, _) in layout { narrow(path) }
@@ -390,7 +381,7 @@ public struct Vault: Sendable {
 
     /// The name of a temporary file made by this process: `<pid>-<name>` after `prefix`, so that
     /// what a dead process left can be told from what a live one writes.
-    public static func temporaryName(_ name: String) -> String { "\(getpid())-\(name)" }
+    public static func temporaryName(_ name: String) -> String { "\(ThisProcess.identifier)-\(name)" }
 
     /// Removes temporaries: `tmp/<pid>-*` and the `.tmp-<pid>-*` files a durable write leaves
     /// beside its target (the vault's top, `tsa/`, the shards of `objects/` and `manifests/`).

@@ -125,9 +125,19 @@ public final class Certificate: @unchecked Sendable {
         return Int64(timegm(&tm))
     }
 
+    /// The X.509 v3 extensions a certificate is issued with, by OpenSSL's numeric id (NID), for
+    /// callers that do not import OpenSSL itself: `(Extension.extendedKeyUsage, "critical,timeStamping")`.
+    public enum Extension {
+        public static let basicConstraints = NID_basic_constraints
+        public static let keyUsage = NID_key_usage
+        public static let extendedKeyUsage = NID_ext_key_usage
+        public static let subjectKeyIdentifier = NID_subject_key_identifier
+        public static let authorityKeyIdentifier = NID_authority_key_identifier
+    }
+
     /// Issues a certificate for `subjectKey`'s public key, signed by `issuerKey` (self-signed when
     /// `issuer` is nil), with extensions in OpenSSL's configuration syntax, e.g.
-    /// `(NID_ext_key_usage, "critical,timeStamping")`.
+    /// `(Extension.extendedKeyUsage, "critical,timeStamping")`.
     public static func issue(
         commonName: String, organization: String?, subjectKey: SigningKey, issuer: Certificate?,
         issuerKey: SigningKey, notBefore: Int64, notAfter: Int64, extensions: [(Int32, String)]
