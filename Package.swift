@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "CustosArchive", dependencies: ["CArchive", "CZstd"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
         .target(name: "CustosFileSystem", dependencies: ["CSystem", "CustosFormats"]),
-        .target(name: "CustosWatch", dependencies: ["CustosFileSystem"]),
+        .target(name: "CustosWatch", dependencies: ["CustosFormats", "CustosFileSystem"]),
         .target(name: "CustosHTTP"),
 
         // Services.
@@ -129,7 +129,8 @@ let package = Package(
                 "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
-        .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
+        .testTarget(
+            name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
         .testTarget(
             name: "CustosDaemonTests",
             dependencies: ["CustosDaemon", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTestSupport"]),

@@ -1,4 +1,5 @@
 import CustosFileSystem
+import CustosFormats
 
 /// Decides when a file in the inbox is ready to seal: it has been closed (or was found by a
 /// scan), and its size and modification time have not changed for the settle time. A slow copy

@@ -1,3 +1,4 @@
+import CustosFormats
 import Glibc
 
 extension timespec {

@@ -1,4 +1,5 @@
 import CSystem
+import CustosFormats
 import Glibc
 
 extension FileSystem {

@@ -1,3 +1,4 @@
+import CustosFormats
 import Glibc
 
 /// The file operations Custos needs, each one checked, with durable variants: a durable write is
