@@ -8,6 +8,7 @@ import CustosVault
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `custos daemon`: one process per vault, a service group of the inbox watcher, the sealing
 /// pipeline and the checkpointer. SIGTERM or SIGINT shuts it down gracefully: the watcher stops,
@@ -153,7 +154,7 @@ public enum Daemon {
 /// Catches SIGTERM and SIGINT from the moment it is made and turns them into a graceful shutdown
 /// of the service group, once attached; a signal that came before is honoured at attachment.
 final class ShutdownSignals: @unchecked Sendable {
-    private let state = Locked<(requested: Bool, group: ServiceGroup?)>((false, nil))
+    private let state = Mutex<(requested: Bool, group: ServiceGroup?)>((false, nil))
     private var sources: [any DispatchSourceSignal] = []
     private let queue = DispatchQueue(label: "custos.signals")
 

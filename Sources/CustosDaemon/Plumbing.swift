@@ -103,20 +103,6 @@ final class StopSignal: @unchecked Sendable {
     }
 }
 
-/// A value behind a lock, for the little state threads share.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
-
 /// Runs `body` on a new thread of its own and waits for its result without holding a
 /// cooperative thread.
 func runOnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
