@@ -83,6 +83,7 @@ public enum Daemon {
     }
 
     /// What start-up leaves for the services.
+    /// Sendable: handed once from the start-up thread to the daemon's task, never used by both (locks, authorities).
     struct StartUp: @unchecked Sendable {
         var vault: Vault
         var layout: InboxLayout
@@ -153,18 +154,21 @@ public enum Daemon {
 
 /// Catches SIGTERM and SIGINT from the moment it is made and turns them into a graceful shutdown
 /// of the service group, once attached; a signal that came before is honoured at attachment.
+/// Sendable: the dispatch sources are set in init and only cancelled in deinit; the rest is a Mutex.
 final class ShutdownSignals: @unchecked Sendable {
     private let state = Mutex<(requested: Bool, group: ServiceGroup?)>((false, nil))
-    private var sources: [any DispatchSourceSignal] = []
+    private let sources: [any DispatchSourceSignal]
     private let queue = DispatchQueue(label: "custos.signals")
 
     init() {
-        for number in ThisProcess.stopSignals {
+        let queue = self.queue
+        sources = ThisProcess.stopSignals.map { number in
             ThisProcess.ignoreDefaultAction(ofSignal: number)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            return DispatchSource.makeSignalSource(signal: number, queue: queue)
+        }
+        for source in sources {
             source.setEventHandler { [weak self] in self?.requested() }
             source.resume()
-            sources.append(source)
         }
     }
 
@@ -214,7 +218,7 @@ struct ThreadService: Service, CustomStringConvertible {
 /// was killed may have left entries uncovered) and a last one on stop. Each is stamped by the
 /// node's TSA in its own transaction, the token kept beside it, not as an entry after it: so the
 /// checkpoint covers every entry, and a checkpoint calls for no other (the ledger comes to rest).
-final class Checkpointer: @unchecked Sendable {
+final class Checkpointer: Sendable {
     let custody: Custody
     let interval: Double
     let logger: Logger

@@ -18,6 +18,7 @@ import Logging
 /// asked again after `timestamp-retry-seconds`, doubling up to ten minutes; a bad token is never
 /// recorded. When an item has waited longer than `timestamp-alarm-seconds`, an alarm is logged.
 /// The skew between genTime and the node's clock is recorded, and flagged above its bound.
+/// Sendable: the authorities and their state are the stamper thread's alone; others only call `requestStop`.
 final class ExternalStamper: @unchecked Sendable {
     /// One authority, with what it still has to stamp.
     final class Authority {

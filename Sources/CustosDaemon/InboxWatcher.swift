@@ -10,6 +10,7 @@ import Logging
 ///
 /// Inputs that are not regular files (symbolic links, FIFOs, sockets, devices) are moved to
 /// `rejected/` at once, never opened or followed.
+/// Sendable: its state is the watcher thread's alone; other threads only call `requestStop` (a StopSignal).
 final class InboxWatcher: @unchecked Sendable {
     let layout: InboxLayout
     let configuration: DaemonConfiguration

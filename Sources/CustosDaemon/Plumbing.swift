@@ -4,6 +4,7 @@ import Foundation
 /// A FIFO queue between threads: `pop` blocks (with a timeout) until an element comes or the queue
 /// is closed. The daemon's threads hand work and results through these, never through Swift's
 /// cooperative pool, so blocking calls (reads, fsync, SQLite) never starve it.
+/// Sendable: every stored property is read and written under `condition`.
 final class BlockingQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Element] = []
@@ -74,6 +75,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
 }
 
 /// A flag set once by another thread (a stop request), with a wait that wakes when it is set.
+/// Sendable: `set` is read and written under `condition`.
 final class StopSignal: @unchecked Sendable {
     private let condition = NSCondition()
     private var set = false

@@ -33,6 +33,7 @@ enum SealOutcome: Sendable {
 /// system synced (one syncfs for the batch: every archive's bytes on disk) -> ledger commit (entries + release journal) -> originals moved out of the inbox -> inbox
 /// synced -> journal rows removed (in the next transaction). A crash anywhere leaves each file in
 /// the inbox or sealed once; start-up reconciliation finishes the rest.
+/// Sendable: its threads share only BlockingQueues, StopSignals and Mutexes; the rest is immutable.
 final class SealingPipeline: @unchecked Sendable {
     /// A sealed file waiting for its batch's commit.
     struct Sealed {

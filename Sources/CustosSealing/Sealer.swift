@@ -26,7 +26,7 @@ public struct PendingSeal: Sendable {
 
 /// Seals files into a vault: one read of the file feeds the digests and the archive writer; the
 /// archive lands by content address durably before the ledger records it.
-public final class Sealer: @unchecked Sendable {
+public final class Sealer: Sendable {
     public let vault: Vault
     public let context: SealingContext
     private let logger: Logger

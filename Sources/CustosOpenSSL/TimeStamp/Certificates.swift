@@ -29,6 +29,7 @@ func readingFromMemory<T>(_ bytes: [UInt8], _ body: (OpaquePointer) throws -> T)
 }
 
 /// A private key for X.509 and CMS signatures (ECDSA P-256). Owns its `EVP_PKEY`.
+/// Sendable: the `EVP_PKEY` never changes after init; each use makes its own OpenSSL context.
 public final class SigningKey: @unchecked Sendable {
     let pkey: OpaquePointer
 
@@ -65,6 +66,7 @@ public final class SigningKey: @unchecked Sendable {
 }
 
 /// An X.509 certificate. Owns one reference to its `X509`.
+/// Sendable: the `X509` never changes once made, and OpenSSL allows concurrent reads of it.
 public final class Certificate: @unchecked Sendable {
     let x509: OpaquePointer
 
@@ -184,7 +186,7 @@ public final class Certificate: @unchecked Sendable {
 
 /// Signs SHA-256 digests with one key (ECDSA, a DER `Ecdsa-Sig-Value`), its OpenSSL context set
 /// up once. Owns the `EVP_PKEY_CTX`; one thread at a time.
-public final class DigestSigner: @unchecked Sendable {
+public final class DigestSigner {
     private let context: OpaquePointer
     private let key: SigningKey
 
