@@ -44,7 +44,7 @@ let package = Package(
 
         // Adapters: one per C library or system facility.
         .target(name: "CustosOpenSSL", dependencies: ["COpenSSL", "CustosFormats"]),
-        .target(name: "CustosArchive", dependencies: ["CArchive", "CZstd"]),
+        .target(name: "CustosArchive", dependencies: ["CArchive", "CZstd", "CustosFormats"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
         .target(name: "CustosFileSystem", dependencies: ["CSystem", "CustosFormats"]),
         .target(name: "CustosWatch", dependencies: ["CustosFormats", "CustosFileSystem"]),

@@ -50,7 +50,7 @@ enum Manifest {
 
     static func build(
         item: String, request: SealRequest, absolutePath: RawPath, status: FileStatus, digests: EvidenceDigests,
-        member: String, origin: String, context: SealingContext, sealedAt: String, compression: String
+        member: String, origin: String, context: SealingContext, sealedAt: String, compression: Compression
     ) -> [UInt8] {
         let original: JSONObject = [
             "name": .byteString(request.path.lastComponent),
@@ -82,7 +82,7 @@ enum Manifest {
                 "operator": .string(context.operatorName),
                 "operatorUID": .integer(Int64(context.operatorUID)),
                 "time": .string(sealedAt),
-                "compression": .string(compression),
+                "compression": .string(compression.rawValue),
             ]),
         ]
         if let inbox = request.inbox {

@@ -93,7 +93,7 @@ public final class Sealer: Sendable {
         let item = Self.newItemIdentifier()
         let member = Manifest.safeMemberName(request.path.lastComponent, digester: digester)
         let configuration = vault.configuration
-        let compression = ArchiveCompression(rawValue: configuration.compression) ?? .zstd
+        let compression = configuration.compression
 
         let temporary = vault.temporaryPath.appending(Vault.temporaryName("seal-\(item)\(compression.suffix)"))
         let output: FileDescriptor
@@ -178,7 +178,7 @@ public final class Sealer: Sendable {
         let absolute = Self.absolute(request.path)
         let manifest = Manifest.build(
             item: item, request: request, absolutePath: absolute, status: before, digests: digests, member: member,
-            origin: configuration.origin, context: context, sealedAt: sealedAt, compression: compression.rawValue)
+            origin: configuration.origin, context: context, sealedAt: sealedAt, compression: compression)
         let manifestHash = digester.sha256(manifest)
 
         let archiveHash: Hash
@@ -194,7 +194,7 @@ public final class Sealer: Sendable {
             if durability == .immediate { try output.sync() }
             let computed = Hash(bytes: archiveDigest.finish())!
             switch try vault.placeArchive(
-                temporary: temporary, content: digests.sha256, compression: compression.rawValue,
+                temporary: temporary, content: digests.sha256, compression: compression,
                 durability: durability)
             {
             case .placed:

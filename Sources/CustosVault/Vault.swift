@@ -32,7 +32,7 @@ public struct Vault: Sendable {
     public var inboxPath: RawPath { root.appending("inbox") }
     public var locksPath: RawPath { root.appending("locks") }
 
-    public var compression: String { configuration.compression }
+    public var compression: Compression { configuration.compression }
 
     /// Creates a vault at `root`: folders, configuration, signing key (0600), ledger with the
     /// checkpoint of the empty tree. Refuses a folder that already holds a vault, or anything but
@@ -108,6 +108,8 @@ public struct Vault: Sendable {
         let configuration: VaultConfiguration
         do {
             configuration = try JSONDecoder().decode(VaultConfiguration.self, from: Data(bytes))
+        } catch let error as Compression.UnknownName {
+            throw VaultError(.badConfiguration, "\(configPath): \(error)")
         } catch {
             throw VaultError(.badConfiguration, "\(configPath): not a valid vault configuration: \(describe(error))")
         }
@@ -245,15 +247,14 @@ public struct Vault: Sendable {
     private func shard(_ hash: Hash) -> [UInt8] { Array(hash.hex.prefix(2).utf8) }
 
     /// Where the archive of the content with this SHA-256 lives, for a compression.
-    public func archivePath(content: Hash, compression: String) -> RawPath {
-        let suffix = ArchiveSuffix.forCompression(compression)
-        return objectsPath.appending(component: shard(content))
-            .appending(component: Array((content.hex + suffix).utf8))
+    public func archivePath(content: Hash, compression: Compression) -> RawPath {
+        objectsPath.appending(component: shard(content))
+            .appending(component: Array((content.hex + compression.suffix).utf8))
     }
 
     /// The stored archive of the content with this SHA-256, whatever its compression; nil if there is none.
     public func findArchive(content: Hash) -> RawPath? {
-        for compression in ["zstd", "none", "gzip", "xz"] {
+        for compression in Compression.allCases {
             let path = archivePath(content: content, compression: compression)
             if FileSystem.exists(path) { return path }
         }
@@ -278,7 +279,7 @@ public struct Vault: Sendable {
     /// With `durability: .batch` the directories are not synced: the caller syncs the file
     /// system once for a batch (`FileSystemSync`) before the ledger records any of it.
     public func placeArchive(
-        temporary: RawPath, content: Hash, compression: String, durability: Durability = .immediate
+        temporary: RawPath, content: Hash, compression: Compression, durability: Durability = .immediate
     ) throws -> Placement {
         if let existing = findArchive(content: content) { return .alreadyStored(existing) }
         let target = archivePath(content: content, compression: compression)
@@ -424,7 +425,7 @@ public struct Vault: Sendable {
     }
 
     /// This vault with other sealing settings (the daemon's configuration may override them).
-    public func overriding(compression: String?, compressionLevel: Int??, md5: Bool?, sha1: Bool?) throws -> Vault {
+    public func overriding(compression: Compression?, compressionLevel: Int??, md5: Bool?, sha1: Bool?) throws -> Vault {
         var configuration = self.configuration
         if let compression { configuration.compression = compression }
         if let compressionLevel { configuration.compressionLevel = compressionLevel }
@@ -432,17 +433,5 @@ public struct Vault: Sendable {
         if let sha1 { configuration.sha1 = sha1 }
         try configuration.validate(file: configurationPath.description)
         return Vault(root: root, configuration: configuration)
-    }
-}
-
-/// The file-name suffixes of archives by compression.
-public enum ArchiveSuffix {
-    public static func forCompression(_ compression: String) -> String {
-        switch compression {
-        case "none": ".tar"
-        case "gzip": ".tar.gz"
-        case "xz": ".tar.xz"
-        default: ".tar.zst"
-        }
     }
 }
