@@ -296,9 +296,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         var existing = path
         var rest = [[UInt8]]()
         while true {
-            if let real = existing.withCString({ realpath($0, nil) }) {
-                defer { free(real) }
-                var result = RawPath(bytes: Array(String(cString: real).utf8))
+            if var result = FileSystem.realPath(existing) {
                 for component in rest {
                     if component == Array("..".utf8) {
                         result = result.parent

@@ -192,6 +192,14 @@ public enum FileSystem {
         if narrowed != mode { _ = path.withCString { chmod($0, narrowed) } }
     }
 
+    /// `path` with every link, `.` and `..` resolved by the kernel (`realpath`); nil when some
+    /// part of it does not exist or cannot be searched.
+    public static func realPath(_ path: RawPath) -> RawPath? {
+        guard let real = path.withCString({ realpath($0, nil) }) else { return nil }
+        defer { free(real) }
+        return RawPath(bytes: Array(String(cString: real).utf8))
+    }
+
     /// Whether `path` lies on a file system mounted read-only (false when that cannot be told).
     public static func isOnReadOnlyFileSystem(_ path: RawPath) -> Bool {
         var info = statvfs()
