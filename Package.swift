@@ -130,7 +130,8 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
+            name: "CustosWatchTests",
+            dependencies: ["CustosWatch", "CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
         .testTarget(
             name: "CustosDaemonTests",
             dependencies: ["CustosDaemon", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTestSupport"]),

@@ -425,7 +425,9 @@ public struct Vault: Sendable {
     }
 
     /// This vault with other sealing settings (the daemon's configuration may override them).
-    public func overriding(compression: Compression?, compressionLevel: Int??, md5: Bool?, sha1: Bool?) throws -> Vault {
+    public func overriding(
+        compression: Compression?, compressionLevel: Int??, md5: Bool?, sha1: Bool?
+    ) throws -> Vault {
         var configuration = self.configuration
         if let compression { configuration.compression = compression }
         if let compressionLevel { configuration.compressionLevel = compressionLevel }

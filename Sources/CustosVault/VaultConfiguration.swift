@@ -21,7 +21,8 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     public var timeStampPolicy: String?
 
     public init(
-        origin: String, compression: Compression = .zstd, compressionLevel: Int? = nil, md5: Bool = true, sha1: Bool = true
+        origin: String, compression: Compression = .zstd, compressionLevel: Int? = nil, md5: Bool = true,
+        sha1: Bool = true
     ) {
         self.format = Self.formatName
         self.origin = origin
