@@ -44,10 +44,10 @@ let package = Package(
 
         // Adapters: one per C library or system facility.
         .target(name: "CustosOpenSSL", dependencies: ["COpenSSL", "CustosFormats"]),
-        .target(name: "CustosArchive", dependencies: ["CArchive", "CZstd"]),
+        .target(name: "CustosArchive", dependencies: ["CArchive", "CZstd", "CustosFormats"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
         .target(name: "CustosFileSystem", dependencies: ["CSystem", "CustosFormats"]),
-        .target(name: "CustosWatch", dependencies: ["CustosFileSystem"]),
+        .target(name: "CustosWatch", dependencies: ["CustosFormats", "CustosFileSystem"]),
         .target(name: "CustosHTTP"),
 
         // Services.
@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "CustosDaemon",
             dependencies: [
-                "CSystem", "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
+                "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
                 "CustosSealing", "CustosCustody", "CustosOpenSSL", "CustosTimeStamping",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,7 +139,9 @@ let package = Package(
                 "CustosVault", "CustosTestSupport",
             ]
         ),
-        .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
+        .testTarget(
+            name: "CustosWatchTests",
+            dependencies: ["CustosWatch", "CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
         .testTarget(
             name: "CustosDaemonTests",
             dependencies: [

@@ -1,22 +1,7 @@
 import CArchive
+import CustosFormats
 import Foundation
 import Glibc
-
-/// The compression of a sealed archive. zstd is the default: it is the only one that keeps up
-/// with hashing (gzip and xz are 20 to 200 times slower on this hardware).
-public enum ArchiveCompression: String, Sendable, CaseIterable, Codable {
-    case none, zstd, gzip, xz
-
-    /// The file-name suffix of an archive with this compression.
-    public var suffix: String {
-        switch self {
-        case .none: ".tar"
-        case .zstd: ".tar.zst"
-        case .gzip: ".tar.gz"
-        case .xz: ".tar.xz"
-        }
-    }
-}
 
 /// Writes one POSIX pax archive to an open file descriptor. Owns the `struct archive`, freed in
 /// `deinit`; use from one thread at a time.
@@ -90,7 +75,7 @@ public final class ArchiveWriter {
     /// `compressionThreads` workers of its own (none: on the caller's thread), so compressible
     /// data is not held to one core's pace, with memory bounded (`ZstdFrameWriter`).
     public init(
-        fileDescriptor: Int32, path: String, compression: ArchiveCompression, level: Int? = nil,
+        fileDescriptor: Int32, path: String, compression: Compression, level: Int? = nil,
         compressionThreads: Int = 0, tap: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws {
         _ = Self.utf8Locale

@@ -16,11 +16,13 @@ import Foundation
 /// queue, then freed; each hand-off goes through a queue or a semaphore, so no slot is touched by
 /// two threads at once. A worker's context is used on that worker's queue only. `failed` and
 /// `discarding` are guarded by a lock.
+/// Sendable: shared with its queues; slots move by queue and semaphore, `failure` and `discarding` are behind `lock`.
 final class ZstdFrameWriter: @unchecked Sendable {
     /// Writes one finished frame; false when the write failed (the caller keeps the errno).
     typealias Output = (UnsafeRawBufferPointer) -> Bool
 
     /// Owned by one stage at a time (filler, worker, writer), handed on by queue and semaphore.
+    /// Sendable: one stage owns it at a time, and each hand-off (a queue, a semaphore) orders the accesses.
     private final class Slot: @unchecked Sendable {
         let input: UnsafeMutableRawBufferPointer
         let output: UnsafeMutableRawBufferPointer

@@ -1,4 +1,3 @@
-import CSystem
 import CustosCustody
 import CustosFileSystem
 import CustosFormats
@@ -7,9 +6,9 @@ import CustosOpenSSL
 import CustosSealing
 import CustosVault
 import Foundation
-import Glibc
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `custos daemon`: one process per vault, a service group of the inbox watcher, the sealing
 /// pipeline and the checkpointer. SIGTERM or SIGINT shuts it down gracefully: the watcher stops,
@@ -23,7 +22,7 @@ public enum Daemon {
         // Memory flat through long bursts: glibc gives each thread an arena of its own and keeps
         // their freed pages; two arenas (and a trim each second, by the watcher) keep it bounded
         // at no measured cost in throughput (Docs/Performance.md).
-        custos_limit_malloc_arenas(8)
+        ThisProcess.limitMallocArenas(to: 8)
         // SIGTERM and SIGINT are caught from the very start: one that comes during start-up
         // (reconciliation) still shuts the daemon down gracefully once its services run.
         let signals = ShutdownSignals()
@@ -84,6 +83,7 @@ public enum Daemon {
     }
 
     /// What start-up leaves for the services.
+    /// Sendable: handed once from the start-up thread to the daemon's task, never used by both (locks, authorities).
     struct StartUp: @unchecked Sendable {
         var vault: Vault
         var layout: InboxLayout
@@ -132,7 +132,7 @@ public enum Daemon {
         for (name, path) in [("inbox", layout.inbox), ("sealed", layout.sealed), ("rejected", layout.rejected)] {
             do {
                 try FileSystem.makeDirectory(path)
-            } catch let error as FileSystemError where error.errno == EIO || error.errno == EROFS {
+            } catch let error as FileSystemError where error.isFailureOfTheFileSystem {
                 // The file system failed, not the configuration: exit 3 (invariant 8).
                 throw DaemonError(.sealingStopped, "making the \(name) folder \(path) failed: \(error)", cause: error)
             } catch {
@@ -154,18 +154,21 @@ public enum Daemon {
 
 /// Catches SIGTERM and SIGINT from the moment it is made and turns them into a graceful shutdown
 /// of the service group, once attached; a signal that came before is honoured at attachment.
+/// Sendable: the dispatch sources are set in init and only cancelled in deinit; the rest is a Mutex.
 final class ShutdownSignals: @unchecked Sendable {
-    private let state = Locked<(requested: Bool, group: ServiceGroup?)>((false, nil))
-    private var sources: [any DispatchSourceSignal] = []
+    private let state = Mutex<(requested: Bool, group: ServiceGroup?)>((false, nil))
+    private let sources: [any DispatchSourceSignal]
     private let queue = DispatchQueue(label: "custos.signals")
 
     init() {
-        for number in [SIGTERM, SIGINT] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+        let queue = self.queue
+        sources = ThisProcess.stopSignals.map { number in
+            ThisProcess.ignoreDefaultAction(ofSignal: number)
+            return DispatchSource.makeSignalSource(signal: number, queue: queue)
+        }
+        for source in sources {
             source.setEventHandler { [weak self] in self?.requested() }
             source.resume()
-            sources.append(source)
         }
     }
 
@@ -215,7 +218,7 @@ struct ThreadService: Service, CustomStringConvertible {
 /// was killed may have left entries uncovered) and a last one on stop. Each is stamped by the
 /// node's TSA in its own transaction, the token kept beside it, not as an entry after it: so the
 /// checkpoint covers every entry, and a checkpoint calls for no other (the ledger comes to rest).
-final class Checkpointer: @unchecked Sendable {
+final class Checkpointer: Sendable {
     let custody: Custody
     let interval: Double
     let logger: Logger

@@ -35,7 +35,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// commits); a large file is read by one of them, its digests and compression on their own threads.
     public var workers: Int = 4
     /// Overrides of the vault's own settings (`custos.json`); nil keeps the vault's.
-    public var compression: String?
+    public var compression: Compression?
     public var compressionLevel: Int?
     public var md5: Bool?
     public var sha1: Bool?
@@ -220,10 +220,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
             }
             workers = count
         case "compression":
-            guard ["zstd", "none", "gzip", "xz"].contains(trimmed) else {
-                throw Reason("must be zstd, none, gzip or xz, not \"\(text)\"")
+            guard let named = Compression(rawValue: trimmed) else {
+                throw Reason("must be \(Compression.choice), not \"\(text)\"")
             }
-            compression = trimmed
+            compression = named
         case "compression-level":
             guard let level = Int(trimmed), (1...19).contains(level) else {
                 throw Reason("must be a whole number from 1 to 19, not \"\(text)\"")
@@ -287,9 +287,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         var existing = path
         var rest = [[UInt8]]()
         while true {
-            if let real = existing.withCString({ realpath($0, nil) }) {
-                defer { free(real) }
-                var result = RawPath(bytes: Array(String(cString: real).utf8))
+            if var result = FileSystem.realPath(existing) {
                 for component in rest {
                     if component == Array("..".utf8) {
                         result = result.parent
@@ -317,7 +315,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             ("release", release.rawValue), ("settle-seconds", Self.format(settleSeconds)),
             ("rescan-seconds", Self.format(rescanSeconds)), ("checkpoint-seconds", Self.format(checkpointSeconds)),
             ("retry-seconds", Self.format(retrySeconds)), ("workers", String(workers)),
-            ("compression", compression ?? "(the vault's)"),
+            ("compression", compression?.rawValue ?? "(the vault's)"),
             ("compression-level", compressionLevel.map(String.init) ?? "(the vault's)"),
             ("digests", digests),
             ("timestamp-retry-seconds", Self.format(timeStampRetrySeconds)),

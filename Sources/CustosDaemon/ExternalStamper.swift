@@ -1,4 +1,3 @@
-import CSystem
 import CustosCustody
 import CustosFileSystem
 import CustosFormats
@@ -19,6 +18,7 @@ import Logging
 /// asked again after `timestamp-retry-seconds`, doubling up to ten minutes; a bad token is never
 /// recorded. When an item has waited longer than `timestamp-alarm-seconds`, an alarm is logged.
 /// The skew between genTime and the node's clock is recorded, and flagged above its bound.
+/// Sendable: the authorities and their state are the stamper thread's alone; others only call `requestStop`.
 final class ExternalStamper: @unchecked Sendable {
     typealias Authority = ExternalAuthorityQueue
 
@@ -60,7 +60,7 @@ final class ExternalStamper: @unchecked Sendable {
 
     func run() throws {
         // Background work: this thread yields the CPU to sealing (Linux nices threads one by one).
-        _ = custos_nice_this_thread(10)
+        ThisProcess.lowerThisThreadPriority(toNice: 10)
         let session = try custody.session(cacheKiB: 1024)
         let ledger = session.ledger
         let sources = try ledger.stampSources()

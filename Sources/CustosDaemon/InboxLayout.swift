@@ -2,7 +2,6 @@ import CustosFileSystem
 import CustosFormats
 import CustosOpenSSL
 import CustosSealing
-import Glibc
 
 /// The inbox and the two folders beside it: where a file found in the inbox belongs (its case,
 /// its sidecars), where it goes once sealed, and where a refused input goes with its reason.

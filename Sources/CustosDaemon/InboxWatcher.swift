@@ -1,9 +1,7 @@
-import CSystem
 import CustosFileSystem
 import CustosFormats
 import CustosWatch
 import Foundation
-import Glibc
 import Logging
 
 /// Watches the inbox and hands each file to the pipeline once it has settled: inotify on the
@@ -12,6 +10,7 @@ import Logging
 ///
 /// Inputs that are not regular files (symbolic links, FIFOs, sockets, devices) are moved to
 /// `rejected/` at once, never opened or followed.
+/// Sendable: its state is the watcher thread's alone; other threads only call `requestStop` (a StopSignal).
 final class InboxWatcher: @unchecked Sendable {
     let layout: InboxLayout
     let configuration: DaemonConfiguration
@@ -81,7 +80,7 @@ final class InboxWatcher: @unchecked Sendable {
                 releaseHolds(now: now)
                 // The sealing threads free what they allocate, but glibc keeps freed pages in each
                 // thread's arena: hand them back, so that memory stays flat through a long burst.
-                custos_release_free_memory()
+                ThisProcess.releaseFreeMemory()
                 nextInboxCheck = now + 1
             }
             if now >= nextRescan {
@@ -251,12 +250,12 @@ final class InboxWatcher: @unchecked Sendable {
     private func refuse(_ path: RawPath, status: FileStatus) {
         guard let components = layout.components(of: path) else { return }
         let reason =
-            status.mode & S_IFMT == S_IFLNK
+            status.isSymbolicLink
             ? "is a symbolic link; refused, never followed"
             : "is a \(status.kind), not a regular file; refused without being opened"
         do {
             let reasonFile = try layout.reject(
-                components, reason: reason, code: status.mode & S_IFMT == S_IFLNK ? "symlink" : "notRegularFile",
+                components, reason: reason, code: status.isSymbolicLink ? "symlink" : "notRegularFile",
                 now: SystemClock.now(), node: node, sync: pipeline.inboxSync)
             logger.warning(
                 "rejected", metadata: ["file": "\(path)", "reason": "\(reason)", "reasonFile": "\(reasonFile)"])

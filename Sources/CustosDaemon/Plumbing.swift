@@ -1,10 +1,10 @@
 import CustosFormats
 import Foundation
-import Glibc
 
 /// A FIFO queue between threads: `pop` blocks (with a timeout) until an element comes or the queue
 /// is closed. The daemon's threads hand work and results through these, never through Swift's
 /// cooperative pool, so blocking calls (reads, fsync, SQLite) never starve it.
+/// Sendable: every stored property is read and written under `condition`.
 final class BlockingQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Element] = []
@@ -75,6 +75,7 @@ final class BlockingQueue<Element>: @unchecked Sendable {
 }
 
 /// A flag set once by another thread (a stop request), with a wait that wakes when it is set.
+/// Sendable: `set` is read and written under `condition`.
 final class StopSignal: @unchecked Sendable {
     private let condition = NSCondition()
     private var set = false
@@ -101,20 +102,6 @@ final class StopSignal: @unchecked Sendable {
             if !condition.wait(until: deadline) { break }
         }
         return set
-    }
-}
-
-/// A value behind a lock, for the little state threads share.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
     }
 }
 

@@ -7,6 +7,7 @@ import CustosVault
 import Foundation
 import Glibc
 import Logging
+import Synchronization
 
 /// What became of a file handed to the pipeline; the watcher acts on it.
 enum SealOutcome: Sendable {
@@ -32,6 +33,7 @@ enum SealOutcome: Sendable {
 /// system synced (one syncfs for the batch: every archive's bytes on disk) -> ledger commit (entries + release journal) -> originals moved out of the inbox -> inbox
 /// synced -> journal rows removed (in the next transaction). A crash anywhere leaves each file in
 /// the inbox or sealed once; start-up reconciliation finishes the rest.
+/// Sendable: its threads share only BlockingQueues, StopSignals and Mutexes; the rest is immutable.
 final class SealingPipeline: @unchecked Sendable {
     /// A sealed file waiting for its batch's commit.
     struct Sealed {
@@ -56,11 +58,11 @@ final class SealingPipeline: @unchecked Sendable {
     private let work = BlockingQueue<RawPath>()
     private let sealed = BlockingQueue<Sealed>()
     private let stop = StopSignal()
-    private let workersRunning = Locked(0)
+    private let workersRunning = Mutex(0)
     /// The first storage failure: sealing stops.
-    private let failure = Locked<DaemonError?>(nil)
+    private let failure = Mutex<DaemonError?>(nil)
     /// When a full disk was last reported, to say it once per episode.
-    private let diskFull = Locked(false)
+    private let diskFull = Mutex(false)
 
     /// The most results one ledger transaction records.
     static let batchLimit = 512
@@ -282,7 +284,7 @@ final class SealingPipeline: @unchecked Sendable {
 
     /// Items whose originals have left the inbox durably: their journal rows are removed in the
     /// committer's next transaction (or on its own when idle).
-    private let releasedItems = Locked<[String]>([])
+    private let releasedItems = Mutex<[String]>([])
     private let releases = BlockingQueue<[(RawPath, PendingRelease)]>()
 
     private func committerLoop(session: CustodySession) throws {

@@ -1,5 +1,5 @@
 import CustosFileSystem
-import Glibc
+import CustosFormats
 
 /// Decides when a file in the inbox is ready to seal: it has been closed (or was found by a
 /// scan), and its size and modification time have not changed for the settle time. A slow copy
@@ -32,8 +32,8 @@ public struct SettleTracker: Sendable {
     /// Records what a file looks like now. A change of size, mtime or inode restarts its clock.
     public mutating func observe(_ path: RawPath, status: FileStatus, now: Double) {
         let observation = Observation(
-            size: status.size, modifiedSeconds: status.modificationTime.tv_sec,
-            modifiedNanoseconds: status.modificationTime.tv_nsec, inode: status.inode, stableSince: now)
+            size: status.size, modifiedSeconds: Int(status.modificationTime.seconds),
+            modifiedNanoseconds: Int(status.modificationTime.nanoseconds), inode: status.inode, stableSince: now)
         if let previous = observations[path], previous.size == observation.size,
             previous.modifiedSeconds == observation.modifiedSeconds,
             previous.modifiedNanoseconds == observation.modifiedNanoseconds, previous.inode == observation.inode

@@ -1,4 +1,5 @@
 import CSystem
+import CustosFormats
 import Glibc
 
 /// A folder whose insides are reached only through a descriptor held on it: every path below it

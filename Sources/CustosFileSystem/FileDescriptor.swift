@@ -1,7 +1,18 @@
+import CustosFormats
 import Glibc
+
+extension timespec {
+    /// Whole seconds since the Unix epoch.
+    public var seconds: Int64 { Int64(tv_sec) }
+    /// Nanoseconds past `seconds`.
+    public var nanoseconds: Int64 { Int64(tv_nsec) }
+}
 
 /// What `fstat` says of a file, the parts Custos records and compares.
 public struct FileStatus: Hashable, Sendable {
+    /// A file time: read it with `seconds` and `nanoseconds` (since the Unix epoch).
+    public typealias Time = timespec
+
     public var device: UInt64
     public var inode: UInt64
     public var mode: UInt32
@@ -9,9 +20,9 @@ public struct FileStatus: Hashable, Sendable {
     public var uid: UInt32
     public var gid: UInt32
     public var size: Int64
-    public var accessTime: timespec
-    public var modificationTime: timespec
-    public var changeTime: timespec
+    public var accessTime: Time
+    public var modificationTime: Time
+    public var changeTime: Time
 
     init(_ s: stat) {
         device = UInt64(s.st_dev)
@@ -28,6 +39,7 @@ public struct FileStatus: Hashable, Sendable {
 
     public var isRegularFile: Bool { mode & S_IFMT == S_IFREG }
     public var isDirectory: Bool { mode & S_IFMT == S_IFDIR }
+    public var isSymbolicLink: Bool { mode & S_IFMT == S_IFLNK }
 
     /// A word for the kind of file, for messages: "directory", "FIFO", "socket", ….
     public var kind: String {

@@ -1,4 +1,5 @@
 import CSystem
+import CustosFormats
 import Glibc
 
 extension FileSystem {
@@ -21,7 +22,7 @@ extension FileSystem {
 /// so that every write-back error since the previous sync is reported (the kernel samples the
 /// error state when a descriptor is opened: a new descriptor each time could miss an error that
 /// happened in between). One journal commit makes a batch of files and names durable.
-public final class FileSystemSync: @unchecked Sendable {
+public final class FileSystemSync: Sendable {
     private let fd: Int32
     public let path: RawPath
 

@@ -1,3 +1,4 @@
+import CustosFormats
 import Glibc
 
 /// The file operations Custos needs, each one checked, with durable variants: a durable write is
@@ -179,6 +180,30 @@ public enum FileSystem {
 
     public static func exists(_ path: RawPath) -> Bool {
         (try? linkStatus(path)) != nil
+    }
+
+    /// Takes the group and other permission bits off `path`, but those in `keep` (0o050: the
+    /// group may still read and enter). A link is left as it is; so is a file whose owner is
+    /// another account, or on read-only media (the change is refused, and that is no error).
+    public static func closeToOthers(_ path: RawPath, keeping keep: UInt32 = 0) {
+        guard let status = try? linkStatus(path), !status.isSymbolicLink else { return }
+        let mode = mode_t(status.mode & 0o7777)
+        let narrowed = mode & ~(0o077 & ~mode_t(keep))
+        if narrowed != mode { _ = path.withCString { chmod($0, narrowed) } }
+    }
+
+    /// `path` with every link, `.` and `..` resolved by the kernel (`realpath`); nil when some
+    /// part of it does not exist or cannot be searched.
+    public static func realPath(_ path: RawPath) -> RawPath? {
+        guard let real = path.withCString({ realpath($0, nil) }) else { return nil }
+        defer { free(real) }
+        return RawPath(bytes: Array(String(cString: real).utf8))
+    }
+
+    /// Whether `path` lies on a file system mounted read-only (false when that cannot be told).
+    public static func isOnReadOnlyFileSystem(_ path: RawPath) -> Bool {
+        var info = statvfs()
+        return path.withCString { statvfs($0, &info) } == 0 && info.f_flag & UInt(ST_RDONLY) != 0
     }
 
     /// The names in a directory (not `.` and `..`), byte-exact, sorted by bytes. The directory

@@ -64,5 +64,12 @@ public struct FileSystemError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// Whether the file system itself failed (EIO, EROFS), not a name or a right: the failures
+    /// that stop sealing (invariant 8).
+    public var isFailureOfTheFileSystem: Bool { errno.map(Self.isFailureOfTheFileSystem(errno:)) ?? false }
+
+    /// Whether `errno`, met through another library (libarchive), says the file system itself failed.
+    public static func isFailureOfTheFileSystem(errno: Int32) -> Bool { errno == EIO || errno == EROFS }
+
     public var description: String { "\(path): \(message)" }
 }

@@ -37,7 +37,7 @@ extension Ledger {
                     if seq != expected {
                         faults.append(
                             VerificationFault(
-                                subject: "entry \(expected)", code: "entry-missing",
+                                subject: "entry \(expected)", code: .entryMissing,
                                 message: "entries \(expected) to \(seq - 1) are missing from the ledger",
                                 expected: "entry \(expected)", found: "entry \(seq)"))
                         chainIntact = false
@@ -50,21 +50,21 @@ extension Ledger {
                         if entry.sequence != UInt64(seq) {
                             faults.append(
                                 VerificationFault(
-                                    subject: "entry \(seq)", code: "entry-sequence",
+                                    subject: "entry \(seq)", code: .entrySequence,
                                     message: "the entry names another position", expected: "\(seq)",
                                     found: "\(entry.sequence)"))
                         }
                         if entry.previous != previous {
                             faults.append(
                                 VerificationFault(
-                                    subject: "entry \(seq)", code: "chain-broken",
+                                    subject: "entry \(seq)", code: .chainBroken,
                                     message: "prev does not name the hash of the entry before it",
                                     expected: previous.hex, found: entry.previous.hex))
                         }
                         if entry.node != origin {
                             faults.append(
                                 VerificationFault(
-                                    subject: "entry \(seq)", code: "entry-node",
+                                    subject: "entry \(seq)", code: .entryNode,
                                     message: "the entry names another node",
                                     expected: origin, found: entry.node))
                         }
@@ -72,7 +72,7 @@ extension Ledger {
                     } catch {
                         faults.append(
                             VerificationFault(
-                                subject: "entry \(seq)", code: "entry-malformed",
+                                subject: "entry \(seq)", code: .entryMalformed,
                                 message: "the entry is not a canonical custody event: \(error)"))
                     }
                     previous = bodyHash
@@ -94,7 +94,7 @@ extension Ledger {
                 if treeMismatches > 0 {
                     faults.append(
                         VerificationFault(
-                            subject: "entry \(firstMismatch ?? 0)", code: "tree-mismatch",
+                            subject: "entry \(firstMismatch ?? 0)", code: .treeMismatch,
                             message:
                                 "\(treeMismatches) entries store tree hashes that differ from those the entries give, "
                                 + "the first being entry \(firstMismatch ?? 0)"))
@@ -122,7 +122,7 @@ extension Ledger {
         do {
             all = try checkpoints()
         } catch {
-            faults.append(VerificationFault(subject: "checkpoints", code: "unreadable", message: "\(error)"))
+            faults.append(VerificationFault(subject: "checkpoints", code: .unreadable, message: "\(error)"))
             return (0, 0)
         }
         for stored in all {
@@ -132,7 +132,7 @@ extension Ledger {
             else {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "checkpoint-malformed", message: "not a signed checkpoint"))
+                        subject: subject, code: .checkpointMalformed, message: "not a signed checkpoint"))
                 continue
             }
             do {
@@ -140,14 +140,14 @@ extension Ledger {
             } catch {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "bad-signature",
+                        subject: subject, code: .badSignature,
                         message: "the node's signature does not verify: \(error)"))
                 continue
             }
             if checkpoint.origin != origin || checkpoint.size != stored.size {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "checkpoint-mismatch", message: "the signed origin or size differs",
+                        subject: subject, code: .checkpointMismatch, message: "the signed origin or size differs",
                         expected: "\(origin) \(stored.size)", found: "\(checkpoint.origin) \(checkpoint.size)"))
                 continue
             }
@@ -155,13 +155,13 @@ extension Ledger {
             if checkpoint.size > entryCount {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "entries-missing",
+                        subject: subject, code: .entriesMissing,
                         message: "the node signed \(checkpoint.size) entries, but the ledger holds \(entryCount)",
                         expected: "\(checkpoint.size) entries", found: "\(entryCount)"))
             } else if chainIntact, let root = try? rebuilt.root(size: Int64(checkpoint.size)), root != checkpoint.root {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "root-mismatch",
+                        subject: subject, code: .rootMismatch,
                         message: "the entries do not give the root the node signed", expected: checkpoint.root.base64,
                         found: root.base64))
             }
@@ -175,14 +175,14 @@ extension Ledger {
         else {
             faults.append(
                 VerificationFault(
-                    subject: "latest checkpoint", code: "bad-signature",
+                    subject: "latest checkpoint", code: .badSignature,
                     message: "the latest checkpoint is missing, malformed or not signed by the node"))
             return (checked, 0)
         }
         if let largest = signed.last, largest.1 != latestText {
             faults.append(
                 VerificationFault(
-                    subject: "latest checkpoint", code: "latest-mismatch",
+                    subject: "latest checkpoint", code: .latestMismatch,
                     message: "the latest checkpoint is not the largest one the node signed",
                     expected: "size \(largest.0.size)", found: "size \(latest.size)"))
         }
@@ -192,7 +192,7 @@ extension Ledger {
             // unnoticed.
             faults.append(
                 VerificationFault(
-                    subject: "entry \(latest.size)", code: "entries-uncovered",
+                    subject: "entry \(latest.size)", code: .entriesUncovered,
                     message:
                         "entries \(latest.size) to \(entryCount - 1) come after the latest checkpoint (size \(latest.size)): "
                         + "no signed checkpoint covers them (a daemon that was killed leaves them; "
@@ -209,7 +209,7 @@ extension Ledger {
                 } catch {
                     faults.append(
                         VerificationFault(
-                            subject: "checkpoint \(checkpoint.size)", code: "inconsistent",
+                            subject: "checkpoint \(checkpoint.size)", code: .inconsistent,
                             message: "not consistent with the latest checkpoint (size \(latest.size)): \(error)"))
                 }
             }
@@ -234,7 +234,7 @@ extension Ledger {
                 if let item {
                     faults.append(
                         VerificationFault(
-                            subject: "item \(item)", code: "index-orphan",
+                            subject: "item \(item)", code: .indexOrphan,
                             message: "the item index names entry \(entry.sequence), which does not seal it"))
                 }
                 continue
@@ -242,14 +242,14 @@ extension Ledger {
             guard let item else {
                 faults.append(
                     VerificationFault(
-                        subject: "item \(entry.item)", code: "index-missing",
+                        subject: "item \(entry.item)", code: .indexMissing,
                         message: "entry \(entry.sequence) sealed this item, but the item index has no row for it"))
                 continue
             }
             if item != entry.item {
                 faults.append(
                     VerificationFault(
-                        subject: "item \(entry.item)", code: "index-mismatch",
+                        subject: "item \(entry.item)", code: .indexMismatch,
                         message: "the item index disagrees with ledger entry \(entry.sequence)",
                         expected: "item \(entry.item)", found: "item \(item)"))
             }
@@ -258,7 +258,7 @@ extension Ledger {
         for (sequence, item) in rows.sorted(by: { $0.key < $1.key }) {
             faults.append(
                 VerificationFault(
-                    subject: "item \(item)", code: "index-orphan",
+                    subject: "item \(item)", code: .indexOrphan,
                     message: parsed.contains(sequence)
                         ? "the item index names entry \(sequence), which does not seal it"
                         : "the item index names entry \(sequence), which is not a readable sealing entry"))

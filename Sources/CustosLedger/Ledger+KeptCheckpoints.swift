@@ -16,7 +16,7 @@ extension Ledger {
         guard let note = try? SignedNote(parsing: text), let kept = try? Checkpoint(parsing: note.text) else {
             return [
                 VerificationFault(
-                    subject: subject, code: "kept-checkpoint-malformed",
+                    subject: subject, code: .keptCheckpointMalformed,
                     message: "refused: \(name) is not a signed checkpoint (C2SP signed note)")
             ]
         }
@@ -25,14 +25,14 @@ extension Ledger {
         } catch {
             return [
                 VerificationFault(
-                    subject: subject, code: "kept-checkpoint-signature",
+                    subject: subject, code: .keptCheckpointSignature,
                     message: "refused: \(name) is not signed by the node's key: \(error)")
             ]
         }
         guard kept.origin == origin else {
             return [
                 VerificationFault(
-                    subject: subject, code: "kept-checkpoint-origin", message: "refused: \(name) is of another log",
+                    subject: subject, code: .keptCheckpointOrigin, message: "refused: \(name) is of another log",
                     expected: origin, found: kept.origin)
             ]
         }
@@ -45,12 +45,12 @@ extension Ledger {
         } catch {
             return [
                 VerificationFault(
-                    subject: subject, code: "kept-checkpoint-unchecked",
+                    subject: subject, code: .keptCheckpointUnchecked,
                     message: "the vault's latest checkpoint cannot be read to check \(name) against: \(error)")
             ]
         }
         let latestText = "size \(latest.size) root \(latest.root.base64) (the vault's latest checkpoint)"
-        func fault(_ code: String, _ message: String) -> [VerificationFault] {
+        func fault(_ code: VerificationFault.Code, _ message: String) -> [VerificationFault] {
             [VerificationFault(subject: subject, code: code, message: message, expected: keptText, found: latestText)]
         }
         if kept.size > latest.size {
@@ -58,14 +58,14 @@ extension Ledger {
             // entries beyond its latest checkpoint are being passed off as never signed.
             let holds = entryCount >= kept.size ? ", though it holds \(entryCount) entries" : ""
             return fault(
-                "kept-checkpoint-ahead",
+                .keptCheckpointAhead,
                 "the node signed a tree of \(kept.size) entries, larger than the vault's latest checkpoint "
                     + "(size \(latest.size)\(holds)): the vault was rolled back or rewritten")
         }
         if kept.size == latest.size {
             guard kept.root == latest.root else {
                 return fault(
-                    "kept-checkpoint-inconsistent",
+                    .keptCheckpointInconsistent,
                     "two checkpoints the node signed for size \(kept.size) have different roots: history was rewritten"
                 )
             }
@@ -73,7 +73,7 @@ extension Ledger {
         }
         if kept.size == 0 {
             guard kept.root == hasher.emptyRoot else {
-                return fault("kept-checkpoint-inconsistent", "a checkpoint of the empty tree with another root")
+                return fault(.keptCheckpointInconsistent, "a checkpoint of the empty tree with another root")
             }
             return []
         }
@@ -84,7 +84,7 @@ extension Ledger {
                 hasher: hasher)
         } catch {
             return fault(
-                "kept-checkpoint-inconsistent",
+                .keptCheckpointInconsistent,
                 "the vault's log does not extend the tree the node signed at size \(kept.size) "
                     + "(no consistency proof to size \(latest.size) holds): history was rewritten: \(error)")
         }

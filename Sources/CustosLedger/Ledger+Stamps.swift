@@ -56,7 +56,7 @@ extension Ledger {
             guard let record = TimeStampRecord(entry: entry) else {
                 faults.append(
                     VerificationFault(
-                        subject: "entry \(entry.sequence)", code: "stamp-malformed",
+                        subject: "entry \(entry.sequence)", code: .stampMalformed,
                         message: "a timestamped entry lacks its subject, imprint, token, authority, serial or genTime"))
                 continue
             }
@@ -66,14 +66,14 @@ extension Ledger {
             {
                 faults.append(
                     VerificationFault(
-                        subject: "entry \(entry.sequence)", code: "stamp-index",
+                        subject: "entry \(entry.sequence)", code: .stampIndex,
                         message: "the stamps index disagrees with the timestamped entry"))
             }
         }
         for sequence in rows.keys.sorted() {
             faults.append(
                 VerificationFault(
-                    subject: "entry \(sequence)", code: "stamp-index",
+                    subject: "entry \(sequence)", code: .stampIndex,
                     message: "the stamps index names entry \(sequence), which is not a time stamp"))
         }
     }

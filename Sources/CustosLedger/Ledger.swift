@@ -466,7 +466,7 @@ struct DraftEncoder: Sequence, IteratorProtocol {
     private var pending: (DispatchGroup, Box)?
 
     /// What the background threads read: immutable once made.
-    final class Work: @unchecked Sendable {
+    final class Work: Sendable {
         let events: [NewCustodyEvent]
         let firstSequence: UInt64
         let origin: String
@@ -490,6 +490,7 @@ struct DraftEncoder: Sequence, IteratorProtocol {
     }
 
     /// Hands a chunk from the thread that encoded it to the writer (after the group's wait).
+    /// Sendable: written by the encoding thread, read by the writer only after the group's wait.
     final class Box: @unchecked Sendable {
         var drafts: [DraftEntry] = []
     }

@@ -3,6 +3,7 @@ import CustosFormats
 
 /// An Ed25519 private key. Owns one `EVP_PKEY`, freed in `deinit`. OpenSSL keys are safe to
 /// share for signing across threads (each signature uses its own context).
+/// Sendable: the `EVP_PKEY` never changes after init; each signature makes its own context.
 public final class Ed25519PrivateKey: @unchecked Sendable {
     private let key: OpaquePointer
 

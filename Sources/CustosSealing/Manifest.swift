@@ -1,6 +1,5 @@
 import CustosFileSystem
 import CustosFormats
-import Glibc
 
 /// The manifest of a sealed item (canonical JSON, `manifest.json` in the archive and in
 /// `manifests/`), and the names and the hashdeep list that go with it.
@@ -45,13 +44,13 @@ enum Manifest {
         return out
     }
 
-    static func timeString(_ time: timespec) -> String {
-        RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 9)
+    static func timeString(_ time: FileStatus.Time) -> String {
+        RFC3339.format(seconds: time.seconds, nanoseconds: time.nanoseconds, fractionDigits: 9)
     }
 
     static func build(
         item: String, request: SealRequest, absolutePath: RawPath, status: FileStatus, digests: EvidenceDigests,
-        member: String, origin: String, context: SealingContext, sealedAt: String, compression: String
+        member: String, origin: String, context: SealingContext, sealedAt: String, compression: Compression
     ) -> [UInt8] {
         let original: JSONObject = [
             "name": .byteString(request.path.lastComponent),
@@ -83,7 +82,7 @@ enum Manifest {
                 "operator": .string(context.operatorName),
                 "operatorUID": .integer(Int64(context.operatorUID)),
                 "time": .string(sealedAt),
-                "compression": .string(compression),
+                "compression": .string(compression.rawValue),
             ]),
         ]
         if let inbox = request.inbox {

@@ -2,11 +2,13 @@ import CustosFileSystem
 import CustosOpenSSL
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Reads a file once and hands every chunk to several consumers running on their own threads
 /// (SHA-256 with SHA-1, MD5, the archive writer), so one pass runs near the speed of the slowest
 /// consumer instead of the sum of them. Memory is bounded by the ring of buffers, whatever the
 /// file size.
+/// Sendable: shared with its lanes; buffers are handed on by semaphore and group, `firstError` is behind `lock`.
 final class OnePass: @unchecked Sendable {
     /// A consumer of chunks, called in order on one thread of its own.
     typealias Consumer = (UnsafeRawBufferPointer) throws -> Void
@@ -111,22 +113,22 @@ extension OnePass {
 }
 
 /// Counts down the consumers still using a buffer.
-private final class Countdown: @unchecked Sendable {
-    private var value: Int
-    private let lock = NSLock()
+private final class Countdown: Sendable {
+    private let value: Mutex<Int>
 
-    init(_ value: Int) { self.value = value }
+    init(_ value: Int) { self.value = Mutex(value) }
 
     /// True for the call that reached zero.
     func decrement() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        value -= 1
-        return value == 0
+        value.withLock { value in
+            value -= 1
+            return value == 0
+        }
     }
 }
 
 /// Carries a value to another thread where the code guarantees exclusive use by other means.
+/// Sendable: unchecked by design; at each use a semaphore or a group gives one thread at a time the value.
 struct Unchecked<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
@@ -135,6 +137,7 @@ struct Unchecked<Value>: @unchecked Sendable {
 /// A digest fed on a thread of its own, so hashing the archive's output does not slow the
 /// compressor. Chunks are copied into a fixed ring of buffers, so memory stays bounded and the
 /// allocator is not churned across threads.
+/// Sendable: `digest` is used on `queue` only; the ring is the caller's, its slots handed on by semaphore.
 final class BackgroundDigest: @unchecked Sendable {
     private let digest: MessageDigest
     private let queue = DispatchQueue(label: "custos.background-digest")

@@ -5,7 +5,6 @@ import CustosLedger
 import CustosOpenSSL
 import CustosVault
 import Foundation
-import Glibc
 import Logging
 
 /// A file sealed into the vault whose custody event is not yet recorded.
@@ -27,7 +26,7 @@ public struct PendingSeal: Sendable {
 
 /// Seals files into a vault: one read of the file feeds the digests and the archive writer; the
 /// archive lands by content address durably before the ledger records it.
-public final class Sealer: @unchecked Sendable {
+public final class Sealer: Sendable {
     public let vault: Vault
     public let context: SealingContext
     private let logger: Logger
@@ -94,7 +93,7 @@ public final class Sealer: @unchecked Sendable {
         let item = Self.newItemIdentifier()
         let member = Manifest.safeMemberName(request.path.lastComponent, digester: digester)
         let configuration = vault.configuration
-        let compression = ArchiveCompression(rawValue: configuration.compression) ?? .zstd
+        let compression = configuration.compression
 
         let temporary = vault.temporaryPath.appending(Vault.temporaryName("seal-\(item)\(compression.suffix)"))
         let output: FileDescriptor
@@ -179,7 +178,7 @@ public final class Sealer: @unchecked Sendable {
         let absolute = Self.absolute(request.path)
         let manifest = Manifest.build(
             item: item, request: request, absolutePath: absolute, status: before, digests: digests, member: member,
-            origin: configuration.origin, context: context, sealedAt: sealedAt, compression: compression.rawValue)
+            origin: configuration.origin, context: context, sealedAt: sealedAt, compression: compression)
         let manifestHash = digester.sha256(manifest)
 
         let archiveHash: Hash
@@ -195,7 +194,7 @@ public final class Sealer: @unchecked Sendable {
             if durability == .immediate { try output.sync() }
             let computed = Hash(bytes: archiveDigest.finish())!
             switch try vault.placeArchive(
-                temporary: temporary, content: digests.sha256, compression: compression.rawValue,
+                temporary: temporary, content: digests.sha256, compression: compression,
                 durability: durability)
             {
             case .placed:
@@ -254,9 +253,7 @@ public final class Sealer: @unchecked Sendable {
     /// The absolute form of a path, without resolving links (the name as the handler gave it).
     static func absolute(_ path: RawPath) -> RawPath {
         if path.bytes.first == UInt8(ascii: "/") { return path }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
-        let cwd = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        guard let cwd = ThisProcess.workingDirectory?.bytes else { return path }
         var bytes = path.bytes
         while bytes.starts(with: Array("./".utf8)) { bytes.removeFirst(2) }
         return RawPath(bytes: cwd + [UInt8(ascii: "/")] + bytes)
@@ -266,15 +263,9 @@ public final class Sealer: @unchecked Sendable {
 extension SealingContext {
     /// The context of this process: host name, effective user, tool version.
     public static func current(tool: String) -> SealingContext {
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, host.count)
-        let uid = geteuid()
-        var name = "uid \(uid)"
-        if let entry = getpwuid(uid), let pwName = entry.pointee.pw_name {
-            name = String(cString: pwName)
-        }
+        let uid = ThisProcess.effectiveUserID
         return SealingContext(
-            host: String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-            operatorName: name, operatorUID: uid, tool: tool)
+            host: ThisProcess.hostName, operatorName: ThisProcess.accountName(userID: uid) ?? "uid \(uid)",
+            operatorUID: uid, tool: tool)
     }
 }

@@ -1,6 +1,5 @@
 import CustosArchive
 import CustosFileSystem
-import Glibc
 
 /// Why a file was not sealed. The message names the file and the reason; nothing was recorded.
 public struct SealingError: Error, CustomStringConvertible, Sendable {
@@ -56,7 +55,7 @@ public struct SealingError: Error, CustomStringConvertible, Sendable {
                 return SealingError(
                     .noSpace, file: file, "the vault's disk is full; nothing was recorded", cause: error)
             }
-            if error.errno == EIO || error.errno == EROFS {
+            if FileSystemError.isFailureOfTheFileSystem(errno: error.errno) {
                 // The vault's file system failed under libarchive: a storage failure (invariant 8).
                 return SealingError(.storage, file: file, "writing the archive failed: \(error)", cause: error)
             }

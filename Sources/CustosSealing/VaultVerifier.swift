@@ -78,7 +78,7 @@ public struct VaultVerifier {
             if own?.key.text != key.key.text {
                 report.faults.append(
                     VerificationFault(
-                        subject: "key", code: "key-mismatch",
+                        subject: "key", code: .keyMismatch,
                         message: "the vault's own verifier key (\(vault.verifierKeyPath)) is not the one given",
                         expected: key.key.text, found: own?.key.text ?? "no readable key"))
             }
@@ -103,10 +103,10 @@ public struct VaultVerifier {
         if items == nil { report.unrecordedFiles = try unrecordedFiles(ledger: ledger) }
         // Beside a running daemon, the entries since its last checkpoint await its next one.
         if vault.daemonIsRunning {
-            for fault in report.faults where fault.code == "entries-uncovered" {
+            for fault in report.faults where fault.code == .entriesUncovered {
                 report.notes.append("a daemon runs for this vault: \(fault.message)")
             }
-            report.faults.removeAll { $0.code == "entries-uncovered" }
+            report.faults.removeAll { $0.code == .entriesUncovered }
         }
         return report
     }
@@ -164,7 +164,7 @@ public struct VaultVerifier {
             let size = entry.size
         else {
             return [
-                VerificationFault(subject: subject, code: "entry-incomplete", message: "the sealed entry lacks digests")
+                VerificationFault(subject: subject, code: .entryIncomplete, message: "the sealed entry lacks digests")
             ]
         }
 
@@ -175,20 +175,20 @@ public struct VaultVerifier {
             if found != manifestHash {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "manifest-digest",
+                        subject: subject, code: .manifestDigest,
                         message: "the manifest was altered (\(manifestPath))",
                         expected: manifestHash.hex, found: found.hex))
             } else if let manifest = try? CanonicalJSON.parse(bytes) {
                 faults += checkManifest(manifest, entry: entry, record: record, subject: subject)
             } else {
                 faults.append(
-                    VerificationFault(subject: subject, code: "manifest-malformed", message: "the manifest is not JSON")
+                    VerificationFault(subject: subject, code: .manifestMalformed, message: "the manifest is not JSON")
                 )
             }
         } else {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "manifest-missing", message: "the manifest \(manifestPath) is missing"))
+                    subject: subject, code: .manifestMissing, message: "the manifest \(manifestPath) is missing"))
         }
 
         // The archive, re-read and its original re-hashed (once per archive, shared by duplicates).
@@ -199,7 +199,7 @@ public struct VaultVerifier {
             guard let path = vault.findArchive(content: want.sha256) else {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "archive-missing", message: "the archive is missing from the vault",
+                        subject: subject, code: .archiveMissing, message: "the archive is missing from the vault",
                         expected: "objects/\(want.sha256.hex.prefix(2))/\(want.sha256.hex).tar…"))
                 return faults
             }
@@ -211,7 +211,7 @@ public struct VaultVerifier {
             } catch {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "archive-unreadable",
+                        subject: subject, code: .archiveUnreadable,
                         message: "the archive \(path) cannot be read: \(error)"))
                 return faults
             }
@@ -219,33 +219,33 @@ public struct VaultVerifier {
         if contents.archiveHash != archive {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "archive-digest",
+                    subject: subject, code: .archiveDigest,
                     message: "the archive's bytes are not those that were sealed (\(contents.path))",
                     expected: archive.hex, found: contents.archiveHash.hex))
         }
         if contents.digests.sha256 != want.sha256 {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "content-sha256",
+                    subject: subject, code: .contentSha256,
                     message: "the original in the archive has another SHA-256",
                     expected: want.sha256.hex, found: contents.digests.sha256.hex))
         }
         if let md5 = want.md5, contents.digests.md5 != md5 {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "content-md5", message: "the original in the archive has another MD5",
+                    subject: subject, code: .contentMd5, message: "the original in the archive has another MD5",
                     expected: Hex.encode(md5), found: contents.digests.md5.map { Hex.encode($0) }))
         }
         if let sha1 = want.sha1, contents.digests.sha1 != sha1 {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "content-sha1", message: "the original in the archive has another SHA-1",
+                    subject: subject, code: .contentSha1, message: "the original in the archive has another SHA-1",
                     expected: Hex.encode(sha1), found: contents.digests.sha1.map { Hex.encode($0) }))
         }
         if UInt64(contents.size) != size {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "content-size", message: "the original in the archive has another size",
+                    subject: subject, code: .contentSize, message: "the original in the archive has another size",
                     expected: "\(size)", found: "\(contents.size)"))
         }
         // The hashdeep list inside the archive must name the same member, size and digests.
@@ -260,7 +260,7 @@ public struct VaultVerifier {
         if hashdeepLine.map(String.init) != wantLine {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "archive-hashdeep",
+                    subject: subject, code: .archiveHashdeep,
                     message: "the archive's hashdeep.txt does not list the original with its digests",
                     expected: wantLine, found: hashdeepLine.map(String.init) ?? "no hashdeep.txt"))
         }
@@ -272,19 +272,19 @@ public struct VaultVerifier {
                 if digests.sha256 != want.sha256 {
                     faults.append(
                         VerificationFault(
-                            subject: subject, code: "archive-manifest",
+                            subject: subject, code: .archiveManifest,
                             message: "the manifest inside the archive names another SHA-256", expected: want.sha256.hex,
                             found: digests.sha256.hex))
                 }
             } else {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "archive-manifest", message: "the archive's manifest is malformed"))
+                        subject: subject, code: .archiveManifest, message: "the archive's manifest is malformed"))
             }
         } else {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "archive-manifest", message: "the archive holds no manifest.json"))
+                    subject: subject, code: .archiveManifest, message: "the archive holds no manifest.json"))
         }
         return faults
     }
@@ -299,7 +299,7 @@ public struct VaultVerifier {
         {
             faults.append(
                 VerificationFault(
-                    subject: subject, code: "manifest-mismatch", message: "the manifest does not describe this entry"))
+                    subject: subject, code: .manifestMismatch, message: "the manifest does not describe this entry"))
         }
         if let record {
             let name = manifest["original"]?["name"]?.byteStringValue
@@ -308,7 +308,7 @@ public struct VaultVerifier {
             {
                 faults.append(
                     VerificationFault(
-                        subject: subject, code: "index-mismatch",
+                        subject: subject, code: .indexMismatch,
                         message: "the item index's name, case or exhibit differ from the manifest"))
             }
         }

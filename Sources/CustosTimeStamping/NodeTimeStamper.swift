@@ -9,7 +9,7 @@ import CustosVault
 ///
 /// Tokens come from `TimeStampTokenBuilder` for an EC key (the default), else from OpenSSL's
 /// TS API (`TimeStampAuthority`); both give the same structure.
-public final class NodeTimeStamper: @unchecked Sendable {
+public final class NodeTimeStamper {
     let authority: TimeStampAuthority
     /// The same tokens, made without the TS API's overhead (for an EC key).
     let builder: TimeStampTokenBuilder?

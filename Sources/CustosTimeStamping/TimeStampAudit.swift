@@ -70,27 +70,29 @@ public struct TimeStampAudit {
                 subject = "checkpoint \(size)"
                 expected = noteBodies[size]
             }
-            func fault(_ code: String, _ message: String, expected: String? = nil, found: String? = nil) {
+            func fault(
+                _ code: VerificationFault.Code, _ message: String, expected: String? = nil, found: String? = nil
+            ) {
                 faults.append(
                     VerificationFault(
                         subject: subject, code: code, message: "time stamp (entry \(entry.sequence)): \(message)",
                         expected: expected, found: found))
             }
             guard let expected else {
-                fault("stamp-subject", "it stamps something the ledger does not hold")
+                fault(.stampSubject, "it stamps something the ledger does not hold")
                 continue
             }
             if record.imprint != expected {
-                fault("stamp-imprint", "it stamps another digest", expected: expected.hex, found: record.imprint.hex)
+                fault(.stampImprint, "it stamps another digest", expected: expected.hex, found: record.imprint.hex)
             }
             guard let token = try ledger.stampToken(at: entry.sequence) else {
-                fault("stamp-token-missing", "the token is missing from the ledger's stamps table")
+                fault(.stampTokenMissing, "the token is missing from the ledger's stamps table")
                 continue
             }
             let found = OpenSSLSHA256().sha256(token)
             guard found == record.token else {
                 fault(
-                    "stamp-token-altered", "the token kept in the ledger's stamps table was altered",
+                    .stampTokenAltered, "the token kept in the ledger's stamps table was altered",
                     expected: record.token.hex, found: found.hex)
                 continue
             }
@@ -108,7 +110,7 @@ public struct TimeStampAudit {
             } else {
                 let path = record.anchors.map { vault.anchorsPath($0).description } ?? "(none recorded)"
                 fault(
-                    "stamp-anchors-missing",
+                    .stampAnchorsMissing,
                     "the trust anchors of \(record.source), \(path), are missing or altered; give them with --tsa-anchor"
                 )
                 continue
@@ -117,12 +119,12 @@ public struct TimeStampAudit {
                 response: token, request: TimeStampRequest(sha256: record.imprint, nonce: nil), anchors: anchors,
                 intermediates: record.source == TimeStampRecord.nodeSource ? nodeChain : [])
             guard check.passed, let info = check.info else {
-                fault("stamp-invalid", "the token does not verify: \(check.problems.joined(separator: "; "))")
+                fault(.stampInvalid, "the token does not verify: \(check.problems.joined(separator: "; "))")
                 continue
             }
             if info.serial != record.serial || info.genTime != record.genTime {
                 fault(
-                    "stamp-mismatch", "the entry's serial or genTime is not the token's",
+                    .stampMismatch, "the entry's serial or genTime is not the token's",
                     expected: "\(record.serial) \(record.genTime)", found: "\(info.serial) \(info.genTime)")
                 continue
             }
@@ -135,7 +137,7 @@ public struct TimeStampAudit {
         if nodeTokensUnchecked > 0, let nodeChainProblem {
             faults.insert(
                 VerificationFault(
-                    subject: vault.timeStampChainPath.description, code: "tsa-chain-missing",
+                    subject: vault.timeStampChainPath.description, code: .tsaChainMissing,
                     message:
                         "the node TSA's trust anchor cannot be read (\(nodeChainProblem)): its \(nodeTokensUnchecked) "
                         + "tokens were not checked; give the chain the bureau handed over with --tsa-anchor"),
@@ -166,7 +168,9 @@ public struct TimeStampAudit {
         var nodeStamped = Set<UInt64>()
         for stamp in try ledger.checkpointStamps() {
             let subject = "checkpoint \(stamp.size)"
-            func fault(_ code: String, _ message: String, expected: String? = nil, found: String? = nil) {
+            func fault(
+                _ code: VerificationFault.Code, _ message: String, expected: String? = nil, found: String? = nil
+            ) {
                 faults.append(
                     VerificationFault(
                         subject: subject, code: code, message: "time stamp [\(stamp.source)]: \(message)",
@@ -174,7 +178,7 @@ public struct TimeStampAudit {
             }
             guard let checkpoint = signed[stamp.size], checkpoint.root == stamp.root else {
                 fault(
-                    "stamp-subject", "it is kept for a checkpoint the node did not sign",
+                    .stampSubject, "it is kept for a checkpoint the node did not sign",
                     expected: signed[stamp.size].map { "root \($0.root)" }, found: "root \(stamp.root)")
                 continue
             }
@@ -194,7 +198,7 @@ public struct TimeStampAudit {
             } else {
                 let path = stamp.anchors.map { vault.anchorsPath($0).description } ?? "(none recorded)"
                 fault(
-                    "stamp-anchors-missing",
+                    .stampAnchorsMissing,
                     "the trust anchors of \(stamp.source), \(path), are missing or altered; give them with --tsa-anchor"
                 )
                 continue
@@ -204,7 +208,7 @@ public struct TimeStampAudit {
                 response: stamp.token, request: TimeStampRequest(sha256: checkpoint.body, nonce: nil),
                 anchors: anchors, intermediates: stamp.source == TimeStampRecord.nodeSource ? nodeChain ?? [] : [])
             guard check.passed else {
-                fault("stamp-invalid", "the token does not verify: \(check.problems.joined(separator: "; "))")
+                fault(.stampInvalid, "the token does not verify: \(check.problems.joined(separator: "; "))")
                 continue
             }
             checked += 1
@@ -214,7 +218,7 @@ public struct TimeStampAudit {
             for size in signed.keys.sorted() where size > 0 && !nodeStamped.contains(size) {
                 faults.append(
                     VerificationFault(
-                        subject: "checkpoint \(size)", code: "checkpoint-unstamped",
+                        subject: "checkpoint \(size)", code: .checkpointUnstamped,
                         message:
                             "the checkpoint has no valid time stamp of the node's TSA (it is made with the checkpoint)")
                 )

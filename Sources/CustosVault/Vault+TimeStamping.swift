@@ -1,8 +1,6 @@
-import COpenSSL
 import CustosFileSystem
 import CustosFormats
 import CustosOpenSSL
-import Glibc
 
 /// The node's time-stamping authority in the vault:
 ///
@@ -61,18 +59,20 @@ extension Vault {
                 commonName: "\(origin) TSA CA", organization: "Custos", subjectKey: caKey, issuer: nil,
                 issuerKey: caKey, notBefore: now - 3600, notAfter: now + 86400 * 365 * 20,
                 extensions: [
-                    (NID_basic_constraints, "critical,CA:TRUE,pathlen:0"),
-                    (NID_key_usage, "critical,keyCertSign,cRLSign"), (NID_subject_key_identifier, "hash"),
+                    (Certificate.Extension.basicConstraints, "critical,CA:TRUE,pathlen:0"),
+                    (Certificate.Extension.keyUsage, "critical,keyCertSign,cRLSign"),
+                    (Certificate.Extension.subjectKeyIdentifier, "hash"),
                 ])
             key = try SigningKey.generateP256()
             certificate = try Certificate.issue(
                 commonName: "\(origin) TSA", organization: "Custos", subjectKey: key, issuer: ca, issuerKey: caKey,
                 notBefore: now - 3600, notAfter: now + 86400 * 365 * 10,
                 extensions: [
-                    (NID_basic_constraints, "critical,CA:FALSE"),
-                    (NID_key_usage, "critical,digitalSignature,nonRepudiation"),
-                    (NID_ext_key_usage, "critical,timeStamping"), (NID_subject_key_identifier, "hash"),
-                    (NID_authority_key_identifier, "keyid:always"),
+                    (Certificate.Extension.basicConstraints, "critical,CA:FALSE"),
+                    (Certificate.Extension.keyUsage, "critical,digitalSignature,nonRepudiation"),
+                    (Certificate.Extension.extendedKeyUsage, "critical,timeStamping"),
+                    (Certificate.Extension.subjectKeyIdentifier, "hash"),
+                    (Certificate.Extension.authorityKeyIdentifier, "keyid:always"),
                 ])
             chain = [ca]
             policy = try TimeStampAuthority.uniquePolicyOID()

@@ -3,7 +3,6 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import Foundation
-import Glibc
 
 /// A vault on local disk: configuration, ledger, signing key, and the sealed archives and
 /// manifests by content address.
@@ -39,7 +38,7 @@ public struct Vault: Sendable {
     public var inboxPath: RawPath { root.appending("inbox") }
     public var locksPath: RawPath { root.appending("locks") }
 
-    public var compression: String { configuration.compression }
+    public var compression: Compression { configuration.compression }
 
     /// Creates a vault at `root`: folders, configuration, signing key (0600), ledger with the
     /// checkpoint of the empty tree. Refuses a folder that already holds a vault, or anything but
@@ -66,10 +65,8 @@ public struct Vault: Sendable {
                 throw VaultError(.alreadyExists, "\(root): the folder is not empty; nothing was changed")
             }
         }
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME, &clock)
         let timeStampAuthority = try prepareTimeStampAuthority(
-            timeStamping, origin: configuration.origin, now: Int64(clock.tv_sec))
+            timeStamping, origin: configuration.origin, now: SystemClock.secondsSinceEpoch())
         configuration.timeStampPolicy = timeStampAuthority?.policy
         let vault = Vault(root: root, configuration: configuration)
         do {
@@ -117,6 +114,8 @@ public struct Vault: Sendable {
         let configuration: VaultConfiguration
         do {
             configuration = try JSONDecoder().decode(VaultConfiguration.self, from: Data(bytes))
+        } catch let error as Compression.UnknownName {
+            throw VaultError(.badConfiguration, "\(configPath): \(error)")
         } catch {
             throw VaultError(.badConfiguration, "\(configPath): not a valid vault configuration: \(describe(error))")
         }
@@ -162,7 +161,7 @@ public struct Vault: Sendable {
                 throw VaultError(.badLayout, "\(path): cannot be examined", cause: error)
             }
             guard let status else { return }
-            if status.mode & S_IFMT == S_IFLNK {
+            if status.isSymbolicLink {
                 throw VaultError(
                     .badLayout, "\(path): is a symbolic link where the vault keeps a \(isFolder ? "folder" : "file"); refused, not followed")
             }
@@ -197,8 +196,7 @@ public struct Vault: Sendable {
     /// refused with that reason, before anything is attempted.
     public func openLedger(readOnly: Bool = false, cacheKiB: Int = 65536) throws -> Ledger {
         if !readOnly {
-            var info = statvfs()
-            if root.withCString({ statvfs($0, &info) }) == 0, info.f_flag & UInt(ST_RDONLY) != 0 {
+            if FileSystem.isOnReadOnlyFileSystem(root) {
                 throw VaultError(.storage, "\(root): the vault is on a read-only file system; nothing can be sealed")
             }
         }
@@ -212,7 +210,7 @@ public struct Vault: Sendable {
         guard let status = try? FileSystem.linkStatus(path) else {
             throw VaultError(.keyProblem, "\(path): the \(what) is missing")
         }
-        if status.mode & S_IFMT == S_IFLNK {
+        if status.isSymbolicLink {
             throw VaultError(.keyProblem, "\(path): the \(what) is a symbolic link; refused, not followed")
         }
         guard status.isRegularFile else {
@@ -258,15 +256,14 @@ public struct Vault: Sendable {
     private func shard(_ hash: Hash) -> [UInt8] { Array(hash.hex.prefix(2).utf8) }
 
     /// Where the archive of the content with this SHA-256 lives, for a compression.
-    public func archivePath(content: Hash, compression: String) -> RawPath {
-        let suffix = ArchiveSuffix.forCompression(compression)
-        return objectsPath.appending(component: shard(content))
-            .appending(component: Array((content.hex + suffix).utf8))
+    public func archivePath(content: Hash, compression: Compression) -> RawPath {
+        objectsPath.appending(component: shard(content))
+            .appending(component: Array((content.hex + compression.suffix).utf8))
     }
 
     /// The stored archive of the content with this SHA-256, whatever its compression; nil if there is none.
     public func findArchive(content: Hash) -> RawPath? {
-        for compression in ["zstd", "none", "gzip", "xz"] {
+        for compression in Compression.allCases {
             let path = archivePath(content: content, compression: compression)
             if FileSystem.exists(path) { return path }
         }
@@ -291,7 +288,7 @@ public struct Vault: Sendable {
     /// With `durability: .batch` the directories are not synced: the caller syncs the file
     /// system once for a batch (`FileSystemSync`) before the ledger records any of it.
     public func placeArchive(
-        temporary: RawPath, content: Hash, compression: String, durability: Durability = .immediate
+        temporary: RawPath, content: Hash, compression: Compression, durability: Durability = .immediate
     ) throws -> Placement {
         if let existing = findArchive(content: content) { return .alreadyStored(existing) }
         let target = archivePath(content: content, compression: compression)
@@ -360,7 +357,7 @@ public struct Vault: Sendable {
         let path = locksPath.appending("daemon.lock")
         do {
             let lock = try FileLock(path, exclusive: true, wait: false)
-            lock.record("pid \(getpid())\n")
+            lock.record("pid \(ThisProcess.identifier)\n")
             return lock
         } catch let error as FileSystemError where error.code == .exists {
             let holder = FileLock.holder(of: path).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -395,12 +392,7 @@ public struct Vault: Sendable {
     /// where the inbox is shared with a group (setgid). Only the owner can do this: a vault owned
     /// by another account, or on read-only media, is left as it is.
     public func closeToOthers() {
-        func narrow(_ path: RawPath, keep: mode_t = 0) {
-            guard let status = try? FileSystem.linkStatus(path), status.mode & S_IFMT != S_IFLNK else { return }
-            let mode = mode_t(status.mode & 0o7777)
-            let narrowed = mode & ~(0o077 & ~keep)
-            if narrowed != mode { _ = path.withCString { chmod($0, narrowed) } }
-        }
+        func narrow(_ path: RawPath, keep: UInt32 = 0) { FileSystem.closeToOthers(path, keeping: keep) }
         let inboxShared = (try? FileSystem.linkStatus(inboxPath)).map { $0.mode & 0o2070 == 0o2070 } ?? false
         narrow(root, keep: inboxShared ? 0o050 : 0)
         for (path, _) in layout { narrow(path) }
@@ -415,7 +407,7 @@ public struct Vault: Sendable {
 
     /// The name of a temporary file made by this process: `<pid>-<name>` after `prefix`, so that
     /// what a dead process left can be told from what a live one writes.
-    public static func temporaryName(_ name: String) -> String { "\(getpid())-\(name)" }
+    public static func temporaryName(_ name: String) -> String { "\(ThisProcess.identifier)-\(name)" }
 
     /// Removes temporaries: `tmp/<pid>-*` and the `.tmp-<pid>-*` files a durable write leaves
     /// beside its target (the vault's top, `tsa/`, the shards of `objects/` and `manifests/`).
@@ -458,7 +450,9 @@ public struct Vault: Sendable {
     }
 
     /// This vault with other sealing settings (the daemon's configuration may override them).
-    public func overriding(compression: String?, compressionLevel: Int??, md5: Bool?, sha1: Bool?) throws -> Vault {
+    public func overriding(
+        compression: Compression?, compressionLevel: Int??, md5: Bool?, sha1: Bool?
+    ) throws -> Vault {
         var configuration = self.configuration
         if let compression { configuration.compression = compression }
         if let compressionLevel { configuration.compressionLevel = compressionLevel }
@@ -466,17 +460,5 @@ public struct Vault: Sendable {
         if let sha1 { configuration.sha1 = sha1 }
         try configuration.validate(file: configurationPath.description)
         return Vault(root: root, configuration: configuration)
-    }
-}
-
-/// The file-name suffixes of archives by compression.
-public enum ArchiveSuffix {
-    public static func forCompression(_ compression: String) -> String {
-        switch compression {
-        case "none": ".tar"
-        case "gzip": ".tar.gz"
-        case "xz": ".tar.xz"
-        default: ".tar.zst"
-        }
     }
 }

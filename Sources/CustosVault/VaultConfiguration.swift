@@ -9,8 +9,8 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     public var format: String
     /// The log origin, e.g. `mjib.example.tw/evidence`; also the signing key's name.
     public var origin: String
-    /// `zstd` (default), `none`, `gzip` or `xz`.
-    public var compression: String
+    /// How archives are compressed (zstd by default).
+    public var compression: Compression
     /// The compressor's level; nil for its default.
     public var compressionLevel: Int?
     /// Compute MD5 beside SHA-256 (for older tools).
@@ -21,7 +21,8 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     public var timeStampPolicy: String?
 
     public init(
-        origin: String, compression: String = "zstd", compressionLevel: Int? = nil, md5: Bool = true, sha1: Bool = true
+        origin: String, compression: Compression = .zstd, compressionLevel: Int? = nil, md5: Bool = true,
+        sha1: Bool = true
     ) {
         self.format = Self.formatName
         self.origin = origin
@@ -31,8 +32,6 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
         self.sha1 = sha1
     }
 
-    static let compressions: Set<String> = ["zstd", "none", "gzip", "xz"]
-
     /// Checks the values; the message names the file and the field.
     public func validate(file: String) throws {
         guard format == Self.formatName else {
@@ -41,10 +40,6 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
         guard isValidNoteKeyName(origin), origin.count <= 200 else {
             throw VaultError(
                 .badConfiguration, "\(file): origin \"\(origin)\" must be non-empty, without spaces or '+'")
-        }
-        guard Self.compressions.contains(compression) else {
-            throw VaultError(
-                .badConfiguration, "\(file): compression \"\(compression)\" is not one of zstd, none, gzip, xz")
         }
         if let level = compressionLevel, !(1...19).contains(level) {
             throw VaultError(.badConfiguration, "\(file): compressionLevel \(level) is outside 1 to 19")

@@ -1,4 +1,5 @@
 import CustosFileSystem
+import CustosFormats
 import Glibc
 
 /// One event from the kernel about a watched directory.

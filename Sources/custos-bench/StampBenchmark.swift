@@ -4,6 +4,7 @@ import CustosOpenSSL
 import Foundation
 
 /// One thread's makers of tokens.
+/// Sendable: made on the main thread and handed to one benchmark thread, which alone uses it.
 struct Makers: @unchecked Sendable {
     let authority: TimeStampAuthority
     let signer: DigestSigner

@@ -48,7 +48,8 @@ struct ConfigurationTests {
         #expect(configuration.inbox == RawPath("/srv/custos/vault/evidence/in"))
         #expect(configuration.release == .delete && configuration.settleSeconds == 0.5)
         #expect(configuration.workers == 8 && configuration.rescanSeconds == 30)
-        #expect(configuration.md5 == true && configuration.sha1 == false && configuration.compression == "none")
+        #expect(configuration.md5 == true && configuration.sha1 == false)
+        #expect(configuration.compression == Compression.none)
     }
 
     @Test(arguments: [
@@ -60,6 +61,8 @@ struct ConfigurationTests {
         ),
         ("release: keep\n", "custos-daemon.yaml:1: release: must be move or delete, not \"keep\""),
         ("digests: md5\n", "custos-daemon.yaml:1: digests: must list sha256"),
+        // An unknown compression is refused by name, never replaced by a default.
+        ("compression: brotli\n", "custos-daemon.yaml:1: compression: must be zstd, none, gzip or xz, not \"brotli\""),
         // A bracket left open is named on the line that opened it, not at the end of the file.
         ("inbox: [a\n", "custos-daemon.yaml:1: not valid YAML"),
         ("- inbox\n", "custos-daemon.yaml:1: must be a mapping"),

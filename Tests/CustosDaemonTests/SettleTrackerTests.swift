@@ -1,5 +1,6 @@
 import CustosFileSystem
 import CustosDaemon
+import CustosFormats
 import CustosTestSupport
 import Foundation
 import Testing

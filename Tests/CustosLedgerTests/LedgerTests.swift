@@ -154,7 +154,7 @@ struct LedgerTests {
         try ledger.checkpoint(signer: fixture.signer, now: "t")
         _ = try ledger.append((4..<6).map(LedgerFixture.event))
         let audit = try ledger.audit(verifiers: [fixture.verifier])
-        #expect(audit.faults.map(\.code) == ["entries-uncovered"] && audit.faults.first?.subject == "entry 4")
+        #expect(audit.faults.map(\.code.rawValue) == ["entries-uncovered"] && audit.faults.first?.subject == "entry 4")
         try ledger.checkpoint(signer: fixture.signer, now: "t")
         #expect(try ledger.audit(verifiers: [fixture.verifier]).faults.isEmpty)
     }
@@ -169,7 +169,8 @@ struct LedgerTests {
         _ = try ledger.append((5..<9).map(LedgerFixture.event))
         let late = try ledger.checkpoint(signer: fixture.signer, now: "t")
         func codes(_ note: SignedNote) -> [String] {
-            ledger.checkKeptCheckpoint(note.serialized, name: "kept.txt", verifiers: [fixture.verifier]).map(\.code)
+            ledger.checkKeptCheckpoint(note.serialized, name: "kept.txt", verifiers: [fixture.verifier])
+                .map(\.code.rawValue)
         }
         #expect(codes(early).isEmpty && codes(late).isEmpty)
         func signed(size: UInt64, root: Hash, by signer: Ed25519NoteSigner? = nil) throws -> SignedNote {
@@ -240,7 +241,7 @@ struct LedgerTests {
         let text = String(decoding: edited, as: UTF8.self).replacingOccurrences(of: "item-2", with: "item-X")
         try fixture.tamper("UPDATE entries SET body = x'\(Hex.encode(Array(text.utf8)))' WHERE seq = 2")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
-        let codes = Set(audit.faults.map(\.code))
+        let codes = Set(audit.faults.map(\.code.rawValue))
         #expect(codes.contains("chain-broken"))
         #expect(codes.contains("root-mismatch"))
         #expect(audit.faults.contains { $0.subject == "entry 2" })
@@ -253,8 +254,8 @@ struct LedgerTests {
         try fixture.tamper(
             "UPDATE entries SET item = 'item-X' WHERE seq = 1; UPDATE entries SET item = NULL WHERE seq = 2")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
-        #expect(audit.faults.contains { $0.code == "index-mismatch" && $0.subject == "item item-1" })
-        #expect(audit.faults.contains { $0.code == "index-missing" && $0.subject == "item item-2" })
+        #expect(audit.faults.contains { $0.code == .indexMismatch && $0.subject == "item item-1" })
+        #expect(audit.faults.contains { $0.code == .indexMissing && $0.subject == "item item-2" })
     }
 
     @Test func aMalformedSealingEntryMisreportsNoOtherItemAndItsIndexRowIsNamed() throws {
@@ -263,11 +264,11 @@ struct LedgerTests {
         _ = try ledger.append((0..<5).map(LedgerFixture.event))
         try fixture.tamper("UPDATE entries SET body = x'7b7d' WHERE seq = 1")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
-        #expect(audit.faults.contains { $0.code == "entry-malformed" && $0.subject == "entry 1" })
-        #expect(!audit.faults.contains { $0.code == "index-missing" }, "\(audit.faults)")
+        #expect(audit.faults.contains { $0.code == .entryMalformed && $0.subject == "entry 1" })
+        #expect(!audit.faults.contains { $0.code == .indexMissing }, "\(audit.faults)")
         #expect(
             audit.faults.contains {
-                $0.code == "index-orphan" && $0.subject == "item item-1" && $0.message.contains("entry 1")
+                $0.code == .indexOrphan && $0.subject == "item item-1" && $0.message.contains("entry 1")
             }, "\(audit.faults)")
     }
 
@@ -315,7 +316,7 @@ struct LedgerTests {
         #expect(try fixture.open().audit(verifiers: [fixture.verifier]).faults.isEmpty)
         try fixture.tamper("UPDATE stamps SET subject = 'item-9' WHERE seq = 1")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
-        #expect(audit.faults.contains { $0.code == "stamp-index" && $0.subject == "entry 1" })
+        #expect(audit.faults.contains { $0.code == .stampIndex && $0.subject == "entry 1" })
     }
 
     @Test func auditFindsATamperedTreeHash() throws {
@@ -327,7 +328,7 @@ struct LedgerTests {
         try fixture.tamper(
             "UPDATE entries SET tree = substr(tree, 1, 64) || zeroblob(32) || substr(tree, 97) WHERE seq = 7")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
-        #expect(audit.faults.contains { $0.code == "tree-mismatch" && $0.subject == "entry 7" }, "\(audit.faults)")
+        #expect(audit.faults.contains { $0.code == .treeMismatch && $0.subject == "entry 7" }, "\(audit.faults)")
     }
 
     @Test func everyStoredHashIndexMapsBackToTheLeafThatStoredIt() {
@@ -348,7 +349,7 @@ struct LedgerTests {
         try ledger.checkpoint(signer: fixture.signer, now: "t")
         try fixture.tamper("DELETE FROM entries WHERE seq = 4")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
-        #expect(audit.faults.contains { $0.code == "entries-missing" && $0.subject == "checkpoint 5" })
+        #expect(audit.faults.contains { $0.code == .entriesMissing && $0.subject == "checkpoint 5" })
     }
 
     @Test func auditFindsACheckpointWithABadSignature() throws {
@@ -365,7 +366,7 @@ struct LedgerTests {
             ])
         try fixture.tamper("UPDATE checkpoints SET note = '\(forged.serialized)' WHERE size = 3")
         let audit = try fixture.open().audit(verifiers: [fixture.verifier])
-        #expect(audit.faults.contains { $0.code == "bad-signature" && $0.subject == "checkpoint 3" })
+        #expect(audit.faults.contains { $0.code == .badSignature && $0.subject == "checkpoint 3" })
     }
 
     @Test func twoConnectionsAppendingAtOnceKeepOneChain() async throws {

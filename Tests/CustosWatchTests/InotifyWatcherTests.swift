@@ -1,4 +1,5 @@
 import CustosFileSystem
+import CustosFormats
 import CustosTestSupport
 import CustosWatch
 import Foundation

@@ -29,6 +29,7 @@ func readingFromMemory<T>(_ bytes: [UInt8], _ body: (OpaquePointer) throws -> T)
 }
 
 /// A private key for X.509 and CMS signatures (ECDSA P-256). Owns its `EVP_PKEY`.
+/// Sendable: the `EVP_PKEY` never changes after init; each use makes its own OpenSSL context.
 public final class SigningKey: @unchecked Sendable {
     let pkey: OpaquePointer
 
@@ -65,6 +66,7 @@ public final class SigningKey: @unchecked Sendable {
 }
 
 /// An X.509 certificate. Owns one reference to its `X509`.
+/// Sendable: the `X509` never changes once made, and OpenSSL allows concurrent reads of it.
 public final class Certificate: @unchecked Sendable {
     let x509: OpaquePointer
 
@@ -125,9 +127,19 @@ public final class Certificate: @unchecked Sendable {
         return Int64(timegm(&tm))
     }
 
+    /// The X.509 v3 extensions a certificate is issued with, by OpenSSL's numeric id (NID), for
+    /// callers that do not import OpenSSL itself: `(Extension.extendedKeyUsage, "critical,timeStamping")`.
+    public enum Extension {
+        public static let basicConstraints = NID_basic_constraints
+        public static let keyUsage = NID_key_usage
+        public static let extendedKeyUsage = NID_ext_key_usage
+        public static let subjectKeyIdentifier = NID_subject_key_identifier
+        public static let authorityKeyIdentifier = NID_authority_key_identifier
+    }
+
     /// Issues a certificate for `subjectKey`'s public key, signed by `issuerKey` (self-signed when
     /// `issuer` is nil), with extensions in OpenSSL's configuration syntax, e.g.
-    /// `(NID_ext_key_usage, "critical,timeStamping")`.
+    /// `(Extension.extendedKeyUsage, "critical,timeStamping")`.
     public static func issue(
         commonName: String, organization: String?, subjectKey: SigningKey, issuer: Certificate?,
         issuerKey: SigningKey, notBefore: Int64, notAfter: Int64, extensions: [(Int32, String)]
@@ -174,7 +186,7 @@ public final class Certificate: @unchecked Sendable {
 
 /// Signs SHA-256 digests with one key (ECDSA, a DER `Ecdsa-Sig-Value`), its OpenSSL context set
 /// up once. Owns the `EVP_PKEY_CTX`; one thread at a time.
-public final class DigestSigner: @unchecked Sendable {
+public final class DigestSigner {
     private let context: OpaquePointer
     private let key: SigningKey
 

@@ -17,7 +17,7 @@ import Foundation
 ///
 /// Why: in OpenSSL 3.0, `TS_RESP_create_response` costs about five ECDSA signatures and takes
 /// locks the sealing workers contend for (Docs/Performance.md).
-public final class TimeStampTokenBuilder: @unchecked Sendable {
+public final class TimeStampTokenBuilder {
     private let signer: DigestSigner
     private let policy: String
     private let subject: String

@@ -82,6 +82,7 @@ func derBytes(_ call: String, _ encode: (UnsafeMutablePointer<UnsafeMutablePoint
 /// The node's own time-stamping authority: signs RFC 3161 tokens with OpenSSL's TS API (SHA-256
 /// imprint, the node's policy OID, a unique serial, accuracy, ESSCertIDv2, the certificate and
 /// its chain included when asked).
+/// Sendable: the TS response context is used only under `lock`; the rest never changes after init.
 public final class TimeStampAuthority: @unchecked Sendable {
     private let context: OpaquePointer
     private let chain: OpaquePointer

@@ -2,6 +2,7 @@ import ArgumentParser
 import CustosFileSystem
 import CustosCustody
 import CustosDaemon
+import CustosFormats
 import CustosSealing
 import CustosVault
 import Foundation

@@ -44,6 +44,9 @@ struct Init: ParsableCommand {
     var group: String?
 
     func run() throws {
+        guard let compression = Compression(rawValue: compression) else {
+            throw CLIError(message: "--compression \(compression): not one of \(Compression.choice)")
+        }
         let configuration = VaultConfiguration(
             origin: origin, compression: compression, md5: !sha256Only, sha1: !sha256Only)
         var material = noTsa ? Vault.TimeStampMaterial.none : .generate

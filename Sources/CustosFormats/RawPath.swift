@@ -1,5 +1,3 @@
-import CustosFormats
-
 /// A file-system path as the kernel sees it: bytes, which need not be UTF-8. Names from outside
 /// are kept byte-exact and only escaped when shown.
 public struct RawPath: Hashable, Sendable, CustomStringConvertible {

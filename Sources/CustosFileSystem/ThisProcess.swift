@@ -1,0 +1,60 @@
+import CSystem
+import CustosFormats
+import Glibc
+
+/// What the system says about this process and the machine it runs on, and the few settings a
+/// process makes of itself (memory, priority): the services ask here, never the C library.
+public enum ThisProcess {
+    /// This process's id.
+    public static var identifier: Int32 { getpid() }
+
+    /// The effective user id: the account whose rights this process has.
+    public static var effectiveUserID: UInt32 { geteuid() }
+
+    /// The machine's host name (empty when the system will not say).
+    public static var hostName: String {
+        var host = [CChar](repeating: 0, count: 256)
+        guard gethostname(&host, host.count) == 0 else { return "" }
+        return String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The name of the account `uid` in the system's user database, or nil when it has none.
+    public static func accountName(userID uid: UInt32) -> String? {
+        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return nil }
+        return String(cString: name)
+    }
+
+    /// The current working directory, or nil when it cannot be read (removed, too long).
+    public static var workingDirectory: RawPath? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return nil }
+        return RawPath(bytes: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) })
+    }
+
+    /// The signals that ask a process to stop: SIGTERM (a service manager) and SIGINT (Ctrl-C).
+    public static let stopSignals: [Int32] = [SIGTERM, SIGINT]
+
+    /// Keeps `signal` from ending the process by its default action, so that it is seen only
+    /// where it is caught (a dispatch source).
+    public static func ignoreDefaultAction(ofSignal signal: Int32) {
+        _ = Glibc.signal(signal, SIG_IGN)
+    }
+
+    /// Allows at most `count` malloc arenas for the process's threads (glibc otherwise gives
+    /// each thread one of its own, and keeps the pages each has freed).
+    public static func limitMallocArenas(to count: Int) {
+        custos_limit_malloc_arenas(Int32(count))
+    }
+
+    /// Hands the pages glibc keeps free in its arenas back to the kernel.
+    public static func releaseFreeMemory() {
+        custos_release_free_memory()
+    }
+
+    /// Lowers the calling thread's CPU priority to nice `value` (Linux nices each thread on its
+    /// own). Returns false when the system refused.
+    @discardableResult
+    public static func lowerThisThreadPriority(toNice value: Int) -> Bool {
+        custos_nice_this_thread(Int32(value)) == 0
+    }
+}
