@@ -4,6 +4,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosTimeStamping
 import CustosVault
 import Foundation
 import Glibc

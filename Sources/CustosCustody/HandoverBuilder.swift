@@ -21,7 +21,7 @@ struct HandoverBuilder {
         var proven: HandoverDocument.Item
         var content: Hash
         var archivePath: RawPath
-        var archiveSuffix: String
+        var compression: Compression
         var manifest: [UInt8]
     }
 
@@ -89,11 +89,14 @@ struct HandoverBuilder {
                     + "\(contents.archiveHash.hex), entry \(record.sequence) records \(archive.hex)); nothing was "
                     + "handed over, run custos verify")
         }
-        let name = String(decoding: archivePath.lastComponent, as: UTF8.self)
+        let suffix = String(decoding: archivePath.lastComponent, as: UTF8.self).dropFirst(64)
+        guard let compression = Compression.allCases.first(where: { $0.suffix == suffix }) else {
+            throw CustodyError(.refused, "\(archivePath): the archive of item \(record.item) has no known compression")
+        }
         return PackedItem(
             proven: HandoverDocument.Item(
                 item: record.item, sealed: sealed, archive: archive, manifest: manifest, stamps: stamps),
-            content: digests.sha256, archivePath: archivePath, archiveSuffix: String(name.dropFirst(64)),
+            content: digests.sha256, archivePath: archivePath, compression: compression,
             manifest: manifestBytes)
     }
 
@@ -154,7 +157,7 @@ struct HandoverBuilder {
         source.adviseSequential()
         let size = try source.status().size
         try writer.beginFile(
-            name: HandoverMember.archive(content: item.content, suffix: item.archiveSuffix).name, size: size,
+            name: HandoverMember.archive(content: item.content, compression: item.compression).name, size: size,
             permissions: 0o444, modified: modified)
         let digest = MessageDigest(.sha256)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)

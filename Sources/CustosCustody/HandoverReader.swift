@@ -27,7 +27,7 @@ struct HandoverReader {
         var checkpoint: String
         var signature: String
         var manifests: [Hash: [UInt8]]
-        var archives: [Hash: String]  // content -> suffix
+        var archives: [Hash: Compression]  // content -> its compression
     }
 
     /// An item, checked against the sender's signed log.
@@ -53,7 +53,7 @@ struct HandoverReader {
     /// An archive taken out of the handover into a temporary, and what re-reading it gave.
     struct ExtractedArchive {
         var temporary: RawPath
-        var compression: String
+        var compression: Compression
         var archiveHash: Hash
         var digests: EvidenceDigests
     }
@@ -106,15 +106,15 @@ struct HandoverReader {
         var checkpoint: [UInt8]?
         var signature: [UInt8]?
         var manifests = [Hash: [UInt8]]()
-        var archives = [Hash: String]()
+        var archives = [Hash: Compression]()
         try forEachMember { member, _, reader in
             switch member {
             case .document: document = try reader.readAll(limit: 256 << 20)
             case .checkpoint: checkpoint = try reader.readAll(limit: 1 << 20)
             case .signature: signature = try reader.readAll(limit: 1 << 20)
             case .manifest(let hash): manifests[hash] = try reader.readAll(limit: 16 << 20)
-            case .archive(let content, let suffix):
-                guard archives.updateValue(suffix, forKey: content) == nil else {
+            case .archive(let content, let compression):
+                guard archives.updateValue(compression, forKey: content) == nil else {
                     throw refuse("holds two archives of content \(content.hex)")
                 }
             }
@@ -141,7 +141,7 @@ struct HandoverReader {
             + Set(parsed.items.map(\.manifest)).subtracting(manifests.keys).map { "manifests/\($0.hex).json" }
         let extra =
             Set(archives.keys).subtracting(contents).map {
-                HandoverMember.archive(content: $0, suffix: archives[$0]!).name
+                HandoverMember.archive(content: $0, compression: archives[$0]!).name
             }
             + Set(manifests.keys).subtracting(parsed.items.map(\.manifest)).map { HandoverMember.manifest($0).name }
         guard missing.isEmpty else { throw refuse("lacks \(missing.sorted().joined(separator: ", "))") }
@@ -310,7 +310,8 @@ struct HandoverReader {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
         try forEachMember { member, _, reader in
-            guard case .archive(let content, let suffix) = member, let item = wanted[content] else { return }
+            guard case .archive(let content, let compression) = member, let item = wanted[content] else { return }
+            let suffix = compression.suffix
             let temporary = vault.temporaryPath.appending(Vault.temporaryName("receive-\(content.hex)\(suffix)"))
             let output: FileDescriptor
             do { output = try FileSystem.createExclusive(temporary, mode: 0o400) } catch {
@@ -348,7 +349,7 @@ struct HandoverReader {
                         + "and \(item.size)")
             }
             extracted[content] = ExtractedArchive(
-                temporary: temporary, compression: Self.compression(suffix: suffix), archiveHash: contents.archiveHash,
+                temporary: temporary, compression: compression, archiveHash: contents.archiveHash,
                 digests: contents.digests)
         }
         guard extracted.count == wanted.count else {
@@ -356,9 +357,5 @@ struct HandoverReader {
         }
         done = true
         return extracted
-    }
-
-    static func compression(suffix: String) -> String {
-        ArchiveCompression.allCases.first { $0.suffix == suffix }?.rawValue ?? "zstd"
     }
 }

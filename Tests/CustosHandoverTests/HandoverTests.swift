@@ -323,7 +323,7 @@ struct HandoverTests {
         #expect(HandoverMember(name: Array("handover.json".utf8)) == .document)
         #expect(
             HandoverMember(name: Array("objects/\(hash.hex).tar.zst".utf8))
-                == .archive(content: hash, suffix: ".tar.zst"))
+                == .archive(content: hash, compression: .zstd))
         #expect(HandoverMember(name: Array("manifests/\(hash.hex).json".utf8)) == .manifest(hash))
         for bad in [
             "./handover.json", "objects/\(hash.hex.uppercased()).tar.zst", "objects/\(hash.hex).zip",

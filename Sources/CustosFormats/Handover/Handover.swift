@@ -223,22 +223,22 @@ public enum HandoverSignature {
 /// archives and manifests under `objects/` and `manifests/`, by SHA-256.
 public enum HandoverMember: Hashable, Sendable {
     case document, checkpoint, signature
-    /// `objects/<sha256 of the evidence><suffix>`: an archive as the sender stores it.
-    case archive(content: Hash, suffix: String)
+    /// `objects/<sha256 of the evidence><suffix of its compression>`: an archive as the sender
+    /// stores it.
+    case archive(content: Hash, compression: Compression)
     /// `manifests/<sha256>.json`.
     case manifest(Hash)
 
     public static let documentName = "handover.json"
     public static let checkpointName = "checkpoint.txt"
     public static let signatureName = "handover.sig"
-    public static let archiveSuffixes = [".tar.zst", ".tar", ".tar.gz", ".tar.xz"]
 
     public var name: String {
         switch self {
         case .document: Self.documentName
         case .checkpoint: Self.checkpointName
         case .signature: Self.signatureName
-        case .archive(let content, let suffix): "objects/\(content.hex)\(suffix)"
+        case .archive(let content, let compression): "objects/\(content.hex)\(compression.suffix)"
         case .manifest(let hash): "manifests/\(hash.hex).json"
         }
     }
@@ -262,9 +262,9 @@ public enum HandoverMember: Hashable, Sendable {
                 self = .manifest(hash)
             } else if text.hasPrefix("objects/"), text.utf8.count > 8 + 64,
                 let content = hash(text.dropFirst(8).prefix(64)),
-                let suffix = Self.archiveSuffixes.first(where: { String(text.dropFirst(8 + 64)) == $0 })
+                let compression = Compression.allCases.first(where: { String(text.dropFirst(8 + 64)) == $0.suffix })
             {
-                self = .archive(content: content, suffix: suffix)
+                self = .archive(content: content, compression: compression)
             } else {
                 return nil
             }
