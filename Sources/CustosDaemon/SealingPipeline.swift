@@ -5,7 +5,6 @@ import CustosLedger
 import CustosSealing
 import CustosVault
 import Foundation
-import Glibc
 import Logging
 import Synchronization
 
@@ -272,12 +271,7 @@ final class SealingPipeline: @unchecked Sendable {
     }
 
     static func isRecent(_ status: FileStatus, within seconds: Double) -> Bool {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let age =
-            Double(now.tv_sec - status.modificationTime.tv_sec)
-            + Double(now.tv_nsec - status.modificationTime.tv_nsec) / 1e9
-        return age < max(seconds, 1)
+        SystemClock.secondsSince(status.modificationTime) < max(seconds, 1)
     }
 
     // MARK: - Committer and releaser
@@ -334,8 +328,8 @@ final class SealingPipeline: @unchecked Sendable {
             return PendingRelease(
                 item: sealed.pending.item, path: sealed.path.bytes, device: original.device, inode: original.inode,
                 size: original.size,
-                modifiedNanoseconds: Int64(original.modificationTime.tv_sec) * 1_000_000_000
-                    + Int64(original.modificationTime.tv_nsec),
+                modifiedNanoseconds: original.modificationTime.seconds * 1_000_000_000
+                    + original.modificationTime.nanoseconds,
                 destination: destination)
         }
         let released = releasedItems.withLock { items in
@@ -445,7 +439,7 @@ struct Releaser {
             return .released
         }
         let modified =
-            Int64(status.modificationTime.tv_sec) * 1_000_000_000 + Int64(status.modificationTime.tv_nsec)
+            status.modificationTime.seconds * 1_000_000_000 + status.modificationTime.nanoseconds
         guard status.device == release.device, status.inode == release.inode, status.size == release.size,
             modified == release.modifiedNanoseconds
         else {
@@ -501,7 +495,7 @@ struct Releaser {
                 "replaced after it was sealed; the new file stays in the inbox and is sealed as a new item",
                 metadata: ["file": "\(path)", "sealedItem": "\(release.item)"])
             return .resettle
-        } catch let error as FileSystemError where error.errno == EIO || error.errno == EROFS {
+        } catch let error as FileSystemError where error.isFailureOfTheFileSystem {
             // The file system failed, not a name: sealing stops (invariant 8).
             storageFailed(
                 DaemonError(.sealingStopped, "releasing \(path) failed: \(error)", cause: error))

@@ -18,6 +18,13 @@ public enum SystemClock {
         return Int64(time.tv_sec)
     }
 
+    /// Seconds since `time` (a file time), by the real-time clock; negative for a time ahead.
+    public static func secondsSince(_ time: FileStatus.Time) -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(Int64(now.tv_sec) - time.seconds) + Double(Int64(now.tv_nsec) - time.nanoseconds) / 1e9
+    }
+
     /// Seconds on the monotonic clock.
     public static func monotonic() -> Double {
         var time = timespec()
