@@ -7,7 +7,6 @@ import CustosSealing
 import CustosTimeStamping
 import CustosVault
 import Foundation
-import Glibc
 
 /// What `transfer` wrote and recorded.
 public struct TransferReceipt: Sendable {

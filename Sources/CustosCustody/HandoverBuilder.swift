@@ -6,7 +6,6 @@ import CustosOpenSSL
 import CustosSealing
 import CustosVault
 import Foundation
-import Glibc
 
 /// Gathers what a handover carries from the sender's ledger and vault, re-hashed, and writes the
 /// handover file.
@@ -114,8 +113,7 @@ struct HandoverBuilder {
         }
         var done = false
         defer { if !done { FileSystem.remove(temporary) } }
-        var clock = timespec()
-        clock_gettime(CLOCK_REALTIME, &clock)
+        let clock = SystemClock.fileTimeNow()
         do {
             let writer = try ArchiveWriter(fileDescriptor: file.rawValue, path: output.description, compression: .none)
             try writer.addFile(name: HandoverMember.documentName, bytes: document, modified: clock)
@@ -152,7 +150,7 @@ struct HandoverBuilder {
 
     /// Copies an archive into the handover, hashing the bytes copied: they must still be those
     /// checked (an archive replaced in between refuses the transfer).
-    private func pack(_ item: PackedItem, into writer: ArchiveWriter, modified: timespec) throws {
+    private func pack(_ item: PackedItem, into writer: ArchiveWriter, modified: FileStatus.Time) throws {
         let source = try FileSystem.openForReading(item.archivePath)
         source.adviseSequential()
         let size = try source.status().size

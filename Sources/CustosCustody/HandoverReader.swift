@@ -6,7 +6,6 @@ import CustosOpenSSL
 import CustosSealing
 import CustosVault
 import Foundation
-import Glibc
 
 /// Reads and checks a handover file for `receive`. Nothing it reads is written to disk by the
 /// name it has in the file: small members are read into memory, archives into temporaries this

@@ -11,6 +11,13 @@ public enum SystemClock {
         return RFC3339.format(seconds: Int64(time.tv_sec), nanoseconds: Int64(time.tv_nsec), fractionDigits: 3)
     }
 
+    /// Now, by the real-time clock, as a file time (for the times of files Custos writes).
+    public static func fileTimeNow() -> FileStatus.Time {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return time
+    }
+
     /// Whole seconds since the Unix epoch, by the real-time clock.
     public static func secondsSinceEpoch() -> Int64 {
         var time = timespec()
