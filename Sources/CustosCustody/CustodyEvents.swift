@@ -20,7 +20,7 @@ extension CustodyEventType {
 }
 
 /// The member of an entry that holds the SHA-256 of its details document.
-public let detailsDocumentMember = "document"
+public let detailsDocumentMember = CustodyEntry.detailsDocumentMember
 
 /// A custody event as recorded: its entries (one per item) and its details document.
 public struct RecordedEvent: Sendable {

@@ -1,3 +1,4 @@
+import Glibc
 import CustosFormats
 
 /// A file-system path as the kernel sees it: bytes, which need not be UTF-8. Names from outside
@@ -30,6 +31,18 @@ public struct RawPath: Hashable, Sendable, CustomStringConvertible {
     public var parent: RawPath {
         guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return RawPath(".") }
         return slash == 0 ? RawPath("/") : RawPath(bytes: Array(bytes[..<slash]))
+    }
+
+    /// The absolute form of the path, without resolving links (the name as the handler gave it,
+    /// after the working directory).
+    public var absolute: RawPath {
+        if bytes.first == UInt8(ascii: "/") { return self }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return self }
+        let cwd = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        var bytes = self.bytes
+        while bytes.starts(with: Array("./".utf8)) { bytes.removeFirst(2) }
+        return RawPath(bytes: cwd + [UInt8(ascii: "/")] + bytes)
     }
 
     /// True for a single, ordinary name: not empty, no `/` or NUL, not `.` or `..`.

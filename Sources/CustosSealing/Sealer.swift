@@ -252,15 +252,7 @@ public final class Sealer: @unchecked Sendable {
     }
 
     /// The absolute form of a path, without resolving links (the name as the handler gave it).
-    static func absolute(_ path: RawPath) -> RawPath {
-        if path.bytes.first == UInt8(ascii: "/") { return path }
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buffer, buffer.count) != nil else { return path }
-        let cwd = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        var bytes = path.bytes
-        while bytes.starts(with: Array("./".utf8)) { bytes.removeFirst(2) }
-        return RawPath(bytes: cwd + [UInt8(ascii: "/")] + bytes)
-    }
+    static func absolute(_ path: RawPath) -> RawPath { path.absolute }
 }
 
 extension SealingContext {

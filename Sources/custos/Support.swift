@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -47,8 +48,6 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 extension ItemRecord {
-    var displayName: String { DisplayName.escape(name) }
-
     var json: JSONValue {
         .object([
             "item": .string(item), "sequence": .integer(Int64(sequence)), "case": .string(caseID),
@@ -59,39 +58,12 @@ extension ItemRecord {
     }
 }
 
-/// The items a command-line argument names: the item with that id, the one item whose id or
-/// SHA-256 starts with it, or, when it is a start of one content's SHA-256, every item sealed with
-/// that content. Any other prefix matching several items is refused, listing them.
+/// The items a command-line argument names (`ItemResolution.items`).
 func resolveItems(_ text: String, in ledger: Ledger) throws -> [ItemRecord] {
-    let found = try ledger.items(matching: text)
-    guard !found.isEmpty else { throw CLIError(message: "no item matches \"\(text)\"") }
-    let lowered = text.lowercased()
-    if let exact = found.first(where: { $0.item == lowered }) { return [exact] }
-    if found.count == 1 { return found }
-    if Set(found.map(\.sha256)).count == 1, found.allSatisfy({ $0.sha256.hex.hasPrefix(lowered) }) { return found }
-    throw ambiguity(text, found, "give more of the id or of the SHA-256")
+    try ItemResolution.items(text, in: ledger)
 }
 
-/// Exactly one item, by id or a unique start of its id or SHA-256 (see `resolveItems`).
+/// Exactly one item, by id or a unique start of its id or SHA-256 (`ItemResolution.item`).
 func resolveItem(_ text: String, in ledger: Ledger) throws -> ItemRecord {
-    let found = try resolveItems(text, in: ledger)
-    guard found.count == 1 else { throw ambiguity(text, found, "this content was sealed more than once; give the id") }
-    return found[0]
-}
-
-/// The refusal of a prefix that names several items: each candidate on a line of its own.
-private func ambiguity(_ text: String, _ found: [ItemRecord], _ advice: String) -> CLIError {
-    let shown = 20
-    var lines = ["\"\(text)\" matches \(found.count) items; \(advice):"]
-    lines += found.prefix(shown).map { "  \($0.candidateLine)" }
-    if found.count > shown { lines.append("  … and \(found.count - shown) more") }
-    return CLIError(message: lines.joined(separator: "\n"))
-}
-
-extension ItemRecord {
-    /// Id, time sealed, SHA-256, case and name, as a candidate is listed.
-    var candidateLine: String {
-        let caseText = caseID.isEmpty ? "-" : DisplayName.escape(Array(caseID.utf8))
-        return "\(item)  \(sealedAt)  \(sha256.hex)  case \(caseText)  \(displayName)"
-    }
+    try ItemResolution.item(text, in: ledger)
 }
