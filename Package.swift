@@ -134,6 +134,13 @@ let package = Package(
             name: "CustosDaemonTests",
             dependencies: ["CustosDaemon", "CustosFileSystem", "CustosFormats", "CustosSealing", "CustosTestSupport"]),
         .testTarget(
+            name: "CustosCustodyTests",
+            dependencies: [
+                "CustosCustody", "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosSQLite",
+                "CustosVault", "CustosSealing", "CustosTestSupport",
+            ]
+        ),
+        .testTarget(
             name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
         ),
     ]

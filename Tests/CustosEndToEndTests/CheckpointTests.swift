@@ -274,7 +274,7 @@ struct OlderCheckpointTests {
         #expect(try node.custos(["ingest", try node.directory.write("a.bin", randomBytes(100))]).status == 0)
         #expect(try node.custos(["ingest", try node.directory.write("b.bin", randomBytes(200))]).status == 0)
         let folder = node.directory.file("court")
-        let export = try node.custos(["checkpoint", "2", "--export", folder])
+        let export = try node.custos(["checkpoint", "2", "--export", folder, "--reason", "for the court"])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout == (try node.custos(["checkpoint", "2"]).stdout))
         let verifyText = try String(contentsOfFile: folder + "/VERIFY.txt", encoding: .utf8)
