@@ -46,6 +46,8 @@ extension CustodySession {
     ) throws -> RecordedEvent {
         precondition(!items.isEmpty, "a custody event is about at least one item (\"\" for the whole vault)")
         precondition(facts[detailsDocumentMember] == nil)
+        // The key and TSA first: nothing is appended that the checkpoint below could not cover.
+        try prepareSigning()
         var document = details
         document["event"] = .string(type.rawValue)
         document["items"] = .array(items.map { .string($0) })
