@@ -1,5 +1,4 @@
 import ArgumentParser
-import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -56,14 +55,4 @@ extension ItemRecord {
             "sealedAt": .string(sealedAt),
         ])
     }
-}
-
-/// The items a command-line argument names (`ItemResolution.items`).
-func resolveItems(_ text: String, in ledger: Ledger) throws -> [ItemRecord] {
-    try ItemResolution.items(text, in: ledger)
-}
-
-/// Exactly one item, by id or a unique start of its id or SHA-256 (`ItemResolution.item`).
-func resolveItem(_ text: String, in ledger: Ledger) throws -> ItemRecord {
-    try ItemResolution.item(text, in: ledger)
 }

@@ -25,7 +25,7 @@ struct Show: ParsableCommand {
     func run() throws {
         let vault = try vault.open()
         let ledger = try vault.openLedger(readOnly: true)
-        let records = try resolveItems(item, in: ledger)
+        let records = try ItemResolution.items(item, in: ledger)
         let shown = try records.map { try ShownItem(record: $0, vault: vault, ledger: ledger) }
         if json {
             Output.json(shown.count == 1 ? shown[0].json : .array(shown.map(\.json)))

@@ -80,7 +80,7 @@ struct Verify: ParsableCommand {
         }
         var selection: Set<String>?
         if !items.isEmpty {
-            selection = Set(try items.map { try resolveItem($0, in: ledger).item })
+            selection = Set(try items.map { try ItemResolution.item($0, in: ledger).item })
         }
         let report: VerificationReport
         do {
