@@ -261,4 +261,22 @@ struct CustodyEventsTests {
         #expect(broken.stderr.contains("not recorded: the ledger itself failed verification"), "\(broken.stderr)")
         #expect(try Self.size(node) == 5)
     }
+
+    /// The daemon's start-up reconciliation discards archives and manifests no entry records,
+    /// never a details document: a recorded one, nor one no entry names (which `verify` lists).
+    @Test func theDaemonsReconciliationKeepsDetailsDocuments() throws {
+        let (node, item, _) = try Self.sealedNode()
+        #expect(try node.custos(["annotate", item, "--note", "kept through a restart"]).status == 0)
+        let stray = String(repeating: "ef", count: 32)
+        try node.directory.write("vault/details/ef/\(stray).json", "{\"interrupted\":true}")
+        try node.directory.write("vault/manifests/cd/\(String(repeating: "cd", count: 32)).json", "{}")
+        let daemon = try RunningDaemon(node)
+        #expect(daemon.log.contains("reconciled the vault"), "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        #expect(node.files(under: "details").count == 2)
+        #expect(try node.custos(["history", item]).output.contains("note: kept through a restart"))
+        let verify = try node.verify()
+        #expect(verify.status == 0, "\(verify.output)")
+        #expect(verify.output.contains("- \(node.vault)/details/ef/\(stray).json"), "\(verify.output)")
+    }
 }
