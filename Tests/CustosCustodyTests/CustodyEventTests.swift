@@ -108,6 +108,21 @@ struct CustodyEventTests {
         #expect(try node.verify().passed)
     }
 
+    /// The name comes from the manifest only when it re-hashes to the entry's digest; otherwise
+    /// the original (whose digests are checked against the entry all the same) is named by its id.
+    @Test func anUntrustedManifestGivesTheItemIdAsTheName() throws {
+        let node = try SealedVault()
+        let manifest = node.vault.manifestPath(node.record.manifest).description
+        chmod(manifest, 0o600)
+        try Data(#"{"original":{"name":{"utf8":"../../etc/passwd"}}}"#.utf8).write(to: URL(fileURLWithPath: manifest))
+        let outcomes = try node.session().extract(
+            [node.record], to: RawPath(node.directory.file("out")), reason: "court")
+        #expect(outcomes[0].succeeded)
+        #expect(outcomes[0].name == Array(node.record.item.utf8))
+        #expect(outcomes[0].nameNote?.contains("does not match the ledger") == true)
+        #expect(try FileSystem.readFile(RawPath(node.directory.file("out/\(node.record.item)"))) == node.content)
+    }
+
     @Test func anExistingFileIsNeverOverwritten() throws {
         let node = try SealedVault()
         let session = try node.session()

@@ -11,7 +11,8 @@ struct History: ParsableCommand {
             comes from the time stamps), the entry's number, the event, the account that acted (and \
             the examiner named), the result, the reason or note. It lists the seal, the time stamps, \
             every custody event about the item (verified, extracted, exported, annotated, \
-            transferred, received) and the verifications of the whole vault after its seal. Reasons, \
+            transferred, received) and the events about the whole vault after its seal (marked "whole \
+            vault": verifications of the whole vault, checkpoints exported). Reasons, \
             notes and examiners come from each event's details document, re-hashed against the entry: \
             one that is missing or altered is shown as such and makes the exit status 1.
             """)
