@@ -7,11 +7,16 @@ import Glibc
 
 extension Custody {
     /// Why a verification of this vault cannot be recorded, or nil when it can: `verify` records
-    /// only what it may write without changing what it checks. Not when a daemon runs (it is the
-    /// vault's writer), nor on a read-only file system, nor for an account that cannot write the
-    /// ledger and `details/` or read the signing key, nor when the ledger's own audit failed
-    /// (nothing is appended to, nor signed over, a log that does not verify).
-    public func verificationRecordingRefusal(_ report: VerificationReport) -> String? {
+    /// only what it may write without changing what it checks. Not in an expert's independent
+    /// check (with a pinned key, kept checkpoints or anchors of their own: a copy checked must not
+    /// change, and a checkpoint signed on a copy would be a second history), nor when a daemon
+    /// runs (it is the vault's writer), nor on a read-only file system, nor for an account that
+    /// cannot write the ledger and `details/` or read the signing key, nor when the ledger's own
+    /// audit failed (nothing is appended to, nor signed over, a log that does not verify).
+    public func verificationRecordingRefusal(_ report: VerificationReport, independentCheck: Bool) -> String? {
+        if independentCheck {
+            return "an expert's check (--key, --checkpoint, --tsa-anchor) never writes the vault it checks"
+        }
         if vault.daemonIsRunning { return "a daemon runs for this vault; it is the vault's only writer" }
         if report.ledgerFaults > 0 {
             return "the ledger itself failed verification; nothing is appended to it or signed over it"

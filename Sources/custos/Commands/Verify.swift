@@ -129,15 +129,10 @@ struct Verify: ParsableCommand {
     /// Records the run as a `verified` event, or says on standard error why not; the exit status
     /// is the report's either way.
     private func record(_ report: VerificationReport, vault: Vault, items: Set<String>?) {
-        let custody = Custody(vault: vault, actor: .current(), tool: toolVersion)
         if noRecord { return }
-        let refusal: String? =
-            if key != nil || !keptCheckpoints.isEmpty || !timeStampAnchors.isEmpty {
-                "an expert's check (--key, --checkpoint, --tsa-anchor) never writes the vault it checks"
-            } else {
-                custody.verificationRecordingRefusal(report)
-            }
-        if let refusal {
+        let custody = Custody(vault: vault, actor: .current(), tool: toolVersion)
+        let independent = key != nil || !keptCheckpoints.isEmpty || !timeStampAnchors.isEmpty
+        if let refusal = custody.verificationRecordingRefusal(report, independentCheck: independent) {
             Output.error("custos: not recorded: \(refusal)")
             return
         }
