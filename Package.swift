@@ -133,13 +133,6 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "CustosCustodyTests",
-            dependencies: [
-                "CustosCustody", "CustosFileSystem", "CustosFormats", "CustosLedger", "CustosOpenSSL", "CustosSealing",
-                "CustosVault", "CustosTestSupport",
-            ]
-        ),
-        .testTarget(
             name: "CustosWatchTests",
             dependencies: ["CustosWatch", "CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
         .testTarget(
@@ -153,6 +146,13 @@ let package = Package(
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger", "CustosVault",
                 "CustosSealing", "CustosCustody", "CustosTestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "CustosCustodyTests",
+            dependencies: [
+                "CustosCustody", "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosSQLite",
+                "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
         .testTarget(

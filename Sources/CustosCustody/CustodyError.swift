@@ -40,3 +40,9 @@ public struct CustodyError: Error, CustomStringConvertible, Sendable {
         if let cause { "\(message): \(cause)" } else { message }
     }
 }
+
+extension CustodyError {
+    /// The CLI's exit status for this error: 1 when something recorded failed its check (a
+    /// document or archive missing or altered), 2 for a refused input.
+    public var exitCode: Int32 { code == .missing || code == .altered ? 1 : 2 }
+}

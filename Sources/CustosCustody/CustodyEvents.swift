@@ -18,7 +18,7 @@ extension CustodyEventType {
 }
 
 /// The member of an entry that holds the SHA-256 of its details document.
-public let detailsDocumentMember = "document"
+public let detailsDocumentMember = CustodyEntry.detailsDocumentMember
 
 /// One entry of a custody event: the item, its public facts, and, when the event brings the
 /// item's content into the vault (`received`), its index row and the node's time stamp over it.
@@ -75,6 +75,8 @@ extension CustodySession {
         precondition(!entries.isEmpty, "a custody event is about at least one item (\"\" for the whole vault)")
         precondition(entries.allSatisfy { $0.facts[detailsDocumentMember] == nil })
         let items = entries.map(\.item)
+        // The key and TSA first: nothing is appended that the checkpoint below could not cover.
+        try prepareSigning()
         var document = details
         document["event"] = .string(type.rawValue)
         document["items"] = .array(items.map { .string($0) })

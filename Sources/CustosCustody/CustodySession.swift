@@ -75,9 +75,17 @@ public final class CustodySession {
     /// grown. Every command and the daemon's checkpointer sign through here.
     @discardableResult
     public func checkpoint(now: String = SystemClock.now()) throws -> SignedNote {
+        try prepareSigning().sign(ledger, now: now)
+    }
+
+    /// Loads the node's key and TSA for signing checkpoints (once per session). A workflow that
+    /// appends entries calls it first, so a vault whose key or TSA cannot be loaded records
+    /// nothing, rather than entries that no checkpoint then covers.
+    @discardableResult
+    func prepareSigning() throws -> CheckpointSigning {
         let signing = try self.signing ?? CheckpointSigning(vault: vault)
         self.signing = signing
-        return try signing.sign(ledger, now: now)
+        return signing
     }
 
     /// The size of the latest checkpoint.

@@ -13,7 +13,9 @@ import Logging
 ///    very file that was sealed.
 /// 3. Archives, manifests and time-stamp tokens that no ledger entry records (a seal interrupted
 ///    before its commit) are discarded: their originals are still in the inbox and will be
-///    sealed (and stamped) again.
+///    sealed (and stamped) again. Details documents (`details/`) are never discarded: one that no
+///    entry names (a custody event interrupted before its entry) holds a person's reason or note,
+///    not evidence to seal again; `verify` lists it as unrecorded for a person to look at.
 struct Reconciler {
     let vault: Vault
     let layout: InboxLayout

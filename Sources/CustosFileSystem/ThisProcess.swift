@@ -58,3 +58,15 @@ public enum ThisProcess {
         custos_nice_this_thread(Int32(value)) == 0
     }
 }
+
+extension RawPath {
+    /// The absolute form of the path, without resolving links (the name as the handler gave it,
+    /// after this process's working directory).
+    public var absolute: RawPath {
+        if bytes.first == UInt8(ascii: "/") { return self }
+        guard let cwd = ThisProcess.workingDirectory?.bytes else { return self }
+        var bytes = self.bytes
+        while bytes.starts(with: Array("./".utf8)) { bytes.removeFirst(2) }
+        return RawPath(bytes: cwd + [UInt8(ascii: "/")] + bytes)
+    }
+}

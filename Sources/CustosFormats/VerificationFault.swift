@@ -86,6 +86,12 @@ public struct VerificationFault: Hashable, Sendable, CustomStringConvertible {
         case manifestMissing = "manifest-missing"
         /// An item's manifest does not describe its entry.
         case manifestMismatch = "manifest-mismatch"
+        /// An entry names a details document that `details/` does not hold.
+        case detailsMissing = "details-missing"
+        /// A details document's bytes do not hash to the SHA-256 its entry names.
+        case detailsAltered = "details-altered"
+        /// The ledger's events index disagrees with the custody-event entries.
+        case eventIndex = "event-index"
         /// An item's archive is missing from `objects/`.
         case archiveMissing = "archive-missing"
         /// An item's archive cannot be read.

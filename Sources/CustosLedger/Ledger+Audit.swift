@@ -105,6 +105,7 @@ extension Ledger {
                     faults: &faults)
                 try auditItems(entries: entries, faults: &faults)
                 try auditStamps(entries: entries, faults: &faults)
+                try auditEvents(entries: entries, faults: &faults)
                 return LedgerAudit(
                     entries: entries, faults: faults, entryCount: entryCount, latestCheckpointSize: latestSize,
                     checkpointsChecked: checked)

@@ -16,6 +16,9 @@ public final class Ledger {
     let db: SQLiteConnection
     let hasher = MerkleHasher.openSSL
     let digester = OpenSSLSHA256()
+    /// Whether the ledger has the `events` index (schema 10); a schema-9 ledger opened read-only
+    /// has none, and an item's events are then found by reading every entry.
+    public let hasEventsIndex: Bool
 
     /// Creates a new ledger file with its first checkpoint, of the empty tree. Refuses an existing file.
     public static func create(path: String, origin: String, signer: any NoteSigner, now: String) throws {
@@ -62,8 +65,13 @@ public final class Ledger {
             guard stored == origin else {
                 throw LedgerError(.wrongLedger, "\(path): the ledger is of \(stored), not of \(origin)")
             }
-            let schema = try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } ?? nil
-            guard schema == LedgerSchema.version else {
+            var schema = try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } ?? nil
+            if schema == LedgerSchema.previousVersion, !readOnly {
+                try Self.upgradeFrom9(db)
+                schema = LedgerSchema.version
+            }
+            hasEventsIndex = schema == LedgerSchema.version
+            guard schema == LedgerSchema.version || schema == LedgerSchema.previousVersion else {
                 throw LedgerError(
                     .wrongLedger,
                     "\(path): the ledger has schema \(schema ?? "none"); this custos reads schema \(LedgerSchema.version)"
@@ -71,6 +79,28 @@ public final class Ledger {
             }
         } catch let error as SQLiteError {
             throw LedgerError.database(error, path: path)
+        }
+    }
+
+    /// Schema 9 to 10, in one transaction: the events index is created and filled from the
+    /// entries (every entry that is neither `sealed` nor `timestamped`), and the schema set.
+    private static func upgradeFrom9(_ db: SQLiteConnection) throws {
+        try db.writeTransaction {
+            // Another process may have upgraded it between our read and this transaction.
+            let schema = try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } ?? nil
+            guard schema == LedgerSchema.previousVersion else { return }
+            try db.execute(LedgerSchema.events)
+            try db.withStatement("INSERT INTO events (seq, item) VALUES (?, ?)") { insert in
+                try db.forEachRow("SELECT seq, body FROM entries WHERE item IS NULL ORDER BY seq") { row in
+                    guard let entry = try? CustodyEntry(parsing: row.blob(1)),
+                        LedgerSchema.isIndexedAsEvent(entry.type)
+                    else { return }
+                    try insert.bind(row.int64(0), at: 1)
+                    try insert.bind(entry.item, at: 2)
+                    try insert.execute()
+                }
+            }
+            try db.run("UPDATE meta SET value = ? WHERE key = 'schema'", [.text(LedgerSchema.version)])
         }
     }
 
@@ -107,56 +137,75 @@ public final class Ledger {
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """
         let stampSQL = "INSERT INTO stamps (seq, subject, source, token, der) VALUES (?, ?, ?, ?, ?)"
+        guard hasEventsIndex || events.allSatisfy({ !LedgerSchema.isIndexedAsEvent($0.type) }) else {
+            throw LedgerError(.invalid, "\(path): the ledger was opened read-only (schema \(LedgerSchema.previousVersion))")
+        }
+        // Prepared only when the batch holds an event for it: sealing pays nothing for the index.
+        let eventSQL =
+            events.contains { LedgerSchema.isIndexedAsEvent($0.type) }
+            ? "INSERT INTO events (seq, item) VALUES (?, ?)" : nil
         try db.withStatement(insertSQL) { insert in
             try db.withStatement(stampSQL) { stampInsert in
-                let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
-                // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
-                let sha256 = MessageDigest(.sha256)
-                // The leaf hash as `MerkleHasher.hashLeaf` makes it, without copying the body.
-                let leafPrefix: [UInt8] = [MerkleHasher.leafPrefix]
-                for chunk in drafts {
-                    for var draft in chunk {
-                        draft.entry.previous = previous
-                        Hex.write(previous, into: &draft.body, at: draft.previousOffset)
-                        let body = draft.body
-                        sha256.update(body)
-                        let entryHash = sha256.finishHash()
-                        sha256.update(leafPrefix)
-                        sha256.update(body)
-                        let tree = frontier.append(leafHash: sha256.finishHash(), at: size, hasher: hasher)
-                        let record = events[appended.count].record
-                        try insert.bind(size, at: 1)
-                        try insert.bind(body, at: 2)
-                        try insert.bind(tree, at: 3)
-                        if let record {
-                            try insert.bind(record.item, at: 4)
-                            try insert.bind(record.caseID, at: 5)
-                            try insert.bind(record.exhibit, at: 6)
-                            try insert.bind(record.name, at: 7)
-                        } else {
-                            for index in Int32(4)...7 { try insert.bindNull(at: index) }
-                        }
-                        try insert.execute()
-                        if let stamp = TimeStampRecord(entry: draft.entry) {
-                            // The token itself, kept beside its entry: it must be the one the entry names.
-                            guard let token = events[appended.count].token, digester.sha256(token) == stamp.token else {
-                                throw LedgerError(.invalid, "a timestamped event without the token it names")
+                try withOptionalStatement(eventSQL) { eventInsert in
+                    let drafts = DraftEncoder(events: events, firstSequence: UInt64(size), origin: origin)
+                    // One reused context for the two hashes of every entry: its chain hash and its leaf hash.
+                    let sha256 = MessageDigest(.sha256)
+                    // The leaf hash as `MerkleHasher.hashLeaf` makes it, without copying the body.
+                    let leafPrefix: [UInt8] = [MerkleHasher.leafPrefix]
+                    for chunk in drafts {
+                        for var draft in chunk {
+                            draft.entry.previous = previous
+                            Hex.write(previous, into: &draft.body, at: draft.previousOffset)
+                            let body = draft.body
+                            sha256.update(body)
+                            let entryHash = sha256.finishHash()
+                            sha256.update(leafPrefix)
+                            sha256.update(body)
+                            let tree = frontier.append(leafHash: sha256.finishHash(), at: size, hasher: hasher)
+                            let record = events[appended.count].record
+                            try insert.bind(size, at: 1)
+                            try insert.bind(body, at: 2)
+                            try insert.bind(tree, at: 3)
+                            if let record {
+                                try insert.bind(record.item, at: 4)
+                                try insert.bind(record.caseID, at: 5)
+                                try insert.bind(record.exhibit, at: 6)
+                                try insert.bind(record.name, at: 7)
+                            } else {
+                                for index in Int32(4)...7 { try insert.bindNull(at: index) }
                             }
-                            try stampInsert.bind(token, at: 5)
-                            try stampInsert.bind(size, at: 1)
-                            try stampInsert.bind(stamp.indexKey(item: draft.entry.item), at: 2)
-                            try stampInsert.bind(stamp.source, at: 3)
-                            try stampInsert.bind(stamp.token.bytes, at: 4)
-                            try stampInsert.execute()
+                            try insert.execute()
+                            if let stamp = TimeStampRecord(entry: draft.entry) {
+                                // The token itself, kept beside its entry: it must be the one the entry names.
+                                guard let token = events[appended.count].token, digester.sha256(token) == stamp.token else {
+                                    throw LedgerError(.invalid, "a timestamped event without the token it names")
+                                }
+                                try stampInsert.bind(token, at: 5)
+                                try stampInsert.bind(size, at: 1)
+                                try stampInsert.bind(stamp.indexKey(item: draft.entry.item), at: 2)
+                                try stampInsert.bind(stamp.source, at: 3)
+                                try stampInsert.bind(stamp.token.bytes, at: 4)
+                                try stampInsert.execute()
+                            } else if let eventInsert, LedgerSchema.isIndexedAsEvent(draft.entry.type) {
+                                try eventInsert.bind(size, at: 1)
+                                try eventInsert.bind(draft.entry.item, at: 2)
+                                try eventInsert.execute()
+                            }
+                            appended.append(draft.entry)
+                            previous = entryHash
+                            size += 1
                         }
-                        appended.append(draft.entry)
-                        previous = entryHash
-                        size += 1
                     }
                 }
             }
         }
         return appended
+    }
+
+    /// Runs `body` with a statement for `sql`, or with nil when there is no `sql`.
+    private func withOptionalStatement<T>(_ sql: String?, _ body: (SQLiteStatement?) throws -> T) throws -> T {
+        guard let sql else { return try body(nil) }
+        return try db.withStatement(sql) { try body($0) }
     }
 
     /// The complete subtrees that the next leaf builds on: one per set bit of the tree size.

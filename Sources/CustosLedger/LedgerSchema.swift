@@ -1,3 +1,5 @@
+import CustosFormats
+
 /// The ledger's SQLite schema. Each entry row holds the entry's exact bytes (`body`, what is
 /// hashed into the log) and `tree`: the Merkle hashes stored when the entry was appended (its
 /// leaf hash, then the hash of every subtree it completed), so one row write appends to both
@@ -23,12 +25,23 @@
 /// written in the transaction that records the checkpoint; `verify` re-hashes each checkpoint's
 /// note body and checks its tokens against it.
 ///
+/// `events` is the index of the other custody events (verified, extracted, exported, annotated,
+/// transferred, received, …) by the item they are about (`""` for the whole vault), so an item's
+/// timeline is found without reading the log. It is written in the entry's transaction, only for
+/// entries that are neither `sealed` (indexed by `entries.item`) nor `timestamped` (indexed by
+/// `stamps`), so sealing costs nothing more; triggers keep it append-only, and `verify` checks it
+/// against the entries both ways. Schema 10 added it: a schema-9 ledger is upgraded in place when
+/// opened for writing (`upgradeFrom9`), and read as it is otherwise (an item's events are then
+/// found by a scan).
+///
 /// `releases` is not part of the log: it is the daemon's journal of originals whose seal is
 /// committed but which may still sit in the inbox. A row is written in the transaction that
 /// records the seal and removed once the original has left the inbox durably, so a crash between
 /// the two is finished at the next start.
 enum LedgerSchema {
-    static let version = "9"
+    static let version = "10"
+    /// The schema before the events index: read as it is, upgraded when opened for writing.
+    static let previousVersion = "9"
 
     static let create = """
         PRAGMA page_size = 16384;
@@ -44,6 +57,7 @@ enum LedgerSchema {
             size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL) WITHOUT ROWID;
         CREATE TABLE stamps (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, source TEXT NOT NULL, token BLOB NOT NULL, der BLOB NOT NULL);
         CREATE INDEX stamps_by_subject ON stamps (subject);
+        \(events)
         CREATE TABLE checkpoint_stamps (
             size INTEGER NOT NULL, root TEXT NOT NULL, source TEXT NOT NULL, anchors TEXT, der BLOB NOT NULL,
             PRIMARY KEY (size, root, source)) WITHOUT ROWID;
@@ -60,4 +74,15 @@ enum LedgerSchema {
         CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are kept'); END;
         CREATE TRIGGER latest_no_delete BEFORE DELETE ON latest_checkpoint BEGIN SELECT RAISE(ABORT, 'the latest checkpoint is kept'); END;
         """
+
+    /// The events index and its triggers (in `create`, and added by the upgrade from schema 9).
+    static let events = """
+        CREATE TABLE events (seq INTEGER PRIMARY KEY, item TEXT NOT NULL);
+        CREATE INDEX events_by_item ON events (item);
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'the events index is append-only'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'the events index is append-only'); END;
+        """
+
+    /// Whether an entry of this type has a row in `events`: every type but those indexed elsewhere.
+    static func isIndexedAsEvent(_ type: CustodyEventType) -> Bool { type != .sealed && type != .timestamped }
 }

@@ -251,13 +251,7 @@ public final class Sealer: Sendable {
     }
 
     /// The absolute form of a path, without resolving links (the name as the handler gave it).
-    static func absolute(_ path: RawPath) -> RawPath {
-        if path.bytes.first == UInt8(ascii: "/") { return path }
-        guard let cwd = ThisProcess.workingDirectory?.bytes else { return path }
-        var bytes = path.bytes
-        while bytes.starts(with: Array("./".utf8)) { bytes.removeFirst(2) }
-        return RawPath(bytes: cwd + [UInt8(ascii: "/")] + bytes)
-    }
+    static func absolute(_ path: RawPath) -> RawPath { path.absolute }
 }
 
 extension SealingContext {

@@ -19,6 +19,12 @@ public struct VerificationReport: Sendable {
     /// Checkpoints kept outside the vault, checked against its log.
     public var keptCheckpointsChecked = 0
     public var faults: [VerificationFault]
+    /// How many of `faults` are about the ledger itself (its audit, a pinned key, a kept
+    /// checkpoint) rather than about what it records: nothing should be appended to a ledger
+    /// whose own audit failed.
+    public var ledgerFaults = 0
+    /// Details documents of custody events re-hashed.
+    public var detailsChecked = 0
     /// Files in the vault that nothing records (a seal interrupted, or one in progress beside a
     /// running daemon; a file put there by hand): not faults of what is recorded, but an
     /// expert sees each.
@@ -40,6 +46,7 @@ public struct VerificationReport: Sendable {
             "bytesRehashed": .integer(bytesRehashed),
             "timeStampsChecked": .integer(Int64(timeStampsChecked)),
             "keptCheckpointsChecked": .integer(Int64(keptCheckpointsChecked)),
+            "detailsChecked": .integer(Int64(detailsChecked)),
             "faults": .array(faults.map(\.json)),
             "unrecordedFiles": .array(unrecordedFiles.map { .string($0.description) }),
             "notes": .array(notes.map { .string($0) }),
@@ -87,6 +94,7 @@ public struct VaultVerifier {
             report.faults += ledger.checkKeptCheckpoint(kept.note, name: kept.name, verifiers: [verifier])
         }
         report.keptCheckpointsChecked = keptCheckpoints.count
+        report.ledgerFaults = report.faults.count
         let records = Dictionary(try ledger.items().map { ($0.item, $0) }, uniquingKeysWith: { first, _ in first })
         let sealed = audit.entries.filter { $0.type.recordsContent && (items == nil || items!.contains($0.item)) }
         var archiveResults = [Hash: ArchiveContents]()  // by content SHA-256
@@ -100,6 +108,12 @@ public struct VaultVerifier {
             entries: audit.entries, ledger: ledger, items: items, anchorsOverride: timeStampAnchors)
         report.timeStampsChecked = stamps.checked
         report.faults += stamps.faults
+        progress("details documents")
+        let documented = audit.entries.filter {
+            $0.details[CustodyEntry.detailsDocumentMember] != nil && (items == nil || items!.contains($0.item))
+        }
+        for entry in documented { report.faults += checkDetailsDocument(of: entry) }
+        report.detailsChecked = documented.count
         if items == nil { report.unrecordedFiles = try unrecordedFiles(ledger: ledger) }
         // Beside a running daemon, the entries since its last checkpoint await its next one.
         if vault.daemonIsRunning {
@@ -111,12 +125,48 @@ public struct VaultVerifier {
         return report
     }
 
-    /// The files under `objects/`, `manifests/` and `tmp/`, and the names at the vault's top,
-    /// that no ledger entry records and the vault's layout does not name.
+    /// The details document an entry names, re-hashed: `details-missing` when the vault does not
+    /// hold it, `details-altered` when its bytes are not those the entry names.
+    public func checkDetailsDocument(of entry: CustodyEntry) -> [VerificationFault] {
+        let subject = "entry \(entry.sequence)"
+        guard let hash = entry.detailsDocument else {
+            return [
+                VerificationFault(
+                    subject: subject, code: .detailsAltered,
+                    message: "the entry's details digest is not 64 lower-case hex digits",
+                    found: entry.details[CustodyEntry.detailsDocumentMember].map { CanonicalJSON.encodeString($0) })
+            ]
+        }
+        let path = vault.detailsDocumentPath(hash)
+        guard let bytes = try? FileSystem.readFile(path) else {
+            return [
+                VerificationFault(
+                    subject: subject, code: .detailsMissing,
+                    message: "the details document of this \(entry.type) entry (\(path)) is missing", expected: hash.hex)
+            ]
+        }
+        let found = digester.sha256(bytes)
+        guard found == hash else {
+            return [
+                VerificationFault(
+                    subject: subject, code: .detailsAltered,
+                    message: "the details document of this \(entry.type) entry (\(path)) was altered",
+                    expected: hash.hex, found: found.hex)
+            ]
+        }
+        return []
+    }
+
+    /// The files under `objects/`, `manifests/`, `details/` and `tmp/`, and the names at the
+    /// vault's top, that no ledger entry records and the vault's layout does not name.
     public func unrecordedFiles(ledger: Ledger) throws -> [RawPath] {
         let referenced = try ledger.referencedContent()
+        let details = try ledger.referencedDetails()
         var found = [RawPath]()
-        for (store, known) in [(vault.objectsPath, referenced.contents), (vault.manifestsPath, referenced.manifests)] {
+        for (store, known) in [
+            (vault.objectsPath, referenced.contents), (vault.manifestsPath, referenced.manifests),
+            (vault.detailsPath, details),
+        ] {
             for shard in (try? FileSystem.listDirectory(store)) ?? [] {
                 let folder = store.appending(component: shard)
                 guard (try? FileSystem.linkStatus(folder))?.isDirectory == true else {
@@ -317,7 +367,12 @@ public struct VaultVerifier {
 
     /// Reads an archive in one pass: the file's SHA-256 from its raw bytes, the original's digests
     /// from the decompressed member, and the small members whole.
-    public func readArchive(_ path: RawPath, wantMD5: Bool, wantSHA1: Bool) throws -> ArchiveContents {
+    /// `evidence`, when given, receives the original's bytes as they are hashed (`extract` writes
+    /// them out in the same pass); an error it throws ends the read.
+    public func readArchive(
+        _ path: RawPath, wantMD5: Bool, wantSHA1: Bool,
+        evidence: ((UnsafeRawBufferPointer) throws -> Void)? = nil
+    ) throws -> ArchiveContents {
         let file = try FileSystem.openForReading(path)
         file.adviseSequential()
         let raw = MessageDigest(.sha256)
@@ -347,6 +402,7 @@ public struct VaultVerifier {
                     sha256.update(chunk)
                     md5?.update(chunk)
                     sha1?.update(chunk)
+                    try evidence?(chunk)
                     size += Int64(count)
                 }
                 digests = EvidenceDigests(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import Foundation
 import Glibc
 import Logging
@@ -17,8 +18,8 @@ struct Custos: AsyncParsableCommand {
         subcommands: [
             Init.self, Ingest.self, DaemonCommand.self, List.self, Show.self, Verify.self, CheckpointCommand.self,
             Key.self,
-            EntryCommand.self, Proof.self, Consistency.self, TimestampCommand.self,
-            Transfer.self, Receive.self, Peer.self,
+            EntryCommand.self, Proof.self, Consistency.self, TimestampCommand.self, Annotate.self, Extract.self,
+            History.self, Transfer.self, Receive.self, Peer.self,
         ]
     )
 
@@ -62,6 +63,9 @@ struct Custos: AsyncParsableCommand {
             }
         } catch let error as CLIError {
             Output.error("custos: \(error.message)")
+            finish(error.exitCode)
+        } catch let error as CustodyError {
+            Output.error("custos: \(error)")
             finish(error.exitCode)
         } catch let error as ExitCode {
             finish(error.rawValue)

@@ -47,8 +47,6 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 extension ItemRecord {
-    var displayName: String { DisplayName.escape(name) }
-
     var json: JSONValue {
         .object([
             "item": .string(item), "sequence": .integer(Int64(sequence)), "case": .string(caseID),
@@ -56,42 +54,5 @@ extension ItemRecord {
             "size": .integer(Int64(size)), "archive": .string(archive.hex), "manifest": .string(manifest.hex),
             "sealedAt": .string(sealedAt),
         ])
-    }
-}
-
-/// The items a command-line argument names: the item with that id, the one item whose id or
-/// SHA-256 starts with it, or, when it is a start of one content's SHA-256, every item sealed with
-/// that content. Any other prefix matching several items is refused, listing them.
-func resolveItems(_ text: String, in ledger: Ledger) throws -> [ItemRecord] {
-    let found = try ledger.items(matching: text)
-    guard !found.isEmpty else { throw CLIError(message: "no item matches \"\(text)\"") }
-    let lowered = text.lowercased()
-    if let exact = found.first(where: { $0.item == lowered }) { return [exact] }
-    if found.count == 1 { return found }
-    if Set(found.map(\.sha256)).count == 1, found.allSatisfy({ $0.sha256.hex.hasPrefix(lowered) }) { return found }
-    throw ambiguity(text, found, "give more of the id or of the SHA-256")
-}
-
-/// Exactly one item, by id or a unique start of its id or SHA-256 (see `resolveItems`).
-func resolveItem(_ text: String, in ledger: Ledger) throws -> ItemRecord {
-    let found = try resolveItems(text, in: ledger)
-    guard found.count == 1 else { throw ambiguity(text, found, "this content was sealed more than once; give the id") }
-    return found[0]
-}
-
-/// The refusal of a prefix that names several items: each candidate on a line of its own.
-private func ambiguity(_ text: String, _ found: [ItemRecord], _ advice: String) -> CLIError {
-    let shown = 20
-    var lines = ["\"\(text)\" matches \(found.count) items; \(advice):"]
-    lines += found.prefix(shown).map { "  \($0.candidateLine)" }
-    if found.count > shown { lines.append("  … and \(found.count - shown) more") }
-    return CLIError(message: lines.joined(separator: "\n"))
-}
-
-extension ItemRecord {
-    /// Id, time sealed, SHA-256, case and name, as a candidate is listed.
-    var candidateLine: String {
-        let caseText = caseID.isEmpty ? "-" : DisplayName.escape(Array(caseID.utf8))
-        return "\(item)  \(sealedAt)  \(sha256.hex)  case \(caseText)  \(displayName)"
     }
 }

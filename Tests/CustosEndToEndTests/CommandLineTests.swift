@@ -10,8 +10,8 @@ struct HelpTests {
     /// Every command and subcommand; `theRootHelpListsExactlyTheseCommands` keeps it complete.
     static let commands: [[String]] = [
         [], ["init"], ["ingest"], ["daemon"], ["list"], ["show"], ["verify"], ["checkpoint"], ["key"], ["entry"],
-        ["proof"], ["consistency"], ["timestamp"], ["timestamp", "export"], ["transfer"], ["receive"], ["peer"],
-        ["peer", "add"], ["peer", "list"],
+        ["proof"], ["consistency"], ["timestamp"], ["timestamp", "export"], ["annotate"], ["extract"], ["history"],
+        ["transfer"], ["receive"], ["peer"], ["peer", "add"], ["peer", "list"],
     ]
 
     @Test(arguments: commands)
@@ -88,7 +88,7 @@ struct HelpTests {
         #expect(key.status == 0 && key.output.hasPrefix("e2e.example.tw/evidence+"))
         // A nested command too; and the environment is not needed.
         let export = try run(
-            custosBinary, ["--vault", node.vault, "timestamp", "export", "a", "-o", node.directory.file("out")],
+            custosBinary, ["--vault", node.vault, "timestamp", "export", "a", "-o", node.directory.file("out"), "--reason", "a test"],
             environment: ["CUSTOS_VAULT": "/nonexistent"])
         #expect(export.status == 2)  // "a" matches no item id…
         #expect(export.stderr.contains("no item matches"))  // …but the vault was found.

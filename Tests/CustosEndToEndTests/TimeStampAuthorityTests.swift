@@ -88,7 +88,7 @@ struct TimeStampAuthorityTests {
         let items = try JSONSerialization.jsonObject(with: Data(list.stdout)) as! [[String: Any]]
         let item = try #require(items.first?["item"] as? String)
         let folder = directory.file("court")
-        let export = try run(custosBinary, ["timestamp", "export", "--vault", vault, item, "-o", folder])
+        let export = try run(custosBinary, ["timestamp", "export", "--vault", vault, item, "-o", folder, "--reason", "for the court"])
         let command = try #require(
             export.output.split(separator: "\n").first { $0.hasPrefix("openssl ts -verify -data") })
         let arguments = command.split(separator: " ").dropFirst().map { $0 == "ORIGINAL-FILE" ? file : String($0) }

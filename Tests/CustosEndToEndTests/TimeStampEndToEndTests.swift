@@ -24,7 +24,7 @@ struct TimeStampEndToEndTests {
         #expect(verify.status == 0 && verify.output.contains("time stamps: 2 tokens re-hashed and verified"))
         // The export: token, chain and the exact command, run as printed.
         let folder = node.directory.file("court")
-        let export = try run(custosBinary, ["timestamp", "export", "--vault", node.vault, item, "-o", folder])
+        let export = try run(custosBinary, ["timestamp", "export", "--vault", node.vault, item, "-o", folder, "--reason", "for the court"])
         #expect(export.status == 0, "\(export.stderr)")
         let command = try #require(
             export.output.split(separator: "\n").first { $0.hasPrefix("openssl ts -verify -digest") })

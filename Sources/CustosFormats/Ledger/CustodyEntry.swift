@@ -155,6 +155,17 @@ extension CustodyEntry {
     /// The SHA-256 of the item's manifest.
     public var manifest: Hash? { details["manifest"]?.stringValue.flatMap { Hash(hex: $0) } }
 
+    /// The member of a custody event's entry that holds the SHA-256 (hex) of its details document
+    /// (reasons, notes, names: kept in the vault's `details/`, never in the entry).
+    public static let detailsDocumentMember = "document"
+
+    /// The SHA-256 of the entry's details document; nil when it names none (or not as 64 hex digits).
+    public var detailsDocument: Hash? {
+        details[Self.detailsDocumentMember]?.stringValue.flatMap { text in
+            Hash(hex: text).flatMap { $0.hex == text ? $0 : nil }
+        }
+    }
+
     /// The details of a `sealed` event.
     public static func sealedDetails(digests: EvidenceDigests, size: UInt64, archive: Hash, manifest: Hash)
         -> JSONObject

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -17,7 +18,7 @@ struct Proof: ParsableCommand {
 
     func run() throws {
         let ledger = try vault.open().openLedger(readOnly: true)
-        let record = try resolveItem(item, in: ledger)
+        let record = try ItemResolution.item(item, in: ledger)
         let proof = try ledger.tlogProof(index: record.sequence)
         let bytes = Array(proof.serialized.utf8)
         if let output {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -24,7 +25,7 @@ struct Show: ParsableCommand {
     func run() throws {
         let vault = try vault.open()
         let ledger = try vault.openLedger(readOnly: true)
-        let records = try resolveItems(item, in: ledger)
+        let records = try ItemResolution.items(item, in: ledger)
         let shown = try records.map { try ShownItem(record: $0, vault: vault, ledger: ledger) }
         if json {
             Output.json(shown.count == 1 ? shown[0].json : .array(shown.map(\.json)))
@@ -88,6 +89,8 @@ struct ShownItem {
     /// What each token says (read from the token kept in the ledger; `verify` checks it).
     let infos: [TimeStampInfo?]
     let awaiting: [String]
+    /// The item's custody events after its seal and stamps (whole-vault ones left to `history`).
+    let events: [CustodyEntry]
 
     init(record: ItemRecord, vault: Vault, ledger: Ledger) throws {
         self.record = record
@@ -104,6 +107,7 @@ struct ShownItem {
         }
         let stampedBy = Set(stamps.map(\.record.source))
         awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
+        events = try ledger.entries(about: record.item).filter { $0.type != .sealed && $0.type != .timestamped }
     }
 
     var json: JSONValue {
@@ -126,6 +130,14 @@ struct ShownItem {
             "archivePath": archive.map { .string($0.description) } ?? .null,
             "timestamps": .array(stampsJSON),
             "awaitingTimeStamps": .array(awaiting.map { .string($0) }),
+            "events": .array(
+                events.map { entry in
+                    .object([
+                        "entry": .integer(Int64(entry.sequence)), "event": .string(entry.type.rawValue),
+                        "time": .string(entry.time), "actor": .string(entry.actor),
+                        "result": entry.details["result"]?.stringValue.map { .string($0) } ?? .null,
+                    ])
+                }),
         ])
     }
 
@@ -214,5 +226,10 @@ struct ShownItem {
         } else if !awaiting.isEmpty {
             Self.line("time stamp:", "awaiting from \(awaiting.joined(separator: ", "))")
         }
+        for entry in events {
+            let result = entry.details["result"]?.stringValue.map { "  result \($0)" } ?? ""
+            Self.line("custody:", "entry \(entry.sequence)  \(entry.type)\(result)  by \(Self.escaped(entry.actor))  \(entry.time)")
+        }
+        if !events.isEmpty { Self.line("history:", "custos history \(record.item) (reasons, notes, examiners)") }
     }
 }

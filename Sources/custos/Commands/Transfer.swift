@@ -29,7 +29,7 @@ struct Transfer: ParsableCommand {
         _ = try vault.signer()  // a missing or exposed key refuses the command before anything is done
         let custody = Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion)
         let session = try custody.session()
-        let records = try items.map { try resolveItem($0, in: session.ledger) }
+        let records = try items.map { try session.resolveItem($0) }
         let receipt: TransferReceipt
         do {
             receipt = try session.transfer(records, to: to, reason: reason, output: RawArguments.raw(output))

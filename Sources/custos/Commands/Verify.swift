@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -10,7 +11,16 @@ import Logging
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Re-read every archive, re-hash every original, rebuild the chain and tree, check every checkpoint.")
+        abstract: "Re-read every archive, re-hash every original, rebuild the chain and tree, check every checkpoint.",
+        discussion: """
+            Each run is recorded in the ledger as a `verified` event (result pass or fail, and the \
+            fault codes): about the whole vault (item ""), or about each item given. It is recorded \
+            after the check, so it changes nothing the report says. Nothing is recorded (a note \
+            "not recorded: …" on standard error says why; the exit status is the same) with \
+            --no-record, in an expert's check (--key, --checkpoint, --tsa-anchor), when a daemon \
+            runs for the vault, when the vault cannot be written by this account or is on a \
+            read-only file system, or when the ledger itself fails its audit.
+            """)
     @OptionGroup var vault: VaultOptions
     @Flag(help: "JSON output.") var json = false
     @Option(
@@ -33,6 +43,8 @@ struct Verify: ParsableCommand {
             your own (repeatable); by default each token is checked against the anchors kept in the vault.
             """)
     var timeStampAnchors: [String] = []
+    @Flag(help: "Check without recording a `verified` event (a copy of a vault, media that must not change).")
+    var noRecord = false
     @Argument(help: "Only these items (ids or unique prefixes); the ledger is always checked whole.") var items:
         [String] = []
 
@@ -68,7 +80,7 @@ struct Verify: ParsableCommand {
         }
         var selection: Set<String>?
         if !items.isEmpty {
-            selection = Set(try items.map { try resolveItem($0, in: ledger).item })
+            selection = Set(try items.map { try ItemResolution.item($0, in: ledger).item })
         }
         let report: VerificationReport
         do {
@@ -92,6 +104,7 @@ struct Verify: ParsableCommand {
                 "items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed"
             )
             Output.line("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
+            Output.line("details documents: \(report.detailsChecked) re-hashed")
             if !kept.isEmpty {
                 Output.line("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
             }
@@ -109,7 +122,28 @@ struct Verify: ParsableCommand {
                 for fault in report.faults { Output.line("- [\(fault.code)] \(fault)") }
             }
         }
+        record(report, vault: vault, items: selection)
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// Records the run as a `verified` event, or says on standard error why not; the exit status
+    /// is the report's either way.
+    private func record(_ report: VerificationReport, vault: Vault, items: Set<String>?) {
+        if noRecord { return }
+        let custody = Custody(vault: vault, actor: .current(), tool: toolVersion)
+        let independent = key != nil || !keptCheckpoints.isEmpty || !timeStampAnchors.isEmpty
+        if let refusal = custody.verificationRecordingRefusal(report, independentCheck: independent) {
+            Output.error("custos: not recorded: \(refusal)")
+            return
+        }
+        do {
+            let event = try custody.session().recordVerification(report, items: items.map { Array($0) })
+            if !json {
+                Output.line("recorded as entry \(event.entries.map { "\($0.sequence)" }.joined(separator: ", ")) (verified)")
+            }
+        } catch {
+            Output.error("custos: not recorded: \(error)")
+        }
     }
 
     /// `--key`: a verifier key in signed-note form, or a file holding one.

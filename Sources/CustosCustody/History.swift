@@ -1,0 +1,95 @@
+import CustosFormats
+import CustosLedger
+
+/// One event of an item's custody timeline, as the ledger records it.
+public struct HistoryEvent: Sendable {
+    /// What the event's details document gave: none named, the document (re-hashed), or why it
+    /// cannot be trusted.
+    public enum Document: Sendable {
+        case none
+        case verified(JSONObject)
+        case missing(String)
+        case altered(String)
+
+        public var fault: String? {
+            switch self {
+            case .missing(let reason), .altered(let reason): reason
+            case .none, .verified: nil
+            }
+        }
+    }
+
+    public var entry: CustodyEntry
+    /// A whole-vault event (item `""`: a verification of the whole vault, a checkpoint exported)
+    /// after the item's seal.
+    public var wholeVault: Bool
+    public var document: Document
+
+    public var sequence: UInt64 { entry.sequence }
+    public var type: CustodyEventType { entry.type }
+    /// The account that acted (from the entry).
+    public var actor: String { entry.actor }
+
+    private func documentText(_ key: String) -> String? {
+        if case .verified(let object) = document { object[key]?.stringValue } else { nil }
+    }
+
+    /// The examiner named with the event (from its details document).
+    public var examiner: String? {
+        if case .verified(let object) = document { object["actor"]?["examiner"]?.stringValue } else { nil }
+    }
+    /// The reason given (extract, export, transfer, …), from the details document.
+    public var reason: String? { documentText("reason") }
+    /// The note of an `annotated` event, from the details document.
+    public var note: String? { documentText("note") }
+    /// The event's result (`ok`, `failed`, `pass`, `fail`), from the entry.
+    public var result: String? { entry.details["result"]?.stringValue }
+
+    /// The entry's time (the node's clock, UTC) written as ISO 8601 with its offset (`+00:00`).
+    public var time: String {
+        entry.time.hasSuffix("Z") ? String(entry.time.dropLast()) + "+00:00" : entry.time
+    }
+}
+
+/// An item's whole custody timeline, oldest first, from the ledger alone.
+public struct ItemHistory: Sendable {
+    public var record: ItemRecord
+    public var events: [HistoryEvent]
+
+    /// The events whose details document is missing or altered.
+    public var faults: [HistoryEvent] { events.filter { $0.document.fault != nil } }
+}
+
+extension CustodySession {
+    /// The custody timeline of an item, in log order: its seal, its time stamps, every other event
+    /// about it (verified, extracted, exported, annotated, transferred, received, and any type a
+    /// later version records), and the whole-vault events after its seal. Each details document
+    /// is re-hashed against its entry; one that is missing or altered is reported as such
+    /// (`HistoryEvent.Document`), never trusted.
+    public func history(of record: ItemRecord) throws -> ItemHistory {
+        let entries = try ledger.entries(about: record.item, wholeVaultAfter: record.sequence)
+        let events = entries.map { entry in
+            let document: HistoryEvent.Document
+            if entry.details[detailsDocumentMember] == nil {
+                document = .none
+            } else {
+                do {
+                    document = try detailsDocument(of: entry).map { .verified($0) } ?? .none
+                } catch let error as CustodyError where error.code == .missing {
+                    document = .missing(error.message)
+                } catch {
+                    document = .altered((error as? CustodyError)?.message ?? "\(error)")
+                }
+            }
+            return HistoryEvent(entry: entry, wholeVault: entry.item.isEmpty, document: document)
+        }
+        return ItemHistory(record: record, events: events)
+    }
+
+    /// The items of a case, in ledger order; refused (`unknownItem`) when it has none.
+    public func items(ofCase caseID: String) throws -> [ItemRecord] {
+        let records = try ledger.items(caseID: caseID)
+        guard !records.isEmpty else { throw CustodyError(.unknownItem, "case \(caseID): no item was sealed in it") }
+        return records
+    }
+}

@@ -1,0 +1,63 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosSealing
+import CustosVault
+import Glibc
+
+extension Custody {
+    /// Why a verification of this vault cannot be recorded, or nil when it can: `verify` records
+    /// only what it may write without changing what it checks. Not in an expert's independent
+    /// check (with a pinned key, kept checkpoints or anchors of their own: a copy checked must not
+    /// change, and a checkpoint signed on a copy would be a second history), nor when a daemon
+    /// runs (it is the vault's writer), nor on a read-only file system, nor for an account that
+    /// cannot write the ledger and `details/` or read the signing key, nor when the ledger's own
+    /// audit failed (nothing is appended to, nor signed over, a log that does not verify).
+    public func verificationRecordingRefusal(_ report: VerificationReport, independentCheck: Bool) -> String? {
+        if independentCheck {
+            return "an expert's check (--key, --checkpoint, --tsa-anchor) never writes the vault it checks"
+        }
+        if vault.daemonIsRunning { return "a daemon runs for this vault; it is the vault's only writer" }
+        if report.ledgerFaults > 0 {
+            return "the ledger itself failed verification; nothing is appended to it or signed over it"
+        }
+        var info = statvfs()
+        if vault.root.withCString({ statvfs($0, &info) }) == 0, info.f_flag & UInt(ST_RDONLY) != 0 {
+            return "the vault is on a read-only file system"
+        }
+        let needs: [(RawPath, Int32)] = [
+            (vault.ledgerPath, W_OK), (vault.root, W_OK), (vault.detailsPath, W_OK), (vault.keyPath, R_OK),
+        ]
+        for (path, mode) in needs where FileSystem.exists(path) && path.withCString({ access($0, mode) }) != 0 {
+            return "\(path): this account may not \(mode == W_OK ? "write" : "read") it"
+        }
+        return nil
+    }
+}
+
+extension CustodySession {
+    /// Records a `verified` event after a verification: about the whole vault (item `""`) when
+    /// `items` is nil, else one entry per item checked. Its facts are the `result` (`pass` or
+    /// `fail`) and `faults` (the distinct fault codes, sorted); the details document holds the
+    /// counts and each fault's subject and code. Call it after the audit: the entry it appends is
+    /// then covered by the checkpoint it signs, and changes nothing the report says.
+    @discardableResult
+    public func recordVerification(_ report: VerificationReport, items: [String]?) throws -> RecordedEvent {
+        let codes = Set(report.faults.map(\.code.rawValue)).sorted()
+        let facts: JSONObject = [
+            "result": .string(report.passed ? "pass" : "fail"), "faults": .array(codes.map { .string($0) }),
+        ]
+        let details: JSONObject = [
+            "entries": .integer(Int64(report.entries)),
+            "latestCheckpointSize": .integer(Int64(report.latestCheckpointSize)),
+            "itemsChecked": .integer(Int64(report.itemsChecked)),
+            "bytesRehashed": .integer(report.bytesRehashed),
+            "timeStampsChecked": .integer(Int64(report.timeStampsChecked)),
+            "detailsChecked": .integer(Int64(report.detailsChecked)),
+            "unrecordedFiles": .integer(Int64(report.unrecordedFiles.count)),
+            "faults": .array(
+                report.faults.map { .object(["subject": .string($0.subject), "code": .string($0.code.rawValue)]) }),
+        ]
+        return try recordEvent(.verified, items: items.map { $0.sorted() } ?? [""], facts: facts, details: details)
+    }
+}
