@@ -4,7 +4,6 @@ import CustosLedger
 import CustosOpenSSL
 import CustosSealing
 import CustosVault
-import Glibc
 
 /// What taking one original out of the vault gave.
 public struct ExtractionOutcome: Sendable {
@@ -132,7 +131,7 @@ extension CustodySession {
                 nil, nil
             )
         }
-        let temporary = Array(".custos-extract-\(getpid())-\(record.item)".utf8)
+        let temporary = Array(".custos-extract-\(ThisProcess.identifier)-\(record.item)".utf8)
         let file = try directory.createExclusive(temporary)
         var kept = false
         defer { if !kept { directory.remove(temporary) } }

@@ -3,7 +3,6 @@ import CustosFormats
 import CustosLedger
 import CustosSealing
 import CustosVault
-import Glibc
 
 extension Custody {
     /// Why a verification of this vault cannot be recorded, or nil when it can: `verify` records
@@ -21,15 +20,13 @@ extension Custody {
         if report.ledgerFaults > 0 {
             return "the ledger itself failed verification; nothing is appended to it or signed over it"
         }
-        var info = statvfs()
-        if vault.root.withCString({ statvfs($0, &info) }) == 0, info.f_flag & UInt(ST_RDONLY) != 0 {
-            return "the vault is on a read-only file system"
+        if FileSystem.isOnReadOnlyFileSystem(vault.root) { return "the vault is on a read-only file system" }
+        for path in [vault.ledgerPath, vault.root, vault.detailsPath]
+        where FileSystem.exists(path) && !FileSystem.mayWrite(path) {
+            return "\(path): this account may not write it"
         }
-        let needs: [(RawPath, Int32)] = [
-            (vault.ledgerPath, W_OK), (vault.root, W_OK), (vault.detailsPath, W_OK), (vault.keyPath, R_OK),
-        ]
-        for (path, mode) in needs where FileSystem.exists(path) && path.withCString({ access($0, mode) }) != 0 {
-            return "\(path): this account may not \(mode == W_OK ? "write" : "read") it"
+        if FileSystem.exists(vault.keyPath) && !FileSystem.mayRead(vault.keyPath) {
+            return "\(vault.keyPath): this account may not read it"
         }
         return nil
     }

@@ -206,6 +206,12 @@ public enum FileSystem {
         return path.withCString { statvfs($0, &info) } == 0 && info.f_flag & UInt(ST_RDONLY) != 0
     }
 
+    /// True when this process may write `path` (`access(W_OK)`, by its real user and group).
+    public static func mayWrite(_ path: RawPath) -> Bool { path.withCString { access($0, W_OK) } == 0 }
+
+    /// True when this process may read `path` (`access(R_OK)`).
+    public static func mayRead(_ path: RawPath) -> Bool { path.withCString { access($0, R_OK) } == 0 }
+
     /// The names in a directory (not `.` and `..`), byte-exact, sorted by bytes. The directory
     /// itself is not a link (its last component is opened with `O_NOFOLLOW`).
     public static func listDirectory(_ path: RawPath) throws -> [[UInt8]] {
