@@ -104,15 +104,23 @@ struct HandoverBuilder {
     func write(
         _ output: RawPath, document: [UInt8], checkpoint: String, signature: String, items: [PackedItem]
     ) throws {
-        let folder = output.parent
-        let temporary = folder.appending(
-            component: Array(".".utf8) + output.lastComponent + Array(".\(Vault.temporaryName("part"))".utf8))
+        // The folder is held by a descriptor: the temporary, the rename and the sync all act on it,
+        // so a link put in place of the folder meanwhile leads nowhere else (the way extract writes).
+        let folder: HeldDirectory
+        do { folder = try HeldDirectory(output.parent, create: false) } catch {
+            throw CustodyError(.refused, "\(output): its folder cannot be used", cause: error)
+        }
+        let name = output.lastComponent
+        guard !folder.contains(name) else {
+            throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
+        }
+        let temporary = Array(".".utf8) + name + Array(".\(Vault.temporaryName("part"))".utf8)
         let file: FileDescriptor
-        do { file = try FileSystem.createExclusive(temporary, mode: 0o600) } catch {
+        do { file = try folder.createExclusive(temporary, mode: 0o600) } catch {
             throw CustodyError(.refused, "\(output): cannot be written", cause: error)
         }
         var done = false
-        defer { if !done { FileSystem.remove(temporary) } }
+        defer { if !done { folder.remove(temporary) } }
         let clock = SystemClock.fileTimeNow()
         do {
             let writer = try ArchiveWriter(fileDescriptor: file.rawValue, path: output.description, compression: .none)
@@ -136,14 +144,14 @@ struct HandoverBuilder {
             throw CustodyError(.refused, "\(output): could not be written", cause: error)
         }
         do {
-            try FileSystem.renameNoReplace(temporary, to: output)
+            try folder.renameNoReplace(temporary, to: name)
         } catch let error as FileSystemError where error.code == .exists {
             throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
         }
         done = true
-        do { try FileSystem.syncDirectory(folder) } catch {
+        do { try folder.sync() } catch {
             // Not durable: not handed over (nothing is recorded).
-            FileSystem.remove(output)
+            folder.remove(name)
             throw CustodyError(.refused, "\(output): could not be made durable; it was removed", cause: error)
         }
     }

@@ -173,15 +173,15 @@ struct CustodyEventTests {
         let session = try node.session()
         try session.annotate(node.record, note: "first look")
         _ = try session.extract([node.record], to: RawPath(node.directory.file("out")), reason: "lab copy")
-        // Events a later helper records (handover) are shown generically.
+        // Events recorded by other workflows are shown generically.
         try session.recordEvent(.transferred, items: [node.record.item], details: ["reason": .string("to the court")])
-        try session.recordEvent(.received, items: [node.record.item], facts: ["result": .string("ok")])
+        try session.recordEvent(.exported, items: [node.record.item], facts: ["what": .string("timestamps")])
         try session.recordVerification(try node.verify(), items: nil)
         try session.recordVerification(try node.verify(), items: [node.record.item])
         let history = try node.session(readOnly: true).history(of: node.record)
         #expect(
             history.events.map(\.type.rawValue) == [
-                "sealed", "timestamped", "annotated", "extracted", "transferred", "received", "verified", "verified",
+                "sealed", "timestamped", "annotated", "extracted", "transferred", "exported", "verified", "verified",
             ])
         #expect(history.events.map(\.sequence) == Array(0..<8))
         #expect(history.events[2].note == "first look" && history.events[2].examiner == "Lin")
