@@ -375,7 +375,7 @@ struct KilledSealTests {
         for round in 0..<3 {
             let ingest = try BackgroundProcess(
                 custosBinary, ["ingest", "--vault", node.vault, big], logPath: node.directory.file("ingest-\(round).log"))
-            #expect(eventually(timeout: 30) { !node.files(under: "tmp").isEmpty })
+            #expect(waitUntil(timeout: 30) { !node.files(under: "tmp").isEmpty })
             ingest.signal(SIGKILL)
             _ = ingest.wait(timeout: 30)
         }

@@ -87,7 +87,7 @@ struct CheckpointCoverageTests {
         #expect(daemon.process.wait(timeout: 30) == 128 + SIGKILL)
         #expect(try node.coverage().latest == 0)
         daemon = try RunningDaemon(node, environment: ["CUSTOS_CHECKPOINT_SECONDS": "3600"])
-        #expect(try eventually(timeout: 30) { try node.coverage().latest == 2 }, "\(daemon.log)")
+        #expect(try waitUntil(timeout: 30) { try node.coverage().latest == 2 }, "\(daemon.log)")
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }

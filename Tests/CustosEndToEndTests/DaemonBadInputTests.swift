@@ -31,7 +31,7 @@ struct DaemonBadInputTests {
         symlink(node.inbox + "/L-1/loop", node.inbox + "/L-1/loop")
         symlink(archive, node.inbox + "/L-1/into-vault")
         let daemon = try RunningDaemon(node)
-        #expect(eventually(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
         let found = try reasons(node)
         for name in ["to-outside", "dangling", "loop", "into-vault"] {
             #expect(found["L-1/\(name)"]?.contains("is a symbolic link; refused, never followed") == true, "\(found)")
@@ -87,7 +87,7 @@ struct DaemonBadInputTests {
         defer { close(sock) }
         if isRoot { #expect(mknod(node.inbox + "/device", S_IFCHR | 0o644, dev_t(1 << 8 | 3)) == 0) }
         let daemon = try RunningDaemon(node)
-        #expect(eventually(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
         let found = try reasons(node)
         #expect(found["pipe"]?.contains("is a FIFO, not a regular file; refused without being opened") == true)
         #expect(found["socket"]?.contains("is a socket") == true)
@@ -113,7 +113,7 @@ struct DaemonBadInputTests {
         let daemon = try RunningDaemon(
             node, prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"], binary: binary)
         #expect(
-            eventually(timeout: 20) { daemon.log.components(separatedBy: "cannot be read").count > 2 }, "\(daemon.log)")
+            waitUntil(timeout: 20) { daemon.log.components(separatedBy: "cannot be read").count > 2 }, "\(daemon.log)")
         #expect(daemon.log.contains("locked.bin") && daemon.log.contains("Permission denied"))
         #expect(FileManager.default.fileExists(atPath: locked))
         #expect(try node.items().isEmpty)
@@ -140,7 +140,7 @@ struct DaemonBadInputTests {
         }
         let daemon = try RunningDaemon(node)
         #expect(try node.waitForItems(names.count))
-        #expect(eventually(timeout: 10) { node.entries(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 10) { node.entries(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         // Every name arrives in sealed/ byte for byte; eight items, none merged.
         #expect(Set(node.entries(under: node.sealedFolder)) == Set(names))
@@ -158,7 +158,7 @@ struct DaemonBadInputTests {
         #expect(withCString(caseFolder) { mkdir($0, 0o755) } == 0)
         writeRaw(caseFolder + Array("/photo.jpg".utf8), Array("jpeg".utf8))
         let daemon = try RunningDaemon(node)
-        #expect(eventually(timeout: 20) { node.entries(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 20) { node.entries(under: node.inbox).isEmpty })
         // Moved byte-exact under rejected/<the same folder name>/, with the reason beside it.
         let rejected = node.entries(under: node.rejectedFolder)
         #expect(
@@ -200,7 +200,7 @@ struct DaemonBadInputTests {
         try node.directory.write("growing.bin", randomBytes(96 << 20))
         #expect(rename(node.directory.file("growing.bin"), path) == 0)
         // Change it once its seal has begun (the archive being written in tmp/).
-        #expect(eventually(timeout: 30) { !node.entryNames(under: node.vault + "/tmp").isEmpty })
+        #expect(waitUntil(timeout: 30) { !node.entryNames(under: node.vault + "/tmp").isEmpty })
         let fd = open(path, O_WRONLY | O_APPEND)
         if change == "append" {
             let more = randomBytes(1 << 20)
@@ -258,7 +258,7 @@ struct DaemonBadInputTests {
         daemon.process.signal(SIGCONT)
         #expect(try node.waitForItems(count, timeout: 300))
         #expect(daemon.log.contains("overflowed"))
-        #expect(eventually(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         #expect(try node.items().count == count)
         #expect(node.entryNames(under: node.sealedFolder).count == count)
@@ -279,7 +279,7 @@ extension DaemonBadInputTests {
         #expect(fd >= 0)
         close(fd)
         #expect(try node.waitForItems(3, timeout: 30), "\(daemon.log)")
-        #expect(eventually(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         let names = Set(try node.items().compactMap(itemName))
         #expect(names == ["linked-by-ln.bin", "linked-by-cp.bin", "created-read-only.bin"])

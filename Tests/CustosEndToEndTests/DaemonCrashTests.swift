@@ -54,7 +54,7 @@ struct DaemonCrashTests {
         // A last, undisturbed run finishes the work.
         let daemon = try RunningDaemon(node, environment: ["CUSTOS_SETTLE_SECONDS": "0.05"])
         #expect(try node.waitForItems(expected.count, timeout: 120), "\(daemon.log.suffix(3000))")
-        #expect(eventually(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         let items = try node.items()
         #expect(items.count == expected.count)
@@ -78,7 +78,7 @@ struct DaemonCrashTests {
         let source = try node.directory.write("large.bin", randomBytes(256 << 20))
         let digest = try sha256sum(source)
         #expect(rename(source, node.inbox + "/large.bin") == 0)
-        #expect(eventually(timeout: 30) { !node.entryNames(under: node.vault + "/tmp").isEmpty })
+        #expect(waitUntil(timeout: 30) { !node.entryNames(under: node.vault + "/tmp").isEmpty })
         daemon.process.signal(SIGTERM)
         #expect(daemon.process.wait(timeout: 120) == 0, "\(daemon.log)")
         // The seal in flight completed: recorded, released, checkpointed; nothing half-done.
@@ -141,7 +141,7 @@ struct DaemonCrashTests {
             """
         #expect(try run("sqlite3", [node.vault + "/ledger.sqlite", sql]).status == 0)
         let daemon = try RunningDaemon(node)
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
         usleep(1_000_000)
         #expect(try node.items().count == 1, "sealed again")
         #expect(node.entryNames(under: node.sealedFolder) == ["R/committed.bin"])
@@ -162,18 +162,18 @@ struct DaemonCrashTests {
             try inboxRoot.write("stage/f\(index).bin", randomBytes(4 << 20))
             #expect(rename(inboxRoot.file("stage/f\(index).bin"), inbox + "/f\(index).bin") == 0)
         }
-        #expect(eventually(timeout: 30) { daemon.log.contains("the vault's disk is full") }, "\(daemon.log)")
+        #expect(waitUntil(timeout: 30) { daemon.log.contains("the vault's disk is full") }, "\(daemon.log)")
         let sealedWhileFull = try node.items().count
         #expect(sealedWhileFull < 4)
         // Originals not sealed are still in the inbox.
         #expect(
-            eventually(timeout: 10) {
+            waitUntil(timeout: 10) {
                 (try? FileManager.default.contentsOfDirectory(atPath: inbox).count) == 4 - sealedWhileFull
             })
         try mount.resize(sizeMiB: 64)
         #expect(try node.waitForItems(4, timeout: 60))
         #expect(
-            eventually(timeout: 10) { (try? FileManager.default.contentsOfDirectory(atPath: inbox))?.isEmpty == true })
+            waitUntil(timeout: 10) { (try? FileManager.default.contentsOfDirectory(atPath: inbox))?.isEmpty == true })
         #expect(daemon.stop() == 0)
         #expect(Set(try node.items().compactMap(itemName)).count == 4)
         #expect(try node.verify().status == 0)

@@ -25,7 +25,7 @@ final class RunningDaemon: @unchecked Sendable {
         process = try BackgroundProcess(
             command[0], Array(command.dropFirst()), environment: env,
             logPath: node.directory.file("daemon-\(UInt32.random(in: 0...UInt32.max)).log"))
-        #expect(eventually(timeout: 30) { log.contains("custos daemon started") || !process.isRunning }, "\(log)")
+        #expect(waitUntil(timeout: 30) { log.contains("custos daemon started") || !process.isRunning }, "\(log)")
     }
 
     var log: String { process.log }
@@ -61,7 +61,7 @@ extension Node {
 
     /// Waits until the ledger holds `count` items; whether it did within `timeout` seconds.
     func waitForItems(_ count: Int, timeout: Double = 60) throws -> Bool {
-        try eventually(timeout: timeout) { try items().count >= count }
+        try waitUntil(timeout: timeout) { try items().count >= count }
     }
 
     /// Every file (not folder) under `folder`, relative to it, as raw bytes.

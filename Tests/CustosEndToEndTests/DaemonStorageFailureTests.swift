@@ -41,7 +41,7 @@ struct DaemonStorageFailureTests {
         symlink("/etc/hostname", node.inbox + "/a-link")
         // The link is moved to rejected/, then the inbox's file system is synced: that fails.
         let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": try Self.failingInboxSync(node)])
-        #expect(eventually(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
+        #expect(waitUntil(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
         #expect(daemon.process.wait(timeout: 1) == 3, "\(daemon.log)")
         #expect(daemon.log.contains("ALARM") && daemon.log.contains("syncing the folders failed"), "\(daemon.log)")
         // Moved, with its reason: not reported as left in the inbox.
@@ -57,7 +57,7 @@ struct DaemonStorageFailureTests {
         let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": library])
         try FileManager.default.createDirectory(atPath: node.inbox + "/C-1", withIntermediateDirectories: true)
         writeRaw(Array((node.inbox + "/C-1/a.bin").utf8), randomBytes(3000))
-        #expect(eventually(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
+        #expect(waitUntil(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
         #expect(daemon.process.wait(timeout: 1) == 3, "\(daemon.log)")
         #expect(daemon.log.contains("syncing the inbox after a release failed"), "\(daemon.log)")
         // Sealed once; the next start (syncs working) finds the release done, and all verifies.
@@ -82,10 +82,10 @@ struct DaemonStorageFailureTests {
         let library = try FaultInjection.failingLedgerWrites(node, onceExists: trigger)
         try server.setMode("http500")
         let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": library])
-        #expect(eventually(timeout: 20) { daemon.log.contains("an external time-stamping authority failed") }, "\(daemon.log)")
+        #expect(waitUntil(timeout: 20) { daemon.log.contains("an external time-stamping authority failed") }, "\(daemon.log)")
         _ = try node.directory.write("fail-now", "")
         try server.setMode("ok")
-        #expect(eventually(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
+        #expect(waitUntil(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")
         #expect(daemon.process.wait(timeout: 1) == 3, "\(daemon.log)")
         #expect(daemon.log.contains("ALARM") && daemon.log.contains("external time stamp"), "\(daemon.log)")
         #expect(!daemon.log.contains("trying again"), "\(daemon.log)")

@@ -18,7 +18,7 @@ struct DaemonTests {
         #expect(item["case"] as? String == "2026-偵-123")
         #expect(item["sha256"] as? String == (try sha256sum(source)))
         // Released only once durable: the inbox holds only what waits, sealed/ the original.
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
         #expect(node.entryNames(under: node.sealedFolder) == ["2026-偵-123/report.pdf"])
         #expect(try sha256sum(node.sealedFolder + "/2026-偵-123/report.pdf") == (try sha256sum(source)))
         // One log line per seal, with item, case, name and SHA-256, no colour.
@@ -82,7 +82,7 @@ struct DaemonTests {
         // Dropped at once: one rename of the whole case folder.
         #expect(rename(staging + "/B-1", node.inbox + "/B-1") == 0)
         #expect(try node.waitForItems(1000, timeout: 120))
-        #expect(eventually(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         let items = try node.items()
         #expect(items.count == 1000)
@@ -147,7 +147,7 @@ struct DaemonTests {
             sidecars.last?["sha256"] as? String
                 == (try sha256sum(node.sealedFolder + "/A-7/disk.img.custos.yaml")))
         // The file's own sidecar leaves with it; the case's stays for the files still to come.
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox) == ["A-7.custos.yaml"] })
+        #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox) == ["A-7.custos.yaml"] })
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }
@@ -162,7 +162,7 @@ struct DaemonTests {
         }
         #expect(rename(node.directory.file("stage/K"), node.inbox + "/K") == 0)
         let daemon = try RunningDaemon(node)
-        #expect(eventually(timeout: 20) { node.entryNames(under: node.rejectedFolder).count >= 2 })
+        #expect(waitUntil(timeout: 20) { node.entryNames(under: node.rejectedFolder).count >= 2 })
         let reasons = node.entryNames(under: node.rejectedFolder).filter { $0.hasSuffix(".reason.txt") }
         let reason = try String(contentsOfFile: node.rejectedFolder + "/" + reasons[0], encoding: .utf8)
         #expect(reason.contains("x.bin.custos.yaml:3: seizure.time"), "\(reason)")
@@ -179,7 +179,7 @@ struct DaemonTests {
         try node.directory.write("x.bin", randomBytes(1000))
         #expect(rename(node.directory.file("x.bin"), node.inbox + "/x.bin") == 0)
         #expect(try node.waitForItems(1))
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
         #expect(node.entryNames(under: node.sealedFolder).isEmpty)
         #expect(daemon.stop(signal: SIGINT) == 0)  // Ctrl-C is a graceful shutdown too.
         #expect(try node.verify().status == 0)
@@ -191,11 +191,11 @@ struct DaemonTests {
         try node.directory.write("a", "first")
         #expect(rename(node.directory.file("a"), node.inbox + "/same.txt") == 0)
         #expect(try node.waitForItems(1))
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
         try node.directory.write("b", "second")
         #expect(rename(node.directory.file("b"), node.inbox + "/same.txt") == 0)
         #expect(try node.waitForItems(2))
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.sealedFolder).count == 2 })
+        #expect(waitUntil(timeout: 10) { node.entryNames(under: node.sealedFolder).count == 2 })
         let second = try #require(try node.items().last?["item"] as? String)
         #expect(node.entryNames(under: node.sealedFolder) == ["\(second)/same.txt", "same.txt"])
         #expect(try String(contentsOfFile: node.sealedFolder + "/same.txt", encoding: .utf8) == "first")
@@ -214,7 +214,7 @@ struct DaemonTests {
         #expect(try node.items().first.flatMap(itemName) == "unannounced.txt")
         // It cannot be renamed out of another file system: it stays, is never sealed twice, and
         // the journal keeps it for the next start.
-        #expect(eventually(timeout: 10) { daemon.log.contains("could not leave the inbox") })
+        #expect(waitUntil(timeout: 10) { daemon.log.contains("could not leave the inbox") })
         usleep(2_500_000)
         #expect(try node.items().count == 1)
         #expect(daemon.stop() == 0)
@@ -236,7 +236,7 @@ struct DaemonTests {
         #expect(try node.waitForItems(2))
         // Beside a running daemon, verify passes once its checkpointer has covered the new entries
         // (within checkpoint-seconds); until then they are uncovered.
-        #expect(try eventually(timeout: 10) { try node.verify().status == 0 })
+        #expect(try waitUntil(timeout: 10) { try node.verify().status == 0 })
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }

@@ -46,11 +46,11 @@ struct ExternalTimeStampTests {
             try drop(node, "CASE-7", "photo-\(index).jpg", randomBytes(20_000 + index))
         }
         #expect(try node.waitForItems(3))
-        #expect(try eventually(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
+        #expect(try waitUntil(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
         // The latest checkpoint gets the authority's token too, kept beside it (not as an entry):
         // it calls for no new checkpoint, so the ledger comes to rest.
         #expect(
-            try eventually(timeout: 30) {
+            try waitUntil(timeout: 30) {
                 let checkpointTokens = try run(
                     "sqlite3",
                     [
@@ -63,7 +63,7 @@ struct ExternalTimeStampTests {
             })
         var size = try node.custos(["checkpoint"]).output
         #expect(
-            try eventually(timeout: 20) {
+            try waitUntil(timeout: 20) {
                 Thread.sleep(forTimeInterval: 2)
                 let now = try node.custos(["checkpoint"]).output
                 defer { size = now }
@@ -143,8 +143,8 @@ struct ExternalTimeStampTests {
         #expect(try awaiting(node).isEmpty && !(try node.custos(["list"]).output.contains("awaiting")))
         var daemon = try RunningDaemon(node)
         #expect(
-            try eventually(timeout: 30) { try awaiting(node).isEmpty && stampRows(node).count == 6 }, "\(daemon.log)")
-        #expect(eventually(timeout: 10) { daemon.log.contains("external time stamps recorded") })
+            try waitUntil(timeout: 30) { try awaiting(node).isEmpty && stampRows(node).count == 6 }, "\(daemon.log)")
+        #expect(waitUntil(timeout: 10) { daemon.log.contains("external time stamps recorded") })
         #expect(daemon.stop() == 0)
         let external = try stampRows(node).filter { $0.source == "independent" }
         #expect(external.count == 3)
@@ -168,7 +168,7 @@ struct ExternalTimeStampTests {
         let item = try #require(try node.items().first?["item"] as? String)
         #expect(try node.custos(["show", item]).output.contains("time stamp:  awaiting from independent"))
         #expect(
-            eventually(timeout: 30) {
+            waitUntil(timeout: 30) {
                 daemon.log.contains("ALARM: items await a time stamp from an external authority")
             },
             "\(daemon.log)")
@@ -176,8 +176,8 @@ struct ExternalTimeStampTests {
         #expect(try stampRows(node).allSatisfy { $0.source == "node" })
         // The authority recovers: asked again with back-off, every item gets its token.
         try server.setMode("ok")
-        #expect(try eventually(timeout: 60) { try awaiting(node).isEmpty }, "\(daemon.log)")
-        #expect(eventually(timeout: 10) { daemon.log.contains("ALARM cleared") }, "\(daemon.log)")
+        #expect(try waitUntil(timeout: 60) { try awaiting(node).isEmpty }, "\(daemon.log)")
+        #expect(waitUntil(timeout: 10) { daemon.log.contains("ALARM cleared") }, "\(daemon.log)")
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }
@@ -190,7 +190,7 @@ struct ExternalTimeStampTests {
         try drop(node, "CASE-9", "a.bin", randomBytes(1_000))
         #expect(try node.waitForItems(1, timeout: 30))
         #expect(
-            eventually(timeout: 30) { daemon.log.contains("an external time-stamping authority failed") },
+            waitUntil(timeout: 30) { daemon.log.contains("an external time-stamping authority failed") },
             "\(daemon.log)")
         #expect(daemon.stop() == 0)
         #expect(try stampRows(node).allSatisfy { $0.source == "node" })
@@ -205,7 +205,7 @@ struct ExternalTimeStampTests {
         let daemon = try RunningDaemon(node)
         try drop(node, "CASE-10", "a.bin", randomBytes(1_000))
         #expect(try node.waitForItems(1, timeout: 30))
-        #expect(try eventually(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
+        #expect(try waitUntil(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
         #expect(daemon.stop() == 0)
         #expect(daemon.log.contains("differs from the authority's genTime by more than the bound"))
         let item = try #require(try node.items().first?["item"] as? String)

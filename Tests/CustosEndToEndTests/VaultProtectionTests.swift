@@ -82,7 +82,7 @@ extension VaultProtectionTests {
         symlink("/etc/passwd", node.inbox + "/C-2/link")
         let daemon = try RunningDaemon(node, prefix: Self.permissiveUmask)
         #expect(try node.waitForItems(2))
-        #expect(eventually(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         #expect(try custos(["checkpoint", "--vault", vault]).status == 0)
         #expect(try custos(["verify", "--vault", vault]).status == 0)

@@ -87,7 +87,7 @@ struct VerificationGuideTests {
         try node.useExternalAuthority(server)
         let daemon = try RunningDaemon(node)
         #expect(
-            try eventually(timeout: 30) {
+            try waitUntil(timeout: 30) {
                 try node.items().allSatisfy { (($0["awaitingTimeStamps"] as? [String]) ?? []).isEmpty }
             }, "\(daemon.log)")
         #expect(daemon.stop() == 0, "\(daemon.log)")
