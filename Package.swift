@@ -132,6 +132,7 @@ let package = Package(
                 "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
+        .testTarget(name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosTestSupport"]),
         .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
         .testTarget(
             name: "CustosDaemonTests",
