@@ -133,6 +133,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosTestSupport"]),
+        .testTarget(name: "CustosHTTPTests", dependencies: ["CustosHTTP", "CustosTestSupport"]),
         .testTarget(name: "CustosSQLiteTests", dependencies: ["CSQLite", "CustosSQLite", "CustosTestSupport"]),
         .testTarget(name: "CustosWatchTests", dependencies: ["CustosWatch", "CustosFileSystem", "CustosTestSupport"]),
         .testTarget(
