@@ -132,6 +132,7 @@ let package = Package(
                 "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
+        .testTarget(name: "CustosArchiveTests", dependencies: ["CustosArchive", "CustosTestSupport"]),
         .testTarget(name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosTestSupport"]),
         .testTarget(name: "CustosHTTPTests", dependencies: ["CustosHTTP", "CustosTestSupport"]),
         .testTarget(name: "CustosSQLiteTests", dependencies: ["CSQLite", "CustosSQLite", "CustosTestSupport"]),
