@@ -132,6 +132,10 @@ let package = Package(
                 "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
+        .testTarget(
+            name: "CustosVaultTests",
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosTestSupport"]
+        ),
         .testTarget(name: "CustosArchiveTests", dependencies: ["CustosArchive", "CustosTestSupport"]),
         .testTarget(name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosTestSupport"]),
         .testTarget(name: "CustosHTTPTests", dependencies: ["CustosHTTP", "CustosTestSupport"]),
