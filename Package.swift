@@ -128,8 +128,7 @@ let package = Package(
         .testTarget(
             name: "CustosSealingTests",
             dependencies: [
-                "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger",
-                "CustosVault", "CustosSealing", "CustosTestSupport",
+                "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
         .testTarget(
