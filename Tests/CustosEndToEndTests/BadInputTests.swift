@@ -285,7 +285,9 @@ final class ChangingFile: @unchecked Sendable {
         self.grow = grow
     }
 
+    /// Starts changing the file and returns once it has changed.
     func start() {
+        let before = Self.size(path)
         Thread.detachNewThread { [self] in
             let fd = open(path, O_WRONLY | O_APPEND)
             var size = lseek(fd, 0, SEEK_END)
@@ -296,12 +298,17 @@ final class ChangingFile: @unchecked Sendable {
                     size -= 1
                     ftruncate(fd, size)
                 }
-                usleep(200)
+                usleep(200)  // The changer's pace: a change every 0.2 ms while it runs.
             }
             close(fd)
             done.signal()
         }
-        usleep(20_000)
+        _ = waitUntil(timeout: 30) { Self.size(path) != before }
+    }
+
+    private static func size(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : -1
     }
 
     private var isRunning: Bool {

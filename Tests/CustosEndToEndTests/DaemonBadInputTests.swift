@@ -181,11 +181,15 @@ struct DaemonBadInputTests {
         try node.directory.write("b.txt", "deleted")
         #expect(rename(node.directory.file("a.txt"), node.inbox + "/first-name.txt") == 0)
         #expect(rename(node.directory.file("b.txt"), node.inbox + "/gone.txt") == 0)
-        usleep(300_000)
+        // Seen before they change: a folder made after them is watched once the daemon has
+        // handled every event before its own.
+        try FileManager.default.createDirectory(atPath: node.inbox + "/seen", withIntermediateDirectories: false)
+        #expect(waitUntil(timeout: 20) { daemon.watches(node.inbox + "/seen") })
         #expect(rename(node.inbox + "/first-name.txt", node.inbox + "/final-name.txt") == 0)
         #expect(unlink(node.inbox + "/gone.txt") == 0)
         #expect(try node.waitForItems(1))
-        usleep(2_000_000)
+        // Released: the daemon is done with the one file left.
+        #expect(waitUntil(timeout: 30) { node.entryNames(under: node.sealedFolder) == ["final-name.txt"] })
         let items = try node.items()
         #expect(items.count == 1 && itemName(items[0]) == "final-name.txt")
         #expect(node.entryNames(under: node.rejectedFolder).isEmpty)
@@ -222,14 +226,14 @@ struct DaemonBadInputTests {
         let node = try Node()
         let daemon = try RunningDaemon(node)
         try FileManager.default.createDirectory(atPath: node.inbox + "/C/sub", withIntermediateDirectories: true)
-        usleep(200_000)
+        #expect(waitUntil(timeout: 20) { daemon.watches(node.inbox + "/C/sub") })
         try FileManager.default.removeItem(atPath: node.inbox + "/C/sub")
         try FileManager.default.createDirectory(atPath: node.inbox + "/C/sub", withIntermediateDirectories: true)
         try node.directory.write("vault/inbox/C/sub/one.txt", "one")
         #expect(try node.waitForItems(1))
         // The whole inbox removed, then made again: the daemon watches the new one.
         try FileManager.default.removeItem(atPath: node.inbox)
-        usleep(1_500_000)
+        #expect(waitUntil(timeout: 20) { daemon.log.contains("the inbox was removed") }, "\(daemon.log)")
         #expect(daemon.process.isRunning)
         try FileManager.default.createDirectory(atPath: node.inbox + "/D", withIntermediateDirectories: true)
         try node.directory.write("vault/inbox/D/two.txt", "two")
@@ -248,7 +252,7 @@ struct DaemonBadInputTests {
         let count = Swift.max(20_000, limit / 2 + 500)
         // Stopped, the daemon reads no event while the files arrive: the kernel's queue overflows.
         try FileManager.default.createDirectory(atPath: node.inbox + "/Q", withIntermediateDirectories: true)
-        usleep(500_000)  // Q/ is watched.
+        #expect(waitUntil(timeout: 20) { daemon.watches(node.inbox + "/Q") })
         daemon.process.signal(SIGSTOP)
         for index in 0..<count {
             let fd = open(node.inbox + "/Q/f\(index)", O_WRONLY | O_CREAT, 0o644)

@@ -27,6 +27,7 @@ struct DaemonCrashTests {
         #expect(rename(staging, node.inbox + "/K-1") == 0)
         for round in 0..<6 {
             let daemon = try RunningDaemon(node, environment: ["CUSTOS_SETTLE_SECONDS": "0.05"])
+            // A kill at a point in time that differs each round: the sleep is the point of the test.
             usleep(UInt32(100_000 + round * 150_000 + Int.random(in: 0...100_000)))
             daemon.process.signal(SIGKILL)
             #expect(daemon.process.wait(timeout: 30) == 128 + SIGKILL)
@@ -142,7 +143,9 @@ struct DaemonCrashTests {
         #expect(try run("sqlite3", [node.vault + "/ledger.sqlite", sql]).status == 0)
         let daemon = try RunningDaemon(node)
         #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
-        usleep(1_000_000)
+        // The start-up reconciliation released it (a daemon releases only after recording, so
+        // once the inbox is empty no second seal can come).
+        #expect(waitUntil(timeout: 10) { daemon.log.contains("originalsReleased=1") }, "\(daemon.log)")
         #expect(try node.items().count == 1, "sealed again")
         #expect(node.entryNames(under: node.sealedFolder) == ["R/committed.bin"])
         #expect(daemon.log.contains("originalsReleased=1"))

@@ -30,6 +30,31 @@ final class RunningDaemon: @unchecked Sendable {
 
     var log: String { process.log }
 
+    /// How many times the daemon has logged `line` so far.
+    func count(_ line: String) -> Int { log.components(separatedBy: line).count - 1 }
+
+    /// Whether the daemon's inotify instance watches `folder`: its inode is among the watches
+    /// the kernel lists for the daemon's inotify descriptor (/proc/PID/fdinfo). The daemon adds
+    /// a watch on a new folder when it handles the folder's creation event, so a watch seen here
+    /// also says that the daemon has handled every event queued before that one.
+    func watches(_ folder: String) -> Bool {
+        var info = stat()
+        guard lstat(folder, &info) == 0 else { return false }
+        let inode = " ino:" + String(info.st_ino, radix: 16) + " "
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd")) ?? []
+        for descriptor in descriptors {
+            guard
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.pid)/fd/\(descriptor)"))
+                    == "anon_inode:inotify",
+                let watches = try? String(contentsOfFile: "/proc/\(process.pid)/fdinfo/\(descriptor)", encoding: .utf8)
+            else { continue }
+            if watches.split(separator: "\n").contains(where: { $0.hasPrefix("inotify ") && $0.contains(inode) }) {
+                return true
+            }
+        }
+        return false
+    }
+
     /// SIGTERM (or `signal`), then the exit status (nil if it did not end within a minute).
     @discardableResult
     func stop(signal: Int32 = SIGTERM) -> Int32? {

@@ -54,7 +54,8 @@ struct DaemonTests {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         #expect(fd >= 0)
         var all = [UInt8]()
-        // Pauses longer than the settle time while the file is still open for writing.
+        // Pauses longer than the settle time (0.3 s) while the file is still open for writing:
+        // the sleep is the point of the test, a writer slower than the settle time.
         for _ in 0..<4 {
             let chunk = randomBytes(64 * 1024)
             all += chunk
@@ -64,7 +65,9 @@ struct DaemonTests {
         #expect(try node.items().isEmpty, "sealed while still open for writing")
         close(fd)
         #expect(try node.waitForItems(1))
-        usleep(500_000)
+        // Released: the daemon is done with it (a second seal would have to come before this).
+        #expect(waitUntil(timeout: 30) { node.entryNames(under: node.sealedFolder) == ["slow.bin"] })
+        #expect(node.entryNames(under: node.inbox).isEmpty)
         let items = try node.items()
         #expect(items.count == 1)
         #expect(items.first?["size"] as? Int == all.count)
@@ -206,7 +209,7 @@ struct DaemonTests {
     func thePeriodicRescanFindsAFileNoEventAnnounced() throws {
         let node = try Node()
         try FileManager.default.createDirectory(atPath: node.inbox + "/M", withIntermediateDirectories: true)
-        let daemon = try RunningDaemon(node, environment: ["CUSTOS_RESCAN_SECONDS": "1"])
+        let daemon = try RunningDaemon(node, environment: ["CUSTOS_RESCAN_SECONDS": "1", "CUSTOS_LOG_LEVEL": "debug"])
         // A file system mounted over a watched folder: its files raise no event on the watch.
         let mount = try TmpfsMount(sizeMiB: 4, at: node.inbox + "/M")
         try node.directory.write("vault/inbox/M/unannounced.txt", "no event for me")
@@ -215,7 +218,9 @@ struct DaemonTests {
         // It cannot be renamed out of another file system: it stays, is never sealed twice, and
         // the journal keeps it for the next start.
         #expect(waitUntil(timeout: 10) { daemon.log.contains("could not leave the inbox") })
-        usleep(2_500_000)
+        // Two more periodic rescans find it again: it is still not sealed twice.
+        let rescans = daemon.count("rescanning the inbox")
+        #expect(waitUntil(timeout: 30) { daemon.count("rescanning the inbox") >= rescans + 2 }, "\(daemon.log)")
         #expect(try node.items().count == 1)
         #expect(daemon.stop() == 0)
         withExtendedLifetime(mount) {}
