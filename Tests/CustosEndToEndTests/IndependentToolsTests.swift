@@ -87,41 +87,43 @@ struct IndependentToolsTests {
     }
 }
 
-/// A large file's archive is zstd in independent frames compressed on several threads: one
-/// stream to every standard reader, each frame with its checksum.
-@Suite("a large archive in zstd frames", .enabled(if: haveProgram("zstd") && haveProgram("tar")))
-struct ZstdFramesTests {
-    @Test func aLargeCompressibleFileIsSealedInFramesThatStandardToolsRead() throws {
-        let node = try Node()
-        // 6 MiB of log-like text: compressible, so zstd's work is spread over its workers.
-        var text = ""
-        var line = 0
-        while text.utf8.count < 6 << 20 {
-            text += "2026-11-25T10:\(line % 60):00Z web\(line % 7) sshd[\(line)]: session \(line * 7919 % 10007) closed\n"
-            line += 1
+extension DaemonSuites {
+    /// A large file's archive is zstd in independent frames compressed on several threads: one
+    /// stream to every standard reader, each frame with its checksum.
+    @Suite("a large archive in zstd frames", .serialized, .enabled(if: haveProgram("zstd") && haveProgram("tar")))
+    struct ZstdFramesTests {
+        @Test func aLargeCompressibleFileIsSealedInFramesThatStandardToolsRead() throws {
+            let node = try Node()
+            // 6 MiB of log-like text: compressible, so zstd's work is spread over its workers.
+            var text = ""
+            var line = 0
+            while text.utf8.count < 6 << 20 {
+                text += "2026-11-25T10:\(line % 60):00Z web\(line % 7) sshd[\(line)]: session \(line * 7919 % 10007) closed\n"
+                line += 1
+            }
+            let input = try node.directory.write("server.log", text)
+            #expect(try node.custos(["ingest", input]).status == 0)
+            let item = try #require(try node.items().first)
+            let archive = node.archivePath(item: item)
+            let listed = try run("zstd", ["-lv", archive])
+            #expect(listed.status == 0, "\(listed.stderr)")
+            let frames = listed.output.split(separator: "\n").first { $0.contains("Zstandard Frames:") }
+            #expect(Int(frames?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0 >= 6)
+            #expect(listed.output.contains("Check: XXH64"))
+            #expect(try run("zstd", ["-tq", archive]).status == 0)
+            // GNU tar (through zstd) and bsdtar give back the very bytes.
+            let member = "evidence/server.log"
+            for (tool, arguments) in [("tar", ["--zstd", "-xOf", archive, member]), ("bsdtar", ["-xOf", archive, member])] {
+                let extracted = try run(tool, arguments)
+                #expect(extracted.status == 0, "\(tool): \(extracted.stderr)")
+                #expect(extracted.stdout == Array(text.utf8), "\(tool)")
+            }
+            #expect(try node.verify().status == 0)
         }
-        let input = try node.directory.write("server.log", text)
-        #expect(try node.custos(["ingest", input]).status == 0)
-        let item = try #require(try node.items().first)
-        let archive = node.archivePath(item: item)
-        let listed = try run("zstd", ["-lv", archive])
-        #expect(listed.status == 0, "\(listed.stderr)")
-        let frames = listed.output.split(separator: "\n").first { $0.contains("Zstandard Frames:") }
-        #expect(Int(frames?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "") ?? 0 >= 6)
-        #expect(listed.output.contains("Check: XXH64"))
-        #expect(try run("zstd", ["-tq", archive]).status == 0)
-        // GNU tar (through zstd) and bsdtar give back the very bytes.
-        let member = "evidence/server.log"
-        for (tool, arguments) in [("tar", ["--zstd", "-xOf", archive, member]), ("bsdtar", ["-xOf", archive, member])] {
-            let extracted = try run(tool, arguments)
-            #expect(extracted.status == 0, "\(tool): \(extracted.stderr)")
-            #expect(extracted.stdout == Array(text.utf8), "\(tool)")
-        }
-        #expect(try node.verify().status == 0)
     }
 }
 
-extension ZstdFramesTests {
+extension DaemonSuites.ZstdFramesTests {
     /// Each seal's frame writer, buffers and digests are freed: the daemon's memory stays flat
     /// through a burst of large files (a leak of one seal's buffers would be about 20 MiB each).
     @Test func theDaemonsMemoryStaysFlatThroughLargeSeals() throws {
