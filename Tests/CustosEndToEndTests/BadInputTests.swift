@@ -6,7 +6,7 @@ import Testing
 
 /// Every bad input of the sealing slice: a clear error naming the file and the reason, exit 2,
 /// nothing recorded, nothing lost.
-@Suite("bad input to custos ingest", .serialized)
+@Suite("bad input to custos ingest", .serialized, .timeLimit(.minutes(2)))
 struct BadInputTests {
     /// Checks that nothing was recorded and nothing is left half-written.
     func expectNothingRecorded(_ node: Node) throws {
@@ -373,7 +373,7 @@ struct CLIFailure: Error { let message: String }
 
 /// A sealing command killed half-way leaves temporaries; the next one that seals removes those
 /// of dead processes (and none of a live one's).
-@Suite("custos ingest: what a killed seal leaves")
+@Suite("custos ingest: what a killed seal leaves", .timeLimit(.minutes(2)))
 struct KilledSealTests {
     @Test func aKilledIngestsTemporariesAreRemovedByTheNextIngest() throws {
         let node = try Node(initArguments: ["--compression", "xz"])
@@ -404,7 +404,7 @@ struct KilledSealTests {
 /// each thread): the seal stops with a clear error, and no thread writes to the archive's
 /// descriptor after the failure, nor to any descriptor once closed (its number could be reused
 /// by the ledger).
-@Suite("custos ingest: a write error mid-seal")
+@Suite("custos ingest: a write error mid-seal", .timeLimit(.minutes(2)))
 struct WriteErrorTests {
     /// "N+": the Nth write of each thread and every one after it fails (the archive's frames are
     /// written by a compression thread of their own, a frame a write).

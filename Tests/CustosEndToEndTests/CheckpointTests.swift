@@ -24,7 +24,9 @@ func query(_ node: Node, _ sql: String) throws -> String {
 extension DaemonSuites {
     /// Once a command has ended, the latest checkpoint covers every entry: the checkpoint's own time
     /// stamp is kept beside it, not as an entry after it. An entry beyond it is a fault.
-    @Suite("the latest checkpoint covers every entry", .serialized, .enabled(if: haveProgram("sqlite3")))
+    @Suite(
+        "the latest checkpoint covers every entry", .serialized, .timeLimit(.minutes(2)),
+        .enabled(if: haveProgram("sqlite3")))
     struct CheckpointCoverageTests {
         @Test func afterIngestTheLastEntryIsCoveredAndItsRemovalIsAFault() throws {
             let node = try Node()
@@ -128,7 +130,7 @@ extension DaemonSuites {
 
 /// `verify --checkpoint` and `--key`: what an expert kept elsewhere is held against the vault,
 /// so a rolled-back, rewritten or re-keyed vault fails.
-@Suite("checkpoints kept elsewhere", .serialized)
+@Suite("checkpoints kept elsewhere", .serialized, .timeLimit(.minutes(2)))
 struct KeptCheckpointTests {
     func ingest(_ node: Node, _ count: Int, tag: String) throws {
         let files = try (0..<count).map { try node.directory.write("\(tag)/f\($0).bin", randomBytes(700 + $0)) }
@@ -254,7 +256,7 @@ struct KeptCheckpointTests {
 
 /// `custos checkpoint SIZE` prints an older checkpoint verbatim, and step 5 of the verification
 /// guide (consistency over time) runs as written.
-@Suite("older checkpoints and the guide's consistency step", .serialized)
+@Suite("older checkpoints and the guide's consistency step", .serialized, .timeLimit(.minutes(2)))
 struct OlderCheckpointTests {
     @Test func checkpointSizePrintsTheOneSignedThenVerbatim() throws {
         let node = try Node()

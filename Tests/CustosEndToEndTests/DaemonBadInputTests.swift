@@ -6,7 +6,7 @@ import Testing
 extension DaemonSuites {
     /// Everything a shared folder, a careless user or the kernel can do to the inbox: each refused
     /// with a reason, retried, or sealed byte-exact, never lost and never sealed twice.
-    @Suite("custos daemon: bad input in the inbox", .serialized)
+    @Suite("custos daemon: bad input in the inbox", .serialized, .timeLimit(.minutes(5)))
     struct DaemonBadInputTests {
         /// Reads the reason files in rejected/, by the name of the input they speak of.
         func reasons(_ node: Node) throws -> [String: String] {

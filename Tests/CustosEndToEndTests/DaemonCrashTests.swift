@@ -6,7 +6,7 @@ import Testing
 extension DaemonSuites {
     /// Crash safety: whatever instant the daemon dies at, every file dropped is either still in the
     /// inbox or sealed exactly once, `custos verify` passes, and no entry points at a missing archive.
-    @Suite("custos daemon: crashes, signals, full and failing disks", .serialized)
+    @Suite("custos daemon: crashes, signals, full and failing disks", .serialized, .timeLimit(.minutes(3)))
     struct DaemonCrashTests {
         /// The items recorded, by name: each name must appear at most once.
         func recordedNames(_ node: Node) throws -> [String: Int] {

@@ -9,7 +9,7 @@ extension DaemonSuites {
     /// Faults are injected into the real binary: by strace (the Nth call of each thread), or by a
     /// small preloaded library that fails `syncfs` on one folder's file system.
     @Suite(
-        "custos daemon: a storage failure stops sealing", .serialized,
+        "custos daemon: a storage failure stops sealing", .serialized, .timeLimit(.minutes(1)),
         .enabled(if: haveProgram("strace") && haveProgram("cc")))
     struct DaemonStorageFailureTests {
         static let noBacktrace = ["SWIFT_BACKTRACE": "enable=no"]
@@ -100,7 +100,7 @@ extension DaemonSuites {
 extension DaemonSuites {
     /// `verify` beside a running daemon: the entries since its last checkpoint await its next one,
     /// a note, not a fault; once the daemon has stopped, its last checkpoint covers them.
-    @Suite("custos verify beside a running daemon", .serialized)
+    @Suite("custos verify beside a running daemon", .serialized, .timeLimit(.minutes(1)))
     struct VerifyBesideADaemonTests {
         @Test func entriesAwaitingTheDaemonsNextCheckpointAreANoteNotAFault() throws {
             let node = try Node()

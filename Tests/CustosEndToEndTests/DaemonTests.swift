@@ -6,7 +6,7 @@ import Testing
 extension DaemonSuites {
     /// `custos daemon` end to end: the real binary in the background, files dropped into the real
     /// inbox, assertions on the vault, the ledger and the inbox folders.
-    @Suite("custos daemon: drop a file into the inbox, it is sealed and released", .serialized)
+    @Suite("custos daemon: drop a file into the inbox, it is sealed and released", .serialized, .timeLimit(.minutes(3)))
     struct DaemonTests {
         @Test func aFileDroppedByCopyIsSealedRecordedAndReleased() throws {
             let node = try Node()

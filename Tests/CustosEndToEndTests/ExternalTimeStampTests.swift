@@ -8,7 +8,7 @@ extension DaemonSuites {
     /// The daemon with an external time-stamping authority: `openssl ts -reply` behind an HTTP
     /// server the test starts (its own key and CA), asked in the background.
     @Suite(
-        "the daemon with an external time-stamping authority", .serialized,
+        "the daemon with an external time-stamping authority", .serialized, .timeLimit(.minutes(2)),
         .enabled(if: haveProgram("openssl") && haveProgram("python3") && haveProgram("sqlite3")))
     struct ExternalTimeStampTests {
         /// A node whose daemon configuration names `server` as the authority `independent` (with

@@ -7,7 +7,7 @@ extension DaemonSuites {
     /// Whoever can write into the inbox reaches nothing outside it (invariant 9): a folder renamed
     /// away while its files are being sealed and replaced by a symbolic link to a folder outside
     /// the vault leads the daemon nowhere. Nothing outside is read, sealed, moved or deleted.
-    @Suite("custos daemon: the inbox is a confinement", .serialized)
+    @Suite("custos daemon: the inbox is a confinement", .serialized, .timeLimit(.minutes(3)))
     struct InboxConfinementTests {
         static let fileCount = 160
         static let fileSize = 1 << 20

@@ -6,7 +6,9 @@ import Testing
 /// What the verification guide (Docs/Verification.md) tells an expert to run, run here: sqlite3
 /// to export the entries, the guide's own standard-library Python checker (no code shared with
 /// Custos), and `openssl pkeyutl` for the checkpoint's Ed25519 signature.
-@Suite("the verification guide's commands", .serialized, .enabled(if: haveProgram("python3") && haveProgram("sqlite3")))
+@Suite(
+    "the verification guide's commands", .serialized, .timeLimit(.minutes(2)),
+    .enabled(if: haveProgram("python3") && haveProgram("sqlite3")))
 struct IndependentToolsTests {
     static let checker: String = {
         var url = URL(fileURLWithPath: #filePath)
@@ -90,7 +92,9 @@ struct IndependentToolsTests {
 extension DaemonSuites {
     /// A large file's archive is zstd in independent frames compressed on several threads: one
     /// stream to every standard reader, each frame with its checksum.
-    @Suite("a large archive in zstd frames", .serialized, .enabled(if: haveProgram("zstd") && haveProgram("tar")))
+    @Suite(
+        "a large archive in zstd frames", .serialized, .timeLimit(.minutes(1)),
+        .enabled(if: haveProgram("zstd") && haveProgram("tar")))
     struct ZstdFramesTests {
         @Test func aLargeCompressibleFileIsSealedInFramesThatStandardToolsRead() throws {
             let node = try Node()

@@ -6,7 +6,7 @@ import Testing
 extension DaemonSuites {
     /// `custos show` as a new user meets it: prefixes of UUIDv7 ids, content sealed twice, the
     /// acquisition details and where an item came from, read from a manifest that matches the ledger.
-    @Suite("custos show", .serialized)
+    @Suite("custos show", .serialized, .timeLimit(.minutes(1)))
     struct ShowTests {
         /// The longest start the strings share.
         static func commonPrefix(_ texts: [String]) -> String {
@@ -170,7 +170,7 @@ extension DaemonSuites {
 extension DaemonSuites {
     /// The README's tour, run as written (up to `custos list --json`), with the vault in a fresh
     /// folder and the daemon's settle time shortened.
-    @Suite("the README tour", .serialized)
+    @Suite("the README tour", .serialized, .timeLimit(.minutes(1)))
     struct ReadmeTourTests {
         @Test func theTourRunsAsWritten() throws {
             let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

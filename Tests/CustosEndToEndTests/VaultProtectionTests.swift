@@ -6,7 +6,7 @@ import Testing
 extension DaemonSuites {
     /// The vault keeps to itself: no inbox may be the vault or lie in its state, nothing in it is
     /// open to other users whatever the umask, and no link inside it is followed.
-    @Suite("the vault keeps to itself", .serialized)
+    @Suite("the vault keeps to itself", .serialized, .timeLimit(.minutes(1)))
     struct VaultProtectionTests {
         /// `custos daemon --check` with the inbox (or sealed/, rejected/) set by the environment.
         func check(_ node: Node, _ environment: [String: String]) throws -> CommandResult {

@@ -11,7 +11,7 @@ extension DaemonSuites {
     /// a tlog-proof) are put where the guide names them. Each step's promised output is checked
     /// against the vault's real values.
     @Suite(
-        "the verification guide, run as written", .serialized,
+        "the verification guide, run as written", .serialized, .timeLimit(.minutes(1)),
         .enabled(
             if: ["bash", "python3", "sqlite3", "openssl", "bsdtar", "hashdeep", "sha256sum"].allSatisfy(haveProgram)))
     struct VerificationGuideTests {

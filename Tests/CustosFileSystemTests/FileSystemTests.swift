@@ -30,7 +30,7 @@ func components(_ path: String) -> ConfinedDirectory.Components {
     path.split(separator: "/").map { Array($0.utf8) }
 }
 
-@Suite("opening evidence", .timeLimit(.minutes(1)))
+@Suite("opening evidence", .timeLimit(.minutes(2)))
 struct OpenEvidenceTests {
     @Test func aRegularFileOpensWithItsStatus() throws {
         let directory = TemporaryDirectory("fs")
@@ -78,7 +78,7 @@ struct OpenEvidenceTests {
     }
 }
 
-@Suite("a confined folder (openat2 beneath, no links)", .timeLimit(.minutes(1)))
+@Suite("a confined folder (openat2 beneath, no links)", .timeLimit(.minutes(2)))
 struct ConfinedDirectoryTests {
     let directory = TemporaryDirectory("confined")
     let inbox: ConfinedDirectory
@@ -219,7 +219,7 @@ struct ConfinedDirectoryTests {
     }
 }
 
-@Suite("durable writes and locks", .timeLimit(.minutes(1)))
+@Suite("durable writes and locks", .timeLimit(.minutes(2)))
 struct DurableWriteTests {
     /// As for `writeSynced`: modes the usual umask (022) would narrow survive.
     @Test(arguments: [0o600 as mode_t, 0o400, 0o660, 0o666])

@@ -63,7 +63,7 @@ func isSleeping(thread tid: pid_t) -> Bool {
     return text.split(separator: " ").first.map { sleeps.contains($0) } ?? false
 }
 
-@Suite("SQLite connections and transactions", .timeLimit(.minutes(1)))
+@Suite("SQLite connections and transactions", .timeLimit(.minutes(2)))
 struct SQLiteConnectionTests {
     @Test func aThrownErrorRollsTheWriteTransactionBack() throws {
         let fixture = try DatabaseFixture()

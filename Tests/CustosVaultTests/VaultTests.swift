@@ -25,7 +25,7 @@ func mode(_ path: RawPath) throws -> UInt32? {
     try FileSystem.linkStatus(path).map { $0.mode & 0o7777 }
 }
 
-@Suite("the vault's layout and files", .timeLimit(.minutes(1)))
+@Suite("the vault's layout and files", .timeLimit(.minutes(2)))
 struct VaultTests {
     @Test func aCreatedVaultOpensAndIsClosedToOthers() throws {
         let fixture = VaultFixture()
