@@ -107,7 +107,7 @@ final class LoopbackSocket {
     deinit { close(fd) }
 }
 
-@Suite("the HTTP client", .timeLimit(.minutes(2)), .enabled(if: haveProgram("python3")))
+@Suite("the HTTP client", .timeLimit(.minutes(2)))
 struct HTTPClientTests {
     let body = randomBytes(5000)
 
