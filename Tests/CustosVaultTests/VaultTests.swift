@@ -120,6 +120,22 @@ struct VaultTests {
         }
     }
 
+    /// With the inbox shared with a group (setgid, 2770), the vault's folder keeps the group's
+    /// way in to it (0750) and the inbox keeps its mode; the rest is closed as usual.
+    @Test func closeToOthersKeepsTheGroupsWayToASharedInbox() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        #expect(chmod(fixture.root.description, 0o755) == 0)
+        #expect(chmod(vault.inboxPath.description, 0o2770) == 0)
+        #expect(chmod(vault.objectsPath.description, 0o755) == 0)
+        #expect(chmod(vault.keyPath.description, 0o640) == 0)
+        vault.closeToOthers()
+        #expect(try mode(fixture.root) == 0o750)
+        #expect(try mode(vault.inboxPath) == 0o2770)
+        #expect(try mode(vault.objectsPath) == 0o700)
+        #expect(try mode(vault.keyPath) == 0o600)
+    }
+
     /// Content-addressed: named by the SHA-256 of the bytes, under a shard of its first two hex
     /// digits, read-only; storing it again changes nothing.
     @Test func manifestsAndDetailsAreStoredByTheirDigestReadOnlyAndOnce() throws {
