@@ -128,10 +128,17 @@ let package = Package(
         .testTarget(
             name: "CustosSealingTests",
             dependencies: [
-                "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger",
-                "CustosVault", "CustosSealing", "CustosTestSupport",
+                "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing", "CustosTestSupport",
             ]
         ),
+        .testTarget(
+            name: "CustosVaultTests",
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosTestSupport"]
+        ),
+        .testTarget(name: "CustosArchiveTests", dependencies: ["CustosArchive", "CustosFormats", "CustosTestSupport"]),
+        .testTarget(name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
+        .testTarget(name: "CustosHTTPTests", dependencies: ["CustosHTTP", "CustosTestSupport"]),
+        .testTarget(name: "CustosSQLiteTests", dependencies: ["CSQLite", "CustosSQLite", "CustosTestSupport"]),
         .testTarget(
             name: "CustosWatchTests",
             dependencies: ["CustosWatch", "CustosFileSystem", "CustosFormats", "CustosTestSupport"]),

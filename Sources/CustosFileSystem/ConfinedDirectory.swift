@@ -59,6 +59,8 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
 
     /// The parent folder of `components` (held by a descriptor, `oPath`) and the last name.
     private func parent(of components: Components) throws -> (Descriptor, [UInt8]) {
+        // The last name too: `..` or an absolute name would lead an `*at` call outside the folder.
+        try Self.check(components, under: root)
         guard let name = components.last else {
             throw FileSystemError(.notFound, path: root.description, message: "names no file below the folder")
         }
@@ -92,6 +94,7 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
     /// `lstat` of `components`: the entry itself, never what a link points to. Nil when it (or a
     /// folder on the way) does not exist; a link on the way throws.
     public func status(_ components: Components) throws -> FileStatus? {
+        try Self.check(components, under: root)
         if components.isEmpty {
             let fd = try openRoot(flags: oPath)
             return try fd.status(path: root)
@@ -116,8 +119,8 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
     /// socket or device is refused by its kind and never opened), and the file opened must be the
     /// one looked at.
     public func openEvidence(_ components: Components) throws -> (FileDescriptor, FileStatus) {
-        let shown = path(components)
         let (parentFolder, name) = try parent(of: components)
+        let shown = path(components)
         var s = stat()
         let looked = RawPath(bytes: name).withCString { fstatat(parentFolder.fd, $0, &s, AT_SYMLINK_NOFOLLOW) }
         guard looked == 0 else {

@@ -5,7 +5,7 @@ import CustosDaemon
 import CustosSealing
 import Testing
 
-@Suite("daemon configuration and sidecars")
+@Suite("daemon configuration and sidecars", .timeLimit(.minutes(2)))
 struct ConfigurationTests {
     let vault = RawPath("/srv/custos/vault")
 

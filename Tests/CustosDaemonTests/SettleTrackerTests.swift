@@ -5,7 +5,7 @@ import CustosTestSupport
 import Foundation
 import Testing
 
-@Suite("settle tracker")
+@Suite("settle tracker", .timeLimit(.minutes(2)))
 struct SettleTrackerTests {
     /// The real status of a real file, as the watcher will take it.
     func status(_ path: String) throws -> FileStatus {

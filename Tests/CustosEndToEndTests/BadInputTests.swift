@@ -6,7 +6,7 @@ import Testing
 
 /// Every bad input of the sealing slice: a clear error naming the file and the reason, exit 2,
 /// nothing recorded, nothing lost.
-@Suite("bad input to custos ingest", .serialized)
+@Suite("bad input to custos ingest", .serialized, .timeLimit(.minutes(2)))
 struct BadInputTests {
     /// Checks that nothing was recorded and nothing is left half-written.
     func expectNothingRecorded(_ node: Node) throws {
@@ -285,7 +285,9 @@ final class ChangingFile: @unchecked Sendable {
         self.grow = grow
     }
 
+    /// Starts changing the file and returns once it has changed.
     func start() {
+        let before = Self.size(path)
         Thread.detachNewThread { [self] in
             let fd = open(path, O_WRONLY | O_APPEND)
             var size = lseek(fd, 0, SEEK_END)
@@ -296,12 +298,17 @@ final class ChangingFile: @unchecked Sendable {
                     size -= 1
                     ftruncate(fd, size)
                 }
-                usleep(200)
+                usleep(200)  // The changer's pace: a change every 0.2 ms while it runs.
             }
             close(fd)
             done.signal()
         }
-        usleep(20_000)
+        _ = waitUntil(timeout: 30) { Self.size(path) != before }
+    }
+
+    private static func size(_ path: String) -> Int64 {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : -1
     }
 
     private var isRunning: Bool {
@@ -366,7 +373,7 @@ struct CLIFailure: Error { let message: String }
 
 /// A sealing command killed half-way leaves temporaries; the next one that seals removes those
 /// of dead processes (and none of a live one's).
-@Suite("custos ingest: what a killed seal leaves")
+@Suite("custos ingest: what a killed seal leaves", .timeLimit(.minutes(2)))
 struct KilledSealTests {
     @Test func aKilledIngestsTemporariesAreRemovedByTheNextIngest() throws {
         let node = try Node(initArguments: ["--compression", "xz"])
@@ -375,7 +382,7 @@ struct KilledSealTests {
         for round in 0..<3 {
             let ingest = try BackgroundProcess(
                 custosBinary, ["ingest", "--vault", node.vault, big], logPath: node.directory.file("ingest-\(round).log"))
-            #expect(eventually(timeout: 30) { !node.files(under: "tmp").isEmpty })
+            #expect(waitUntil(timeout: 30) { !node.files(under: "tmp").isEmpty })
             ingest.signal(SIGKILL)
             _ = ingest.wait(timeout: 30)
         }
@@ -397,7 +404,7 @@ struct KilledSealTests {
 /// each thread): the seal stops with a clear error, and no thread writes to the archive's
 /// descriptor after the failure, nor to any descriptor once closed (its number could be reused
 /// by the ledger).
-@Suite("custos ingest: a write error mid-seal")
+@Suite("custos ingest: a write error mid-seal", .timeLimit(.minutes(2)))
 struct WriteErrorTests {
     /// "N+": the Nth write of each thread and every one after it fails (the archive's frames are
     /// written by a compression thread of their own, a frame a write).

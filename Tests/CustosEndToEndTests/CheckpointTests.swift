@@ -21,10 +21,13 @@ func query(_ node: Node, _ sql: String) throws -> String {
     try run("sqlite3", [node.vault + "/ledger.sqlite", sql]).output.trimmingCharacters(in: .newlines)
 }
 
-/// Once a command has ended, the latest checkpoint covers every entry: the checkpoint's own time
-/// stamp is kept beside it, not as an entry after it. An entry beyond it is a fault.
-@Suite("the latest checkpoint covers every entry", .enabled(if: haveProgram("sqlite3")))
-struct CheckpointCoverageTests {
+extension DaemonSuites {
+    /// Once a command has ended, the latest checkpoint covers every entry: the checkpoint's own time
+    /// stamp is kept beside it, not as an entry after it. An entry beyond it is a fault.
+    @Suite(
+        "the latest checkpoint covers every entry", .serialized, .timeLimit(.minutes(2)),
+        .enabled(if: haveProgram("sqlite3")))
+    struct CheckpointCoverageTests {
     @Test func afterIngestTheLastEntryIsCoveredAndItsRemovalIsAFault() throws {
         let node = try Node()
         let files = try (0..<7).map { try node.directory.write("f\($0).bin", randomBytes(500 + $0)) }
@@ -89,7 +92,7 @@ struct CheckpointCoverageTests {
         #expect(daemon.process.wait(timeout: 30) == 128 + SIGKILL)
         #expect(try node.coverage().latest == 0)
         daemon = try RunningDaemon(node, environment: ["CUSTOS_CHECKPOINT_SECONDS": "3600"])
-        #expect(try eventually(timeout: 30) { try node.coverage().latest == 2 }, "\(daemon.log)")
+            #expect(try waitUntil(timeout: 30) { try node.coverage().latest == 2 }, "\(daemon.log)")
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }
@@ -124,11 +127,12 @@ struct CheckpointCoverageTests {
         #expect(missing.status == 1 && missing.output.contains("[checkpoint-unstamped] checkpoint 2"))
         #expect(!missing.output.contains("[stamp-invalid]"))
     }
+    }
 }
 
 /// `verify --checkpoint` and `--key`: what an expert kept elsewhere is held against the vault,
 /// so a rolled-back, rewritten or re-keyed vault fails.
-@Suite("checkpoints kept elsewhere", .serialized)
+@Suite("checkpoints kept elsewhere", .serialized, .timeLimit(.minutes(2)))
 struct KeptCheckpointTests {
     func ingest(_ node: Node, _ count: Int, tag: String) throws {
         let files = try (0..<count).map { try node.directory.write("\(tag)/f\($0).bin", randomBytes(700 + $0)) }
@@ -254,7 +258,7 @@ struct KeptCheckpointTests {
 
 /// `custos checkpoint SIZE` prints an older checkpoint verbatim, and step 5 of the verification
 /// guide (consistency over time) runs as written.
-@Suite("older checkpoints and the guide's consistency step", .serialized)
+@Suite("older checkpoints and the guide's consistency step", .serialized, .timeLimit(.minutes(2)))
 struct OlderCheckpointTests {
     @Test func checkpointSizePrintsTheOneSignedThenVerbatim() throws {
         let node = try Node()

@@ -5,7 +5,7 @@ import Testing
 
 /// What a new user meets first: the help of every command, usage errors that say where the help
 /// is, `--vault` on either side of the command.
-@Suite("custos --help and usage errors")
+@Suite("custos --help and usage errors", .timeLimit(.minutes(2)))
 struct HelpTests {
     /// Every command and subcommand; `theRootHelpListsExactlyTheseCommands` keeps it complete.
     static let commands: [[String]] = [
@@ -100,7 +100,7 @@ struct HelpTests {
 
 /// Output that cannot be written is an error (exit 2 and a message when standard error still
 /// takes one), never a crash and never a silent success.
-@Suite("custos with standard output or error on a full device")
+@Suite("custos with standard output or error on a full device", .timeLimit(.minutes(2)))
 struct FullOutputTests {
     /// Runs custos with `redirection` (`>/dev/full`, `2>/dev/full`) applied by the shell, which
     /// then becomes custos (exec), so a signal death shows as 128 + the signal.

@@ -25,10 +25,35 @@ final class RunningDaemon: @unchecked Sendable {
         process = try BackgroundProcess(
             command[0], Array(command.dropFirst()), environment: env,
             logPath: node.directory.file("daemon-\(UInt32.random(in: 0...UInt32.max)).log"))
-        #expect(eventually(timeout: 30) { log.contains("custos daemon started") || !process.isRunning }, "\(log)")
+        #expect(waitUntil(timeout: 30) { log.contains("custos daemon started") || !process.isRunning }, "\(log)")
     }
 
     var log: String { process.log }
+
+    /// How many times the daemon has logged `line` so far.
+    func count(_ line: String) -> Int { log.components(separatedBy: line).count - 1 }
+
+    /// Whether the daemon's inotify instance watches `folder`: its inode is among the watches
+    /// the kernel lists for the daemon's inotify descriptor (/proc/PID/fdinfo). The daemon adds
+    /// a watch on a new folder when it handles the folder's creation event, so a watch seen here
+    /// also says that the daemon has handled every event queued before that one.
+    func watches(_ folder: String) -> Bool {
+        var info = stat()
+        guard lstat(folder, &info) == 0 else { return false }
+        let inode = " ino:" + String(info.st_ino, radix: 16) + " "
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(process.pid)/fd")) ?? []
+        for descriptor in descriptors {
+            guard
+                (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(process.pid)/fd/\(descriptor)"))
+                    == "anon_inode:inotify",
+                let watches = try? String(contentsOfFile: "/proc/\(process.pid)/fdinfo/\(descriptor)", encoding: .utf8)
+            else { continue }
+            if watches.split(separator: "\n").contains(where: { $0.hasPrefix("inotify ") && $0.contains(inode) }) {
+                return true
+            }
+        }
+        return false
+    }
 
     /// SIGTERM (or `signal`), then the exit status (nil if it did not end within a minute).
     @discardableResult
@@ -61,7 +86,7 @@ extension Node {
 
     /// Waits until the ledger holds `count` items; whether it did within `timeout` seconds.
     func waitForItems(_ count: Int, timeout: Double = 60) throws -> Bool {
-        try eventually(timeout: timeout) { try items().count >= count }
+        try waitUntil(timeout: timeout) { try items().count >= count }
     }
 
     /// Every file (not folder) under `folder`, relative to it, as raw bytes.

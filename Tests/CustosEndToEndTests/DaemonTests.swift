@@ -3,10 +3,11 @@ import Foundation
 import Glibc
 import Testing
 
-/// `custos daemon` end to end: the real binary in the background, files dropped into the real
-/// inbox, assertions on the vault, the ledger and the inbox folders.
-@Suite("custos daemon: drop a file into the inbox, it is sealed and released")
-struct DaemonTests {
+extension DaemonSuites {
+    /// `custos daemon` end to end: the real binary in the background, files dropped into the real
+    /// inbox, assertions on the vault, the ledger and the inbox folders.
+    @Suite("custos daemon: drop a file into the inbox, it is sealed and released", .serialized, .timeLimit(.minutes(3)))
+    struct DaemonTests {
     @Test func aFileDroppedByCopyIsSealedRecordedAndReleased() throws {
         let node = try Node()
         let daemon = try RunningDaemon(node)
@@ -18,7 +19,7 @@ struct DaemonTests {
         #expect(item["case"] as? String == "2026-偵-123")
         #expect(item["sha256"] as? String == (try sha256sum(source)))
         // Released only once durable: the inbox holds only what waits, sealed/ the original.
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
+            #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
         #expect(node.entryNames(under: node.sealedFolder) == ["2026-偵-123/report.pdf"])
         #expect(try sha256sum(node.sealedFolder + "/2026-偵-123/report.pdf") == (try sha256sum(source)))
         // One log line per seal, with item, case, name and SHA-256, no colour.
@@ -54,7 +55,8 @@ struct DaemonTests {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
         #expect(fd >= 0)
         var all = [UInt8]()
-        // Pauses longer than the settle time while the file is still open for writing.
+            // Pauses longer than the settle time (0.3 s) while the file is still open for writing:
+            // the sleep is the point of the test, a writer slower than the settle time.
         for _ in 0..<4 {
             let chunk = randomBytes(64 * 1024)
             all += chunk
@@ -64,7 +66,9 @@ struct DaemonTests {
         #expect(try node.items().isEmpty, "sealed while still open for writing")
         close(fd)
         #expect(try node.waitForItems(1))
-        usleep(500_000)
+            // Released: the daemon is done with it (a second seal would have to come before this).
+            #expect(waitUntil(timeout: 30) { node.entryNames(under: node.sealedFolder) == ["slow.bin"] })
+            #expect(node.entryNames(under: node.inbox).isEmpty)
         let items = try node.items()
         #expect(items.count == 1)
         #expect(items.first?["size"] as? Int == all.count)
@@ -82,7 +86,7 @@ struct DaemonTests {
         // Dropped at once: one rename of the whole case folder.
         #expect(rename(staging + "/B-1", node.inbox + "/B-1") == 0)
         #expect(try node.waitForItems(1000, timeout: 120))
-        #expect(eventually(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
+            #expect(waitUntil(timeout: 30) { node.entryNames(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         let items = try node.items()
         #expect(items.count == 1000)
@@ -153,7 +157,7 @@ struct DaemonTests {
             sidecars.last?["sha256"] as? String
                 == (try sha256sum(node.sealedFolder + "/A-7/disk.img.custos.yaml")))
         // The file's own sidecar leaves with it; the case's stays for the files still to come.
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox) == ["A-7.custos.yaml"] })
+            #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox) == ["A-7.custos.yaml"] })
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }
@@ -168,7 +172,7 @@ struct DaemonTests {
         }
         #expect(rename(node.directory.file("stage/K"), node.inbox + "/K") == 0)
         let daemon = try RunningDaemon(node)
-        #expect(eventually(timeout: 20) { node.entryNames(under: node.rejectedFolder).count >= 2 })
+            #expect(waitUntil(timeout: 20) { node.entryNames(under: node.rejectedFolder).count >= 2 })
         let reasons = node.entryNames(under: node.rejectedFolder).filter { $0.hasSuffix(".reason.txt") }
         let reason = try String(contentsOfFile: node.rejectedFolder + "/" + reasons[0], encoding: .utf8)
         #expect(reason.contains("x.bin.custos.yaml:3: seizure.time"), "\(reason)")
@@ -185,7 +189,7 @@ struct DaemonTests {
         try node.directory.write("x.bin", randomBytes(1000))
         #expect(rename(node.directory.file("x.bin"), node.inbox + "/x.bin") == 0)
         #expect(try node.waitForItems(1))
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
+            #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
         #expect(node.entryNames(under: node.sealedFolder).isEmpty)
         #expect(daemon.stop(signal: SIGINT) == 0)  // Ctrl-C is a graceful shutdown too.
         #expect(try node.verify().status == 0)
@@ -197,11 +201,11 @@ struct DaemonTests {
         try node.directory.write("a", "first")
         #expect(rename(node.directory.file("a"), node.inbox + "/same.txt") == 0)
         #expect(try node.waitForItems(1))
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
+            #expect(waitUntil(timeout: 10) { node.entryNames(under: node.inbox).isEmpty })
         try node.directory.write("b", "second")
         #expect(rename(node.directory.file("b"), node.inbox + "/same.txt") == 0)
         #expect(try node.waitForItems(2))
-        #expect(eventually(timeout: 10) { node.entryNames(under: node.sealedFolder).count == 2 })
+            #expect(waitUntil(timeout: 10) { node.entryNames(under: node.sealedFolder).count == 2 })
         let second = try #require(try node.items().last?["item"] as? String)
         #expect(node.entryNames(under: node.sealedFolder) == ["\(second)/same.txt", "same.txt"])
         #expect(try String(contentsOfFile: node.sealedFolder + "/same.txt", encoding: .utf8) == "first")
@@ -212,7 +216,7 @@ struct DaemonTests {
     func thePeriodicRescanFindsAFileNoEventAnnounced() throws {
         let node = try Node()
         try FileManager.default.createDirectory(atPath: node.inbox + "/M", withIntermediateDirectories: true)
-        let daemon = try RunningDaemon(node, environment: ["CUSTOS_RESCAN_SECONDS": "1"])
+            let daemon = try RunningDaemon(node, environment: ["CUSTOS_RESCAN_SECONDS": "1", "CUSTOS_LOG_LEVEL": "debug"])
         // A file system mounted over a watched folder: its files raise no event on the watch.
         let mount = try TmpfsMount(sizeMiB: 4, at: node.inbox + "/M")
         try node.directory.write("vault/inbox/M/unannounced.txt", "no event for me")
@@ -220,8 +224,10 @@ struct DaemonTests {
         #expect(try node.items().first.flatMap(itemName) == "unannounced.txt")
         // It cannot be renamed out of another file system: it stays, is never sealed twice, and
         // the journal keeps it for the next start.
-        #expect(eventually(timeout: 10) { daemon.log.contains("could not leave the inbox") })
-        usleep(2_500_000)
+            #expect(waitUntil(timeout: 10) { daemon.log.contains("could not leave the inbox") })
+            // Two more periodic rescans find it again: it is still not sealed twice.
+            let rescans = daemon.count("rescanning the inbox")
+            #expect(waitUntil(timeout: 30) { daemon.count("rescanning the inbox") >= rescans + 2 }, "\(daemon.log)")
         #expect(try node.items().count == 1)
         #expect(daemon.stop() == 0)
         withExtendedLifetime(mount) {}
@@ -242,7 +248,7 @@ struct DaemonTests {
         #expect(try node.waitForItems(2))
         // Beside a running daemon, verify passes once its checkpointer has covered the new entries
         // (within checkpoint-seconds); until then they are uncovered.
-        #expect(try eventually(timeout: 10) { try node.verify().status == 0 })
+            #expect(try waitUntil(timeout: 10) { try node.verify().status == 0 })
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }
@@ -278,5 +284,6 @@ struct DaemonTests {
         let inside = try run(
             custosBinary, ["daemon", "--vault", node.vault, "--check"], environment: ["CUSTOS_SEALED": "inbox/done"])
         #expect(inside.status == 2 && inside.stderr.contains("must not be inside inbox"), "\(inside.stderr)")
+    }
     }
 }

@@ -4,12 +4,13 @@ import Foundation
 import Glibc
 import Testing
 
-/// The daemon with an external time-stamping authority: `openssl ts -reply` behind an HTTP
-/// server the test starts (its own key and CA), asked in the background.
-@Suite(
-    "the daemon with an external time-stamping authority",
+extension DaemonSuites {
+    /// The daemon with an external time-stamping authority: `openssl ts -reply` behind an HTTP
+    /// server the test starts (its own key and CA), asked in the background.
+    @Suite(
+        "the daemon with an external time-stamping authority", .serialized, .timeLimit(.minutes(2)),
     .enabled(if: haveProgram("openssl") && haveProgram("python3") && haveProgram("sqlite3")))
-struct ExternalTimeStampTests {
+    struct ExternalTimeStampTests {
     /// A node whose daemon configuration names `server` as the authority `independent` (with
     /// its CA as anchors, unless `anchors` names another file).
     func node(_ server: OpenSSLAuthority, extra: String = "", anchors: String? = nil) throws -> Node {
@@ -46,11 +47,11 @@ struct ExternalTimeStampTests {
             try drop(node, "CASE-7", "photo-\(index).jpg", randomBytes(20_000 + index))
         }
         #expect(try node.waitForItems(3))
-        #expect(try eventually(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
+            #expect(try waitUntil(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
         // The latest checkpoint gets the authority's token too, kept beside it (not as an entry):
         // it calls for no new checkpoint, so the ledger comes to rest.
         #expect(
-            try eventually(timeout: 30) {
+                try waitUntil(timeout: 30) {
                 let checkpointTokens = try run(
                     "sqlite3",
                     [
@@ -61,14 +62,22 @@ struct ExternalTimeStampTests {
                 let itemTokens = try stampRows(node).filter { $0.source == "independent" }.count
                 return checkpointTokens != "0\n" && itemTokens == 3
             })
-        var size = try node.custos(["checkpoint"]).output
+            // At rest: the latest checkpoint covers every entry and holds the authority's token. Were
+            // a checkpoint's token an entry after it, this would never hold.
         #expect(
-            try eventually(timeout: 20) {
-                Thread.sleep(forTimeInterval: 2)
-                let now = try node.custos(["checkpoint"]).output
-                defer { size = now }
-                return now == size
-            }, "the ledger keeps growing: \(daemon.log)")
+                try waitUntil(timeout: 30) {
+                    try run(
+                        "sqlite3",
+                        [
+                            node.vault + "/ledger.sqlite",
+                            """
+                            SELECT (SELECT size FROM latest_checkpoint) = (SELECT count(*) FROM entries) AND EXISTS (
+                                SELECT 1 FROM checkpoint_stamps WHERE source = 'independent'
+                                AND size = (SELECT size FROM latest_checkpoint))
+                            """,
+                        ]
+                    ).output == "1\n"
+                }, "the ledger does not come to rest: \(daemon.log)")
         #expect(daemon.stop() == 0)
         // At rest, the latest checkpoint covers every entry: the items' external tokens too.
         let coverage = try node.coverage()
@@ -145,16 +154,24 @@ struct ExternalTimeStampTests {
         #expect(try awaiting(node).isEmpty && !(try node.custos(["list"]).output.contains("awaiting")))
         var daemon = try RunningDaemon(node)
         #expect(
-            try eventually(timeout: 30) { try awaiting(node).isEmpty && stampRows(node).count == 6 }, "\(daemon.log)")
-        #expect(eventually(timeout: 10) { daemon.log.contains("external time stamps recorded") })
+                try waitUntil(timeout: 30) { try awaiting(node).isEmpty && stampRows(node).count == 6 }, "\(daemon.log)")
+            #expect(waitUntil(timeout: 10) { daemon.log.contains("external time stamps recorded") })
         #expect(daemon.stop() == 0)
         let external = try stampRows(node).filter { $0.source == "independent" }
         #expect(external.count == 3)
+            // A new item for the next daemon: the items are asked for in ledger order, so once the new
+            // one has its token, the old ones would have been asked again before it, were they.
         daemon = try RunningDaemon(node)
-        Thread.sleep(forTimeInterval: 3)
+            try drop(node, "C-11", "after.bin", randomBytes(1_500))
+            #expect(
+                try waitUntil(timeout: 30) {
+                    try awaiting(node).isEmpty && stampRows(node).filter { $0.source == "independent" }.count >= 4
+                }, "\(daemon.log)")
         #expect(daemon.stop() == 0)
         let after = try stampRows(node).filter { $0.source == "independent" }
-        #expect(after.count == 3, "\(daemon.log)")
+            #expect(after.count == 4, "\(daemon.log)")
+            #expect(Set(after.map(\.subject)).count == 4, "an item stamped twice: \(after)")
+            #expect(Set(after.map(\.subject)).isSuperset(of: external.map(\.subject)))
         #expect(try node.verify().status == 0)
     }
 
@@ -170,7 +187,7 @@ struct ExternalTimeStampTests {
         let item = try #require(try node.items().first?["item"] as? String)
         #expect(try node.custos(["show", item]).output.contains("time stamp:  awaiting from independent"))
         #expect(
-            eventually(timeout: 30) {
+                waitUntil(timeout: 30) {
                 daemon.log.contains("ALARM: items await a time stamp from an external authority")
             },
             "\(daemon.log)")
@@ -178,8 +195,8 @@ struct ExternalTimeStampTests {
         #expect(try stampRows(node).allSatisfy { $0.source == "node" })
         // The authority recovers: asked again with back-off, every item gets its token.
         try server.setMode("ok")
-        #expect(try eventually(timeout: 60) { try awaiting(node).isEmpty }, "\(daemon.log)")
-        #expect(eventually(timeout: 10) { daemon.log.contains("ALARM cleared") }, "\(daemon.log)")
+            #expect(try waitUntil(timeout: 60) { try awaiting(node).isEmpty }, "\(daemon.log)")
+            #expect(waitUntil(timeout: 10) { daemon.log.contains("ALARM cleared") }, "\(daemon.log)")
         #expect(daemon.stop() == 0)
         #expect(try node.verify().status == 0)
     }
@@ -192,7 +209,7 @@ struct ExternalTimeStampTests {
         try drop(node, "CASE-9", "a.bin", randomBytes(1_000))
         #expect(try node.waitForItems(1, timeout: 30))
         #expect(
-            eventually(timeout: 30) { daemon.log.contains("an external time-stamping authority failed") },
+                waitUntil(timeout: 30) { daemon.log.contains("an external time-stamping authority failed") },
             "\(daemon.log)")
         #expect(daemon.stop() == 0)
         #expect(try stampRows(node).allSatisfy { $0.source == "node" })
@@ -207,7 +224,7 @@ struct ExternalTimeStampTests {
         let daemon = try RunningDaemon(node)
         try drop(node, "CASE-10", "a.bin", randomBytes(1_000))
         #expect(try node.waitForItems(1, timeout: 30))
-        #expect(try eventually(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
+            #expect(try waitUntil(timeout: 30) { try awaiting(node).isEmpty }, "\(daemon.log)")
         #expect(daemon.stop() == 0)
         #expect(daemon.log.contains("differs from the authority's genTime by more than the bound"))
         let item = try #require(try node.items().first?["item"] as? String)
@@ -229,5 +246,6 @@ struct ExternalTimeStampTests {
         #expect(
             result.stderr.contains("timestamp-authorities.independent") && result.stderr.contains("/nonexistent/ca.pem")
         )
+    }
     }
 }

@@ -6,7 +6,9 @@ import Testing
 /// What the verification guide (Docs/Verification.md) tells an expert to run, run here: sqlite3
 /// to export the entries, the guide's own standard-library Python checker (no code shared with
 /// Custos), and `openssl pkeyutl` for the checkpoint's Ed25519 signature.
-@Suite("the verification guide's commands", .serialized, .enabled(if: haveProgram("python3") && haveProgram("sqlite3")))
+@Suite(
+    "the verification guide's commands", .serialized, .timeLimit(.minutes(2)),
+    .enabled(if: haveProgram("python3") && haveProgram("sqlite3")))
 struct IndependentToolsTests {
     static let checker: String = {
         var url = URL(fileURLWithPath: #filePath)
@@ -87,10 +89,13 @@ struct IndependentToolsTests {
     }
 }
 
-/// A large file's archive is zstd in independent frames compressed on several threads: one
-/// stream to every standard reader, each frame with its checksum.
-@Suite("a large archive in zstd frames", .enabled(if: haveProgram("zstd") && haveProgram("tar")))
-struct ZstdFramesTests {
+extension DaemonSuites {
+    /// A large file's archive is zstd in independent frames compressed on several threads: one
+    /// stream to every standard reader, each frame with its checksum.
+    @Suite(
+        "a large archive in zstd frames", .serialized, .timeLimit(.minutes(1)),
+        .enabled(if: haveProgram("zstd") && haveProgram("tar")))
+    struct ZstdFramesTests {
     @Test func aLargeCompressibleFileIsSealedInFramesThatStandardToolsRead() throws {
         let node = try Node()
         // 6 MiB of log-like text: compressible, so zstd's work is spread over its workers.
@@ -119,9 +124,10 @@ struct ZstdFramesTests {
         }
         #expect(try node.verify().status == 0)
     }
+    }
 }
 
-extension ZstdFramesTests {
+extension DaemonSuites.ZstdFramesTests {
     /// Each seal's frame writer, buffers and digests are freed: the daemon's memory stays flat
     /// through a burst of large files (a leak of one seal's buffers would be about 20 MiB each).
     @Test func theDaemonsMemoryStaysFlatThroughLargeSeals() throws {

@@ -7,7 +7,7 @@ import Testing
 /// What the CLI says when something goes wrong: it names the input and the reason, counts what
 /// was and was not sealed, and says what was recorded. Faults are injected into the real binary
 /// by a small preloaded library (compiled here with cc).
-@Suite("messages after a fault", .enabled(if: haveProgram("cc") && haveProgram("sqlite3")))
+@Suite("messages after a fault", .timeLimit(.minutes(2)), .enabled(if: haveProgram("cc") && haveProgram("sqlite3")))
 struct MessageTests {
     static let noBacktrace = ["SWIFT_BACKTRACE": "enable=no"]
 

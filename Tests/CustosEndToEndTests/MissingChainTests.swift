@@ -4,7 +4,7 @@ import Testing
 
 /// `verify` when the node TSA's chain is missing from the vault: one fault that names the file,
 /// and none of the tokens it could not check is counted as verified.
-@Suite("verify without the node TSA's chain")
+@Suite("verify without the node TSA's chain", .timeLimit(.minutes(2)))
 struct MissingChainTests {
     @Test func aMissingChainIsOneFaultAndNoTokenIsCountedVerified() throws {
         let node = try Node()

@@ -5,7 +5,7 @@ import Foundation
 import Glibc
 import Testing
 
-@Suite("custos init, ingest, list, show, verify through the real binary", .serialized)
+@Suite("custos init, ingest, list, show, verify through the real binary", .serialized, .timeLimit(.minutes(2)))
 struct SealingEndToEndTests {
     @Test func initCreatesTheVaultWithAPrivateKeyAndRefusesToRunTwice() throws {
         let node = try Node()

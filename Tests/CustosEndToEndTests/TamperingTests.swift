@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Tampering with a sealed vault: `custos verify` exits 1 and names each fault.
-@Suite("custos verify finds tampering", .serialized)
+@Suite("custos verify finds tampering", .serialized, .timeLimit(.minutes(2)))
 struct TamperingTests {
     /// A vault with three sealed items.
     func sealedNode() throws -> (Node, [[String: Any]]) {
@@ -139,7 +139,7 @@ struct TamperingTests {
 
 /// The proofs `custos` writes, checked as an outsider would: with the formats alone, the verifier
 /// key, and the bytes.
-@Suite("custos proof, entry, checkpoint and consistency", .serialized)
+@Suite("custos proof, entry, checkpoint and consistency", .serialized, .timeLimit(.minutes(2)))
 struct ProofEndToEndTests {
     @Test func proofsVerifyOffline() throws {
         let node = try Node()

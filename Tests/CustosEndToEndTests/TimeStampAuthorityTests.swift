@@ -4,7 +4,7 @@ import Glibc
 import Testing
 
 /// The node's time-stamping authority as `custos init` makes or imports it.
-@Suite("custos init: the node's time-stamping authority", .enabled(if: haveProgram("openssl")))
+@Suite("custos init: the node's time-stamping authority", .timeLimit(.minutes(2)), .enabled(if: haveProgram("openssl")))
 struct TimeStampAuthorityTests {
     /// A bureau's own PKI, made with the openssl command: a CA and a TSA certificate under it.
     func bureauPKI(_ directory: TemporaryDirectory, usage: String = "critical,timeStamping", keyType: String = "ec")

@@ -4,7 +4,7 @@ import Glibc
 import Testing
 
 /// Items and checkpoints stamped by the node's own TSA, as a court's expert checks them.
-@Suite("time stamps of the node's own TSA", .enabled(if: haveProgram("openssl")))
+@Suite("time stamps of the node's own TSA", .timeLimit(.minutes(2)), .enabled(if: haveProgram("openssl")))
 struct TimeStampEndToEndTests {
     @Test func everySealAndCheckpointIsStampedAndTheExportVerifiesWithOpenssl() throws {
         let node = try Node()

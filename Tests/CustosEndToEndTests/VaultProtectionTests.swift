@@ -3,49 +3,51 @@ import Foundation
 import Glibc
 import Testing
 
-/// The vault keeps to itself: no inbox may be the vault or lie in its state, nothing in it is
-/// open to other users whatever the umask, and no link inside it is followed.
-@Suite("the vault keeps to itself")
-struct VaultProtectionTests {
-    /// `custos daemon --check` with the inbox (or sealed/, rejected/) set by the environment.
-    func check(_ node: Node, _ environment: [String: String]) throws -> CommandResult {
-        try run(custosBinary, ["daemon", "--vault", node.vault, "--check"], environment: environment)
-    }
-
-    @Test func anInboxThatIsTheVaultHoldsItOrLiesInItsStateIsRefused() throws {
-        let node = try Node()
-        let link = node.directory.file("link-to-vault")
-        #expect(symlink(node.vault, link) == 0)
-        let refused: [([String: String], String)] = [
-            (["CUSTOS_INBOX": node.vault], "must not be the vault itself"),
-            (["CUSTOS_INBOX": node.vault + "/"], "must not be the vault itself"),
-            (["CUSTOS_INBOX": link], "must not be the vault itself"),
-            (["CUSTOS_INBOX": node.vault + "/inbox/.."], "must not be the vault itself"),
-            (["CUSTOS_INBOX": node.directory.path], "must not hold the vault"),
-            (["CUSTOS_INBOX": node.vault + "/objects"], "must not lie inside the vault's own objects"),
-            (["CUSTOS_INBOX": link + "/keys/drop"], "must not lie inside the vault's own keys"),
-            (["CUSTOS_SEALED": node.vault + "/manifests/x"], "must not lie inside the vault's own manifests"),
-            (["CUSTOS_REJECTED": node.vault + "/tmp"], "must not lie inside the vault's own tmp"),
-            (["CUSTOS_SEALED": node.inbox + "/done"], "must not be inside inbox"),
-        ]
-        for (environment, reason) in refused {
-            let result = try check(node, environment)
-            #expect(result.status == 2, "\(environment): \(result.output) \(result.stderr)")
-            #expect(result.stderr.contains("configuration refused"), "\(environment): \(result.stderr)")
-            #expect(result.stderr.contains(reason), "\(environment): \(result.stderr)")
+extension DaemonSuites {
+    /// The vault keeps to itself: no inbox may be the vault or lie in its state, nothing in it is
+    /// open to other users whatever the umask, and no link inside it is followed.
+    @Suite("the vault keeps to itself", .serialized, .timeLimit(.minutes(1)))
+    struct VaultProtectionTests {
+        /// `custos daemon --check` with the inbox (or sealed/, rejected/) set by the environment.
+        func check(_ node: Node, _ environment: [String: String]) throws -> CommandResult {
+            try run(custosBinary, ["daemon", "--vault", node.vault, "--check"], environment: environment)
         }
-        // The daemon itself refuses too, before it touches anything.
-        let files = node.files(under: ".").sorted()
-        let daemon = try run(custosBinary, ["daemon", "--vault", node.vault], environment: ["CUSTOS_INBOX": node.vault])
-        #expect(daemon.status == 2)
-        #expect(node.files(under: ".").sorted() == files)
-        #expect(try node.verify().status == 0)
-        // An inbox elsewhere in the vault (not its state) is fine.
-        #expect(try check(node, ["CUSTOS_INBOX": node.vault + "/drop/in"]).status == 0)
+
+        @Test func anInboxThatIsTheVaultHoldsItOrLiesInItsStateIsRefused() throws {
+            let node = try Node()
+            let link = node.directory.file("link-to-vault")
+            #expect(symlink(node.vault, link) == 0)
+            let refused: [([String: String], String)] = [
+                (["CUSTOS_INBOX": node.vault], "must not be the vault itself"),
+                (["CUSTOS_INBOX": node.vault + "/"], "must not be the vault itself"),
+                (["CUSTOS_INBOX": link], "must not be the vault itself"),
+                (["CUSTOS_INBOX": node.vault + "/inbox/.."], "must not be the vault itself"),
+                (["CUSTOS_INBOX": node.directory.path], "must not hold the vault"),
+                (["CUSTOS_INBOX": node.vault + "/objects"], "must not lie inside the vault's own objects"),
+                (["CUSTOS_INBOX": link + "/keys/drop"], "must not lie inside the vault's own keys"),
+                (["CUSTOS_SEALED": node.vault + "/manifests/x"], "must not lie inside the vault's own manifests"),
+                (["CUSTOS_REJECTED": node.vault + "/tmp"], "must not lie inside the vault's own tmp"),
+                (["CUSTOS_SEALED": node.inbox + "/done"], "must not be inside inbox"),
+            ]
+            for (environment, reason) in refused {
+                let result = try check(node, environment)
+                #expect(result.status == 2, "\(environment): \(result.output) \(result.stderr)")
+                #expect(result.stderr.contains("configuration refused"), "\(environment): \(result.stderr)")
+                #expect(result.stderr.contains(reason), "\(environment): \(result.stderr)")
+            }
+            // The daemon itself refuses too, before it touches anything.
+            let files = node.files(under: ".").sorted()
+            let daemon = try run(custosBinary, ["daemon", "--vault", node.vault], environment: ["CUSTOS_INBOX": node.vault])
+            #expect(daemon.status == 2)
+            #expect(node.files(under: ".").sorted() == files)
+            #expect(try node.verify().status == 0)
+            // An inbox elsewhere in the vault (not its state) is fine.
+            #expect(try check(node, ["CUSTOS_INBOX": node.vault + "/drop/in"]).status == 0)
+        }
     }
 }
 
-extension VaultProtectionTests {
+extension DaemonSuites.VaultProtectionTests {
     /// A shell that sets `umask 000` and runs the rest of its arguments.
     static let permissiveUmask = ["sh", "-c", "umask 000; exec \"$0\" \"$@\""]
 
@@ -82,7 +84,7 @@ extension VaultProtectionTests {
         symlink("/etc/passwd", node.inbox + "/C-2/link")
         let daemon = try RunningDaemon(node, prefix: Self.permissiveUmask)
         #expect(try node.waitForItems(2))
-        #expect(eventually(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
+        #expect(waitUntil(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
         #expect(daemon.stop() == 0)
         #expect(try custos(["checkpoint", "--vault", vault]).status == 0)
         #expect(try custos(["verify", "--vault", vault]).status == 0)
@@ -113,7 +115,7 @@ extension VaultProtectionTests {
     }
 }
 
-extension VaultProtectionTests {
+extension DaemonSuites.VaultProtectionTests {
     /// Replaces `path` in the vault by a symbolic link to a copy of it outside.
     static func replaceByLink(_ node: Node, _ relative: String) throws -> String {
         let inside = node.vault + "/" + relative
@@ -158,7 +160,7 @@ extension VaultProtectionTests {
     }
 }
 
-extension VaultProtectionTests {
+extension DaemonSuites.VaultProtectionTests {
     /// A vault made by an older version (folders 0755, files 0644) is closed to others by the
     /// next command that seals: every folder it keeps and every file at its top.
     @Test func anOlderVaultOpenToOthersIsClosedByTheNextSeal() throws {

@@ -2,18 +2,19 @@ import CustosTestSupport
 import Foundation
 import Testing
 
-/// Docs/Verification.md, run as written: every `sh` block of the guide, in order, in one bash
-/// session in one folder (as an expert's terminal), with the vault's copy as `vault`, the
-/// guide's `Docs/tools` beside it, `custos` on the PATH and `CUSTOS_VAULT` naming the vault.
-/// Only the guide's documented placeholders are filled in (`ITEM`, `ARCHIVE`, `KEY`, `NAME`),
-/// and the files an expert is handed (the TSA's chain, an authority's root, kept checkpoints,
-/// a tlog-proof) are put where the guide names them. Each step's promised output is checked
-/// against the vault's real values.
-@Suite(
-    "the verification guide, run as written",
+extension DaemonSuites {
+    /// Docs/Verification.md, run as written: every `sh` block of the guide, in order, in one bash
+    /// session in one folder (as an expert's terminal), with the vault's copy as `vault`, the
+    /// guide's `Docs/tools` beside it, `custos` on the PATH and `CUSTOS_VAULT` naming the vault.
+    /// Only the guide's documented placeholders are filled in (`ITEM`, `ARCHIVE`, `KEY`, `NAME`),
+    /// and the files an expert is handed (the TSA's chain, an authority's root, kept checkpoints,
+    /// a tlog-proof) are put where the guide names them. Each step's promised output is checked
+    /// against the vault's real values.
+    @Suite(
+        "the verification guide, run as written", .serialized, .timeLimit(.minutes(1)),
     .enabled(
         if: ["bash", "python3", "sqlite3", "openssl", "bsdtar", "hashdeep", "sha256sum"].allSatisfy(haveProgram)))
-struct VerificationGuideTests {
+    struct VerificationGuideTests {
     static let docs: URL = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { url.deleteLastPathComponent() }
@@ -87,7 +88,7 @@ struct VerificationGuideTests {
         try node.useExternalAuthority(server)
         let daemon = try RunningDaemon(node)
         #expect(
-            try eventually(timeout: 30) {
+                try waitUntil(timeout: 30) {
                 try node.items().allSatisfy { (($0["awaitingTimeStamps"] as? [String]) ?? []).isEmpty }
             }, "\(daemon.log)")
         #expect(daemon.stop() == 0, "\(daemon.log)")
@@ -199,5 +200,6 @@ struct VerificationGuideTests {
         let verify = output("What `custos verify` does")
         #expect(verify.contains("kept checkpoints: 2 checked against the log"), "\(verify)")
         #expect(verify.contains("verification passed"), "\(verify)")
+    }
     }
 }

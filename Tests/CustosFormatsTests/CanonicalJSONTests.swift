@@ -1,7 +1,7 @@
 import CustosFormats
 import Testing
 
-@Suite("RFC 8785 canonical JSON")
+@Suite("RFC 8785 canonical JSON", .timeLimit(.minutes(2)))
 struct CanonicalJSONTests {
     @Test func sortsByUTF16AndEscapesMinimally() {
         let value = JSONValue.object([
@@ -44,7 +44,7 @@ struct CanonicalJSONTests {
     }
 }
 
-@Suite("canonical parsing refuses what is not canonical")
+@Suite("canonical parsing refuses what is not canonical", .timeLimit(.minutes(2)))
 struct CanonicalParsingTests {
     @Test(
         arguments: [
@@ -70,7 +70,7 @@ struct CanonicalParsingTests {
     }
 }
 
-@Suite("item identifiers")
+@Suite("item identifiers", .timeLimit(.minutes(2)))
 struct ItemIdentifierTests {
     @Test func uuidV7HasTheTimeVersionAndVariant() {
         let id = ItemIdentifier.uuidV7(milliseconds: 0x0190_1234_5678, random: Array(repeating: 0xff, count: 10))

@@ -5,7 +5,7 @@ import Testing
 
 /// Vectors made by Go's golang.org/x/mod/sumdb/note and sumdb/tlog: Custos must match them byte
 /// for byte so that Go's tools can check a Custos ledger.
-@Suite("byte-for-byte agreement with Go's sumdb note and tlog")
+@Suite("byte-for-byte agreement with Go's sumdb note and tlog", .timeLimit(.minutes(2)))
 struct GoSumdbVectorTests {
     struct Fixture {
         let json: [String: Any]

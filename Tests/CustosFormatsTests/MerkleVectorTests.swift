@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// transparency-dev/merkle's RFC 6962 cases: a correct verifier accepts exactly the happy paths.
-@Suite("RFC 6962 proof verification against transparency-dev vectors")
+@Suite("RFC 6962 proof verification against transparency-dev vectors", .timeLimit(.minutes(2)))
 struct MerkleVectorTests {
     static let inclusionFolder = "transparency-dev-merkle/inclusion"
     static let consistencyFolder = "transparency-dev-merkle/consistency"

@@ -3,7 +3,7 @@ import CustosOpenSSL
 import Foundation
 import Testing
 
-@Suite("signed notes and checkpoints")
+@Suite("signed notes and checkpoints", .timeLimit(.minutes(2)))
 struct SignedNoteTests {
     let signer = try! Ed25519NoteSigner(name: "test.example.tw/log", key: Ed25519PrivateKey())
 

@@ -34,7 +34,7 @@ enum Vectors {
     }
 }
 
-@Suite("the test vectors are part of the repository")
+@Suite("the test vectors are part of the repository", .timeLimit(.minutes(2)))
 struct VectorSetTests {
     /// The files of a folder, relative to it, sorted.
     static func listing(_ root: URL) -> [String] {

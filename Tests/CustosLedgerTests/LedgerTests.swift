@@ -44,7 +44,7 @@ struct LedgerFixture {
     }
 }
 
-@Suite("the SQLite ledger")
+@Suite("the SQLite ledger", .timeLimit(.minutes(2)))
 struct LedgerTests {
     @Test func appendChainsEntriesAndProofsVerify() throws {
         let fixture = try LedgerFixture()

@@ -5,7 +5,7 @@ import CustosTestSupport
 import Foundation
 import Testing
 
-@Suite("RFC 3161 time stamps (OpenSSL TS API)")
+@Suite("RFC 3161 time stamps (OpenSSL TS API)", .timeLimit(.minutes(2)))
 struct TimeStampTests {
     let digest = OpenSSLSHA256().sha256(Array("evidence".utf8))
 

@@ -75,13 +75,3 @@ public final class BackgroundProcess: @unchecked Sendable {
         return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
     }
 }
-
-/// Polls `condition` every 20 ms until it holds or `timeout` seconds pass; whether it held.
-public func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-    let deadline = Date(timeIntervalSinceNow: timeout)
-    repeat {
-        if try condition() { return true }
-        usleep(20_000)
-    } while Date() < deadline
-    return try condition()
-}

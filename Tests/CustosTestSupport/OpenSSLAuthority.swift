@@ -163,7 +163,7 @@ public final class OpenSSLAuthority: @unchecked Sendable {
         process = try BackgroundProcess(
             "python3", [script, portFile, mode, directory.path] + (nice ? ["nice"] : []),
             logPath: directory.file("server.log"))
-        _ = eventually(timeout: 10) { FileManager.default.fileExists(atPath: portFile) }
+        _ = waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: portFile) }
         let port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "0"
         url = "http://127.0.0.1:\(port)/tsa"
     }

@@ -7,7 +7,8 @@ import Glibc
 import Testing
 
 @Suite(
-    "external time-stamping authorities over HTTP", .enabled(if: haveProgram("python3") && haveProgram("openssl")))
+    "external time-stamping authorities over HTTP", .timeLimit(.minutes(2)),
+    .enabled(if: haveProgram("python3") && haveProgram("openssl")))
 struct ExternalAuthorityTests {
     let digest = OpenSSLSHA256().sha256(Array("an item's content".utf8))
 

@@ -7,7 +7,7 @@ import Glibc
 import Testing
 
 /// The inotify adapter against the real kernel, in a fresh folder per test.
-@Suite("inotify watcher")
+@Suite("inotify watcher", .timeLimit(.minutes(2)))
 struct InotifyWatcherTests {
     /// Collects events until `done` says enough, or five seconds pass.
     func events(_ watcher: InotifyWatcher, until done: ([WatchEvent]) -> Bool) throws -> [WatchEvent] {

@@ -4,7 +4,7 @@ import Testing
 
 /// A cached statement is never shared by two users at once: a query run again inside the loop
 /// over its own rows gets a statement of its own, and the outer loop goes on undisturbed.
-@Suite("SQLite statements")
+@Suite("SQLite statements", .timeLimit(.minutes(2)))
 struct SQLiteStatementTests {
     @Test func theSameQueryNestedInItsOwnLoopDoesNotResetIt() throws {
         let directory = TemporaryDirectory("sqlite")

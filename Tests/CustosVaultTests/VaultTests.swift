@@ -1,0 +1,248 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosTestSupport
+import CustosVault
+import Foundation
+import Glibc
+import Testing
+
+/// A vault made in a fresh folder, as `custos init` makes it (without a time-stamping authority).
+struct VaultFixture {
+    static let now = "2026-12-01T00:00:00.000Z"
+    let directory = TemporaryDirectory("vault")
+    var root: RawPath { RawPath(directory.file("vault")) }
+
+    func create() throws -> Vault {
+        try Vault.create(
+            at: root, configuration: VaultConfiguration(origin: "test.example.tw/vault"), now: Self.now,
+            timeStamping: .none)
+    }
+}
+
+func mode(_ path: RawPath) throws -> UInt32? {
+    try FileSystem.linkStatus(path).map { $0.mode & 0o7777 }
+}
+
+@Suite("the vault's layout and files", .timeLimit(.minutes(2)))
+struct VaultTests {
+    @Test func aCreatedVaultOpensAndIsClosedToOthers() throws {
+        let fixture = VaultFixture()
+        let created = try fixture.create()
+        let opened = try Vault.open(at: fixture.root)
+        #expect(opened.configuration == created.configuration)
+        #expect(opened.configuration.origin == "test.example.tw/vault")
+        #expect(try opened.signer().name == "test.example.tw/vault")
+        #expect(try opened.verifierKey().key.text == created.verifierKey().key.text)
+        // The ledger exists and holds the empty tree's checkpoint.
+        #expect(try opened.openLedger(readOnly: true).size() == 0)
+        #expect(try mode(fixture.root) == 0o700)
+        #expect(try mode(opened.keyPath) == 0o600)
+        for folder in [opened.objectsPath, opened.manifestsPath, opened.temporaryPath, opened.inboxPath] {
+            let found = try mode(folder)
+            #expect(found == 0o700, "\(folder): \(String(found ?? 0, radix: 8))")
+        }
+    }
+
+    @Test func aSecondCreateAndANonEmptyFolderAreRefusedAndChangeNothing() throws {
+        let fixture = VaultFixture()
+        _ = try fixture.create()
+        let configuration = try FileSystem.readFile(fixture.root.appending("custos.json"))
+        let again = #expect(throws: VaultError.self) { try fixture.create() }
+        #expect(again?.code == .alreadyExists)
+        #expect(try FileSystem.readFile(fixture.root.appending("custos.json")) == configuration)
+
+        let other = VaultFixture()
+        try other.directory.write("vault/notes.txt", "mine")
+        let notEmpty = #expect(throws: VaultError.self) { try other.create() }
+        #expect(notEmpty?.code == .alreadyExists)
+        #expect(try FileSystem.listDirectory(other.root) == [Array("notes.txt".utf8)])
+    }
+
+    @Test func openingWhatIsNoVaultSaysSo() throws {
+        let fixture = VaultFixture()
+        let missing = #expect(throws: VaultError.self) { try Vault.open(at: fixture.root) }
+        #expect(missing?.code == .notFound)
+        try fixture.directory.write("vault/readme", "not a vault")
+        let bare = #expect(throws: VaultError.self) { try Vault.open(at: fixture.root) }
+        #expect(bare?.code == .notInitialised)
+    }
+
+    /// A link where the vault keeps a folder or a file is refused, by `checkLayout` and by `open`,
+    /// whether it leads into the vault or out of it.
+    @Test(arguments: ["objects", "keys/node.key", "manifests/ab"])
+    func aSymbolicLinkInPlaceOfAPartOfTheVaultIsRefused(_ part: String) throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        let replaced = RawPath(fixture.root.description + "/" + part)
+        let elsewhere = fixture.directory.file("elsewhere")
+        if part == "manifests/ab" {
+            try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        } else {
+            #expect(rename(replaced.description, elsewhere) == 0)
+        }
+        #expect(symlink(elsewhere, replaced.description) == 0)
+
+        let checked = #expect(throws: VaultError.self) { try vault.checkLayout() }
+        #expect(checked?.code == .badLayout)
+        #expect(checked?.message.contains("symbolic link") == true, "\(String(describing: checked))")
+        let opened = #expect(throws: VaultError.self) { try Vault.open(at: fixture.root) }
+        #expect(opened?.code == .badLayout)
+    }
+
+    @Test func aRegularFileWhereAFolderBelongsIsRefused() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        #expect(rmdir(vault.objectsPath.description) == 0)
+        try fixture.directory.write("vault/objects", "a file")
+        let error = #expect(throws: VaultError.self) { try vault.checkLayout() }
+        #expect(error?.code == .badLayout)
+    }
+
+    /// A vault made by an older version (0755 folders, 0644 files) loses its group and other bits.
+    @Test func closeToOthersNarrowsAnOpenVault() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        let manifest = Array("{}".utf8)
+        try vault.storeManifest(manifest, hash: OpenSSLSHA256().sha256(manifest))
+        let shard = vault.manifestPath(OpenSSLSHA256().sha256(manifest)).parent
+        let opened: [(RawPath, mode_t)] = [
+            (fixture.root, 0o755), (vault.objectsPath, 0o755), (vault.manifestsPath, 0o755), (shard, 0o755),
+            (vault.configurationPath, 0o644), (vault.ledgerPath, 0o644), (vault.keyPath, 0o644),
+            (vault.inboxPath, 0o777),
+        ]
+        for (path, wide) in opened { #expect(chmod(path.description, wide) == 0) }
+
+        vault.closeToOthers()
+        for (path, wide) in opened {
+            #expect(try mode(path) == UInt32(wide & ~0o077), "\(path)")
+        }
+    }
+
+    /// With the inbox shared with a group (setgid, 2770), the vault's folder keeps the group's
+    /// way in to it (0750) and the inbox keeps its mode; the rest is closed as usual.
+    @Test func closeToOthersKeepsTheGroupsWayToASharedInbox() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        #expect(chmod(fixture.root.description, 0o755) == 0)
+        #expect(chmod(vault.inboxPath.description, 0o2770) == 0)
+        #expect(chmod(vault.objectsPath.description, 0o755) == 0)
+        #expect(chmod(vault.keyPath.description, 0o640) == 0)
+        vault.closeToOthers()
+        #expect(try mode(fixture.root) == 0o750)
+        #expect(try mode(vault.inboxPath) == 0o2770)
+        #expect(try mode(vault.objectsPath) == 0o700)
+        #expect(try mode(vault.keyPath) == 0o600)
+    }
+
+    /// Content-addressed: named by the SHA-256 of the bytes, under a shard of its first two hex
+    /// digits, read-only; storing it again changes nothing.
+    @Test func manifestsAndDetailsAreStoredByTheirDigestReadOnlyAndOnce() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        let bytes = Array(#"{"item":"x"}"#.utf8)
+        let hash = OpenSSLSHA256().sha256(bytes)
+        for (store, path) in [
+            ({ try vault.storeManifest(bytes, hash: hash) }, vault.manifestPath(hash)),
+            ({ try vault.storeDetails(bytes, hash: hash) }, vault.detailsDocumentPath(hash)),
+        ] as [(() throws -> Void, RawPath)] {
+            try store()
+            #expect(path.description.hasSuffix("/\(hash.hex.prefix(2))/\(hash.hex).json"))
+            #expect(try FileSystem.readFile(path) == bytes)
+            #expect(try mode(path) == 0o400)
+            let first = try #require(try FileSystem.linkStatus(path))
+            try store()
+            let again = try #require(try FileSystem.linkStatus(path))
+            #expect(again.inode == first.inode && again.isSameContent(as: first))
+            #expect(try FileSystem.listDirectory(path.parent) == [path.lastComponent])
+        }
+        #expect(vault.manifestPath(hash).description.contains("/manifests/"))
+        #expect(vault.detailsDocumentPath(hash).description.contains("/details/"))
+    }
+
+    /// A batch store writes and names the file at once (no sync): it reads back whole.
+    @Test func aManifestStoredForABatchIsWholeAndReadOnly() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        let bytes = randomBytes(10_000)
+        let hash = OpenSSLSHA256().sha256(bytes)
+        try vault.storeManifest(bytes, hash: hash, durability: .batch)
+        #expect(try FileSystem.readFile(vault.manifestPath(hash)) == bytes)
+        #expect(try mode(vault.manifestPath(hash)) == 0o400)
+    }
+
+    /// What a dead process left is removed, what a live one writes is kept (with
+    /// `ofDeadProcessesOnly`); the reconciliation (without) removes both.
+    @Test func temporariesOfDeadProcessesAreRemovedAndThoseOfLiveOnesKept() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        // A pid that is surely dead: a child that has ended and been waited for.
+        let ended = try BackgroundProcess("true", [], logPath: fixture.directory.file("true.log"))
+        #expect(ended.wait(timeout: 30) == 0)
+        let dead = ended.pid
+        #expect(!FileSystem.processIsAlive(dead))
+        let live = getpid()
+        let manifest = Array("{}".utf8)
+        try vault.storeManifest(manifest, hash: OpenSSLSHA256().sha256(manifest))
+        let shard = vault.manifestPath(OpenSSLSHA256().sha256(manifest)).parent
+
+        let deadOnes = [
+            vault.temporaryPath.appending("\(dead)-seal-1.tar.zst"), fixture.root.appending(".tmp-\(dead)-custos.json"),
+            shard.appending(".tmp-\(dead)-abcd.json"),
+        ]
+        let liveOnes = [
+            vault.temporaryPath.appending("\(live)-seal-2.tar.zst"), fixture.root.appending(".tmp-\(live)-custos.json"),
+            shard.appending(".tmp-\(live)-abcd.json"),
+        ]
+        for path in deadOnes + liveOnes { try FileSystem.writeDurably([1, 2, 3], to: path) }
+
+        let removed = vault.removeTemporaries(ofDeadProcessesOnly: true)
+        #expect(Set(removed) == Set(deadOnes))
+        for path in deadOnes { #expect(!FileSystem.exists(path), "\(path)") }
+        for path in liveOnes { #expect(FileSystem.exists(path), "\(path)") }
+        // The vault's own files are never temporaries.
+        #expect(FileSystem.exists(vault.configurationPath) && FileSystem.exists(vault.manifestPath(OpenSSLSHA256().sha256(manifest))))
+
+        #expect(Set(vault.removeTemporaries(ofDeadProcessesOnly: false)) == Set(liveOnes))
+        for path in liveOnes { #expect(!FileSystem.exists(path), "\(path)") }
+    }
+
+    @Test func anArchiveIsPlacedOnceAndNeverReplaced() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        let content = OpenSSLSHA256().sha256(Array("evidence".utf8))
+        let first = vault.temporaryPath.appending("first")
+        let second = vault.temporaryPath.appending("second")
+        try FileSystem.writeDurably(Array("first archive".utf8), to: first, mode: 0o400)
+        try FileSystem.writeDurably(Array("second archive".utf8), to: second, mode: 0o400)
+        guard case .placed(let placed) = try vault.placeArchive(temporary: first, content: content, compression: .zstd)
+        else {
+            Issue.record("the first archive was not placed")
+            return
+        }
+        #expect(placed == vault.archivePath(content: content, compression: .zstd))
+        #expect(!FileSystem.exists(first))
+        guard case .alreadyStored(let stored) = try vault.placeArchive(temporary: second, content: content, compression: .zstd)
+        else {
+            Issue.record("the second archive replaced the first")
+            return
+        }
+        #expect(stored == placed)
+        #expect(try FileSystem.readFile(placed) == Array("first archive".utf8))
+        #expect(vault.findArchive(content: content) == placed)
+    }
+
+    @Test func oneDaemonPerVault() throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        #expect(!vault.daemonIsRunning)
+        let lock = try vault.lockDaemon()
+        // flock locks belong to the open file description: a second open, even in this process, conflicts.
+        let second = #expect(throws: VaultError.self) { try vault.lockDaemon() }
+        #expect(second?.code == .locked)
+        #expect(second?.message.contains("pid \(getpid())") == true, "\(String(describing: second))")
+        #expect(vault.daemonIsRunning)
+        withExtendedLifetime(lock) {}
+    }
+}
