@@ -103,10 +103,8 @@ extension CustodySession {
     /// entry), or the item id with a note saying why not.
     private func originalName(of record: ItemRecord, entry: CustodyEntry) -> (name: [UInt8], note: String?) {
         let fallback = Array(record.item.utf8)
-        guard let hash = entry.manifest, let bytes = try? FileSystem.readFile(vault.manifestPath(hash)),
-            OpenSSLSHA256().sha256(bytes) == hash, let manifest = try? CanonicalJSON.parse(bytes),
-            let name = manifest["original"]?["name"]?.byteStringValue
-        else {
+        let manifest = StoredManifest.read(entry: .object(entry.details), vault: vault)
+        guard let name = manifest.value?["original"]?["name"]?.byteStringValue else {
             return (fallback, "the manifest is missing or does not match the ledger; named by the item id")
         }
         let last = Array(name.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).last ?? [])

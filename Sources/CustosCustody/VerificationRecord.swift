@@ -1,6 +1,7 @@
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
+import CustosOpenSSL
 import CustosSealing
 import CustosVault
 
@@ -33,6 +34,20 @@ extension Custody {
 }
 
 extension CustodySession {
+    /// Verifies the ledger whole and the items whose ids are in `items` (all when nil): every
+    /// entry re-hashed, the tree rebuilt, every checkpoint and token checked, every archive and
+    /// details document re-read (`VaultVerifier`). `key` pins the node's verifier key,
+    /// `timeStampAnchors` are anchors an expert obtained on their own, `keptCheckpoints` are
+    /// checkpoints kept elsewhere. Nothing is written: `recordVerification` records the result.
+    public func verify(
+        items: Set<String>? = nil, key: Ed25519NoteVerifier? = nil, timeStampAnchors: [Certificate]? = nil,
+        keptCheckpoints: [(name: String, note: String)] = [], progress: (String) -> Void = { _ in }
+    ) throws -> VerificationReport {
+        try VaultVerifier(vault: vault).verify(
+            ledger: ledger, items: items, key: key, timeStampAnchors: timeStampAnchors,
+            keptCheckpoints: keptCheckpoints, progress: progress)
+    }
+
     /// Records a `verified` event after a verification: about the whole vault (item `""`) when
     /// `items` is nil, else one entry per item checked. Its facts are the `result` (`pass` or
     /// `fail`) and `faults` (the distinct fault codes, sorted); the details document holds the

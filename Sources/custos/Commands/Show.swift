@@ -23,10 +23,9 @@ struct Show: ParsableCommand {
     var json = false
 
     func run() throws {
-        let vault = try vault.open()
-        let ledger = try vault.openLedger(readOnly: true)
-        let records = try ItemResolution.items(item, in: ledger)
-        let shown = try records.map { try ShownItem(record: $0, vault: vault, ledger: ledger) }
+        let session = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true)
+        let records = try ItemResolution.items(item, in: session.ledger)
+        let shown = try records.map { try session.details(of: $0) }
         if json {
             Output.json(shown.count == 1 ? shown[0].json : .array(shown.map(\.json)))
         } else {
@@ -45,71 +44,8 @@ struct Show: ParsableCommand {
     }
 }
 
-/// An item's manifest as kept in the vault's `manifests/`: trusted only when its bytes hash to
-/// the SHA-256 that the item's ledger entry recorded.
-enum StoredManifest {
-    case verified(JSONValue)
-    case fault(String)
-
-    var value: JSONValue? { if case .verified(let value) = self { value } else { nil } }
-    var fault: String? { if case .fault(let reason) = self { reason } else { nil } }
-
-    static func read(entry: JSONValue?, vault: Vault) -> StoredManifest {
-        guard let recorded = entry?["manifest"]?.stringValue.flatMap({ Hash(hex: $0) }) else {
-            return .fault("its ledger entry records no manifest")
-        }
-        let path = vault.manifestPath(recorded)
-        let bytes: [UInt8]
-        do {
-            bytes = try FileSystem.readFile(path)
-        } catch {
-            return .fault("the manifest cannot be read: \(error)")
-        }
-        let actual = OpenSSLSHA256().sha256(bytes)
-        guard actual == recorded else {
-            return .fault(
-                "the manifest \(path) does not match the ledger: its SHA-256 is \(actual.hex), the entry records \(recorded.hex)"
-            )
-        }
-        guard let value = try? CanonicalJSON.parse(bytes), value.objectValue != nil else {
-            return .fault("the manifest \(path) matches the ledger but is not a JSON object")
-        }
-        return .verified(value)
-    }
-}
-
-/// Everything `show` says about one item.
-struct ShownItem {
-    let record: ItemRecord
-    let entry: JSONValue?
-    let manifest: StoredManifest
-    let manifestPath: RawPath
-    let archive: RawPath?
-    let stamps: [(entry: CustodyEntry, record: TimeStampRecord)]
-    /// What each token says (read from the token kept in the ledger; `verify` checks it).
-    let infos: [TimeStampInfo?]
-    let awaiting: [String]
-    /// The item's custody events after its seal and stamps (whole-vault ones left to `history`).
-    let events: [CustodyEntry]
-
-    init(record: ItemRecord, vault: Vault, ledger: Ledger) throws {
-        self.record = record
-        entry = try? CanonicalJSON.parse(try ledger.entryBytes(record.sequence))
-        manifest = StoredManifest.read(entry: entry, vault: vault)
-        manifestPath = vault.manifestPath(
-            entry?["manifest"]?.stringValue.flatMap { Hash(hex: $0) } ?? record.manifest)
-        archive = vault.findArchive(content: record.sha256)
-        stamps = try ledger.stamps(of: record.item)
-        infos = stamps.map { stamp in
-            (try? ledger.stampToken(at: stamp.entry.sequence)).flatMap { $0 }.flatMap {
-                try? TimeStampVerifier.info(response: $0)
-            }
-        }
-        let stampedBy = Set(stamps.map(\.record.source))
-        awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
-        events = try ledger.entries(about: record.item).filter { $0.type != .sealed && $0.type != .timestamped }
-    }
-
+/// How `show` prints what the custody service found about an item.
+extension ItemDetails {
     var json: JSONValue {
         let stampsJSON: [JSONValue] = zip(stamps, infos).map { stamp, info in
             .object([

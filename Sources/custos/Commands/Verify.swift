@@ -72,20 +72,21 @@ struct Verify: ParsableCommand {
             }
         }
         let vault = try vault.open()
-        let ledger: Ledger
+        let custody = Custody(vault: vault, actor: .current(), tool: toolVersion)
+        let session: CustodySession
         do {
-            ledger = try vault.openLedger(readOnly: true)
+            session = try custody.session(readOnly: true)
         } catch let error as LedgerError where error.code == .corrupt || error.code == .missing {
             throw CLIError(message: "verification failed: \(error)", exitCode: 1)
         }
         var selection: Set<String>?
         if !items.isEmpty {
-            selection = Set(try items.map { try ItemResolution.item($0, in: ledger).item })
+            selection = Set(try items.map { try session.resolveItem($0).item })
         }
         let report: VerificationReport
         do {
-            report = try VaultVerifier(vault: vault).verify(
-                ledger: ledger, items: selection, key: pinnedKey, timeStampAnchors: anchors, keptCheckpoints: kept
+            report = try session.verify(
+                items: selection, key: pinnedKey, timeStampAnchors: anchors, keptCheckpoints: kept
             ) {
                 Output.progress($0)
             }
@@ -122,15 +123,14 @@ struct Verify: ParsableCommand {
                 for fault in report.faults { Output.line("- [\(fault.code)] \(fault)") }
             }
         }
-        record(report, vault: vault, items: selection)
+        record(report, custody: custody, items: selection)
         if !report.passed { throw ExitCode(1) }
     }
 
     /// Records the run as a `verified` event, or says on standard error why not; the exit status
     /// is the report's either way.
-    private func record(_ report: VerificationReport, vault: Vault, items: Set<String>?) {
+    private func record(_ report: VerificationReport, custody: Custody, items: Set<String>?) {
         if noRecord { return }
-        let custody = Custody(vault: vault, actor: .current(), tool: toolVersion)
         let independent = key != nil || !keptCheckpoints.isEmpty || !timeStampAnchors.isEmpty
         if let refusal = custody.verificationRecordingRefusal(report, independentCheck: independent) {
             Output.error("custos: not recorded: \(refusal)")

@@ -1,0 +1,80 @@
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosVault
+
+/// An item's manifest as kept in the vault's `manifests/`: trusted only when its bytes hash to
+/// the SHA-256 that the item's ledger entry recorded.
+public enum StoredManifest: Sendable {
+    case verified(JSONValue)
+    case fault(String)
+
+    public var value: JSONValue? { if case .verified(let value) = self { value } else { nil } }
+    public var fault: String? { if case .fault(let reason) = self { reason } else { nil } }
+
+    public static func read(entry: JSONValue?, vault: Vault) -> StoredManifest {
+        guard let recorded = entry?["manifest"]?.stringValue.flatMap({ Hash(hex: $0) }) else {
+            return .fault("its ledger entry records no manifest")
+        }
+        let path = vault.manifestPath(recorded)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readFile(path)
+        } catch {
+            return .fault("the manifest cannot be read: \(error)")
+        }
+        let actual = OpenSSLSHA256().sha256(bytes)
+        guard actual == recorded else {
+            return .fault(
+                "the manifest \(path) does not match the ledger: its SHA-256 is \(actual.hex), the entry records \(recorded.hex)"
+            )
+        }
+        guard let value = try? CanonicalJSON.parse(bytes), value.objectValue != nil else {
+            return .fault("the manifest \(path) matches the ledger but is not a JSON object")
+        }
+        return .verified(value)
+    }
+}
+
+/// Everything the vault holds about one item, as `show` presents it: its index record and entry,
+/// its manifest (trusted only once re-hashed), its archive, its time stamps and what it awaits,
+/// and its custody events after the seal.
+public struct ItemDetails {
+    public let record: ItemRecord
+    public let entry: JSONValue?
+    public let manifest: StoredManifest
+    public let manifestPath: RawPath
+    public let archive: RawPath?
+    public let stamps: [(entry: CustodyEntry, record: TimeStampRecord)]
+    /// What each token says (read from the token kept in the ledger; `verify` checks it).
+    public let infos: [TimeStampInfo?]
+    public let awaiting: [String]
+    /// The item's custody events after its seal and stamps (whole-vault ones left to `history`).
+    public let events: [CustodyEntry]
+
+    init(record: ItemRecord, vault: Vault, ledger: Ledger) throws {
+        self.record = record
+        entry = try? CanonicalJSON.parse(try ledger.entryBytes(record.sequence))
+        manifest = StoredManifest.read(entry: entry, vault: vault)
+        manifestPath = vault.manifestPath(
+            entry?["manifest"]?.stringValue.flatMap { Hash(hex: $0) } ?? record.manifest)
+        archive = vault.findArchive(content: record.sha256)
+        stamps = try ledger.stamps(of: record.item)
+        infos = stamps.map { stamp in
+            (try? ledger.stampToken(at: stamp.entry.sequence)).flatMap { $0 }.flatMap {
+                try? TimeStampVerifier.info(response: $0)
+            }
+        }
+        let stampedBy = Set(stamps.map(\.record.source))
+        awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
+        events = try ledger.entries(about: record.item).filter { $0.type != .sealed && $0.type != .timestamped }
+    }
+}
+
+extension CustodySession {
+    /// What the vault holds about `record` (read only; `verify` checks it all).
+    public func details(of record: ItemRecord) throws -> ItemDetails {
+        try ItemDetails(record: record, vault: vault, ledger: ledger)
+    }
+}
