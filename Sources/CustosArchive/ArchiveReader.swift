@@ -1,3 +1,4 @@
+import CustosFormats
 import CArchive
 import Glibc
 
@@ -49,16 +50,27 @@ public final class ArchiveReader {
         }
     }
 
-    public init(fileDescriptor: Int32, path: String, rawBytes: @escaping (UnsafeRawBufferPointer) -> Void = { _ in })
-        throws
-    {
+    /// Reads a tar compressed with one of `compressions` (the vault's four by default); no
+    /// other filter is enabled, so an untrusted file never makes libarchive run an external
+    /// decompressor (lrzip, grzip, lzop) or one Custos does not write.
+    public init(
+        fileDescriptor: Int32, path: String, compressions: Set<Compression> = Set(Compression.allCases),
+        rawBytes: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }
+    ) throws {
         guard let archive = archive_read_new() else {
             throw ArchiveError(path: path, message: "archive_read_new failed")
         }
         self.archive = archive
         self.path = path
         self.source = Source(fd: fileDescriptor, rawBytes: rawBytes)
-        archive_read_support_filter_all(archive)
+        for compression in compressions {
+            switch compression {
+            case .none: break  // a plain tar needs no filter
+            case .zstd: archive_read_support_filter_zstd(archive)
+            case .gzip: archive_read_support_filter_gzip(archive)
+            case .xz: archive_read_support_filter_xz(archive)
+            }
+        }
         archive_read_support_format_tar(archive)
         let context = Unmanaged.passUnretained(source).toOpaque()
         let result = archive_read_open(

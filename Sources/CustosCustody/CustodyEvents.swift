@@ -46,6 +46,10 @@ public struct RecordedEvent: Sendable {
     public var document: Hash
     /// The details document's exact bytes (canonical JSON).
     public var documentBytes: [UInt8]
+    /// Why no checkpoint covers the entries yet, when signing it failed after they were
+    /// appended: the event is recorded all the same (a caller must not act as if it were not),
+    /// and `custos checkpoint --sign` covers it.
+    public var checkpointFailure: String?
 }
 
 extension CustodySession {
@@ -105,10 +109,17 @@ extension CustodySession {
             }
         }
         let appended = try ledger.append(events)
-        try checkpoint()
+        // Appended: the event is recorded whatever happens next. A checkpoint that cannot be
+        // signed now is reported with it, never as if nothing had been recorded.
+        var checkpointFailure: String?
+        do { try checkpoint() } catch {
+            checkpointFailure = "\(error)"
+            uncoveredSince = uncoveredSince ?? appended.first?.sequence
+        }
         return RecordedEvent(
             entries: zip(appended, isStamp).filter { !$0.1 }.map(\.0),
-            stampEntries: zip(appended, isStamp).filter { $0.1 }.map(\.0), document: hash, documentBytes: bytes)
+            stampEntries: zip(appended, isStamp).filter { $0.1 }.map(\.0), document: hash, documentBytes: bytes,
+            checkpointFailure: checkpointFailure)
     }
 
     /// The details document an entry names, re-hashed: nil when the entry names none; throws

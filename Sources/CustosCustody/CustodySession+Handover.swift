@@ -70,23 +70,21 @@ extension CustodySession {
         let signature = try SignedNote.sign(
             text: HandoverSignature.text(origin: vault.configuration.origin, document: documentHash),
             signers: [signer])
+        var event: RecordedEvent?
         try builder.write(
             output, document: documentBytes, checkpoint: note.serialized, signature: signature.serialized,
-            items: items)
-        do {
-            let event = try recordEvent(
+            items: items
+        ) {
+            // Recorded before the file takes its name: no handover file exists that the log does
+            // not record. Should this fail, the temporary is removed and nothing is handed over.
+            event = try recordEvent(
                 .transferred, items: records.map(\.item), facts: ["handover": .string(documentHash.hex)],
                 details: [
                     "to": .string(recipient), "reason": .string(reason), "file": .byteString(output.bytes),
                     "checkpoint": .integer(Int64(checkpoint.size)),
                 ], now: now)
-            return TransferReceipt(file: output, document: documentHash, checkpointSize: checkpoint.size, event: event)
-        } catch {
-            // Nothing records this handover: it is not handed over.
-            FileSystem.remove(output)
-            throw CustodyError(
-                .missing, "\(output): the transfer could not be recorded, the file was removed", cause: error)
         }
+        return TransferReceipt(file: output, document: documentHash, checkpointSize: checkpoint.size, event: event!)
     }
 
     /// Refuses an empty value, one with control characters, or one longer than `limit` bytes.

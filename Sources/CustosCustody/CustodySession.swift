@@ -20,6 +20,9 @@ public final class CustodySession {
     public let ledger: Ledger
     private var signing: CheckpointSigning?
     private var oneShotStation: SealingStation?
+    /// The first entry this session recorded that no checkpoint covered when it was recorded
+    /// (signing failed after the append); nil when every checkpoint was signed.
+    public internal(set) var uncoveredSince: UInt64?
 
     init(custody: Custody, ledger: Ledger) throws {
         self.custody = custody

@@ -90,7 +90,16 @@ extension CustodySession {
                 if let found = result.found { facts["sha256"] = .string(found.hex) }
                 details["fault"] = .string(message)
             }
-            let recorded = try recordEvent(.extracted, items: [plan.record.item], facts: facts, details: details)
+            let recorded: RecordedEvent
+            do {
+                recorded = try recordEvent(.extracted, items: [plan.record.item], facts: facts, details: details)
+            } catch {
+                if let written = result.written { directory.remove(written.temporary) }  // not recorded: not out
+                throw error
+            }
+            if let written = result.written {
+                try place(written, as: plan.name, in: directory, entry: recorded.entries[0].sequence)
+            }
             outcomes.append(
                 ExtractionOutcome(
                     record: plan.record, name: plan.name, nameNote: plan.note, result: result.outcome,
@@ -108,25 +117,35 @@ extension CustodySession {
             return (fallback, "the manifest is missing or does not match the ledger; named by the item id")
         }
         let last = Array(name.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).last ?? [])
-        guard RawPath.isSafeComponent(last) else {
+        // One ordinary name a shell and a file system take as it is: no control character (C0, DEL,
+        // C1), no leading "-", at most 255 bytes (NAME_MAX).
+        let isControl = { (byte: UInt8) in byte < 0x20 || byte == 0x7F }
+        let hasC1 = String(validating: last, as: UTF8.self).map { text in
+            text.unicodeScalars.contains { (0x80...0x9F).contains($0.value) }
+        } ?? false
+        guard RawPath.isSafeComponent(last), last.count <= 255, last.first != UInt8(ascii: "-"),
+            !last.contains(where: isControl), !hasC1
+        else {
             return (fallback, "the original name \"\(DisplayName.escape(name))\" is not a safe file name; named by the item id")
         }
         return (last, nil)
     }
 
-    /// One original out, through a temporary: written while re-hashed, compared, synced, renamed.
+    /// One original out, into a temporary: written while re-hashed, compared, synced. On success
+    /// the temporary is kept, not yet named: the caller records the extraction, then names it
+    /// (`place`), so no original leaves the vault that the log does not record.
     private func takeOut(_ record: ItemRecord, entry: CustodyEntry, name: [UInt8], into directory: HeldDirectory)
-        throws -> (outcome: ExtractionOutcome.Result, found: Hash?, archive: RawPath?)
+        throws -> (outcome: ExtractionOutcome.Result, found: Hash?, archive: RawPath?, written: WrittenFile?)
     {
         guard let want = entry.digests, let archiveHash = entry.archive, let size = entry.size else {
-            return (.failed(code: "entry-incomplete", message: "the sealed entry lacks digests"), nil, nil)
+            return (.failed(code: "entry-incomplete", message: "the sealed entry lacks digests"), nil, nil, nil)
         }
         guard let archive = vault.findArchive(content: want.sha256) else {
             return (
                 .failed(
                     code: "archive-missing",
                     message: "the archive objects/\(want.sha256.hex.prefix(2))/\(want.sha256.hex).tar… is missing"),
-                nil, nil
+                nil, nil, nil
             )
         }
         let temporary = Array(".custos-extract-\(ThisProcess.identifier)-\(record.item)".utf8)
@@ -146,7 +165,10 @@ extension CustodySession {
             }
         } catch {
             if let writeFailure { throw writeFailure }  // the output's failure, not the evidence's
-            return (.failed(code: "archive-unreadable", message: "the archive \(archive) cannot be read: \(error)"), nil, archive)
+            return (
+                .failed(code: "archive-unreadable", message: "the archive \(archive) cannot be read: \(error)"), nil, archive,
+                nil
+            )
         }
         let found = contents.digests.sha256
         let mismatch: (String, String)? =
@@ -163,16 +185,39 @@ extension CustodySession {
             } else {
                 nil
             }
-        if let (code, message) = mismatch { return (.failed(code: code, message: message), found, archive) }
+        if let (code, message) = mismatch { return (.failed(code: code, message: message), found, archive, nil) }
         try file.sync()
-        do {
-            try directory.renameNoReplace(temporary, to: name)
-        } catch let error as FileSystemError where error.code == .exists {
-            throw CustodyError(
-                .exists, "\(directory.path(of: name)): appeared meanwhile; item \(record.item) is not extracted over it")
-        }
+        let status = try file.status()
         kept = true
+        return (.ok(sha256: found), found, archive, WrittenFile(temporary: temporary, device: status.device, inode: status.inode))
+    }
+
+    /// A verified original in its temporary, not yet named.
+    struct WrittenFile {
+        var temporary: [UInt8]
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    /// Gives a recorded extraction's file its name, without replacing anything, and checks that
+    /// the file that took the name is the one written (a folder others may write into could have
+    /// had the temporary swapped); then syncs the folder.
+    private func place(_ written: WrittenFile, as name: [UInt8], in directory: HeldDirectory, entry: UInt64) throws {
+        let kept = directory.path(of: written.temporary)
+        do {
+            try directory.renameNoReplace(written.temporary, to: name)
+        } catch {
+            throw CustodyError(
+                .exists,
+                "\(directory.path(of: name)): the extraction is recorded (entry \(entry)), but the file could not "
+                    + "take its name; it is kept as \(kept)", cause: error)
+        }
+        guard let placed = directory.identity(of: name), placed == (written.device, written.inode) else {
+            throw CustodyError(
+                .altered,
+                "\(directory.path(of: name)): is not the file written for entry \(entry) (the temporary was replaced in "
+                    + "the folder); do not use it, extract again into a folder only you can write")
+        }
         try directory.sync()
-        return (.ok(sha256: found), found, archive)
     }
 }

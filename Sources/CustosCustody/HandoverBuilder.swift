@@ -99,10 +99,14 @@ struct HandoverBuilder {
             manifest: manifestBytes)
     }
 
-    /// Writes the handover file: a temporary beside `output`, fsynced, renamed to `output` without
-    /// replacing anything, and the folder fsynced. The temporary is removed on every failure.
+    /// Writes the handover file: a temporary beside `output`, fsynced; then `record` (the
+    /// `transferred` event), then the temporary renamed to `output` without replacing anything,
+    /// and the folder fsynced. So no handover file is ever placed that the log does not record.
+    /// Before `record` succeeds, the temporary is removed on every failure; after it, the file is
+    /// kept (under its temporary name if it cannot take its own), and the error names it.
     func write(
-        _ output: RawPath, document: [UInt8], checkpoint: String, signature: String, items: [PackedItem]
+        _ output: RawPath, document: [UInt8], checkpoint: String, signature: String, items: [PackedItem],
+        record: () throws -> Void
     ) throws {
         // The folder is held by a descriptor: the temporary, the rename and the sync all act on it,
         // so a link put in place of the folder meanwhile leads nowhere else (the way extract writes).
@@ -143,16 +147,20 @@ struct HandoverBuilder {
         } catch {
             throw CustodyError(.refused, "\(output): could not be written", cause: error)
         }
+        try record()
+        done = true  // recorded: the file is kept, whatever happens next
+        let kept = folder.path(of: temporary)
         do {
             try folder.renameNoReplace(temporary, to: name)
-        } catch let error as FileSystemError where error.code == .exists {
-            throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
+        } catch {
+            throw CustodyError(
+                .exists,
+                "\(output): the handover was recorded, but the file could not take its name (kept as \(kept))",
+                cause: error)
         }
-        done = true
         do { try folder.sync() } catch {
-            // Not durable: not handed over (nothing is recorded).
-            folder.remove(name)
-            throw CustodyError(.refused, "\(output): could not be made durable; it was removed", cause: error)
+            throw CustodyError(
+                .refused, "\(output): the handover was recorded, but its folder could not be synced", cause: error)
         }
     }
 

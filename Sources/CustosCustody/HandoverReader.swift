@@ -32,6 +32,8 @@ struct HandoverReader {
     /// An item, checked against the sender's signed log.
     struct CheckedItem {
         var item: String
+        /// The sender's `sealed` entry, proven in its checkpoint.
+        var entry: CustodyEntry
         var index: UInt64
         var digests: EvidenceDigests
         var size: UInt64
@@ -79,7 +81,9 @@ struct HandoverReader {
             throw refuse("cannot be read", cause: error)
         }
         do {
-            let reader = try ArchiveReader(fileDescriptor: descriptor.rawValue, path: file.description)
+            // A handover is a plain tar (zstd read too): no other decompressor runs on untrusted bytes.
+            let reader = try ArchiveReader(
+                fileDescriptor: descriptor.rawValue, path: file.description, compressions: [.none, .zstd])
             var seen = Set<String>()
             while let header = try reader.nextEntry() {
                 let shown = DisplayName.escape(header.pathname)
@@ -99,6 +103,11 @@ struct HandoverReader {
         }
     }
 
+    /// The most bytes of documents and manifests held before the signature is checked.
+    static let unauthenticatedBytesLimit = 512 << 20
+    /// The most members a handover may hold.
+    static let membersLimit = 200_000
+
     /// Step 1: the tar is readable and holds exactly the members its `handover.json` names.
     func readDocuments() throws -> Carried {
         var document: [UInt8]?
@@ -106,12 +115,25 @@ struct HandoverReader {
         var signature: [UInt8]?
         var manifests = [Hash: [UInt8]]()
         var archives = [Hash: Compression]()
+        // Nothing is authenticated yet: what is held in memory is bounded as a whole, not only
+        // member by member, and so is the number of members.
+        var held = 0
+        var members = 0
+        func hold(_ bytes: [UInt8]) throws -> [UInt8] {
+            held += bytes.count
+            guard held <= Self.unauthenticatedBytesLimit else {
+                throw refuse("holds more than \(Self.unauthenticatedBytesLimit >> 20) MiB of documents and manifests")
+            }
+            return bytes
+        }
         try forEachMember { member, _, reader in
+            members += 1
+            guard members <= Self.membersLimit else { throw refuse("holds more than \(Self.membersLimit) members") }
             switch member {
-            case .document: document = try reader.readAll(limit: 256 << 20)
-            case .checkpoint: checkpoint = try reader.readAll(limit: 1 << 20)
-            case .signature: signature = try reader.readAll(limit: 1 << 20)
-            case .manifest(let hash): manifests[hash] = try reader.readAll(limit: 16 << 20)
+            case .document: document = try hold(reader.readAll(limit: 256 << 20))
+            case .checkpoint: checkpoint = try hold(reader.readAll(limit: 1 << 20))
+            case .signature: signature = try hold(reader.readAll(limit: 1 << 20))
+            case .manifest(let hash): manifests[hash] = try hold(reader.readAll(limit: 16 << 20))
             case .archive(let content, let compression):
                 guard archives.updateValue(compression, forKey: content) == nil else {
                     throw refuse("holds two archives of content \(content.hex)")
@@ -166,7 +188,7 @@ struct HandoverReader {
             let verified = try signature.verifiedSignatures(by: peers)
             signer = peers.first { $0.name == verified[0].name && $0.keyID == verified[0].keyID }!
         } catch let error as FormatError where error.code == .unknownKey {
-            let names = signature.signatures.map(\.name).joined(separator: ", ")
+            let names = signature.signatures.map { DisplayName.escape(Array($0.name.utf8)) }.joined(separator: ", ")
             throw refuse(
                 .untrusted,
                 "signed by an unknown node (\(names)); this vault receives only from nodes added with custos peer add")
@@ -248,6 +270,16 @@ struct HandoverReader {
                 throw refuse(
                     .altered, "manifests/\(item.manifest.hex).json: its SHA-256 is not the one its entry names")
             }
+            // Every check `verify` will make of the stored manifest, made now: a manifest that would
+            // fail it later is refused, never recorded (the ledger keeps what it records).
+            let manifestFaults = VaultVerifier(vault: vault).checkManifest(
+                bytes: manifestBytes, at: RawPath("manifests/\(item.manifest.hex).json"), entry: entry, record: nil)
+            guard manifestFaults.isEmpty else {
+                throw refuse(
+                    .altered,
+                    "manifests/\(item.manifest.hex).json would fail verification: "
+                        + manifestFaults.map { "[\($0.code)] \($0.message)" }.joined(separator: "; "))
+            }
             guard let manifest = try? CanonicalJSON.parse(manifestBytes), manifest["item"]?.stringValue == item.item,
                 let name = manifest["original"]?["name"]?.byteStringValue
             else {
@@ -255,7 +287,7 @@ struct HandoverReader {
             }
             items.append(
                 CheckedItem(
-                    item: item.item, index: item.sealed.index, digests: digests, size: size, archive: item.archive,
+                    item: item.item, entry: entry, index: item.sealed.index, digests: digests, size: size, archive: item.archive,
                     manifest: item.manifest, manifestBytes: manifestBytes,
                     caseID: manifest["acquisition"]?["case"]?.stringValue ?? "",
                     exhibit: manifest["acquisition"]?["exhibit"]?.stringValue ?? "", name: name))
@@ -308,9 +340,17 @@ struct HandoverReader {
         try FileSystem.makeDirectory(vault.temporaryPath)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
-        try forEachMember { member, _, reader in
+        try forEachMember { member, header, reader in
             guard case .archive(let content, let compression) = member, let item = wanted[content] else { return }
             let suffix = compression.suffix
+            // A sealed archive is its original, a manifest and a hashdeep line in a tar, compressed
+            // or not: one much larger than that is refused before it is copied into the vault.
+            let largest = item.size + item.size / 32 + (16 << 20)
+            guard header.size >= 0, UInt64(header.size) <= largest else {
+                throw refuse(
+                    .altered,
+                    "objects/\(content.hex)\(suffix) is \(header.size) bytes, more than an archive of \(item.size) bytes can be")
+            }
             let temporary = vault.temporaryPath.appending(Vault.temporaryName("receive-\(content.hex)\(suffix)"))
             let output: FileDescriptor
             do { output = try FileSystem.createExclusive(temporary, mode: 0o400) } catch {
@@ -346,6 +386,15 @@ struct HandoverReader {
                     "objects/\(content.hex)\(suffix): the original it holds has SHA-256 \(contents.digests.sha256.hex) "
                         + "and \(contents.size) bytes, the entry of item \(item.item) names \(item.digests.sha256.hex) "
                         + "and \(item.size)")
+            }
+            // Every check `verify` will make of the stored archive (hashdeep.txt, the manifest inside),
+            // made now: an archive that would fail it later is refused, never stored.
+            let archiveFaults = VaultVerifier(vault: vault).checkArchive(contents, entry: item.entry)
+            guard archiveFaults.isEmpty else {
+                throw refuse(
+                    .altered,
+                    "objects/\(content.hex)\(suffix) would fail verification: "
+                        + archiveFaults.map { "[\($0.code)] \($0.message)" }.joined(separator: "; "))
             }
             extracted[content] = ExtractedArchive(
                 temporary: temporary, compression: compression, archiveHash: contents.archiveHash,

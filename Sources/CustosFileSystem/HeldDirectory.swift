@@ -55,6 +55,13 @@ public final class HeldDirectory {
         return RawPath(bytes: name).withCString { fstatat(fd, $0, &s, AT_SYMLINK_NOFOLLOW) } == 0
     }
 
+    /// The device and inode of the entry `name` (not followed), or nil when there is none.
+    public func identity(of name: [UInt8]) -> (device: UInt64, inode: UInt64)? {
+        var s = stat()
+        guard RawPath(bytes: name).withCString({ fstatat(fd, $0, &s, AT_SYMLINK_NOFOLLOW) }) == 0 else { return nil }
+        return (UInt64(s.st_dev), UInt64(s.st_ino))
+    }
+
     /// Creates a new file `name` for writing (`O_CREAT | O_EXCL | O_NOFOLLOW`), exactly `mode`:
     /// fails (`.exists`) when anything of that name is there.
     public func createExclusive(_ name: [UInt8], mode: mode_t = 0o600) throws -> FileDescriptor {

@@ -210,8 +210,7 @@ public struct VaultVerifier {
     ) -> [VerificationFault] {
         let subject = "item \(entry.item)"
         var faults = [VerificationFault]()
-        guard let want = entry.digests, let archive = entry.archive, let manifestHash = entry.manifest,
-            let size = entry.size
+        guard let want = entry.digests, entry.archive != nil, let manifestHash = entry.manifest, entry.size != nil
         else {
             return [
                 VerificationFault(subject: subject, code: .entryIncomplete, message: "the sealed entry lacks digests")
@@ -221,20 +220,7 @@ public struct VaultVerifier {
         // The manifest, re-hashed.
         let manifestPath = vault.manifestPath(manifestHash)
         if let bytes = try? FileSystem.readFile(manifestPath) {
-            let found = digester.sha256(bytes)
-            if found != manifestHash {
-                faults.append(
-                    VerificationFault(
-                        subject: subject, code: .manifestDigest,
-                        message: "the manifest was altered (\(manifestPath))",
-                        expected: manifestHash.hex, found: found.hex))
-            } else if let manifest = try? CanonicalJSON.parse(bytes) {
-                faults += checkManifest(manifest, entry: entry, record: record, subject: subject)
-            } else {
-                faults.append(
-                    VerificationFault(subject: subject, code: .manifestMalformed, message: "the manifest is not JSON")
-                )
-            }
+            faults += checkManifest(bytes: bytes, at: manifestPath, entry: entry, record: record)
         } else {
             faults.append(
                 VerificationFault(
@@ -266,6 +252,45 @@ public struct VaultVerifier {
                 return faults
             }
         }
+        faults += checkArchive(contents, entry: entry)
+        return faults
+    }
+
+    /// A manifest's bytes against the entry that names it: re-hashed, then read (digests, size,
+    /// item, and the index row when given). What `verify` checks of a stored manifest, and what
+    /// `receive` checks of a carried one before anything is stored.
+    public func checkManifest(bytes: [UInt8], at path: RawPath, entry: CustodyEntry, record: ItemRecord?)
+        -> [VerificationFault]
+    {
+        let subject = "item \(entry.item)"
+        guard let manifestHash = entry.manifest else {
+            return [VerificationFault(subject: subject, code: .entryIncomplete, message: "the entry names no manifest")]
+        }
+        let found = digester.sha256(bytes)
+        guard found == manifestHash else {
+            return [
+                VerificationFault(
+                    subject: subject, code: .manifestDigest, message: "the manifest was altered (\(path))",
+                    expected: manifestHash.hex, found: found.hex)
+            ]
+        }
+        guard let manifest = try? CanonicalJSON.parse(bytes) else {
+            return [VerificationFault(subject: subject, code: .manifestMalformed, message: "the manifest is not JSON")]
+        }
+        return checkManifest(manifest, entry: entry, record: record, subject: subject)
+    }
+
+    /// An archive, as read in one pass, against the entry that records it: its own SHA-256, the
+    /// original's digests and size, its `hashdeep.txt` and its `manifest.json`. What `verify`
+    /// checks of a stored archive, and what `receive` checks of a carried one before storing it.
+    public func checkArchive(_ contents: ArchiveContents, entry: CustodyEntry) -> [VerificationFault] {
+        let subject = "item \(entry.item)"
+        guard let want = entry.digests, let archive = entry.archive, let size = entry.size else {
+            return [
+                VerificationFault(subject: subject, code: .entryIncomplete, message: "the sealed entry lacks digests")
+            ]
+        }
+        var faults = [VerificationFault]()
         if contents.archiveHash != archive {
             faults.append(
                 VerificationFault(

@@ -331,7 +331,15 @@ public struct Vault: Sendable {
     /// Writes a read-only file named by the hash of its content under `folder/<aa>/`, unless it
     /// is there already (same name, same bytes): durably at once, or for the caller's batch sync.
     func storeByHash(_ bytes: [UInt8], at target: RawPath, in folder: RawPath, durability: Durability) throws {
-        guard !FileSystem.exists(target) else { return }
+        if FileSystem.exists(target) {
+            // Kept already: it must hold these very bytes (a file altered in place is never taken
+            // for the one a new entry will name).
+            guard (try? FileSystem.readFile(target)) == bytes else {
+                throw VaultError(
+                    .badLayout, "\(target): holds other bytes than the SHA-256 its name gives; run custos verify")
+            }
+            return
+        }
         try FileSystem.makeDirectory(target.parent)
         if durability == .immediate {
             try FileSystem.writeDurably(bytes, to: target, mode: 0o400)

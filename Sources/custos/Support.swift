@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -54,5 +55,17 @@ extension ItemRecord {
             "size": .integer(Int64(size)), "archive": .string(archive.hex), "manifest": .string(manifest.hex),
             "sealedAt": .string(sealedAt),
         ])
+    }
+}
+
+extension CustodySession {
+    /// Ends a command that recorded custody events: when signing a checkpoint failed after an
+    /// event was appended, the event stands (it is in the ledger), and the command says so and
+    /// fails, so that nobody takes the record for absent or for covered.
+    func requireCovered() throws {
+        guard let first = uncoveredSince else { return }
+        throw CLIError(
+            message: "recorded from entry \(first) on, but no signed checkpoint covers it yet; "
+                + "`custos checkpoint --sign` covers it")
     }
 }

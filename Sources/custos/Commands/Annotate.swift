@@ -24,5 +24,6 @@ struct Annotate: ParsableCommand {
         let record = try session.resolveItem(item)
         let event = try session.annotate(record, note: note)
         Output.line("annotated item \(record.item) (\(record.displayName)): entry \(event.entries[0].sequence)")
+        try session.requireCovered()
     }
 }

@@ -51,5 +51,6 @@ struct CheckpointCommand: ParsableCommand {
             try session.exportCheckpoint(note, to: RawArguments.raw(export), reason: reason)
         }
         Output.raw(Array(note.utf8))
+        try session.requireCovered()
     }
 }

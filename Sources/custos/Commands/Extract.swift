@@ -51,5 +51,6 @@ struct Extract: ParsableCommand {
             }
         }
         if !failures.isEmpty { throw CLIError(message: failures.joined(separator: "\ncustos: "), exitCode: 1) }
+        try session.requireCovered()
     }
 }

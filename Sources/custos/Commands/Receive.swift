@@ -43,5 +43,6 @@ struct Receive: ParsableCommand {
                 "received \(entry.item) entry \(entry.sequence) sha256 \(sha256) from \(receipt.origin) entry \(from)\(note)"
             )
         }
+        try session.requireCovered()
     }
 }

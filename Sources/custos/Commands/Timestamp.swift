@@ -29,5 +29,6 @@ struct TimestampExport: ParsableCommand {
         let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
         let record = try session.resolveItem(item)
         Output.text(try session.exportTimeStamps(of: record, to: RawArguments.raw(output), reason: reason))
+        try session.requireCovered()
     }
 }

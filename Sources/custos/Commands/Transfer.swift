@@ -42,6 +42,7 @@ struct Transfer: ParsableCommand {
         Output.line(
             "handover \(receipt.file) sha256 \(receipt.document.hex) checkpoint \(receipt.checkpointSize) "
                 + "(\(receipt.event.entries.count) items)")
+        try session.requireCovered()
     }
 }
 

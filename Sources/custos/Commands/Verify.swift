@@ -141,6 +141,10 @@ struct Verify: ParsableCommand {
             if !json {
                 Output.line("recorded as entry \(event.entries.map { "\($0.sequence)" }.joined(separator: ", ")) (verified)")
             }
+            if let failure = event.checkpointFailure {
+                Output.error(
+                    "custos: recorded, but no signed checkpoint covers it yet (`custos checkpoint --sign` covers it): \(failure)")
+            }
         } catch {
             Output.error("custos: not recorded: \(error)")
         }
