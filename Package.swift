@@ -101,7 +101,7 @@ let package = Package(
             name: "custos",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosCustody", "CustosDaemon",
+                "CustosSealing", "CustosCustody", "CustosDaemon", "CustosTimeStamping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -152,14 +152,14 @@ let package = Package(
             name: "CustosHandoverTests",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosArchive", "CustosFileSystem", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosCustody", "CustosTestSupport",
+                "CustosSealing", "CustosCustody", "CustosTimeStamping", "CustosTestSupport",
             ]
         ),
         .testTarget(
             name: "CustosCustodyTests",
             dependencies: [
                 "CustosCustody", "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosSQLite",
-                "CustosVault", "CustosSealing", "CustosTestSupport",
+                "CustosVault", "CustosSealing", "CustosTimeStamping", "CustosTestSupport",
             ]
         ),
         .testTarget(

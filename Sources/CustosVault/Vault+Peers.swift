@@ -101,8 +101,20 @@ extension Vault {
         do { names = try FileSystem.listDirectory(peersPath) } catch {
             throw VaultError(.storage, "\(peersPath): cannot be listed", cause: error)
         }
+        // Each file must hold the key its name says, and never one of this node's own origin: a
+        // file put there by hand is held to the rules `addPeer` keeps.
         return try names.filter { $0.starts(with: Array(".tmp-".utf8)) == false && $0.hasSuffix(".vkey") }
-            .map { try readPeerKey(peersPath.appending(component: $0)) }
+            .map { name -> NoteVerifierKey in
+                let path = peersPath.appending(component: name)
+                let key = try readPeerKey(path)
+                guard peerKeyPath(origin: key.name) == path else {
+                    throw VaultError(.keyProblem, "\(path): holds a key of \(key.name), which its name does not give")
+                }
+                guard key.name != configuration.origin else {
+                    throw VaultError(.keyProblem, "\(path): holds a key of this node's own origin; refused")
+                }
+                return key
+            }
             .sorted { $0.name < $1.name }
     }
 

@@ -42,14 +42,15 @@ public struct Vault: Sendable {
 
     /// Creates a vault at `root`: folders, configuration, signing key (0600), ledger with the
     /// checkpoint of the empty tree. Refuses a folder that already holds a vault, or anything but
-    /// an empty folder, and changes nothing then.
+    /// an empty folder, and changes nothing then. `timeStampAuthority`, when given (made or
+    /// imported and proven by `NodeTimeStampAuthority.prepare`), is installed as the node's TSA.
     ///
     /// Nothing in it is open to other users: folders 0700, files 0600 or 0400. With
     /// `inboxGroup`, that group may drop evidence into the inbox (2770) and reach it through the
     /// vault's folder (0750); everything else stays the service account's.
     public static func create(
-        at root: RawPath, configuration: VaultConfiguration, now: String, timeStamping: TimeStampMaterial = .generate,
-        inboxGroup: UInt32? = nil
+        at root: RawPath, configuration: VaultConfiguration, now: String,
+        timeStampAuthority: TimeStampAuthorityFiles?, inboxGroup: UInt32? = nil
     ) throws -> Vault {
         var configuration = configuration
         try configuration.validate(file: root.appending("custos.json").description)
@@ -65,8 +66,6 @@ public struct Vault: Sendable {
                 throw VaultError(.alreadyExists, "\(root): the folder is not empty; nothing was changed")
             }
         }
-        let timeStampAuthority = try prepareTimeStampAuthority(
-            timeStamping, origin: configuration.origin, now: SystemClock.secondsSinceEpoch())
         configuration.timeStampPolicy = timeStampAuthority?.policy
         let vault = Vault(root: root, configuration: configuration)
         do {

@@ -6,6 +6,7 @@ import CustosOpenSSL
 import CustosSQLite
 import CustosSealing
 import CustosTestSupport
+import CustosTimeStamping
 import CustosVault
 import Foundation
 import Glibc
@@ -23,7 +24,9 @@ struct SealedVault {
         directory = TemporaryDirectory("custody")
         vault = try Vault.create(
             at: RawPath(directory.file("vault")), configuration: VaultConfiguration(origin: "custody.example/evidence"),
-            now: SystemClock.now())
+            now: SystemClock.now(),
+            timeStampAuthority: try NodeTimeStampAuthority.prepare(
+                .generate, origin: "custody.example/evidence", now: SystemClock.secondsSinceEpoch()))
         custody = Custody(vault: vault, actor: .current(examiner: examiner), tool: "custos-tests")
         content = randomBytes(300_000)
         let file = try directory.write(name, content)

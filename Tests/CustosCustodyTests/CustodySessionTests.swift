@@ -5,6 +5,7 @@ import CustosLedger
 import CustosOpenSSL
 import CustosSealing
 import CustosTestSupport
+import CustosTimeStamping
 import CustosVault
 import Foundation
 import Testing
@@ -19,7 +20,9 @@ struct CustodySessionTests {
     init() throws {
         let vault = try Vault.create(
             at: RawPath(directory.file("vault")), configuration: VaultConfiguration(origin: "custody.test/vault"),
-            now: SystemClock.now())
+            now: SystemClock.now(),
+            timeStampAuthority: try NodeTimeStampAuthority.prepare(
+                .generate, origin: "custody.test/vault", now: SystemClock.secondsSinceEpoch()))
         custody = Custody(vault: vault, actor: CustodyActor(account: "examiner", uid: 1000), tool: "custos tests")
     }
 

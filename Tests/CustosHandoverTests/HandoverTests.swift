@@ -6,6 +6,7 @@ import CustosLedger
 import CustosOpenSSL
 import CustosSealing
 import CustosTestSupport
+import CustosTimeStamping
 import CustosVault
 import Foundation
 import Glibc
@@ -23,7 +24,9 @@ final class TwoNodes {
         func make(_ name: String, _ origin: String, tsa: Bool) throws -> Custody {
             let vault = try Vault.create(
                 at: RawPath(directory.file(name)), configuration: VaultConfiguration(origin: origin),
-                now: "2026-12-01T00:00:00.000Z", timeStamping: tsa ? .generate : .none)
+                now: "2026-12-01T00:00:00.000Z",
+                timeStampAuthority: try NodeTimeStampAuthority.prepare(
+                    tsa ? .generate : .none, origin: origin, now: SystemClock.secondsSinceEpoch()))
             return Custody(vault: vault, actor: .current(), tool: "custos test")
         }
         sender = try make("sender", "sender.example.tw/evidence", tsa: true)

@@ -116,4 +116,20 @@ struct HostilePeerTests {
         #expect(outcomes[0].succeeded)
         #expect(try FileSystem.listDirectory(out) == [Array(record.item.utf8)])
     }
+
+    /// A key file put into keys/peers/ by hand is held to the rules `peer add` keeps: it must
+    /// hold the key its name gives, and never this node's own.
+    @Test func aPeerKeyPutThereByHandIsHeldToTheSameRules() throws {
+        let nodes = try TwoNodes(trusted: false)
+        let receiver = nodes.receiver.vault
+        try FileManager.default.createDirectory(atPath: receiver.peersPath.description, withIntermediateDirectories: true)
+        let senderKey = Array((try nodes.sender.vault.verifierKey().key.text + "\n").utf8)
+        let misnamed = receiver.peersPath.appending("someone-else.vkey").description
+        try Data(senderKey).write(to: URL(fileURLWithPath: misnamed))
+        #expect { try receiver.peerKeys() } throws: { ($0 as? VaultError)?.code == .keyProblem }
+        #expect(unlink(misnamed) == 0)
+        let ownKey = Array((try receiver.verifierKey().key.text + "\n").utf8)
+        try Data(ownKey).write(to: URL(fileURLWithPath: receiver.peerKeyPath(origin: receiver.configuration.origin).description))
+        #expect { try receiver.peerKeys() } throws: { ($0 as? VaultError)?.code == .keyProblem }
+    }
 }

@@ -20,7 +20,7 @@ struct SealingFixture {
         vault = try Vault.create(
             at: RawPath(directory.file("vault")),
             configuration: VaultConfiguration(origin: "test.example.tw/sealing", compression: compression),
-            now: Self.now, timeStamping: .none)
+            now: Self.now, timeStampAuthority: nil)
         sealer = Sealer(
             vault: vault,
             context: SealingContext(host: "test-host", operatorName: "tester", operatorUID: 0, tool: "custos-tests"))

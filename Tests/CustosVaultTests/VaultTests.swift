@@ -17,7 +17,7 @@ struct VaultFixture {
     func create() throws -> Vault {
         try Vault.create(
             at: root, configuration: VaultConfiguration(origin: "test.example.tw/vault"), now: Self.now,
-            timeStamping: .none)
+            timeStampAuthority: nil)
     }
 }
 

@@ -4,6 +4,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosTimeStamping
 import CustosVault
 import Foundation
 import Logging
@@ -49,7 +50,7 @@ struct Init: ParsableCommand {
         }
         let configuration = VaultConfiguration(
             origin: origin, compression: compression, md5: !sha256Only, sha1: !sha256Only)
-        var material = noTsa ? Vault.TimeStampMaterial.none : .generate
+        var material = noTsa ? NodeTimeStampAuthority.Material.none : .generate
         let imported = [tsaKey, tsaCert, tsaChain, tsaPolicy]
         if imported.contains(where: { $0 != nil }) {
             guard let tsaKey, let tsaCert, let tsaChain, let tsaPolicy else {
@@ -72,9 +73,12 @@ struct Init: ParsableCommand {
             }
             inboxGroup = id
         }
+        // The TSA is made (or imported) and proven before anything of the vault is written.
+        let timeStampAuthority = try NodeTimeStampAuthority.prepare(
+            material, origin: configuration.origin, now: SystemClock.secondsSinceEpoch())
         let created = try Vault.create(
-            at: vault.path, configuration: configuration, now: SystemClock.now(), timeStamping: material,
-            inboxGroup: inboxGroup)
+            at: vault.path, configuration: configuration, now: SystemClock.now(),
+            timeStampAuthority: timeStampAuthority, inboxGroup: inboxGroup)
         let key = try created.verifierKey()
         Output.line("created vault \(created.root) for \(origin)")
         Output.line("verifier key: \(key.key.text)")
