@@ -57,15 +57,19 @@ public struct HandoverDocument: Hashable, Sendable {
     public var recipient: String
     /// The sender's clock (informative).
     public var time: String
+    /// 128 random bits, hex: the `transferred` entries hold the SHA-256 of this document, and
+    /// without it the recipient (one of a few bureaus) could be guessed from that digest.
+    public var nonce: String
     /// The size and root of the checkpoint the proofs lead to.
     public var checkpointSize: UInt64
     public var checkpointRoot: Hash
     public var items: [Item]
 
     public init(
-        origin: String, key: String, recipient: String, time: String, checkpointSize: UInt64, checkpointRoot: Hash,
-        items: [Item]
+        origin: String, key: String, recipient: String, time: String, nonce: String, checkpointSize: UInt64,
+        checkpointRoot: Hash, items: [Item]
     ) {
+        self.nonce = nonce
         self.origin = origin
         self.key = key
         self.recipient = recipient
@@ -84,6 +88,7 @@ public struct HandoverDocument: Hashable, Sendable {
             "key": .string(key),
             "to": .string(recipient),
             "time": .string(time),
+            "nonce": .string(nonce),
             "checkpoint": .object(["size": .integer(Int64(checkpointSize)), "root": .string(checkpointRoot.base64)]),
             "items": .array(
                 items.map { item in
@@ -194,7 +199,7 @@ public struct HandoverDocument: Hashable, Sendable {
         self.init(
             origin: origin, key: try string(value["key"], "the key"),
             recipient: try string(value["to"], "the recipient"), time: try string(value["time"], "the time"),
-            checkpointSize: try index(value["checkpoint"]?["size"], "the checkpoint's size"), checkpointRoot: root,
+            nonce: try string(value["nonce"], "the nonce"), checkpointSize: try index(value["checkpoint"]?["size"], "the checkpoint's size"), checkpointRoot: root,
             items: items)
     }
 }
