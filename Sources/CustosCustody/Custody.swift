@@ -28,10 +28,8 @@ public struct Custody: Sendable {
         self.vault = vault
         self.logger = logger
         self.actor = actor
-        var context = SealingContext.current(tool: tool)
-        context.operatorName = actor.account
-        context.operatorUID = actor.uid
-        self.context = context
+        self.context = SealingContext(
+            host: ThisProcess.hostName, operatorName: actor.account, operatorUID: actor.uid, tool: tool)
     }
 
     /// A station for the calling thread (each holds its own signing context of the node's TSA).

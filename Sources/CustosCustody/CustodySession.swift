@@ -37,7 +37,8 @@ public final class CustodySession {
     /// Throws `SealingError` when the file is not sealed (nothing recorded), and the ledger's
     /// error when recording failed (the archive stays unrecorded; `verify` lists it).
     public func seal(_ request: SealRequest) throws -> SealReceipt {
-        let station = try oneShotStation ?? custody.station()
+        // One TSA context for the session's seals and its checkpoints: loaded once.
+        let station = try oneShotStation ?? SealingStation(custody: custody, stamper: prepareSigning().stamper)
         oneShotStation = station
         let sealed = try station.seal(request, durability: .immediate, now: SystemClock.now)
         return try record([sealed])[0]
@@ -83,12 +84,19 @@ public final class CustodySession {
 
     /// Loads the node's key and TSA for signing checkpoints (once per session). A workflow that
     /// appends entries calls it first, so a vault whose key or TSA cannot be loaded records
-    /// nothing, rather than entries that no checkpoint then covers.
+    /// nothing, rather than entries that no checkpoint then covers; a command calls it before it
+    /// starts, to refuse a missing or exposed key before anything is done.
     @discardableResult
     func prepareSigning() throws -> CheckpointSigning {
         let signing = try self.signing ?? CheckpointSigning(vault: vault)
         self.signing = signing
         return signing
+    }
+
+    /// Loads the node's key and TSA now (see `prepareSigning`): a missing or exposed key refuses
+    /// the command before anything is sealed or recorded.
+    public func prepareToRecord() throws {
+        try prepareSigning()
     }
 
     /// The size of the latest checkpoint.

@@ -30,7 +30,8 @@ public final class SealingStation {
         self.stamper = try NodeTimeStamper.make(vault: custody.vault)
     }
 
-    /// A station whose node TSA could not be loaded seals without stamps (the daemon logs why).
+    /// A station with a stamper already loaded (a session shares its own), or none: one whose
+    /// node TSA could not be loaded seals without stamps (the daemon logs why).
     init(custody: Custody, stamper: NodeTimeStamper?) {
         self.custody = custody
         self.sealer = Sealer(vault: custody.vault, context: custody.context, logger: custody.logger)

@@ -22,9 +22,9 @@ struct Ingest: ParsableCommand {
 
     func run() throws {
         let vault = try vault.open()
-        _ = try vault.signer()  // a missing or exposed key refuses the command before anything is sealed
         let custody = Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion)
         let session = try custody.session()
+        try session.prepareToRecord()  // a missing or exposed key refuses the command before anything is sealed
         // Shared with the daemon; its start-up reconciliation waits until this ingest is done.
         let (sealingLock, removed) = try vault.beginSealing()
         defer { withExtendedLifetime(sealingLock) {} }
