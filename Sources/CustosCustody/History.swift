@@ -1,5 +1,7 @@
 import CustosFormats
 import CustosLedger
+import CustosOpenSSL
+import CustosVault
 
 /// One event of an item's custody timeline, as the ledger records it.
 public struct HistoryEvent: Sendable {
@@ -19,7 +21,20 @@ public struct HistoryEvent: Sendable {
         }
     }
 
+    /// Whether the entry is the one the node signed: proven by an RFC 6962 inclusion proof to the
+    /// latest checkpoint, its signature checked with the node's key (`history` trusts an entry
+    /// no more than its details document).
+    public enum Proof: Sendable {
+        case inCheckpoint(size: UInt64)
+        /// After the latest checkpoint: a running daemon's next one covers it.
+        case notYetCovered
+        case failed(String)
+
+        public var fault: String? { if case .failed(let reason) = self { reason } else { nil } }
+    }
+
     public var entry: CustodyEntry
+    public var proof: Proof
     /// A whole-vault event (item `""`: a verification of the whole vault, a checkpoint exported)
     /// after the item's seal.
     public var wholeVault: Bool
@@ -56,8 +71,9 @@ public struct ItemHistory: Sendable {
     public var record: ItemRecord
     public var events: [HistoryEvent]
 
-    /// The events whose details document is missing or altered.
-    public var faults: [HistoryEvent] { events.filter { $0.document.fault != nil } }
+    /// The events whose details document is missing or altered, or whose entry is not proven
+    /// in the node's signed checkpoint.
+    public var faults: [HistoryEvent] { events.filter { $0.document.fault != nil || $0.proof.fault != nil } }
 }
 
 extension CustodySession {
@@ -68,6 +84,7 @@ extension CustodySession {
     /// (`HistoryEvent.Document`), never trusted.
     public func history(of record: ItemRecord) throws -> ItemHistory {
         let entries = try ledger.entries(about: record.item, wholeVaultAfter: record.sequence)
+        let signed = signedCheckpoint()
         let events = entries.map { entry in
             let document: HistoryEvent.Document
             if entry.details[detailsDocumentMember] == nil {
@@ -81,9 +98,41 @@ extension CustodySession {
                     document = .altered((error as? CustodyError)?.message ?? "\(error)")
                 }
             }
-            return HistoryEvent(entry: entry, wholeVault: entry.item.isEmpty, document: document)
+            return HistoryEvent(
+                entry: entry, proof: proof(of: entry, in: signed), wholeVault: entry.item.isEmpty, document: document)
         }
         return ItemHistory(record: record, events: events)
+    }
+
+    /// The latest checkpoint, its signature checked with the vault's verifier key; why not when
+    /// it cannot be read or does not verify.
+    private func signedCheckpoint() -> Result<Checkpoint, CustodyError> {
+        do {
+            let note = try SignedNote(parsing: ledger.latestCheckpoint())
+            _ = try note.verifiedSignatures(by: [try vault.verifierKey()])
+            return .success(try Checkpoint(parsing: note.text))
+        } catch {
+            return .failure(CustodyError(.altered, "the latest checkpoint does not verify with the node's key", cause: error))
+        }
+    }
+
+    /// The entry's inclusion in the signed checkpoint, proven from its exact bytes.
+    private func proof(of entry: CustodyEntry, in signed: Result<Checkpoint, CustodyError>) -> HistoryEvent.Proof {
+        let checkpoint: Checkpoint
+        switch signed {
+        case .failure(let error): return .failed(error.message)
+        case .success(let value): checkpoint = value
+        }
+        guard entry.sequence < checkpoint.size else { return .notYetCovered }
+        do {
+            try MerkleProofs.verifyInclusion(
+                index: entry.sequence, size: checkpoint.size, leafHash: MerkleHasher.openSSL.hashLeaf(entry.canonicalBytes),
+                proof: try ledger.inclusionProof(index: entry.sequence, size: checkpoint.size), root: checkpoint.root,
+                hasher: MerkleHasher.openSSL)
+            return .inCheckpoint(size: checkpoint.size)
+        } catch {
+            return .failed("entry \(entry.sequence) is not the one the node signed in checkpoint \(checkpoint.size)")
+        }
     }
 
     /// The items of a case, in ledger order; refused (`unknownItem`) when it has none.

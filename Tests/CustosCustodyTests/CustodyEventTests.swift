@@ -266,6 +266,28 @@ struct EventsIndexTests {
         #expect(try node.session(readOnly: true).history(of: node.record).events.count == 4)
     }
 
+    /// An entry edited in the ledger file (its trigger dropped) with its details document
+    /// re-written to match is still caught: history proves each entry's exact bytes in the node's
+    /// signed checkpoint, and trusts neither the entry nor its document without it.
+    @Test func historyTrustsNoEntryTheNodeDidNotSign() throws {
+        let node = try SealedVault()
+        let annotated = try node.session().annotate(node.record, note: "seal intact").entries[0]
+        let before = try node.session(readOnly: true).history(of: node.record)
+        #expect(before.faults.isEmpty)
+        #expect(before.events.allSatisfy { if case .inCheckpoint = $0.proof { true } else { false } })
+        let db = try SQLiteConnection(path: node.vault.ledgerPath.description, mode: .readWrite)
+        try db.execute("DROP TRIGGER entries_no_update")
+        let body = String(decoding: annotated.canonicalBytes, as: UTF8.self)
+        let forged = body.replacingOccurrences(of: "\"type\":\"annotated\"", with: "\"type\":\"annotatex\"")
+        #expect(forged != body)
+        try db.run(
+            "UPDATE entries SET body = ? WHERE seq = ?", [.blob(Array(forged.utf8)), .integer(Int64(annotated.sequence))])
+        let after = try node.session(readOnly: true).history(of: node.record)
+        let event = try #require(after.events.first { $0.sequence == annotated.sequence })
+        #expect(event.proof.fault != nil, "\(event.proof)")
+        #expect(after.faults.map(\.sequence) == [annotated.sequence])
+    }
+
     @Test func theIndexIsAppendOnlyAndAudited() throws {
         let node = try SealedVault()
         try node.session().annotate(node.record, note: "indexed")

@@ -189,9 +189,11 @@ struct CustodyEventsTests {
         #expect(objects.map { $0["entry"] as? Int } == Array(0..<8))
         let keys: Set<String> = [
             "item", "entry", "time", "event", "wholeVault", "actor", "examiner", "reason", "note", "result", "facts",
-            "document", "documentStatus", "documentFault",
+            "document", "documentStatus", "documentFault", "proof",
         ]
         #expect(objects.allSatisfy { Set($0.keys) == keys })
+        // Every entry shown is proven in the node's signed checkpoint.
+        #expect(objects.allSatisfy { $0["proof"] as? String == "in-checkpoint" }, "\(objects.map { $0["proof"] ?? "" })")
         #expect(objects[4]["reason"] as? String == "for the defence")
         #expect(objects[6]["wholeVault"] as? Bool == true && objects[6]["result"] as? String == "pass")
         // Entries of the events: what each entry says.

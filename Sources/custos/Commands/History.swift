@@ -49,7 +49,10 @@ struct History: ParsableCommand {
             }
         }
         let faults = histories.flatMap { history in
-            history.faults.map { "item \(history.record.item): entry \($0.sequence): \($0.document.fault ?? "")" }
+            history.faults.map { event in
+                "item \(history.record.item): entry \(event.sequence): "
+                    + [event.proof.fault, event.document.fault].compactMap { $0 }.joined(separator: "; ")
+            }
         }
         if !faults.isEmpty {
             throw CLIError(message: (faults + ["run custos verify"]).joined(separator: "\ncustos: "), exitCode: 1)
@@ -77,6 +80,11 @@ struct History: ParsableCommand {
             if let reason = event.reason { line += "  reason: \(escaped(reason))" }
             if let note = event.note { line += "  note: \(escaped(note))" }
             if let fault = event.document.fault { line += "  DETAILS NOT TRUSTED: \(fault)" }
+            switch event.proof {
+            case .inCheckpoint: break
+            case .notYetCovered: line += "  (not yet in a signed checkpoint)"
+            case .failed(let reason): line += "  ENTRY NOT PROVEN: \(reason)"
+            }
             Output.line(line)
         }
     }
@@ -94,6 +102,12 @@ struct History: ParsableCommand {
             case .missing: "missing"
             case .altered: "altered"
             }
+        let proofStatus: String =
+            switch event.proof {
+            case .inCheckpoint: "in-checkpoint"
+            case .notYetCovered: "not-yet-covered"
+            case .failed: "failed"
+            }
         return .object([
             "item": .string(history.record.item),
             "entry": .integer(Int64(event.sequence)),
@@ -108,6 +122,7 @@ struct History: ParsableCommand {
             "facts": .object(facts),
             "document": document,
             "documentStatus": .string(documentStatus),
+            "proof": .string(proofStatus),
             "documentFault": text(event.document.fault),
         ])
     }
