@@ -116,7 +116,10 @@ extension DaemonSuites {
             [
                 node.vault + "/ledger.sqlite",
                 "DROP TRIGGER checkpoint_stamps_no_update; DROP TRIGGER checkpoint_stamps_no_delete; "
-                    + "UPDATE checkpoint_stamps SET der = substr(der, 1, length(der) - 10) || x'01' || substr(der, length(der) - 8);",
+                    // One byte of the signature changed, to a value it cannot already have.
+                    + "UPDATE checkpoint_stamps SET der = substr(der, 1, length(der) - 10) "
+                    + "|| (CASE WHEN substr(der, length(der) - 9, 1) = x'01' THEN x'02' ELSE x'01' END) "
+                    + "|| substr(der, length(der) - 8);",
             ])
         #expect(altered.status == 0, "\(altered.stderr)")
         let invalid = try node.verify()

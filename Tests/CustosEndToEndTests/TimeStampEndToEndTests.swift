@@ -60,7 +60,10 @@ struct TimeStampEndToEndTests {
             [
                 ledger,
                 "DROP TRIGGER stamps_no_update; DROP TRIGGER stamps_no_delete; "
-                    + "UPDATE stamps SET der = substr(der, 1, length(der) - 10) || x'01' || substr(der, length(der) - 8) "
+                    // One byte of the signature changed, to a value it cannot already have.
+                    + "UPDATE stamps SET der = substr(der, 1, length(der) - 10) "
+                    + "|| (CASE WHEN substr(der, length(der) - 9, 1) = x'01' THEN x'02' ELSE x'01' END) "
+                    + "|| substr(der, length(der) - 8) "
                     + "WHERE seq = (SELECT min(seq) FROM stamps);",
             ])
         #expect(alter.status == 0, "\(alter.stderr)")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -16,7 +17,7 @@ struct Consistency: ParsableCommand {
     @Option(help: "The newer tree size.") var to: UInt64
 
     func run() throws {
-        let ledger = try vault.open().openLedger(readOnly: true)
+        let ledger = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true).ledger
         for hash in try ledger.consistencyProof(from: from, to: to) { Output.line(hash.base64) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
@@ -15,7 +16,7 @@ struct EntryCommand: ParsableCommand {
     @Argument(help: "The entry's sequence number.") var sequence: UInt64
 
     func run() throws {
-        let ledger = try vault.open().openLedger(readOnly: true)
+        let ledger = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true).ledger
         Output.raw(try ledger.entryBytes(sequence))
     }
 }

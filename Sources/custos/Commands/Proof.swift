@@ -17,7 +17,7 @@ struct Proof: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
 
     func run() throws {
-        let ledger = try vault.open().openLedger(readOnly: true)
+        let ledger = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true).ledger
         let record = try ItemResolution.item(item, in: ledger)
         let proof = try ledger.tlogProof(index: record.sequence)
         let bytes = Array(proof.serialized.utf8)
