@@ -39,6 +39,10 @@ public struct HistoryEvent: Sendable {
     /// after the item's seal.
     public var wholeVault: Bool
     public var document: Document
+    /// For a `sealed` entry: the examiner the acquisition names, from the item's manifest
+    /// (re-hashed against the entry); seals keep their details in the manifest, not in a details
+    /// document.
+    public var acquisitionExaminer: String?
 
     public var sequence: UInt64 { entry.sequence }
     public var type: CustodyEventType { entry.type }
@@ -49,9 +53,11 @@ public struct HistoryEvent: Sendable {
         if case .verified(let object) = document { object[key]?.stringValue } else { nil }
     }
 
-    /// The examiner named with the event (from its details document).
+    /// The examiner named with the event (from its details document, or for a seal from its
+    /// manifest).
     public var examiner: String? {
-        if case .verified(let object) = document { object["actor"]?["examiner"]?.stringValue } else { nil }
+        if case .verified(let object) = document { return object["actor"]?["examiner"]?.stringValue }
+        return acquisitionExaminer
     }
     /// The reason given (extract, export, transfer, …), from the details document.
     public var reason: String? { documentText("reason") }
@@ -98,8 +104,14 @@ extension CustodySession {
                     document = .altered((error as? CustodyError)?.message ?? "\(error)")
                 }
             }
+            var examiner: String?
+            if entry.type == .sealed {
+                let manifest = StoredManifest.read(entry: .object(entry.details), vault: vault)
+                examiner = manifest.value?["acquisition"]?["examiner"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+            }
             return HistoryEvent(
-                entry: entry, proof: proof(of: entry, in: signed), wholeVault: entry.item.isEmpty, document: document)
+                entry: entry, proof: proof(of: entry, in: signed), wholeVault: entry.item.isEmpty, document: document,
+                acquisitionExaminer: examiner)
         }
         return ItemHistory(record: record, events: events)
     }

@@ -117,4 +117,16 @@ struct CustodySessionTests {
             (error as? CustodyError)?.code == .missing
         }
     }
+
+    /// The seal's examiner, named in its manifest, is shown with the seal in the item's history.
+    @Test func historyNamesTheExaminerOfTheSealFromItsManifest() throws {
+        let session = try custody.session()
+        let path = try directory.write("memo.txt", Array("memo".utf8))
+        let receipt = try session.seal(SealRequest(path: RawPath(path), caseID: "C-1", examiner: "王小明"))
+        let record = try #require(try session.ledger.items().first { $0.item == receipt.entry.item })
+        let history = try session.history(of: record)
+        #expect(history.events.first?.type == .sealed)
+        #expect(history.events.first?.examiner == "王小明")
+        #expect(history.events.first?.actor == "examiner", "the account stays the entry's actor")
+    }
 }
