@@ -8,11 +8,13 @@ public enum CustodyText {
     /// The most UTF-8 bytes a note or a reason may have.
     public static let maximumBytes = 4096
 
-    /// Refuses (`CustodyError.refused`, naming `subject` and `what`) an empty text, one longer than `limit`
-    /// bytes of UTF-8, or one with a control character: C0 (below U+0020, newlines and tabs
-    /// included), DEL (U+007F) or C1 (U+0080 to U+009F).
+    /// Refuses (`CustodyError.refused`, naming `subject` and `what`) an empty text or one of
+    /// spaces only, one longer than `limit` bytes of UTF-8, or one with a control character: C0
+    /// (below U+0020, newlines and tabs included), DEL (U+007F) or C1 (U+0080 to U+009F).
     public static func check(_ text: String, what: String, subject: String, limit: Int = maximumBytes) throws {
-        guard !text.isEmpty else { throw CustodyError(.refused, "\(subject): \(what) is empty; nothing recorded") }
+        guard !text.allSatisfy(\.isWhitespace) else {
+            throw CustodyError(.refused, "\(subject): \(what) is empty; nothing recorded")
+        }
         let bytes = text.utf8.count
         guard bytes <= limit else {
             throw CustodyError(

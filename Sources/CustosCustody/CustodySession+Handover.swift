@@ -48,8 +48,9 @@ extension CustodySession {
         _ records: [ItemRecord], to recipient: String, reason: String, output: RawPath,
         now: String = SystemClock.now()
     ) throws -> TransferReceipt {
-        try checkLine(recipient, what: "the recipient bureau (--to)")
-        try checkLine(reason, what: "the reason (--reason)", limit: 4096)
+        try CustodyText.check(recipient, what: "the recipient bureau", subject: "--to", limit: 256)
+        try CustodyText.check(reason, what: "the reason", subject: "--reason")
+        try checkExaminer()
         guard !records.isEmpty else { throw CustodyError(.refused, "transfer: no items named") }
         guard (try? FileSystem.linkStatus(output)) == nil else {
             throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
@@ -87,16 +88,6 @@ extension CustodySession {
         return TransferReceipt(file: output, document: documentHash, checkpointSize: checkpoint.size, event: event!)
     }
 
-    /// Refuses an empty value, one with control characters, or one longer than `limit` bytes.
-    fileprivate func checkLine(_ text: String, what: String, limit: Int = 256) throws {
-        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw CustodyError(.refused, "\(what) is required and may not be empty")
-        }
-        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw CustodyError(.refused, "\(what) may not hold control characters (one line of text)")
-        }
-        guard text.utf8.count <= limit else { throw CustodyError(.refused, "\(what) is longer than \(limit) bytes") }
-    }
 }
 
 // MARK: - receive
@@ -122,7 +113,8 @@ extension CustodySession {
     /// is there already), the manifests stored, and one `received` event recorded: an entry per
     /// item with the sealed entry's content members, `from` and `fromIndex`, and its index row.
     public func receive(_ file: RawPath, reason: String?, now: String = SystemClock.now()) throws -> ReceiveReceipt {
-        if let reason { try checkLine(reason, what: "the reason (--reason)", limit: 4096) }
+        if let reason { try CustodyText.check(reason, what: "the reason", subject: "--reason") }
+        try checkExaminer()
         let reader = HandoverReader(vault: vault, file: file)
         let carried = try reader.readDocuments()
         let checked = try reader.check(carried)

@@ -129,4 +129,14 @@ struct CustodySessionTests {
         #expect(history.events.first?.examiner == "王小明")
         #expect(history.events.first?.actor == "examiner", "the account stays the entry's actor")
     }
+
+    /// A note of spaces only is no note: refused like an empty one, nothing recorded.
+    @Test func aNoteOfSpacesOnlyIsRefused() throws {
+        let session = try custody.session()
+        let item = try session.seal(try evidence("photo.jpg", Array("jpeg".utf8))).entry.item
+        let record = try #require(try session.ledger.items().first { $0.item == item })
+        let size = try session.ledger.size()
+        #expect { try session.annotate(record, note: "   ") } throws: { ($0 as? CustodyError)?.code == .refused }
+        #expect(try session.ledger.size() == size)
+    }
 }

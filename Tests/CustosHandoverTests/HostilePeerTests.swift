@@ -132,4 +132,23 @@ struct HostilePeerTests {
         try Data(ownKey).write(to: URL(fileURLWithPath: receiver.peerKeyPath(origin: receiver.configuration.origin).description))
         #expect { try receiver.peerKeys() } throws: { ($0 as? VaultError)?.code == .keyProblem }
     }
+
+    /// The examiner's name goes into the details document of a transfer and a receipt as it does
+    /// for every other event: with the same rules (one line, no control characters).
+    @Test func anExaminerWithControlCharactersIsRefusedByTransferAndReceive() throws {
+        let nodes = try TwoNodes()
+        let record = try nodes.seal([2000])[0]
+        let sender = Custody(vault: nodes.sender.vault, actor: .current(examiner: "Lin\u{1b}[2J"), tool: "custos test")
+        let output = RawPath(nodes.directory.file("h.tar"))
+        let refused = try #require(throws: CustodyError.self) {
+            _ = try sender.session().transfer([record], to: "Court", reason: "trial", output: output)
+        }
+        #expect(refused.code == .refused && refused.message.contains("--examiner"), "\(refused.message)")
+        #expect(!FileSystem.exists(output))
+        let (file, _) = try nodes.transfer([record])
+        let receiver = Custody(
+            vault: nodes.receiver.vault, actor: .current(examiner: "Lin\u{85}"), tool: "custos test")
+        #expect(throws: CustodyError.self) { _ = try receiver.session().receive(file, reason: "trial") }
+        #expect(try nodes.receiver.session(readOnly: true).ledger.items().isEmpty)
+    }
 }
