@@ -65,9 +65,9 @@ public struct CustodyActor: Sendable, Equatable {
 
     /// The account this process runs as.
     public static func current(examiner: String? = nil) -> CustodyActor {
-        let context = SealingContext.current(tool: "")
+        let uid = ThisProcess.effectiveUserID
         return CustodyActor(
-            account: context.operatorName, uid: context.operatorUID,
+            account: ThisProcess.accountName(userID: uid) ?? "uid \(uid)", uid: uid,
             examiner: examiner.flatMap { $0.isEmpty ? nil : $0 })
     }
 }

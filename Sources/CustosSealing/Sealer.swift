@@ -175,7 +175,7 @@ public final class Sealer: Sendable {
         let digests = EvidenceDigests(
             sha256: Hash(bytes: sha256.finish())!, md5: md5?.finish(), sha1: sha1?.finish())
         let sealedAt = now()
-        let absolute = Self.absolute(request.path)
+        let absolute = request.path.absolute
         let manifest = Manifest.build(
             item: item, request: request, absolutePath: absolute, status: before, digests: digests, member: member,
             origin: configuration.origin, context: context, sealedAt: sealedAt, compression: compression)
@@ -249,17 +249,5 @@ public final class Sealer: Sendable {
         var generator = SystemRandomNumberGenerator()
         return ItemIdentifier.uuidV7(milliseconds: milliseconds, random: (0..<10).map { _ in generator.next() })
     }
-
-    /// The absolute form of a path, without resolving links (the name as the handler gave it).
-    static func absolute(_ path: RawPath) -> RawPath { path.absolute }
 }
 
-extension SealingContext {
-    /// The context of this process: host name, effective user, tool version.
-    public static func current(tool: String) -> SealingContext {
-        let uid = ThisProcess.effectiveUserID
-        return SealingContext(
-            host: ThisProcess.hostName, operatorName: ThisProcess.accountName(userID: uid) ?? "uid \(uid)",
-            operatorUID: uid, tool: tool)
-    }
-}
