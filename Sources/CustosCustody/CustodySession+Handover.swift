@@ -71,21 +71,20 @@ extension CustodySession {
         let signature = try SignedNote.sign(
             text: HandoverSignature.text(origin: vault.configuration.origin, document: documentHash),
             signers: [signer])
-        var event: RecordedEvent?
-        try builder.write(
+        let event = try builder.write(
             output, document: documentBytes, checkpoint: note.serialized, signature: signature.serialized,
             items: items
         ) {
             // Recorded before the file takes its name: no handover file exists that the log does
             // not record. Should this fail, the temporary is removed and nothing is handed over.
-            event = try recordEvent(
+            try recordEvent(
                 .transferred, items: records.map(\.item), facts: ["handover": .string(documentHash.hex)],
                 details: [
                     "to": .string(recipient), "reason": .string(reason), "file": .byteString(output.bytes),
                     "checkpoint": .integer(Int64(checkpoint.size)),
                 ], now: now)
         }
-        return TransferReceipt(file: output, document: documentHash, checkpointSize: checkpoint.size, event: event!)
+        return TransferReceipt(file: output, document: documentHash, checkpointSize: checkpoint.size, event: event)
     }
 
 }

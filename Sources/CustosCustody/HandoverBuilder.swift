@@ -104,10 +104,10 @@ struct HandoverBuilder {
     /// and the folder fsynced. So no handover file is ever placed that the log does not record.
     /// Before `record` succeeds, the temporary is removed on every failure; after it, the file is
     /// kept (under its temporary name if it cannot take its own), and the error names it.
-    func write(
+    func write<Recorded>(
         _ output: RawPath, document: [UInt8], checkpoint: String, signature: String, items: [PackedItem],
-        record: () throws -> Void
-    ) throws {
+        record: () throws -> Recorded
+    ) throws -> Recorded {
         // The folder is held by a descriptor: the temporary, the rename and the sync all act on it,
         // so a link put in place of the folder meanwhile leads nowhere else (the way extract writes).
         let folder: HeldDirectory
@@ -147,7 +147,7 @@ struct HandoverBuilder {
         } catch {
             throw CustodyError(.refused, "\(output): could not be written", cause: error)
         }
-        try record()
+        let recorded = try record()
         done = true  // recorded: the file is kept, whatever happens next
         let kept = folder.path(of: temporary)
         do {
@@ -162,6 +162,7 @@ struct HandoverBuilder {
             throw CustodyError(
                 .refused, "\(output): the handover was recorded, but its folder could not be synced", cause: error)
         }
+        return recorded
     }
 
     /// Copies an archive into the handover, hashing the bytes copied: they must still be those
