@@ -51,13 +51,18 @@ let package = Package(
         .target(name: "CustosHTTP"),
 
         // Services.
+        // The log's logic over a narrow store interface (LedgerStore); SQLite is its driver.
         .target(
             name: "CustosLedger",
-            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite"]
+            dependencies: ["CustosFormats", "CustosOpenSSL"]
+        ),
+        .target(
+            name: "CustosLedgerSQLite",
+            dependencies: ["CustosFormats", "CustosLedger", "CustosSQLite"]
         ),
         .target(
             name: "CustosVault",
-            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger"]
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosLedgerSQLite"]
         ),
         // Trusted time, all of RFC 3161's policy: the node's own TSA, external authorities over
         // RFC 3161's HTTP transport, the checks of every token (OpenSSL's TS calls stay in CustosOpenSSL).
@@ -108,7 +113,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "custos-bench",
-            dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosTestSupport"]
+            dependencies: [
+                "COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosLedgerSQLite",
+                "CustosTestSupport",
+            ]
         ),
 
         .target(name: "CustosTestSupport", dependencies: ["COpenSSL", "CustosOpenSSL"], path: "Tests/CustosTestSupport"),
@@ -123,7 +131,9 @@ let package = Package(
             name: "CustosOpenSSLTests", dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosTestSupport"]),
         .testTarget(
             name: "CustosLedgerTests",
-            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosTestSupport"]
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosLedgerSQLite", "CustosTestSupport",
+            ]
         ),
         .testTarget(
             name: "CustosSealingTests",

@@ -1,5 +1,4 @@
 import CustosFormats
-import CustosSQLite
 
 /// What a full audit of the ledger found: every entry re-hashed, the chain and the tree rebuilt
 /// from the entry bytes alone, every checkpoint's signature and root checked against them.
@@ -19,20 +18,18 @@ extension Ledger {
     /// compares them with what is stored and with every signed checkpoint, and checks the index
     /// of items against the entries. Each fault found is reported; none stops the audit.
     public func audit(verifiers: [any NoteVerifier], progress: (UInt64) -> Void = { _ in }) throws -> LedgerAudit {
-        try sql {
-            try db.readTransaction {
+        try store.readTransaction {
                 var faults = [VerificationFault]()
                 var entries = [CustodyEntry]()
                 var rebuilt = MemoryHashStore(hasher: hasher)
                 var previous = Hash.zero
-                var expected: Int64 = 0
+                var expected: UInt64 = 0
                 var chainIntact = true
                 var rowsRead: UInt64 = 0
 
                 var treeMismatches = 0
-                var firstMismatch: Int64?
-                try db.forEachRow("SELECT seq, body, tree FROM entries ORDER BY seq") { row in
-                    let seq = row.int64(0)
+                var firstMismatch: UInt64?
+                try store.forEachEntry { seq, body, stored in
                     rowsRead += 1
                     if seq != expected {
                         faults.append(
@@ -43,11 +40,10 @@ extension Ledger {
                         chainIntact = false
                         expected = seq
                     }
-                    let body = row.blob(1)
                     let bodyHash = digester.sha256(body)
                     do {
                         let entry = try CustodyEntry(parsing: body)
-                        if entry.sequence != UInt64(seq) {
+                        if entry.sequence != seq {
                             faults.append(
                                 VerificationFault(
                                     subject: "entry \(seq)", code: .entrySequence,
@@ -80,14 +76,13 @@ extension Ledger {
                         // The tree hashes stored with the entry must be those its bytes give, or
                         // proofs served from them would lie.
                         let added = rebuilt.append(leafHash: hasher.hashLeaf(body))
-                        let stored = row.blob(2)
                         if stored != added.flatMap(\.bytes) {
                             treeMismatches += 1
                             if firstMismatch == nil { firstMismatch = seq }
                         }
                     }
                     expected = seq + 1
-                    if expected % 4096 == 0 { progress(UInt64(expected)) }
+                    if expected % 4096 == 0 { progress(expected) }
                 }
                 let entryCount = rowsRead
 
@@ -109,7 +104,6 @@ extension Ledger {
                 return LedgerAudit(
                     entries: entries, faults: faults, entryCount: entryCount, latestCheckpointSize: latestSize,
                     checkpointsChecked: checked)
-            }
         }
     }
 
@@ -223,10 +217,7 @@ extension Ledger {
     /// Each index row is matched to its entry by sequence number, so an entry that could not be
     /// read leaves no other item misreported, and every row that seals nothing is named.
     private func auditItems(entries: [CustodyEntry], faults: inout [VerificationFault]) throws {
-        var rows = [UInt64: String]()
-        try db.forEachRow("SELECT seq, item FROM entries WHERE item IS NOT NULL ORDER BY seq") { row in
-            rows[UInt64(max(0, row.int64(0)))] = row.text(1) ?? ""
-        }
+        var rows = try store.itemIndex()
         var parsed = Set<UInt64>()
         for entry in entries {
             parsed.insert(entry.sequence)

@@ -1,5 +1,3 @@
-import CustosSQLite
-
 /// An error of the ledger: it names the ledger file and the reason.
 public struct LedgerError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -15,7 +13,7 @@ public struct LedgerError: Error, CustomStringConvertible, Sendable {
         public static let corrupt = Code(.corrupt)
         /// The ledger belongs to another log origin.
         public static let wrongLedger = Code(.wrongLedger)
-        /// SQLite failed.
+        /// The store failed (the database reported an error).
         public static let database = Code(.database)
         /// No such entry, item or checkpoint.
         public static let notFound = Code(.notFound)
@@ -27,14 +25,23 @@ public struct LedgerError: Error, CustomStringConvertible, Sendable {
         public var description: String { "\(value)" }
     }
 
+    /// What the store says of its storage when it failed, so that callers can tell a full disk
+    /// (pause, free space) from a failed write (stop, the disk is failing).
+    public enum StorageCondition: Sendable {
+        case diskFull
+        case writeFailed
+    }
+
     public let code: Code
     public let message: String
     public let cause: (any Error)?
+    public let storageCondition: StorageCondition?
 
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, storageCondition: StorageCondition? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.storageCondition = storageCondition
     }
 
     public var description: String {
@@ -42,15 +49,7 @@ public struct LedgerError: Error, CustomStringConvertible, Sendable {
     }
 
     /// True when the ledger could not be written because its disk is full.
-    public var isDiskFull: Bool { (cause as? SQLiteError)?.isDiskFull ?? false }
+    public var isDiskFull: Bool { storageCondition == .diskFull }
     /// A write or sync of the ledger failed (not a full disk, not a busy lock).
-    public var isStorageFailure: Bool { (cause as? SQLiteError)?.isStorageFailure ?? false }
-
-    /// Wraps an SQLite error, recognising a damaged file.
-    static func database(_ error: SQLiteError, path: String) -> LedgerError {
-        if error.isCorruption {
-            return LedgerError(.corrupt, "\(path): the ledger database is damaged or not a ledger", cause: error)
-        }
-        return LedgerError(.database, "\(path): ledger database error", cause: error)
-    }
+    public var isStorageFailure: Bool { storageCondition == .writeFailed }
 }

@@ -1,5 +1,4 @@
 import CustosFormats
-import CustosSQLite
 
 /// An original in the inbox whose seal is being committed: where it is, what it was when sealed,
 /// and where it goes once released. The ledger keeps it in its release journal (`releases`) from
@@ -36,62 +35,23 @@ extension Ledger {
     public func append(
         _ events: [NewCustodyEvent], releases: [PendingRelease], released: [String] = []
     ) throws -> [CustodyEntry] {
-        try sql {
-            try db.writeTransaction {
-                let entries = try appendInTransaction(events)
-                let insertSQL = """
-                    INSERT OR REPLACE INTO releases (item, path, device, inode, size, mtime_ns, destination)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """
-                try db.withStatement(insertSQL) { insert in
-                    for release in releases {
-                        try insert.bind(release.item, at: 1)
-                        try insert.bind(release.path, at: 2)
-                        try insert.bind(Int64(bitPattern: release.device), at: 3)
-                        try insert.bind(Int64(bitPattern: release.inode), at: 4)
-                        try insert.bind(release.size, at: 5)
-                        try insert.bind(release.modifiedNanoseconds, at: 6)
-                        try insert.bind(release.destination, at: 7)
-                        try insert.execute()
-                    }
-                }
-                try deleteReleases(released)
-                return entries
-            }
+        try store.writeTransaction {
+            let entries = try appendInTransaction(events)
+            if !releases.isEmpty { try store.journal(releases) }
+            if !released.isEmpty { try store.removeReleases(released) }
+            return entries
         }
     }
 
     /// Removes the journal rows of originals that have left the inbox.
     public func completeReleases(_ items: [String]) throws {
         guard !items.isEmpty else { return }
-        try sql { try db.writeTransaction { try deleteReleases(items) } }
-    }
-
-    private func deleteReleases(_ items: [String]) throws {
-        guard !items.isEmpty else { return }
-        try db.withStatement("DELETE FROM releases WHERE item = ?") { delete in
-            for item in items {
-                try delete.bind(item, at: 1)
-                try delete.execute()
-            }
-        }
+        try store.writeTransaction { try store.removeReleases(items) }
     }
 
     /// The journal: originals whose seal is committed and whose release may not have happened.
     public func pendingReleases() throws -> [PendingRelease] {
-        try sql {
-            var found = [PendingRelease]()
-            try db.forEachRow(
-                "SELECT item, path, device, inode, size, mtime_ns, destination FROM releases ORDER BY item"
-            ) { row in
-                found.append(
-                    PendingRelease(
-                        item: row.text(0) ?? "", path: row.blob(1), device: UInt64(bitPattern: row.int64(2)),
-                        inode: UInt64(bitPattern: row.int64(3)), size: row.int64(4),
-                        modifiedNanoseconds: row.int64(5), destination: row.blob(6)))
-            }
-            return found
-        }
+        try store.pendingReleases()
     }
 
     /// The SHA-256 of every item's content and the hash of every manifest the ledger refers to:

@@ -1,6 +1,7 @@
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
+import CustosLedgerSQLite
 import CustosOpenSSL
 import Foundation
 

@@ -8,6 +8,7 @@
 //   .build/release/custos-bench versus --baseline-custos OLD [--size-mib 2048] [--files 10000] [--runs 3]
 import CustosFormats
 import CustosLedger
+import CustosLedgerSQLite
 import CustosOpenSSL
 import CustosSQLite
 import Foundation

@@ -1,5 +1,6 @@
 import CustosFormats
 import CustosLedger
+import CustosLedgerSQLite
 import CustosOpenSSL
 import CustosSQLite
 import CustosTestSupport

@@ -1,6 +1,6 @@
 import CustosFormats
 
-/// The ledger's SQLite schema. Each entry row holds the entry's exact bytes (`body`, what is
+/// The SQLite driver's schema. Each entry row holds the entry's exact bytes (`body`, what is
 /// hashed into the log) and `tree`: the Merkle hashes stored when the entry was appended (its
 /// leaf hash, then the hash of every subtree it completed), so one row write appends to both
 /// the chain and the tree. A sealing entry's row also holds this node's index of the item: its
@@ -82,7 +82,4 @@ enum LedgerSchema {
         CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'the events index is append-only'); END;
         CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'the events index is append-only'); END;
         """
-
-    /// Whether an entry of this type has a row in `events`: every type but those indexed elsewhere.
-    static func isIndexedAsEvent(_ type: CustodyEventType) -> Bool { type != .sealed && type != .timestamped }
 }
