@@ -142,7 +142,14 @@ extension CustodySession {
         guard let want = entry.digests, let archiveHash = entry.archive, let size = entry.size else {
             return (.failed(code: "entry-incomplete", message: "the sealed entry lacks digests"), nil, nil, nil)
         }
-        guard let archive = try? vault.objects.findArchive(content: want.sha256) else {
+        let stored: StoredObject?
+        do { stored = try vault.objects.findArchive(content: want.sha256) } catch {
+            return (
+                .failed(code: "archive-unreadable", message: "the archive cannot be looked up in the vault: \(error)"),
+                nil, nil, nil
+            )
+        }
+        guard let archive = stored else {
             return (
                 .failed(
                     code: "archive-missing",

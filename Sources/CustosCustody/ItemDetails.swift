@@ -61,7 +61,7 @@ public struct ItemDetails {
         manifest = StoredManifest.read(entry: entry, vault: vault)
         manifestLocation = vault.objects.describe(
             .manifest(entry?["manifest"]?.stringValue.flatMap { Hash(hex: $0) } ?? record.manifest))
-        archive = (try? vault.objects.findArchive(content: record.sha256)).map(vault.objects.describe)
+        archive = try vault.objects.findArchive(content: record.sha256).map(vault.objects.describe)
         stamps = try ledger.stamps(of: record.item)
         infos = stamps.map { stamp in
             (try? ledger.stampToken(at: stamp.entry.sequence)).flatMap { $0 }.flatMap {

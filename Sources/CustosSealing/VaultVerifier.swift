@@ -222,7 +222,15 @@ public struct VaultVerifier {
         if let cached = archives[want.sha256] {
             contents = cached
         } else {
-            guard let archive = try? vault.objects.findArchive(content: want.sha256) else {
+            let stored: StoredObject?
+            do { stored = try vault.objects.findArchive(content: want.sha256) } catch {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: .archiveUnreadable,
+                        message: "the archive cannot be looked up in the vault: \(error)"))
+                return faults
+            }
+            guard let archive = stored else {
                 faults.append(
                     VerificationFault(
                         subject: subject, code: .archiveMissing, message: "the archive is missing from the vault",
