@@ -92,7 +92,7 @@ extension CustodySession {
         document["salt"] = .string(Hex.encode(try SecureRandom.bytes(16)))
         let bytes = CanonicalJSON.encode(.object(document))
         let hash = OpenSSLSHA256().sha256(bytes)
-        try vault.storeDetails(bytes, hash: hash)
+        try vault.objects.store(bytes, as: .details(hash), durability: .immediate)
         var events = [NewCustodyEvent]()
         var isStamp = [Bool]()
         for entry in entries {
@@ -129,9 +129,9 @@ extension CustodySession {
         guard let hash = Hash(hex: text) else {
             throw CustodyError(.altered, "entry \(entry.sequence): its details digest is malformed")
         }
-        let path = vault.detailsDocumentPath(hash)
+        let path = vault.objects.describe(.details(hash))
         let bytes: [UInt8]
-        do { bytes = try FileSystem.readFile(path) } catch {
+        do { bytes = try vault.objects.read(.details(hash)) } catch {
             throw CustodyError(.missing, "\(path): the details document of entry \(entry.sequence) is missing", cause: error)
         }
         guard OpenSSLSHA256().sha256(bytes) == hash, let object = try? CanonicalJSON.parse(bytes).objectValue else {

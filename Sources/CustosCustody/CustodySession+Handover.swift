@@ -145,8 +145,9 @@ extension CustodySession {
         var shared = Set<String>()
         for (content, archive) in archives {
             do {
-                switch try vault.placeArchive(
-                    temporary: archive.temporary, content: content, compression: archive.compression)
+                switch try vault.objects.place(
+                    temporary: archive.temporary, as: .archive(content: content, compression: archive.compression),
+                    durability: .immediate)
                 {
                 case .placed: storedArchive[content] = archive.archiveHash
                 case .alreadyStored(let existing):
@@ -155,8 +156,9 @@ extension CustodySession {
                     guard contents.digests == archive.digests else {
                         throw CustodyError(
                             .altered,
-                            "\(file): the archive this vault keeps of the same content (\(existing)) does not "
-                                + "hold these bytes; nothing was received, run custos verify")
+                            "\(file): the archive this vault keeps of the same content "
+                                + "(\(vault.objects.describe(existing))) does not hold these bytes; nothing was "
+                                + "received, run custos verify")
                     }
                     storedArchive[content] = contents.archiveHash
                     shared.formUnion(checked.items.filter { $0.digests.sha256 == content }.map(\.item))
@@ -167,7 +169,9 @@ extension CustodySession {
                 throw CustodyError(.missing, "\(file): the archives could not be stored in the vault", cause: error)
             }
         }
-        for item in checked.items { try vault.storeManifest(item.manifestBytes, hash: item.manifest) }
+        for item in checked.items {
+            try vault.objects.store(item.manifestBytes, as: .manifest(item.manifest), durability: .immediate)
+        }
         // This node's TSA stamps each item's content as it is received: when it came into this
         // node's custody, from a signed source (invariant 6). A failed stamp does not stop the
         // receipt (the item awaits a stamp, as a seal whose stamp failed does).

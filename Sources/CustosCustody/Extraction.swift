@@ -79,7 +79,9 @@ extension CustodySession {
                 "reason": .string(reason), "folder": .byteString(absoluteFolder.bytes), "name": .byteString(plan.name),
             ]
             if let note = plan.note { details["nameNote"] = .string(note) }
-            if let archive = result.archive { details["archive"] = .byteString(archive.bytes) }
+            if let archive = result.archive {
+                details["archive"] = .byteString(Array(vault.objects.describe(archive).utf8))  // where it lies
+            }
             switch result.outcome {
             case .ok(let sha256):
                 facts["result"] = .string("ok")
@@ -135,12 +137,19 @@ extension CustodySession {
     /// the temporary is kept, not yet named: the caller records the extraction, then names it
     /// (`place`), so no original leaves the vault that the log does not record.
     private func takeOut(_ record: ItemRecord, entry: CustodyEntry, name: [UInt8], into directory: HeldDirectory)
-        throws -> (outcome: ExtractionOutcome.Result, found: Hash?, archive: RawPath?, written: WrittenFile?)
+        throws -> (outcome: ExtractionOutcome.Result, found: Hash?, archive: StoredObject?, written: WrittenFile?)
     {
         guard let want = entry.digests, let archiveHash = entry.archive, let size = entry.size else {
             return (.failed(code: "entry-incomplete", message: "the sealed entry lacks digests"), nil, nil, nil)
         }
-        guard let archive = vault.findArchive(content: want.sha256) else {
+        let stored: StoredObject?
+        do { stored = try vault.objects.findArchive(content: want.sha256) } catch {
+            return (
+                .failed(code: "archive-unreadable", message: "the archive cannot be looked up in the vault: \(error)"),
+                nil, nil, nil
+            )
+        }
+        guard let archive = stored else {
             return (
                 .failed(
                     code: "archive-missing",
@@ -148,6 +157,7 @@ extension CustodySession {
                 nil, nil, nil
             )
         }
+        let location = vault.objects.describe(archive)
         let temporary = Array(".custos-extract-\(ThisProcess.identifier)-\(record.item)".utf8)
         let file = try directory.createExclusive(temporary)
         var kept = false
@@ -166,22 +176,22 @@ extension CustodySession {
         } catch {
             if let writeFailure { throw writeFailure }  // the output's failure, not the evidence's
             return (
-                .failed(code: "archive-unreadable", message: "the archive \(archive) cannot be read: \(error)"), nil, archive,
+                .failed(code: "archive-unreadable", message: "the archive \(location) cannot be read: \(error)"), nil, archive,
                 nil
             )
         }
         let found = contents.digests.sha256
         let mismatch: (String, String)? =
             if found != want.sha256 {
-                ("content-sha256", "the original in the archive \(archive) has another SHA-256 (\(found.hex), sealed \(want.sha256.hex))")
+                ("content-sha256", "the original in the archive \(location) has another SHA-256 (\(found.hex), sealed \(want.sha256.hex))")
             } else if let md5 = want.md5, contents.digests.md5 != md5 {
-                ("content-md5", "the original in the archive \(archive) has another MD5")
+                ("content-md5", "the original in the archive \(location) has another MD5")
             } else if let sha1 = want.sha1, contents.digests.sha1 != sha1 {
-                ("content-sha1", "the original in the archive \(archive) has another SHA-1")
+                ("content-sha1", "the original in the archive \(location) has another SHA-1")
             } else if UInt64(contents.size) != size {
-                ("content-size", "the original in the archive \(archive) has another size (\(contents.size), sealed \(size))")
+                ("content-size", "the original in the archive \(location) has another size (\(contents.size), sealed \(size))")
             } else if contents.archiveHash != archiveHash {
-                ("archive-digest", "the archive \(archive) is not the one that was sealed (its SHA-256 is \(contents.archiveHash.hex))")
+                ("archive-digest", "the archive \(location) is not the one that was sealed (its SHA-256 is \(contents.archiveHash.hex))")
             } else {
                 nil
             }

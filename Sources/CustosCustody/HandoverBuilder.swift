@@ -19,7 +19,7 @@ struct HandoverBuilder {
     struct PackedItem {
         var proven: HandoverDocument.Item
         var content: Hash
-        var archivePath: RawPath
+        var archive: StoredObject
         var compression: Compression
         var manifest: [UInt8]
     }
@@ -60,42 +60,44 @@ struct HandoverBuilder {
                     token: token))
         }
         // The manifest and the archive, re-hashed: never packed on the strength of a stored digest.
-        let manifestPath = vault.manifestPath(manifest)
+        let manifestLocation = vault.objects.describe(.manifest(manifest))
         let manifestBytes: [UInt8]
-        do { manifestBytes = try FileSystem.readFile(manifestPath) } catch {
+        do { manifestBytes = try vault.objects.read(.manifest(manifest)) } catch {
             throw CustodyError(
-                .missing, "\(manifestPath): the manifest of item \(record.item) is missing", cause: error)
+                .missing, "\(manifestLocation): the manifest of item \(record.item) is missing", cause: error)
         }
         guard digester.sha256(manifestBytes) == manifest else {
             throw CustodyError(
-                .altered, "\(manifestPath): the manifest of item \(record.item) was altered; run custos verify")
+                .altered, "\(manifestLocation): the manifest of item \(record.item) was altered; run custos verify")
         }
-        guard let archivePath = vault.findArchive(content: digests.sha256) else {
+        let stored: StoredObject?
+        do { stored = try vault.objects.findArchive(content: digests.sha256) } catch {
+            throw CustodyError(
+                .missing, "item \(record.item): its archive cannot be looked up in the vault", cause: error)
+        }
+        guard let stored, let compression = stored.compression else {
             throw CustodyError(.missing, "item \(record.item): its archive is missing from the vault")
         }
+        let location = vault.objects.describe(stored)
         let contents: VaultVerifier.ArchiveContents
         do {
             contents = try VaultVerifier(vault: vault).readArchive(
-                archivePath, wantMD5: digests.md5 != nil, wantSHA1: digests.sha1 != nil)
+                stored, wantMD5: digests.md5 != nil, wantSHA1: digests.sha1 != nil)
         } catch {
             throw CustodyError(
-                .altered, "\(archivePath): the archive of item \(record.item) cannot be read", cause: error)
+                .altered, "\(location): the archive of item \(record.item) cannot be read", cause: error)
         }
         guard contents.archiveHash == archive, contents.digests == digests, UInt64(contents.size) == entry.size else {
             throw CustodyError(
                 .altered,
-                "\(archivePath): the archive of item \(record.item) is not the one sealed (its SHA-256 is "
+                "\(location): the archive of item \(record.item) is not the one sealed (its SHA-256 is "
                     + "\(contents.archiveHash.hex), entry \(record.sequence) records \(archive.hex)); nothing was "
                     + "handed over, run custos verify")
-        }
-        let suffix = String(decoding: archivePath.lastComponent, as: UTF8.self).dropFirst(64)
-        guard let compression = Compression.allCases.first(where: { $0.suffix == suffix }) else {
-            throw CustodyError(.refused, "\(archivePath): the archive of item \(record.item) has no known compression")
         }
         return PackedItem(
             proven: HandoverDocument.Item(
                 item: record.item, sealed: sealed, archive: archive, manifest: manifest, stamps: stamps),
-            content: digests.sha256, archivePath: archivePath, compression: compression,
+            content: digests.sha256, archive: stored, compression: compression,
             manifest: manifestBytes)
     }
 
@@ -168,11 +170,12 @@ struct HandoverBuilder {
     /// Copies an archive into the handover, hashing the bytes copied: they must still be those
     /// checked (an archive replaced in between refuses the transfer).
     private func pack(_ item: PackedItem, into writer: ArchiveWriter, modified: FileStatus.Time) throws {
-        let source = try FileSystem.openForReading(item.archivePath)
+        let source = try session.vault.objects.openForReading(item.archive)
         source.adviseSequential()
         let size = try source.status().size
         try writer.beginFile(
-            name: HandoverMember.archive(content: item.content, compression: item.compression).name, size: size,
+            name: HandoverMember.archive(content: item.content, compression: item.compression).name,
+            size: size,
             permissions: 0o444, modified: modified)
         let digest = MessageDigest(.sha256)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
@@ -189,7 +192,9 @@ struct HandoverBuilder {
         }
         guard copied == size, Hash(bytes: digest.finish()) == item.proven.archive else {
             throw CustodyError(
-                .altered, "\(item.archivePath): the archive of item \(item.proven.item) changed while it was packed")
+                .altered,
+                "\(session.vault.objects.describe(item.archive)): the archive of item \(item.proven.item) changed "
+                    + "while it was packed")
         }
     }
 }

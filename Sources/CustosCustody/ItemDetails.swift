@@ -17,10 +17,10 @@ public enum StoredManifest: Sendable {
         guard let recorded = entry?["manifest"]?.stringValue.flatMap({ Hash(hex: $0) }) else {
             return .fault("its ledger entry records no manifest")
         }
-        let path = vault.manifestPath(recorded)
+        let path = vault.objects.describe(.manifest(recorded))
         let bytes: [UInt8]
         do {
-            bytes = try FileSystem.readFile(path)
+            bytes = try vault.objects.read(.manifest(recorded))
         } catch {
             return .fault("the manifest cannot be read: \(error)")
         }
@@ -44,8 +44,10 @@ public struct ItemDetails {
     public let record: ItemRecord
     public let entry: JSONValue?
     public let manifest: StoredManifest
-    public let manifestPath: RawPath
-    public let archive: RawPath?
+    /// Where the manifest is kept (`ObjectStore.describe`: its path in a local vault).
+    public let manifestLocation: String
+    /// Where the archive is kept, nil when it is missing (`ObjectStore.describe`).
+    public let archive: String?
     public let stamps: [(entry: CustodyEntry, record: TimeStampRecord)]
     /// What each token says (read from the token kept in the ledger; `verify` checks it).
     public let infos: [TimeStampInfo?]
@@ -57,9 +59,9 @@ public struct ItemDetails {
         self.record = record
         entry = try? CanonicalJSON.parse(try ledger.entryBytes(record.sequence))
         manifest = StoredManifest.read(entry: entry, vault: vault)
-        manifestPath = vault.manifestPath(
-            entry?["manifest"]?.stringValue.flatMap { Hash(hex: $0) } ?? record.manifest)
-        archive = vault.findArchive(content: record.sha256)
+        manifestLocation = vault.objects.describe(
+            .manifest(entry?["manifest"]?.stringValue.flatMap { Hash(hex: $0) } ?? record.manifest))
+        archive = try vault.objects.findArchive(content: record.sha256).map(vault.objects.describe)
         stamps = try ledger.stamps(of: record.item)
         infos = stamps.map { stamp in
             (try? ledger.stampToken(at: stamp.entry.sequence)).flatMap { $0 }.flatMap {

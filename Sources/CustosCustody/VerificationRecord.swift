@@ -22,10 +22,10 @@ extension Custody {
             return "the ledger itself failed verification; nothing is appended to it or signed over it"
         }
         if FileSystem.isOnReadOnlyFileSystem(vault.root) { return "the vault is on a read-only file system" }
-        for path in [vault.ledgerPath, vault.root, vault.detailsPath]
-        where FileSystem.exists(path) && !FileSystem.mayWrite(path) {
+        for path in [vault.ledgerPath, vault.root] where FileSystem.exists(path) && !FileSystem.mayWrite(path) {
             return "\(path): this account may not write it"
         }
+        if let refusal = vault.objects.refusalToStore(.details) { return refusal }
         if FileSystem.exists(vault.keyPath) && !FileSystem.mayRead(vault.keyPath) {
             return "\(vault.keyPath): this account may not read it"
         }

@@ -15,7 +15,8 @@ import Logging
 ///    before its commit) are discarded: their originals are still in the inbox and will be
 ///    sealed (and stamped) again. Details documents (`details/`) are never discarded: one that no
 ///    entry names (a custody event interrupted before its entry) holds a person's reason or note,
-///    not evidence to seal again; `verify` lists it as unrecorded for a person to look at.
+///    not evidence to seal again; `verify` lists it as unrecorded for a person to look at. Nor is
+///    what the object store lists as a stray (a file that is no object of it): `verify` lists it.
 struct Reconciler {
     let vault: Vault
     let layout: InboxLayout
@@ -53,17 +54,15 @@ struct Reconciler {
         }
 
         let referenced = try ledger.referencedContent()
-        for (path, name) in try files(under: vault.objectsPath) {
-            guard let hash = Self.hash(prefixOf: name), !referenced.contents.contains(hash) else { continue }
-            FileSystem.remove(path)
+        for archive in try vault.objects.list(.archives).objects where !referenced.contents.contains(archive.hash) {
+            try vault.objects.remove(archive)
             summary.archivesDiscarded += 1
             logger.warning(
                 "discarded an archive that no ledger entry records (a seal interrupted before its commit); its original is sealed again from the inbox",
-                metadata: ["archive": "\(path)"])
+                metadata: ["archive": "\(vault.objects.describe(archive))"])
         }
-        for (path, name) in try files(under: vault.manifestsPath) {
-            guard let hash = Self.hash(prefixOf: name), !referenced.manifests.contains(hash) else { continue }
-            FileSystem.remove(path)
+        for manifest in try vault.objects.list(.manifests).objects where !referenced.manifests.contains(manifest.hash) {
+            try vault.objects.remove(manifest)
             summary.manifestsDiscarded += 1
         }
         try vaultSync.sync()
@@ -77,26 +76,5 @@ struct Reconciler {
                 ])
         }
         return summary
-    }
-
-    /// The files one shard level down: `<folder>/<aa>/<name>`.
-    private func files(under folder: RawPath) throws -> [(RawPath, [UInt8])] {
-        var found = [(RawPath, [UInt8])]()
-        for shard in try FileSystem.listDirectory(folder) {
-            let shardPath = folder.appending(component: shard)
-            guard let status = try FileSystem.linkStatus(shardPath), status.isDirectory else { continue }
-            for name in try FileSystem.listDirectory(shardPath) {
-                found.append((shardPath.appending(component: name), name))
-            }
-        }
-        return found
-    }
-
-    /// The hash a vault file is named by (64 hex digits, then a suffix); nil for other names.
-    static func hash(prefixOf name: [UInt8]) -> Hash? {
-        guard name.count > 64, name[64] == UInt8(ascii: "."),
-            let bytes = Hex.decode(String(decoding: name.prefix(64), as: UTF8.self))
-        else { return nil }
-        return Hash(bytes: bytes)
     }
 }

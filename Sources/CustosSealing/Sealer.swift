@@ -193,14 +193,15 @@ public final class Sealer: Sendable {
             // the ledger records anything of it.
             if durability == .immediate { try output.sync() }
             let computed = Hash(bytes: archiveDigest.finish())!
-            switch try vault.placeArchive(
-                temporary: temporary, content: digests.sha256, compression: compression,
+            switch try vault.objects.place(
+                temporary: temporary, as: .archive(content: digests.sha256, compression: compression),
                 durability: durability)
             {
             case .placed:
                 placed = true
                 archiveHash = computed
             case .alreadyStored(let existing):
+                let stored = vault.objects.describe(existing)
                 // The same content was sealed before: share its archive, once it is re-read and
                 // proven to hold these very bytes. A damaged archive is never shared.
                 let contents: VaultVerifier.ArchiveContents
@@ -210,19 +211,19 @@ public final class Sealer: Sendable {
                 } catch {
                     throw SealingError(
                         .storage, file: shown,
-                        "the stored archive \(existing) of the same SHA-256 cannot be read (\(error)); "
+                        "the stored archive \(stored) of the same SHA-256 cannot be read (\(error)); "
                             + "sealing stopped, run `custos verify`")
                 }
                 guard contents.digests == digests else {
                     throw SealingError(
                         .storage, file: shown,
-                        "the stored archive \(existing) of the same SHA-256 does not hold these bytes; "
+                        "the stored archive \(stored) of the same SHA-256 does not hold these bytes; "
                             + "sealing stopped, run `custos verify`")
                 }
                 archiveHash = contents.archiveHash
                 deduplicated = true
             }
-            try vault.storeManifest(manifest, hash: manifestHash, durability: durability)
+            try vault.objects.store(manifest, as: .manifest(manifestHash), durability: durability)
         } catch let error as SealingError {
             throw error
         } catch {

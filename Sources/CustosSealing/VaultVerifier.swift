@@ -28,7 +28,7 @@ public struct VerificationReport: Sendable {
     /// Files in the vault that nothing records (a seal interrupted, or one in progress beside a
     /// running daemon; a file put there by hand): not faults of what is recorded, but an
     /// expert sees each.
-    public var unrecordedFiles: [RawPath] = []
+    public var unrecordedFiles: [String] = []
     /// What is not a fault but an expert should know (entries beside a running daemon that its
     /// next checkpoint covers).
     public var notes: [String] = []
@@ -48,7 +48,7 @@ public struct VerificationReport: Sendable {
             "keptCheckpointsChecked": .integer(Int64(keptCheckpointsChecked)),
             "detailsChecked": .integer(Int64(detailsChecked)),
             "faults": .array(faults.map(\.json)),
-            "unrecordedFiles": .array(unrecordedFiles.map { .string($0.description) }),
+            "unrecordedFiles": .array(unrecordedFiles.map { .string($0) }),
             "notes": .array(notes.map { .string($0) }),
         ])
     }
@@ -137,8 +137,8 @@ public struct VaultVerifier {
                     found: entry.details[CustodyEntry.detailsDocumentMember].map { CanonicalJSON.encodeString($0) })
             ]
         }
-        let path = vault.detailsDocumentPath(hash)
-        guard let bytes = try? FileSystem.readFile(path) else {
+        let path = vault.objects.describe(.details(hash))
+        guard let bytes = try? vault.objects.read(.details(hash)) else {
             return [
                 VerificationFault(
                     subject: subject, code: .detailsMissing,
@@ -157,45 +157,35 @@ public struct VaultVerifier {
         return []
     }
 
-    /// The files under `objects/`, `manifests/`, `details/` and `tmp/`, and the names at the
-    /// vault's top, that no ledger entry records and the vault's layout does not name.
-    public func unrecordedFiles(ledger: Ledger) throws -> [RawPath] {
+    /// What the object store holds that no ledger entry records (archives, manifests, details
+    /// documents, and the strays among them), the files under `tmp/`, and the names at the
+    /// vault's top that its layout does not name: each as the store describes it, or its path.
+    public func unrecordedFiles(ledger: Ledger) throws -> [String] {
         let referenced = try ledger.referencedContent()
         let details = try ledger.referencedDetails()
-        var found = [RawPath]()
-        for (store, known) in [
-            (vault.objectsPath, referenced.contents), (vault.manifestsPath, referenced.manifests),
-            (vault.detailsPath, details),
+        var found = [String]()
+        for (family, known) in [
+            (StoredObject.Family.archives, referenced.contents), (.manifests, referenced.manifests),
+            (.details, details),
         ] {
-            for shard in (try? FileSystem.listDirectory(store)) ?? [] {
-                let folder = store.appending(component: shard)
-                guard (try? FileSystem.linkStatus(folder))?.isDirectory == true else {
-                    found.append(folder)
-                    continue
-                }
-                for name in (try? FileSystem.listDirectory(folder)) ?? [] {
-                    let hex = String(decoding: name.prefix(64), as: UTF8.self)
-                    if name.count > 64, name[64] == UInt8(ascii: "."), let bytes = Hex.decode(hex),
-                        let hash = Hash(bytes: bytes), known.contains(hash), Array(hex.utf8.prefix(2)) == shard
-                    {
-                        continue
-                    }
-                    found.append(folder.appending(component: name))
-                }
-            }
+            let listing = (try? vault.objects.list(family)) ?? ObjectListing()
+            found += listing.objects.filter { !known.contains($0.hash) }.map(vault.objects.describe)
+            found += listing.strays
         }
         for name in (try? FileSystem.listDirectory(vault.temporaryPath)) ?? [] {
-            found.append(vault.temporaryPath.appending(component: name))
+            found.append(vault.temporaryPath.appending(component: name).description)
         }
         for name in (try? FileSystem.listDirectory(vault.root)) ?? [] where !Vault.topLevelNames.contains(name) {
-            found.append(vault.root.appending(component: name))
+            found.append(vault.root.appending(component: name).description)
         }
         return found
     }
 
     /// What re-reading one archive gave.
     public struct ArchiveContents: Sendable {
-        public var path: RawPath
+        /// Where the archive was read, for messages (the store's description, or the path of a
+        /// temporary).
+        public var location: String
         public var archiveHash: Hash
         public var member: [UInt8]
         public var size: Int64
@@ -218,9 +208,9 @@ public struct VaultVerifier {
         }
 
         // The manifest, re-hashed.
-        let manifestPath = vault.manifestPath(manifestHash)
-        if let bytes = try? FileSystem.readFile(manifestPath) {
-            faults += checkManifest(bytes: bytes, at: manifestPath, entry: entry, record: record)
+        let manifestPath = vault.objects.describe(.manifest(manifestHash))
+        if let bytes = try? vault.objects.read(.manifest(manifestHash)) {
+            faults += checkManifest(bytes: bytes, location: manifestPath, entry: entry, record: record)
         } else {
             faults.append(
                 VerificationFault(
@@ -232,7 +222,15 @@ public struct VaultVerifier {
         if let cached = archives[want.sha256] {
             contents = cached
         } else {
-            guard let path = vault.findArchive(content: want.sha256) else {
+            let stored: StoredObject?
+            do { stored = try vault.objects.findArchive(content: want.sha256) } catch {
+                faults.append(
+                    VerificationFault(
+                        subject: subject, code: .archiveUnreadable,
+                        message: "the archive cannot be looked up in the vault: \(error)"))
+                return faults
+            }
+            guard let archive = stored else {
                 faults.append(
                     VerificationFault(
                         subject: subject, code: .archiveMissing, message: "the archive is missing from the vault",
@@ -240,7 +238,7 @@ public struct VaultVerifier {
                 return faults
             }
             do {
-                contents = try readArchive(path, wantMD5: want.md5 != nil, wantSHA1: want.sha1 != nil)
+                contents = try readArchive(archive, wantMD5: want.md5 != nil, wantSHA1: want.sha1 != nil)
                 archives[want.sha256] = contents
                 report.archivesRehashed += 1
                 report.bytesRehashed += contents.size
@@ -248,7 +246,7 @@ public struct VaultVerifier {
                 faults.append(
                     VerificationFault(
                         subject: subject, code: .archiveUnreadable,
-                        message: "the archive \(path) cannot be read: \(error)"))
+                        message: "the archive \(vault.objects.describe(archive)) cannot be read: \(error)"))
                 return faults
             }
         }
@@ -256,10 +254,19 @@ public struct VaultVerifier {
         return faults
     }
 
+    /// A manifest's bytes against the entry that names it, as `checkManifest(bytes:location:...)`
+    /// does: `path` names a carried one (`receive`) in messages.
+    public func checkManifest(bytes: [UInt8], at path: RawPath, entry: CustodyEntry, record: ItemRecord?)
+        -> [VerificationFault]
+    {
+        checkManifest(bytes: bytes, location: path.description, entry: entry, record: record)
+    }
+
     /// A manifest's bytes against the entry that names it: re-hashed, then read (digests, size,
     /// item, and the index row when given). What `verify` checks of a stored manifest, and what
-    /// `receive` checks of a carried one before anything is stored.
-    public func checkManifest(bytes: [UInt8], at path: RawPath, entry: CustodyEntry, record: ItemRecord?)
+    /// `receive` checks of a carried one before anything is stored. `location` names it in
+    /// messages.
+    public func checkManifest(bytes: [UInt8], location path: String, entry: CustodyEntry, record: ItemRecord?)
         -> [VerificationFault]
     {
         let subject = "item \(entry.item)"
@@ -295,7 +302,7 @@ public struct VaultVerifier {
             faults.append(
                 VerificationFault(
                     subject: subject, code: .archiveDigest,
-                    message: "the archive's bytes are not those that were sealed (\(contents.path))",
+                    message: "the archive's bytes are not those that were sealed (\(contents.location))",
                     expected: archive.hex, found: contents.archiveHash.hex))
         }
         if contents.digests.sha256 != want.sha256 {
@@ -390,18 +397,40 @@ public struct VaultVerifier {
         return faults
     }
 
-    /// Reads an archive in one pass: the file's SHA-256 from its raw bytes, the original's digests
-    /// from the decompressed member, and the small members whole.
-    /// `evidence`, when given, receives the original's bytes as they are hashed (`extract` writes
-    /// them out in the same pass); an error it throws ends the read.
+    /// Reads a stored archive in one pass, as `readArchive(file:location:...)` does, from the
+    /// stream its object store opens.
+    public func readArchive(
+        _ archive: StoredObject, wantMD5: Bool, wantSHA1: Bool,
+        evidence: ((UnsafeRawBufferPointer) throws -> Void)? = nil
+    ) throws -> ArchiveContents {
+        try readArchive(
+            file: try vault.objects.openForReading(archive), location: vault.objects.describe(archive),
+            wantMD5: wantMD5, wantSHA1: wantSHA1, evidence: evidence)
+    }
+
+    /// Reads the archive file at `path` (a temporary not stored yet) in one pass, as
+    /// `readArchive(file:location:...)` does.
     public func readArchive(
         _ path: RawPath, wantMD5: Bool, wantSHA1: Bool,
         evidence: ((UnsafeRawBufferPointer) throws -> Void)? = nil
     ) throws -> ArchiveContents {
-        let file = try FileSystem.openForReading(path)
+        try readArchive(
+            file: try FileSystem.openForReading(path), location: path.description, wantMD5: wantMD5,
+            wantSHA1: wantSHA1, evidence: evidence)
+    }
+
+    /// Reads an archive in one pass: the file's SHA-256 from its raw bytes, the original's digests
+    /// from the decompressed member, and the small members whole. `location` names it in
+    /// messages. `evidence`, when given, receives the original's bytes as they are hashed
+    /// (`extract` writes them out in the same pass); an error it throws ends the read.
+    private func readArchive(
+        file: FileDescriptor, location: String, wantMD5: Bool, wantSHA1: Bool,
+        evidence: ((UnsafeRawBufferPointer) throws -> Void)?
+    ) throws -> ArchiveContents {
+        defer { withExtendedLifetime(file) {} }  // the reader reads its descriptor to the end
         file.adviseSequential()
         let raw = MessageDigest(.sha256)
-        let reader = try ArchiveReader(fileDescriptor: file.rawValue, path: path.description) { raw.update($0) }
+        let reader = try ArchiveReader(fileDescriptor: file.rawValue, path: location) { raw.update($0) }
         var member = [UInt8]()
         var size: Int64 = 0
         var digests: EvidenceDigests?
@@ -436,10 +465,10 @@ public struct VaultVerifier {
         }
         try reader.drainRawBytes()
         guard let digests else {
-            throw ArchiveError(path: path.description, message: "no evidence/ member in the archive")
+            throw ArchiveError(path: location, message: "no evidence/ member in the archive")
         }
         return ArchiveContents(
-            path: path, archiveHash: Hash(bytes: raw.finish())!, member: member, size: size, digests: digests,
+            location: location, archiveHash: Hash(bytes: raw.finish())!, member: member, size: size, digests: digests,
             manifest: manifest,
             hashdeep: hashdeep)
     }

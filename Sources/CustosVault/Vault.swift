@@ -6,7 +6,8 @@ import CustosOpenSSL
 import Foundation
 
 /// A vault on local disk: configuration, ledger, signing key, and the sealed archives and
-/// manifests by content address.
+/// manifests by content address, kept by its object store (`objects`: its own folders, through
+/// `LocalFolderObjectStore`, unless opened with another driver).
 ///
 /// ```
 /// custos.json                  configuration
@@ -25,16 +26,19 @@ import Foundation
 public struct Vault: Sendable {
     public let root: RawPath
     public let configuration: VaultConfiguration
+    /// Where the archives, manifests and details documents are kept, by content address.
+    public let objects: any ObjectStore
+
+    init(root: RawPath, configuration: VaultConfiguration, objects: (any ObjectStore)? = nil) {
+        self.root = root
+        self.configuration = configuration
+        self.objects = objects ?? LocalFolderObjectStore(vaultRoot: root)
+    }
 
     public var configurationPath: RawPath { root.appending("custos.json") }
     public var ledgerPath: RawPath { root.appending("ledger.sqlite") }
     public var keyPath: RawPath { root.appending("keys").appending("node.key") }
     public var verifierKeyPath: RawPath { root.appending("keys").appending("node.vkey") }
-    public var objectsPath: RawPath { root.appending("objects") }
-    public var manifestsPath: RawPath { root.appending("manifests") }
-    public var detailsPath: RawPath { root.appending("details") }
-    /// The folders that keep files by their SHA-256, in shards `<aa>/`.
-    var contentStores: [RawPath] { [objectsPath, manifestsPath, detailsPath] }
     public var temporaryPath: RawPath { root.appending("tmp") }
     public var inboxPath: RawPath { root.appending("inbox") }
     public var locksPath: RawPath { root.appending("locks") }
@@ -73,7 +77,7 @@ public struct Vault: Sendable {
             try FileSystem.makeDirectory(root)
             try FileSystem.setFolderAccess(root, group: inboxGroup, mode: inboxGroup == nil ? 0o700 : 0o750)
             try FileSystem.makeDirectory(root.appending("keys"), mode: 0o700)
-            for folder in [vault.objectsPath, vault.manifestsPath, vault.detailsPath, vault.temporaryPath, vault.inboxPath] {
+            for folder in LocalFolderObjectStore(vaultRoot: root).folders + [vault.temporaryPath, vault.inboxPath] {
                 try FileSystem.makeDirectory(folder)
             }
             if let inboxGroup { try FileSystem.setFolderAccess(vault.inboxPath, group: inboxGroup, mode: 0o2770) }
@@ -94,8 +98,9 @@ public struct Vault: Sendable {
         return vault
     }
 
-    /// Opens the vault at `root`, checking that it is one.
-    public static func open(at root: RawPath) throws -> Vault {
+    /// Opens the vault at `root`, checking that it is one. Its objects are kept by `objects`, or
+    /// in its own folders (`LocalFolderObjectStore`) when nil.
+    public static func open(at root: RawPath, objects: (any ObjectStore)? = nil) throws -> Vault {
         guard let status = try? FileSystem.linkStatus(root) else {
             throw VaultError(.notFound, "\(root): no vault here (run `custos init --vault \(root) --origin NAME`)")
         }
@@ -120,7 +125,7 @@ public struct Vault: Sendable {
             throw VaultError(.badConfiguration, "\(configPath): not a valid vault configuration: \(describe(error))")
         }
         try configuration.validate(file: configPath.description)
-        let vault = Vault(root: root, configuration: configuration)
+        let vault = Vault(root: root, configuration: configuration, objects: objects)
         try vault.checkLayout()
         return vault
     }
@@ -144,18 +149,24 @@ public struct Vault: Sendable {
         [
             (configurationPath, false), (ledgerPath, false), (root.appending("ledger.sqlite-wal"), false),
             (root.appending("ledger.sqlite-shm"), false), (root.appending("keys"), true), (keyPath, false),
-            (verifierKeyPath, false), (peersPath, true), (timeStampKeyPath, false), (objectsPath, true), (manifestsPath, true),
-            (detailsPath, true),
-            (temporaryPath, true), (locksPath, true), (root.appending("tsa"), true), (timeStampCertificatePath, false),
+            (verifierKeyPath, false), (peersPath, true), (timeStampKeyPath, false), (temporaryPath, true),
+            (locksPath, true), (root.appending("tsa"), true), (timeStampCertificatePath, false),
             (timeStampChainPath, false), (anchorsFolder, true), (externalAuthoritiesPath, false),
         ]
     }
 
     /// Refuses a vault where a symbolic link (or a file of the wrong kind) stands in for one of
-    /// its files or folders, or for a shard folder of its objects and manifests: nothing in a
-    /// vault is reached through a link. Missing parts are not refused here (each use says so).
+    /// its files or folders, or for a part of its object store (for its own folders, a shard of
+    /// its objects, manifests and details): nothing in a vault is reached through a link. Missing
+    /// parts are not refused here (each use says so).
     public func checkLayout() throws {
-        func check(_ path: RawPath, isFolder: Bool) throws {
+        for (path, isFolder) in layout { try Self.checkPart(path, isFolder: isFolder) }
+        try objects.checkLayout()
+    }
+
+    /// Refuses a link, or a file of the wrong kind, at `path`, where the vault keeps a folder or
+    /// a regular file; a missing part is not refused.
+    static func checkPart(_ path: RawPath, isFolder: Bool) throws {
             let status: FileStatus?
             do { status = try FileSystem.linkStatus(path) } catch {
                 throw VaultError(.badLayout, "\(path): cannot be examined", cause: error)
@@ -170,17 +181,6 @@ public struct Vault: Sendable {
                     .badLayout, "\(path): is a \(status.kind) where the vault keeps a \(isFolder ? "folder" : "regular file")")
             }
         }
-        for (path, isFolder) in layout { try check(path, isFolder: isFolder) }
-        for folder in contentStores where FileSystem.exists(folder) {
-            let shards: [[UInt8]]
-            do { shards = try FileSystem.listDirectory(folder) } catch {
-                throw VaultError(.badLayout, "\(folder): cannot be listed", cause: error)
-            }
-            for shard in shards where !shard.starts(with: Array(".tmp-".utf8)) {
-                try check(folder.appending(component: shard), isFolder: true)
-            }
-        }
-    }
 
     private static func describe(_ error: any Error) -> String {
         switch error {
@@ -251,109 +251,17 @@ public struct Vault: Sendable {
         }
     }
 
-    // MARK: - Objects
-
-    private func shard(_ hash: Hash) -> [UInt8] { Array(hash.hex.prefix(2).utf8) }
-
-    /// Where the archive of the content with this SHA-256 lives, for a compression.
-    public func archivePath(content: Hash, compression: Compression) -> RawPath {
-        objectsPath.appending(component: shard(content))
-            .appending(component: Array((content.hex + compression.suffix).utf8))
-    }
-
-    /// The stored archive of the content with this SHA-256, whatever its compression; nil if there is none.
-    public func findArchive(content: Hash) -> RawPath? {
-        for compression in Compression.allCases {
-            let path = archivePath(content: content, compression: compression)
-            if FileSystem.exists(path) { return path }
-        }
-        return nil
-    }
-
-    public func manifestPath(_ hash: Hash) -> RawPath {
-        manifestsPath.appending(component: shard(hash)).appending(component: Array((hash.hex + ".json").utf8))
-    }
-
-    /// Where a temporary archive went: to its content address, or not, because an archive of
-    /// the same content was there already.
-    public enum Placement: Sendable {
-        case placed(RawPath)
-        case alreadyStored(RawPath)
-    }
-
-    /// Gives a finished, fsynced temporary archive its content address, durably. It never
-    /// replaces a stored archive: `link(2)` fails when the name exists, so two seals of the
-    /// same content at the same moment keep the first archive and share it.
-    ///
-    /// With `durability: .batch` the directories are not synced: the caller syncs the file
-    /// system once for a batch (`FileSystemSync`) before the ledger records any of it.
-    public func placeArchive(
-        temporary: RawPath, content: Hash, compression: Compression, durability: Durability = .immediate
-    ) throws -> Placement {
-        if let existing = findArchive(content: content) { return .alreadyStored(existing) }
-        let target = archivePath(content: content, compression: compression)
-        try FileSystem.makeDirectory(target.parent)
-        do {
-            if durability == .immediate {
-                try FileSystem.linkDurably(temporary, to: target)
-            } else {
-                try FileSystem.renameNoReplace(temporary, to: target)
-            }
-        } catch let error as FileSystemError where error.code == .exists {
-            return .alreadyStored(target)
-        }
-        if durability == .immediate { try FileSystem.syncDirectory(objectsPath) }
-        return .placed(target)
-    }
-
-    /// Stores a manifest by its SHA-256: durably at once, or (`.batch`) written and named, made
-    /// durable by the caller's `FileSystemSync`.
-    public func storeManifest(_ bytes: [UInt8], hash: Hash, durability: Durability = .immediate) throws {
-        try storeByHash(bytes, at: manifestPath(hash), in: manifestsPath, durability: durability)
-    }
-
-    /// The path of a details document by its SHA-256.
-    public func detailsDocumentPath(_ hash: Hash) -> RawPath {
-        detailsPath.appending(component: shard(hash)).appending(component: Array((hash.hex + ".json").utf8))
-    }
-
-    /// Stores a custody event's details document by its SHA-256, durably, before the entry that
-    /// names it is appended (a crash in between leaves a document no entry names, which `verify`
-    /// lists and nothing else reads).
-    public func storeDetails(_ bytes: [UInt8], hash: Hash) throws {
-        if !FileSystem.exists(detailsPath) {  // a vault made before details documents
-            try FileSystem.makeDirectory(detailsPath)
-            try FileSystem.syncDirectory(root)
-        }
-        try storeByHash(bytes, at: detailsDocumentPath(hash), in: detailsPath, durability: .immediate)
-    }
-
-    /// Writes a read-only file named by the hash of its content under `folder/<aa>/`, unless it
-    /// is there already (same name, same bytes): durably at once, or for the caller's batch sync.
+    /// Writes a read-only file `target`, named by the SHA-256 of its content, unless it is there
+    /// already with the same bytes (other bytes are refused): durably at once (`folder`, above
+    /// its own, synced too), or for the caller's batch sync. The trust anchors under `tsa/` are
+    /// kept so, beside the object store.
     func storeByHash(_ bytes: [UInt8], at target: RawPath, in folder: RawPath, durability: Durability) throws {
         if FileSystem.exists(target) {
-            // Kept already: it must hold these very bytes (a file altered in place is never taken
-            // for the one a new entry will name).
-            guard (try? FileSystem.readFile(target)) == bytes else {
-                throw VaultError(
-                    .badLayout, "\(target): holds other bytes than the SHA-256 its name gives; run custos verify")
-            }
+            try LocalFolderObjectStore.requireSameBytes(bytes, at: target)
             return
         }
         try FileSystem.makeDirectory(target.parent)
-        if durability == .immediate {
-            try FileSystem.writeDurably(bytes, to: target, mode: 0o400)
-            try FileSystem.syncDirectory(folder)
-        } else {
-            try FileSystem.writeForBatch(bytes, to: target, mode: 0o400)
-        }
-    }
-
-    /// How a step makes its files durable: each at once (fsync of file and directories), or as
-    /// part of a batch that the caller makes durable with one `FileSystemSync.sync()`.
-    public enum Durability: Sendable {
-        case immediate
-        case batch
+        try LocalFolderObjectStore.writeReadOnly(bytes, to: target, syncing: folder, durability: durability)
     }
 
     // MARK: - Locks
@@ -388,7 +296,7 @@ public struct Vault: Sendable {
     /// Takes the sealing lock shared (`custos ingest`, the daemon once reconciled) and removes
     /// what sealing processes that died left half-written: a killed ingest leaves nothing
     /// behind for long. Returns the lock and what was removed.
-    public func beginSealing() throws -> (lock: FileLock, removed: [RawPath]) {
+    public func beginSealing() throws -> (lock: FileLock, removed: [String]) {
         let lock = try lockSealing(exclusive: false)
         closeToOthers()
         return (lock, removeTemporaries(ofDeadProcessesOnly: true))
@@ -404,11 +312,7 @@ public struct Vault: Sendable {
         let inboxShared = (try? FileSystem.linkStatus(inboxPath)).map { $0.mode & 0o2070 == 0o2070 } ?? false
         narrow(root, keep: inboxShared ? 0o050 : 0)
         for (path, _) in layout { narrow(path) }
-        for store in contentStores {
-            for shard in (try? FileSystem.listDirectory(store)) ?? [] where RawPath.isSafeComponent(shard) {
-                narrow(store.appending(component: shard))
-            }
-        }
+        objects.closeToOthers()
         if !inboxShared { narrow(inboxPath) }
         for name in ["sealed", "rejected"] { narrow(root.appending(name)) }
     }
@@ -418,24 +322,25 @@ public struct Vault: Sendable {
     public static func temporaryName(_ name: String) -> String { "\(ThisProcess.identifier)-\(name)" }
 
     /// Removes temporaries: `tmp/<pid>-*` and the `.tmp-<pid>-*` files a durable write leaves
-    /// beside its target (the vault's top, `tsa/`, the shards of `objects/` and `manifests/`).
-    /// With `ofDeadProcessesOnly`, only those whose process is gone (any holder of the sealing
-    /// lock may do this); otherwise all of them (the daemon's reconciliation, holding it alone).
+    /// beside its target (the vault's top, `tsa/`), and what writers left half-written in the
+    /// object store (`ObjectStore.removeTemporaries`). With `ofDeadProcessesOnly`, only those
+    /// whose process is gone (any holder of the sealing lock may do this); otherwise all of them
+    /// (the daemon's reconciliation, holding it alone). Returns what was removed, for messages.
     @discardableResult
-    public func removeTemporaries(ofDeadProcessesOnly: Bool) -> [RawPath] {
+    public func removeTemporaries(ofDeadProcessesOnly: Bool) -> [String] {
+        var folders = [(temporaryPath, "")]
+        for folder in [root, root.appending("tsa"), anchorsFolder] { folders.append((folder, ".tmp-")) }
+        return Self.removeTemporaries(in: folders, ofDeadProcessesOnly: ofDeadProcessesOnly).map(\.description)
+            + objects.removeTemporaries(ofDeadProcessesOnly: ofDeadProcessesOnly)
+    }
+
+    /// Removes the temporaries in each folder: every file of `tmp/` when the prefix is empty (its
+    /// names begin with the writer's pid), else the files named `<prefix><pid>-*`.
+    static func removeTemporaries(in folders: [(RawPath, String)], ofDeadProcessesOnly: Bool) -> [RawPath] {
         func pid(of name: [UInt8], after prefix: String) -> Int32? {
             guard name.starts(with: Array(prefix.utf8)) else { return nil }
             let digits = name.dropFirst(prefix.utf8.count).prefix { (0x30...0x39).contains($0) }
             return Int32(String(decoding: digits, as: UTF8.self))
-        }
-        var folders = [(temporaryPath, "")]
-        for folder in [root, root.appending("tsa"), anchorsFolder] { folders.append((folder, ".tmp-")) }
-        for store in contentStores {
-            folders.append((store, ".tmp-"))
-            for shard in (try? FileSystem.listDirectory(store)) ?? [] where RawPath.isSafeComponent(shard) {
-                let path = store.appending(component: shard)
-                if (try? FileSystem.linkStatus(path))?.isDirectory == true { folders.append((path, ".tmp-")) }
-            }
         }
         var removed = [RawPath]()
         for (folder, prefix) in folders {
@@ -467,6 +372,6 @@ public struct Vault: Sendable {
         if let md5 { configuration.md5 = md5 }
         if let sha1 { configuration.sha1 = sha1 }
         try configuration.validate(file: configurationPath.description)
-        return Vault(root: root, configuration: configuration)
+        return Vault(root: root, configuration: configuration, objects: objects)
     }
 }

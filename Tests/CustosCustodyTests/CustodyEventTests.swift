@@ -115,7 +115,7 @@ struct CustodyEventTests {
     /// the original (whose digests are checked against the entry all the same) is named by its id.
     @Test func anUntrustedManifestGivesTheItemIdAsTheName() throws {
         let node = try SealedVault()
-        let manifest = node.vault.manifestPath(node.record.manifest).description
+        let manifest = node.vault.local.path(of: .manifest(node.record.manifest)).description
         chmod(manifest, 0o600)
         try Data(#"{"original":{"name":{"utf8":"../../etc/passwd"}}}"#.utf8).write(to: URL(fileURLWithPath: manifest))
         let outcomes = try node.session().extract(
@@ -155,7 +155,7 @@ struct CustodyEventTests {
 
     @Test func anAlteredArchiveIsNotExtractedAndTheFailureIsRecorded() throws {
         let node = try SealedVault()
-        let archive = try #require(node.vault.findArchive(content: node.record.sha256))
+        let archive = try #require(node.vault.archiveFile(content: node.record.sha256))
         chmod(archive.description, 0o600)
         var bytes = try FileSystem.readFile(archive)
         bytes[bytes.count / 2] ^= 0xff
@@ -201,11 +201,11 @@ struct CustodyEventTests {
         let session = try node.session()
         let altered = try session.annotate(node.record, note: "to be altered")
         let missing = try session.annotate(node.record, note: "to be removed")
-        let alteredPath = node.vault.detailsDocumentPath(altered.document).description
+        let alteredPath = node.vault.local.path(of: .details(altered.document)).description
         chmod(alteredPath, 0o600)
         try Data(String(decoding: altered.documentBytes, as: UTF8.self).replacingOccurrences(of: "altered", with: "trusted").utf8)
             .write(to: URL(fileURLWithPath: alteredPath))
-        #expect(unlink(node.vault.detailsDocumentPath(missing.document).description) == 0)
+        #expect(unlink(node.vault.local.path(of: .details(missing.document)).description) == 0)
         let history = try node.session(readOnly: true).history(of: node.record)
         #expect(history.faults.map(\.sequence) == [altered.entries[0].sequence, missing.entries[0].sequence])
         if case .altered = history.faults[0].document {} else { Issue.record("\(history.faults[0].document)") }
@@ -220,10 +220,10 @@ struct CustodyEventTests {
         let node = try SealedVault()
         let stray = Array("{}".utf8)
         let hash = OpenSSLSHA256().sha256(stray)
-        try node.vault.storeDetails(stray, hash: hash)
+        try node.vault.objects.store(stray, as: .details(hash), durability: .immediate)
         let report = try node.verify()
         #expect(report.passed)
-        #expect(report.unrecordedFiles == [node.vault.detailsDocumentPath(hash)])
+        #expect(report.unrecordedFiles == [node.vault.local.path(of: .details(hash)).description])
     }
 
     @Test func aPrefixResolvesInOnePlace() throws {

@@ -92,7 +92,7 @@ struct CustodySessionTests {
         // The same note twice gives two documents: a short note cannot be guessed from its digest.
         #expect(first.document != second.document)
         // The document is stored read-only by its SHA-256, and read back re-hashed.
-        let path = custody.vault.detailsDocumentPath(first.document)
+        let path = custody.vault.local.path(of: .details(first.document))
         #expect(OpenSSLSHA256().sha256(try FileSystem.readFile(path)) == first.document)
         let document = try #require(try session.detailsDocument(of: entry))
         #expect(document["note"]?.stringValue == "ok")
@@ -105,7 +105,7 @@ struct CustodySessionTests {
         let session = try custody.session()
         let item = try session.seal(try evidence("memo.txt", Array("memo".utf8))).entry.item
         let recorded = try session.recordEvent(.annotated, items: [item], details: ["note": .string("seen")])
-        let path = custody.vault.detailsDocumentPath(recorded.document).description
+        let path = custody.vault.local.path(of: .details(recorded.document)).description
         #expect(chmod(path, 0o600) == 0)
         try Data(recorded.documentBytes.map { $0 == UInt8(ascii: "s") ? UInt8(ascii: "S") : $0 })
             .write(to: URL(fileURLWithPath: path))

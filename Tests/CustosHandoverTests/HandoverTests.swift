@@ -198,7 +198,7 @@ struct HandoverTests {
         let records = try nodes.seal([2000, 3000])
         let (file, _) = try nodes.transfer([records[0]])
         // The other item's archive, under the first one's name.
-        let other = try #require(nodes.sender.vault.findArchive(content: records[1].sha256))
+        let other = try #require(nodes.sender.vault.archiveFile(content: records[1].sha256))
         var all = try members(of: file)
         let index = try #require(all.firstIndex { $0.name.hasPrefix("objects/") })
         all[index].bytes = try FileSystem.readFile(other)
@@ -282,7 +282,7 @@ struct HandoverTests {
         }
         #expect(noReason.code == .refused)
 
-        let archive = try #require(nodes.sender.vault.findArchive(content: records[0].sha256))
+        let archive = try #require(nodes.sender.vault.archiveFile(content: records[0].sha256))
         _ = archive.withCString { chmod($0, 0o600) }
         var bytes = try FileSystem.readFile(archive)
         bytes[bytes.count / 2] ^= 0xff

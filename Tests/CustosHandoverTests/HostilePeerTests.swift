@@ -24,15 +24,15 @@ struct HostilePeerTests {
         // The same original, re-packed without its hashdeep.txt, under a second item of the sender's.
         let work = nodes.directory.file("repack")
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-        let original = try #require(sender.findArchive(content: honest.sha256))
+        let original = try #require(sender.archiveFile(content: honest.sha256))
         #expect(try run("bsdtar", ["-xf", original.description, "-C", work]).status == 0)
         let item = "01a232ae-fcea-7e34-83d3-78feac0811c5"
-        let honestManifest = try FileSystem.readFile(sender.manifestPath(honest.manifest))
+        let honestManifest = try FileSystem.readFile(sender.local.path(of: .manifest(honest.manifest)))
         var manifest = try #require(try CanonicalJSON.parse(honestManifest).objectValue)
         manifest["item"] = .string(item)
         let manifestBytes = CanonicalJSON.encode(.object(manifest))
         let manifestHash = OpenSSLSHA256().sha256(manifestBytes)
-        try sender.storeManifest(manifestBytes, hash: manifestHash)
+        try sender.objects.store(manifestBytes, as: .manifest(manifestHash), durability: .immediate)
         let member = try #require(manifest["member"]?.stringValue)
         let repacked = work + "/repacked.tar.zst"
         #expect(
@@ -59,7 +59,8 @@ struct HostilePeerTests {
         let error = try nodes.refusal(file)
         #expect(error.code == .altered)
         #expect(error.message.contains("[archive-hashdeep]"), "\(error.message)")
-        #expect(try FileSystem.listDirectory(nodes.receiver.vault.objectsPath).isEmpty, "no archive is stored")
+        #expect(
+            try FileSystem.listDirectory(nodes.receiver.vault.local.folder(.archives)).isEmpty, "no archive is stored")
         #expect(try nodes.receiver.session(readOnly: true).ledger.items().isEmpty)
     }
 
@@ -71,7 +72,7 @@ struct HostilePeerTests {
         let session = try nodes.sender.session()
         let before = try session.ledger.size()
         // details/ made unusable after the vault was opened: the details document cannot be stored.
-        let details = nodes.sender.vault.detailsPath.description
+        let details = nodes.sender.vault.local.folder(.details).description
         #expect(try run("rm", ["-rf", details]).status == 0)
         try Data("not a folder".utf8).write(to: URL(fileURLWithPath: details))
         let folder = nodes.directory.file("out")
@@ -91,7 +92,7 @@ struct HostilePeerTests {
         let nodes = try TwoNodes()
         let record = try nodes.seal([3000])[0]
         let session = try nodes.sender.session()
-        let details = nodes.sender.vault.detailsPath.description
+        let details = nodes.sender.vault.local.folder(.details).description
         #expect(try run("rm", ["-rf", details]).status == 0)
         try Data("not a folder".utf8).write(to: URL(fileURLWithPath: details))
         let folder = RawPath(nodes.directory.file("lab"))

@@ -65,15 +65,15 @@ struct SealerTests {
 
         // The archive at objects/<aa>/<sha256 of the evidence>.tar.zst, the archive's own digest
         // as sha256sum reads it, read-only.
-        let archive = fixture.vault.archivePath(content: seal.digests.sha256, compression: .zstd)
+        let archive = fixture.vault.local.path(of: .archive(content: seal.digests.sha256, compression: .zstd))
         #expect(archive.description.hasSuffix("/objects/\(seal.digests.sha256.hex.prefix(2))/\(seal.digests.sha256.hex).tar.zst"))
-        #expect(try fixture.files(in: fixture.vault.objectsPath) == [archive])
+        #expect(try fixture.files(in: fixture.vault.local.folder(.archives)) == [archive])
         #expect(try digestByTool("sha256sum", archive.description) == seal.archive.hex)
         #expect((try FileSystem.linkStatus(archive)?.mode).map { $0 & 0o777 } == 0o400)
 
         // The manifest by its own SHA-256.
-        let manifest = fixture.vault.manifestPath(seal.manifest)
-        #expect(try fixture.files(in: fixture.vault.manifestsPath) == [manifest])
+        let manifest = fixture.vault.local.path(of: .manifest(seal.manifest))
+        #expect(try fixture.files(in: fixture.vault.local.folder(.manifests)) == [manifest])
         #expect(try digestByTool("sha256sum", manifest.description) == seal.manifest.hex)
 
         // bsdtar gives back the very bytes, and the manifest the archive holds is the stored one.
@@ -100,10 +100,10 @@ struct SealerTests {
         #expect(first.digests == second.digests)
         // The second entry names the stored archive; its own was discarded.
         #expect(second.archive == first.archive)
-        #expect(try fixture.files(in: fixture.vault.objectsPath).count == 1)
+        #expect(try fixture.files(in: fixture.vault.local.folder(.archives)).count == 1)
         // Two names, two manifests.
         #expect(first.manifest != second.manifest)
-        #expect(try fixture.files(in: fixture.vault.manifestsPath).count == 2)
+        #expect(try fixture.files(in: fixture.vault.local.folder(.manifests)).count == 2)
         #expect(try FileSystem.listDirectory(fixture.vault.temporaryPath).isEmpty)
     }
 
@@ -115,7 +115,7 @@ struct SealerTests {
         let error = #expect(throws: SealingError.self) { try fixture.seal(path: link) }
         #expect(error?.code == .refused)
         #expect(error?.message.contains("symbolic link") == true, "\(String(describing: error))")
-        #expect(try fixture.files(in: fixture.vault.objectsPath).isEmpty)
+        #expect(try fixture.files(in: fixture.vault.local.folder(.archives)).isEmpty)
         #expect(try FileSystem.listDirectory(fixture.vault.temporaryPath).isEmpty)
     }
 
@@ -126,7 +126,7 @@ struct SealerTests {
         let error = #expect(throws: SealingError.self) { try fixture.seal(path: fifo) }
         #expect(error?.code == .refused)
         #expect(error?.message.contains("FIFO") == true, "\(String(describing: error))")
-        #expect(try fixture.files(in: fixture.vault.objectsPath).isEmpty)
+        #expect(try fixture.files(in: fixture.vault.local.folder(.archives)).isEmpty)
     }
 
     /// A file that reads longer than the size it had when opened (it grew while read) is not
@@ -139,8 +139,8 @@ struct SealerTests {
         #expect(try FileSystem.linkStatus(RawPath(grows))?.size == 0)
         let error = #expect(throws: SealingError.self) { try fixture.seal(path: grows) }
         #expect(error?.code == .changedWhileReading, "\(String(describing: error))")
-        #expect(try fixture.files(in: fixture.vault.objectsPath).isEmpty)
-        #expect(try fixture.files(in: fixture.vault.manifestsPath).isEmpty)
+        #expect(try fixture.files(in: fixture.vault.local.folder(.archives)).isEmpty)
+        #expect(try fixture.files(in: fixture.vault.local.folder(.manifests)).isEmpty)
         #expect(try FileSystem.listDirectory(fixture.vault.temporaryPath).isEmpty)
     }
 
@@ -172,7 +172,7 @@ struct SealerTests {
                 #expect(try digestByTool("sha256sum", copy) == seal.digests.sha256.hex)
             } catch let error as SealingError {
                 #expect(error.code == .changedWhileReading, "\(error)")
-                #expect(try fixture.files(in: fixture.vault.objectsPath).isEmpty)
+                #expect(try fixture.files(in: fixture.vault.local.folder(.archives)).isEmpty)
                 #expect(try FileSystem.listDirectory(fixture.vault.temporaryPath).isEmpty)
                 refusals += 1
             }
@@ -207,7 +207,7 @@ struct VaultVerifierTests {
     func anAlteredArchiveByteIsFound(_ compression: Compression) throws {
         let fixture = try SealingFixture(compression: compression)
         let seals = try sealAndRecord(fixture, count: 3)
-        let altered = try #require(fixture.vault.findArchive(content: seals[1].digests.sha256))
+        let altered = try #require(fixture.vault.archiveFile(content: seals[1].digests.sha256))
         var bytes = try FileSystem.readFile(altered)
         bytes[bytes.count / 2] ^= 0x01
         #expect(chmod(altered.description, 0o600) == 0)

@@ -39,7 +39,8 @@ struct VaultTests {
         #expect(try opened.openLedger(readOnly: true).size() == 0)
         #expect(try mode(fixture.root) == 0o700)
         #expect(try mode(opened.keyPath) == 0o600)
-        for folder in [opened.objectsPath, opened.manifestsPath, opened.temporaryPath, opened.inboxPath] {
+        let folders = StoredObject.Family.allCases.map(opened.local.folder) + [opened.temporaryPath, opened.inboxPath]
+        for folder in folders {
             let found = try mode(folder)
             #expect(found == 0o700, "\(folder): \(String(found ?? 0, radix: 8))")
         }
@@ -94,7 +95,7 @@ struct VaultTests {
     @Test func aRegularFileWhereAFolderBelongsIsRefused() throws {
         let fixture = VaultFixture()
         let vault = try fixture.create()
-        #expect(rmdir(vault.objectsPath.description) == 0)
+        #expect(rmdir(vault.local.folder(.archives).description) == 0)
         try fixture.directory.write("vault/objects", "a file")
         let error = #expect(throws: VaultError.self) { try vault.checkLayout() }
         #expect(error?.code == .badLayout)
@@ -105,10 +106,11 @@ struct VaultTests {
         let fixture = VaultFixture()
         let vault = try fixture.create()
         let manifest = Array("{}".utf8)
-        try vault.storeManifest(manifest, hash: OpenSSLSHA256().sha256(manifest))
-        let shard = vault.manifestPath(OpenSSLSHA256().sha256(manifest)).parent
+        try vault.objects.store(manifest, as: .manifest(OpenSSLSHA256().sha256(manifest)), durability: .immediate)
+        let shard = vault.local.path(of: .manifest(OpenSSLSHA256().sha256(manifest))).parent
         let opened: [(RawPath, mode_t)] = [
-            (fixture.root, 0o755), (vault.objectsPath, 0o755), (vault.manifestsPath, 0o755), (shard, 0o755),
+            (fixture.root, 0o755), (vault.local.folder(.archives), 0o755), (vault.local.folder(.manifests), 0o755),
+            (shard, 0o755),
             (vault.configurationPath, 0o644), (vault.ledgerPath, 0o644), (vault.keyPath, 0o644),
             (vault.inboxPath, 0o777),
         ]
@@ -127,12 +129,12 @@ struct VaultTests {
         let vault = try fixture.create()
         #expect(chmod(fixture.root.description, 0o755) == 0)
         #expect(chmod(vault.inboxPath.description, 0o2770) == 0)
-        #expect(chmod(vault.objectsPath.description, 0o755) == 0)
+        #expect(chmod(vault.local.folder(.archives).description, 0o755) == 0)
         #expect(chmod(vault.keyPath.description, 0o640) == 0)
         vault.closeToOthers()
         #expect(try mode(fixture.root) == 0o750)
         #expect(try mode(vault.inboxPath) == 0o2770)
-        #expect(try mode(vault.objectsPath) == 0o700)
+        #expect(try mode(vault.local.folder(.archives)) == 0o700)
         #expect(try mode(vault.keyPath) == 0o600)
     }
 
@@ -144,8 +146,14 @@ struct VaultTests {
         let bytes = Array(#"{"item":"x"}"#.utf8)
         let hash = OpenSSLSHA256().sha256(bytes)
         for (store, path) in [
-            ({ try vault.storeManifest(bytes, hash: hash) }, vault.manifestPath(hash)),
-            ({ try vault.storeDetails(bytes, hash: hash) }, vault.detailsDocumentPath(hash)),
+            (
+                { try vault.objects.store(bytes, as: .manifest(hash), durability: .immediate) },
+                vault.local.path(of: .manifest(hash))
+            ),
+            (
+                { try vault.objects.store(bytes, as: .details(hash), durability: .immediate) },
+                vault.local.path(of: .details(hash))
+            ),
         ] as [(() throws -> Void, RawPath)] {
             try store()
             #expect(path.description.hasSuffix("/\(hash.hex.prefix(2))/\(hash.hex).json"))
@@ -157,8 +165,8 @@ struct VaultTests {
             #expect(again.inode == first.inode && again.isSameContent(as: first))
             #expect(try FileSystem.listDirectory(path.parent) == [path.lastComponent])
         }
-        #expect(vault.manifestPath(hash).description.contains("/manifests/"))
-        #expect(vault.detailsDocumentPath(hash).description.contains("/details/"))
+        #expect(vault.local.path(of: .manifest(hash)).description.contains("/manifests/"))
+        #expect(vault.local.path(of: .details(hash)).description.contains("/details/"))
     }
 
     /// A batch store writes and names the file at once (no sync): it reads back whole.
@@ -167,9 +175,9 @@ struct VaultTests {
         let vault = try fixture.create()
         let bytes = randomBytes(10_000)
         let hash = OpenSSLSHA256().sha256(bytes)
-        try vault.storeManifest(bytes, hash: hash, durability: .batch)
-        #expect(try FileSystem.readFile(vault.manifestPath(hash)) == bytes)
-        #expect(try mode(vault.manifestPath(hash)) == 0o400)
+        try vault.objects.store(bytes, as: .manifest(hash), durability: .batch)
+        #expect(try FileSystem.readFile(vault.local.path(of: .manifest(hash))) == bytes)
+        #expect(try mode(vault.local.path(of: .manifest(hash))) == 0o400)
     }
 
     /// What a dead process left is removed, what a live one writes is kept (with
@@ -184,8 +192,8 @@ struct VaultTests {
         #expect(!FileSystem.processIsAlive(dead))
         let live = getpid()
         let manifest = Array("{}".utf8)
-        try vault.storeManifest(manifest, hash: OpenSSLSHA256().sha256(manifest))
-        let shard = vault.manifestPath(OpenSSLSHA256().sha256(manifest)).parent
+        try vault.objects.store(manifest, as: .manifest(OpenSSLSHA256().sha256(manifest)), durability: .immediate)
+        let shard = vault.local.path(of: .manifest(OpenSSLSHA256().sha256(manifest))).parent
 
         let deadOnes = [
             vault.temporaryPath.appending("\(dead)-seal-1.tar.zst"), fixture.root.appending(".tmp-\(dead)-custos.json"),
@@ -198,39 +206,15 @@ struct VaultTests {
         for path in deadOnes + liveOnes { try FileSystem.writeDurably([1, 2, 3], to: path) }
 
         let removed = vault.removeTemporaries(ofDeadProcessesOnly: true)
-        #expect(Set(removed) == Set(deadOnes))
+        #expect(Set(removed) == Set(deadOnes.map(\.description)))
         for path in deadOnes { #expect(!FileSystem.exists(path), "\(path)") }
         for path in liveOnes { #expect(FileSystem.exists(path), "\(path)") }
         // The vault's own files are never temporaries.
-        #expect(FileSystem.exists(vault.configurationPath) && FileSystem.exists(vault.manifestPath(OpenSSLSHA256().sha256(manifest))))
+        #expect(FileSystem.exists(vault.configurationPath))
+        #expect(FileSystem.exists(vault.local.path(of: .manifest(OpenSSLSHA256().sha256(manifest)))))
 
-        #expect(Set(vault.removeTemporaries(ofDeadProcessesOnly: false)) == Set(liveOnes))
+        #expect(Set(vault.removeTemporaries(ofDeadProcessesOnly: false)) == Set(liveOnes.map(\.description)))
         for path in liveOnes { #expect(!FileSystem.exists(path), "\(path)") }
-    }
-
-    @Test func anArchiveIsPlacedOnceAndNeverReplaced() throws {
-        let fixture = VaultFixture()
-        let vault = try fixture.create()
-        let content = OpenSSLSHA256().sha256(Array("evidence".utf8))
-        let first = vault.temporaryPath.appending("first")
-        let second = vault.temporaryPath.appending("second")
-        try FileSystem.writeDurably(Array("first archive".utf8), to: first, mode: 0o400)
-        try FileSystem.writeDurably(Array("second archive".utf8), to: second, mode: 0o400)
-        guard case .placed(let placed) = try vault.placeArchive(temporary: first, content: content, compression: .zstd)
-        else {
-            Issue.record("the first archive was not placed")
-            return
-        }
-        #expect(placed == vault.archivePath(content: content, compression: .zstd))
-        #expect(!FileSystem.exists(first))
-        guard case .alreadyStored(let stored) = try vault.placeArchive(temporary: second, content: content, compression: .zstd)
-        else {
-            Issue.record("the second archive replaced the first")
-            return
-        }
-        #expect(stored == placed)
-        #expect(try FileSystem.readFile(placed) == Array("first archive".utf8))
-        #expect(vault.findArchive(content: content) == placed)
     }
 
     @Test func oneDaemonPerVault() throws {

@@ -63,7 +63,7 @@ extension ItemDetails {
             "entry": entry ?? .null,
             "manifest": manifest.value ?? .null,
             "manifestFault": manifest.fault.map { .string($0) } ?? .null,
-            "archivePath": archive.map { .string($0.description) } ?? .null,
+            "archivePath": archive.map { .string($0) } ?? .null,
             "timestamps": .array(stampsJSON),
             "awaitingTimeStamps": .array(awaiting.map { .string($0) }),
             "events": .array(
@@ -133,10 +133,10 @@ extension ItemDetails {
         Self.line("sha1:", entry?["digests"]?["sha1"]?.stringValue ?? "")
         Self.line("sealed at:", "\(record.sealedAt) (node clock)")
         Self.line("entry:", "\(record.sequence)")
-        Self.line("archive:", archive?.description ?? "MISSING (\(record.archive.hex))")
+        Self.line("archive:", archive ?? "MISSING (\(record.archive.hex))")
         switch manifest {
         case .verified:
-            Self.line("manifest:", "\(manifestPath) (its SHA-256 matches the ledger entry)")
+            Self.line("manifest:", "\(manifestLocation) (its SHA-256 matches the ledger entry)")
         case .fault(let reason):
             Self.line("manifest:", "NOT TRUSTED: \(reason); the details it holds are not shown")
         }
