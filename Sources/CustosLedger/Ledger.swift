@@ -88,8 +88,8 @@ public final class Ledger {
                     sha256.update(leafPrefix)
                     sha256.update(body)
                     let tree = frontier.append(leafHash: sha256.finishHash(), at: Int64(size), hasher: hasher)
-                    let index = try indexRow(of: draft.entry, events[appended.count])
-                    try appender.append(EntryRow(sequence: size, body: body, tree: tree, index: index))
+                    try appender.append(
+                        try row(of: draft.entry, events[appended.count], sequence: size, body: body, tree: tree))
                     appended.append(draft.entry)
                     previous = entryHash
                     size += 1
@@ -99,22 +99,27 @@ public final class Ledger {
         return appended
     }
 
-    /// The index row an entry is appended with: a seal's item row, a time stamp's row with its
-    /// token (which must be the one the entry names), or any other event's row.
-    private func indexRow(of entry: CustodyEntry, _ event: NewCustodyEvent) throws -> EntryRow.Index? {
+    /// The entry's row with the index rows it is appended with: its item row (a seal, a
+    /// receipt), its stamp row and token (which must be the one the entry names), its event row.
+    private func row(
+        of entry: CustodyEntry, _ event: NewCustodyEvent, sequence: UInt64, body: [UInt8], tree: [UInt8]
+    ) throws -> EntryRow {
+        var row = EntryRow(sequence: sequence, body: body, tree: tree)
+        if let record = event.record {
+            row.item = ItemIndexRow(item: record.item, caseID: record.caseID, exhibit: record.exhibit, name: record.name)
+        }
         if let stamp = TimeStampRecord(entry: entry) {
             guard let token = event.token, digester.sha256(token) == stamp.token else {
                 throw LedgerError(.invalid, "a timestamped event without the token it names")
             }
-            let row = StampIndexRow(
-                subject: stamp.indexKey(item: entry.item), source: stamp.source, tokenDigest: stamp.token.bytes)
-            return .stamp(row, token: token)
+            row.stamp = (
+                StampIndexRow(subject: stamp.indexKey(item: entry.item), source: stamp.source, tokenDigest: stamp.token.bytes),
+                token
+            )
+        } else if EntryRow.isIndexedAsEvent(entry.type) {
+            row.eventItem = entry.item
         }
-        if let record = event.record {
-            return .item(
-                ItemIndexRow(item: record.item, caseID: record.caseID, exhibit: record.exhibit, name: record.name))
-        }
-        return EntryRow.isIndexedAsEvent(entry.type) ? .event(item: entry.item) : nil
+        return row
     }
 
     /// The complete subtrees that the next leaf builds on: one per set bit of the tree size.

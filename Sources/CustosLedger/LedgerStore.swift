@@ -108,30 +108,32 @@ public protocol LedgerEntryAppender {
     func append(_ row: EntryRow) throws
 }
 
-/// One entry as a store keeps it, with the index row written with it (at most one: a seal has
-/// its item row, a time stamp its stamp row, any other event its event row).
+/// One entry as a store keeps it, with the index rows written with it: a seal's (or a receipt's)
+/// item row, a time stamp's stamp row and token, and any other event's row in the events index
+/// (a `received` entry has both an item row and an event row).
 public struct EntryRow {
     public var sequence: UInt64
     /// The entry's exact bytes, as hashed into the log.
     public var body: [UInt8]
     /// The tree hashes the entry stores (its leaf hash, then each subtree it completes).
     public var tree: [UInt8]
-    public var index: Index?
+    /// The item index row of an entry that records content (`sealed`, `received`).
+    public var item: ItemIndexRow?
+    /// The stamps index row of a `timestamped` entry, with the token it names.
+    public var stamp: (row: StampIndexRow, token: [UInt8])?
+    /// The item an event other than `sealed` and `timestamped` is about (`""`: the whole vault).
+    public var eventItem: String?
 
-    public enum Index {
-        /// A `sealed` entry: the item's index row.
-        case item(ItemIndexRow)
-        /// A `timestamped` entry: its row in the stamps index, with the token.
-        case stamp(StampIndexRow, token: [UInt8])
-        /// Any other event, by the item it is about (`""` for the whole vault).
-        case event(item: String)
-    }
-
-    public init(sequence: UInt64, body: [UInt8], tree: [UInt8], index: Index?) {
+    public init(
+        sequence: UInt64, body: [UInt8], tree: [UInt8], item: ItemIndexRow? = nil,
+        stamp: (row: StampIndexRow, token: [UInt8])? = nil, eventItem: String? = nil
+    ) {
         self.sequence = sequence
         self.body = body
         self.tree = tree
-        self.index = index
+        self.item = item
+        self.stamp = stamp
+        self.eventItem = eventItem
     }
 
     /// Whether an entry of this type has a row in the events index: every type but those indexed

@@ -190,7 +190,7 @@ public final class SQLiteLedgerStore: LedgerStore {
             try insert.bind(sequence, at: 1)
             try insert.bind(row.body, at: 2)
             try insert.bind(row.tree, at: 3)
-            if case .item(let item) = row.index {
+            if let item = row.item {
                 try insert.bind(item.item, at: 4)
                 try insert.bind(item.caseID, at: 5)
                 try insert.bind(item.exhibit, at: 6)
@@ -199,21 +199,19 @@ public final class SQLiteLedgerStore: LedgerStore {
                 for index in Int32(4)...7 { try insert.bindNull(at: index) }
             }
             try insert.execute()
-            switch row.index {
-            case .stamp(let stamp, let token):
+            if let (stamp, token) = row.stamp {
                 try stampInsert.bind(sequence, at: 1)
                 try stampInsert.bind(stamp.subject, at: 2)
                 try stampInsert.bind(stamp.source, at: 3)
                 try stampInsert.bind(stamp.tokenDigest, at: 4)
                 try stampInsert.bind(token, at: 5)
                 try stampInsert.execute()
-            case .event(let item):
+            }
+            if let item = row.eventItem {
                 guard hasEventsIndex else {
                     throw LedgerError(.invalid, "\(db.path): the ledger has no events index (opened read-only)")
                 }
                 try db.run("INSERT INTO events (seq, item) VALUES (?, ?)", [.integer(sequence), .text(item)])
-            case .item, nil:
-                break
             }
         }
     }

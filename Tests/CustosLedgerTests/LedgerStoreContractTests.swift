@@ -24,10 +24,29 @@ struct LedgerStoreContractTests {
     /// Bytes no text encoding would keep: NUL, invalid UTF-8, a lone continuation byte.
     static let awkward: [UInt8] = [0x00, 0xff, 0xfe, 0x80, 0x0a, 0x22, 0x5c]
 
-    static func row(_ sequence: UInt64, _ index: EntryRow.Index?, body: [UInt8]? = nil) -> EntryRow {
-        EntryRow(
+    /// The index rows a test entry carries.
+    enum Index {
+        case item(ItemIndexRow)
+        case stamp(StampIndexRow, token: [UInt8])
+        case event(item: String)
+        /// A `received` entry: an item row and an event row.
+        case received(ItemIndexRow)
+    }
+
+    static func row(_ sequence: UInt64, _ index: Index?, body: [UInt8]? = nil) -> EntryRow {
+        var row = EntryRow(
             sequence: sequence, body: body ?? Array("entry \(sequence) ".utf8) + awkward,
-            tree: (0..<32).map { UInt8(truncatingIfNeeded: Int(sequence) &+ $0) }, index: index)
+            tree: (0..<32).map { UInt8(truncatingIfNeeded: Int(sequence) &+ $0) })
+        switch index {
+        case .item(let item): row.item = item
+        case .stamp(let stamp, let token): row.stamp = (stamp, token)
+        case .event(let item): row.eventItem = item
+        case .received(let item):
+            row.item = item
+            row.eventItem = item.item
+        case nil: break
+        }
+        return row
     }
 
     static func append(_ rows: [EntryRow], to store: any LedgerStore) throws {
@@ -55,7 +74,7 @@ struct LedgerStoreContractTests {
         }
         #expect(try store.entryBody(4) == nil)
         var seen = [EntryRow]()
-        try store.forEachEntry { seen.append(EntryRow(sequence: $0, body: $1, tree: $2, index: nil)) }
+        try store.forEachEntry { seen.append(EntryRow(sequence: $0, body: $1, tree: $2)) }
         #expect(seen.map(\.sequence) == [0, 1, 2, 3])
         #expect(seen.map(\.body) == rows.map(\.body) && seen.map(\.tree) == rows.map(\.tree))
 
@@ -129,7 +148,7 @@ struct LedgerStoreContractTests {
     @Test(arguments: LedgerStoreDriver.all)
     func itemsAreSelectedByCaseSequencePrefixAndContent(driver: LedgerStoreDriver) throws {
         let store = try driver.make(TemporaryDirectory("store"))
-        func item(_ id: String, _ caseID: String) -> EntryRow.Index {
+        func item(_ id: String, _ caseID: String) -> Index {
             .item(ItemIndexRow(item: id, caseID: caseID, exhibit: "", name: []))
         }
         try Self.append(
@@ -166,7 +185,11 @@ struct LedgerStoreContractTests {
                 Self.row(4, .event(item: "a")),
                 Self.row(5, .event(item: "")),
                 Self.row(6, .stamp(StampIndexRow(subject: "a", source: "tsa.example", tokenDigest: [2]), token: [8])),
+                Self.row(7, .received(ItemIndexRow(item: "c", caseID: "", exhibit: "", name: []))),
             ], to: store)
+        // A received item is in both the item index and the events index.
+        #expect(try store.itemIndex()[7] == "c" && store.eventIndex()[7] == "c")
+        #expect(try store.entryBodies(about: "c", wholeVaultAfter: nil) == [Self.row(7, nil).body])
         let bodies = { (rows: [UInt64]) in rows.map { Self.row($0, nil).body } }
         #expect(try store.entryBodies(about: "a", wholeVaultAfter: nil) == bodies([0, 1, 4, 6]))
         #expect(try store.entryBodies(about: "a", wholeVaultAfter: 2) == bodies([0, 1, 4, 5, 6]))
