@@ -49,6 +49,17 @@ extension CustodySession {
         now: String = SystemClock.now()
     ) throws -> TransferReceipt {
         try CustodyText.check(recipient, what: "the recipient bureau", subject: "--to", limit: 256)
+        // The recipient is named as `peer add` names peers, by its origin: the receiving node
+        // compares it with its own and refuses a handover addressed to another node.
+        guard isValidNoteKeyName(recipient), recipient.utf8.count <= 200 else {
+            throw CustodyError(
+                .refused,
+                "--to \"\(recipient)\": not a node's origin (the name in its checkpoints and in its custos key, "
+                    + "e.g. court.example.tw/evidence: no spaces, no '+')")
+        }
+        guard recipient != vault.configuration.origin else {
+            throw CustodyError(.refused, "--to \(recipient): is this node's own origin; a handover is for another node")
+        }
         try CustodyText.check(reason, what: "the reason", subject: "--reason")
         try checkExaminer()
         guard !records.isEmpty else { throw CustodyError(.refused, "transfer: no items named") }
@@ -97,7 +108,9 @@ extension CustodySession {
     ///
     /// 1. the tar is readable and holds exactly the expected members (no other names, no links);
     /// 2. `handover.sig` is signed by a known peer (`keys/peers/`) and names the SHA-256 of
-    ///    `handover.json` (`.untrusted` for an unknown node, `.altered` for another digest);
+    ///    `handover.json` (`.untrusted` for an unknown node, `.altered` for another digest), and
+    ///    the handover is addressed to this node: its `to` (`transfer --to`) is this vault's
+    ///    origin (`.refused` otherwise);
     /// 3. `checkpoint.txt` is signed by the same key, of the sender's origin, of the size and
     ///    root that `handover.json` names;
     /// 4. every entry parses, is a `sealed` (or, for stamps, `timestamped`) entry of that origin

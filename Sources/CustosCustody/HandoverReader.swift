@@ -213,6 +213,13 @@ struct HandoverReader {
         guard document.origin == origin, document.key == signer.key.text else {
             throw refuse(.altered, "handover.json names another origin or key than the one that signed it")
         }
+        // Addressed to this node: `transfer --to` names the recipient by its origin, as `peer add`
+        // names peers. A handover signed for another node is refused here, whoever brings it.
+        guard document.recipient == vault.configuration.origin else {
+            throw refuse(
+                "it is addressed to \(DisplayName.escape(Array(document.recipient.utf8))), not to this node "
+                    + "(\(vault.configuration.origin))")
+        }
         // 3. The checkpoint: signed by the same key, of the sender's log, the one the proofs lead to.
         let checkpoint: Checkpoint
         do {

@@ -33,9 +33,9 @@ struct HandoverEndToEndTests {
 
         var id: String { item["item"] as! String }
 
-        func transfer() throws {
+        func transfer(to recipient: String = "receiver.example.tw/evidence") throws {
             let result = try sender.custos([
-                "transfer", id, "--to", "Taipei District Court", "--reason", "trial", "-o", file,
+                "transfer", id, "--to", recipient, "--reason", "trial", "-o", file,
             ])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.output.contains("transferred \(id) entry"))
@@ -92,7 +92,7 @@ struct HandoverEndToEndTests {
         let document = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: "\(out)/handover.json")))
         let object = try #require(document as? [String: Any])
-        #expect(object["to"] as? String == "Taipei District Court")
+        #expect(object["to"] as? String == "receiver.example.tw/evidence")
         #expect(object["origin"] as? String == "sender.example.tw/evidence")
 
         let received = try pair.receiver.custos(["receive", pair.file, "--reason", "for trial", "--examiner", "Lin"])
@@ -233,6 +233,23 @@ struct HandoverEndToEndTests {
         #expect(other.stderr.contains("is already known with another key"), "\(other.stderr)")
         let listed = try pair.receiver.custos(["peer", "list"])
         #expect(listed.output == (try pair.sender.custos(["key"]).output))
+    }
+
+    @Test func receiveRefusesAHandoverAddressedToAnotherNode() throws {
+        let pair = try Pair()
+        try pair.transfer(to: "court.example.tw/evidence")
+        let message = try pair.refused(status: 2)
+        #expect(
+            message.contains("addressed to court.example.tw/evidence, not to this node (receiver.example.tw/evidence)"),
+            "\(message)")
+    }
+
+    @Test func transferRefusesARecipientThatIsNotAnOrigin() throws {
+        let pair = try Pair()
+        let result = try pair.sender.custos(["transfer", pair.id, "--to", "Taipei District Court", "--reason", "r", "-o", pair.file])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--to \"Taipei District Court\": not a node's origin"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: pair.file))
     }
 
     @Test func transferRefusesAnExistingFile() throws {

@@ -78,7 +78,7 @@ struct HostilePeerTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         #expect(throws: (any Error).self) {
             _ = try session.transfer(
-                [record], to: "Taipei District Court", reason: "trial", output: RawPath(folder + "/h.tar"))
+                [record], to: "receiver.example.tw/evidence", reason: "trial", output: RawPath(folder + "/h.tar"))
         }
         #expect(try FileSystem.listDirectory(RawPath(folder)).isEmpty, "no handover file, no temporary")
         // Only the checkpoint the transfer signed before writing; no entry.
