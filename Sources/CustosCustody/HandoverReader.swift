@@ -49,11 +49,17 @@ struct HandoverReader {
         var origin: String
         var documentHash: Hash
         var items: [CheckedItem]
+        /// The sender's checkpoint (`checkpoint.txt`), its signature checked, and the key that did.
+        var checkpoint: Checkpoint
+        var signer: Ed25519NoteVerifier
     }
 
     /// An archive taken out of the handover into a temporary, and what re-reading it gave.
     struct ExtractedArchive {
         var temporary: RawPath
+        /// The descriptor the temporary was written and re-read through, held until the archive
+        /// is placed: the file placed must be this one (`isPlaced(as:)`).
+        var file: FileDescriptor
         var compression: Compression
         var archiveHash: Hash
         var digests: EvidenceDigests
@@ -299,7 +305,53 @@ struct HandoverReader {
                     caseID: manifest["acquisition"]?["case"]?.stringValue ?? "",
                     exhibit: manifest["acquisition"]?["exhibit"]?.stringValue ?? "", name: name))
         }
-        return Checked(origin: origin, documentHash: documentHash, items: items)
+        return Checked(
+            origin: origin, documentHash: documentHash, items: items, checkpoint: checkpoint, signer: signer)
+    }
+
+    /// Step 6, under the receive lock: the handover's checkpoint against the largest this vault
+    /// kept from the same sender (`keys/peers/<origin>.checkpoint`).
+    ///
+    /// The rule, and why: a node that shows two bureaus two different logs (a split view) signs
+    /// two checkpoints that are not consistent. Of the same size, they must have the same root:
+    /// two roots are a fork, proven by the two signatures, and the handover is refused (`.altered`)
+    /// naming both. Of different sizes, consistency is proven only by an RFC 6962 consistency
+    /// proof between them, and the sender cannot carry one: it does not know which checkpoint
+    /// this node kept. So a larger checkpoint is accepted and kept in place of the old one, and
+    /// a smaller one is accepted and the larger kept; the receipt records what was compared
+    /// (`checkpointComparison`, `keptCheckpoint`), and both checkpoints stay signed, kept
+    /// verbatim, so a consistency proof asked of the sender later (`custos consistency`) settles it.
+    func compareWithKeptCheckpoint(_ checked: Checked) throws -> PeerCheckpointComparison {
+        let keptPath = vault.peerCheckpointPath(origin: checked.origin)
+        let keptText: String?
+        do { keptText = try vault.keptPeerCheckpoint(origin: checked.origin) } catch {
+            throw refuse(.missing, "the checkpoint kept from \(checked.origin) (\(keptPath)) cannot be read", cause: error)
+        }
+        guard let keptText else { return .first }
+        let kept: Checkpoint
+        do {
+            let note = try SignedNote(parsing: keptText)
+            _ = try note.verifiedSignatures(by: [checked.signer])
+            kept = try Checkpoint(parsing: note.text)
+            guard kept.origin == checked.origin else {
+                throw CustodyError(.altered, "it is a checkpoint of \(kept.origin)")
+            }
+        } catch {
+            throw refuse(
+                .altered, "\(keptPath), the checkpoint kept from \(checked.origin), is not one it signed", cause: error)
+        }
+        let seen = checked.checkpoint
+        if seen.size == kept.size {
+            guard seen.root == kept.root else {
+                throw refuse(
+                    .altered,
+                    "\(checked.origin) signed two different logs of size \(seen.size) (a fork): checkpoint.txt has root "
+                        + "\(seen.root.base64), the checkpoint this vault kept from it (\(keptPath)) has root "
+                        + "\(kept.root.base64)")
+            }
+            return .same(kept.size)
+        }
+        return seen.size > kept.size ? .larger(than: kept.size) : .smaller(than: kept.size)
     }
 
     /// An entry of the sender's log about `item`, at the index it names, proven in the checkpoint.
