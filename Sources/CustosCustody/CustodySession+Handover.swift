@@ -171,7 +171,7 @@ extension CustodySession {
     public func receive(_ file: RawPath, reason: String?, now: String = SystemClock.now()) throws -> ReceiveReceipt {
         if let reason { try CustodyText.check(reason, what: "the reason", subject: "--reason") }
         try checkExaminer()
-        let reader = HandoverReader(vault: vault, file: file)
+        let reader = try HandoverReader(vault: vault, file: file)
         let carried = try reader.readDocuments()
         let checked = try reader.check(carried)
         // One receive at a time, and none beside the daemon's reconciliation (which removes
@@ -206,7 +206,17 @@ extension CustodySession {
                 switch try vault.placeArchive(
                     temporary: archive.temporary, content: content, compression: archive.compression)
                 {
-                case .placed: storedArchive[content] = archive.archiveHash
+                case .placed(let placed):
+                    // The temporary's name could have been given to other bytes after they were
+                    // re-read: what took the archive's name must be the file that was checked.
+                    guard reader.isPlaced(archive, as: placed) else {
+                        FileSystem.remove(placed)
+                        throw CustodyError(
+                            .altered,
+                            "\(file): \(placed) is not the archive that was checked (its temporary, "
+                                + "\(archive.temporary), was replaced); nothing was received")
+                    }
+                    storedArchive[content] = archive.archiveHash
                 case .alreadyStored(let existing):
                     let contents = try VaultVerifier(vault: vault).readArchive(
                         existing, wantMD5: archive.digests.md5 != nil, wantSHA1: archive.digests.sha1 != nil)
