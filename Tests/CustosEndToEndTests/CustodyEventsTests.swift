@@ -115,6 +115,32 @@ struct CustodyEventsTests {
         #expect(try Self.size(node) == 2)
     }
 
+    /// A folder that another account may write into (mode 0777, no sticky bit) is refused before
+    /// anything is written: the file could be replaced there after it was written and checked.
+    /// With the sticky bit (as /tmp), or the user's own 0700 or 0755 folder, extraction works.
+    @Test func extractRefusesAFolderOthersMayWriteIntoWithoutTheStickyBit() throws {
+        let (node, item, file) = try Self.sealedNode()
+        let open = node.directory.file("open")
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
+        #expect(chmod(open, 0o777) == 0)
+        let before = try Self.size(node)
+        let refused = try node.custos(["extract", item, "-o", open, "--reason", "court"])
+        #expect(refused.status == 2)
+        #expect(
+            refused.stderr.hasPrefix("custos: \(open): is writable by others (mode 777) without the sticky bit"),
+            "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: open).isEmpty)
+        #expect(try Self.size(node) == before, "nothing is recorded")
+        for (name, mode) in [("sticky", 0o1777), ("own-0700", 0o700), ("own-0755", 0o755)] as [(String, mode_t)] {
+            let folder = node.directory.file(name)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            #expect(chmod(folder, mode) == 0)
+            let result = try node.custos(["extract", item, "-o", folder, "--reason", "court"])
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            #expect(try sha256sum(folder + "/report.pdf") == (try sha256sum(file)))
+        }
+    }
+
     @Test func extractWithoutAReasonIsAUsageError() throws {
         let (node, item, _) = try Self.sealedNode()
         let result = try node.custos(["extract", item, "-o", node.directory.file("out")])
