@@ -99,6 +99,24 @@ struct HostilePeerTests {
         #expect(try FileSystem.listDirectory(folder).isEmpty, "no original, no temporary")
     }
 
+    /// An export is recorded before its files take their names: when it cannot be recorded, no
+    /// exported file is left in the folder (nor a temporary).
+    @Test func anExportThatCannotBeRecordedLeavesNoFile() throws {
+        let nodes = try TwoNodes()
+        let record = try nodes.seal([3000])[0]
+        let session = try nodes.sender.session()
+        let note = try session.ledger.latestCheckpoint()
+        let details = nodes.sender.vault.detailsPath.description
+        #expect(try run("rm", ["-rf", details]).status == 0)
+        try Data("not a folder".utf8).write(to: URL(fileURLWithPath: details))
+        let tokens = RawPath(nodes.directory.file("tokens"))
+        #expect(throws: (any Error).self) { _ = try session.exportTimeStamps(of: record, to: tokens, reason: "court") }
+        #expect(try FileSystem.listDirectory(tokens).isEmpty, "no token, no VERIFY.txt, no temporary")
+        let checkpoint = RawPath(nodes.directory.file("checkpoint"))
+        #expect(throws: (any Error).self) { try session.exportCheckpoint(note, to: checkpoint, reason: "court") }
+        #expect(((try? FileSystem.listDirectory(checkpoint)) ?? []).isEmpty, "no checkpoint file, no temporary")
+    }
+
     /// A name from a manifest that a shell or a terminal would misread is not used: the original
     /// is named by its item id.
     @Test(arguments: ["-rf.txt", "line\u{1b}[31m.txt", "c1\u{85}.txt"])
