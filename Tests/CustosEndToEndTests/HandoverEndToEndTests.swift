@@ -128,7 +128,8 @@ struct HandoverEndToEndTests {
     @Test func anAlteredHandoverIsRefused() throws {
         let pair = try Pair()
         try pair.transfer()
-        try Self.patch(pair.file, marker: "Taipei", Array("Tainan".utf8))
+        // The recipient rewritten: the signature over handover.json no longer holds.
+        try Self.patch(pair.file, marker: "\"to\":\"receiver", Array("\"to\":\"deceiver".utf8))
         let message = try pair.refused(status: 1)
         #expect(message.contains("handover.json was altered"), "\(message)")
     }
