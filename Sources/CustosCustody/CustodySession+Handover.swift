@@ -180,6 +180,8 @@ extension CustodySession {
         let receiveLock = try FileLock(vault.locksPath.appending("receive.lock"), exclusive: true, wait: true)
         defer { withExtendedLifetime((sealingLock, receiveLock)) {} }
         let checkpointComparison = try reader.compareWithKeptCheckpoint(checked)
+        // Each archive's descriptor is held until it is placed (`HandoverReader.isPlaced`).
+        ThisProcess.raiseOpenFileLimit()
         let archives = try reader.extractArchives(checked)
         defer { for archive in archives.values { FileSystem.remove(archive.temporary) } }
         for item in checked.items {

@@ -399,7 +399,9 @@ struct HandoverReader {
     /// descriptor; the re-read (`VaultVerifier.readArchive`, which opens by name) is refused
     /// unless the name is that same file before and after; the descriptor is held in the result,
     /// and the caller, once it has placed an archive, checks with `isPlaced` that the file that
-    /// took the archive's name is still that file. The caller removes the temporaries.
+    /// took the archive's name is still that file (one descriptor per archive is open until
+    /// then: the caller raises the process's soft limit first). The caller removes the
+    /// temporaries.
     func extractArchives(_ checked: Checked) throws -> [Hash: ExtractedArchive] {
         var wanted = [Hash: CheckedItem]()
         for item in checked.items {
