@@ -123,6 +123,41 @@ struct HandoverEndToEndTests {
         #expect((entry["digests"] as? [String: Any])?["sha256"] as? String == sha256)
         let peers = try pair.receiver.custos(["peer", "list"])
         #expect(peers.output.hasPrefix("sender.example.tw/evidence+"))
+        // The sender's checkpoint is kept beside its key, verbatim, for the next handover to be
+        // compared with; it is not taken for a key.
+        let kept = pair.receiver.vault + "/keys/peers/sender.example.tw%2Fevidence.checkpoint"
+        #expect(try sha256sum(kept) == (try sha256sum("\(out)/checkpoint.txt")))
+        var status = stat()
+        #expect(stat(kept, &status) == 0 && status.st_mode & 0o7777 == 0o400)
+        #expect(peers.output.split(separator: "\n").count == 1)
+    }
+
+    /// A node that shows this one two logs of the same size (here, a copy of the sender's vault
+    /// that went on on its own) is refused as a fork, with both roots named (exit 1).
+    @Test func aSecondLogOfTheSameSizeFromTheSenderIsRefusedAsAFork() throws {
+        let pair = try Pair()
+        let clone = Node(
+            existing: pair.sender.directory.file("clone-vault"), directory: pair.sender.directory)
+        #expect(try run("cp", ["-a", pair.sender.vault, clone.vault]).status == 0)
+        // Both logs grow alike (a seal each, then a transfer), so both checkpoints are of one size.
+        let more = try pair.sender.directory.write("in/more.bin", randomBytes(5000))
+        #expect(try pair.sender.custos(["ingest", "--case", "C-9", more]).status == 0)
+        try pair.transfer()
+        #expect(try pair.receiver.custos(["receive", pair.file]).status == 0)
+        let evidence = try clone.directory.write("in/other.bin", randomBytes(5000))
+        #expect(try clone.custos(["ingest", "--case", "C-9", evidence]).status == 0)
+        let otherID = try #require(try clone.items().first { $0["item"] as? String != pair.id }?["item"] as? String)
+        let forked = clone.directory.file("forked.tar")
+        let sent = try clone.custos([
+            "transfer", otherID, "--to", "receiver.example.tw/evidence", "--reason", "trial", "-o", forked,
+        ])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let before = try pair.receiver.coverage()
+        let refused = try pair.receiver.custos(["receive", forked])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("signed two different logs of size"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("(a fork)"), "\(refused.stderr)")
+        #expect(try pair.receiver.coverage().entries == before.entries, "nothing is recorded")
     }
 
     @Test func anAlteredHandoverIsRefused() throws {
