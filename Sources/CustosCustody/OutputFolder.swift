@@ -29,7 +29,8 @@ struct OutputFolder {
         let status = try directory.status()
         let me = ThisProcess.effectiveUserID
         guard status.uid == me else {
-            let owner = ThisProcess.accountName(userID: status.uid).map { "\($0), uid \(status.uid)" } ?? "uid \(status.uid)"
+            let owner =
+                ThisProcess.accountName(userID: status.uid).map { "\($0), uid \(status.uid)" } ?? "uid \(status.uid)"
             throw CustodyError(
                 .refused,
                 "\(path): is owned by another account (\(owner)), which could replace a file after it is written; "

@@ -22,7 +22,8 @@ struct TimestampExport: ParsableCommand {
             """)
     @OptionGroup var vault: VaultOptions
     @Argument(help: "Item id (or a unique prefix), or a SHA-256 prefix.") var item: String
-    @Option(name: .shortAndLong, help: "The folder to write into (made, mode 0700, if missing; no file in it is overwritten).") var output: String
+    @Option(name: .shortAndLong, help: "The folder to write into (made, mode 0700, if missing; no file in it is overwritten).")
+    var output: String
     @Option(help: "Why the tokens leave the vault (recorded; one line, at most 4096 bytes).") var reason: String
     @Option(help: "Your name as the examiner, kept with the reason (the account is recorded in any case).")
     var examiner: String?
