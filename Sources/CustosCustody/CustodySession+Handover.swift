@@ -18,6 +18,44 @@ public struct TransferReceipt: Sendable {
     public var event: RecordedEvent
 }
 
+/// How a handover's checkpoint compares with the largest kept from its sender
+/// (`HandoverReader.compareWithKeptCheckpoint` gives the rule); its `name` is recorded in the
+/// receipt's details document (`checkpointComparison`).
+public enum PeerCheckpointComparison: Sendable, Equatable {
+    /// None was kept: this is the first.
+    case first
+    /// Of the size kept, with the same root.
+    case same(UInt64)
+    /// Larger than the one kept (of that size); not proven consistent with it.
+    case larger(than: UInt64)
+    /// Smaller than the one kept (of that size); not proven consistent with it.
+    case smaller(than: UInt64)
+
+    /// Whether the handover's checkpoint is kept in place of the one kept.
+    public var replacesKept: Bool {
+        switch self {
+        case .first, .larger: true
+        case .same, .smaller: false
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .first: "first"
+        case .same: "same"
+        case .larger: "larger"
+        case .smaller: "smaller"
+        }
+    }
+
+    public var keptSize: UInt64? {
+        switch self {
+        case .first: nil
+        case .same(let size), .larger(than: let size), .smaller(than: let size): size
+        }
+    }
+}
+
 /// What `receive` checked, stored and recorded.
 public struct ReceiveReceipt: Sendable {
     public var origin: String
@@ -28,6 +66,8 @@ public struct ReceiveReceipt: Sendable {
     public var shared: Set<String>
     /// Why the items have no time stamp of this node's TSA (nil when stamped, or without a TSA).
     public var stampFailure: String?
+    /// How the sender's checkpoint compared with the largest this vault kept from it.
+    public var checkpointComparison: PeerCheckpointComparison
 }
 
 // MARK: - transfer
@@ -49,6 +89,17 @@ extension CustodySession {
         now: String = SystemClock.now()
     ) throws -> TransferReceipt {
         try CustodyText.check(recipient, what: "the recipient bureau", subject: "--to", limit: 256)
+        // The recipient is named as `peer add` names peers, by its origin: the receiving node
+        // compares it with its own and refuses a handover addressed to another node.
+        guard isValidNoteKeyName(recipient), recipient.utf8.count <= 200 else {
+            throw CustodyError(
+                .refused,
+                "--to \"\(recipient)\": not a node's origin (the name in its checkpoints and in its custos key, "
+                    + "e.g. court.example.tw/evidence: no spaces, no '+')")
+        }
+        guard recipient != vault.configuration.origin else {
+            throw CustodyError(.refused, "--to \(recipient): is this node's own origin; a handover is for another node")
+        }
         try CustodyText.check(reason, what: "the reason", subject: "--reason")
         try checkExaminer()
         guard !records.isEmpty else { throw CustodyError(.refused, "transfer: no items named") }
@@ -97,24 +148,30 @@ extension CustodySession {
     ///
     /// 1. the tar is readable and holds exactly the expected members (no other names, no links);
     /// 2. `handover.sig` is signed by a known peer (`keys/peers/`) and names the SHA-256 of
-    ///    `handover.json` (`.untrusted` for an unknown node, `.altered` for another digest);
+    ///    `handover.json` (`.untrusted` for an unknown node, `.altered` for another digest), and
+    ///    the handover is addressed to this node: its `to` (`transfer --to`) is this vault's
+    ///    origin (`.refused` otherwise);
     /// 3. `checkpoint.txt` is signed by the same key, of the sender's origin, of the size and
     ///    root that `handover.json` names;
     /// 4. every entry parses, is a `sealed` (or, for stamps, `timestamped`) entry of that origin
     ///    about the item, and its inclusion proof leads to the checkpoint's root; every token
     ///    re-hashes to its entry's `token`;
     /// 5. every manifest's SHA-256 is the entry's `manifest`;
-    /// 6. every archive's raw SHA-256 is the entry's `archive`, and its original re-hashes to the
+    /// 6. (under the receive lock) the checkpoint is consistent, as far as can be proven, with
+    ///    the largest kept from this sender (`HandoverReader.compareWithKeptCheckpoint`: of the
+    ///    same size, the same root; `.altered` for a fork);
+    /// 7. every archive's raw SHA-256 is the entry's `archive`, and its original re-hashes to the
     ///    entry's digests and size (`VaultVerifier.readArchive`, in a temporary under `tmp/`);
-    /// 7. no item is in this vault already (`.duplicate`).
+    /// 8. no item is in this vault already (`.duplicate`).
     ///
     /// Then the archives are placed by content address (shared, once re-read, when the content
-    /// is there already), the manifests stored, and one `received` event recorded: an entry per
-    /// item with the sealed entry's content members, `from` and `fromIndex`, and its index row.
+    /// is there already), the manifests stored, the sender's checkpoint kept when it is the
+    /// largest received from it, and one `received` event recorded: an entry per item with the
+    /// sealed entry's content members, `from` and `fromIndex`, and its index row.
     public func receive(_ file: RawPath, reason: String?, now: String = SystemClock.now()) throws -> ReceiveReceipt {
         if let reason { try CustodyText.check(reason, what: "the reason", subject: "--reason") }
         try checkExaminer()
-        let reader = HandoverReader(vault: vault, file: file)
+        let reader = try HandoverReader(vault: vault, file: file)
         let carried = try reader.readDocuments()
         let checked = try reader.check(carried)
         // One receive at a time, and none beside the daemon's reconciliation (which removes
@@ -122,6 +179,9 @@ extension CustodySession {
         let (sealingLock, _) = try vault.beginSealing()
         let receiveLock = try FileLock(vault.locksPath.appending("receive.lock"), exclusive: true, wait: true)
         defer { withExtendedLifetime((sealingLock, receiveLock)) {} }
+        let checkpointComparison = try reader.compareWithKeptCheckpoint(checked)
+        // Each archive's descriptor is held until it is placed (`HandoverReader.isPlaced`).
+        ThisProcess.raiseOpenFileLimit()
         let archives = try reader.extractArchives(checked)
         defer { for archive in archives.values { FileSystem.remove(archive.temporary) } }
         for item in checked.items {
@@ -149,7 +209,17 @@ extension CustodySession {
                     temporary: archive.temporary, as: .archive(content: content, compression: archive.compression),
                     durability: .immediate)
                 {
-                case .placed: storedArchive[content] = archive.archiveHash
+                case .placed(let placed):
+                    // The temporary's name could have been given to other bytes after they were
+                    // re-read: what took the archive's name must be the file that was checked.
+                    guard reader.isPlaced(archive, as: placed, in: vault.objects) else {
+                        try? vault.objects.remove(placed)
+                        throw CustodyError(
+                            .altered,
+                            "\(file): \(vault.objects.describe(placed)) is not the archive that was checked (its temporary, "
+                                + "\(archive.temporary), was replaced); nothing was received")
+                    }
+                    storedArchive[content] = archive.archiveHash
                 case .alreadyStored(let existing):
                     let contents = try VaultVerifier(vault: vault).readArchive(
                         existing, wantMD5: archive.digests.md5 != nil, wantSHA1: archive.digests.sha1 != nil)
@@ -210,9 +280,18 @@ extension CustodySession {
             ]),
         ]
         if let reason { details["reason"] = .string(reason) }
+        details["checkpointComparison"] = .string(checkpointComparison.name)
+        if let keptSize = checkpointComparison.keptSize { details["keptCheckpoint"] = .integer(Int64(keptSize)) }
+        // Kept before the receipt is recorded: a recorded receipt's checkpoint was compared and,
+        // when it was the largest, kept for the next handover of this sender.
+        if checkpointComparison.replacesKept {
+            do { try vault.keepPeerCheckpoint(carried.checkpoint, origin: checked.origin) } catch {
+                throw CustodyError(.missing, "\(file): \(error); nothing was received", cause: error)
+            }
+        }
         let event = try recordEvent(.received, entries: entries, details: details, now: now)
         return ReceiveReceipt(
             origin: checked.origin, document: checked.documentHash, event: event, shared: shared,
-            stampFailure: stampFailure)
+            stampFailure: stampFailure, checkpointComparison: checkpointComparison)
     }
 }

@@ -7,9 +7,10 @@ import CustosVault
 extension CustodySession {
     /// Writes an item's RFC 3161 tokens (`<item>-N.tsr`, each re-hashed against its entry first),
     /// each authority's trust anchors and the `openssl ts -verify` command lines (`VERIFY.txt`)
-    /// into `folder` (created if needed), then records an `exported` event about the item (facts:
-    /// `what: "timestamps"`, `tokens`; the reason, folder and files in the details document).
-    /// Returns the text of `VERIFY.txt`.
+    /// into `folder` (made, 0700, when missing), and records an `exported` event about the item
+    /// (facts: `what: "timestamps"`, `tokens`; the reason, folder and files in the details
+    /// document) before the files take their names (`writeExport`). Returns the text of
+    /// `VERIFY.txt`.
     public func exportTimeStamps(of record: ItemRecord, to folder: RawPath, reason: String) throws -> String {
         try CustodyText.check(reason, what: "the reason", subject: "--reason")
         try checkExaminer()
@@ -17,8 +18,7 @@ extension CustodySession {
         let stampedBy = Set(stamps.map(\.record.source))
         let awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
         guard !stamps.isEmpty else { throw CustodyError(.refused, "item \(record.item): has no time stamp yet") }
-        try FileSystem.makeDirectory(folder)
-        var files = [String]()
+        var files = ExportFiles()
         var lines = [
             "# Time stamps of item \(record.item) (\(record.displayName)), SHA-256 \(record.sha256.hex).",
             "# Each command prints \"Verification: OK\" for a good token. Run them in this folder.",
@@ -33,9 +33,8 @@ extension CustodySession {
             else {
                 throw CustodyError(.altered, "entry \(stamp.entry.sequence): its token was altered; run custos verify")
             }
-            let anchorsName = try exportAnchors(source: stamp.record.source, anchors: stamp.record.anchors, to: folder)
-            try FileSystem.writeDurably(token, to: folder.appending(name))
-            files += [name, anchorsName]
+            let anchorsName = try exportAnchors(source: stamp.record.source, anchors: stamp.record.anchors, into: &files)
+            files.add(name, token)
             lines.append(
                 "# [\(stamp.record.source)] genTime \(stamp.record.genTime), serial \(stamp.record.serial), by \(stamp.record.authority)"
             )
@@ -47,17 +46,18 @@ extension CustodySession {
             lines.append("# Still awaiting a token from: \(awaiting.joined(separator: ", ")).")
         }
         let text = lines.joined(separator: "\n") + "\n"
-        try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
-        try recordExport(
+        files.add("VERIFY.txt", Array(text.utf8))
+        try writeExport(
             "timestamps", items: [record.item], facts: ["tokens": .integer(Int64(stamps.count))], reason: reason,
-            folder: folder, files: files + ["VERIFY.txt"])
+            folder: folder, files: files)
         return text
     }
 
     /// Writes a checkpoint (`checkpoint-N.txt`), its signed text (`.body`), its RFC 3161 tokens
     /// (each re-checked against the text first), each authority's anchors and the `openssl ts
-    /// -verify -data` lines (`VERIFY.txt`) into `folder` (created if needed), then records an
-    /// `exported` event about the whole vault (item `""`; facts: `what: "checkpoint"`, `size`).
+    /// -verify -data` lines (`VERIFY.txt`) into `folder` (made, 0700, when missing), and records
+    /// an `exported` event about the whole vault (item `""`; facts: `what: "checkpoint"`, `size`)
+    /// before the files take their names (`writeExport`).
     public func exportCheckpoint(_ note: String, to folder: RawPath, reason: String) throws {
         try CustodyText.check(reason, what: "the reason", subject: "--reason")
         try checkExaminer()
@@ -69,11 +69,10 @@ extension CustodySession {
         guard !stamps.isEmpty else {
             throw CustodyError(.refused, "the checkpoint of size \(checkpoint.size) has no time stamp")
         }
-        try FileSystem.makeDirectory(folder)
         let base = "checkpoint-\(checkpoint.size)"
-        try FileSystem.writeDurably(Array(note.utf8), to: folder.appending("\(base).txt"))
-        try FileSystem.writeDurably(body, to: folder.appending("\(base).body"))
-        var files = ["\(base).txt", "\(base).body"]
+        var files = ExportFiles()
+        files.add("\(base).txt", Array(note.utf8))
+        files.add("\(base).body", body)
         var lines = [
             "# Time stamps of the checkpoint of size \(checkpoint.size), root \(checkpoint.root.base64).",
             "# \(base).body is its signed text (SHA-256 \(imprint.hex)); each token stamps that digest.",
@@ -89,38 +88,64 @@ extension CustodySession {
                     "checkpoint \(checkpoint.size): the \(stamp.source) token does not stamp its text; run custos verify")
             }
             let name = "\(base)-\(stamp.source).tsr"
-            let anchorsName = try exportAnchors(source: stamp.source, anchors: stamp.anchors, to: folder)
-            try FileSystem.writeDurably(stamp.token, to: folder.appending(name))
-            files += [name, anchorsName]
+            let anchorsName = try exportAnchors(source: stamp.source, anchors: stamp.anchors, into: &files)
+            files.add(name, stamp.token)
             lines.append("openssl ts -verify -data \(base).body -in \(name) -CAfile \(anchorsName)")
         }
         let text = lines.joined(separator: "\n") + "\n"
-        try FileSystem.writeDurably(Array(text.utf8), to: folder.appending("VERIFY.txt"))
-        try recordExport(
+        files.add("VERIFY.txt", Array(text.utf8))
+        try writeExport(
             "checkpoint", items: [""], facts: ["size": .integer(Int64(checkpoint.size))], reason: reason,
-            folder: folder, files: files + ["VERIFY.txt"])
+            folder: folder, files: files)
     }
 
-    /// Records an `exported` event once what it names has been written: `what` and `facts` in the
-    /// entries; the reason, the folder and the files written in the details document.
-    private func recordExport(
-        _ what: String, items: [String], facts: JSONObject, reason: String, folder: RawPath, files: [String]
+    /// The files of an export, by name, in the order first given (an authority's anchors, named
+    /// once however many tokens it signed).
+    struct ExportFiles {
+        private(set) var files = [(name: String, bytes: [UInt8])]()
+
+        mutating func add(_ name: String, _ bytes: [UInt8]) {
+            if !files.contains(where: { $0.name == name }) { files.append((name, bytes)) }
+        }
+    }
+
+    /// Writes an export as `extract` writes originals (`OutputFolder`): the folder held by a
+    /// descriptor and refused when another account may change it; every name checked free first
+    /// (an export never writes over a file: a taken name refuses it, nothing written); each file
+    /// made as a new temporary (`O_EXCL | O_NOFOLLOW`) and fsynced; then the `exported` event
+    /// recorded (`what` and `facts` in the entries; the reason, the folder and the files in the
+    /// details document); only then each file renamed to its name without replacing anything,
+    /// and the folder fsynced. When the event cannot be recorded, the temporaries are removed:
+    /// no exported file takes its name that the log does not record.
+    private func writeExport(
+        _ what: String, items: [String], facts: JSONObject, reason: String, folder: RawPath, files: ExportFiles
     ) throws {
+        let output = try OutputFolder(folder)
+        let names = files.files.map { Array($0.name.utf8) }
+        try output.refuseTaken(names, what: "an export")
+        var written = [OutputFolder.WrittenFile]()
+        var placed = false
+        defer { if !placed { for file in written { output.discard(file.temporary) } } }
+        for (index, file) in files.files.enumerated() {
+            written.append(try output.write(file.bytes, label: "export-\(index)"))
+        }
         var facts = facts
         facts["what"] = .string(what)
-        let unique = files.reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        try recordEvent(
+        let recorded = try recordEvent(
             .exported, items: items, facts: facts,
             details: [
                 "reason": .string(reason), "folder": .byteString(folder.absolute.bytes),
-                "files": .array(unique.map { .string($0) }),
+                "files": .array(files.files.map { .string($0.name) }),
             ])
+        placed = true
+        let entry = "the export (entry \(recorded.entries[0].sequence))"
+        for (file, name) in zip(written, names) { try output.place(file, as: name, recorded: entry) }
     }
 
-    /// Writes the trust anchors a token of `source` is checked against into `folder` (the node's
-    /// `tsa/chain.pem`, or an external authority's anchors as the vault kept them, re-hashed
-    /// first) and returns the file's name there.
-    private func exportAnchors(source: String, anchors: Hash?, to folder: RawPath) throws -> String {
+    /// Adds the trust anchors a token of `source` is checked against to the files of an export
+    /// (the node's `tsa/chain.pem`, or an external authority's anchors as the vault kept them,
+    /// re-hashed first) and returns the file's name there.
+    private func exportAnchors(source: String, anchors: Hash?, into files: inout ExportFiles) throws -> String {
         let name: String
         let bytes: [UInt8]
         if source == TimeStampRecord.nodeSource {
@@ -135,7 +160,7 @@ extension CustodySession {
             }
             bytes = kept
         }
-        try FileSystem.writeDurably(bytes, to: folder.appending(name))
+        files.add(name, bytes)
         return name
     }
 }

@@ -35,11 +35,13 @@ extension CustodySession {
     /// last component of the name in its manifest, byte-exact, the manifest re-hashed first), or
     /// under its item id when that name is not a safe single component.
     ///
-    /// Safely: the folder is held by a descriptor (a symbolic link as the folder is refused); each
-    /// file is made beside its name as a new temporary (`O_CREAT | O_EXCL | O_NOFOLLOW`, 0600),
-    /// fsynced, then renamed to its name without replacing anything, and the folder fsynced. An
-    /// existing file is never overwritten: a name that is taken refuses the whole command before
-    /// anything is written (`CustodyError.exists`), as does `reason` (`CustodyText.check`).
+    /// Safely (`OutputFolder`): the folder is held by a descriptor (a symbolic link as the folder
+    /// is refused, and so is a folder another account owns or may write into without the sticky
+    /// bit); each file is made beside its name as a new temporary (`O_CREAT | O_EXCL |
+    /// O_NOFOLLOW`, 0600), fsynced, then, once recorded, renamed to its name without replacing
+    /// anything, and the folder fsynced. An existing file is never overwritten: a name that is
+    /// taken refuses the whole command before anything is written (`CustodyError.exists`), as
+    /// does `reason` (`CustodyText.check`).
     ///
     /// Each item gets its own `extracted` event (its result and digest are its own): `result`
     /// `ok` with the `sha256` written, or `failed` with the `fault` code (and the `sha256` found,
@@ -48,7 +50,7 @@ extension CustodySession {
     public func extract(_ records: [ItemRecord], to folder: RawPath, reason: String) throws -> [ExtractionOutcome] {
         try CustodyText.check(reason, what: "the reason", subject: "--reason")
         try checkExaminer()
-        let directory = try HeldDirectory(folder, create: true)
+        let directory = try OutputFolder(folder)
         let absoluteFolder = folder.absolute
 
         // Every name first: nothing is written when one is taken.
@@ -96,11 +98,12 @@ extension CustodySession {
             do {
                 recorded = try recordEvent(.extracted, items: [plan.record.item], facts: facts, details: details)
             } catch {
-                if let written = result.written { directory.remove(written.temporary) }  // not recorded: not out
+                if let written = result.written { directory.discard(written.temporary) }  // not recorded: not out
                 throw error
             }
             if let written = result.written {
-                try place(written, as: plan.name, in: directory, entry: recorded.entries[0].sequence)
+                try directory.place(
+                    written, as: plan.name, recorded: "the extraction (entry \(recorded.entries[0].sequence))")
             }
             outcomes.append(
                 ExtractionOutcome(
@@ -136,8 +139,8 @@ extension CustodySession {
     /// One original out, into a temporary: written while re-hashed, compared, synced. On success
     /// the temporary is kept, not yet named: the caller records the extraction, then names it
     /// (`place`), so no original leaves the vault that the log does not record.
-    private func takeOut(_ record: ItemRecord, entry: CustodyEntry, name: [UInt8], into directory: HeldDirectory)
-        throws -> (outcome: ExtractionOutcome.Result, found: Hash?, archive: StoredObject?, written: WrittenFile?)
+    private func takeOut(_ record: ItemRecord, entry: CustodyEntry, name: [UInt8], into directory: OutputFolder)
+        throws -> (outcome: ExtractionOutcome.Result, found: Hash?, archive: StoredObject?, written: OutputFolder.WrittenFile?)
     {
         guard let want = entry.digests, let archiveHash = entry.archive, let size = entry.size else {
             return (.failed(code: "entry-incomplete", message: "the sealed entry lacks digests"), nil, nil, nil)
@@ -158,10 +161,9 @@ extension CustodySession {
             )
         }
         let location = vault.objects.describe(archive)
-        let temporary = Array(".custos-extract-\(ThisProcess.identifier)-\(record.item)".utf8)
-        let file = try directory.createExclusive(temporary)
+        let (file, temporary) = try directory.createTemporary("extract-\(record.item)")
         var kept = false
-        defer { if !kept { directory.remove(temporary) } }
+        defer { if !kept { directory.discard(temporary) } }
         var writeFailure: (any Error)?
         let contents: VaultVerifier.ArchiveContents
         do {
@@ -196,38 +198,8 @@ extension CustodySession {
                 nil
             }
         if let (code, message) = mismatch { return (.failed(code: code, message: message), found, archive, nil) }
-        try file.sync()
-        let status = try file.status()
+        let written = try directory.written(file, temporary: temporary)
         kept = true
-        return (.ok(sha256: found), found, archive, WrittenFile(temporary: temporary, device: status.device, inode: status.inode))
-    }
-
-    /// A verified original in its temporary, not yet named.
-    struct WrittenFile {
-        var temporary: [UInt8]
-        var device: UInt64
-        var inode: UInt64
-    }
-
-    /// Gives a recorded extraction's file its name, without replacing anything, and checks that
-    /// the file that took the name is the one written (a folder others may write into could have
-    /// had the temporary swapped); then syncs the folder.
-    private func place(_ written: WrittenFile, as name: [UInt8], in directory: HeldDirectory, entry: UInt64) throws {
-        let kept = directory.path(of: written.temporary)
-        do {
-            try directory.renameNoReplace(written.temporary, to: name)
-        } catch {
-            throw CustodyError(
-                .exists,
-                "\(directory.path(of: name)): the extraction is recorded (entry \(entry)), but the file could not "
-                    + "take its name; it is kept as \(kept)", cause: error)
-        }
-        guard let placed = directory.identity(of: name), placed == (written.device, written.inode) else {
-            throw CustodyError(
-                .altered,
-                "\(directory.path(of: name)): is not the file written for entry \(entry) (the temporary was replaced in "
-                    + "the folder); do not use it, extract again into a folder only you can write")
-        }
-        try directory.sync()
+        return (.ok(sha256: found), found, archive, written)
     }
 }

@@ -10,14 +10,30 @@ import Foundation
 /// Reads and checks a handover file for `receive`. Nothing it reads is written to disk by the
 /// name it has in the file: small members are read into memory, archives into temporaries this
 /// node names under the vault's `tmp/`.
+///
+/// The file is opened once, here, and every pass reads that descriptor from its start: the
+/// documents checked and the archives taken are of one file, even if its name is given to
+/// another file meanwhile.
 struct HandoverReader {
     let vault: Vault
     let file: RawPath
+    private let descriptor: FileDescriptor
     private let digester = OpenSSLSHA256()
 
-    init(vault: Vault, file: RawPath) {
+    init(vault: Vault, file: RawPath) throws {
         self.vault = vault
         self.file = file
+        let refusal = { (reason: String, cause: (any Error)?) in
+            CustodyError(.refused, "\(file): \(reason); nothing was received", cause: cause)
+        }
+        do {
+            descriptor = try FileSystem.openForReading(file)
+        } catch {
+            throw refusal("cannot be read", error)
+        }
+        let isRegularFile: Bool
+        do { isRegularFile = try descriptor.status().isRegularFile } catch { throw refusal("cannot be read", error) }
+        guard isRegularFile else { throw refusal("is not a regular file", nil) }
     }
 
     /// The small members, as carried, and the names of the archives.
@@ -49,11 +65,17 @@ struct HandoverReader {
         var origin: String
         var documentHash: Hash
         var items: [CheckedItem]
+        /// The sender's checkpoint (`checkpoint.txt`), its signature checked, and the key that did.
+        var checkpoint: Checkpoint
+        var signer: Ed25519NoteVerifier
     }
 
     /// An archive taken out of the handover into a temporary, and what re-reading it gave.
     struct ExtractedArchive {
         var temporary: RawPath
+        /// The descriptor the temporary was written and re-read through, held until the archive
+        /// is placed: the file placed must be this one (`isPlaced(as:)`).
+        var file: FileDescriptor
         var compression: Compression
         var archiveHash: Hash
         var digests: EvidenceDigests
@@ -69,17 +91,10 @@ struct HandoverReader {
     }
 
     /// Visits every member of the tar in order (each header checked: a regular file under a
-    /// name a handover holds, no link); `body` reads the member or leaves it.
+    /// name a handover holds, no link), reading the one descriptor from its start; `body` reads
+    /// the member or leaves it.
     private func forEachMember(_ body: (HandoverMember, ArchiveEntryHeader, ArchiveReader) throws -> Void) throws {
-        let descriptor: FileDescriptor
-        do {
-            descriptor = try FileSystem.openForReading(file)
-            guard try descriptor.status().isRegularFile else { throw refuse("is not a regular file") }
-        } catch let error as CustodyError {
-            throw error
-        } catch {
-            throw refuse("cannot be read", cause: error)
-        }
+        do { try descriptor.rewind() } catch { throw refuse("cannot be read", cause: error) }
         do {
             // A handover is a plain tar (zstd read too): no other decompressor runs on untrusted bytes.
             let reader = try ArchiveReader(
@@ -213,6 +228,13 @@ struct HandoverReader {
         guard document.origin == origin, document.key == signer.key.text else {
             throw refuse(.altered, "handover.json names another origin or key than the one that signed it")
         }
+        // Addressed to this node: `transfer --to` names the recipient by its origin, as `peer add`
+        // names peers. A handover signed for another node is refused here, whoever brings it.
+        guard document.recipient == vault.configuration.origin else {
+            throw refuse(
+                "it is addressed to \(DisplayName.escape(Array(document.recipient.utf8))), not to this node "
+                    + "(\(vault.configuration.origin))")
+        }
         // 3. The checkpoint: signed by the same key, of the sender's log, the one the proofs lead to.
         let checkpoint: Checkpoint
         do {
@@ -292,7 +314,53 @@ struct HandoverReader {
                     caseID: manifest["acquisition"]?["case"]?.stringValue ?? "",
                     exhibit: manifest["acquisition"]?["exhibit"]?.stringValue ?? "", name: name))
         }
-        return Checked(origin: origin, documentHash: documentHash, items: items)
+        return Checked(
+            origin: origin, documentHash: documentHash, items: items, checkpoint: checkpoint, signer: signer)
+    }
+
+    /// Step 6, under the receive lock: the handover's checkpoint against the largest this vault
+    /// kept from the same sender (`keys/peers/<origin>.checkpoint`).
+    ///
+    /// The rule, and why: a node that shows two bureaus two different logs (a split view) signs
+    /// two checkpoints that are not consistent. Of the same size, they must have the same root:
+    /// two roots are a fork, proven by the two signatures, and the handover is refused (`.altered`)
+    /// naming both. Of different sizes, consistency is proven only by an RFC 6962 consistency
+    /// proof between them, and the sender cannot carry one: it does not know which checkpoint
+    /// this node kept. So a larger checkpoint is accepted and kept in place of the old one, and
+    /// a smaller one is accepted and the larger kept; the receipt records what was compared
+    /// (`checkpointComparison`, `keptCheckpoint`), and both checkpoints stay signed, kept
+    /// verbatim, so a consistency proof asked of the sender later (`custos consistency`) settles it.
+    func compareWithKeptCheckpoint(_ checked: Checked) throws -> PeerCheckpointComparison {
+        let keptPath = vault.peerCheckpointPath(origin: checked.origin)
+        let keptText: String?
+        do { keptText = try vault.keptPeerCheckpoint(origin: checked.origin) } catch {
+            throw refuse(.missing, "the checkpoint kept from \(checked.origin) (\(keptPath)) cannot be read", cause: error)
+        }
+        guard let keptText else { return .first }
+        let kept: Checkpoint
+        do {
+            let note = try SignedNote(parsing: keptText)
+            _ = try note.verifiedSignatures(by: [checked.signer])
+            kept = try Checkpoint(parsing: note.text)
+            guard kept.origin == checked.origin else {
+                throw CustodyError(.altered, "it is a checkpoint of \(kept.origin)")
+            }
+        } catch {
+            throw refuse(
+                .altered, "\(keptPath), the checkpoint kept from \(checked.origin), is not one it signed", cause: error)
+        }
+        let seen = checked.checkpoint
+        if seen.size == kept.size {
+            guard seen.root == kept.root else {
+                throw refuse(
+                    .altered,
+                    "\(checked.origin) signed two different logs of size \(seen.size) (a fork): checkpoint.txt has root "
+                        + "\(seen.root.base64), the checkpoint this vault kept from it (\(keptPath)) has root "
+                        + "\(kept.root.base64)")
+            }
+            return .same(kept.size)
+        }
+        return seen.size > kept.size ? .larger(than: kept.size) : .smaller(than: kept.size)
     }
 
     /// An entry of the sender's log about `item`, at the index it names, proven in the checkpoint.
@@ -322,9 +390,18 @@ struct HandoverReader {
         return entry
     }
 
-    /// Step 6: each archive, copied out of the tar into a temporary under `tmp/` (a name this node
-    /// gives), fsynced, and re-read: its raw SHA-256 and its original's digests and size must be
-    /// those its entries record. The caller removes the temporaries.
+    /// Step 7: each archive, copied out of the tar into a temporary under `tmp/` (a name this node
+    /// gives), its raw SHA-256 computed from the bytes as they are written, fsynced, and re-read:
+    /// its raw SHA-256 and its original's digests and size must be those its entries record.
+    ///
+    /// The bytes kept are the bytes checked: the raw SHA-256 (the sealed entry's `archive`,
+    /// which fixes the original inside) is of the bytes written through the temporary's
+    /// descriptor; the re-read (`VaultVerifier.readArchive`, which opens by name) is refused
+    /// unless the name is that same file before and after; the descriptor is held in the result,
+    /// and the caller, once it has placed an archive, checks with `isPlaced` that the file that
+    /// took the archive's name is still that file (one descriptor per archive is open until
+    /// then: the caller raises the process's soft limit first). The caller removes the
+    /// temporaries.
     func extractArchives(_ checked: Checked) throws -> [Hash: ExtractedArchive] {
         var wanted = [Hash: CheckedItem]()
         for item in checked.items {
@@ -357,20 +434,42 @@ struct HandoverReader {
                 throw CustodyError(.missing, "\(temporary): cannot be written", cause: error)
             }
             temporaries.append(temporary)
+            let copied = MessageDigest(.sha256)
             while true {
                 let count = try reader.read(into: buffer)
                 if count == 0 { break }
-                do { try output.write(UnsafeRawBufferPointer(rebasing: buffer[..<count])) } catch {
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                copied.update(chunk)
+                do { try output.write(chunk) } catch {
                     throw CustodyError(.missing, "\(temporary): cannot be written", cause: error)
                 }
             }
             do { try output.sync() } catch {
                 throw CustodyError(.missing, "\(temporary): cannot be written", cause: error)
             }
+            let copiedHash = copied.finishHash()
+            guard copiedHash == item.archive else {
+                throw refuse(
+                    .altered,
+                    "objects/\(content.hex)\(suffix): its SHA-256 is \(copiedHash.hex), the entry of item "
+                        + "\(item.item) names \(item.archive.hex)")
+            }
+            let written: FileStatus
+            do { written = try output.status() } catch {
+                throw CustodyError(.missing, "\(temporary): cannot be examined", cause: error)
+            }
             let contents: VaultVerifier.ArchiveContents
             do {
+                // `readArchive` opens by name (O_NOFOLLOW): the name must still be the file written,
+                // before and after, so that the original re-hashed is the one in the bytes kept.
+                guard isWrittenFile(written, at: temporary) else { throw CustodyError(.altered, "replaced") }
                 contents = try VaultVerifier(vault: vault).readArchive(
                     temporary, wantMD5: item.digests.md5 != nil, wantSHA1: item.digests.sha1 != nil)
+                guard isWrittenFile(written, at: temporary) else { throw CustodyError(.altered, "replaced") }
+            } catch let error as CustodyError {
+                throw refuse(
+                    .altered, "\(temporary), the copy of objects/\(content.hex)\(suffix), was replaced while it was re-read",
+                    cause: error)
             } catch {
                 throw refuse(.altered, "objects/\(content.hex)\(suffix) is not a readable sealed archive", cause: error)
             }
@@ -397,7 +496,7 @@ struct HandoverReader {
                         + archiveFaults.map { "[\($0.code)] \($0.message)" }.joined(separator: "; "))
             }
             extracted[content] = ExtractedArchive(
-                temporary: temporary, compression: compression, archiveHash: contents.archiveHash,
+                temporary: temporary, file: output, compression: compression, archiveHash: contents.archiveHash,
                 digests: contents.digests)
         }
         guard extracted.count == wanted.count else {
@@ -405,5 +504,20 @@ struct HandoverReader {
         }
         done = true
         return extracted
+    }
+
+    /// Whether the object `placed`, opened from the store, is the temporary `archive` was written
+    /// through (same device and inode; the descriptor, still open, keeps the inode from being
+    /// reused): the bytes kept are the bytes whose SHA-256 was computed as they were written.
+    func isPlaced(_ archive: ExtractedArchive, as placed: StoredObject, in objects: any ObjectStore) -> Bool {
+        guard let written = try? archive.file.status(), let kept = try? objects.openForReading(placed),
+            let now = try? kept.status()
+        else { return false }
+        return now.isRegularFile && now.device == written.device && now.inode == written.inode
+    }
+
+    private func isWrittenFile(_ written: FileStatus, at path: RawPath) -> Bool {
+        guard let now = try? FileSystem.linkStatus(path) else { return false }
+        return now.isRegularFile && now.device == written.device && now.inode == written.inode
     }
 }

@@ -136,6 +136,12 @@ public final class FileDescriptor {
         guard fsync(rawValue) == 0 else { throw FileSystemError.syscall("fsync", path: path.description) }
     }
 
+    /// Moves back to the start of the file, to read it again through this same descriptor (the
+    /// same file, whatever was done to its name meanwhile).
+    public func rewind() throws {
+        guard lseek(rawValue, 0, SEEK_SET) == 0 else { throw FileSystemError.syscall("lseek", path: path.description) }
+    }
+
     /// Hints the kernel that the file is read once, front to back.
     public func adviseSequential() {
         _ = posix_fadvise(rawValue, 0, 0, POSIX_FADV_SEQUENTIAL)

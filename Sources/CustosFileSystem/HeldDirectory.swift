@@ -38,6 +38,13 @@ public final class HeldDirectory {
 
     deinit { close(fd) }
 
+    /// The status of the folder held (fstat of the descriptor, not of its path).
+    public func status() throws -> FileStatus {
+        var s = stat()
+        guard fstat(fd, &s) == 0 else { throw FileSystemError.syscall("fstat", path: path.description) }
+        return FileStatus(s)
+    }
+
     /// The path of `name` in the folder, for messages only.
     public func path(of name: [UInt8]) -> RawPath { path.appending(component: name) }
 

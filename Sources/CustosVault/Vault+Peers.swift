@@ -6,12 +6,24 @@ import Foundation
 /// The nodes this vault trusts to hand items over (`custos peer add`): each one's verifier key,
 /// `keys/peers/<origin>.vkey`, where the origin's bytes other than letters, digits, `.`, `-` and
 /// `_` are written `%XX` (an origin such as `mjib.example.tw/evidence` holds a `/`). Mode 0400:
-/// a key, once known, is never replaced.
+/// a key, once known, is never replaced. Beside it, `keys/peers/<origin>.checkpoint`: the largest
+/// signed checkpoint received from that peer (`custos receive` compares each handover's with it).
 extension Vault {
     public var peersPath: RawPath { root.appending("keys").appending("peers") }
 
     /// The file of a peer's key.
     public func peerKeyPath(origin: String) -> RawPath {
+        peersPath.appending(Self.peerFileName(origin: origin) + ".vkey")
+    }
+
+    /// The file of the largest signed checkpoint received from a peer.
+    public func peerCheckpointPath(origin: String) -> RawPath {
+        peersPath.appending(Self.peerFileName(origin: origin) + ".checkpoint")
+    }
+
+    /// A peer's origin as a file name: bytes other than letters, digits, `.` (not first), `-` and
+    /// `_` written `%XX`.
+    private static func peerFileName(origin: String) -> String {
         var name = ""
         for byte in origin.utf8 {
             let kept =
@@ -20,7 +32,39 @@ extension Vault {
                 || (byte == UInt8(ascii: ".") && !name.isEmpty)
             name += kept ? String(UnicodeScalar(byte)) : "%" + Hex.encode([byte]).uppercased()
         }
-        return peersPath.appending(name + ".vkey")
+        return name
+    }
+
+    /// The signed checkpoint (signed-note text, verbatim) kept as the largest received from the
+    /// peer `origin`; nil when none was kept yet. The caller checks its signature: this only reads.
+    public func keptPeerCheckpoint(origin: String) throws -> String? {
+        let path = peerCheckpointPath(origin: origin)
+        guard FileSystem.exists(path) else { return nil }
+        do {
+            let bytes = try FileSystem.readFile(path)
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                throw VaultError(.keyProblem, "\(path): is not UTF-8 text")
+            }
+            return text
+        } catch let error as VaultError {
+            throw error
+        } catch {
+            throw VaultError(.storage, "\(path): cannot be read", cause: error)
+        }
+    }
+
+    /// Keeps `note` (a signed checkpoint of the peer `origin`, checked by the caller) as the
+    /// largest received from it: written beside its name (mode 0400), fsynced, renamed over the
+    /// one kept before, and the folder fsynced. The caller holds the lock that orders receipts
+    /// and compares first: this replaces whatever is kept.
+    public func keepPeerCheckpoint(_ note: String, origin: String) throws {
+        let path = peerCheckpointPath(origin: origin)
+        do {
+            try FileSystem.makeDirectory(peersPath, mode: 0o700)
+            try FileSystem.writeDurably(Array(note.utf8), to: path, mode: 0o400)
+        } catch {
+            throw VaultError(.storage, "\(path): could not keep the peer's checkpoint", cause: error)
+        }
     }
 
     /// What adding a peer's key did.

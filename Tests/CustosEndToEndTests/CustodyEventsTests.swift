@@ -115,6 +115,89 @@ struct CustodyEventsTests {
         #expect(try Self.size(node) == 2)
     }
 
+    /// A folder that another account may write into (mode 0777, no sticky bit) is refused before
+    /// anything is written: the file could be replaced there after it was written and checked.
+    /// With the sticky bit (as /tmp), or the user's own 0700 or 0755 folder, extraction works.
+    @Test func extractRefusesAFolderOthersMayWriteIntoWithoutTheStickyBit() throws {
+        let (node, item, file) = try Self.sealedNode()
+        let open = node.directory.file("open")
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
+        #expect(chmod(open, 0o777) == 0)
+        let before = try Self.size(node)
+        let refused = try node.custos(["extract", item, "-o", open, "--reason", "court"])
+        #expect(refused.status == 2)
+        #expect(
+            refused.stderr.hasPrefix("custos: \(open): is writable by others (mode 777) without the sticky bit"),
+            "\(refused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: open).isEmpty)
+        #expect(try Self.size(node) == before, "nothing is recorded")
+        for (name, mode) in [("sticky", 0o1777), ("own-0700", 0o700), ("own-0755", 0o755)] as [(String, mode_t)] {
+            let folder = node.directory.file(name)
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            #expect(chmod(folder, mode) == 0)
+            let result = try node.custos(["extract", item, "-o", folder, "--reason", "court"])
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            #expect(try sha256sum(folder + "/report.pdf") == (try sha256sum(file)))
+        }
+    }
+
+    /// A folder owned by another account is refused: its owner could replace the file. Needs
+    /// root to give the folder to another account (CI runs as root).
+    @Test(.enabled(if: geteuid() == 0, "giving a folder to another account needs root"))
+    func extractAndExportsRefuseAFolderOwnedByAnotherAccount() throws {
+        let (node, item, _) = try Self.sealedNode()
+        let theirs = node.directory.file("theirs")
+        try FileManager.default.createDirectory(atPath: theirs, withIntermediateDirectories: true)
+        #expect(chmod(theirs, 0o755) == 0 && chown(theirs, 65534, 65534) == 0)
+        let before = try Self.size(node)
+        for command in [
+            ["extract", item, "-o", theirs, "--reason", "court"],
+            ["timestamp", "export", item, "-o", theirs, "--reason", "court"],
+        ] {
+            let result = try node.custos(command)
+            #expect(result.status == 2, "\(command[0]): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("custos: \(theirs): is owned by another account ("), "\(result.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: theirs).isEmpty)
+        #expect(try Self.size(node) == before, "nothing is recorded")
+    }
+
+    /// An export writes as extract does: never over an existing file (the whole export refused,
+    /// nothing written, nothing recorded), and not into a folder others may write into.
+    @Test func exportsNeverOverwriteAFileNorWriteIntoAFolderOthersMayWriteInto() throws {
+        let (node, item, _) = try Self.sealedNode()
+        let out = node.directory.file("court")
+        let existing = try node.directory.write("court/VERIFY.txt", "someone else's\n")
+        let before = try Self.size(node)
+        let refused = try node.custos(["timestamp", "export", item, "-o", out, "--reason", "court"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.hasPrefix("custos: \(out)/VERIFY.txt: exists"), "\(refused.stderr)")
+        #expect(try String(contentsOfFile: existing, encoding: .utf8) == "someone else's\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["VERIFY.txt"])
+        let checkpoint = try node.custos(["checkpoint", "--export", out, "--reason", "court"])
+        #expect(checkpoint.status == 2)
+        #expect(checkpoint.stderr.contains("\(out)/VERIFY.txt: exists"), "\(checkpoint.stderr)")
+        #expect(try Self.size(node) == before, "nothing is recorded")
+
+        let open = node.directory.file("open")
+        try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: true)
+        #expect(chmod(open, 0o777) == 0)
+        let openRefused = try node.custos(["timestamp", "export", item, "-o", open, "--reason", "court"])
+        #expect(openRefused.status == 2)
+        #expect(openRefused.stderr.contains("\(open): is writable by others (mode 777)"), "\(openRefused.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: open).isEmpty)
+        #expect(try Self.size(node) == before)
+
+        let fresh = node.directory.file("fresh")
+        let exported = try node.custos(["timestamp", "export", item, "-o", fresh, "--reason", "court"])
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(
+            Set(try FileManager.default.contentsOfDirectory(atPath: fresh))
+                == ["\(item)-1.tsr", "tsa-chain.pem", "VERIFY.txt"])
+        var status = stat()
+        #expect(stat(fresh + "/VERIFY.txt", &status) == 0 && status.st_mode & 0o7777 == 0o600)
+    }
+
     @Test func extractWithoutAReasonIsAUsageError() throws {
         let (node, item, _) = try Self.sealedNode()
         let result = try node.custos(["extract", item, "-o", node.directory.file("out")])

@@ -33,9 +33,9 @@ struct HandoverEndToEndTests {
 
         var id: String { item["item"] as! String }
 
-        func transfer() throws {
+        func transfer(to recipient: String = "receiver.example.tw/evidence") throws {
             let result = try sender.custos([
-                "transfer", id, "--to", "Taipei District Court", "--reason", "trial", "-o", file,
+                "transfer", id, "--to", recipient, "--reason", "trial", "-o", file,
             ])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.output.contains("transferred \(id) entry"))
@@ -92,7 +92,7 @@ struct HandoverEndToEndTests {
         let document = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: "\(out)/handover.json")))
         let object = try #require(document as? [String: Any])
-        #expect(object["to"] as? String == "Taipei District Court")
+        #expect(object["to"] as? String == "receiver.example.tw/evidence")
         #expect(object["origin"] as? String == "sender.example.tw/evidence")
 
         let received = try pair.receiver.custos(["receive", pair.file, "--reason", "for trial", "--examiner", "Lin"])
@@ -123,12 +123,48 @@ struct HandoverEndToEndTests {
         #expect((entry["digests"] as? [String: Any])?["sha256"] as? String == sha256)
         let peers = try pair.receiver.custos(["peer", "list"])
         #expect(peers.output.hasPrefix("sender.example.tw/evidence+"))
+        // The sender's checkpoint is kept beside its key, verbatim, for the next handover to be
+        // compared with; it is not taken for a key.
+        let kept = pair.receiver.vault + "/keys/peers/sender.example.tw%2Fevidence.checkpoint"
+        #expect(try sha256sum(kept) == (try sha256sum("\(out)/checkpoint.txt")))
+        var status = stat()
+        #expect(stat(kept, &status) == 0 && status.st_mode & 0o7777 == 0o400)
+        #expect(peers.output.split(separator: "\n").count == 1)
+    }
+
+    /// A node that shows this one two logs of the same size (here, a copy of the sender's vault
+    /// that went on on its own) is refused as a fork, with both roots named (exit 1).
+    @Test func aSecondLogOfTheSameSizeFromTheSenderIsRefusedAsAFork() throws {
+        let pair = try Pair()
+        let clone = Node(
+            existing: pair.sender.directory.file("clone-vault"), directory: pair.sender.directory)
+        #expect(try run("cp", ["-a", pair.sender.vault, clone.vault]).status == 0)
+        // Both logs grow alike (a seal each, then a transfer), so both checkpoints are of one size.
+        let more = try pair.sender.directory.write("in/more.bin", randomBytes(5000))
+        #expect(try pair.sender.custos(["ingest", "--case", "C-9", more]).status == 0)
+        try pair.transfer()
+        #expect(try pair.receiver.custos(["receive", pair.file]).status == 0)
+        let evidence = try clone.directory.write("in/other.bin", randomBytes(5000))
+        #expect(try clone.custos(["ingest", "--case", "C-9", evidence]).status == 0)
+        let otherID = try #require(try clone.items().first { $0["item"] as? String != pair.id }?["item"] as? String)
+        let forked = clone.directory.file("forked.tar")
+        let sent = try clone.custos([
+            "transfer", otherID, "--to", "receiver.example.tw/evidence", "--reason", "trial", "-o", forked,
+        ])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let before = try pair.receiver.coverage()
+        let refused = try pair.receiver.custos(["receive", forked])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("signed two different logs of size"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("(a fork)"), "\(refused.stderr)")
+        #expect(try pair.receiver.coverage().entries == before.entries, "nothing is recorded")
     }
 
     @Test func anAlteredHandoverIsRefused() throws {
         let pair = try Pair()
         try pair.transfer()
-        try Self.patch(pair.file, marker: "Taipei", Array("Tainan".utf8))
+        // The recipient rewritten: the signature over handover.json no longer holds.
+        try Self.patch(pair.file, marker: "\"to\":\"receiver", Array("\"to\":\"deceiver".utf8))
         let message = try pair.refused(status: 1)
         #expect(message.contains("handover.json was altered"), "\(message)")
     }
@@ -233,6 +269,23 @@ struct HandoverEndToEndTests {
         #expect(other.stderr.contains("is already known with another key"), "\(other.stderr)")
         let listed = try pair.receiver.custos(["peer", "list"])
         #expect(listed.output == (try pair.sender.custos(["key"]).output))
+    }
+
+    @Test func receiveRefusesAHandoverAddressedToAnotherNode() throws {
+        let pair = try Pair()
+        try pair.transfer(to: "court.example.tw/evidence")
+        let message = try pair.refused(status: 2)
+        #expect(
+            message.contains("addressed to court.example.tw/evidence, not to this node (receiver.example.tw/evidence)"),
+            "\(message)")
+    }
+
+    @Test func transferRefusesARecipientThatIsNotAnOrigin() throws {
+        let pair = try Pair()
+        let result = try pair.sender.custos(["transfer", pair.id, "--to", "Taipei District Court", "--reason", "r", "-o", pair.file])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--to \"Taipei District Court\": not a node's origin"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: pair.file))
     }
 
     @Test func transferRefusesAnExistingFile() throws {

@@ -44,9 +44,11 @@ final class TwoNodes {
         }
     }
 
-    func transfer(_ records: [ItemRecord], name: String = "h.tar") throws -> (RawPath, TransferReceipt) {
+    func transfer(_ records: [ItemRecord], name: String = "h.tar", to recipient: String = "receiver.example.tw/evidence")
+        throws -> (RawPath, TransferReceipt)
+    {
         let file = RawPath(directory.file(name))
-        let receipt = try sender.session().transfer(records, to: "Taipei District Court", reason: "trial", output: file)
+        let receipt = try sender.session().transfer(records, to: recipient, reason: "trial", output: file)
         return (file, receipt)
     }
 
@@ -113,7 +115,7 @@ struct HandoverTests {
         #expect(transfer.event.entries.map(\.type) == [.transferred, .transferred])
         #expect(transfer.event.entries.allSatisfy { $0.details["handover"]?.stringValue == transfer.document.hex })
         let details = try #require(try nodes.sender.session().detailsDocument(of: transfer.event.entries[0]))
-        #expect(details["to"]?.stringValue == "Taipei District Court")
+        #expect(details["to"]?.stringValue == "receiver.example.tw/evidence")
         #expect(details["reason"]?.stringValue == "trial")
 
         let received = try nodes.receive(file)
@@ -169,6 +171,32 @@ struct HandoverTests {
         let report = try VaultVerifier(vault: nodes.receiver.vault).verify(ledger: ledger)
         #expect(report.faults.isEmpty, "\(report.faults)")
         #expect(report.unrecordedFiles.isEmpty, "\(report.unrecordedFiles)")
+    }
+
+    /// `--to` names the recipient node by its origin (as `peer add` names peers); a handover
+    /// addressed to another node is refused by this one, even though its sender is trusted.
+    @Test func aHandoverAddressedToAnotherNodeIsRefused() throws {
+        let nodes = try TwoNodes()
+        let records = try nodes.seal([1000])
+        let (file, _) = try nodes.transfer(records, to: "court.example.tw/evidence")
+        let error = try nodes.refusal(file)
+        #expect(error.code == .refused, "\(error)")
+        #expect(
+            error.message.contains(
+                "addressed to court.example.tw/evidence, not to this node (receiver.example.tw/evidence)"),
+            "\(error.message)")
+    }
+
+    @Test(arguments: ["Taipei District Court", "a+b", "sender.example.tw/evidence"])
+    func transferRefusesARecipientThatIsNotAnotherNodesOrigin(_ recipient: String) throws {
+        let nodes = try TwoNodes()
+        let records = try nodes.seal([1000])
+        let output = RawPath(nodes.directory.file("h.tar"))
+        let error = try #require(throws: CustodyError.self) {
+            _ = try nodes.sender.session().transfer(records, to: recipient, reason: "trial", output: output)
+        }
+        #expect(error.code == .refused && error.message.contains("--to"), "\(error.message)")
+        #expect(!FileSystem.exists(output))
     }
 
     @Test func aHandoverSignedByAnUnknownNodeIsRefused() throws {

@@ -79,7 +79,7 @@ struct HostilePeerTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         #expect(throws: (any Error).self) {
             _ = try session.transfer(
-                [record], to: "Taipei District Court", reason: "trial", output: RawPath(folder + "/h.tar"))
+                [record], to: "receiver.example.tw/evidence", reason: "trial", output: RawPath(folder + "/h.tar"))
         }
         #expect(try FileSystem.listDirectory(RawPath(folder)).isEmpty, "no handover file, no temporary")
         // Only the checkpoint the transfer signed before writing; no entry.
@@ -98,6 +98,24 @@ struct HostilePeerTests {
         let folder = RawPath(nodes.directory.file("lab"))
         #expect(throws: (any Error).self) { _ = try session.extract([record], to: folder, reason: "analysis") }
         #expect(try FileSystem.listDirectory(folder).isEmpty, "no original, no temporary")
+    }
+
+    /// An export is recorded before its files take their names: when it cannot be recorded, no
+    /// exported file is left in the folder (nor a temporary).
+    @Test func anExportThatCannotBeRecordedLeavesNoFile() throws {
+        let nodes = try TwoNodes()
+        let record = try nodes.seal([3000])[0]
+        let session = try nodes.sender.session()
+        let note = try session.ledger.latestCheckpoint()
+        let details = nodes.sender.vault.local.folder(.details).description
+        #expect(try run("rm", ["-rf", details]).status == 0)
+        try Data("not a folder".utf8).write(to: URL(fileURLWithPath: details))
+        let tokens = RawPath(nodes.directory.file("tokens"))
+        #expect(throws: (any Error).self) { _ = try session.exportTimeStamps(of: record, to: tokens, reason: "court") }
+        #expect(try FileSystem.listDirectory(tokens).isEmpty, "no token, no VERIFY.txt, no temporary")
+        let checkpoint = RawPath(nodes.directory.file("checkpoint"))
+        #expect(throws: (any Error).self) { try session.exportCheckpoint(note, to: checkpoint, reason: "court") }
+        #expect(((try? FileSystem.listDirectory(checkpoint)) ?? []).isEmpty, "no checkpoint file, no temporary")
     }
 
     /// A name from a manifest that a shell or a terminal would misread is not used: the original

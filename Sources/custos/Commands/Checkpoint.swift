@@ -22,8 +22,9 @@ struct CheckpointCommand: ParsableCommand {
     @Option(
         help: """
             Also write the checkpoint, its signed text, its RFC 3161 tokens (.tsr), each authority's anchors \
-            and the openssl ts -verify command lines (VERIFY.txt) into this folder (created if needed); \
-            recorded in the ledger as an `exported` event about the whole vault, with --reason.
+            and the openssl ts -verify command lines (VERIFY.txt) into this folder (made, mode 0700, if \
+            missing; no file in it is overwritten, as with extract); recorded in the ledger as an \
+            `exported` event about the whole vault, with --reason, before the files take their names.
             """)
     var export: String?
 

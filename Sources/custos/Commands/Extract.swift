@@ -13,8 +13,10 @@ struct Extract: ParsableCommand {
             recorded) must be those of the seal, or the file is removed again, the extraction is \
             recorded as failed and custos exits 1. An existing file is never overwritten: a name that \
             is taken refuses the command before anything is written (exit 2). The folder may not be \
-            a symbolic link. Each item gets its own `extracted` entry (its result and SHA-256); the \
-            reason, the folder and the name are kept in the event's details document.
+            a symbolic link, nor owned by another account, nor writable by group or others without \
+            the sticky bit (exit 2): another account could replace the file there once written. Each \
+            item gets its own `extracted` entry (its result and SHA-256); the reason, the folder and \
+            the name are kept in the event's details document.
             """)
     @OptionGroup var vault: VaultOptions
     @Argument(help: "Item ids (or unique prefixes), or SHA-256 prefixes.") var items: [String]

@@ -15,11 +15,15 @@ struct TimestampExport: ParsableCommand {
         abstract: "Write an item's tokens (.tsr), the TSA chain (.pem) and the openssl ts -verify command lines.",
         discussion: """
             The export is recorded in the ledger as an `exported` event about the item (see \
-            `custos history`); the reason and the folder are kept in its details document.
+            `custos history`), before the files take their names; the reason and the folder are kept \
+            in its details document. As `extract`, it never writes over a file (a name taken in the \
+            folder refuses the export) and refuses a folder another account owns or may write into \
+            without the sticky bit (exit 2).
             """)
     @OptionGroup var vault: VaultOptions
     @Argument(help: "Item id (or a unique prefix), or a SHA-256 prefix.") var item: String
-    @Option(name: .shortAndLong, help: "The folder to write into (created if needed).") var output: String
+    @Option(name: .shortAndLong, help: "The folder to write into (made, mode 0700, if missing; no file in it is overwritten).")
+    var output: String
     @Option(help: "Why the tokens leave the vault (recorded; one line, at most 4096 bytes).") var reason: String
     @Option(help: "Your name as the examiner, kept with the reason (the account is recorded in any case).")
     var examiner: String?

@@ -15,11 +15,13 @@ struct Transfer: ParsableCommand {
             one that is not what its entry records refuses the transfer (exit 1). FILE must not exist; \
             it is never overwritten. One `transferred` entry per item is recorded, naming the SHA-256 of \
             handover.json; the recipient, the reason and the file name stay in its details document. \
-            The receiving node runs `custos receive FILE`.
+            --to names the receiving node by its origin (the name in its checkpoints and its `custos key`); \
+            only that node receives the file: it runs `custos receive FILE`.
             """)
     @OptionGroup var vault: VaultOptions
     @Argument(help: "Items: ids or unique prefixes of them.") var items: [String]
-    @Option(help: "The bureau the items are handed over to.") var to: String
+    @Option(help: "The node the items are handed over to, by its origin (as `custos peer add` names it there).")
+    var to: String
     @Option(help: "Why they are handed over (kept in the details document).") var reason: String
     @Option(name: .shortAndLong, help: "The handover file to write (must not exist).") var output: String
     @Option(help: "The handler's name (kept in the details document).") var examiner: String?

@@ -1,0 +1,118 @@
+import CustosFileSystem
+import CustosFormats
+
+/// A folder that files leave the vault into (`extract`, `timestamp export`, `checkpoint
+/// --export`), and the one way they are written there: the folder held by a descriptor
+/// (`HeldDirectory`: a symbolic link as the folder is refused, never followed), each file made
+/// beside its name as a new temporary (`O_CREAT | O_EXCL | O_NOFOLLOW`, 0600) and fsynced; then,
+/// once the caller has recorded the event, renamed to its name without replacing anything
+/// (`place`), checked to be the file written, and the folder fsynced. Nothing takes a name in
+/// the folder that the log does not record, and nothing already there is overwritten.
+///
+/// The folder must be one only this account can change: owned by it, and not writable by group
+/// or others unless sticky (as `/tmp` is). In a folder another account may write into, a file
+/// could be swapped after it was written and checked; such a folder is refused (`.refused`)
+/// before anything is written.
+struct OutputFolder {
+    let directory: HeldDirectory
+
+    /// A verified file in its temporary, not yet named.
+    struct WrittenFile {
+        var temporary: [UInt8]
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    /// Opens `path` (made, mode 0700, when it does not exist) and checks who may change it.
+    init(_ path: RawPath) throws {
+        let directory = try HeldDirectory(path, create: true)
+        let status = try directory.status()
+        let me = ThisProcess.effectiveUserID
+        guard status.uid == me else {
+            let owner =
+                ThisProcess.accountName(userID: status.uid).map { "\($0), uid \(status.uid)" } ?? "uid \(status.uid)"
+            throw CustodyError(
+                .refused,
+                "\(path): is owned by another account (\(owner)), which could replace a file after it is written; "
+                    + "write into a folder of your own (nothing was written)")
+        }
+        let sticky: UInt32 = 0o1000
+        guard status.mode & 0o022 == 0 || status.mode & sticky != 0 else {
+            throw CustodyError(
+                .refused,
+                "\(path): is writable by \(status.mode & 0o002 != 0 ? "others" : "its group") (mode "
+                    + "\(String(status.mode & 0o7777, radix: 8))) without the sticky bit, so another account could "
+                    + "replace a file after it is written; write into a folder only you can write (chmod go-w), "
+                    + "nothing was written")
+        }
+        self.directory = directory
+    }
+
+    var path: RawPath { directory.path }
+
+    /// The path of `name` in the folder, for messages.
+    func path(of name: [UInt8]) -> RawPath { directory.path(of: name) }
+
+    /// Whether anything of that name is in the folder.
+    func contains(_ name: [UInt8]) -> Bool { directory.contains(name) }
+
+    /// Refuses (`.exists`, nothing written) when one of `names` is taken in the folder.
+    func refuseTaken(_ names: [[UInt8]], what: String) throws {
+        for name in names where directory.contains(name) {
+            throw CustodyError(
+                .exists, "\(path(of: name)): exists; \(what) is never written over a file (nothing was written)")
+        }
+    }
+
+    /// A new temporary in the folder, `.custos-<label>-<pid>` (the label short and this
+    /// process's: an item id, an index), for writing: its descriptor and its name. Finish it with
+    /// `written`, or remove it with `discard`.
+    func createTemporary(_ label: String) throws -> (file: FileDescriptor, temporary: [UInt8]) {
+        let temporary = Array(".custos-\(label)-\(ThisProcess.identifier)".utf8)
+        return (try directory.createExclusive(temporary), temporary)
+    }
+
+    /// Syncs a temporary written through `file` and returns what `place` checks.
+    func written(_ file: FileDescriptor, temporary: [UInt8]) throws -> WrittenFile {
+        try file.sync()
+        let status = try file.status()
+        return WrittenFile(temporary: temporary, device: status.device, inode: status.inode)
+    }
+
+    /// Writes `bytes` into a new temporary (`createTemporary(label)`), fsynced.
+    func write(_ bytes: [UInt8], label: String) throws -> WrittenFile {
+        let (file, temporary) = try createTemporary(label)
+        do {
+            try file.write(bytes)
+            return try written(file, temporary: temporary)
+        } catch {
+            directory.remove(temporary)
+            throw error
+        }
+    }
+
+    /// Removes a temporary that will not be placed (its event was not recorded).
+    func discard(_ temporary: [UInt8]) { directory.remove(temporary) }
+
+    /// Gives a recorded file its name, without replacing anything, and checks that the file that
+    /// took the name is the one written (the temporary could have been swapped); then syncs the
+    /// folder. `recorded` says which event recorded it, for the messages.
+    func place(_ written: WrittenFile, as name: [UInt8], recorded: String) throws {
+        let kept = directory.path(of: written.temporary)
+        do {
+            try directory.renameNoReplace(written.temporary, to: name)
+        } catch {
+            throw CustodyError(
+                .exists,
+                "\(directory.path(of: name)): \(recorded) is recorded, but the file could not take its name; it is "
+                    + "kept as \(kept)", cause: error)
+        }
+        guard let placed = directory.identity(of: name), placed == (written.device, written.inode) else {
+            throw CustodyError(
+                .altered,
+                "\(directory.path(of: name)): is not the file written for \(recorded) (the temporary was replaced in "
+                    + "the folder); do not use it, write it again into a folder only you can write")
+        }
+        try directory.sync()
+    }
+}
