@@ -412,10 +412,7 @@ struct StoreHashReader: StoredHashReader {
     func readHashes(at indexes: [Int64]) throws -> [Hash] {
         try indexes.map { index in
             let (leaf, offset) = StoredHashes.storingLeaf(ofIndex: index)
-            let start = offset * Hash.byteCount
-            guard let tree = try store.storedTree(UInt64(leaf)), tree.count >= start + Hash.byteCount,
-                let hash = Hash(bytes: tree[start..<start + Hash.byteCount])
-            else {
+            guard let hash = try store.storedHash(UInt64(leaf), position: offset) else {
                 throw LedgerError(
                     .corrupt, "\(store.location): the tree hash at index \(index) (entry \(leaf)) is missing or damaged")
             }

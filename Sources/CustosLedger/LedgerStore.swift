@@ -43,9 +43,10 @@ public protocol LedgerStore: AnyObject {
     func lastEntry() throws -> (sequence: UInt64, body: [UInt8])?
     /// The exact bytes of entry `sequence`, or nil when there is none.
     func entryBody(_ sequence: UInt64) throws -> [UInt8]?
-    /// The tree hashes entry `sequence` stored when it was appended (its leaf hash, then the hash
-    /// of each subtree it completed, 32 bytes each), or nil when there is no such entry.
-    func storedTree(_ sequence: UInt64) throws -> [UInt8]?
+    /// Hash `position` of those entry `sequence` stored when it was appended (0: its leaf hash,
+    /// then the hash of each subtree it completed, 32 bytes each); nil when there is no such
+    /// entry or it stored fewer. Proofs read O(log n) of these.
+    func storedHash(_ sequence: UInt64, position: Int) throws -> Hash?
     /// Every entry in sequence order, with its stored tree hashes (the audit's one pass).
     func forEachEntry(_ body: (_ sequence: UInt64, _ body: [UInt8], _ tree: [UInt8]) throws -> Void) throws
     /// The bodies of the entries whose bytes contain `bytes`, in sequence order (a driver may

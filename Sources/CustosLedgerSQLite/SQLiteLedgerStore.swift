@@ -141,8 +141,18 @@ public final class SQLiteLedgerStore: LedgerStore {
         try sql { try db.firstRow("SELECT body FROM entries WHERE seq = ?", [.integer(Int64(sequence))]) { $0.blob(0) } }
     }
 
-    public func storedTree(_ sequence: UInt64) throws -> [UInt8]? {
-        try sql { try db.firstRow("SELECT tree FROM entries WHERE seq = ?", [.integer(Int64(sequence))]) { $0.blob(0) } }
+    public func storedHash(_ sequence: UInt64, position: Int) throws -> Hash? {
+        try sql {
+            try db.withStatement("SELECT tree FROM entries WHERE seq = ?") { statement in
+                try statement.bind(Int64(sequence), at: 1)
+                guard try statement.step() else { return nil }
+                return statement.withBlob(0) { blob -> Hash? in
+                    let start = position * Hash.byteCount
+                    guard position >= 0, blob.count >= start + Hash.byteCount else { return nil }
+                    return Hash(bytes: UnsafeRawBufferPointer(rebasing: blob[start..<start + Hash.byteCount]))
+                }
+            }
+        }
     }
 
     public func forEachEntry(_ body: (UInt64, [UInt8], [UInt8]) throws -> Void) throws {

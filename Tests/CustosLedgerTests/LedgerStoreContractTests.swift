@@ -70,9 +70,11 @@ struct LedgerStoreContractTests {
         #expect(try store.lastEntry()?.body == rows[3].body)
         for row in rows {
             #expect(try store.entryBody(row.sequence) == row.body)
-            #expect(try store.storedTree(row.sequence) == row.tree)
+            #expect(try store.storedHash(row.sequence, position: 0) == Hash(bytes: row.tree))
+            #expect(try store.storedHash(row.sequence, position: 1) == nil)
         }
         #expect(try store.entryBody(4) == nil)
+        #expect(try store.storedHash(4, position: 0) == nil)
         var seen = [EntryRow]()
         try store.forEachEntry { seen.append(EntryRow(sequence: $0, body: $1, tree: $2)) }
         #expect(seen.map(\.sequence) == [0, 1, 2, 3])
