@@ -180,8 +180,6 @@ extension CustodySession {
         let receiveLock = try FileLock(vault.locksPath.appending("receive.lock"), exclusive: true, wait: true)
         defer { withExtendedLifetime((sealingLock, receiveLock)) {} }
         let checkpointComparison = try reader.compareWithKeptCheckpoint(checked)
-        // Each archive's descriptor is held until it is placed (`HandoverReader.isPlaced`).
-        ThisProcess.raiseOpenFileLimit()
         let archives = try reader.extractArchives(checked)
         defer { for archive in archives.values { FileSystem.remove(archive.temporary) } }
         for item in checked.items {
@@ -211,13 +209,16 @@ extension CustodySession {
                 {
                 case .placed(let placed):
                     // The temporary's name could have been given to other bytes after they were
-                    // re-read: what took the archive's name must be the file that was checked.
-                    guard reader.isPlaced(archive, as: placed, in: vault.objects) else {
-                        try? vault.objects.remove(placed)
+                    // re-read: what the vault now keeps under the archive's name is read back and
+                    // must be the bytes checked. A mismatch is refused and the object left where
+                    // it is: a seal of the same content may already share it, and removing it is
+                    // the daemon's reconciliation's to do (under the exclusive sealing lock).
+                    guard try reader.placedHoldsTheBytesChecked(archive, as: placed) else {
                         throw CustodyError(
                             .altered,
-                            "\(file): \(vault.objects.describe(placed)) is not the archive that was checked (its temporary, "
-                                + "\(archive.temporary), was replaced); nothing was received")
+                            "\(file): \(vault.objects.describe(placed)) does not hold the archive that was checked "
+                                + "(its temporary, \(archive.temporary), was replaced); nothing was received, "
+                                + "run custos verify")
                     }
                     storedArchive[content] = archive.archiveHash
                 case .alreadyStored(let existing):

@@ -73,9 +73,6 @@ struct HandoverReader {
     /// An archive taken out of the handover into a temporary, and what re-reading it gave.
     struct ExtractedArchive {
         var temporary: RawPath
-        /// The descriptor the temporary was written and re-read through, held until the archive
-        /// is placed: the file placed must be this one (`isPlaced(as:)`).
-        var file: FileDescriptor
         var compression: Compression
         var archiveHash: Hash
         var digests: EvidenceDigests
@@ -396,12 +393,10 @@ struct HandoverReader {
     ///
     /// The bytes kept are the bytes checked: the raw SHA-256 (the sealed entry's `archive`,
     /// which fixes the original inside) is of the bytes written through the temporary's
-    /// descriptor; the re-read (`VaultVerifier.readArchive`, which opens by name) is refused
-    /// unless the name is that same file before and after; the descriptor is held in the result,
-    /// and the caller, once it has placed an archive, checks with `isPlaced` that the file that
-    /// took the archive's name is still that file (one descriptor per archive is open until
-    /// then: the caller raises the process's soft limit first). The caller removes the
-    /// temporaries.
+    /// descriptor; the re-read goes through a descriptor opened on the temporary and refused
+    /// unless it is that same file (device and inode, on the descriptor); and the caller, once it
+    /// has placed an archive, reads back what the vault keeps (`placedHoldsTheBytesChecked`).
+    /// The caller removes the temporaries.
     func extractArchives(_ checked: Checked) throws -> [Hash: ExtractedArchive] {
         var wanted = [Hash: CheckedItem]()
         for item in checked.items {
@@ -460,12 +455,16 @@ struct HandoverReader {
             }
             let contents: VaultVerifier.ArchiveContents
             do {
-                // `readArchive` opens by name (O_NOFOLLOW): the name must still be the file written,
-                // before and after, so that the original re-hashed is the one in the bytes kept.
-                guard isWrittenFile(written, at: temporary) else { throw CustodyError(.altered, "replaced") }
+                // Re-read through a descriptor that is the file written (same device and inode,
+                // checked on the descriptor itself): the original re-hashed is the one in the bytes kept.
+                let reading = try FileSystem.openForReading(temporary)
+                let opened = try reading.status()
+                guard opened.device == written.device, opened.inode == written.inode else {
+                    throw CustodyError(.altered, "replaced")
+                }
                 contents = try VaultVerifier(vault: vault).readArchive(
-                    temporary, wantMD5: item.digests.md5 != nil, wantSHA1: item.digests.sha1 != nil)
-                guard isWrittenFile(written, at: temporary) else { throw CustodyError(.altered, "replaced") }
+                    file: reading, location: temporary.description, wantMD5: item.digests.md5 != nil,
+                    wantSHA1: item.digests.sha1 != nil)
             } catch let error as CustodyError {
                 throw refuse(
                     .altered, "\(temporary), the copy of objects/\(content.hex)\(suffix), was replaced while it was re-read",
@@ -496,7 +495,7 @@ struct HandoverReader {
                         + archiveFaults.map { "[\($0.code)] \($0.message)" }.joined(separator: "; "))
             }
             extracted[content] = ExtractedArchive(
-                temporary: temporary, file: output, compression: compression, archiveHash: contents.archiveHash,
+                temporary: temporary, compression: compression, archiveHash: contents.archiveHash,
                 digests: contents.digests)
         }
         guard extracted.count == wanted.count else {
@@ -506,18 +505,13 @@ struct HandoverReader {
         return extracted
     }
 
-    /// Whether the object `placed`, opened from the store, is the temporary `archive` was written
-    /// through (same device and inode; the descriptor, still open, keeps the inode from being
-    /// reused): the bytes kept are the bytes whose SHA-256 was computed as they were written.
-    func isPlaced(_ archive: ExtractedArchive, as placed: StoredObject, in objects: any ObjectStore) -> Bool {
-        guard let written = try? archive.file.status(), let kept = try? objects.openForReading(placed),
-            let now = try? kept.status()
-        else { return false }
-        return now.isRegularFile && now.device == written.device && now.inode == written.inode
-    }
-
-    private func isWrittenFile(_ written: FileStatus, at path: RawPath) -> Bool {
-        guard let now = try? FileSystem.linkStatus(path) else { return false }
-        return now.isRegularFile && now.device == written.device && now.inode == written.inode
+    /// Whether the object `placed`, read back from the store, holds the bytes that were checked:
+    /// the archive's SHA-256 and the original's digests, re-hashed (the temporary's name could
+    /// have been given to other bytes before it was placed). Any driver can answer it: the kept
+    /// bytes are read, not a file's identity compared. Throws when the object cannot be read.
+    func placedHoldsTheBytesChecked(_ archive: ExtractedArchive, as placed: StoredObject) throws -> Bool {
+        let kept = try VaultVerifier(vault: vault).readArchive(
+            placed, wantMD5: archive.digests.md5 != nil, wantSHA1: archive.digests.sha1 != nil)
+        return kept.archiveHash == archive.archiveHash && kept.digests == archive.digests
     }
 }

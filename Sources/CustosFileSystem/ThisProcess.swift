@@ -51,21 +51,6 @@ public enum ThisProcess {
         custos_release_free_memory()
     }
 
-    /// Raises the soft limit of open descriptors to the hard limit (a service's soft limit is
-    /// often 1024): for a step that holds one descriptor per file it checked. Returns the limit
-    /// now in force.
-    @discardableResult
-    public static func raiseOpenFileLimit() -> UInt64 {
-        var limit = rlimit()
-        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
-        if limit.rlim_cur < limit.rlim_max {
-            var raised = limit
-            raised.rlim_cur = limit.rlim_max
-            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { return UInt64(raised.rlim_cur) }
-        }
-        return UInt64(limit.rlim_cur)
-    }
-
     /// Lowers the calling thread's CPU priority to nice `value` (Linux nices each thread on its
     /// own). Returns false when the system refused.
     @discardableResult

@@ -26,6 +26,9 @@ public final class Ledger {
     /// checkpoint, of the empty tree.
     public static func initialize(_ store: any LedgerStore, origin: String, signer: any NoteSigner, now: String) throws {
         try store.writeTransaction {
+            if let held = try store.metadata("origin") {
+                throw LedgerError(.invalid, "\(store.location): the store already holds the ledger of \(held)")
+            }
             try store.setMetadata("origin", origin)
             try store.setMetadata("created", now)
             let empty = Checkpoint(origin: origin, size: 0, root: MerkleHasher.openSSL.emptyRoot)

@@ -31,8 +31,11 @@ public final class SQLiteLedgerStore: LedgerStore {
     /// Opens an existing ledger file. A missing file is an error: it is never recreated.
     /// `cacheKiB` bounds SQLite's page cache for this connection: large for big batch appends,
     /// small for a long-running daemon whose appends touch only the end of the tables.
-    /// A schema-9 file is upgraded in place when opened for writing, and read as it is otherwise.
-    public static func open(path: String, readOnly: Bool = false, cacheKiB: Int = 65536) throws -> SQLiteLedgerStore {
+    /// A schema-9 file is upgraded in place when opened for writing, and read as it is otherwise;
+    /// with `origin`, a ledger of another origin is refused before anything is written to it.
+    public static func open(
+        path: String, origin: String? = nil, readOnly: Bool = false, cacheKiB: Int = 65536
+    ) throws -> SQLiteLedgerStore {
         guard FileManager.default.fileExists(atPath: path) else {
             throw LedgerError(.missing, "\(path): the ledger is missing; it is never recreated on its own")
         }
@@ -43,6 +46,13 @@ public final class SQLiteLedgerStore: LedgerStore {
                 // WAL checkpointed every 8,192 pages keep large appends fast.
                 try db.execute(
                     "PRAGMA synchronous = FULL; PRAGMA cache_size = -\(cacheKiB); PRAGMA wal_autocheckpoint = 8192;")
+            }
+            if let origin {
+                let stored = try db.firstRow("SELECT value FROM meta WHERE key = 'origin'") { $0.text(0) } ?? nil
+                guard let stored else { throw LedgerError(.corrupt, "\(path): the ledger has no origin") }
+                guard stored == origin else {
+                    throw LedgerError(.wrongLedger, "\(path): the ledger is of \(stored), not of \(origin)")
+                }
             }
             var schema = try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } ?? nil
             if schema == LedgerSchema.previousVersion, !readOnly {
@@ -461,6 +471,7 @@ extension Ledger {
     /// Opens the SQLite ledger of `origin` at `path`. A missing file is an error: it is never recreated.
     public convenience init(path: String, origin: String, readOnly: Bool = false, cacheKiB: Int = 65536) throws {
         try self.init(
-            store: SQLiteLedgerStore.open(path: path, readOnly: readOnly, cacheKiB: cacheKiB), origin: origin)
+            store: SQLiteLedgerStore.open(path: path, origin: origin, readOnly: readOnly, cacheKiB: cacheKiB),
+            origin: origin)
     }
 }

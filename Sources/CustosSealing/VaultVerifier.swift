@@ -423,9 +423,11 @@ public struct VaultVerifier {
     /// from the decompressed member, and the small members whole. `location` names it in
     /// messages. `evidence`, when given, receives the original's bytes as they are hashed
     /// (`extract` writes them out in the same pass); an error it throws ends the read.
-    private func readArchive(
+    /// Reads the archive open as `file` (from its current offset: a descriptor just opened),
+    /// as `readArchive(_:)` does; `location` names it in errors.
+    public func readArchive(
         file: FileDescriptor, location: String, wantMD5: Bool, wantSHA1: Bool,
-        evidence: ((UnsafeRawBufferPointer) throws -> Void)?
+        evidence: ((UnsafeRawBufferPointer) throws -> Void)? = nil
     ) throws -> ArchiveContents {
         defer { withExtendedLifetime(file) {} }  // the reader reads its descriptor to the end
         file.adviseSequential()

@@ -75,15 +75,31 @@ public struct LocalFolderObjectStore: ObjectStore {
     }
 
     public func contains(_ object: StoredObject) throws -> Bool {
-        try FileSystem.linkStatus(path(of: object)) != nil
+        try FileSystem.linkStatus(try checkedPath(of: object)) != nil
     }
 
     public func read(_ object: StoredObject) throws -> [UInt8] {
-        try FileSystem.readFile(path(of: object))
+        try FileSystem.readFile(try checkedPath(of: object))
     }
 
     public func openForReading(_ object: StoredObject) throws -> FileDescriptor {
-        try FileSystem.openForReading(path(of: object))
+        try FileSystem.openForReading(try checkedPath(of: object))
+    }
+
+    /// The path of `object`, once its family's folder and its shard are found to be folders (or
+    /// missing), never symbolic links: an object is never looked up, read or taken for stored
+    /// through a link put in place of a folder while the vault is in use (the object's own name
+    /// is opened with O_NOFOLLOW).
+    private func checkedPath(of object: StoredObject) throws -> RawPath {
+        let target = path(of: object)
+        for part in [folder(object.kind.family), target.parent] {
+            guard let status = try FileSystem.linkStatus(part) else { break }
+            guard status.isDirectory else {
+                throw VaultError(
+                    .badLayout, "\(part): is a \(status.kind) where the vault keeps a folder; refused, not followed")
+            }
+        }
+        return target
     }
 
     /// Makes the shard folder (0700) that `object` goes into, and its family's folder when a
@@ -110,13 +126,13 @@ public struct LocalFolderObjectStore: ObjectStore {
     public func place(temporary: RawPath, as object: StoredObject, durability: Vault.Durability) throws
         -> Vault.Placement
     {
+        _ = try prepareShard(for: object, durability: durability)
         let existing: StoredObject? =
             if case .archive = object.kind { try findArchive(content: object.hash) } else {
                 try contains(object) ? object : nil
             }
         if let existing { return .alreadyStored(existing) }
         let target = path(of: object)
-        _ = try prepareShard(for: object, durability: durability)
         do {
             if durability == .immediate {
                 try FileSystem.linkDurably(temporary, to: target)
@@ -132,11 +148,11 @@ public struct LocalFolderObjectStore: ObjectStore {
 
     public func store(_ bytes: [UInt8], as object: StoredObject, durability: Vault.Durability) throws {
         let target = path(of: object)
+        _ = try prepareShard(for: object, durability: durability)
         if try FileSystem.linkStatus(target) != nil {
             try Self.requireSameBytes(bytes, at: target)
             return
         }
-        _ = try prepareShard(for: object, durability: durability)
         try Self.writeReadOnly(bytes, to: target, syncing: folder(object.kind.family), durability: durability)
     }
 

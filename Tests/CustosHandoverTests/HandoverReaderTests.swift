@@ -28,8 +28,9 @@ struct HandoverReaderTests {
         #expect(archives.values.map(\.archiveHash) == checkedRecords.map(\.archive))
     }
 
-    /// The archive placed must be the file written and re-hashed: a temporary whose name was
-    /// given to another file before it was placed is found out.
+    /// What the vault keeps must be the bytes checked: a temporary whose name was given to other
+    /// bytes (another sealed archive, itself valid) before it was placed is found out by reading
+    /// the placed object back.
     @Test func anArchiveWhoseTemporaryWasReplacedIsNotTakenForTheOneChecked() throws {
         let nodes = try TwoNodes()
         let (file, _) = try nodes.transfer(try nodes.seal([3000, 5000]))
@@ -39,11 +40,11 @@ struct HandoverReaderTests {
         let vault = nodes.receiver.vault
         var placedChecked = 0
         var placedSwapped = 0
-        for (index, (content, archive)) in archives.sorted(by: { $0.key.hex < $1.key.hex }).enumerated() {
+        let sorted = archives.sorted(by: { $0.key.hex < $1.key.hex })
+        let swapped = sorted[1].value.temporary.description + ".swapped"
+        #expect(try run("cp", [sorted[0].value.temporary.description, swapped]).status == 0)
+        for (index, (content, archive)) in sorted.enumerated() {
             if index == 1 {
-                // Same bytes even: what matters is that it is not the file checked.
-                let swapped = archive.temporary.description + ".swapped"
-                #expect(try run("cp", [archive.temporary.description, swapped]).status == 0)
                 #expect(rename(swapped, archive.temporary.description) == 0)
             }
             guard
@@ -54,7 +55,7 @@ struct HandoverReaderTests {
                 Issue.record("the archive was in the vault already")
                 continue
             }
-            if reader.isPlaced(archive, as: placed, in: vault.objects) { placedChecked += 1 } else { placedSwapped += 1 }
+            if try reader.placedHoldsTheBytesChecked(archive, as: placed) { placedChecked += 1 } else { placedSwapped += 1 }
         }
         #expect(placedChecked == 1 && placedSwapped == 1)
     }

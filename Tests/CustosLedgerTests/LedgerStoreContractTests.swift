@@ -1,6 +1,8 @@
 import CustosFormats
 import CustosLedger
 import CustosLedgerSQLite
+import CustosOpenSSL
+import CustosSQLite
 import CustosTestSupport
 import Testing
 
@@ -239,5 +241,35 @@ struct SQLiteLedgerStoreTests {
         #expect(absent.code == .missing && absent.message.contains(missing))
         let existing = try #require(throws: LedgerError.self) { try SQLiteLedgerStore.create(path: junk) }
         #expect(existing.message.contains(junk))
+    }
+
+    /// Another node's ledger of an older schema, opened for writing, is refused before it is
+    /// upgraded: nothing is written to a ledger that is not this node's.
+    @Test func anotherOriginsOlderLedgerIsRefusedBeforeItIsUpgraded() throws {
+        let directory = TemporaryDirectory("store")
+        let path = directory.file("ledger.sqlite")
+        let signer = try Ed25519NoteSigner(name: "other.example.tw/custos", key: Ed25519PrivateKey())
+        try Ledger.create(path: path, origin: signer.name, signer: signer, now: "2026-12-01T00:00:00Z")
+        do {
+            let db = try SQLiteConnection(path: path, mode: .readWrite)
+            try db.execute("DROP TABLE events; UPDATE meta SET value = '9' WHERE key = 'schema';")
+        }
+        let error = try #require(throws: LedgerError.self) { try Ledger(path: path, origin: "this.example.tw/custos") }
+        #expect(error.code == .wrongLedger)
+        let db = try SQLiteConnection(path: path, mode: .readOnly)
+        #expect(try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "9")
+    }
+
+    /// A store that holds a ledger is never initialised again.
+    @Test func aLedgerIsInitialisedOnce() throws {
+        let directory = TemporaryDirectory("store")
+        let signer = try Ed25519NoteSigner(name: "this.example.tw/custos", key: Ed25519PrivateKey())
+        let store = try SQLiteLedgerStore.create(path: directory.file("ledger.sqlite"))
+        try Ledger.initialize(store, origin: signer.name, signer: signer, now: "t")
+        let error = try #require(throws: LedgerError.self) {
+            try Ledger.initialize(store, origin: "another.example.tw/custos", signer: signer, now: "t")
+        }
+        #expect(error.message.contains("already holds the ledger of this.example.tw/custos"))
+        #expect(try store.metadata("origin") == signer.name)
     }
 }

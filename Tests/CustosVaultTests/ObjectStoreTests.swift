@@ -212,8 +212,9 @@ struct ObjectStoreTests {
         }
     }
 
-    /// A symbolic link in place of a shard is refused by every write, and by `checkLayout`: the
-    /// folder it leads to gets nothing, and the temporary is left to its caller.
+    /// A symbolic link in place of a shard is refused by every write, look-up and read, and by
+    /// `checkLayout`: the folder it leads to gets nothing, what it holds under the objects' very
+    /// names is never taken for stored, and the temporary is left to its caller.
     @Test func aSymbolicLinkInPlaceOfAShardIsRefused() throws {
         let fixture = try Fixture()
         let manifest = Array("{}".utf8)
@@ -225,8 +226,16 @@ struct ObjectStoreTests {
             let shard = fixture.local.folder(family).appending(String(hash.hex.prefix(2)))
             #expect(symlink(elsewhere, shard.description) == 0)
         }
+        // Behind the link, files under the very names the objects would have.
+        let planted = fixture.local.path(of: archive).lastComponent
+        #expect(FileManager.default.createFile(atPath: elsewhere + "/" + String(decoding: planted, as: UTF8.self), contents: Data([9])))
+        let plantedManifest = fixture.local.path(of: .manifest(hash)).lastComponent
+        #expect(FileManager.default.createFile(atPath: elsewhere + "/" + String(decoding: plantedManifest, as: UTF8.self), contents: Data(manifest)))
         let temporary = try fixture.temporary("archive", [1, 2, 3])
 
+        #expect(throws: VaultError.self) { try fixture.store.findArchive(content: hash) }
+        #expect(throws: VaultError.self) { try fixture.store.contains(.manifest(hash)) }
+        #expect(throws: VaultError.self) { try fixture.store.read(.manifest(hash)) }
         let placed = #expect(throws: VaultError.self) {
             try fixture.store.place(temporary: temporary, as: archive, durability: .immediate)
         }
@@ -236,7 +245,7 @@ struct ObjectStoreTests {
             try fixture.store.store(manifest, as: .manifest(hash), durability: .immediate)
         }
         #expect(stored?.code == .badLayout)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).count == 2, "nothing added behind the link")
         #expect(FileSystem.exists(temporary))
         #expect(throws: (any Error).self) { try fixture.store.openForReading(archive) }
 
