@@ -10,15 +10,12 @@ public final class HeldDirectory {
     public let path: RawPath
     private let fd: Int32
 
-    /// Opens the folder `path` (made, mode 0700, when it does not exist and `create` is set; its
-    /// parent must exist). A symbolic link as the folder is refused (`.symlink`), never followed;
+    /// Opens the folder `path` (made, mode 0700, with any missing parents, when it does not exist
+    /// and `create` is set). A symbolic link as the folder is refused (`.symlink`), never followed;
     /// anything but a folder is refused (`.notRegularFile`).
     public init(_ path: RawPath, create: Bool) throws {
         self.path = path
-        if create, try FileSystem.linkStatus(path) == nil {
-            let made = path.withCString { mkdir($0, 0o700) }
-            if made != 0 && errno != EEXIST { throw FileSystemError.syscall("mkdir", path: path.description) }
-        }
+        if create, try FileSystem.linkStatus(path) == nil { try FileSystem.makeDirectory(path) }
         let fd = path.withCString { open($0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         guard fd >= 0 else {
             let code = errno

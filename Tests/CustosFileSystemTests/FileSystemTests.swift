@@ -313,3 +313,29 @@ struct DurableWriteTests {
         withExtendedLifetime(lock) {}
     }
 }
+
+@Suite("a held folder (extract and exports write through it)", .timeLimit(.minutes(2)))
+struct HeldDirectoryTests {
+    /// `-o court/2026/a`: the folder is made with its missing parents, each 0700.
+    @Test func aMissingFolderIsMadeWithItsParents() throws {
+        let directory = TemporaryDirectory("held")
+        let nested = RawPath(directory.file("court/2026/a"))
+        let held = try HeldDirectory(nested, create: true)
+        #expect(held.path == nested)
+        for folder in [nested, nested.parent, nested.parent.parent] {
+            let status = try #require(try FileSystem.linkStatus(folder))
+            #expect(status.isDirectory && status.mode & 0o777 == 0o700, "\(folder)")
+        }
+    }
+
+    /// The folder itself is never a symbolic link, even one its caller asked to be made.
+    @Test func aFolderThatIsALinkIsRefused() throws {
+        let directory = TemporaryDirectory("held")
+        let target = directory.file("target")
+        try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        let link = directory.file("link")
+        #expect(symlink(target, link) == 0)
+        let error = try #require(throws: FileSystemError.self) { try HeldDirectory(RawPath(link), create: true) }
+        #expect(error.code == .symlink)
+    }
+}
