@@ -67,9 +67,16 @@ public struct LocalFolderObjectStore: ObjectStore {
     }
 
     public func findArchive(content: Hash) throws -> StoredObject? {
+        // Every compression of a content shares its shard: checked once.
+        _ = try checkedPath(of: .archive(content: content, compression: .none))
+        return try storedArchive(content: content)
+    }
+
+    /// The archive of `content` in whichever compression, its shard already checked.
+    private func storedArchive(content: Hash) throws -> StoredObject? {
         for compression in Compression.allCases {
             let object = StoredObject.archive(content: content, compression: compression)
-            if try contains(object) { return object }
+            if try FileSystem.linkStatus(path(of: object)) != nil { return object }
         }
         return nil
     }
@@ -108,31 +115,34 @@ public struct LocalFolderObjectStore: ObjectStore {
     private func prepareShard(for object: StoredObject, durability: Vault.Durability) throws -> RawPath {
         let family = folder(object.kind.family)
         let shard = path(of: object).parent
-        for part in [family, shard] {
-            guard let status = try FileSystem.linkStatus(part) else { continue }
+        // One lstat each while they exist (every seal after the first of a shard): a folder, or refused.
+        func isFolder(_ part: RawPath) throws -> Bool {
+            guard let status = try FileSystem.linkStatus(part) else { return false }
             guard status.isDirectory else {
                 let refusal = status.isSymbolicLink ? "refused, not followed" : "nothing was stored"
                 throw VaultError(.badLayout, "\(part): is a \(status.kind) where the vault keeps a folder; \(refusal)")
             }
+            return true
         }
-        if try FileSystem.linkStatus(family) == nil {
+        if try !isFolder(family) {
             try FileSystem.makeDirectory(family)
             if durability == .immediate { try FileSystem.syncDirectory(vaultRoot) }
         }
-        try FileSystem.makeDirectory(shard)
+        // Made when missing; a link put there in between makes `makeDirectory` refuse it.
+        if try !isFolder(shard) { try FileSystem.makeDirectory(shard) }
         return shard
     }
 
     public func place(temporary: RawPath, as object: StoredObject, durability: Vault.Durability) throws
         -> Vault.Placement
     {
-        _ = try prepareShard(for: object, durability: durability)
+        // The shard is checked (never a link) and made first; the look-ups below go through it.
+        let target = try prepareShard(for: object, durability: durability).appending(component: path(of: object).lastComponent)
         let existing: StoredObject? =
-            if case .archive = object.kind { try findArchive(content: object.hash) } else {
-                try contains(object) ? object : nil
+            if case .archive = object.kind { try storedArchive(content: object.hash) } else {
+                try FileSystem.linkStatus(target) != nil ? object : nil
             }
         if let existing { return .alreadyStored(existing) }
-        let target = path(of: object)
         do {
             if durability == .immediate {
                 try FileSystem.linkDurably(temporary, to: target)

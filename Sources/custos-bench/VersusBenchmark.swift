@@ -6,7 +6,7 @@ import Glibc
 ///   binary in a vault it made itself;
 /// - burst: the daemon with the node's TSA, `--files` files of 4 KiB dropped at once on the disk
 ///   (`--disk-dir`), first seal to last.
-/// A ratio above 1 means this build is slower.
+/// A ratio above 1 means this build is slower. The two alternate which runs first.
 func versusBenchmark() throws {
     let baseline = options.baselineCustos
     guard !baseline.isEmpty, FileManager.default.isExecutableFile(atPath: baseline) else {
@@ -22,7 +22,7 @@ func versusBenchmark() throws {
     shell("head -c \(options.sizeMiB << 20) /dev/urandom > '\(file)' && cat '\(file)' > /dev/null")
     var sealTimes = [String: [Double]]()
     for run in 1...options.runs {
-        for (name, binary) in binaries {
+        for (name, binary) in inTurn(binaries, run: run) {
             shell("rm -rf '\(dir)/vault' && '\(binary)' init --vault '\(dir)/vault' --origin bench.example/v > /dev/null")
             let seconds = measure("exec '\(binary)' ingest --vault '\(dir)/vault' '\(file)' > /dev/null").seconds
             sealTimes[name, default: []].append(seconds)
@@ -35,6 +35,10 @@ func versusBenchmark() throws {
         String(
             format: "  seal: %d MiB through custos ingest: %.2f s against %.2f s: ratio %.2f (median of %d; target <= 1)",
             options.sizeMiB, median(sealTimes["this build"]!), median(sealTimes["baseline"]!), sealRatio, options.runs))
+    print(
+        String(
+            format: "  seal: ratio pair by pair, median %.2f",
+            median(zip(sealTimes["this build"]!, sealTimes["baseline"]!).map { $0 / $1 })))
 
     // Burst: the daemon on the disk.
     let disk = options.diskDirectory
@@ -42,7 +46,7 @@ func versusBenchmark() throws {
     defer { shell("rm -rf '\(disk)'") }
     var rates = [String: [Double]]()
     for run in 1...options.runs {
-        for (index, (name, binary)) in binaries.enumerated() {
+        for (index, (name, binary)) in inTurn(binaries, run: run).enumerated() {
             let vault = "\(disk)/burst-\(run)-\(index)"
             shell("'\(binary)' init --vault '\(vault)' --origin bench.example/burst > /dev/null")
             let staging = "\(vault)/staging/B"
@@ -74,7 +78,18 @@ func versusBenchmark() throws {
     let burstRatio = median(rates["baseline"]!) / median(rates["this build"]!)
     print(
         String(
+            format: "  burst: time ratio pair by pair, median %.2f",
+            median(zip(rates["baseline"]!, rates["this build"]!).map { $0 / $1 })))
+    print(
+        String(
             format:
                 "  burst: %d files of 4 KiB, daemon with the node's TSA, first seal to last: %.0f files/s against %.0f: time ratio %.2f (median of %d; target <= 1)",
             options.files, median(rates["this build"]!), median(rates["baseline"]!), burstRatio, options.runs))
+}
+
+/// The two builds in the order they run in `run`: this build first in odd runs, the baseline
+/// first in even ones, so that neither always runs on a machine the other has just warmed (or
+/// left busy writing back).
+private func inTurn(_ binaries: [(String, String)], run: Int) -> [(String, String)] {
+    run % 2 == 1 ? binaries : binaries.reversed()
 }
