@@ -1,6 +1,6 @@
 import CustosFormats
 import CustosLedger
-import CustosLedgerSQLite
+@testable import CustosLedgerSQLite
 import CustosOpenSSL
 import CustosSQLite
 import CustosTestSupport
@@ -271,5 +271,28 @@ struct SQLiteLedgerStoreTests {
         }
         #expect(error.message.contains("already holds the ledger of this.example.tw/custos"))
         #expect(try store.metadata("origin") == signer.name)
+    }
+
+    /// A full disk and a failed write reach the ledger's callers as what they are: the daemon
+    /// pauses on the first and stops on the second (invariant 8), and never takes one for the other.
+    @Test func aFullDiskAndAFailedWriteAreToldApart() throws {
+        let directory = TemporaryDirectory("store")
+        let store = try SQLiteLedgerStore.create(path: directory.file("ledger.sqlite"))
+        let pages = try #require(try store.db.firstRow("PRAGMA page_count") { $0.int64(0) })
+        // The database may not grow: the next pages it needs are refused as SQLite refuses them
+        // on a full disk (SQLITE_FULL).
+        try store.db.execute("PRAGMA max_page_count = \(pages)")
+        let big = [UInt8](repeating: 0x41, count: 1 << 20)
+        let full = try #require(throws: LedgerError.self) {
+            try LedgerStoreContractTests.append([LedgerStoreContractTests.row(0, nil, body: big)], to: store)
+        }
+        #expect(full.isDiskFull && !full.isStorageFailure, "\(full)")
+        #expect(full.message.contains(store.location))
+
+        let readOnly = try SQLiteLedgerStore.open(path: store.location, readOnly: true)
+        let refused = try #require(throws: LedgerError.self) {
+            try LedgerStoreContractTests.append([LedgerStoreContractTests.row(0, nil)], to: readOnly)
+        }
+        #expect(refused.isStorageFailure && !refused.isDiskFull, "\(refused)")
     }
 }
