@@ -19,91 +19,91 @@ extension Ledger {
     /// of items against the entries. Each fault found is reported; none stops the audit.
     public func audit(verifiers: [any NoteVerifier], progress: (UInt64) -> Void = { _ in }) throws -> LedgerAudit {
         try store.readTransaction {
-                var faults = [VerificationFault]()
-                var entries = [CustodyEntry]()
-                var rebuilt = MemoryHashStore(hasher: hasher)
-                var previous = Hash.zero
-                var expected: UInt64 = 0
-                var chainIntact = true
-                var rowsRead: UInt64 = 0
+            var faults = [VerificationFault]()
+            var entries = [CustodyEntry]()
+            var rebuilt = MemoryHashStore(hasher: hasher)
+            var previous = Hash.zero
+            var expected: UInt64 = 0
+            var chainIntact = true
+            var rowsRead: UInt64 = 0
 
-                var treeMismatches = 0
-                var firstMismatch: UInt64?
-                try store.forEachEntry { seq, body, stored in
-                    rowsRead += 1
-                    if seq != expected {
-                        faults.append(
-                            VerificationFault(
-                                subject: "entry \(expected)", code: .entryMissing,
-                                message: "entries \(expected) to \(seq - 1) are missing from the ledger",
-                                expected: "entry \(expected)", found: "entry \(seq)"))
-                        chainIntact = false
-                        expected = seq
-                    }
-                    let bodyHash = digester.sha256(body)
-                    do {
-                        let entry = try CustodyEntry(parsing: body)
-                        if entry.sequence != seq {
-                            faults.append(
-                                VerificationFault(
-                                    subject: "entry \(seq)", code: .entrySequence,
-                                    message: "the entry names another position", expected: "\(seq)",
-                                    found: "\(entry.sequence)"))
-                        }
-                        if entry.previous != previous {
-                            faults.append(
-                                VerificationFault(
-                                    subject: "entry \(seq)", code: .chainBroken,
-                                    message: "prev does not name the hash of the entry before it",
-                                    expected: previous.hex, found: entry.previous.hex))
-                        }
-                        if entry.node != origin {
-                            faults.append(
-                                VerificationFault(
-                                    subject: "entry \(seq)", code: .entryNode,
-                                    message: "the entry names another node",
-                                    expected: origin, found: entry.node))
-                        }
-                        entries.append(entry)
-                    } catch {
-                        faults.append(
-                            VerificationFault(
-                                subject: "entry \(seq)", code: .entryMalformed,
-                                message: "the entry is not a canonical custody event: \(error)"))
-                    }
-                    previous = bodyHash
-                    if chainIntact {
-                        // The tree hashes stored with the entry must be those its bytes give, or
-                        // proofs served from them would lie.
-                        let added = rebuilt.append(leafHash: hasher.hashLeaf(body))
-                        if stored != added.flatMap(\.bytes) {
-                            treeMismatches += 1
-                            if firstMismatch == nil { firstMismatch = seq }
-                        }
-                    }
-                    expected = seq + 1
-                    if expected % 4096 == 0 { progress(expected) }
-                }
-                let entryCount = rowsRead
-
-                if treeMismatches > 0 {
+            var treeMismatches = 0
+            var firstMismatch: UInt64?
+            try store.forEachEntry { seq, body, stored in
+                rowsRead += 1
+                if seq != expected {
                     faults.append(
                         VerificationFault(
-                            subject: "entry \(firstMismatch ?? 0)", code: .treeMismatch,
-                            message:
-                                "\(treeMismatches) entries store tree hashes that differ from those the entries give, "
-                                + "the first being entry \(firstMismatch ?? 0)"))
+                            subject: "entry \(expected)", code: .entryMissing,
+                            message: "entries \(expected) to \(seq - 1) are missing from the ledger",
+                            expected: "entry \(expected)", found: "entry \(seq)"))
+                    chainIntact = false
+                    expected = seq
                 }
+                let bodyHash = digester.sha256(body)
+                do {
+                    let entry = try CustodyEntry(parsing: body)
+                    if entry.sequence != seq {
+                        faults.append(
+                            VerificationFault(
+                                subject: "entry \(seq)", code: .entrySequence,
+                                message: "the entry names another position", expected: "\(seq)",
+                                found: "\(entry.sequence)"))
+                    }
+                    if entry.previous != previous {
+                        faults.append(
+                            VerificationFault(
+                                subject: "entry \(seq)", code: .chainBroken,
+                                message: "prev does not name the hash of the entry before it",
+                                expected: previous.hex, found: entry.previous.hex))
+                    }
+                    if entry.node != origin {
+                        faults.append(
+                            VerificationFault(
+                                subject: "entry \(seq)", code: .entryNode,
+                                message: "the entry names another node",
+                                expected: origin, found: entry.node))
+                    }
+                    entries.append(entry)
+                } catch {
+                    faults.append(
+                        VerificationFault(
+                            subject: "entry \(seq)", code: .entryMalformed,
+                            message: "the entry is not a canonical custody event: \(error)"))
+                }
+                previous = bodyHash
+                if chainIntact {
+                    // The tree hashes stored with the entry must be those its bytes give, or
+                    // proofs served from them would lie.
+                    let added = rebuilt.append(leafHash: hasher.hashLeaf(body))
+                    if stored != added.flatMap(\.bytes) {
+                        treeMismatches += 1
+                        if firstMismatch == nil { firstMismatch = seq }
+                    }
+                }
+                expected = seq + 1
+                if expected % 4096 == 0 { progress(expected) }
+            }
+            let entryCount = rowsRead
 
-                let (checked, latestSize) = auditCheckpoints(
-                    verifiers: verifiers, rebuilt: rebuilt, entryCount: entryCount, chainIntact: chainIntact,
-                    faults: &faults)
-                try auditItems(entries: entries, faults: &faults)
-                try auditStamps(entries: entries, faults: &faults)
-                try auditEvents(entries: entries, faults: &faults)
-                return LedgerAudit(
-                    entries: entries, faults: faults, entryCount: entryCount, latestCheckpointSize: latestSize,
-                    checkpointsChecked: checked)
+            if treeMismatches > 0 {
+                faults.append(
+                    VerificationFault(
+                        subject: "entry \(firstMismatch ?? 0)", code: .treeMismatch,
+                        message:
+                            "\(treeMismatches) entries store tree hashes that differ from those the entries give, "
+                            + "the first being entry \(firstMismatch ?? 0)"))
+            }
+
+            let (checked, latestSize) = auditCheckpoints(
+                verifiers: verifiers, rebuilt: rebuilt, entryCount: entryCount, chainIntact: chainIntact,
+                faults: &faults)
+            try auditItems(entries: entries, faults: &faults)
+            try auditStamps(entries: entries, faults: &faults)
+            try auditEvents(entries: entries, faults: &faults)
+            return LedgerAudit(
+                entries: entries, faults: faults, entryCount: entryCount, latestCheckpointSize: latestSize,
+                checkpointsChecked: checked)
         }
     }
 

@@ -32,7 +32,8 @@ extension Ledger {
     /// vault's `details/` must keep. Read from the entry bytes.
     public func referencedDetails() throws -> Set<Hash> {
         let member = Array("\"\(CustodyEntry.detailsDocumentMember)\":\"".utf8)
-        return Set(try store.entryBodies(containing: member).compactMap { try? CustodyEntry(parsing: $0).detailsDocument })
+        return Set(
+            try store.entryBodies(containing: member).compactMap { try? CustodyEntry(parsing: $0).detailsDocument })
     }
 
     /// Checks the events index against the entries, both ways: every entry that is neither a seal

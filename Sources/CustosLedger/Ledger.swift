@@ -24,7 +24,8 @@ public final class Ledger {
 
     /// Writes a new ledger of `origin` into an empty store: its description and its first
     /// checkpoint, of the empty tree.
-    public static func initialize(_ store: any LedgerStore, origin: String, signer: any NoteSigner, now: String) throws {
+    public static func initialize(_ store: any LedgerStore, origin: String, signer: any NoteSigner, now: String) throws
+    {
         try store.writeTransaction {
             if let held = try store.metadata("origin") {
                 throw LedgerError(.invalid, "\(store.location): the store already holds the ledger of \(held)")
@@ -109,14 +110,16 @@ public final class Ledger {
     ) throws -> EntryRow {
         var row = EntryRow(sequence: sequence, body: body, tree: tree)
         if let record = event.record {
-            row.item = ItemIndexRow(item: record.item, caseID: record.caseID, exhibit: record.exhibit, name: record.name)
+            row.item = ItemIndexRow(
+                item: record.item, caseID: record.caseID, exhibit: record.exhibit, name: record.name)
         }
         if let stamp = TimeStampRecord(entry: entry) {
             guard let token = event.token, digester.sha256(token) == stamp.token else {
                 throw LedgerError(.invalid, "a timestamped event without the token it names")
             }
             row.stamp = (
-                StampIndexRow(subject: stamp.indexKey(item: entry.item), source: stamp.source, tokenDigest: stamp.token.bytes),
+                StampIndexRow(
+                    subject: stamp.indexKey(item: entry.item), source: stamp.source, tokenDigest: stamp.token.bytes),
                 token
             )
         } else if EntryRow.isIndexedAsEvent(entry.type) {
@@ -167,7 +170,8 @@ public final class Ledger {
                     .corrupt,
                     "\(location): the latest checkpoint is of size \(latest.size), but the log has \(size) entries")
             }
-            let root = try StoredHashes.treeHash(size: Int64(size), reader: StoreHashReader(store: store), hasher: hasher)
+            let root = try StoredHashes.treeHash(
+                size: Int64(size), reader: StoreHashReader(store: store), hasher: hasher)
             let note = try SignedNote.sign(
                 text: Checkpoint(origin: origin, size: size, root: root).text, signers: [signer])
             try store.insertCheckpoint(size: size, note: note.serialized, signedAt: now)
@@ -417,7 +421,8 @@ struct StoreHashReader: StoredHashReader {
             let (leaf, offset) = StoredHashes.storingLeaf(ofIndex: index)
             guard let hash = try store.storedHash(UInt64(leaf), position: offset) else {
                 throw LedgerError(
-                    .corrupt, "\(store.location): the tree hash at index \(index) (entry \(leaf)) is missing or damaged")
+                    .corrupt, "\(store.location): the tree hash at index \(index) (entry \(leaf)) is missing or damaged"
+                )
             }
             return hash
         }

@@ -148,7 +148,9 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 
     public func entryBody(_ sequence: UInt64) throws -> [UInt8]? {
-        try sql { try db.firstRow("SELECT body FROM entries WHERE seq = ?", [.integer(Int64(sequence))]) { $0.blob(0) } }
+        try sql {
+            try db.firstRow("SELECT body FROM entries WHERE seq = ?", [.integer(Int64(sequence))]) { $0.blob(0) }
+        }
     }
 
     public func storedHash(_ sequence: UInt64, position: Int) throws -> Hash? {
@@ -186,7 +188,8 @@ public final class SQLiteLedgerStore: LedgerStore {
     }
 
     public func withAppender<T>(_ body: (any LedgerEntryAppender) throws -> T) throws -> T {
-        let insertSQL = "INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        let insertSQL =
+            "INSERT INTO entries (seq, body, tree, item, case_id, exhibit, name) VALUES (?, ?, ?, ?, ?, ?, ?)"
         let stampSQL = "INSERT INTO stamps (seq, subject, source, token, der) VALUES (?, ?, ?, ?, ?)"
         return try sql {
             try db.withStatement(insertSQL) { insert in
@@ -314,7 +317,9 @@ public final class SQLiteLedgerStore: LedgerStore {
     public func stampSources() throws -> [(subject: String, source: String)] {
         try sql {
             var found = [(subject: String, source: String)]()
-            try db.forEachRow("SELECT DISTINCT subject, source FROM stamps") { found.append(($0.text(0) ?? "", $0.text(1) ?? "")) }
+            try db.forEachRow("SELECT DISTINCT subject, source FROM stamps") {
+                found.append(($0.text(0) ?? "", $0.text(1) ?? ""))
+            }
             return found
         }
     }
@@ -342,7 +347,8 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     public func checkpoint(size: UInt64) throws -> String? {
         try sql {
-            try db.firstRow("SELECT note FROM checkpoints WHERE size = ?", [.integer(Int64(size))]) { $0.text(0) } ?? nil
+            try db.firstRow("SELECT note FROM checkpoints WHERE size = ?", [.integer(Int64(size))]) { $0.text(0) }
+                ?? nil
         }
     }
 

@@ -1,10 +1,11 @@
 import CustosFormats
 import CustosLedger
-@testable import CustosLedgerSQLite
 import CustosOpenSSL
 import CustosSQLite
 import CustosTestSupport
 import Testing
+
+@testable import CustosLedgerSQLite
 
 /// A driver of `LedgerStore` under test: each makes an empty store in a folder of its own. A new
 /// driver (PostgreSQL, say) is added here and must pass every contract test below unchanged.
@@ -52,7 +53,9 @@ struct LedgerStoreContractTests {
     }
 
     static func append(_ rows: [EntryRow], to store: any LedgerStore) throws {
-        try store.writeTransaction { try store.withAppender { appender in for row in rows { try appender.append(row) } } }
+        try store.writeTransaction {
+            try store.withAppender { appender in for row in rows { try appender.append(row) } }
+        }
     }
 
     @Test(arguments: LedgerStoreDriver.all)
@@ -63,7 +66,8 @@ struct LedgerStoreContractTests {
         let name = Array("證物".utf8) + Self.awkward
         let rows = [
             Self.row(0, .item(ItemIndexRow(item: "item-a", caseID: "2026-偵-9", exhibit: "A1", name: name))),
-            Self.row(1, .stamp(StampIndexRow(subject: "item-a", source: "node", tokenDigest: Self.awkward), token: name)),
+            Self.row(
+                1, .stamp(StampIndexRow(subject: "item-a", source: "node", tokenDigest: Self.awkward), token: name)),
             Self.row(2, .event(item: "item-a")),
             Self.row(3, nil),
         ]
@@ -87,7 +91,8 @@ struct LedgerStoreContractTests {
         #expect(item.row == ItemIndexRow(item: "item-a", caseID: "2026-偵-9", exhibit: "A1", name: name))
         #expect(try store.stampToken(at: 1) == name)
         #expect(try store.stampToken(at: 2) == nil)
-        #expect(try store.stampIndex() == [1: StampIndexRow(subject: "item-a", source: "node", tokenDigest: Self.awkward)])
+        #expect(
+            try store.stampIndex() == [1: StampIndexRow(subject: "item-a", source: "node", tokenDigest: Self.awkward)])
         #expect(try store.itemIndex() == [0: "item-a"])
         if store.hasEventsIndex { #expect(try store.eventIndex() == [2: "item-a"]) }
     }
@@ -129,7 +134,8 @@ struct LedgerStoreContractTests {
         try store.writeTransaction { try store.insertCheckpointStamp(stamp) }
         #expect(throws: LedgerError.self) {
             try store.writeTransaction {
-                try store.insertCheckpointStamp(CheckpointStamp(size: 1, root: "root", source: "node", anchors: nil, token: [2]))
+                try store.insertCheckpointStamp(
+                    CheckpointStamp(size: 1, root: "root", source: "node", anchors: nil, token: [2]))
             }
         }
         #expect(try store.checkpointStamps(size: 1) == [stamp])
