@@ -69,7 +69,7 @@ public struct ItemDetails {
             }
         }
         let stampedBy = Set(stamps.map(\.record.source))
-        awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
+        awaiting = Vault.awaitedTimeStampSources(expected: vault.expectedTimeStampSources, stampedBy: stampedBy)
         events = try ledger.entries(about: record.item).filter { $0.type != .sealed && $0.type != .timestamped }
     }
 }

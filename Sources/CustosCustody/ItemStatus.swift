@@ -20,7 +20,9 @@ extension CustodySession {
         let expected = vault.expectedTimeStampSources
         return try ledger.items(caseID: caseID).map { record in
             let stamped = sources[record.item] ?? []
-            return ItemStatus(record: record, stampedBy: stamped, awaiting: expected.filter { !stamped.contains($0) })
+            return ItemStatus(
+                record: record, stampedBy: stamped,
+                awaiting: Vault.awaitedTimeStampSources(expected: expected, stampedBy: stamped))
         }
     }
 }

@@ -66,6 +66,13 @@ extension Vault {
         (configuration.timeStampPolicy != nil ? [TimeStampRecord.nodeSource] : []) + externalAuthorities().map(\.name)
     }
 
+    /// The sources among `expected` (`expectedTimeStampSources`, read once for many items) whose
+    /// token an item stamped by `stampedBy` still awaits, in their order: what `list`, `show`
+    /// and the exported tokens say the item is awaiting.
+    public static func awaitedTimeStampSources(expected: [String], stampedBy: Set<String>) -> [String] {
+        expected.filter { !stampedBy.contains($0) }
+    }
+
     /// The external authorities the daemon was last started with; none when never configured.
     public func externalAuthorities() -> [ExternalAuthorityRecord] {
         guard let bytes = try? FileSystem.readFile(externalAuthoritiesPath),
