@@ -1,5 +1,6 @@
 import CustosFileSystem
 import CustosFormats
+import CustosOpenSSL
 
 /// A folder that files leave the vault into (`extract`, `timestamp export`, `checkpoint
 /// --export`), and the one way they are written there: the folder held by a descriptor
@@ -64,12 +65,25 @@ struct OutputFolder {
         }
     }
 
-    /// A new temporary in the folder, `.custos-<label>-<pid>` (the label short and this
-    /// process's: an item id, an index), for writing: its descriptor and its name. Finish it with
-    /// `written`, or remove it with `discard`.
+    /// A new temporary in the folder, `.custos-<label>-<pid>-<random>` (the label short and this
+    /// process's: an item id, an index; 16 random hex digits after the pid), for writing: its
+    /// descriptor and its name. Finish it with `written`, or remove it with `discard`.
+    ///
+    /// The random part is why a leftover never blocks: a crash leaves its temporary behind, and
+    /// a later process of the same pid (containers reuse pids) would otherwise find the name
+    /// taken. A name taken all the same is passed over for a fresh one.
     func createTemporary(_ label: String) throws -> (file: FileDescriptor, temporary: [UInt8]) {
-        let temporary = Array(".custos-\(label)-\(ThisProcess.identifier)".utf8)
-        return (try directory.createExclusive(temporary), temporary)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let random = Hex.encode(try SecureRandom.bytes(8))
+            let temporary = Array(".custos-\(label)-\(ThisProcess.identifier)-\(random)".utf8)
+            do {
+                return (try directory.createExclusive(temporary), temporary)
+            } catch let error as FileSystemError where error.code == .exists && attempt < 8 {
+                continue
+            }
+        }
     }
 
     /// Syncs a temporary written through `file` and returns what `place` checks.

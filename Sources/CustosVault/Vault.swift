@@ -323,14 +323,15 @@ public struct Vault: Sendable {
     public static func temporaryName(_ name: String) -> String { "\(ThisProcess.identifier)-\(name)" }
 
     /// Removes temporaries: `tmp/<pid>-*` and the `.tmp-<pid>-*` files a durable write leaves
-    /// beside its target (the vault's top, `tsa/`), and what writers left half-written in the
-    /// object store (`ObjectStore.removeTemporaries`). With `ofDeadProcessesOnly`, only those
-    /// whose process is gone (any holder of the sealing lock may do this); otherwise all of them
-    /// (the daemon's reconciliation, holding it alone). Returns what was removed, for messages.
+    /// beside its target (the vault's top, `tsa/`, the anchors' folder, `keys/peers/`), and what
+    /// writers left half-written in the object store (`ObjectStore.removeTemporaries`). With
+    /// `ofDeadProcessesOnly`, only those whose process is gone (any holder of the sealing lock
+    /// may do this); otherwise all of them (the daemon's reconciliation, holding it alone).
+    /// Returns what was removed, for messages.
     @discardableResult
     public func removeTemporaries(ofDeadProcessesOnly: Bool) -> [String] {
         var folders = [(temporaryPath, "")]
-        for folder in [root, root.appending("tsa"), anchorsFolder] { folders.append((folder, ".tmp-")) }
+        for folder in [root, root.appending("tsa"), anchorsFolder, peersPath] { folders.append((folder, ".tmp-")) }
         return Self.removeTemporaries(in: folders, ofDeadProcessesOnly: ofDeadProcessesOnly).map(\.description)
             + objects.removeTemporaries(ofDeadProcessesOnly: ofDeadProcessesOnly)
     }
