@@ -129,4 +129,24 @@ struct OutputFolder {
         }
         try directory.sync()
     }
+
+    /// Places every file of one recorded event (`place`), going on past a file that cannot take
+    /// its name: each recorded file is placed, or said not to be. Throws, once all were tried, an
+    /// error that names each file not placed, why, and where its bytes are kept (its temporary,
+    /// which is left in the folder).
+    func placeAll(_ files: [(written: WrittenFile, name: [UInt8])], recorded: String) throws {
+        var failures = [(name: [UInt8], error: any Error)]()
+        for file in files {
+            do { try place(file.written, as: file.name, recorded: recorded) } catch {
+                failures.append((file.name, error))
+            }
+        }
+        guard let first = failures.first else { return }
+        if failures.count == 1, files.count == 1 { throw first.error }
+        let code = failures.lazy.compactMap { ($0.error as? CustodyError)?.code }.first ?? .exists
+        throw CustodyError(
+            code,
+            "\(path): \(recorded) is recorded, but \(failures.count) of its \(files.count) files did not take their "
+                + "names: " + failures.map { "\($0.error)" }.joined(separator: "; "))
+    }
 }
