@@ -108,6 +108,8 @@ struct CustodyEventTests {
         let document = try #require(try session.detailsDocument(of: entry))
         #expect(document["reason"]?.stringValue == "court order 7")
         #expect(document["name"]?.byteStringValue == Array("報告 v2.pdf".utf8))
+        // The archive by its identity (its object name), not where a driver keeps it.
+        #expect(document["archive"]?.stringValue == "\(node.record.sha256.hex).tar.zst")
         #expect(try node.verify().passed)
     }
 
