@@ -15,7 +15,7 @@ import Foundation
 /// keys/node.key                the Ed25519 signing key, signed-note form, mode 0600
 /// keys/node.vkey               its verifier key (name+hash+base64)
 /// keys/peers/<origin>.vkey     the verifier keys of the nodes it receives items from (0400)
-/// keys/peers/<origin>.checkpoint  the largest signed checkpoint received from each (0400)
+/// keys/peers/<origin>.checkpoints/<size>  every signed checkpoint received from each, by size (0400)
 /// objects/ab/<sha256>.tar.zst  sealed archives, named by the SHA-256 of the evidence they hold
 /// manifests/ab/<sha256>.json   manifests, named by their SHA-256
 /// details/ab/<sha256>.json     details documents of custody events (reasons, notes, names),
