@@ -18,24 +18,24 @@ public struct TransferReceipt: Sendable {
     public var event: RecordedEvent
 }
 
-/// How a handover's checkpoint compares with the largest kept from its sender
+/// How a handover's checkpoint compares with those kept from its sender
 /// (`HandoverReader.compareWithKeptCheckpoint` gives the rule); its `name` is recorded in the
 /// receipt's details document (`checkpointComparison`).
 public enum PeerCheckpointComparison: Sendable, Equatable {
     /// None was kept: this is the first.
     case first
-    /// Of the size kept, with the same root.
+    /// Of a size kept, with the same root.
     case same(UInt64)
-    /// Larger than the one kept (of that size); not proven consistent with it.
+    /// Larger than the largest kept (of that size); not proven consistent with it.
     case larger(than: UInt64)
-    /// Smaller than the one kept (of that size); not proven consistent with it.
+    /// Of a size not kept, smaller than the largest kept (of that size); not proven consistent.
     case smaller(than: UInt64)
 
-    /// Whether the handover's checkpoint is kept in place of the one kept.
-    public var replacesKept: Bool {
+    /// Whether the handover's checkpoint is kept beside those kept (it is of a size not kept yet).
+    public var isNewSize: Bool {
         switch self {
-        case .first, .larger: true
-        case .same, .smaller: false
+        case .first, .larger, .smaller: true
+        case .same: false
         }
     }
 
@@ -48,6 +48,7 @@ public enum PeerCheckpointComparison: Sendable, Equatable {
         }
     }
 
+    /// The size of the kept checkpoint it was compared with: the one of its size, or else the largest.
     public var keptSize: UInt64? {
         switch self {
         case .first: nil
@@ -66,7 +67,7 @@ public struct ReceiveReceipt: Sendable {
     public var shared: Set<String>
     /// Why the items have no time stamp of this node's TSA (nil when stamped, or without a TSA).
     public var stampFailure: String?
-    /// How the sender's checkpoint compared with the largest this vault kept from it.
+    /// How the sender's checkpoint compared with those this vault kept from it.
     public var checkpointComparison: PeerCheckpointComparison
 }
 
@@ -158,15 +159,15 @@ extension CustodySession {
     ///    re-hashes to its entry's `token`;
     /// 5. every manifest's SHA-256 is the entry's `manifest`;
     /// 6. (under the receive lock) the checkpoint is consistent, as far as can be proven, with
-    ///    the largest kept from this sender (`HandoverReader.compareWithKeptCheckpoint`: of the
+    ///    every one kept from this sender (`HandoverReader.compareWithKeptCheckpoint`: of the
     ///    same size, the same root; `.altered` for a fork);
     /// 7. every archive's raw SHA-256 is the entry's `archive`, and its original re-hashes to the
     ///    entry's digests and size (`VaultVerifier.readArchive`, in a temporary under `tmp/`);
     /// 8. no item is in this vault already (`.duplicate`).
     ///
     /// Then the archives are placed by content address (shared, once re-read, when the content
-    /// is there already), the manifests stored, the sender's checkpoint kept when it is the
-    /// largest received from it, and one `received` event recorded: an entry per item with the
+    /// is there already), the manifests stored, the sender's checkpoint kept when none of its size
+    /// was, and one `received` event recorded: an entry per item with the
     /// sealed entry's content members, `from` and `fromIndex`, and its index row.
     public func receive(_ file: RawPath, reason: String?, now: String = SystemClock.now()) throws -> ReceiveReceipt {
         if let reason { try CustodyText.check(reason, what: "the reason", subject: "--reason") }
@@ -283,10 +284,13 @@ extension CustodySession {
         if let reason { details["reason"] = .string(reason) }
         details["checkpointComparison"] = .string(checkpointComparison.name)
         if let keptSize = checkpointComparison.keptSize { details["keptCheckpoint"] = .integer(Int64(keptSize)) }
-        // Kept before the receipt is recorded: a recorded receipt's checkpoint was compared and,
-        // when it was the largest, kept for the next handover of this sender.
-        if checkpointComparison.replacesKept {
-            do { try vault.keepPeerCheckpoint(carried.checkpoint, origin: checked.origin) } catch {
+        // Kept before the receipt is recorded: a recorded receipt's checkpoint was compared and
+        // kept by its size (never replacing one), for every later handover of this sender to be
+        // compared with.
+        if checkpointComparison.isNewSize {
+            do {
+                try vault.keepPeerCheckpoint(carried.checkpoint, size: checked.checkpoint.size, origin: checked.origin)
+            } catch {
                 throw CustodyError(.missing, "\(file): \(error); nothing was received", cause: error)
             }
         }

@@ -116,7 +116,9 @@ extension CustodySession {
     /// recorded (`what` and `facts` in the entries; the reason, the folder and the files in the
     /// details document); only then each file renamed to its name without replacing anything,
     /// and the folder fsynced. When the event cannot be recorded, the temporaries are removed:
-    /// no exported file takes its name that the log does not record.
+    /// no exported file takes its name that the log does not record. Once it is recorded, every
+    /// file is placed that can be; one that cannot (its name taken meanwhile) stays as its
+    /// temporary, and the error names each such file and its temporary (`placeAll`).
     private func writeExport(
         _ what: String, items: [String], facts: JSONObject, reason: String, folder: RawPath, files: ExportFiles
     ) throws {
@@ -139,7 +141,9 @@ extension CustodySession {
             ])
         placed = true
         let entry = "the export (entry \(recorded.entries[0].sequence))"
-        for (file, name) in zip(written, names) { try output.place(file, as: name, recorded: entry) }
+        // Every file is tried, whatever happened to one before it: what is recorded as exported is
+        // placed, or named in the error with where its bytes were kept.
+        try output.placeAll(Array(zip(written, names)).map { (written: $0.0, name: $0.1) }, recorded: entry)
     }
 
     /// Adds the trust anchors a token of `source` is checked against to the files of an export

@@ -82,7 +82,9 @@ extension CustodySession {
             ]
             if let note = plan.note { details["nameNote"] = .string(note) }
             if let archive = result.archive {
-                details["archive"] = .byteString(Array(vault.objects.describe(archive).utf8))  // where it lies
+                // The archive's identity, not where a driver keeps it: its object name,
+                // `<sha256 of the original>.tar.zst` (the suffix gives its compression).
+                details["archive"] = .string(archive.name)
             }
             switch result.outcome {
             case .ok(let sha256):

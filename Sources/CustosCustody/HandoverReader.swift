@@ -315,49 +315,60 @@ struct HandoverReader {
             origin: origin, documentHash: documentHash, items: items, checkpoint: checkpoint, signer: signer)
     }
 
-    /// Step 6, under the receive lock: the handover's checkpoint against the largest this vault
-    /// kept from the same sender (`keys/peers/<origin>.checkpoint`).
+    /// Step 6, under the receive lock: the handover's checkpoint against every checkpoint this
+    /// vault kept from the same sender (`keys/peers/<origin>.checkpoints/<size>`, one per size).
     ///
     /// The rule, and why: a node that shows two bureaus two different logs (a split view) signs
     /// two checkpoints that are not consistent. Of the same size, they must have the same root:
     /// two roots are a fork, proven by the two signatures, and the handover is refused (`.altered`)
-    /// naming both. Of different sizes, consistency is proven only by an RFC 6962 consistency
-    /// proof between them, and the sender cannot carry one: it does not know which checkpoint
-    /// this node kept. So a larger checkpoint is accepted and kept in place of the old one, and
-    /// a smaller one is accepted and the larger kept; the receipt records what was compared
-    /// (`checkpointComparison`, `keptCheckpoint`), and both checkpoints stay signed, kept
+    /// naming both roots and both files (the kept one and this handover's `checkpoint.txt`),
+    /// whatever larger checkpoint was received since. Of different sizes, consistency is proven
+    /// only by an RFC 6962 consistency proof between them, and the sender cannot carry one: it
+    /// does not know which checkpoints this node kept. So a checkpoint of a size not kept yet is
+    /// accepted and kept beside the others; the receipt records how it compared with the largest
+    /// kept (`checkpointComparison`, `keptCheckpoint`), and every checkpoint stays signed, kept
     /// verbatim, so a consistency proof asked of the sender later (`custos consistency`) settles it.
+    ///
+    /// Each kept checkpoint is re-checked first: signed by the sender's key, of its origin, of the
+    /// size its file is named by. One that is not refuses the handover (`.altered`), never trusted.
     func compareWithKeptCheckpoint(_ checked: Checked) throws -> PeerCheckpointComparison {
-        let keptPath = vault.peerCheckpointPath(origin: checked.origin)
-        let keptText: String?
-        do { keptText = try vault.keptPeerCheckpoint(origin: checked.origin) } catch {
-            throw refuse(.missing, "the checkpoint kept from \(checked.origin) (\(keptPath)) cannot be read", cause: error)
+        let folder = vault.peerCheckpointsPath(origin: checked.origin)
+        let keptFiles: [Vault.KeptPeerCheckpoint]
+        do { keptFiles = try vault.keptPeerCheckpoints(origin: checked.origin) } catch {
+            throw refuse(.missing, "the checkpoints kept from \(checked.origin) (\(folder)) cannot be read", cause: error)
         }
-        guard let keptText else { return .first }
-        let kept: Checkpoint
-        do {
-            let note = try SignedNote(parsing: keptText)
-            _ = try note.verifiedSignatures(by: [checked.signer])
-            kept = try Checkpoint(parsing: note.text)
-            guard kept.origin == checked.origin else {
-                throw CustodyError(.altered, "it is a checkpoint of \(kept.origin)")
+        var kept = [(checkpoint: Checkpoint, path: RawPath)]()
+        for file in keptFiles {
+            do {
+                let note = try SignedNote(parsing: file.text)
+                _ = try note.verifiedSignatures(by: [checked.signer])
+                let checkpoint = try Checkpoint(parsing: note.text)
+                guard checkpoint.origin == checked.origin else {
+                    throw CustodyError(.altered, "it is a checkpoint of \(checkpoint.origin)")
+                }
+                guard checkpoint.size == file.size else {
+                    throw CustodyError(.altered, "it is of size \(checkpoint.size), not of the size its name gives")
+                }
+                kept.append((checkpoint, file.path))
+            } catch {
+                throw refuse(
+                    .altered, "\(file.path), a checkpoint kept from \(checked.origin), is not one it signed",
+                    cause: error)
             }
-        } catch {
-            throw refuse(
-                .altered, "\(keptPath), the checkpoint kept from \(checked.origin), is not one it signed", cause: error)
         }
         let seen = checked.checkpoint
-        if seen.size == kept.size {
-            guard seen.root == kept.root else {
+        if let same = kept.first(where: { $0.checkpoint.size == seen.size }) {
+            guard same.checkpoint.root == seen.root else {
                 throw refuse(
                     .altered,
-                    "\(checked.origin) signed two different logs of size \(seen.size) (a fork): checkpoint.txt has root "
-                        + "\(seen.root.base64), the checkpoint this vault kept from it (\(keptPath)) has root "
-                        + "\(kept.root.base64)")
+                    "\(checked.origin) signed two different logs of size \(seen.size) (a fork): its checkpoint.txt "
+                        + "has root \(seen.root.base64), the checkpoint this vault kept from it (\(same.path)) has root "
+                        + "\(same.checkpoint.root.base64); the two signed files are the proof")
             }
-            return .same(kept.size)
+            return .same(seen.size)
         }
-        return seen.size > kept.size ? .larger(than: kept.size) : .smaller(than: kept.size)
+        guard let largest = kept.last?.checkpoint.size else { return .first }
+        return seen.size > largest ? .larger(than: largest) : .smaller(than: largest)
     }
 
     /// An entry of the sender's log about `item`, at the index it names, proven in the checkpoint.

@@ -1,5 +1,6 @@
 import CustosFileSystem
 import CustosFormats
+import CustosOpenSSL
 
 /// A folder that files leave the vault into (`extract`, `timestamp export`, `checkpoint
 /// --export`), and the one way they are written there: the folder held by a descriptor
@@ -64,12 +65,25 @@ struct OutputFolder {
         }
     }
 
-    /// A new temporary in the folder, `.custos-<label>-<pid>` (the label short and this
-    /// process's: an item id, an index), for writing: its descriptor and its name. Finish it with
-    /// `written`, or remove it with `discard`.
+    /// A new temporary in the folder, `.custos-<label>-<pid>-<random>` (the label short and this
+    /// process's: an item id, an index; 16 random hex digits after the pid), for writing: its
+    /// descriptor and its name. Finish it with `written`, or remove it with `discard`.
+    ///
+    /// The random part is why a leftover never blocks: a crash leaves its temporary behind, and
+    /// a later process of the same pid (containers reuse pids) would otherwise find the name
+    /// taken. A name taken all the same is passed over for a fresh one.
     func createTemporary(_ label: String) throws -> (file: FileDescriptor, temporary: [UInt8]) {
-        let temporary = Array(".custos-\(label)-\(ThisProcess.identifier)".utf8)
-        return (try directory.createExclusive(temporary), temporary)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let random = Hex.encode(try SecureRandom.bytes(8))
+            let temporary = Array(".custos-\(label)-\(ThisProcess.identifier)-\(random)".utf8)
+            do {
+                return (try directory.createExclusive(temporary), temporary)
+            } catch let error as FileSystemError where error.code == .exists && attempt < 8 {
+                continue
+            }
+        }
     }
 
     /// Syncs a temporary written through `file` and returns what `place` checks.
@@ -114,5 +128,25 @@ struct OutputFolder {
                     + "the folder); do not use it, write it again into a folder only you can write")
         }
         try directory.sync()
+    }
+
+    /// Places every file of one recorded event (`place`), going on past a file that cannot take
+    /// its name: each recorded file is placed, or said not to be. Throws, once all were tried, an
+    /// error that names each file not placed, why, and where its bytes are kept (its temporary,
+    /// which is left in the folder).
+    func placeAll(_ files: [(written: WrittenFile, name: [UInt8])], recorded: String) throws {
+        var failures = [(name: [UInt8], error: any Error)]()
+        for file in files {
+            do { try place(file.written, as: file.name, recorded: recorded) } catch {
+                failures.append((file.name, error))
+            }
+        }
+        guard let first = failures.first else { return }
+        if failures.count == 1, files.count == 1 { throw first.error }
+        let code = failures.lazy.compactMap { ($0.error as? CustodyError)?.code }.first ?? .exists
+        throw CustodyError(
+            code,
+            "\(path): \(recorded) is recorded, but \(failures.count) of its \(files.count) files did not take their "
+                + "names: " + failures.map { "\($0.error)" }.joined(separator: "; "))
     }
 }

@@ -66,6 +66,7 @@ extension CustodySession {
             "bytesRehashed": .integer(report.bytesRehashed),
             "timeStampsChecked": .integer(Int64(report.timeStampsChecked)),
             "detailsChecked": .integer(Int64(report.detailsChecked)),
+            "handoversChecked": .integer(Int64(report.handoversChecked)),
             "unrecordedFiles": .integer(Int64(report.unrecordedFiles.count)),
             "faults": .array(
                 report.faults.map { .object(["subject": .string($0.subject), "code": .string($0.code.rawValue)]) }),

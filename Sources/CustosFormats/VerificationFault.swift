@@ -90,6 +90,10 @@ public struct VerificationFault: Hashable, Sendable, CustomStringConvertible {
         case detailsMissing = "details-missing"
         /// A details document's bytes do not hash to the SHA-256 its entry names.
         case detailsAltered = "details-altered"
+        /// A `received` entry's handover proof does not hold: the kept `handover.json`,
+        /// `checkpoint.txt` or `handover.sig` is missing or altered, not signed by the sender's kept
+        /// key, or the sender's `sealed` entry is not proven in its checkpoint.
+        case handoverProof = "handover-proof"
         /// The ledger's events index disagrees with the custody-event entries.
         case eventIndex = "event-index"
         /// An item's archive is missing from `objects/`.

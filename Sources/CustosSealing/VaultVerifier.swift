@@ -25,6 +25,8 @@ public struct VerificationReport: Sendable {
     public var ledgerFaults = 0
     /// Details documents of custody events re-hashed.
     public var detailsChecked = 0
+    /// `received` entries whose handover proof was re-checked (`checkHandoverProof`).
+    public var handoversChecked = 0
     /// Files in the vault that nothing records (a seal interrupted, or one in progress beside a
     /// running daemon; a file put there by hand): not faults of what is recorded, but an
     /// expert sees each.
@@ -47,6 +49,7 @@ public struct VerificationReport: Sendable {
             "timeStampsChecked": .integer(Int64(timeStampsChecked)),
             "keptCheckpointsChecked": .integer(Int64(keptCheckpointsChecked)),
             "detailsChecked": .integer(Int64(detailsChecked)),
+            "handoversChecked": .integer(Int64(handoversChecked)),
             "faults": .array(faults.map(\.json)),
             "unrecordedFiles": .array(unrecordedFiles.map { .string($0) }),
             "notes": .array(notes.map { .string($0) }),
@@ -114,6 +117,11 @@ public struct VaultVerifier {
         }
         for entry in documented { report.faults += checkDetailsDocument(of: entry) }
         report.detailsChecked = documented.count
+        progress("handovers received")
+        for entry in audit.entries where entry.type == .received && (items == nil || items!.contains(entry.item)) {
+            report.faults += checkHandoverProof(of: entry)
+            report.handoversChecked += 1
+        }
         if items == nil { report.unrecordedFiles = try unrecordedFiles(ledger: ledger) }
         // Beside a running daemon, the entries since its last checkpoint await its next one.
         if vault.daemonIsRunning {

@@ -36,18 +36,11 @@ public struct LocalFolderObjectStore: ObjectStore {
 
     private static func shard(_ hash: Hash) -> [UInt8] { Array(hash.hex.prefix(2).utf8) }
 
-    private static func suffix(_ kind: StoredObject.Kind) -> String {
-        switch kind {
-        case .archive(let compression): compression.suffix
-        case .manifest, .details: ".json"
-        }
-    }
-
     /// The file that holds `object`: for tests that alter a vault's files by hand, and for what
     /// only a local file can do. Callers go through the `ObjectStore` methods.
     public func path(of object: StoredObject) -> RawPath {
         folder(object.kind.family).appending(component: Self.shard(object.hash))
-            .appending(component: Array((object.hash.hex + Self.suffix(object.kind)).utf8))
+            .appending(component: Array(object.name.utf8))
     }
 
     /// The object a file of `family` named `name` holds, or nil when the name is no content
@@ -63,7 +56,7 @@ public struct LocalFolderObjectStore: ObjectStore {
             case .manifests: [.manifest]
             case .details: [.details]
             }
-        return kinds.first { Self.suffix($0) == suffix }.map { StoredObject($0, hash: hash) }
+        return kinds.first { $0.suffix == suffix }.map { StoredObject($0, hash: hash) }
     }
 
     public func findArchive(content: Hash) throws -> StoredObject? {

@@ -16,6 +16,15 @@ public struct StoredObject: Hashable, Sendable, CustomStringConvertible {
         /// A custody event's details document (canonical JSON).
         case details
 
+        /// What follows the SHA-256 in its name: the archive's compression suffix
+        /// (`.tar.zst`, `.tar`, …), `.json` for a manifest or a details document.
+        public var suffix: String {
+            switch self {
+            case .archive(let compression): compression.suffix
+            case .manifest, .details: ".json"
+            }
+        }
+
         /// The family it is listed with: every archive is one, whatever its compression.
         public var family: Family {
             switch self {
@@ -53,6 +62,10 @@ public struct StoredObject: Hashable, Sendable, CustomStringConvertible {
 
     /// The archive's compression; nil for a manifest or details document.
     public var compression: Compression? { if case .archive(let compression) = kind { compression } else { nil } }
+
+    /// Its name in any store, `<sha256><suffix>` (`<sha256 of the evidence>.tar.zst` for an
+    /// archive): the object's identity, whichever driver keeps it and wherever it lies.
+    public var name: String { hash.hex + kind.suffix }
 
     /// What it is, without where it lies: `archive <sha256>.tar.zst`, `manifest <sha256>`.
     public var description: String {

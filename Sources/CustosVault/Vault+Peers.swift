@@ -6,8 +6,9 @@ import Foundation
 /// The nodes this vault trusts to hand items over (`custos peer add`): each one's verifier key,
 /// `keys/peers/<origin>.vkey`, where the origin's bytes other than letters, digits, `.`, `-` and
 /// `_` are written `%XX` (an origin such as `mjib.example.tw/evidence` holds a `/`). Mode 0400:
-/// a key, once known, is never replaced. Beside it, `keys/peers/<origin>.checkpoint`: the largest
-/// signed checkpoint received from that peer (`custos receive` compares each handover's with it).
+/// a key, once known, is never replaced. Beside it, the folder `keys/peers/<origin>.checkpoints/`:
+/// every signed checkpoint received from that peer, one file per size (`<size>`, in decimal),
+/// each written once and never replaced (`custos receive` compares each handover's with them).
 extension Vault {
     public var peersPath: RawPath { root.appending("keys").appending("peers") }
 
@@ -16,9 +17,14 @@ extension Vault {
         peersPath.appending(Self.peerFileName(origin: origin) + ".vkey")
     }
 
-    /// The file of the largest signed checkpoint received from a peer.
-    public func peerCheckpointPath(origin: String) -> RawPath {
-        peersPath.appending(Self.peerFileName(origin: origin) + ".checkpoint")
+    /// The folder of the signed checkpoints received from a peer, one file per size.
+    public func peerCheckpointsPath(origin: String) -> RawPath {
+        peersPath.appending(Self.peerFileName(origin: origin) + ".checkpoints")
+    }
+
+    /// The file of the signed checkpoint of size `size` received from a peer.
+    public func peerCheckpointPath(origin: String, size: UInt64) -> RawPath {
+        peerCheckpointsPath(origin: origin).appending(String(size))
     }
 
     /// A peer's origin as a file name: bytes other than letters, digits, `.` (not first), `-` and
@@ -35,36 +41,78 @@ extension Vault {
         return name
     }
 
-    /// The signed checkpoint (signed-note text, verbatim) kept as the largest received from the
-    /// peer `origin`; nil when none was kept yet. The caller checks its signature: this only reads.
-    public func keptPeerCheckpoint(origin: String) throws -> String? {
-        let path = peerCheckpointPath(origin: origin)
-        guard FileSystem.exists(path) else { return nil }
-        do {
-            let bytes = try FileSystem.readFile(path)
-            guard let text = String(validating: bytes, as: UTF8.self) else {
-                throw VaultError(.keyProblem, "\(path): is not UTF-8 text")
-            }
-            return text
-        } catch let error as VaultError {
-            throw error
-        } catch {
-            throw VaultError(.storage, "\(path): cannot be read", cause: error)
-        }
+    /// A signed checkpoint kept from a peer: the size its file is named by, the file, and its
+    /// text (signed-note text, verbatim).
+    public struct KeptPeerCheckpoint: Sendable, Equatable {
+        public var size: UInt64
+        public var path: RawPath
+        public var text: String
     }
 
-    /// Keeps `note` (a signed checkpoint of the peer `origin`, checked by the caller) as the
-    /// largest received from it: written beside its name (mode 0400), fsynced, renamed over the
-    /// one kept before, and the folder fsynced. The caller holds the lock that orders receipts
-    /// and compares first: this replaces whatever is kept.
-    public func keepPeerCheckpoint(_ note: String, origin: String) throws {
-        let path = peerCheckpointPath(origin: origin)
+    /// Every signed checkpoint kept from the peer `origin`, by size (smallest first); empty when
+    /// none was kept yet. The caller checks each one's signature, origin and size (that the
+    /// name's size is the checkpoint's): this only reads. A file whose name is not a size is
+    /// refused, not passed over: nothing but checkpoints is kept there.
+    public func keptPeerCheckpoints(origin: String) throws -> [KeptPeerCheckpoint] {
+        let folder = peerCheckpointsPath(origin: origin)
+        guard FileSystem.exists(folder) else { return [] }
+        let names: [[UInt8]]
+        do { names = try FileSystem.listDirectory(folder) } catch {
+            throw VaultError(.storage, "\(folder): cannot be listed", cause: error)
+        }
+        return try names.map { name -> KeptPeerCheckpoint in
+            let path = folder.appending(component: name)
+            let text = String(decoding: name, as: UTF8.self)
+            guard let size = UInt64(text), String(size) == text else {
+                throw VaultError(.keyProblem, "\(path): is not a checkpoint kept by its size (a decimal number)")
+            }
+            do {
+                let bytes = try FileSystem.readFile(path)
+                guard let note = String(validating: bytes, as: UTF8.self) else {
+                    throw VaultError(.keyProblem, "\(path): is not UTF-8 text")
+                }
+                return KeptPeerCheckpoint(size: size, path: path, text: note)
+            } catch let error as VaultError {
+                throw error
+            } catch {
+                throw VaultError(.storage, "\(path): cannot be read", cause: error)
+            }
+        }
+        .sorted { $0.size < $1.size }
+    }
+
+    /// Keeps `note`, a signed checkpoint of size `size` of the peer `origin` (checked by the
+    /// caller), as `keys/peers/<origin>.checkpoints/<size>`: written beside the folder as a new
+    /// temporary (mode 0400), fsynced, then linked to its name, which never replaces a file,
+    /// and both folders fsynced. Returns false, changing nothing, when a checkpoint of that size
+    /// is kept already: the caller, which holds the lock that orders receipts, has compared the
+    /// two first, so it is the same one.
+    @discardableResult
+    public func keepPeerCheckpoint(_ note: String, size: UInt64, origin: String) throws -> Bool {
+        let folder = peerCheckpointsPath(origin: origin)
+        let path = peerCheckpointPath(origin: origin, size: size)
+        let temporary = peersPath.appending(
+            ".tmp-" + Vault.temporaryName(String(decoding: folder.lastComponent, as: UTF8.self) + "-\(size)"))
         do {
-            try FileSystem.makeDirectory(peersPath, mode: 0o700)
-            try FileSystem.writeDurably(Array(note.utf8), to: path, mode: 0o400)
+            try FileSystem.makeDirectory(folder, mode: 0o700)
+            FileSystem.remove(temporary)  // one a crash of a process of the same pid left
+            let file = try FileSystem.createExclusive(temporary, mode: 0o400)
+            try file.write(Array(note.utf8))
+            try file.sync()
         } catch {
+            FileSystem.remove(temporary)
+            throw VaultError(.storage, "\(temporary): could not write the peer's checkpoint", cause: error)
+        }
+        do {
+            try FileSystem.linkDurably(temporary, to: path)
+        } catch let error as FileSystemError where error.code == .exists {
+            FileSystem.remove(temporary)
+            return false
+        } catch {
+            FileSystem.remove(temporary)
             throw VaultError(.storage, "\(path): could not keep the peer's checkpoint", cause: error)
         }
+        return true
     }
 
     /// What adding a peer's key did.

@@ -15,7 +15,7 @@ import Foundation
 /// keys/node.key                the Ed25519 signing key, signed-note form, mode 0600
 /// keys/node.vkey               its verifier key (name+hash+base64)
 /// keys/peers/<origin>.vkey     the verifier keys of the nodes it receives items from (0400)
-/// keys/peers/<origin>.checkpoint  the largest signed checkpoint received from each (0400)
+/// keys/peers/<origin>.checkpoints/<size>  every signed checkpoint received from each, by size (0400)
 /// objects/ab/<sha256>.tar.zst  sealed archives, named by the SHA-256 of the evidence they hold
 /// manifests/ab/<sha256>.json   manifests, named by their SHA-256
 /// details/ab/<sha256>.json     details documents of custody events (reasons, notes, names),
@@ -323,14 +323,15 @@ public struct Vault: Sendable {
     public static func temporaryName(_ name: String) -> String { "\(ThisProcess.identifier)-\(name)" }
 
     /// Removes temporaries: `tmp/<pid>-*` and the `.tmp-<pid>-*` files a durable write leaves
-    /// beside its target (the vault's top, `tsa/`), and what writers left half-written in the
-    /// object store (`ObjectStore.removeTemporaries`). With `ofDeadProcessesOnly`, only those
-    /// whose process is gone (any holder of the sealing lock may do this); otherwise all of them
-    /// (the daemon's reconciliation, holding it alone). Returns what was removed, for messages.
+    /// beside its target (the vault's top, `tsa/`, the anchors' folder, `keys/peers/`), and what
+    /// writers left half-written in the object store (`ObjectStore.removeTemporaries`). With
+    /// `ofDeadProcessesOnly`, only those whose process is gone (any holder of the sealing lock
+    /// may do this); otherwise all of them (the daemon's reconciliation, holding it alone).
+    /// Returns what was removed, for messages.
     @discardableResult
     public func removeTemporaries(ofDeadProcessesOnly: Bool) -> [String] {
         var folders = [(temporaryPath, "")]
-        for folder in [root, root.appending("tsa"), anchorsFolder] { folders.append((folder, ".tmp-")) }
+        for folder in [root, root.appending("tsa"), anchorsFolder, peersPath] { folders.append((folder, ".tmp-")) }
         return Self.removeTemporaries(in: folders, ofDeadProcessesOnly: ofDeadProcessesOnly).map(\.description)
             + objects.removeTemporaries(ofDeadProcessesOnly: ofDeadProcessesOnly)
     }

@@ -108,6 +108,8 @@ struct CustodyEventTests {
         let document = try #require(try session.detailsDocument(of: entry))
         #expect(document["reason"]?.stringValue == "court order 7")
         #expect(document["name"]?.byteStringValue == Array("報告 v2.pdf".utf8))
+        // The archive by its identity (its object name), not where a driver keeps it.
+        #expect(document["archive"]?.stringValue == "\(node.record.sha256.hex).tar.zst")
         #expect(try node.verify().passed)
     }
 
@@ -138,6 +140,26 @@ struct CustodyEventTests {
         #expect(try String(contentsOfFile: existing, encoding: .utf8) == "mine\n")
         #expect(try FileSystem.listDirectory(RawPath(node.directory.file("out"))).count == 1)
         #expect(try session.ledger.size() == before)
+    }
+
+    /// A crash leaves its temporary behind; a later process of the same pid (containers reuse
+    /// pids) must not find its temporary's name taken: the names carry a random part.
+    @Test func aLeftoverTemporaryOfTheSamePidNeverBlocks() throws {
+        let node = try SealedVault()
+        let session = try node.session()
+        let pid = getpid()
+        let leftovers = [".custos-extract-\(node.record.item)-\(pid)", ".custos-export-0-\(pid)"]
+        for name in leftovers { _ = try node.directory.write("out/\(name)", "left by a crash\n") }
+        let folder = RawPath(node.directory.file("out"))
+        let outcomes = try session.extract([node.record], to: folder, reason: "court")
+        #expect(outcomes[0].succeeded)
+        #expect(try FileSystem.readFile(RawPath(node.directory.file("out/evidence.bin"))) == node.content)
+        let tokens = RawPath(node.directory.file("out"))
+        _ = try session.exportTimeStamps(of: node.record, to: tokens, reason: "court")
+        #expect(FileSystem.exists(RawPath(node.directory.file("out/VERIFY.txt"))))
+        // The leftovers are not the vault's to remove (another process may own them): untouched.
+        let names = Set(try FileSystem.listDirectory(folder).map { String(decoding: $0, as: UTF8.self) })
+        #expect(names.filter { $0.hasPrefix(".custos-") } == Set(leftovers), "\(names)")
     }
 
     @Test func aFolderThatIsASymbolicLinkIsRefused() throws {

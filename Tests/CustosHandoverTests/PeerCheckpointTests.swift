@@ -9,8 +9,9 @@ import Foundation
 import Glibc
 import Testing
 
-/// The largest checkpoint received from each peer, kept beside its key, and each new handover's
-/// checkpoint compared with it: a sender that shows this node two logs of one size is refused.
+/// Every checkpoint received from each peer, kept by size beside its key, and each new
+/// handover's checkpoint compared with them: a sender that shows this node two logs of one size
+/// is refused, whatever it sent since.
 @Suite("handover: the checkpoints kept from each peer", .timeLimit(.minutes(5)))
 struct PeerCheckpointTests {
     /// The signed checkpoint a handover file carries, verbatim.
@@ -19,33 +20,44 @@ struct PeerCheckpointTests {
         return String(decoding: member.bytes, as: UTF8.self)
     }
 
-    static func kept(_ nodes: TwoNodes) throws -> String? {
-        try nodes.receiver.vault.keptPeerCheckpoint(origin: "sender.example.tw/evidence")
+    /// The checkpoints kept from the sender, by size.
+    static func kept(_ nodes: TwoNodes) throws -> [UInt64: String] {
+        Dictionary(
+            uniqueKeysWithValues: try nodes.receiver.vault.keptPeerCheckpoints(origin: "sender.example.tw/evidence")
+                .map { ($0.size, $0.text) })
     }
 
-    @Test func theFirstCheckpointIsKeptAndALargerOneReplacesIt() throws {
+    @Test func everyCheckpointReceivedIsKeptByItsSize() throws {
         let nodes = try TwoNodes()
         let (first, firstTransfer) = try nodes.transfer(try nodes.seal([1000]), name: "1.tar")
         let received = try nodes.receive(first)
         #expect(received.checkpointComparison == .first)
-        #expect(try Self.kept(nodes) == (try Self.carriedCheckpoint(first)))
-        let path = nodes.receiver.vault.peerCheckpointPath(origin: "sender.example.tw/evidence")
-        #expect(path.description.hasSuffix("/keys/peers/sender.example.tw%2Fevidence.checkpoint"))
+        #expect(try Self.kept(nodes) == [firstTransfer.checkpointSize: try Self.carriedCheckpoint(first)])
+        let path = nodes.receiver.vault.peerCheckpointPath(
+            origin: "sender.example.tw/evidence", size: firstTransfer.checkpointSize)
+        #expect(
+            path.description.hasSuffix(
+                "/keys/peers/sender.example.tw%2Fevidence.checkpoints/\(firstTransfer.checkpointSize)"))
         #expect(try #require(try FileSystem.linkStatus(path)).mode & 0o7777 == 0o400)
-        #expect(try nodes.receiver.vault.peerKeys().count == 1, "the kept checkpoint is not taken for a key")
+        #expect(try nodes.receiver.vault.peerKeys().count == 1, "the kept checkpoints are not taken for a key")
 
-        let (second, _) = try nodes.transfer(try nodes.seal([2000]), name: "2.tar")
+        let (second, secondTransfer) = try nodes.transfer(try nodes.seal([2000]), name: "2.tar")
         let again = try nodes.receive(second)
         #expect(again.checkpointComparison == .larger(than: firstTransfer.checkpointSize))
-        #expect(try Self.kept(nodes) == (try Self.carriedCheckpoint(second)))
+        #expect(
+            try Self.kept(nodes) == [
+                firstTransfer.checkpointSize: try Self.carriedCheckpoint(first),
+                secondTransfer.checkpointSize: try Self.carriedCheckpoint(second),
+            ])
+        #expect(try #require(try FileSystem.linkStatus(path)).mode & 0o7777 == 0o400, "never replaced")
         let details = try #require(try nodes.receiver.session(readOnly: true).detailsDocument(of: again.event.entries[0]))
         #expect(details["checkpointComparison"]?.stringValue == "larger")
         #expect(details["keptCheckpoint"]?.integerValue == Int64(firstTransfer.checkpointSize))
     }
 
     /// Handovers may arrive out of order: an older (smaller) checkpoint cannot be proven
-    /// inconsistent without a proof, so it is received, and the larger one stays kept.
-    @Test func aSmallerCheckpointIsReceivedAndTheLargerStaysKept() throws {
+    /// inconsistent without a proof, so it is received, and kept beside the larger one.
+    @Test func aSmallerCheckpointIsReceivedAndKeptBesideTheLarger() throws {
         let nodes = try TwoNodes()
         let (older, olderTransfer) = try nodes.transfer(try nodes.seal([1000]), name: "1.tar")
         let (newer, newerTransfer) = try nodes.transfer(try nodes.seal([2000]), name: "2.tar")
@@ -53,7 +65,11 @@ struct PeerCheckpointTests {
         let received = try nodes.receive(older)
         #expect(received.checkpointComparison == .smaller(than: newerTransfer.checkpointSize))
         #expect(olderTransfer.checkpointSize < newerTransfer.checkpointSize)
-        #expect(try Self.kept(nodes) == (try Self.carriedCheckpoint(newer)))
+        #expect(
+            try Self.kept(nodes) == [
+                olderTransfer.checkpointSize: try Self.carriedCheckpoint(older),
+                newerTransfer.checkpointSize: try Self.carriedCheckpoint(newer),
+            ])
     }
 
     /// A sender's vault copied (a restored backup, a cloned node) and both copies used: each signs
@@ -87,19 +103,60 @@ struct PeerCheckpointTests {
         #expect(try Self.kept(nodes) == keptBefore, "the kept checkpoint is not replaced")
     }
 
+    /// The fork behind a larger checkpoint: a size-N checkpoint with root X is received, then one
+    /// of a larger size, then a handover whose size-N checkpoint has root Y. The vault holds signed
+    /// proof of X: the handover is refused, naming both roots and both files.
+    @Test func aForkBehindALargerKeptCheckpointIsStillRefused() throws {
+        let nodes = try TwoNodes()
+        _ = try nodes.seal([1000])
+        let clonePath = nodes.directory.file("sender-clone")
+        #expect(try run("cp", ["-a", nodes.sender.vault.root.description, clonePath]).status == 0)
+        let clone = Custody(vault: try Vault.open(at: RawPath(clonePath)), actor: .current(), tool: "custos test")
+
+        let (first, firstTransfer) = try nodes.transfer(try nodes.seal([1500]), name: "1.tar")
+        let path = try nodes.directory.write("in/clone-file.bin", randomBytes(1700))
+        let cloneSession = try clone.session()
+        let sealed = try cloneSession.seal(SealRequest(path: RawPath(path), caseID: "C-1", exhibit: "E-9"))
+        let cloneRecord = try #require(try cloneSession.ledger.items().first { $0.item == sealed.entry.item })
+        let forked = RawPath(nodes.directory.file("forked.tar"))
+        let forkedTransfer = try cloneSession.transfer(
+            [cloneRecord], to: "receiver.example.tw/evidence", reason: "trial", output: forked)
+        #expect(forkedTransfer.checkpointSize == firstTransfer.checkpointSize, "both logs have grown alike")
+        let (larger, largerTransfer) = try nodes.transfer(try nodes.seal([2000, 2500]), name: "2.tar")
+        #expect(largerTransfer.checkpointSize > firstTransfer.checkpointSize)
+
+        _ = try nodes.receive(first)
+        #expect(try nodes.receive(larger).checkpointComparison == .larger(than: firstTransfer.checkpointSize))
+        let keptBefore = try Self.kept(nodes)
+        let before = try nodes.receiver.session(readOnly: true).ledger.size()
+        let error = try nodes.refusal(forked)
+        #expect(error.code == .altered, "\(error)")
+        let keptRoot = try Checkpoint(parsing: try SignedNote(parsing: try Self.carriedCheckpoint(first)).text).root
+        let forkedRoot = try Checkpoint(parsing: try SignedNote(parsing: try Self.carriedCheckpoint(forked)).text).root
+        let keptFile = nodes.receiver.vault.peerCheckpointPath(
+            origin: "sender.example.tw/evidence", size: firstTransfer.checkpointSize)
+        #expect(error.message.contains("signed two different logs of size \(firstTransfer.checkpointSize) (a fork)"))
+        #expect(error.message.contains(keptRoot.base64) && error.message.contains(forkedRoot.base64), "\(error)")
+        #expect(error.message.contains(keptFile.description) && error.message.contains("checkpoint.txt"), "\(error)")
+        #expect(error.message.hasPrefix(forked.description), "\(error)")
+        #expect(try Self.kept(nodes) == keptBefore)
+        #expect(try nodes.receiver.session(readOnly: true).ledger.size() == before, "nothing recorded")
+    }
+
     /// The kept checkpoint is held to the peer's key: one altered in the vault refuses the next
     /// handover rather than being trusted or silently replaced.
     @Test func aKeptCheckpointNotSignedByThePeerRefusesTheNextHandover() throws {
         let nodes = try TwoNodes()
         let (first, _) = try nodes.transfer(try nodes.seal([1000]), name: "1.tar")
         _ = try nodes.receive(first)
-        let path = nodes.receiver.vault.peerCheckpointPath(origin: "sender.example.tw/evidence")
-        let text = try #require(try Self.kept(nodes))
+        let size = try #require(try Self.kept(nodes).keys.first)
+        let path = nodes.receiver.vault.peerCheckpointPath(origin: "sender.example.tw/evidence", size: size)
+        let text = try #require(try Self.kept(nodes)[size])
         #expect(chmod(path.description, 0o600) == 0)
         try Data(text.replacingOccurrences(of: "\n\n", with: "\n1\n\n").utf8).write(to: URL(fileURLWithPath: path.description))
         let (second, _) = try nodes.transfer(try nodes.seal([2000]), name: "2.tar")
         let error = try nodes.refusal(second)
         #expect(error.code == .altered)
-        #expect(error.message.contains("\(path), the checkpoint kept from sender.example.tw/evidence, is not one it signed"))
+        #expect(error.message.contains("\(path), a checkpoint kept from sender.example.tw/evidence, is not one it signed"))
     }
 }

@@ -195,13 +195,15 @@ struct VaultTests {
         try vault.objects.store(manifest, as: .manifest(OpenSSLSHA256().sha256(manifest)), durability: .immediate)
         let shard = vault.local.path(of: .manifest(OpenSSLSHA256().sha256(manifest))).parent
 
+        // keys/peers/ too: a peer's key or checkpoint is written beside its name first.
+        try FileSystem.makeDirectory(vault.peersPath, mode: 0o700)
         let deadOnes = [
             vault.temporaryPath.appending("\(dead)-seal-1.tar.zst"), fixture.root.appending(".tmp-\(dead)-custos.json"),
-            shard.appending(".tmp-\(dead)-abcd.json"),
+            shard.appending(".tmp-\(dead)-abcd.json"), vault.peersPath.appending(".tmp-\(dead)-peer.example.vkey"),
         ]
         let liveOnes = [
             vault.temporaryPath.appending("\(live)-seal-2.tar.zst"), fixture.root.appending(".tmp-\(live)-custos.json"),
-            shard.appending(".tmp-\(live)-abcd.json"),
+            shard.appending(".tmp-\(live)-abcd.json"), vault.peersPath.appending(".tmp-\(live)-peer.example.vkey"),
         ]
         for path in deadOnes + liveOnes { try FileSystem.writeDurably([1, 2, 3], to: path) }
 

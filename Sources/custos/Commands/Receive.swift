@@ -13,9 +13,9 @@ struct Receive: ParsableCommand {
             in the sender's signed log (inclusion proofs to its checkpoint), and every archive and \
             manifest must be the one its entry records: the originals are re-hashed. Items already in \
             this vault are refused, and so is a handover addressed (transfer --to) to another origin than \
-            this vault's. The sender's checkpoint is compared with the largest kept from it \
-            (keys/peers/ORIGIN.checkpoint): of the same size with another root, the sender has shown two \
-            logs, and the handover is refused (exit 1); a larger one is kept in its place. On any \
+            this vault's. The sender's checkpoint is compared with every one kept from it \
+            (keys/peers/ORIGIN.checkpoints/SIZE): of a size kept with another root, the sender has shown two \
+            logs, and the handover is refused (exit 1); one of a new size is kept beside them. On any \
             refusal nothing is recorded; exit 1 when bytes were altered, 2 for any other refusal. Then the archives and manifests are stored and one `received` \
             entry per item is recorded, naming the sender's origin and entry index, with the same digests.
             """)

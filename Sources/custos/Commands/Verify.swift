@@ -106,6 +106,10 @@ struct Verify: ParsableCommand {
             )
             Output.line("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
             Output.line("details documents: \(report.detailsChecked) re-hashed")
+            if report.handoversChecked > 0 {
+                Output.line(
+                    "handovers: \(report.handoversChecked) received entries re-proven in their senders' signed logs")
+            }
             if !kept.isEmpty {
                 Output.line("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
             }
