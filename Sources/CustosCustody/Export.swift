@@ -16,7 +16,7 @@ extension CustodySession {
         try checkExaminer()
         let stamps = try ledger.stamps(of: record.item)
         let stampedBy = Set(stamps.map(\.record.source))
-        let awaiting = vault.expectedTimeStampSources.filter { !stampedBy.contains($0) }
+        let awaiting = Vault.awaitedTimeStampSources(expected: vault.expectedTimeStampSources, stampedBy: stampedBy)
         guard !stamps.isEmpty else { throw CustodyError(.refused, "item \(record.item): has no time stamp yet") }
         var files = ExportFiles()
         var lines = [
