@@ -244,7 +244,7 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
     /// not a refusal.
     public func writeSynced(_ bytes: [UInt8], to components: Components, mode: mode_t = 0o600) throws {
         let (folder, name) = try parent(of: components)
-        let temporaryName = Array(".tmp-\(getpid())-".utf8) + name.prefix(200)
+        let temporaryName = Array(".tmp-\(ThisProcess.temporaryTag)-".utf8) + name.prefix(200)
         let fd = RawPath(bytes: temporaryName).withCString {
             openat(folder.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         }
