@@ -535,9 +535,10 @@ struct Releaser {
     /// by inode, and between a check of a name and its unlink a writer of the folder may swap
     /// another file in under it. So the file is first renamed into `sealed/.custos-deleting/`
     /// (checked before and after the rename: a file swapped in is put back, `moveNoReplace`),
-    /// and unlinked there, where no inbox writer can reach it. When `sealed/` is on another file
-    /// system (no rename there), the identity is checked on the folder's descriptor right before
-    /// `unlinkat`, and a swap in that instant remains possible (Docs/Architecture.md).
+    /// and unlinked there, where no inbox writer can reach it. A file on a file system mounted
+    /// below the inbox (no rename to `sealed/`) is unlinked in place, its identity checked on the
+    /// folder's descriptor right before `unlinkat`: a swap in that instant remains possible
+    /// (Docs/Architecture.md).
     private func delete(_ components: [[UInt8]], expected: FileIdentity, privateName: [UInt8]) throws {
         let holding = [Self.deletingFolder, privateName]
         do {
