@@ -442,13 +442,20 @@ struct Releaser {
             return .releaseFailed
         }
         let identity = FileIdentity(device: release.device, inode: release.inode)
+        let name = components.last!
+        let sidecar =
+            name.count + Sidecar.suffix.count <= 255
+            ? Array(components.dropLast()) + [Sidecar.name(for: name)] : nil
         if release.destination.isEmpty, let finished = finishInterruptedDelete(release, identity: identity) {
+            if finished == .released, let sidecar { noteSidecarLeft(sidecar, known: known, release: release) }
             return finished
         }
         let status: FileStatus
         do {
             guard let found = try layout.inboxRoot.status(components) else {
-                return .released  // Already gone (moved before a crash, or by a handler).
+                // Already gone (moved before a crash, or by a handler).
+                if let sidecar { noteSidecarLeft(sidecar, known: known, release: release) }
+                return .released
             }
             status = found
         } catch {
@@ -468,10 +475,6 @@ struct Releaser {
                 metadata: ["file": "\(path)", "sealedItem": "\(release.item)"])
             return .resettle
         }
-        let name = components.last!
-        let sidecar =
-            name.count + Sidecar.suffix.count <= 255
-            ? Array(components.dropLast()) + [Sidecar.name(for: name)] : nil
         do {
             if release.destination.isEmpty {
                 try delete(components, expected: identity, privateName: Array(release.item.utf8))
@@ -578,6 +581,15 @@ struct Releaser {
                 metadata: ["file": "\(layout.sealedRoot.path(holding))", "error": "\(error)"])
             return .releaseFailed
         }
+    }
+
+    /// After an interruption (reconciliation), an original already gone leaves its sidecar in the
+    /// inbox: which sidecar was read at sealing is not known. Said in the log.
+    private func noteSidecarLeft(_ sidecar: [[UInt8]], known: SidecarKnown, release: PendingRelease) {
+        guard case .unknown = known, (try? layout.inboxRoot.status(sidecar)) != nil else { return }
+        logger.warning(
+            "the sealed file's sidecar stays in the inbox: after an interruption it cannot be told whether it is still the one read at sealing",
+            metadata: ["file": "\(layout.inboxRoot.path(sidecar))", "sealedItem": "\(release.item)"])
     }
 
     /// Moves (`destination`) or deletes (nil) the original's own sidecar, only if it is the very

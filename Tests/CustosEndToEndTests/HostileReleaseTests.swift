@@ -105,3 +105,38 @@ extension DaemonSuites {
         }
     }
 }
+
+extension DaemonSuites.HostileReleaseTests {
+    /// A daemon killed between renaming an original into `sealed/.custos-deleting/` and
+    /// unlinking it: the next start finishes the delete (the file there is the one sealed) and
+    /// leaves the sidecar in the inbox, saying so.
+    @Test func aDeleteInterruptedAfterItsRenameIsFinishedAtTheNextStart() throws {
+        let node = try Node()
+        let paused = node.directory.file("paused")
+        let library = try FaultInjection.preload(
+            node, "pause-unlink",
+            """
+            int unlinkat(int dir, const char *name, int flags) {
+                if (strstr_fd(dir, "/.custos-deleting")) {
+                    fclose(fopen("\(paused)", "w"));
+                    for (;;) pause();
+                }
+                return ((int (*)(int, const char *, int))dlsym(RTLD_NEXT, "unlinkat"))(dir, name, flags);
+            }
+            """)
+        try FileManager.default.createDirectory(atPath: node.inbox + "/H-2", withIntermediateDirectories: true)
+        try node.directory.write("vault/inbox/H-2/evidence.bin.custos.yaml", "exhibit: H-2-A\n")
+        try node.directory.write("vault/inbox/H-2/evidence.bin", randomBytes(4000))
+        let daemon = try RunningDaemon(node, environment: ["CUSTOS_RELEASE": "delete", "LD_PRELOAD": library])
+        #expect(waitUntil(timeout: 60) { FileManager.default.fileExists(atPath: paused) }, "\(daemon.log)")
+        daemon.process.signal(SIGKILL)
+        #expect(daemon.process.wait(timeout: 30) == 128 + SIGKILL)
+        #expect(node.entryNames(under: node.sealedFolder + "/.custos-deleting").count == 1)
+        let again = try RunningDaemon(node, environment: ["CUSTOS_RELEASE": "delete"])
+        #expect(waitUntil(timeout: 30) { node.entryNames(under: node.sealedFolder + "/.custos-deleting").isEmpty })
+        #expect(waitUntil(timeout: 10) { again.log.contains("cannot be told whether it is still the one read at sealing") })
+        #expect(again.stop() == 0)
+        #expect(node.entryNames(under: node.inbox) == ["H-2/evidence.bin.custos.yaml"])
+        #expect(try node.items().count == 1)
+    }
+}
