@@ -98,10 +98,16 @@ public struct InboxLayout: Sendable {
     }
 
     /// Reads the acquisition metadata of a file from its sidecars. A sidecar that is not a
-    /// regular file, or does not parse, throws with its name, line and reason.
-    func acquisition(of components: [[UInt8]]) throws(InboxRefusal) -> (Acquisition, [(path: [UInt8], sha256: Hash)]) {
+    /// regular file, or does not parse, throws with its name, line and reason. `own` is the
+    /// identity of the file's own sidecar as read (nil when it has none): it is released with the
+    /// original only while it is still that file.
+    func acquisition(
+        of components: [[UInt8]]
+    ) throws(InboxRefusal) -> (Acquisition, [(path: [UInt8], sha256: Hash)], own: FileIdentity?) {
         var acquisition = Acquisition()
         var read = [(path: [UInt8], sha256: Hash)]()
+        var own: FileIdentity?
+        let ownSidecar = Array(components.dropLast()) + [Sidecar.name(for: components.last!)]
         let digester = OpenSSLSHA256()
         for (relative, sidecarComponents) in sidecarPaths(of: components) {
             let path = inboxRoot.path(sidecarComponents)
@@ -112,6 +118,7 @@ public struct InboxLayout: Sendable {
                     throw InboxRefusal("the sidecar \(path) is larger than \(Sidecar.maximumSize / 1024) KiB")
                 }
                 bytes = try file.readAll()
+                if sidecarComponents == ownSidecar { own = FileIdentity(device: status.device, inode: status.inode) }
             } catch let refusal as InboxRefusal {
                 throw refusal
             } catch {
@@ -124,7 +131,7 @@ public struct InboxLayout: Sendable {
             }
             read.append((relative, digester.sha256(bytes)))
         }
-        return (acquisition, read)
+        return (acquisition, read, own)
     }
 
     /// Where a sealed original goes, below `sealed/`: the same path as under the inbox; when that
@@ -205,6 +212,12 @@ public struct InboxLayout: Sendable {
         let compact = now.filter { $0.isNumber || $0 == "T" }.prefix(15)
         return "\(compact)Z-" + Hex.encode((0..<4).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
+}
+
+/// A file's device and inode: which file a name held when it was looked at.
+struct FileIdentity: Sendable, Equatable {
+    var device: UInt64
+    var inode: UInt64
 }
 
 /// Why an input in the inbox is refused: moved to `rejected/` with this reason.

@@ -151,10 +151,13 @@ final class InboxWatcher: @unchecked Sendable {
         }
     }
 
+    /// Watches the folder found at `directory` beneath the inbox (by descriptor: never a folder
+    /// reached through a link, never one outside).
     private func watch(_ directory: RawPath) {
         guard let inotify, !watched.contains(directory) else { return }
+        guard let components = layout.components(of: directory) ?? (directory == layout.inbox ? [] : nil) else { return }
         do {
-            try inotify.watch(directory)
+            try inotify.watch(directory, in: layout.inboxRoot, components)
             watched.insert(directory)
         } catch {
             logger.warning(
@@ -185,12 +188,31 @@ final class InboxWatcher: @unchecked Sendable {
 
     private func handle(_ events: [WatchEvent]) {
         var overflow = false
+        // Whether each watch's folder is still the one beneath the inbox at its path: asked once
+        // a read of events.
+        var current = [Int32: Bool]()
         for event in events {
             if event.kind.contains(.overflow) {
                 overflow = true
                 continue
             }
             guard let directory = event.directory else { continue }
+            let isCurrent = current[event.watch] ?? {
+                let status = layout.status(directory) ?? (directory == layout.inbox ? try? FileSystem.linkStatus(directory) : nil)
+                let found = status.map { FolderIdentity(device: $0.device, inode: $0.inode) }
+                let result = event.folder == nil || (found != nil && found == event.folder)
+                current[event.watch] = result
+                return result
+            }()
+            guard isCurrent else {
+                // The folder watched was moved away (out of the inbox too) or replaced: its events
+                // say nothing about the inbox. The watch is dropped; the folder now at that path,
+                // if any, is watched when it is found (its event, or the next rescan).
+                inotify?.unwatch(event)
+                watched.remove(directory)
+                if directory == layout.inbox { checkInbox() }
+                continue
+            }
             if event.kind.contains(.watchEnded) {
                 watched.remove(directory)
                 if directory == layout.inbox { checkInbox() }

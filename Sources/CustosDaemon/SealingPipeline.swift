@@ -40,6 +40,8 @@ final class SealingPipeline: @unchecked Sendable {
         var components: [[UInt8]]
         /// Sealed and stamped by the node's TSA (when it could), recorded in one transaction.
         var evidence: SealedEvidence
+        /// The file's own sidecar as read at sealing (nil: none was read).
+        var sidecar: FileIdentity?
         var pending: PendingSeal { evidence.pending }
     }
 
@@ -138,7 +140,7 @@ final class SealingPipeline: @unchecked Sendable {
         }
         do {
             let caseID = try layout.caseID(of: components)
-            let (acquisition, sidecars) = try layout.acquisition(of: components)
+            let (acquisition, sidecars, ownSidecar) = try layout.acquisition(of: components)
             let request = SealRequest(
                 path: path, caseID: caseID, acquisition: acquisition,
                 inbox: InboxSource(
@@ -151,7 +153,8 @@ final class SealingPipeline: @unchecked Sendable {
             }
             // At most two batches wait for the committer: a slow disk slows the workers, not memory.
             sealed.push(
-                Sealed(path: path, components: components, evidence: evidence), limit: 2 * Self.batchLimit)
+                Sealed(path: path, components: components, evidence: evidence, sidecar: ownSidecar),
+                limit: 2 * Self.batchLimit)
         } catch let refusal as InboxRefusal {
             if let sidecar = refusal.sidecar, let status = layout.status(sidecar),
                 Self.isRecent(status, within: configuration.settleSeconds)
@@ -279,7 +282,7 @@ final class SealingPipeline: @unchecked Sendable {
     /// Items whose originals have left the inbox durably: their journal rows are removed in the
     /// committer's next transaction (or on its own when idle).
     private let releasedItems = Mutex<[String]>([])
-    private let releases = BlockingQueue<[(RawPath, PendingRelease)]>()
+    private let releases = BlockingQueue<[(RawPath, PendingRelease, FileIdentity?)]>()
 
     private func committerLoop(session: CustodySession) throws {
         let releaserDone = StopSignal()
@@ -378,7 +381,7 @@ final class SealingPipeline: @unchecked Sendable {
             metadata: [
                 "files": "\(batch.count)", "milliseconds": "\(Int((SystemClock.monotonic() - started) * 1000))",
             ])
-        releases.push(Array(zip(batch.map(\.path), journal)))
+        releases.push(zip(batch, journal).map { ($0.path, $1, $0.sidecar) })
     }
 
     /// Moves each committed batch's originals out of the inbox, then syncs the inbox's file system.
@@ -391,8 +394,8 @@ final class SealingPipeline: @unchecked Sendable {
             }
             var done = [String]()
             var outcomesOfBatch = [(RawPath, SealOutcome)]()
-            for (path, release) in batch {
-                let outcome = releaser.release(release)
+            for (path, release, sidecar) in batch {
+                let outcome = releaser.release(release, sidecar: .asRead(sidecar))
                 if outcome != .releaseFailed { done.append(release.item) }
                 outcomesOfBatch.append((path, outcome))
             }
@@ -410,14 +413,27 @@ final class SealingPipeline: @unchecked Sendable {
 }
 
 /// Moves a sealed original out of the inbox (or deletes it), but only the very file that was
-/// sealed: same device, inode, size and mtime. Shared by the committer and reconciliation.
+/// sealed: same device, inode, size and mtime. Its own sidecar goes with it only while it is the
+/// very file read at sealing (device and inode). Shared by the committer and reconciliation.
 struct Releaser {
     let layout: InboxLayout
     let logger: Logger
     /// Called when the file system itself failed (EIO, EROFS).
     let storageFailed: (DaemonError) -> Void
 
-    func release(_ release: PendingRelease) -> SealOutcome {
+    /// What is known of the original's own sidecar.
+    enum SidecarKnown {
+        /// The identity it had when it was read at sealing (nil: no sidecar was read).
+        case asRead(FileIdentity?)
+        /// Not known (reconciliation: the release journal does not keep it).
+        case unknown
+    }
+
+    /// The folder below `sealed/` where a file to delete is moved first, checked, then unlinked:
+    /// no inbox writer reaches it (`sealed/` is the service account's alone).
+    static let deletingFolder = Array(".custos-deleting".utf8)
+
+    func release(_ release: PendingRelease, sidecar known: SidecarKnown) -> SealOutcome {
         let path = RawPath(bytes: release.path)
         guard let components = layout.components(of: path), !components.isEmpty else {
             logger.error(
@@ -425,10 +441,21 @@ struct Releaser {
                 metadata: ["file": "\(path)", "item": "\(release.item)"])
             return .releaseFailed
         }
+        let identity = FileIdentity(device: release.device, inode: release.inode)
+        let name = components.last!
+        let sidecar =
+            name.count + Sidecar.suffix.count <= 255
+            ? Array(components.dropLast()) + [Sidecar.name(for: name)] : nil
+        if release.destination.isEmpty, let finished = finishInterruptedDelete(release, identity: identity) {
+            if finished == .released, let sidecar { noteSidecarLeft(sidecar, known: known, release: release) }
+            return finished
+        }
         let status: FileStatus
         do {
             guard let found = try layout.inboxRoot.status(components) else {
-                return .released  // Already gone (moved before a crash, or by a handler).
+                // Already gone (moved before a crash, or by a handler).
+                if let sidecar { noteSidecarLeft(sidecar, known: known, release: release) }
+                return .released
             }
             status = found
         } catch {
@@ -448,14 +475,12 @@ struct Releaser {
                 metadata: ["file": "\(path)", "sealedItem": "\(release.item)"])
             return .resettle
         }
-        let identity = (device: release.device, inode: release.inode)
-        let name = components.last!
-        let sidecar = Array(components.dropLast()) + [Sidecar.name(for: name)]
-        let hasSidecar = name.count + Sidecar.suffix.count <= 255 && (try? layout.inboxRoot.status(sidecar)) != nil
         do {
             if release.destination.isEmpty {
-                try layout.inboxRoot.remove(components, expected: identity)
-                if hasSidecar { try? layout.inboxRoot.remove(sidecar) }
+                try delete(components, expected: identity, privateName: Array(release.item.utf8))
+                if let sidecar {
+                    releaseSidecar(sidecar, known: known, to: nil, privateName: Array(release.item.utf8) + Sidecar.suffix, release: release)
+                }
                 return .released
             }
             guard var destination = InboxLayout.components(of: RawPath(bytes: release.destination), under: layout.sealed)
@@ -467,16 +492,17 @@ struct Releaser {
             }
             try layout.sealedRoot.makeDirectories(Array(destination.dropLast()))
             do {
-                try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, destination, expected: identity)
+                try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, destination, expected: identity.pair)
             } catch let error as FileSystemError where error.code == .exists {
                 // The name was taken since: keep both, apart, under the item's id.
                 destination = InboxLayout.keptApart(destination, item: release.item)
                 try layout.sealedRoot.makeDirectories(Array(destination.dropLast()))
-                try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, destination, expected: identity)
+                try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, destination, expected: identity.pair)
             }
-            if hasSidecar {
-                try? layout.inboxRoot.moveNoReplace(
-                    sidecar, to: layout.sealedRoot, Array(destination.dropLast()) + [Sidecar.name(for: destination.last!)])
+            if let sidecar {
+                releaseSidecar(
+                    sidecar, known: known, to: Array(destination.dropLast()) + [Sidecar.name(for: destination.last!)],
+                    privateName: [], release: release)
             }
             // Sealed evidence is read, never written: the owner's alone. A file dropped by another
             // account of the inbox's group keeps its mode (only its owner may change it); sealed/
@@ -507,4 +533,109 @@ struct Releaser {
             return .releaseFailed
         }
     }
+
+    /// Deletes `components` from the inbox only if it is the file `expected`. There is no unlink
+    /// by inode, and between a check of a name and its unlink a writer of the folder may swap
+    /// another file in under it. So the file is first renamed into `sealed/.custos-deleting/`
+    /// (checked before and after the rename: a file swapped in is put back, `moveNoReplace`),
+    /// and unlinked there, where no inbox writer can reach it. A file on a file system mounted
+    /// below the inbox (no rename to `sealed/`) is unlinked in place, its identity checked on the
+    /// folder's descriptor right before `unlinkat`: a swap in that instant remains possible
+    /// (Docs/Architecture.md).
+    private func delete(_ components: [[UInt8]], expected: FileIdentity, privateName: [UInt8]) throws {
+        let holding = [Self.deletingFolder, privateName]
+        do {
+            try layout.sealedRoot.makeDirectories([Self.deletingFolder])
+            try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, holding, expected: expected.pair)
+        } catch let error as FileSystemError where error.isCrossDevice {
+            try layout.inboxRoot.remove(components, expected: expected.pair)
+            return
+        }
+        try layout.sealedRoot.remove(holding, expected: expected.pair)
+    }
+
+    /// A delete interrupted between its rename into `sealed/.custos-deleting/` and its unlink:
+    /// the file there is unlinked if it is the one sealed, else left there with an error line.
+    /// Nil when there is nothing of this item there.
+    private func finishInterruptedDelete(_ release: PendingRelease, identity: FileIdentity) -> SealOutcome? {
+        let holding = [Self.deletingFolder, Array(release.item.utf8)]
+        let sidecarHolding = [Self.deletingFolder, Array(release.item.utf8) + Sidecar.suffix]
+        if let status = try? layout.sealedRoot.status(sidecarHolding), status.isRegularFile {
+            logger.warning(
+                "a sidecar whose delete was interrupted is kept; it cannot be told whether it is still the one read at sealing",
+                metadata: ["file": "\(layout.sealedRoot.path(sidecarHolding))", "sealedItem": "\(release.item)"])
+        }
+        guard let status = try? layout.sealedRoot.status(holding) else { return nil }
+        guard FileIdentity(device: status.device, inode: status.inode) == identity else {
+            logger.error(
+                "a file whose delete was interrupted is not the one sealed; it is kept where it is",
+                metadata: ["file": "\(layout.sealedRoot.path(holding))", "sealedItem": "\(release.item)"])
+            return .releaseFailed
+        }
+        do {
+            try layout.sealedRoot.remove(holding, expected: identity.pair)
+            return .released
+        } catch {
+            logger.error(
+                "a sealed original whose delete was interrupted could not be deleted",
+                metadata: ["file": "\(layout.sealedRoot.path(holding))", "error": "\(error)"])
+            return .releaseFailed
+        }
+    }
+
+    /// After an interruption (reconciliation), an original already gone leaves its sidecar in the
+    /// inbox: which sidecar was read at sealing is not known. Said in the log.
+    private func noteSidecarLeft(_ sidecar: [[UInt8]], known: SidecarKnown, release: PendingRelease) {
+        guard case .unknown = known, (try? layout.inboxRoot.status(sidecar)) != nil else { return }
+        logger.warning(
+            "the sealed file's sidecar stays in the inbox: after an interruption it cannot be told whether it is still the one read at sealing",
+            metadata: ["file": "\(layout.inboxRoot.path(sidecar))", "sealedItem": "\(release.item)"])
+    }
+
+    /// Moves (`destination`) or deletes (nil) the original's own sidecar, only if it is the very
+    /// file read at sealing. Anything else under its name (a sidecar dropped after sealing, a
+    /// file swapped in by a writer of the inbox) stays in the inbox, with a warning.
+    private func releaseSidecar(
+        _ sidecar: [[UInt8]], known: SidecarKnown, to destination: [[UInt8]]?, privateName: [UInt8],
+        release: PendingRelease
+    ) {
+        guard let status = try? layout.inboxRoot.status(sidecar) else { return }
+        let shown = layout.inboxRoot.path(sidecar)
+        let expected: FileIdentity
+        switch known {
+        case .unknown:
+            logger.warning(
+                "the sealed file's sidecar stays in the inbox: after an interruption it cannot be told whether it is still the one read at sealing",
+                metadata: ["file": "\(shown)", "sealedItem": "\(release.item)"])
+            return
+        case .asRead(nil):
+            logger.warning(
+                "a sidecar that was not there when the file was sealed is not part of its seal; it stays in the inbox",
+                metadata: ["file": "\(shown)", "sealedItem": "\(release.item)"])
+            return
+        case .asRead(let read?):
+            guard FileIdentity(device: status.device, inode: status.inode) == read else {
+                logger.warning(
+                    "the sidecar was replaced after the file was sealed; what is under its name now stays in the inbox",
+                    metadata: ["file": "\(shown)", "sealedItem": "\(release.item)"])
+                return
+            }
+            expected = read
+        }
+        do {
+            if let destination {
+                try layout.inboxRoot.moveNoReplace(sidecar, to: layout.sealedRoot, destination, expected: expected.pair)
+            } else {
+                try delete(sidecar, expected: expected, privateName: privateName)
+            }
+        } catch {
+            logger.warning(
+                "the sealed file's sidecar could not be released; it stays in the inbox",
+                metadata: ["file": "\(shown)", "sealedItem": "\(release.item)", "error": "\(error)"])
+        }
+    }
+}
+
+extension FileIdentity {
+    var pair: (device: UInt64, inode: UInt64) { (device, inode) }
 }

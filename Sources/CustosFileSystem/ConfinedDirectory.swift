@@ -134,6 +134,14 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
         return try FileSystem.confirmOpened(FileDescriptor(rawValue: fd, path: shown), as: before)
     }
 
+    /// Calls `body` with a descriptor (`O_PATH`) on the folder `components` below the root,
+    /// opened never through a link, and the folder's status: for calls that take a folder by
+    /// descriptor (`inotify_add_watch` through /proc/self/fd). The descriptor is closed after.
+    public func withFolder<T>(_ components: Components, _ body: (Int32, FileStatus) throws -> T) throws -> T {
+        let folder = try openBeneath(components, flags: oPath | O_DIRECTORY)
+        return try body(folder.fd, try folder.status(path: path(components)))
+    }
+
     /// The names in a folder below the root (not `.` and `..`), byte-exact, sorted by bytes.
     public func list(_ components: Components) throws -> [[UInt8]] {
         let folder = try openBeneath(components, flags: O_RDONLY | O_DIRECTORY)
@@ -244,7 +252,7 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
     /// not a refusal.
     public func writeSynced(_ bytes: [UInt8], to components: Components, mode: mode_t = 0o600) throws {
         let (folder, name) = try parent(of: components)
-        let temporaryName = Array(".tmp-\(getpid())-".utf8) + name.prefix(200)
+        let temporaryName = Array(".tmp-\(ThisProcess.temporaryTag)-".utf8) + name.prefix(200)
         let fd = RawPath(bytes: temporaryName).withCString {
             openat(folder.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         }

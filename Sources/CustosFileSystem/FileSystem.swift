@@ -95,6 +95,30 @@ public enum FileSystem {
         pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
     }
 
+    /// Whether the process `pid` that started at `startTime` (clock ticks since boot, as
+    /// `ThisProcess.startTime`) still runs: a live process that has the pid but started at
+    /// another time is another process. Without a start time (names of older versions), or where
+    /// /proc will not say, whether any process has the pid.
+    public static func processIsAlive(_ pid: Int32, startedAt startTime: UInt64?) -> Bool {
+        guard let startTime, startTime != 0, let current = ThisProcess.startTime(of: pid) else {
+            return processIsAlive(pid)
+        }
+        return current == startTime
+    }
+
+    /// The writer of a temporary named after `prefix` with `ThisProcess.temporaryTag`
+    /// (`<pid>.<start time>-…`, or `<pid>-…` from an older version): nil when the name is not one.
+    public static func temporaryWriter(of name: [UInt8], after prefix: String) -> (pid: Int32, startTime: UInt64?)? {
+        guard name.starts(with: Array(prefix.utf8)) else { return nil }
+        let rest = name.dropFirst(prefix.utf8.count)
+        let digits = rest.prefix { (0x30...0x39).contains($0) }
+        guard let pid = Int32(String(decoding: digits, as: UTF8.self)) else { return nil }
+        let after = rest.dropFirst(digits.count)
+        guard after.first == UInt8(ascii: ".") else { return (pid, nil) }
+        let start = after.dropFirst().prefix { (0x30...0x39).contains($0) }
+        return (pid, UInt64(String(decoding: start, as: UTF8.self)))
+    }
+
     /// Gives the folder `path` (just made, not a link) the group `group` (nil: keeps its own) and
     /// exactly `mode`, whatever the umask: setgid and group bits are what sharing an inbox takes.
     public static func setFolderAccess(_ path: RawPath, group: UInt32?, mode: mode_t) throws {
@@ -157,7 +181,7 @@ public enum FileSystem {
     }
 
     private static func writeWhole(_ bytes: [UInt8], to path: RawPath, mode: mode_t, durable: Bool) throws {
-        let temporary = path.parent.appending(component: Array(".tmp-\(getpid())-".utf8) + path.lastComponent)
+        let temporary = path.parent.appending(component: Array(".tmp-\(ThisProcess.temporaryTag)-".utf8) + path.lastComponent)
         do {
             let fd = try createExclusive(temporary, mode: mode)
             try fd.write(bytes)

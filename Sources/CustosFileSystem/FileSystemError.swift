@@ -66,6 +66,9 @@ public struct FileSystemError: Error, CustomStringConvertible, Sendable {
 
     /// Whether the file system itself failed (EIO, EROFS), not a name or a right: the failures
     /// that stop sealing (invariant 8).
+    /// Whether a rename failed because its two names are on different file systems (EXDEV).
+    public var isCrossDevice: Bool { errno == EXDEV }
+
     public var isFailureOfTheFileSystem: Bool { errno.map(Self.isFailureOfTheFileSystem(errno:)) ?? false }
 
     /// Whether `errno`, met through another library (libarchive), says the file system itself failed.

@@ -8,6 +8,29 @@ public enum ThisProcess {
     /// This process's id.
     public static var identifier: Int32 { getpid() }
 
+    /// When this process started, in clock ticks since the machine booted (field 22 of
+    /// /proc/self/stat); 0 when /proc cannot be read. A pid is reused (soon, in a container with
+    /// few processes); a pid with its start time names one process for ever.
+    public static let startTime: UInt64 = startTime(of: getpid()) ?? 0
+
+    /// What names this process in the names of its temporaries: `<pid>.<start time>`, so that a
+    /// temporary's writer is told dead even when its pid has been given to another process.
+    public static var temporaryTag: String { "\(getpid()).\(startTime)" }
+
+    /// The start time of process `pid` (field 22 of /proc/<pid>/stat), or nil when there is no
+    /// such process or /proc will not say.
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard pid > 0, let bytes = try? FileSystem.readFile(RawPath("/proc/\(pid)/stat")) else {
+            return nil
+        }
+        // The command name (field 2) is in parentheses and may hold spaces and ')': count the
+        // fields after its last ')'. Field 3 is the first after it, so field 22 is the 20th.
+        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
+        guard fields.count >= 20 else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
+    }
+
     /// The effective user id: the account whose rights this process has.
     public static var effectiveUserID: UInt32 { geteuid() }
 

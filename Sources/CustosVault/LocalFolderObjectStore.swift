@@ -14,7 +14,7 @@ import CustosFormats
 /// Files are 0400, folders 0700, and nothing is reached through a symbolic link: a shard that
 /// is one is refused, and files are opened with `O_NOFOLLOW`. An archive takes its name with
 /// `link(2)` (`.immediate`) or `renameat2(RENAME_NOREPLACE)` (`.batch`), neither of which
-/// replaces a name; a small document is written beside its name as `.tmp-<pid>-<name>` and
+/// replaces a name; a small document is written beside its name as `.tmp-<pid>.<start time>-<name>` and
 /// renamed, after its name was found free.
 public struct LocalFolderObjectStore: ObjectStore {
     /// The vault's folder, which holds the store's folders.

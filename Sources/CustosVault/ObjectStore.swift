@@ -173,7 +173,7 @@ public protocol ObjectStore: Sendable {
     /// bits of its folders and shards, left wide by an older version). Best effort, never throws.
     func closeToOthers()
 
-    /// Removes what writers left half-written (for the local folder: `.tmp-<pid>-*` files beside
+    /// Removes what writers left half-written (for the local folder: `.tmp-<pid>.<start time>-*` files beside
     /// their targets): only those of processes that are gone with `ofDeadProcessesOnly`, else
     /// all of them (the reconciliation, holding the sealing lock alone). Returns what it removed,
     /// as `describe` names places.

@@ -318,9 +318,10 @@ public struct Vault: Sendable {
         for name in ["sealed", "rejected"] { narrow(root.appending(name)) }
     }
 
-    /// The name of a temporary file made by this process: `<pid>-<name>` after `prefix`, so that
-    /// what a dead process left can be told from what a live one writes.
-    public static func temporaryName(_ name: String) -> String { "\(ThisProcess.identifier)-\(name)" }
+    /// The name of a temporary file made by this process: `<pid>.<start time>-<name>` after
+    /// `prefix`, so that what a dead process left can be told from what a live one writes, even
+    /// when its pid has since been given to another process.
+    public static func temporaryName(_ name: String) -> String { "\(ThisProcess.temporaryTag)-\(name)" }
 
     /// Removes temporaries: `tmp/<pid>-*` and the `.tmp-<pid>-*` files a durable write leaves
     /// beside its target (the vault's top, `tsa/`, the anchors' folder, `keys/peers/`), and what
@@ -337,23 +338,22 @@ public struct Vault: Sendable {
     }
 
     /// Removes the temporaries in each folder: every file of `tmp/` when the prefix is empty (its
-    /// names begin with the writer's pid), else the files named `<prefix><pid>-*`.
+    /// names begin with the writer's pid and start time), else the files named
+    /// `<prefix><pid>.<start time>-*` (or `<prefix><pid>-*`, from an older version).
     static func removeTemporaries(in folders: [(RawPath, String)], ofDeadProcessesOnly: Bool) -> [RawPath] {
-        func pid(of name: [UInt8], after prefix: String) -> Int32? {
-            guard name.starts(with: Array(prefix.utf8)) else { return nil }
-            let digits = name.dropFirst(prefix.utf8.count).prefix { (0x30...0x39).contains($0) }
-            return Int32(String(decoding: digits, as: UTF8.self))
+        func isAlive(_ writer: (pid: Int32, startTime: UInt64?)) -> Bool {
+            FileSystem.processIsAlive(writer.pid, startedAt: writer.startTime)
         }
         var removed = [RawPath]()
         for (folder, prefix) in folders {
             for name in (try? FileSystem.listDirectory(folder)) ?? [] {
-                let owner = pid(of: name, after: prefix)
+                let owner = FileSystem.temporaryWriter(of: name, after: prefix)
                 if prefix.isEmpty {
                     // Everything in tmp/ is a temporary; a name without a pid is from an older version.
-                    if ofDeadProcessesOnly, owner.map(FileSystem.processIsAlive) ?? true { continue }
+                    if ofDeadProcessesOnly, owner.map(isAlive) ?? true { continue }
                 } else {
                     guard let owner else { continue }
-                    if ofDeadProcessesOnly, FileSystem.processIsAlive(owner) { continue }
+                    if ofDeadProcessesOnly, isAlive(owner) { continue }
                 }
                 let path = folder.appending(component: name)
                 guard (try? FileSystem.linkStatus(path))?.isRegularFile == true else { continue }

@@ -24,10 +24,26 @@ public struct WatchEvent: Hashable, Sendable {
     }
 
     public var kind: Kind
-    /// The watched directory the event is about (nil for an overflow).
+    /// The watched directory the event is about (nil for an overflow): the path it had when it
+    /// was watched. It may have been moved since; `folder` says which folder the watch is on.
     public var directory: RawPath?
+    /// The device and inode of the folder the watch is on (nil for an overflow, or for a watch
+    /// added by path alone).
+    public var folder: FolderIdentity?
+    /// The watch the event came from.
+    public var watch: Int32 = -1
     /// The entry's name within that directory, byte-exact; empty when the event is about the directory.
     public var name: [UInt8]
+}
+
+/// A folder's device and inode.
+public struct FolderIdentity: Hashable, Sendable {
+    public var device: UInt64
+    public var inode: UInt64
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
 }
 
 /// An inotify instance: owns its file descriptor (closed in `deinit`) and the map from watch
@@ -35,7 +51,7 @@ public struct WatchEvent: Hashable, Sendable {
 /// Swift's cooperative pool.
 public final class InotifyWatcher {
     private let fd: Int32
-    private var directories: [Int32: RawPath] = [:]
+    private var directories: [Int32: (path: RawPath, folder: FolderIdentity?)] = [:]
     private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
 
     /// The events every watch asks for.
@@ -52,11 +68,54 @@ public final class InotifyWatcher {
     public func watch(_ directory: RawPath) throws {
         let wd = directory.withCString { inotify_add_watch(fd, $0, Self.mask | UInt32(IN_DONT_FOLLOW)) }
         guard wd >= 0 else { throw FileSystemError.syscall("inotify_add_watch", path: directory.description) }
-        directories[wd] = directory
+        directories[wd] = (directory, nil)
+    }
+
+    /// Watches the folder `components` below `root` (shown as `directory`), reached by a
+    /// descriptor opened beneath the root without following any link: the watch is on that very
+    /// folder, even if its path is swapped for a link meanwhile (`inotify_add_watch` takes a path;
+    /// it is given /proc/self/fd/N, which names the folder opened). Where /proc is not mounted,
+    /// by path, without following a link in its last component. Returns the folder's identity,
+    /// which its events carry.
+    @discardableResult
+    public func watch(
+        _ directory: RawPath, in root: ConfinedDirectory, _ components: ConfinedDirectory.Components
+    ) throws -> FolderIdentity {
+        let (wd, folder) = try root.withFolder(components) { descriptor, status -> (Int32, FolderIdentity) in
+            let folder = FolderIdentity(device: status.device, inode: status.inode)
+            var wd = "/proc/self/fd/\(descriptor)".withCString { inotify_add_watch(fd, $0, Self.mask) }
+            if wd < 0 && errno == ENOENT {
+                wd = directory.withCString { inotify_add_watch(fd, $0, Self.mask | UInt32(IN_DONT_FOLLOW)) }
+                guard wd >= 0 else {
+                    throw FileSystemError.syscall("inotify_add_watch", path: directory.description)
+                }
+                // Added by path: on the folder opened only if it is still the one there.
+                var s = stat()
+                guard directory.withCString({ lstat($0, &s) }) == 0, UInt64(s.st_dev) == folder.device,
+                    UInt64(s.st_ino) == folder.inode
+                else {
+                    inotify_rm_watch(fd, wd)
+                    throw FileSystemError(
+                        .changedWhileReading, path: directory.description, message: "was replaced while it was being watched")
+                }
+            }
+            guard wd >= 0 else { throw FileSystemError.syscall("inotify_add_watch", path: directory.description) }
+            return (wd, folder)
+        }
+        directories[wd] = (directory, folder)
+        return folder
+    }
+
+    /// Stops the watch an event came from, if it is still the watch of the event's directory
+    /// (a folder watched again under another name keeps its watch).
+    public func unwatch(_ event: WatchEvent) {
+        guard let current = directories[event.watch], current.path == event.directory else { return }
+        inotify_rm_watch(fd, event.watch)
+        directories[event.watch] = nil
     }
 
     /// The directories being watched.
-    public var watched: [RawPath] { Array(directories.values) }
+    public var watched: [RawPath] { directories.values.map(\.path) }
 
     /// Waits up to `timeoutMilliseconds` (forever when negative) and returns the events read; an
     /// empty array when the time ran out.
@@ -100,10 +159,11 @@ public final class InotifyWatcher {
                 if mask & UInt32(IN_CREATE) != 0 { kind.insert(.created) }
                 if mask & UInt32(IN_ISDIR) != 0 { kind.insert(.isDirectory) }
                 if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) != 0 { kind.insert(.watchEnded) }
-                let directory = directories[event.wd]
+                let watched = directories[event.wd]
                 if mask & UInt32(IN_IGNORED) != 0 { directories[event.wd] = nil }
                 guard !kind.isEmpty else { continue }
-                events.append(WatchEvent(kind: kind, directory: directory, name: name))
+                events.append(
+                    WatchEvent(kind: kind, directory: watched?.path, folder: watched?.folder, watch: event.wd, name: name))
             }
         }
         return events

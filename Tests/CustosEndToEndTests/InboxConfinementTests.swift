@@ -70,3 +70,29 @@ extension DaemonSuites {
         }
     }
 }
+
+extension DaemonSuites.InboxConfinementTests {
+    /// A watched folder moved out of the inbox by one of its writers keeps its inotify watch
+    /// (a watch follows the inode, not the path): its events would be taken for the inbox's. The
+    /// daemon drops such a watch at its first event and reads nothing there; the folder made in
+    /// its place is watched and its files sealed.
+    @Test func aWatchedFolderMovedOutOfTheInboxIsNoLongerWatched() throws {
+        let node = try Node()
+        let daemon = try RunningDaemon(node)
+        let sub = node.inbox + "/C-2/sub"
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        #expect(waitUntil(timeout: 20) { daemon.watches(sub) })
+        let away = node.directory.file("away")
+        #expect(rename(sub, away) == 0)
+        _ = try node.directory.write("away/outside.txt", "not evidence")
+        #expect(waitUntil(timeout: 20) { !daemon.watches(away) }, "\(daemon.log)")
+        // A folder of the same name made again in the inbox: watched, its file sealed.
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: true)
+        #expect(waitUntil(timeout: 20) { daemon.watches(sub) })
+        try node.directory.write("vault/inbox/C-2/sub/inside.txt", "evidence")
+        #expect(try node.waitForItems(1))
+        #expect(daemon.stop() == 0)
+        #expect(try node.items().compactMap(itemName) == ["inside.txt"])
+        #expect(FileManager.default.fileExists(atPath: away + "/outside.txt"))
+    }
+}
