@@ -143,10 +143,13 @@ struct OutputFolder {
         }
         guard let first = failures.first else { return }
         if failures.count == 1, files.count == 1 { throw first.error }
-        let code = failures.lazy.compactMap { ($0.error as? CustodyError)?.code }.first ?? .exists
+        // The gravest says the exit: a file replaced in the folder (altered, exit 1) over a name
+        // taken (exists, exit 2).
+        let codes = failures.compactMap { ($0.error as? CustodyError)?.code }
+        let code: CustodyError.Code = codes.contains(.altered) ? .altered : codes.first ?? .exists
         throw CustodyError(
             code,
-            "\(path): \(recorded) is recorded, but \(failures.count) of its \(files.count) files did not take their "
-                + "names: " + failures.map { "\($0.error)" }.joined(separator: "; "))
+            "\(path): \(recorded) is recorded, but \(failures.count) of its \(files.count) files were not placed as "
+                + "written: " + failures.map { "\($0.error)" }.joined(separator: "; "))
     }
 }

@@ -477,7 +477,9 @@ struct Releaser {
         }
         do {
             if release.destination.isEmpty {
-                try delete(components, expected: identity, privateName: Array(release.item.utf8))
+                let unchanged = (size: release.size, modifiedNanoseconds: release.modifiedNanoseconds)
+                guard try delete(components, expected: identity, privateName: Array(release.item.utf8), unchanged: unchanged)
+                else { return .resettle }
                 if let sidecar {
                     releaseSidecar(sidecar, known: known, to: nil, privateName: Array(release.item.utf8) + Sidecar.suffix, release: release)
                 }
@@ -542,16 +544,43 @@ struct Releaser {
     /// below the inbox (no rename to `sealed/`) is unlinked in place, its identity checked on the
     /// folder's descriptor right before `unlinkat`: a swap in that instant remains possible
     /// (Docs/Architecture.md).
-    private func delete(_ components: [[UInt8]], expected: FileIdentity, privateName: [UInt8]) throws {
+    ///
+    /// With `unchanged` (an original), the file is checked once more where no inbox writer can
+    /// reach it: bytes written to it after the check in the inbox (its size or mtime differ) are
+    /// never deleted unsealed. It goes back into the inbox under its name to be sealed as a new
+    /// item, and false is returned; when its name there is taken meanwhile, it stays in
+    /// `sealed/.custos-deleting/` with an error line, never deleted.
+    @discardableResult
+    private func delete(
+        _ components: [[UInt8]], expected: FileIdentity, privateName: [UInt8],
+        unchanged: (size: Int64, modifiedNanoseconds: Int64)? = nil
+    ) throws -> Bool {
         let holding = [Self.deletingFolder, privateName]
         do {
             try layout.sealedRoot.makeDirectories([Self.deletingFolder])
             try layout.inboxRoot.moveNoReplace(components, to: layout.sealedRoot, holding, expected: expected.pair)
         } catch let error as FileSystemError where error.isCrossDevice {
             try layout.inboxRoot.remove(components, expected: expected.pair)
-            return
+            return true
+        }
+        if let unchanged, let held = try layout.sealedRoot.status(holding) {
+            let modified = held.modificationTime.seconds * 1_000_000_000 + held.modificationTime.nanoseconds
+            if held.size != unchanged.size || modified != unchanged.modifiedNanoseconds {
+                do {
+                    try layout.sealedRoot.moveNoReplace(holding, to: layout.inboxRoot, components, expected: expected.pair)
+                    logger.warning(
+                        "written to after it was sealed; it is not deleted, but put back to be sealed as a new item",
+                        metadata: ["file": "\(layout.inboxRoot.path(components))"])
+                } catch {
+                    logger.error(
+                        "written to after it was sealed, and its name in the inbox is taken; it is kept, not deleted",
+                        metadata: ["file": "\(layout.sealedRoot.path(holding))", "error": "\(error)"])
+                }
+                return false
+            }
         }
         try layout.sealedRoot.remove(holding, expected: expected.pair)
+        return true
     }
 
     /// A delete interrupted between its rename into `sealed/.custos-deleting/` and its unlink:

@@ -323,8 +323,9 @@ public struct Vault: Sendable {
     /// when its pid has since been given to another process.
     public static func temporaryName(_ name: String) -> String { "\(ThisProcess.temporaryTag)-\(name)" }
 
-    /// Removes temporaries: `tmp/<pid>-*` and the `.tmp-<pid>-*` files a durable write leaves
-    /// beside its target (the vault's top, `tsa/`, the anchors' folder, `keys/peers/`), and what
+    /// Removes temporaries: `tmp/<pid>.<start time>-*` and the `.tmp-<pid>.<start time>-*` files a
+    /// durable write leaves (names of older versions, `<pid>-*`, are judged by their pid alone)
+    /// beside their targets (the vault's top, `tsa/`, the anchors' folder, `keys/peers/`), and what
     /// writers left half-written in the object store (`ObjectStore.removeTemporaries`). With
     /// `ofDeadProcessesOnly`, only those whose process is gone (any holder of the sealing lock
     /// may do this); otherwise all of them (the daemon's reconciliation, holding it alone).

@@ -107,6 +107,27 @@ extension DaemonSuites {
 }
 
 extension DaemonSuites.HostileReleaseTests {
+    /// Delete mode: bytes written to the sealed original itself (same file, same inode) between
+    /// the check of its name and its delete are never deleted unsealed: the file is checked once
+    /// more where no writer reaches it, put back, and sealed as a new item with those bytes.
+    @Test func anOriginalWrittenToAtItsDeleteIsPutBackAndSealedAgain() throws {
+        let node = try Node()
+        let (daemon, _) = try start(node, release: "delete")
+        let original = node.inbox + "/H-1/evidence.bin"
+        let appended = try #require(FileHandle(forWritingAtPath: original))
+        try appended.seekToEnd()
+        try appended.write(contentsOf: Data("written after the seal".utf8))
+        try appended.close()
+        let grown = try sha256sum(original)
+        try node.directory.write("go", "")
+        #expect(try node.waitForItems(2, timeout: 30), "\(daemon.log)")
+        #expect(waitUntil(timeout: 30) { !FileManager.default.fileExists(atPath: original) })
+        #expect(daemon.stop() == 0)
+        #expect(daemon.log.contains("written to after it was sealed"), "\(daemon.log)")
+        #expect(try node.items().contains { $0["sha256"] as? String == grown })
+        #expect(node.entryNames(under: node.sealedFolder + "/.custos-deleting").isEmpty)
+    }
+
     /// A daemon killed between renaming an original into `sealed/.custos-deleting/` and
     /// unlinking it: the next start finishes the delete (the file there is the one sealed) and
     /// leaves the sidecar in the inbox, saying so.
