@@ -118,7 +118,7 @@ public struct InboxLayout: Sendable {
                     throw InboxRefusal("the sidecar \(path) is larger than \(Sidecar.maximumSize / 1024) KiB")
                 }
                 bytes = try file.readAll()
-                if sidecarComponents == ownSidecar { own = FileIdentity(device: status.device, inode: status.inode) }
+                if sidecarComponents == ownSidecar { own = FileIdentity(withChangeTime: status) }
             } catch let refusal as InboxRefusal {
                 throw refusal
             } catch {
@@ -214,10 +214,26 @@ public struct InboxLayout: Sendable {
     }
 }
 
-/// A file's device and inode: which file a name held when it was looked at.
+/// A file's device and inode: which file a name held when it was looked at. With its status
+/// change time (`ctime`, which no process can set back), a file given the inode number of one
+/// removed meanwhile (as ext4 readily does) is not taken for it: a sidecar's identity carries it.
 struct FileIdentity: Sendable, Equatable {
     var device: UInt64
     var inode: UInt64
+    var changed: Int64? = nil
+
+    init(device: UInt64, inode: UInt64, changed: Int64? = nil) {
+        self.device = device
+        self.inode = inode
+        self.changed = changed
+    }
+
+    /// The identity of the file `status` describes, with its status change time.
+    init(withChangeTime status: FileStatus) {
+        self.init(
+            device: status.device, inode: status.inode,
+            changed: status.changeTime.seconds * 1_000_000_000 + status.changeTime.nanoseconds)
+    }
 }
 
 /// Why an input in the inbox is refused: moved to `rejected/` with this reason.

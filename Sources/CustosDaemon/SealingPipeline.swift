@@ -643,7 +643,9 @@ struct Releaser {
                 metadata: ["file": "\(shown)", "sealedItem": "\(release.item)"])
             return
         case .asRead(let read?):
-            guard FileIdentity(device: status.device, inode: status.inode) == read else {
+            // Device, inode and ctime: a sidecar removed and another created in its place under
+            // the same inode number has a later ctime.
+            guard FileIdentity(withChangeTime: status) == read else {
                 logger.warning(
                     "the sidecar was replaced after the file was sealed; what is under its name now stays in the inbox",
                     metadata: ["file": "\(shown)", "sealedItem": "\(release.item)"])

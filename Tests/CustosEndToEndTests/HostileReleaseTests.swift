@@ -107,6 +107,24 @@ extension DaemonSuites {
 }
 
 extension DaemonSuites.HostileReleaseTests {
+    /// A sidecar is known by its device, inode and status change time: ext4 readily gives a new
+    /// file the inode number of one just removed, so a sidecar deleted and forged in its place
+    /// can have the same device and inode, never the same ctime. Any change of the sidecar's
+    /// status after it was read (here a chmod, which is what such a forgery cannot avoid) keeps
+    /// it from being released as the one read.
+    @Test func aSidecarWhoseStatusChangedAfterSealingIsNotReleased() throws {
+        let node = try Node()
+        let (daemon, _) = try start(node, release: "move")
+        let sidecar = node.inbox + "/H-1/evidence.bin.custos.yaml"
+        #expect(chmod(sidecar, 0o600) == 0)
+        try node.directory.write("go", "")
+        #expect(waitUntil(timeout: 30) { !FileManager.default.fileExists(atPath: node.inbox + "/H-1/evidence.bin") })
+        #expect(waitUntil(timeout: 10) { daemon.log.contains("the sidecar was replaced") }, "\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        #expect(FileManager.default.fileExists(atPath: sidecar))
+        #expect(node.entryNames(under: node.sealedFolder) == ["H-1/evidence.bin"])
+    }
+
     /// Delete mode: bytes written to the sealed original itself (same file, same inode) between
     /// the check of its name and its delete are never deleted unsealed: the file is checked once
     /// more where no writer reaches it, put back, and sealed as a new item with those bytes.
