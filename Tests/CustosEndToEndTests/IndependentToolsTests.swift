@@ -140,7 +140,10 @@ extension DaemonSuites.ZstdFramesTests {
         }
         #expect(try node.waitForItems(48, timeout: 120))
         let peak = try #require(daemon.process.peakMemoryKiB)
-        #expect(peak < 250 * 1024, "peak \(peak / 1024) MiB")
+        // Four workers with a large file each hold about 53 MiB apiece (OnePass's rings and frame
+        // slots) beside the process's own 40-odd MiB: 245-258 MiB measured. 48 seals that each
+        // kept their buffers would pass 1 GiB; the bound leaves room for the allocator, not for that.
+        #expect(peak < 320 * 1024, "peak \(peak / 1024) MiB")
         #expect(daemon.stop() == 0)
     }
 }
