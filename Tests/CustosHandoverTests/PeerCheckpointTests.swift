@@ -72,10 +72,11 @@ struct PeerCheckpointTests {
             ])
     }
 
-    /// A sender's vault copied (a restored backup, a cloned node) and both copies used: each signs
-    /// a checkpoint of the same size over another log. The second handover shows the fork.
-    @Test func twoLogsOfOneSizeFromOneSenderAreRefusedAsAFork() throws {
-        let nodes = try TwoNodes()
+    /// Two handovers whose checkpoints have one size over two logs: the sender's vault is copied
+    /// (a restored backup, a cloned node), then each copy seals one more item and hands it over.
+    static func forkedHandovers(_ nodes: TwoNodes, forkedName: String) throws -> (
+        first: RawPath, firstTransfer: TransferReceipt, forked: RawPath
+    ) {
         _ = try nodes.seal([1000])
         let clonePath = nodes.directory.file("sender-clone")
         #expect(try run("cp", ["-a", nodes.sender.vault.root.description, clonePath]).status == 0)
@@ -86,10 +87,18 @@ struct PeerCheckpointTests {
         let cloneSession = try clone.session()
         let sealed = try cloneSession.seal(SealRequest(path: RawPath(path), caseID: "C-1", exhibit: "E-9"))
         let cloneRecord = try #require(try cloneSession.ledger.items().first { $0.item == sealed.entry.item })
-        let second = RawPath(nodes.directory.file("2.tar"))
-        let secondTransfer = try cloneSession.transfer(
-            [cloneRecord], to: "receiver.example.tw/evidence", reason: "trial", output: second)
-        #expect(secondTransfer.checkpointSize == firstTransfer.checkpointSize, "both logs have grown alike")
+        let forked = RawPath(nodes.directory.file(forkedName))
+        let forkedTransfer = try cloneSession.transfer(
+            [cloneRecord], to: "receiver.example.tw/evidence", reason: "trial", output: forked)
+        #expect(forkedTransfer.checkpointSize == firstTransfer.checkpointSize, "both logs have grown alike")
+        return (first, firstTransfer, forked)
+    }
+
+    /// A sender's vault copied (a restored backup, a cloned node) and both copies used: each signs
+    /// a checkpoint of the same size over another log. The second handover shows the fork.
+    @Test func twoLogsOfOneSizeFromOneSenderAreRefusedAsAFork() throws {
+        let nodes = try TwoNodes()
+        let (first, firstTransfer, second) = try Self.forkedHandovers(nodes, forkedName: "2.tar")
 
         _ = try nodes.receive(first)
         let keptBefore = try Self.kept(nodes)
@@ -108,20 +117,7 @@ struct PeerCheckpointTests {
     /// proof of X: the handover is refused, naming both roots and both files.
     @Test func aForkBehindALargerKeptCheckpointIsStillRefused() throws {
         let nodes = try TwoNodes()
-        _ = try nodes.seal([1000])
-        let clonePath = nodes.directory.file("sender-clone")
-        #expect(try run("cp", ["-a", nodes.sender.vault.root.description, clonePath]).status == 0)
-        let clone = Custody(vault: try Vault.open(at: RawPath(clonePath)), actor: .current(), tool: "custos test")
-
-        let (first, firstTransfer) = try nodes.transfer(try nodes.seal([1500]), name: "1.tar")
-        let path = try nodes.directory.write("in/clone-file.bin", randomBytes(1700))
-        let cloneSession = try clone.session()
-        let sealed = try cloneSession.seal(SealRequest(path: RawPath(path), caseID: "C-1", exhibit: "E-9"))
-        let cloneRecord = try #require(try cloneSession.ledger.items().first { $0.item == sealed.entry.item })
-        let forked = RawPath(nodes.directory.file("forked.tar"))
-        let forkedTransfer = try cloneSession.transfer(
-            [cloneRecord], to: "receiver.example.tw/evidence", reason: "trial", output: forked)
-        #expect(forkedTransfer.checkpointSize == firstTransfer.checkpointSize, "both logs have grown alike")
+        let (first, firstTransfer, forked) = try Self.forkedHandovers(nodes, forkedName: "forked.tar")
         let (larger, largerTransfer) = try nodes.transfer(try nodes.seal([2000, 2500]), name: "2.tar")
         #expect(largerTransfer.checkpointSize > firstTransfer.checkpointSize)
 
