@@ -1,7 +1,6 @@
 import CustosFormats
 import CustosOpenSSL
 import Dispatch
-import Foundation
 
 /// The node's tamper-evident ledger: custody-event entries in a hash chain and an RFC 6962
 /// Merkle tree, and the signed checkpoints over it, kept in a `LedgerStore` (SQLite for a vault).
