@@ -39,7 +39,7 @@ struct Reconciler {
         let releaser = Releaser(layout: layout, logger: logger, storageFailed: { storageFailure = storageFailure ?? $0 })
         var done = [String]()
         for release in try ledger.pendingReleases() {
-            switch releaser.release(release, sidecar: .unknown) {
+            switch releaser.release(release, sidecar: Releaser.SidecarKnown(journalled: release.sidecar)) {
             case .releaseFailed: continue
             case .released:
                 summary.released += 1

@@ -333,7 +333,7 @@ final class SealingPipeline: @unchecked Sendable {
                 size: original.size,
                 modifiedNanoseconds: original.modificationTime.seconds * 1_000_000_000
                     + original.modificationTime.nanoseconds,
-                destination: destination)
+                destination: destination, sidecar: Releaser.SidecarKnown.asRead(sealed.sidecar).journalled)
         }
         let released = releasedItems.withLock { items in
             defer { items = [] }
@@ -425,8 +425,32 @@ struct Releaser {
     enum SidecarKnown {
         /// The identity it had when it was read at sealing (nil: no sidecar was read).
         case asRead(FileIdentity?)
-        /// Not known (reconciliation: the release journal does not keep it).
+        /// Not known (reconciliation of a row journalled by a version that did not keep it).
         case unknown
+
+        /// What the release journal says of the sidecar (reconciliation, after a crash).
+        init(journalled: PendingRelease.SidecarAsRead) {
+            switch journalled {
+            case .none: self = .asRead(nil)
+            case .file(let device, let inode, let changed):
+                self = .asRead(FileIdentity(device: device, inode: inode, changed: changed))
+            case .unknown: self = .unknown
+            }
+        }
+
+        /// How the release journal keeps it.
+        var journalled: PendingRelease.SidecarAsRead {
+            switch self {
+            case .asRead(nil): .none
+            case .asRead(let read?):
+                if let changed = read.changed {
+                    .file(device: read.device, inode: read.inode, changedNanoseconds: changed)
+                } else {
+                    .unknown
+                }
+            case .unknown: .unknown
+            }
+        }
     }
 
     /// The folder below `sealed/` where a file to delete is moved first, checked, then unlinked:
@@ -446,15 +470,15 @@ struct Releaser {
         let sidecar =
             name.count + Sidecar.suffix.count <= 255
             ? Array(components.dropLast()) + [Sidecar.name(for: name)] : nil
-        if release.destination.isEmpty, let finished = finishInterruptedDelete(release, identity: identity) {
-            if finished == .released, let sidecar { noteSidecarLeft(sidecar, known: known, release: release) }
+        if release.destination.isEmpty, let finished = finishInterruptedDelete(release, identity: identity, sidecar: known) {
+            if finished == .released, let sidecar { releaseSidecarOfGoneOriginal(sidecar, known: known, release: release) }
             return finished
         }
         let status: FileStatus
         do {
             guard let found = try layout.inboxRoot.status(components) else {
                 // Already gone (moved before a crash, or by a handler).
-                if let sidecar { noteSidecarLeft(sidecar, known: known, release: release) }
+                if let sidecar { releaseSidecarOfGoneOriginal(sidecar, known: known, release: release) }
                 return .released
             }
             status = found
@@ -586,13 +610,21 @@ struct Releaser {
     /// A delete interrupted between its rename into `sealed/.custos-deleting/` and its unlink:
     /// the file there is unlinked if it is the one sealed, else left there with an error line.
     /// Nil when there is nothing of this item there.
-    private func finishInterruptedDelete(_ release: PendingRelease, identity: FileIdentity) -> SealOutcome? {
+    private func finishInterruptedDelete(
+        _ release: PendingRelease, identity: FileIdentity, sidecar known: SidecarKnown
+    ) -> SealOutcome? {
         let holding = [Self.deletingFolder, Array(release.item.utf8)]
         let sidecarHolding = [Self.deletingFolder, Array(release.item.utf8) + Sidecar.suffix]
         if let status = try? layout.sealedRoot.status(sidecarHolding), status.isRegularFile {
-            logger.warning(
-                "a sidecar whose delete was interrupted is kept; it cannot be told whether it is still the one read at sealing",
-                metadata: ["file": "\(layout.sealedRoot.path(sidecarHolding))", "sealedItem": "\(release.item)"])
+            // Moved there by this daemon after its identity was checked: it is deleted while it
+            // is still that file (device and inode; the rename changed its ctime).
+            if case .asRead(let read?) = known, status.device == read.device, status.inode == read.inode {
+                try? layout.sealedRoot.remove(sidecarHolding, expected: read.pair)
+            } else {
+                logger.warning(
+                    "a sidecar whose delete was interrupted is kept; it cannot be told whether it is still the one read at sealing",
+                    metadata: ["file": "\(layout.sealedRoot.path(sidecarHolding))", "sealedItem": "\(release.item)"])
+            }
         }
         guard let status = try? layout.sealedRoot.status(holding) else { return nil }
         guard FileIdentity(device: status.device, inode: status.inode) == identity else {
@@ -612,13 +644,20 @@ struct Releaser {
         }
     }
 
-    /// After an interruption (reconciliation), an original already gone leaves its sidecar in the
-    /// inbox: which sidecar was read at sealing is not known. Said in the log.
-    private func noteSidecarLeft(_ sidecar: [[UInt8]], known: SidecarKnown, release: PendingRelease) {
-        guard case .unknown = known, (try? layout.inboxRoot.status(sidecar)) != nil else { return }
-        logger.warning(
-            "the sealed file's sidecar stays in the inbox: after an interruption it cannot be told whether it is still the one read at sealing",
-            metadata: ["file": "\(layout.inboxRoot.path(sidecar))", "sealedItem": "\(release.item)"])
+    /// After an interruption (reconciliation), an original already gone (released before the
+    /// crash) may have left its sidecar behind: it follows the original (beside its journalled
+    /// destination, or deleted) while it is still the file read at sealing, as the journal says.
+    private func releaseSidecarOfGoneOriginal(_ sidecar: [[UInt8]], known: SidecarKnown, release: PendingRelease) {
+        var destination: [[UInt8]]?
+        if !release.destination.isEmpty {
+            guard let moved = InboxLayout.components(of: RawPath(bytes: release.destination), under: layout.sealed),
+                let last = moved.last
+            else { return }
+            destination = Array(moved.dropLast()) + [Sidecar.name(for: last)]
+        }
+        releaseSidecar(
+            sidecar, known: known, to: destination, privateName: Array(release.item.utf8) + Sidecar.suffix,
+            release: release)
     }
 
     /// Moves (`destination`) or deletes (nil) the original's own sidecar, only if it is the very

@@ -14,10 +14,23 @@ public struct PendingRelease: Hashable, Sendable {
     public var modifiedNanoseconds: Int64
     /// Where it moves (under `sealed/`), byte-exact; empty when it is to be deleted.
     public var destination: [UInt8]
+    /// The original's own sidecar as it was read at sealing: it leaves the inbox with the
+    /// original only while it is still that very file.
+    public var sidecar: SidecarAsRead
+
+    /// What the journal knows of an original's own sidecar.
+    public enum SidecarAsRead: Hashable, Sendable {
+        /// None was read: whatever is under its name now is no part of the seal.
+        case none
+        /// The file read: its device, inode and status change time (ctime, in nanoseconds).
+        case file(device: UInt64, inode: UInt64, changedNanoseconds: Int64)
+        /// Not known: a row journalled by a version that did not keep it.
+        case unknown
+    }
 
     public init(
         item: String, path: [UInt8], device: UInt64, inode: UInt64, size: Int64, modifiedNanoseconds: Int64,
-        destination: [UInt8]
+        destination: [UInt8], sidecar: SidecarAsRead
     ) {
         self.item = item
         self.path = path
@@ -26,6 +39,7 @@ public struct PendingRelease: Hashable, Sendable {
         self.size = size
         self.modifiedNanoseconds = modifiedNanoseconds
         self.destination = destination
+        self.sidecar = sidecar
     }
 }
 

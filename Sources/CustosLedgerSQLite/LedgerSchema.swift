@@ -37,11 +37,15 @@ import CustosFormats
 /// `releases` is not part of the log: it is the daemon's journal of originals whose seal is
 /// committed but which may still sit in the inbox. A row is written in the transaction that
 /// records the seal and removed once the original has left the inbox durably, so a crash between
-/// the two is finished at the next start.
+/// the two is finished at the next start. Its `sidecar_*` columns (schema 11) keep the original's
+/// own sidecar as read at sealing (`sidecar_state` 0: none was read; 1: the file with that device,
+/// inode and ctime; NULL: a row of an older version, not known), so that after a crash the
+/// sidecar leaves with its original only while it is still that file.
 enum LedgerSchema {
-    static let version = "10"
-    /// The schema before the events index: read as it is, upgraded when opened for writing.
-    static let previousVersion = "9"
+    static let version = "11"
+    /// The schemas before: read as they are, upgraded when opened for writing. Schema 10 added
+    /// the events index, schema 11 the sidecar columns of the release journal.
+    static let olderVersions = ["9", "10"]
 
     static let create = """
         PRAGMA page_size = 16384;
@@ -54,7 +58,9 @@ enum LedgerSchema {
         CREATE VIEW items AS SELECT seq, body, item, case_id, exhibit, name FROM entries WHERE item IS NOT NULL;
         CREATE TABLE releases (
             item TEXT PRIMARY KEY, path BLOB NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
-            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL) WITHOUT ROWID;
+            size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL,
+            sidecar_state INTEGER, sidecar_device INTEGER, sidecar_inode INTEGER, sidecar_ctime_ns INTEGER)
+            WITHOUT ROWID;
         CREATE TABLE stamps (seq INTEGER PRIMARY KEY, subject TEXT NOT NULL, source TEXT NOT NULL, token BLOB NOT NULL, der BLOB NOT NULL);
         CREATE INDEX stamps_by_subject ON stamps (subject);
         \(events)
@@ -73,6 +79,14 @@ enum LedgerSchema {
         CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are kept'); END;
         CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints BEGIN SELECT RAISE(ABORT, 'checkpoints are kept'); END;
         CREATE TRIGGER latest_no_delete BEFORE DELETE ON latest_checkpoint BEGIN SELECT RAISE(ABORT, 'the latest checkpoint is kept'); END;
+        """
+
+    /// The release journal's sidecar columns (in `create`, and added by the upgrade to schema 11).
+    static let releaseSidecarColumns = """
+        ALTER TABLE releases ADD COLUMN sidecar_state INTEGER;
+        ALTER TABLE releases ADD COLUMN sidecar_device INTEGER;
+        ALTER TABLE releases ADD COLUMN sidecar_inode INTEGER;
+        ALTER TABLE releases ADD COLUMN sidecar_ctime_ns INTEGER;
         """
 
     /// The events index and its triggers (in `create`, and added by the upgrade from schema 9).

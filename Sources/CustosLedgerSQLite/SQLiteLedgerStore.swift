@@ -55,44 +55,61 @@ public final class SQLiteLedgerStore: LedgerStore {
                 }
             }
             var schema = try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } ?? nil
-            if schema == LedgerSchema.previousVersion, !readOnly {
-                try upgradeFrom9(db)
+            if let older = schema, LedgerSchema.olderVersions.contains(older), !readOnly {
+                try upgrade(db)
                 schema = LedgerSchema.version
             }
-            guard schema == LedgerSchema.version || schema == LedgerSchema.previousVersion else {
+            guard let schema, schema == LedgerSchema.version || LedgerSchema.olderVersions.contains(schema) else {
                 throw LedgerError(
                     .wrongLedger,
                     "\(path): the ledger has schema \(schema ?? "none"); this custos reads schema \(LedgerSchema.version)"
                 )
             }
-            return SQLiteLedgerStore(db: db, path: path, hasEventsIndex: schema == LedgerSchema.version)
+            return SQLiteLedgerStore(
+                db: db, path: path, hasEventsIndex: schema != "9", hasReleaseSidecars: schema == LedgerSchema.version)
         }
     }
 
-    private init(db: SQLiteConnection, path: String, hasEventsIndex: Bool) {
+    /// Whether the release journal keeps each original's sidecar as read (schema 11): an older
+    /// ledger opened read-only reads its journal without it (every sidecar `.unknown`).
+    let hasReleaseSidecars: Bool
+
+    private init(db: SQLiteConnection, path: String, hasEventsIndex: Bool, hasReleaseSidecars: Bool = true) {
         self.db = db
         self.location = path
         self.hasEventsIndex = hasEventsIndex
+        self.hasReleaseSidecars = hasReleaseSidecars
     }
 
-    /// Schema 9 to 10, in one transaction: the events index is created and filled from the
-    /// entries (every entry that is neither `sealed` nor `timestamped`), and the schema set.
-    private static func upgradeFrom9(_ db: SQLiteConnection) throws {
+    /// An older schema to the current one, in one transaction, step by step: 9 to 10 creates
+    /// the events index and fills it from the entries (every entry that is neither `sealed` nor
+    /// `timestamped`); 10 to 11 adds the release journal's sidecar columns (rows already
+    /// journalled keep them NULL: not known). Then the schema is set.
+    private static func upgrade(_ db: SQLiteConnection) throws {
         try db.writeTransaction {
             // Another process may have upgraded it between our read and this transaction.
             let schema = try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } ?? nil
-            guard schema == LedgerSchema.previousVersion else { return }
-            try db.execute(LedgerSchema.events)
-            try db.withStatement("INSERT INTO events (seq, item) VALUES (?, ?)") { insert in
-                try db.forEachRow("SELECT seq, body FROM entries WHERE item IS NULL ORDER BY seq") { row in
-                    guard let entry = try? CustodyEntry(parsing: row.blob(1)), EntryRow.isIndexedAsEvent(entry.type)
-                    else { return }
-                    try insert.bind(row.int64(0), at: 1)
-                    try insert.bind(entry.item, at: 2)
-                    try insert.execute()
-                }
-            }
+            guard let schema, LedgerSchema.olderVersions.contains(schema) else { return }
+            if schema == "9" { try addEventsIndex(db) }
+            // Only where they are missing: each step makes what its schema lacks.
+            var columns = Set<String>()
+            try db.forEachRow("SELECT name FROM pragma_table_info('releases')") { columns.insert($0.text(0) ?? "") }
+            if !columns.contains("sidecar_state") { try db.execute(LedgerSchema.releaseSidecarColumns) }
             try db.run("UPDATE meta SET value = ? WHERE key = 'schema'", [.text(LedgerSchema.version)])
+        }
+    }
+
+    /// Schema 9 to 10: the events index, filled from the entries.
+    private static func addEventsIndex(_ db: SQLiteConnection) throws {
+        try db.execute(LedgerSchema.events)
+        try db.withStatement("INSERT INTO events (seq, item) VALUES (?, ?)") { insert in
+            try db.forEachRow("SELECT seq, body FROM entries WHERE item IS NULL ORDER BY seq") { row in
+                guard let entry = try? CustodyEntry(parsing: row.blob(1)), EntryRow.isIndexedAsEvent(entry.type)
+                else { return }
+                try insert.bind(row.int64(0), at: 1)
+                try insert.bind(entry.item, at: 2)
+                try insert.execute()
+            }
         }
     }
 
@@ -420,8 +437,10 @@ public final class SQLiteLedgerStore: LedgerStore {
 
     public func journal(_ releases: [PendingRelease]) throws {
         let insertSQL = """
-            INSERT OR REPLACE INTO releases (item, path, device, inode, size, mtime_ns, destination)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT OR REPLACE INTO releases (
+                item, path, device, inode, size, mtime_ns, destination,
+                sidecar_state, sidecar_device, sidecar_inode, sidecar_ctime_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
         try sql {
             try db.withStatement(insertSQL) { insert in
@@ -433,6 +452,18 @@ public final class SQLiteLedgerStore: LedgerStore {
                     try insert.bind(release.size, at: 5)
                     try insert.bind(release.modifiedNanoseconds, at: 6)
                     try insert.bind(release.destination, at: 7)
+                    switch release.sidecar {
+                    case .none:
+                        try insert.bind(0, at: 8)
+                        for index in Int32(9)...11 { try insert.bindNull(at: index) }
+                    case .file(let device, let inode, let changed):
+                        try insert.bind(1, at: 8)
+                        try insert.bind(Int64(bitPattern: device), at: 9)
+                        try insert.bind(Int64(bitPattern: inode), at: 10)
+                        try insert.bind(changed, at: 11)
+                    case .unknown:
+                        for index in Int32(8)...11 { try insert.bindNull(at: index) }
+                    }
                     try insert.execute()
                 }
             }
@@ -453,14 +484,26 @@ public final class SQLiteLedgerStore: LedgerStore {
     public func pendingReleases() throws -> [PendingRelease] {
         try sql {
             var found = [PendingRelease]()
+            let sidecarColumns =
+                hasReleaseSidecars
+                ? "sidecar_state, sidecar_device, sidecar_inode, sidecar_ctime_ns" : "NULL, NULL, NULL, NULL"
             try db.forEachRow(
-                "SELECT item, path, device, inode, size, mtime_ns, destination FROM releases ORDER BY item"
+                "SELECT item, path, device, inode, size, mtime_ns, destination, \(sidecarColumns) FROM releases ORDER BY item"
             ) { row in
+                let sidecar: PendingRelease.SidecarAsRead =
+                    switch row.isNull(7) ? nil : row.int64(7) {
+                    case 0: .none
+                    case 1:
+                        .file(
+                            device: UInt64(bitPattern: row.int64(8)), inode: UInt64(bitPattern: row.int64(9)),
+                            changedNanoseconds: row.int64(10))
+                    default: .unknown
+                    }
                 found.append(
                     PendingRelease(
                         item: row.text(0) ?? "", path: row.blob(1), device: UInt64(bitPattern: row.int64(2)),
                         inode: UInt64(bitPattern: row.int64(3)), size: row.int64(4),
-                        modifiedNanoseconds: row.int64(5), destination: row.blob(6)))
+                        modifiedNanoseconds: row.int64(5), destination: row.blob(6), sidecar: sidecar))
             }
             return found
         }

@@ -280,7 +280,7 @@ struct EventsIndexTests {
         let upgraded = try node.vault.openLedger()
         #expect(upgraded.hasEventsIndex)
         let db = try SQLiteConnection(path: path, mode: .readOnly)
-        #expect(try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "10")
+        #expect(try db.firstRow("SELECT value FROM meta WHERE key = 'schema'") { $0.text(0) } == "11")
         var rows = [String]()
         try db.forEachRow("SELECT seq, item FROM events ORDER BY seq") { rows.append("\($0.int64(0)) \($0.text(1) ?? "?")") }
         #expect(rows == ["2 \(node.record.item)", "3 "])

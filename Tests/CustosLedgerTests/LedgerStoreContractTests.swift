@@ -107,7 +107,8 @@ struct LedgerStoreContractTests {
                 try store.withAppender { try $0.append(Self.row(1, .event(item: "x"))) }
                 try store.journal([
                     PendingRelease(
-                        item: "x", path: [0x2f], device: 1, inode: 2, size: 3, modifiedNanoseconds: 4, destination: [])
+                        item: "x", path: [0x2f], device: 1, inode: 2, size: 3, modifiedNanoseconds: 4, destination: [],
+                        sidecar: .none)
                 ])
                 try store.insertCheckpoint(size: 2, note: "note", signedAt: "t")
                 throw Interrupted()
@@ -213,15 +214,23 @@ struct LedgerStoreContractTests {
     @Test(arguments: LedgerStoreDriver.all)
     func theReleaseJournalKeepsOneRowAnItem(driver: LedgerStoreDriver) throws {
         let store = try driver.make(TemporaryDirectory("store"))
-        func release(_ item: String, inode: UInt64) -> PendingRelease {
+        func release(
+            _ item: String, inode: UInt64, sidecar: PendingRelease.SidecarAsRead = .none
+        ) -> PendingRelease {
             PendingRelease(
                 item: item, path: Array("inbox/".utf8) + Self.awkward, device: .max, inode: inode, size: -1,
-                modifiedNanoseconds: .min, destination: Self.awkward)
+                modifiedNanoseconds: .min, destination: Self.awkward, sidecar: sidecar)
         }
-        try store.writeTransaction { try store.journal([release("b", inode: 1), release("a", inode: 2)]) }
+        let sidecar = PendingRelease.SidecarAsRead.file(device: .max, inode: 7, changedNanoseconds: .min)
+        try store.writeTransaction {
+            try store.journal([release("b", inode: 1), release("a", inode: 2, sidecar: sidecar), release("c", inode: 4, sidecar: .unknown)])
+        }
         try store.writeTransaction { try store.journal([release("b", inode: 3)]) }
-        #expect(try store.pendingReleases() == [release("a", inode: 2), release("b", inode: 3)])
-        try store.writeTransaction { try store.removeReleases(["a", "unknown"]) }
+        #expect(
+            try store.pendingReleases() == [
+                release("a", inode: 2, sidecar: sidecar), release("b", inode: 3), release("c", inode: 4, sidecar: .unknown),
+            ])
+        try store.writeTransaction { try store.removeReleases(["a", "c", "unknown"]) }
         #expect(try store.pendingReleases() == [release("b", inode: 3)])
     }
 
@@ -300,5 +309,40 @@ struct SQLiteLedgerStoreTests {
             try LedgerStoreContractTests.append([LedgerStoreContractTests.row(0, nil)], to: readOnly)
         }
         #expect(refused.isStorageFailure && !refused.isDiskFull, "\(refused)")
+    }
+
+    /// A schema-10 ledger's release journal has no sidecar columns: read as it is (every sidecar
+    /// not known), and given them when opened for writing, its rows still not known.
+    @Test func aSchema10ReleaseJournalIsReadAndUpgraded() throws {
+        let directory = TemporaryDirectory("store")
+        let path = directory.file("ledger.sqlite")
+        let signer = try Ed25519NoteSigner(name: "this.example.tw/custos", key: Ed25519PrivateKey())
+        try Ledger.create(path: path, origin: signer.name, signer: signer, now: "2026-12-01T00:00:00Z")
+        do {
+            let db = try SQLiteConnection(path: path, mode: .readWrite)
+            try db.execute(
+                """
+                DROP TABLE releases;
+                CREATE TABLE releases (
+                    item TEXT PRIMARY KEY, path BLOB NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
+                    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL) WITHOUT ROWID;
+                INSERT INTO releases VALUES ('old', x'2f', 1, 2, 3, 4, x'');
+                UPDATE meta SET value = '10' WHERE key = 'schema';
+                """)
+        }
+        #expect(try SQLiteLedgerStore.open(path: path, readOnly: true).pendingReleases().map(\.sidecar) == [.unknown])
+        let store = try SQLiteLedgerStore.open(path: path)
+        #expect(store.hasEventsIndex)
+        #expect(try store.pendingReleases().map(\.sidecar) == [.unknown])
+        let read = PendingRelease.SidecarAsRead.file(device: 9, inode: 8, changedNanoseconds: 7)
+        try store.writeTransaction {
+            try store.journal([
+                PendingRelease(
+                    item: "new", path: [0x2f], device: 1, inode: 2, size: 3, modifiedNanoseconds: 4, destination: [],
+                    sidecar: read)
+            ])
+        }
+        #expect(try store.pendingReleases().map(\.sidecar) == [read, .unknown])
+        #expect(try store.metadata("schema") == "11")
     }
 }
