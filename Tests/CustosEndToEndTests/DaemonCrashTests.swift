@@ -138,8 +138,9 @@ extension DaemonSuites {
                 ["-c", "import os,sys; s=os.lstat(sys.argv[1]); print(s.st_dev, s.st_ino, s.st_size, s.st_mtime_ns)", path]
             ).output.split(separator: " ").map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) }
             let sql = """
-                INSERT INTO releases VALUES ('\(item)', CAST('\(path)' AS BLOB), \(identity[0]), \(identity[1]), \
-                \(identity[2]), \(identity[3]), CAST('\(node.sealedFolder)/R/committed.bin' AS BLOB));
+                INSERT INTO releases (item, path, device, inode, size, mtime_ns, destination, sidecar_state)
+                VALUES ('\(item)', CAST('\(path)' AS BLOB), \(identity[0]), \(identity[1]), \
+                \(identity[2]), \(identity[3]), CAST('\(node.sealedFolder)/R/committed.bin' AS BLOB), 0);
                 """
             #expect(try run("sqlite3", [node.vault + "/ledger.sqlite", sql]).status == 0)
             let daemon = try RunningDaemon(node)
