@@ -339,3 +339,42 @@ struct HeldDirectoryTests {
         #expect(error.code == .symlink)
     }
 }
+
+@Suite("the writer of a temporary (pid and start time)", .timeLimit(.minutes(2)))
+struct TemporaryWriterNameTests {
+    /// A process's command name may hold spaces and ") ": the start time is field 22 counted
+    /// after the last ')' of /proc/<pid>/stat, as an independent reading (python) gives it.
+    @Test func theStartTimeOfAProcessWhoseNameHoldsAParenthesisAndSpaces() throws {
+        let directory = TemporaryDirectory("comm")
+        let program = directory.file("x) 1 2 (y")
+        #expect(try run("cp", ["/bin/sleep", program]).status == 0)
+        let sleeper = try BackgroundProcess(program, ["30"], logPath: directory.file("sleep.log"))
+        defer {
+            sleeper.signal(SIGKILL)
+            _ = sleeper.wait(timeout: 10)
+        }
+        let pid = sleeper.pid
+        let comm = try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
+        #expect(comm.hasPrefix("x) 1 2 (y"), "\(comm)")
+        let independent = try run(
+            "python3", ["-c", "import sys; print(open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')', 1)[1].split()[19])", "\(pid)"])
+        #expect(independent.status == 0, "\(independent.stderr)")
+        let expected = UInt64(independent.output.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(expected != nil && ThisProcess.startTime(of: pid) == expected)
+        #expect(FileSystem.processIsAlive(pid, startedAt: expected))
+        #expect(!FileSystem.processIsAlive(pid, startedAt: expected.map { $0 + 1 }))
+    }
+
+    @Test func aTemporarysNameGivesItsWriter() {
+        func writer(_ name: String, after prefix: String = ".tmp-") -> String {
+            FileSystem.temporaryWriter(of: Array(name.utf8), after: prefix).map { "\($0.pid) \($0.startTime.map(String.init) ?? "-")" }
+                ?? "none"
+        }
+        #expect(writer(".tmp-123.456-manifest.json") == "123 456")
+        // A name of an older version: the pid alone.
+        #expect(writer(".tmp-123-manifest.json") == "123 -")
+        #expect(writer("123.456-seal.tar.zst", after: "") == "123 456")
+        #expect(writer(".tmp-manifest.json") == "none")
+        #expect(writer("manifest.json") == "none")
+    }
+}
