@@ -354,8 +354,9 @@ struct TemporaryWriterNameTests {
             _ = sleeper.wait(timeout: 10)
         }
         let pid = sleeper.pid
-        let comm = try String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)
-        #expect(comm.hasPrefix("x) 1 2 (y"), "\(comm)")
+        // Until its exec the child carries its parent thread's name: wait for the new one.
+        func comm() -> String { (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "" }
+        #expect(waitUntil(timeout: 10) { comm().hasPrefix("x) 1 2 (y") }, "\(comm())")
         let independent = try run(
             "python3", ["-c", "import sys; print(open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')', 1)[1].split()[19])", "\(pid)"])
         #expect(independent.status == 0, "\(independent.stderr)")
