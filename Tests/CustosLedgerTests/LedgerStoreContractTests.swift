@@ -223,12 +223,16 @@ struct LedgerStoreContractTests {
         }
         let sidecar = PendingRelease.SidecarAsRead.file(device: .max, inode: 7, changedNanoseconds: .min)
         try store.writeTransaction {
-            try store.journal([release("b", inode: 1), release("a", inode: 2, sidecar: sidecar), release("c", inode: 4, sidecar: .unknown)])
+            try store.journal([
+                release("b", inode: 1), release("a", inode: 2, sidecar: sidecar),
+                release("c", inode: 4, sidecar: .unknown),
+            ])
         }
         try store.writeTransaction { try store.journal([release("b", inode: 3)]) }
         #expect(
             try store.pendingReleases() == [
-                release("a", inode: 2, sidecar: sidecar), release("b", inode: 3), release("c", inode: 4, sidecar: .unknown),
+                release("a", inode: 2, sidecar: sidecar), release("b", inode: 3),
+                release("c", inode: 4, sidecar: .unknown),
             ])
         try store.writeTransaction { try store.removeReleases(["a", "c", "unknown"]) }
         #expect(try store.pendingReleases() == [release("b", inode: 3)])
@@ -258,17 +262,23 @@ struct SQLiteLedgerStoreTests {
         #expect(existing.message.contains(junk))
     }
 
+    /// A new ledger of `origin` in `directory`, rewritten by `sql` into what an older version
+    /// left (its tables and schema number): the path of its file.
+    static func olderLedger(in directory: TemporaryDirectory, origin: String, _ sql: String) throws -> String {
+        let path = directory.file("ledger.sqlite")
+        let signer = try Ed25519NoteSigner(name: origin, key: Ed25519PrivateKey())
+        try Ledger.create(path: path, origin: signer.name, signer: signer, now: "2026-12-01T00:00:00Z")
+        try SQLiteConnection(path: path, mode: .readWrite).execute(sql)
+        return path
+    }
+
     /// Another node's ledger of an older schema, opened for writing, is refused before it is
     /// upgraded: nothing is written to a ledger that is not this node's.
     @Test func anotherOriginsOlderLedgerIsRefusedBeforeItIsUpgraded() throws {
         let directory = TemporaryDirectory("store")
-        let path = directory.file("ledger.sqlite")
-        let signer = try Ed25519NoteSigner(name: "other.example.tw/custos", key: Ed25519PrivateKey())
-        try Ledger.create(path: path, origin: signer.name, signer: signer, now: "2026-12-01T00:00:00Z")
-        do {
-            let db = try SQLiteConnection(path: path, mode: .readWrite)
-            try db.execute("DROP TABLE events; UPDATE meta SET value = '9' WHERE key = 'schema';")
-        }
+        let path = try Self.olderLedger(
+            in: directory, origin: "other.example.tw/custos",
+            "DROP TABLE events; UPDATE meta SET value = '9' WHERE key = 'schema';")
         let error = try #require(throws: LedgerError.self) { try Ledger(path: path, origin: "this.example.tw/custos") }
         #expect(error.code == .wrongLedger)
         let db = try SQLiteConnection(path: path, mode: .readOnly)
@@ -315,21 +325,16 @@ struct SQLiteLedgerStoreTests {
     /// not known), and given them when opened for writing, its rows still not known.
     @Test func aSchema10ReleaseJournalIsReadAndUpgraded() throws {
         let directory = TemporaryDirectory("store")
-        let path = directory.file("ledger.sqlite")
-        let signer = try Ed25519NoteSigner(name: "this.example.tw/custos", key: Ed25519PrivateKey())
-        try Ledger.create(path: path, origin: signer.name, signer: signer, now: "2026-12-01T00:00:00Z")
-        do {
-            let db = try SQLiteConnection(path: path, mode: .readWrite)
-            try db.execute(
-                """
-                DROP TABLE releases;
-                CREATE TABLE releases (
-                    item TEXT PRIMARY KEY, path BLOB NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
-                    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL) WITHOUT ROWID;
-                INSERT INTO releases VALUES ('old', x'2f', 1, 2, 3, 4, x'');
-                UPDATE meta SET value = '10' WHERE key = 'schema';
-                """)
-        }
+        let path = try Self.olderLedger(
+            in: directory, origin: "this.example.tw/custos",
+            """
+            DROP TABLE releases;
+            CREATE TABLE releases (
+                item TEXT PRIMARY KEY, path BLOB NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
+                size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, destination BLOB NOT NULL) WITHOUT ROWID;
+            INSERT INTO releases VALUES ('old', x'2f', 1, 2, 3, 4, x'');
+            UPDATE meta SET value = '10' WHERE key = 'schema';
+            """)
         #expect(try SQLiteLedgerStore.open(path: path, readOnly: true).pendingReleases().map(\.sidecar) == [.unknown])
         let store = try SQLiteLedgerStore.open(path: path)
         #expect(store.hasEventsIndex)
