@@ -89,6 +89,16 @@ let package = Package(
             ]
         ),
 
+        // The custody service as people reach it: roles, the caller, one call and its reply
+        // (served by the daemon on its socket, or in process on a vault the caller owns).
+        .target(
+            name: "CustosService",
+            dependencies: [
+                "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing", "CustosCustody",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The daemon: watches the inbox, seals through CustosCustody, releases, reconciles.
         .target(
             name: "CustosDaemon",
@@ -106,7 +116,7 @@ let package = Package(
             name: "custos",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosCustody", "CustosDaemon", "CustosTimeStamping",
+                "CustosSealing", "CustosCustody", "CustosService", "CustosDaemon", "CustosTimeStamping", "CustosHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

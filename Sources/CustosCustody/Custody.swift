@@ -49,18 +49,42 @@ public struct Custody: Sendable {
     }
 }
 
+/// How the account that acted is known: from the kernel (the peer credentials of the daemon's
+/// socket: the caller cannot choose them), or as the process that recorded the event runs
+/// (a command on a vault its account owns, the daemon's own seals).
+public enum ActorVerification: String, Sendable, Equatable {
+    /// The daemon read the caller's uid, gid and groups from its socket (`SO_PEERCRED`,
+    /// `SO_PEERGROUPS`).
+    case kernel
+    /// The recording process's own account.
+    case process
+}
+
 /// Who acts on evidence. `account` is the operating-system account the kernel names for the
-/// process (never a name the caller supplies); `examiner` is the name a handler gives with
-/// `--examiner`, kept in details documents, never in entries (entries are mirrored).
+/// process or the socket's caller (never a name the caller supplies); `examiner` is the name a
+/// handler gives with `--examiner`, kept in details documents, never in entries (entries are
+/// mirrored).
 public struct CustodyActor: Sendable, Equatable {
     public var account: String
     public var uid: UInt32
     public var examiner: String?
+    /// How `account` and `uid` are known.
+    public var verification: ActorVerification
+    /// The groups whose role granted the action (a socket caller's), kept in details documents.
+    public var grantingGroups: [String]
+    /// The caller's process, as the kernel named it when it connected (a socket caller's).
+    public var pid: Int32?
 
-    public init(account: String, uid: UInt32, examiner: String? = nil) {
+    public init(
+        account: String, uid: UInt32, examiner: String? = nil, verification: ActorVerification = .process,
+        grantingGroups: [String] = [], pid: Int32? = nil
+    ) {
         self.account = account
         self.uid = uid
         self.examiner = examiner
+        self.verification = verification
+        self.grantingGroups = grantingGroups
+        self.pid = pid
     }
 
     /// The account this process runs as.
@@ -69,5 +93,16 @@ public struct CustodyActor: Sendable, Equatable {
         return CustodyActor(
             account: ThisProcess.accountName(userID: uid) ?? "uid \(uid)", uid: uid,
             examiner: examiner.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// The actor as a details document keeps it.
+    public var json: JSONObject {
+        var actor: JSONObject = [
+            "account": .string(account), "uid": .integer(Int64(uid)), "verifiedBy": .string(verification.rawValue),
+        ]
+        if let examiner { actor["examiner"] = .string(examiner) }
+        if !grantingGroups.isEmpty { actor["groups"] = .array(grantingGroups.map { .string($0) }) }
+        if let pid { actor["pid"] = .integer(Int64(pid)) }
+        return actor
     }
 }

@@ -86,9 +86,7 @@ extension CustodySession {
         document["items"] = .array(items.map { .string($0) })
         document["time"] = .string(now)
         document["node"] = .string(vault.configuration.origin)
-        var actor: JSONObject = ["account": .string(custody.actor.account), "uid": .integer(Int64(custody.actor.uid))]
-        if let examiner = custody.actor.examiner { actor["examiner"] = .string(examiner) }
-        document["actor"] = .object(actor)
+        document["actor"] = .object(custody.actor.json)
         document["salt"] = .string(Hex.encode(try SecureRandom.bytes(16)))
         let bytes = CanonicalJSON.encode(.object(document))
         let hash = OpenSSLSHA256().sha256(bytes)

@@ -59,6 +59,24 @@ public struct HistoryEvent: Sendable {
         if case .verified(let object) = document { return object["actor"]?["examiner"]?.stringValue }
         return acquisitionExaminer
     }
+    /// How the actor was known: `kernel` when the daemon read the caller's credentials from its
+    /// socket; `process` when the recording process named its own account (a command on a vault
+    /// its account owns, the daemon's own seals, and every event recorded before version 0.2).
+    public var actorVerification: ActorVerification {
+        if case .verified(let object) = document, let text = object["actor"]?["verifiedBy"]?.stringValue,
+            let value = ActorVerification(rawValue: text)
+        {
+            return value
+        }
+        return .process
+    }
+    /// The groups whose role granted the action, as the daemon recorded them.
+    public var actorGroups: [String] {
+        if case .verified(let object) = document, case .array(let groups)? = object["actor"]?["groups"] {
+            return groups.compactMap(\.stringValue)
+        }
+        return []
+    }
     /// The reason given (extract, export, transfer, …), from the details document.
     public var reason: String? { documentText("reason") }
     /// The note of an `annotated` event, from the details document.

@@ -13,11 +13,14 @@ extension Custody {
     /// runs (it is the vault's writer), nor on a read-only file system, nor for an account that
     /// cannot write the ledger and `details/` or read the signing key, nor when the ledger's own
     /// audit failed (nothing is appended to, nor signed over, a log that does not verify).
-    public func verificationRecordingRefusal(_ report: VerificationReport, independentCheck: Bool) -> String? {
+    /// `byDaemon`: the vault's daemon asks (it records beside itself: it is the writer).
+    public func verificationRecordingRefusal(
+        _ report: VerificationReport, independentCheck: Bool, byDaemon: Bool = false
+    ) -> String? {
         if independentCheck {
             return "an expert's check (--key, --checkpoint, --tsa-anchor) never writes the vault it checks"
         }
-        if vault.daemonIsRunning { return "a daemon runs for this vault; it is the vault's only writer" }
+        if !byDaemon, vault.daemonIsRunning { return "a daemon runs for this vault; it is the vault's only writer" }
         if report.ledgerFaults > 0 {
             return "the ledger itself failed verification; nothing is appended to it or signed over it"
         }

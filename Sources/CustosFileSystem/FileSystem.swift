@@ -206,6 +206,12 @@ public enum FileSystem {
         (try? linkStatus(path)) != nil
     }
 
+    /// Whether `path` itself (not what a link there points to) is a Unix domain socket.
+    public static func isSocket(_ path: RawPath) -> Bool {
+        guard let status = try? linkStatus(path) else { return false }
+        return status.mode & S_IFMT == S_IFSOCK
+    }
+
     /// Takes the group and other permission bits off `path`, but those in `keep` (0o050: the
     /// group may still read and enter). A link is left as it is; so is a file whose owner is
     /// another account, or on read-only media (the change is refused, and that is no error).

@@ -42,9 +42,63 @@ public enum ThisProcess {
     }
 
     /// The name of the account `uid` in the system's user database, or nil when it has none.
+    /// Safe from any thread (getpwuid_r).
     public static func accountName(userID uid: UInt32) -> String? {
-        guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return nil }
-        return String(cString: name)
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while true {
+            let code = getpwuid_r(uid, &entry, &buffer, buffer.count, &result)
+            if code == ERANGE, buffer.count < 1 << 20 {
+                buffer = [CChar](repeating: 0, count: buffer.count * 4)
+                continue
+            }
+            guard code == 0, result != nil, let name = entry.pw_name else { return nil }
+            return String(cString: name)
+        }
+    }
+
+    /// The name of the group `gid` in the system's group database, or nil when it has none.
+    /// Safe from any thread (getgrgid_r).
+    public static func groupName(groupID gid: UInt32) -> String? {
+        var entry = group()
+        var result: UnsafeMutablePointer<group>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while true {
+            let code = getgrgid_r(gid, &entry, &buffer, buffer.count, &result)
+            if code == ERANGE, buffer.count < 1 << 22 {
+                buffer = [CChar](repeating: 0, count: buffer.count * 4)
+                continue
+            }
+            guard code == 0, result != nil, let name = entry.gr_name else { return nil }
+            return String(cString: name)
+        }
+    }
+
+    /// The id of the group named `name`, or nil when the system has none of that name.
+    public static func groupID(named name: String) -> UInt32? {
+        var entry = group()
+        var result: UnsafeMutablePointer<group>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        while true {
+            let code = getgrnam_r(name, &entry, &buffer, buffer.count, &result)
+            if code == ERANGE, buffer.count < 1 << 22 {
+                buffer = [CChar](repeating: 0, count: buffer.count * 4)
+                continue
+            }
+            guard code == 0, result != nil else { return nil }
+            return entry.gr_gid
+        }
+    }
+
+    /// The effective group id and the supplementary groups of this process.
+    public static var groupIDs: [UInt32] {
+        let count = getgroups(0, nil)
+        var groups = [gid_t](repeating: 0, count: Int(max(count, 0)))
+        let read = count > 0 ? getgroups(count, &groups) : 0
+        var all = [getegid()]
+        for gid in groups.prefix(Int(max(read, 0))) where !all.contains(gid) { all.append(gid) }
+        return all
     }
 
     /// The current working directory, or nil when it cannot be read (removed, too long).

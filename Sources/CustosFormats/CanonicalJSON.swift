@@ -15,6 +15,7 @@ public enum JSONValue: Hashable, Sendable {
     public var integerValue: Int64? { if case .integer(let i) = self { i } else { nil } }
     public var boolValue: Bool? { if case .bool(let b) = self { b } else { nil } }
     public var objectValue: JSONObject? { if case .object(let o) = self { o } else { nil } }
+    public var arrayValue: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
 
     /// Bytes that are usually text, such as a file name: `{"utf8": …}` when they are valid
     /// UTF-8, else `{"base64": …}`, so that any name is kept byte-exact.

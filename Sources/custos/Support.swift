@@ -20,7 +20,24 @@ struct VaultOptions: ParsableArguments {
         return RawPath("custos-vault")
     }
 
+    @Option(
+        name: .long,
+        help: "The daemon's socket (default: $CUSTOS_SOCKET; else the vault's own, else /run/custos/custos.sock).")
+    var socket: String?
+
     func open() throws -> Vault { try Vault.open(at: path) }
+
+    /// Whether the vault was named (`--vault`, `$CUSTOS_VAULT`) rather than taken by default.
+    var vaultGiven: Bool {
+        vault != nil || !(ProcessInfo.processInfo.environment["CUSTOS_VAULT"] ?? "").isEmpty
+    }
+
+    /// The socket named by `--socket` or `$CUSTOS_SOCKET`, if any.
+    var explicitSocket: String? {
+        if let socket { return socket }
+        if let env = ProcessInfo.processInfo.environment["CUSTOS_SOCKET"], !env.isEmpty { return env }
+        return nil
+    }
 }
 
 /// The command line as the kernel gave it: paths that are not UTF-8 stay byte-exact.
@@ -45,17 +62,6 @@ struct CLIError: Error, CustomStringConvertible {
     var message: String
     var exitCode: Int32 = 2
     var description: String { message }
-}
-
-extension ItemRecord {
-    var json: JSONValue {
-        .object([
-            "item": .string(item), "sequence": .integer(Int64(sequence)), "case": .string(caseID),
-            "exhibit": .string(exhibit), "name": .byteString(name), "sha256": .string(sha256.hex),
-            "size": .integer(Int64(size)), "archive": .string(archive.hex), "manifest": .string(manifest.hex),
-            "sealedAt": .string(sealedAt),
-        ])
-    }
 }
 
 extension CustodySession {

@@ -45,7 +45,7 @@ struct HelpTests {
         for arguments in [[], ["--vault", "/nonexistent"]] {
             let result = try run(custosBinary, arguments)
             #expect(result.status == 2)
-            #expect(result.stderr.contains("USAGE: custos [--vault <vault>] <subcommand>"))
+            #expect(result.stderr.contains("USAGE: custos [--vault <vault>] [--socket <socket>] <subcommand>"))
             #expect(result.stderr.contains("SUBCOMMANDS:") && result.stderr.contains("ingest"))
             #expect(!result.stderr.contains("CleanExit") && !result.stderr.contains("custos: --help"))
         }

@@ -271,10 +271,12 @@ struct CustodyEventsTests {
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout)) as? [[String: Any]])
         #expect(objects.map { $0["entry"] as? Int } == Array(0..<8))
         let keys: Set<String> = [
-            "item", "entry", "time", "event", "wholeVault", "actor", "examiner", "reason", "note", "result", "facts",
-            "document", "documentStatus", "documentFault", "proof",
+            "item", "entry", "time", "event", "wholeVault", "actor", "actorVerifiedBy", "actorGroups", "examiner",
+            "reason", "note", "result", "facts", "document", "documentStatus", "documentFault", "proof", "proofFault",
         ]
         #expect(objects.allSatisfy { Set($0.keys) == keys })
+        // Without a daemon, the command's own process named its account.
+        #expect(objects.allSatisfy { $0["actorVerifiedBy"] as? String == "process" })
         // Every entry shown is proven in the node's signed checkpoint.
         #expect(objects.allSatisfy { $0["proof"] as? String == "in-checkpoint" }, "\(objects.map { $0["proof"] ?? "" })")
         #expect(objects[4]["reason"] as? String == "for the defence")

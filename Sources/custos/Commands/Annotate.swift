@@ -1,7 +1,6 @@
 import ArgumentParser
-import CustosCustody
 import CustosFormats
-import CustosLedger
+import CustosService
 
 struct Annotate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,11 +18,15 @@ struct Annotate: ParsableCommand {
     var examiner: String?
 
     func run() throws {
-        let vault = try vault.open()
-        let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
-        let record = try session.resolveItem(item)
-        let event = try session.annotate(record, note: note)
-        Output.line("annotated item \(record.item) (\(record.displayName)): entry \(event.entries[0].sequence)")
-        try session.requireCovered()
+        let gateway = try Gateway.resolve(vault, .acting)
+        var arguments: JSONObject = ["item": .string(item), "note": .string(note)]
+        if let examiner { arguments["examiner"] = .string(examiner) }
+        let (result, failure) = try gateway.perform(.annotate, arguments)
+        let record = result["items"]?.arrayValue?.first
+        let name = record?["name"]?.byteStringValue.map { DisplayName.escape($0) } ?? "?"
+        let entries = (result["entries"]?.arrayValue ?? []).compactMap(\.integerValue).map { "\($0)" }
+        Output.line(
+            "annotated item \(record?["item"]?.stringValue ?? item) (\(name)): entry \(entries.joined(separator: ", "))")
+        if let failure { throw failure.cliError }
     }
 }

@@ -1,7 +1,6 @@
 import ArgumentParser
-import CustosCustody
 import CustosFormats
-import CustosLedger
+import CustosService
 
 struct History: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,104 +25,61 @@ struct History: ParsableCommand {
     }
 
     func run() throws {
-        let vault = try vault.open()
-        let session = try Custody(vault: vault, actor: .current(), tool: toolVersion).session(readOnly: true)
-        var records = [ItemRecord]()
-        if let caseID {
-            records = try session.items(ofCase: caseID)
-        } else {
-            for text in items {
-                for record in try ItemResolution.items(text, in: session.ledger)
-                where !records.contains(where: { $0.item == record.item }) {
-                    records.append(record)
-                }
-            }
-        }
-        let histories = try records.map { try session.history(of: $0) }
+        let gateway = try Gateway.resolve(vault, .reading)
+        var arguments: JSONObject = ["items": .array(items.map { .string($0) })]
+        if let caseID { arguments["case"] = .string(caseID) }
+        let (result, failure) = try gateway.perform(.history, arguments)
+        let histories = result["items"]?.arrayValue ?? []
         if json {
-            Output.json(.array(histories.flatMap { history in history.events.map { Self.json($0, of: history) } }))
+            Output.json(.array(histories.flatMap { $0["events"]?.arrayValue ?? [] }))
         } else {
             for (index, history) in histories.enumerated() {
                 if index > 0 { Output.line("") }
                 Self.printText(history)
             }
         }
-        let faults = histories.flatMap { history in
-            history.faults.map { event in
-                "item \(history.record.item): entry \(event.sequence): "
-                    + [event.proof.fault, event.document.fault].compactMap { $0 }.joined(separator: "; ")
-            }
-        }
-        if !faults.isEmpty {
-            throw CLIError(message: (faults + ["run custos verify"]).joined(separator: "\ncustos: "), exitCode: 1)
-        }
+        if let failure { throw failure.cliError }
     }
 
     private static func escaped(_ text: String) -> String { DisplayName.escape(Array(text.utf8)) }
 
-    static func printText(_ history: ItemHistory) {
-        let record = history.record
-        Output.line("item \(record.item)  \(record.displayName)  sha256 \(record.sha256.hex)")
-        for event in history.events {
-            var line = "\(event.time)  entry \(event.sequence)  \(event.type)"
-            if event.wholeVault { line += " (whole vault)" }
-            line += "  by \(escaped(event.actor))"
-            if let examiner = event.examiner { line += " (examiner \(escaped(examiner)))" }
-            if let result = event.result { line += "  result \(result)" }
-            if case .array(let codes)? = event.entry.details["faults"], !codes.isEmpty {
+    /// One item's timeline as the custody service gives it (`ItemHistory`'s JSON).
+    static func printText(_ history: JSONValue) {
+        let record = history["item"]
+        let name = record?["name"]?.byteStringValue.map { DisplayName.escape($0) } ?? "?"
+        Output.line(
+            "item \(record?["item"]?.stringValue ?? "?")  \(name)  sha256 \(record?["sha256"]?.stringValue ?? "?")")
+        for event in history["events"]?.arrayValue ?? [] {
+            func text(_ key: String) -> String? { event[key]?.stringValue }
+            let facts = event["facts"]
+            var line = "\(text("time") ?? "?")  entry \(event["entry"]?.integerValue ?? 0)  \(text("event") ?? "?")"
+            if event["wholeVault"]?.boolValue == true { line += " (whole vault)" }
+            line += "  by \(escaped(text("actor") ?? "?"))"
+            if text("actorVerifiedBy") == "kernel" {
+                let groups = (event["actorGroups"]?.arrayValue ?? []).compactMap(\.stringValue)
+                line += " [verified by the kernel\(groups.isEmpty ? "" : "; role of \(groups.map(escaped).joined(separator: ", "))")]"
+            } else {
+                line += " [declared by the process]"
+            }
+            if let examiner = text("examiner") { line += " (examiner \(escaped(examiner)))" }
+            if let result = text("result") { line += "  result \(result)" }
+            if let codes = facts?["faults"]?.arrayValue, !codes.isEmpty {
                 line += " (\(codes.compactMap(\.stringValue).joined(separator: ", ")))"
             }
-            if let what = event.entry.details["what"]?.stringValue { line += "  exported \(escaped(what))" }
-            if event.type == .timestamped, let record = TimeStampRecord(entry: event.entry) {
-                line += "  [\(record.source)] genTime \(record.genTime)"
+            if let what = facts?["what"]?.stringValue { line += "  exported \(escaped(what))" }
+            if let action = facts?["action"]?.stringValue, text("event") == "refused" { line += "  action \(action)" }
+            if text("event") == "timestamped", let genTime = facts?["genTime"]?.stringValue {
+                line += "  [\(facts?["source"]?.stringValue ?? "node")] genTime \(genTime)"
             }
-            if let reason = event.reason { line += "  reason: \(escaped(reason))" }
-            if let note = event.note { line += "  note: \(escaped(note))" }
-            if let fault = event.document.fault { line += "  DETAILS NOT TRUSTED: \(fault)" }
-            switch event.proof {
-            case .inCheckpoint: break
-            case .notYetCovered: line += "  (not yet in a signed checkpoint)"
-            case .failed(let reason): line += "  ENTRY NOT PROVEN: \(reason)"
+            if let reason = text("reason") { line += "  reason: \(escaped(reason))" }
+            if let note = text("note") { line += "  note: \(escaped(note))" }
+            if let fault = text("documentFault") { line += "  DETAILS NOT TRUSTED: \(fault)" }
+            switch text("proof") {
+            case "not-yet-covered": line += "  (not yet in a signed checkpoint)"
+            case "failed": line += "  ENTRY NOT PROVEN: \(text("proofFault") ?? "?")"
+            default: break
             }
             Output.line(line)
         }
-    }
-
-    /// One event: the same keys for every event, null where the event has no such value.
-    static func json(_ event: HistoryEvent, of history: ItemHistory) -> JSONValue {
-        func text(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
-        var facts = event.entry.details
-        facts[CustodyEntry.detailsDocumentMember] = nil
-        let document: JSONValue = event.entry.detailsDocument.map { .string($0.hex) } ?? .null
-        let documentStatus: String =
-            switch event.document {
-            case .none: "none"
-            case .verified: "verified"
-            case .missing: "missing"
-            case .altered: "altered"
-            }
-        let proofStatus: String =
-            switch event.proof {
-            case .inCheckpoint: "in-checkpoint"
-            case .notYetCovered: "not-yet-covered"
-            case .failed: "failed"
-            }
-        return .object([
-            "item": .string(history.record.item),
-            "entry": .integer(Int64(event.sequence)),
-            "time": .string(event.time),
-            "event": .string(event.type.rawValue),
-            "wholeVault": .bool(event.wholeVault),
-            "actor": .string(event.actor),
-            "examiner": text(event.examiner),
-            "reason": text(event.reason),
-            "note": text(event.note),
-            "result": text(event.result),
-            "facts": .object(facts),
-            "document": document,
-            "documentStatus": .string(documentStatus),
-            "proof": .string(proofStatus),
-            "documentFault": text(event.document.fault),
-        ])
     }
 }

@@ -1,13 +1,6 @@
 import ArgumentParser
-import CustosCustody
-import CustosFileSystem
 import CustosFormats
-import CustosLedger
-import CustosOpenSSL
-import CustosSealing
-import CustosVault
-import Foundation
-import Logging
+import CustosService
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the sealed items.")
@@ -16,30 +9,30 @@ struct List: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
-        let session = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true)
-        let statuses = try session.statuses(caseID: caseID)
+        let gateway = try Gateway.resolve(vault, .reading)
+        let (result, failure) = try gateway.perform(.list, caseID.map { ["case": .string($0)] } ?? [:])
         if json {
-            Output.json(
-                .array(
-                    statuses.map { status in
-                        var object = status.record.json.objectValue ?? [:]
-                        object["timeStamped"] = .bool(!status.stampedBy.isEmpty)
-                        object["awaitingTimeStamps"] = .array(status.awaiting.map { .string($0) })
-                        return .object(object)
-                    }))
-            return
+            Output.json(result)
+        } else {
+            for item in result.arrayValue ?? [] {
+                let caseText = Self.escaped(item["case"]?.stringValue)
+                let exhibit = Self.escaped(item["exhibit"]?.stringValue)
+                let awaitingFrom = (item["awaitingTimeStamps"]?.arrayValue ?? []).compactMap(\.stringValue)
+                let awaiting =
+                    item["timeStamped"]?.boolValue != true
+                    ? "  (awaiting time stamp)"
+                    : awaitingFrom.isEmpty ? "" : "  (awaiting time stamp from \(awaitingFrom.joined(separator: ", ")))"
+                let name = item["name"]?.byteStringValue.map { DisplayName.escape($0) } ?? "?"
+                Output.line(
+                    "\(item["item"]?.stringValue ?? "?")  \(item["sha256"]?.stringValue ?? "?")  \(item["size"]?.integerValue ?? 0)  case \(caseText)  exhibit \(exhibit)  \(name)\(awaiting)"
+                )
+            }
         }
-        for status in statuses {
-            let item = status.record
-            let caseText = item.caseID.isEmpty ? "-" : DisplayName.escape(Array(item.caseID.utf8))
-            let exhibit = item.exhibit.isEmpty ? "-" : DisplayName.escape(Array(item.exhibit.utf8))
-            let awaiting =
-                status.stampedBy.isEmpty
-                ? "  (awaiting time stamp)"
-                : status.awaiting.isEmpty ? "" : "  (awaiting time stamp from \(status.awaiting.joined(separator: ", ")))"
-            Output.line(
-                "\(item.item)  \(item.sha256.hex)  \(item.size)  case \(caseText)  exhibit \(exhibit)  \(item.displayName)\(awaiting)"
-            )
-        }
+        if let failure { throw failure.cliError }
+    }
+
+    private static func escaped(_ text: String?) -> String {
+        guard let text, !text.isEmpty else { return "-" }
+        return DisplayName.escape(Array(text.utf8))
     }
 }

@@ -1,11 +1,6 @@
 import ArgumentParser
-import CustosCustody
-import CustosFileSystem
 import CustosFormats
-import CustosLedger
-import CustosOpenSSL
-import CustosSealing
-import CustosVault
+import CustosService
 
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,66 +18,34 @@ struct Show: ParsableCommand {
     var json = false
 
     func run() throws {
-        let session = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true)
-        let records = try ItemResolution.items(item, in: session.ledger)
-        let shown = try records.map { try session.details(of: $0) }
+        let gateway = try Gateway.resolve(vault, .reading)
+        let (result, failure) = try gateway.perform(.show, ["item": .string(item)])
+        let shown = result.arrayValue ?? []
         if json {
-            Output.json(shown.count == 1 ? shown[0].json : .array(shown.map(\.json)))
+            Output.json(shown.count == 1 ? shown[0] : .array(shown))
         } else {
             if shown.count > 1 {
-                Output.line("\(shown.count) items hold this content (SHA-256 \(records[0].sha256.hex)):")
+                Output.line(
+                    "\(shown.count) items hold this content (SHA-256 \(shown[0]["item"]?["sha256"]?.stringValue ?? "?")):")
             }
             for (index, item) in shown.enumerated() {
                 if index > 0 { Output.line("") }
-                item.printText()
+                ShownItem(item).printText()
             }
         }
-        let faults = shown.compactMap { item in item.manifest.fault.map { "item \(item.record.item): \($0)" } }
-        if !faults.isEmpty {
-            throw CLIError(message: (faults + ["run custos verify"]).joined(separator: "\n"), exitCode: 1)
-        }
+        if let failure { throw failure.cliError }
     }
 }
 
-/// How `show` prints what the custody service found about an item.
-extension ItemDetails {
-    var json: JSONValue {
-        let stampsJSON: [JSONValue] = zip(stamps, infos).map { stamp, info in
-            .object([
-                "entry": .integer(Int64(stamp.entry.sequence)), "source": .string(stamp.record.source),
-                "authority": .string(stamp.record.authority),
-                "skewSeconds": stamp.record.skewSeconds.map { .integer($0) } ?? .null,
-                "skewExceeded": .bool(stamp.record.skewExceeded),
-                "serial": .string(stamp.record.serial), "genTime": .string(stamp.record.genTime),
-                "policy": .string(stamp.record.policy), "token": .string(stamp.record.token.hex),
-                "accuracyMilliseconds": info?.accuracyMilliseconds.map { .integer($0) } ?? .null,
-            ])
-        }
-        return .object([
-            "item": record.json,
-            "entry": entry ?? .null,
-            "manifest": manifest.value ?? .null,
-            "manifestFault": manifest.fault.map { .string($0) } ?? .null,
-            "archivePath": archive.map { .string($0) } ?? .null,
-            "timestamps": .array(stampsJSON),
-            "awaitingTimeStamps": .array(awaiting.map { .string($0) }),
-            "events": .array(
-                events.map { entry in
-                    .object([
-                        "entry": .integer(Int64(entry.sequence)), "event": .string(entry.type.rawValue),
-                        "time": .string(entry.time), "actor": .string(entry.actor),
-                        "result": entry.details["result"]?.stringValue.map { .string($0) } ?? .null,
-                    ])
-                }),
-        ])
-    }
+/// How `show` prints an item as the custody service describes it (`ItemDetails.json`).
+struct ShownItem {
+    let value: JSONValue
+    init(_ value: JSONValue) { self.value = value }
 
     /// Free text from the manifest or the index, escaped as names are.
     private static func escaped(_ text: String?) -> String { DisplayName.escape(Array((text ?? "").utf8)) }
 
-    private static func elements(_ value: JSONValue?) -> [JSONValue] {
-        if case .array(let elements) = value { elements } else { [] }
-    }
+    private static func elements(_ value: JSONValue?) -> [JSONValue] { value?.arrayValue ?? [] }
 
     /// `label value` lines, leaving out the empty ones.
     private static func line(_ label: String, _ value: String) {
@@ -91,11 +54,14 @@ extension ItemDetails {
     }
 
     func printText() {
-        let details = manifest.value
+        let record = value["item"]
+        let entry = value["entry"]
+        let details = value["manifest"].flatMap { $0 == .null ? nil : $0 }
         let original = details?["original"]
         let acquisition = details?["acquisition"]
-        Self.line("item:", record.item)
-        Self.line("name:", record.displayName)
+        let item = record?["item"]?.stringValue ?? "?"
+        Self.line("item:", item)
+        Self.line("name:", record?["name"]?.byteStringValue.map { DisplayName.escape($0) } ?? "?")
         if let path = original?["path"]?.byteStringValue { Self.line("path:", DisplayName.escape(path)) }
         if let inbox = details?["inbox"] {
             // Sealed by the daemon: where in the inbox it was found, and the sidecars read.
@@ -107,8 +73,8 @@ extension ItemDetails {
             let flags = Self.elements(inbox["flags"]).compactMap(\.stringValue)
             if !flags.isEmpty { Self.line("flags:", flags.joined(separator: ", ")) }
         }
-        Self.line("case:", Self.escaped(record.caseID))
-        Self.line("exhibit:", Self.escaped(record.exhibit))
+        Self.line("case:", Self.escaped(record?["case"]?.stringValue))
+        Self.line("exhibit:", Self.escaped(record?["exhibit"]?.stringValue))
         Self.line("examiner:", Self.escaped(acquisition?["examiner"]?.stringValue))
         Self.line("description:", Self.escaped(acquisition?["description"]?.stringValue))
         let seizure = acquisition?["seizure"]
@@ -126,46 +92,54 @@ extension ItemDetails {
                 let text = Self.escaped(value?.stringValue)
                 return text.isEmpty ? nil : "\(label) \(text)"
             }.joined(separator: ", "))
-        Self.line("size:", "\(record.size)")
-        Self.line("sha256:", record.sha256.hex)
+        Self.line("size:", "\(record?["size"]?.integerValue ?? 0)")
+        Self.line("sha256:", record?["sha256"]?.stringValue ?? "")
         // MD5 and SHA-1 as the ledger entry recorded them.
         Self.line("md5:", entry?["digests"]?["md5"]?.stringValue ?? "")
         Self.line("sha1:", entry?["digests"]?["sha1"]?.stringValue ?? "")
-        Self.line("sealed at:", "\(record.sealedAt) (node clock)")
-        Self.line("entry:", "\(record.sequence)")
-        Self.line("archive:", archive ?? "MISSING (\(record.archive.hex))")
-        switch manifest {
-        case .verified:
-            Self.line("manifest:", "\(manifestLocation) (its SHA-256 matches the ledger entry)")
-        case .fault(let reason):
-            Self.line("manifest:", "NOT TRUSTED: \(reason); the details it holds are not shown")
+        Self.line("sealed at:", "\(record?["sealedAt"]?.stringValue ?? "?") (node clock)")
+        Self.line("entry:", "\(record?["sequence"]?.integerValue ?? 0)")
+        Self.line(
+            "archive:", value["archivePath"]?.stringValue ?? "MISSING (\(record?["archive"]?.stringValue ?? "?"))")
+        if let fault = value["manifestFault"]?.stringValue {
+            Self.line("manifest:", "NOT TRUSTED: \(fault); the details it holds are not shown")
+        } else {
+            Self.line(
+                "manifest:", "\(value["manifestPath"]?.stringValue ?? "?") (its SHA-256 matches the ledger entry)")
         }
         if let original {
             Self.line(
                 "original:",
                 "mode \(original["mode"]?.stringValue ?? "?")  mtime \(original["mtime"]?.stringValue ?? "?")")
         }
-        for (stamp, info) in zip(stamps, infos) {
-            let accuracy = info?.accuracyMilliseconds.map { " ±\($0) ms" } ?? ""
+        let stamps = Self.elements(value["timestamps"])
+        for stamp in stamps {
+            let accuracy = stamp["accuracyMilliseconds"]?.integerValue.map { " ±\($0) ms" } ?? ""
             var skew = ""
-            if let seconds = stamp.record.skewSeconds {
+            if let seconds = stamp["skewSeconds"]?.integerValue {
+                let exceeded = stamp["skewExceeded"]?.boolValue == true
                 skew =
-                    "  skew \(seconds >= 0 ? "+" : "")\(seconds) s\(stamp.record.skewExceeded ? " (ABOVE THE BOUND: the node's clock was off)" : "")"
+                    "  skew \(seconds >= 0 ? "+" : "")\(seconds) s\(exceeded ? " (ABOVE THE BOUND: the node's clock was off)" : "")"
             }
             Self.line(
                 "time stamp:",
-                "[\(stamp.record.source)] genTime \(stamp.record.genTime)\(accuracy)  serial \(stamp.record.serial)  by \(Self.escaped(stamp.record.authority))\(skew)"
+                "[\(stamp["source"]?.stringValue ?? "?")] genTime \(stamp["genTime"]?.stringValue ?? "?")\(accuracy)  serial \(stamp["serial"]?.stringValue ?? "?")  by \(Self.escaped(stamp["authority"]?.stringValue))\(skew)"
             )
         }
+        let awaiting = Self.elements(value["awaitingTimeStamps"]).compactMap(\.stringValue)
         if stamps.isEmpty {
             Self.line("time stamp:", "awaiting")
         } else if !awaiting.isEmpty {
             Self.line("time stamp:", "awaiting from \(awaiting.joined(separator: ", "))")
         }
-        for entry in events {
-            let result = entry.details["result"]?.stringValue.map { "  result \($0)" } ?? ""
-            Self.line("custody:", "entry \(entry.sequence)  \(entry.type)\(result)  by \(Self.escaped(entry.actor))  \(entry.time)")
+        let events = Self.elements(value["events"])
+        for event in events {
+            let result = event["result"]?.stringValue.map { "  result \($0)" } ?? ""
+            Self.line(
+                "custody:",
+                "entry \(event["entry"]?.integerValue ?? 0)  \(event["event"]?.stringValue ?? "?")\(result)  by \(Self.escaped(event["actor"]?.stringValue))  \(event["time"]?.stringValue ?? "")"
+            )
         }
-        if !events.isEmpty { Self.line("history:", "custos history \(record.item) (reasons, notes, examiners)") }
+        if !events.isEmpty { Self.line("history:", "custos history \(item) (reasons, notes, examiners)") }
     }
 }

@@ -5,6 +5,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosService
 import CustosVault
 import Foundation
 import Logging
@@ -49,6 +50,32 @@ struct Verify: ParsableCommand {
         [String] = []
 
     func run() throws {
+        if key != nil || !keptCheckpoints.isEmpty || !timeStampAnchors.isEmpty {
+            return try expertCheck()
+        }
+        // The custody service's verification: in process on a vault this account can read, or
+        // by the daemon (which records it) for one it cannot.
+        let gateway = try Gateway.resolve(vault, .reading)
+        var arguments: JSONObject = ["items": .array(items.map { .string($0) })]
+        if noRecord { arguments["record"] = .bool(false) }
+        let reply = try gateway.call(.verify, arguments, progress: { Output.progress($0) })
+        Output.endProgress()
+        guard let result = reply.result else {
+            for note in reply.notes { Output.error("custos: \(note)") }
+            let failure = reply.failure ?? ServiceFailure(.failed, "the daemon gave neither a result nor an error")
+            throw CLIError(message: failure.message, exitCode: failure.exitCode)
+        }
+        print(result)
+        for note in reply.notes { Output.error("custos: \(note)") }
+        if let entries = result["recorded"]?.arrayValue, !json {
+            Output.line("recorded as entry \(entries.compactMap(\.integerValue).map { "\($0)" }.joined(separator: ", ")) (verified)")
+        }
+        if result["result"]?.stringValue != "passed" { throw ExitCode(1) }
+    }
+
+    /// An expert's independent check (a pinned key, kept checkpoints, anchors of their own): on
+    /// a vault this account reads directly, never recorded (a copy checked must not change).
+    private func expertCheck() throws {
         var anchors: [Certificate]?
         for file in timeStampAnchors {
             let path = RawArguments.raw(file)
@@ -95,62 +122,57 @@ struct Verify: ParsableCommand {
             throw CLIError(message: "verification failed: \(error)", exitCode: 1)
         }
         Output.endProgress()
-        if json {
-            Output.json(report.json)
-        } else {
-            Output.line(
-                "ledger: \(report.entries) entries, \(report.checkpointsChecked) checkpoints checked, latest size \(report.latestCheckpointSize)"
-            )
-            Output.line(
-                "items: \(report.itemsChecked) checked, \(report.archivesRehashed) archives re-read, \(report.bytesRehashed) bytes re-hashed"
-            )
-            Output.line("time stamps: \(report.timeStampsChecked) tokens re-hashed and verified")
-            Output.line("details documents: \(report.detailsChecked) re-hashed")
-            if report.handoversChecked > 0 {
-                Output.line(
-                    "handovers: \(report.handoversChecked) received entries re-proven in their senders' signed logs")
-            }
-            if !kept.isEmpty {
-                Output.line("kept checkpoints: \(report.keptCheckpointsChecked) checked against the log")
-            }
-            for note in report.notes { Output.line("note: \(note)") }
-            if !report.unrecordedFiles.isEmpty {
-                Output.line(
-                    "unrecorded files: \(report.unrecordedFiles.count) in the vault that no entry records (a seal interrupted or in progress, or put there by hand):"
-                )
-                for path in report.unrecordedFiles { Output.line("- \(path)") }
-            }
-            if report.passed {
-                Output.line("verification passed")
-            } else {
-                Output.line("verification FAILED: \(report.faults.count) faults")
-                for fault in report.faults { Output.line("- [\(fault.code)] \(fault)") }
-            }
+        print(report.json)
+        if !noRecord {
+            Output.error(
+                "custos: not recorded: an expert's check (--key, --checkpoint, --tsa-anchor) never writes the vault it checks")
         }
-        record(report, custody: custody, items: selection)
         if !report.passed { throw ExitCode(1) }
     }
 
-    /// Records the run as a `verified` event, or says on standard error why not; the exit status
-    /// is the report's either way.
-    private func record(_ report: VerificationReport, custody: Custody, items: Set<String>?) {
-        if noRecord { return }
-        let independent = key != nil || !keptCheckpoints.isEmpty || !timeStampAnchors.isEmpty
-        if let refusal = custody.verificationRecordingRefusal(report, independentCheck: independent) {
-            Output.error("custos: not recorded: \(refusal)")
+    /// Prints a verification report (`VerificationReport.json`, as the service gives it).
+    private func print(_ report: JSONValue) {
+        if json {
+            var object = report.objectValue ?? [:]
+            object["recorded"] = nil
+            Output.json(.object(object))
             return
         }
-        do {
-            let event = try custody.session().recordVerification(report, items: items.map { Array($0) })
-            if !json {
-                Output.line("recorded as entry \(event.entries.map { "\($0.sequence)" }.joined(separator: ", ")) (verified)")
+        func count(_ key: String) -> Int64 { report[key]?.integerValue ?? 0 }
+        Output.line(
+            "ledger: \(count("entries")) entries, \(count("checkpointsChecked")) checkpoints checked, latest size \(count("latestCheckpointSize"))"
+        )
+        Output.line(
+            "items: \(count("itemsChecked")) checked, \(count("archivesRehashed")) archives re-read, \(count("bytesRehashed")) bytes re-hashed"
+        )
+        Output.line("time stamps: \(count("timeStampsChecked")) tokens re-hashed and verified")
+        Output.line("details documents: \(count("detailsChecked")) re-hashed")
+        if count("handoversChecked") > 0 {
+            Output.line(
+                "handovers: \(count("handoversChecked")) received entries re-proven in their senders' signed logs")
+        }
+        if !keptCheckpoints.isEmpty {
+            Output.line("kept checkpoints: \(count("keptCheckpointsChecked")) checked against the log")
+        }
+        for note in (report["notes"]?.arrayValue ?? []).compactMap(\.stringValue) { Output.line("note: \(note)") }
+        let unrecorded = (report["unrecordedFiles"]?.arrayValue ?? []).compactMap(\.stringValue)
+        if !unrecorded.isEmpty {
+            Output.line(
+                "unrecorded files: \(unrecorded.count) in the vault that no entry records (a seal interrupted or in progress, or put there by hand):"
+            )
+            for path in unrecorded { Output.line("- \(path)") }
+        }
+        let faults = report["faults"]?.arrayValue ?? []
+        if report["result"]?.stringValue == "passed" {
+            Output.line("verification passed")
+        } else {
+            Output.line("verification FAILED: \(faults.count) faults")
+            for fault in faults {
+                var text = "- [\(fault["code"]?.stringValue ?? "?")] \(fault["subject"]?.stringValue ?? "?"): \(fault["message"]?.stringValue ?? "")"
+                if let expected = fault["expected"]?.stringValue { text += "\n    expected: \(expected)" }
+                if let found = fault["found"]?.stringValue { text += "\n    found:    \(found)" }
+                Output.line(text)
             }
-            if let failure = event.checkpointFailure {
-                Output.error(
-                    "custos: recorded, but no signed checkpoint covers it yet (`custos checkpoint --sign` covers it): \(failure)")
-            }
-        } catch {
-            Output.error("custos: not recorded: \(error)")
         }
     }
 

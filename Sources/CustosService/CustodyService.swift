@@ -1,0 +1,328 @@
+import CustosCustody
+import CustosFormats
+import CustosLedger
+import CustosSealing
+import CustosVault
+import Logging
+
+/// The custody service as people reach it: one call, its caller, its reply. The daemon serves
+/// it on its socket, for callers the kernel names; a command on a vault its own account owns
+/// calls it in process. Either way the same code checks the caller's role (when a policy is in
+/// force), records a refusal as a `refused` event, and drives `Custody`: no operation is
+/// written twice, and the result is the same JSON.
+///
+/// Calls block (SQLite, file I/O): the daemon runs each on a thread of its pool, never on
+/// Swift's cooperative threads.
+public struct CustodyService: Sendable {
+    public let vault: Vault
+    public let tool: String
+    /// The roles in force; nil on a vault the caller owns and reaches without a daemon.
+    public let policy: AccessPolicy?
+    /// Whether this is the vault's daemon (it then records verifications: it is the writer).
+    public let isDaemon: Bool
+    let logger: Logger
+
+    public init(
+        vault: Vault, tool: String, policy: AccessPolicy?, isDaemon: Bool,
+        logger: Logger = Logger(label: "custos.service")
+    ) {
+        self.vault = vault
+        self.tool = tool
+        self.policy = policy
+        self.isDaemon = isDaemon
+        self.logger = logger
+    }
+
+    /// Performs `call` for `caller`: refused (and recorded) when the caller's role does not
+    /// allow it; otherwise done, with the groups that granted it recorded with the actor.
+    /// `progress` hears a long operation's progress (verify), in process only.
+    public func perform(_ call: ServiceCall, as caller: Caller, progress: (String) -> Void = { _ in }) -> ServiceReply {
+        var granting = [String]()
+        if let policy {
+            granting = policy.groupsGranting(call.operation.action, among: caller.groups)
+            if granting.isEmpty { return refuse(call, caller: caller, policy: policy) }
+        }
+        let arguments = Arguments(call.arguments, operation: call.operation)
+        let custody = Custody(
+            vault: vault, actor: caller.actor(examiner: arguments.optionalString("examiner"), grantingGroups: granting),
+            tool: tool, logger: logger)
+        do {
+            return try dispatch(call.operation, arguments, custody: custody, caller: caller, progress: progress)
+        } catch let failure as ServiceFailure {
+            return ServiceReply(failure: failure)
+        } catch {
+            return ServiceReply(failure: Self.failure(for: error))
+        }
+    }
+
+    /// The failure a custody or storage error gives.
+    static func failure(for error: any Error) -> ServiceFailure {
+        if let error = error as? ServiceFailure { return error }
+        if let error = error as? CustodyError {
+            let code: ServiceFailure.Code =
+                switch error.code {
+                case .unknownItem: .unknownItem
+                case .missing, .altered: .faultFound
+                case .exists: .exists
+                default: .refused
+                }
+            return ServiceFailure(code, error.description, exitCode: error.exitCode)
+        }
+        return ServiceFailure(.failed, "\(error)")
+    }
+
+    private func dispatch(
+        _ operation: ServiceOperation, _ arguments: Arguments, custody: Custody, caller: Caller,
+        progress: (String) -> Void
+    ) throws -> ServiceReply {
+        switch operation {
+        case .node: return node(caller: caller)
+        case .list: return try list(arguments, custody: custody)
+        case .show: return try show(arguments, custody: custody)
+        case .history: return try history(arguments, custody: custody)
+        case .verify: return try verify(arguments, custody: custody, progress: progress)
+        case .annotate: return try annotate(arguments, custody: custody)
+        default: throw ServiceFailure(.unknownOperation, "\(operation): not served by this version")
+        }
+    }
+
+    // MARK: - Refusals
+
+    /// Refuses a call the caller's role does not allow, and records the attempt: a `refused`
+    /// event about the items it named (those that resolve; the whole vault when none does),
+    /// whose details say the operation, the action and the caller's groups. The refusal stands
+    /// even when recording it fails (the daemon's log says why).
+    private func refuse(_ call: ServiceCall, caller: Caller, policy: AccessPolicy) -> ServiceReply {
+        let action = call.operation.action
+        let allowed = policy.actions(of: caller.groups)
+        let granting = policy.groups(granting: action)
+        let message =
+            "refused: account \(caller.account) (uid \(caller.uid)) may not \(action) (\(call.operation)): "
+            + (allowed.isEmpty
+                ? "its groups (\(caller.groups.joined(separator: ", "))) grant nothing"
+                : "its groups grant \(allowed.map(\.rawValue).joined(separator: ", "))")
+            + "; the policy grants \(action) to "
+            + (granting.isEmpty ? "no group" : "the group\(granting.count == 1 ? "" : "s") \(granting.joined(separator: ", "))")
+        var notes = [String]()
+        do {
+            let custody = Custody(
+                vault: vault, actor: caller.actor(examiner: nil, grantingGroups: []), tool: tool, logger: logger)
+            let session = try custody.session()
+            let items = refusedItems(call.arguments, session: session)
+            let event = try session.recordEvent(
+                .refused, items: items, facts: ["action": .string(action.rawValue)],
+                details: [
+                    "operation": .string(call.operation.name), "action": .string(action.rawValue),
+                    "callerGroups": .array(caller.groups.map { .string($0) }),
+                ])
+            notes.append("the refusal is recorded as entry \(event.entries.map { "\($0.sequence)" }.joined(separator: ", "))")
+        } catch {
+            logger.error(
+                "a refusal could not be recorded", metadata: ["account": "\(caller.account)", "error": "\(error)"])
+            notes.append("the refusal could not be recorded: \(error)")
+        }
+        return ServiceReply(failure: ServiceFailure(.forbidden, message), notes: notes)
+    }
+
+    /// The items a refused call named, as far as they resolve (at most 100); `[""]` (the whole
+    /// vault) when none does.
+    private func refusedItems(_ arguments: JSONObject, session: CustodySession) -> [String] {
+        var texts = [String]()
+        if let item = arguments["item"]?.stringValue { texts.append(item) }
+        for case .string(let item) in arguments["items"]?.arrayValue ?? [] { texts.append(item) }
+        var items = [String]()
+        for text in texts.prefix(100) {
+            for record in (try? ItemResolution.items(text, in: session.ledger)) ?? []
+            where !items.contains(record.item) {
+                items.append(record.item)
+            }
+        }
+        if let caseID = arguments["case"]?.stringValue, let records = try? session.ledger.items(caseID: caseID) {
+            for record in records.prefix(100) where !items.contains(record.item) { items.append(record.item) }
+        }
+        return items.isEmpty ? [""] : Array(items.prefix(100))
+    }
+
+    // MARK: - Reading
+
+    private func node(caller: Caller) -> ServiceReply {
+        let actions = policy?.actions(of: caller.groups) ?? CustodyAction.all
+        return ServiceReply(
+            result: .object([
+                "origin": .string(vault.configuration.origin),
+                "version": .string(tool),
+                "protocol": .integer(Int64(serviceProtocolVersion)),
+                "caller": .object([
+                    "account": .string(caller.account), "uid": .integer(Int64(caller.uid)),
+                    "groups": .array(caller.groups.map { .string($0) }),
+                    "verifiedBy": .string(caller.verification.rawValue),
+                ]),
+                "actions": .array(actions.map { .string($0.rawValue) }),
+            ]))
+    }
+
+    private func list(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
+        let session = try custody.session(readOnly: true)
+        let statuses = try session.statuses(caseID: arguments.optionalString("case"))
+        return ServiceReply(result: .array(statuses.map(\.json)))
+    }
+
+    private func show(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
+        let session = try custody.session(readOnly: true)
+        let records = try ItemResolution.items(try arguments.string("item"), in: session.ledger)
+        let shown = try records.map { try session.details(of: $0) }
+        let faults = shown.compactMap { item in item.manifest.fault.map { "item \(item.record.item): \($0)" } }
+        return ServiceReply(
+            result: .array(shown.map(\.json)),
+            failure: faults.isEmpty
+                ? nil : ServiceFailure(.faultFound, (faults + ["run custos verify"]).joined(separator: "\n")))
+    }
+
+    private func history(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
+        let session = try custody.session(readOnly: true)
+        let items = try arguments.strings("items")
+        let caseID = arguments.optionalString("case")
+        guard items.isEmpty != (caseID == nil) else {
+            throw ServiceFailure(.badRequest, "history: give items or a case (one of them)")
+        }
+        var records = [ItemRecord]()
+        if let caseID {
+            records = try session.items(ofCase: caseID)
+        } else {
+            for text in items {
+                for record in try ItemResolution.items(text, in: session.ledger)
+                where !records.contains(where: { $0.item == record.item }) {
+                    records.append(record)
+                }
+            }
+        }
+        let histories = try records.map { try session.history(of: $0) }
+        let faults = histories.flatMap { history in
+            history.faults.map { event in
+                "item \(history.record.item): entry \(event.sequence): "
+                    + [event.proof.fault, event.document.fault].compactMap { $0 }.joined(separator: "; ")
+            }
+        }
+        return ServiceReply(
+            result: .object([
+                "items": .array(
+                    histories.map { history in
+                        .object(["item": history.record.json, "events": .array(history.eventsJSON)])
+                    })
+            ]),
+            failure: faults.isEmpty
+                ? nil : ServiceFailure(.faultFound, (faults + ["run custos verify"]).joined(separator: "\n")))
+    }
+
+    /// Verifies the vault (or the items named) and, unless told not to or unable to, records a
+    /// `verified` event. Recording never changes the result: a note says why it was not.
+    private func verify(_ arguments: Arguments, custody: Custody, progress: (String) -> Void) throws -> ServiceReply {
+        let session: CustodySession
+        do {
+            session = try custody.session(readOnly: true)
+        } catch let error as LedgerError where error.code == .corrupt || error.code == .missing {
+            throw ServiceFailure(.faultFound, "verification failed: \(error)")
+        }
+        let items = try arguments.strings("items")
+        var selection: Set<String>?
+        if !items.isEmpty { selection = Set(try items.map { try session.resolveItem($0).item }) }
+        let report: VerificationReport
+        do {
+            report = try session.verify(items: selection, progress: progress)
+        } catch let error as LedgerError where error.code == .corrupt {
+            throw ServiceFailure(.faultFound, "verification failed: \(error)")
+        }
+        var result = report.json.objectValue ?? [:]
+        var notes = [String]()
+        if arguments.bool("record") ?? true {
+            if let refusal = custody.verificationRecordingRefusal(report, independentCheck: false, byDaemon: isDaemon) {
+                notes.append("not recorded: \(refusal)")
+            } else {
+                do {
+                    let event = try custody.session().recordVerification(report, items: selection.map { Array($0) })
+                    result["recorded"] = .array(event.entries.map { .integer(Int64($0.sequence)) })
+                    if let failure = event.checkpointFailure {
+                        notes.append(
+                            "recorded, but no signed checkpoint covers it yet (`custos checkpoint --sign` covers it): \(failure)"
+                        )
+                    }
+                } catch {
+                    notes.append("not recorded: \(error)")
+                }
+            }
+        }
+        return ServiceReply(
+            result: .object(result),
+            failure: report.passed ? nil : ServiceFailure(.faultFound, "verification FAILED: \(report.faults.count) faults"),
+            notes: notes)
+    }
+
+    // MARK: - Acting
+
+    private func annotate(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
+        let session = try custody.session()
+        let record = try session.resolveItem(try arguments.string("item"))
+        let event = try session.annotate(record, note: try arguments.string("note"))
+        return recorded(event, items: [record], session: session)
+    }
+
+    /// The reply of an operation that recorded an event: the items and the entries; a failure
+    /// (`uncovered`, exit 2) when no signed checkpoint covers them yet, though they stand.
+    func recorded(_ event: RecordedEvent, items: [ItemRecord], session: CustodySession, extra: JSONObject = [:])
+        -> ServiceReply
+    {
+        var result = extra
+        result["items"] = .array(items.map(\.json))
+        result["entries"] = .array(event.entries.map { .integer(Int64($0.sequence)) })
+        result["event"] = .string(event.entries.first?.type.rawValue ?? "")
+        var failure: ServiceFailure?
+        if let first = session.uncoveredSince {
+            failure = ServiceFailure(
+                .uncovered,
+                "recorded from entry \(first) on, but no signed checkpoint covers it yet; `custos checkpoint --sign` covers it",
+                exitCode: 2)
+        }
+        return ServiceReply(result: .object(result), failure: failure)
+    }
+}
+
+extension CustodyEventType {
+    /// A request the caller's role did not allow: the attempt is on the record too.
+    public static let refused = CustodyEventType(rawValue: "refused")
+}
+
+/// A call's arguments, read strictly: a member of the wrong type is a bad request naming it.
+/// Members the operation does not read are ignored (an `actor` among them: the actor is the
+/// caller the kernel names).
+struct Arguments {
+    let object: JSONObject
+    let operation: ServiceOperation
+
+    init(_ object: JSONObject, operation: ServiceOperation) {
+        self.object = object
+        self.operation = operation
+    }
+
+    func optionalString(_ key: String) -> String? { object[key]?.stringValue }
+
+    func string(_ key: String) throws -> String {
+        guard let value = object[key] else { throw ServiceFailure(.badRequest, "\(operation): \(key) is missing") }
+        guard let text = value.stringValue else { throw ServiceFailure(.badRequest, "\(operation): \(key) must be text") }
+        return text
+    }
+
+    func strings(_ key: String) throws -> [String] {
+        guard let value = object[key], value != .null else { return [] }
+        guard let elements = value.arrayValue else {
+            throw ServiceFailure(.badRequest, "\(operation): \(key) must be an array of text")
+        }
+        return try elements.map { element in
+            guard let text = element.stringValue else {
+                throw ServiceFailure(.badRequest, "\(operation): \(key) must be an array of text")
+            }
+            return text
+        }
+    }
+
+    func bool(_ key: String) -> Bool? { object[key]?.boolValue }
+}

@@ -1,0 +1,94 @@
+import CustosCustody
+import CustosFileSystem
+import CustosFormats
+import CustosHTTP
+import CustosService
+import CustosVault
+import Foundation
+
+/// How a command reaches the custody service: through the daemon's socket (the daemon names
+/// the caller from the kernel and checks the caller's role), or in process on a vault this
+/// account can read (its own, an expert's copy, a read-only mount).
+///
+/// - `--socket PATH` or `$CUSTOS_SOCKET`: that socket, for every command.
+/// - A vault this account can read: acting commands go through the vault's own socket
+///   (`<vault>/run/custos.sock`) when a daemon listens there, and work on the vault directly
+///   otherwise; reading commands read it directly.
+/// - A vault this account cannot read (the service account's, closed to others), or none
+///   given and none here: the default socket, `/run/custos/custos.sock`.
+enum Gateway {
+    case inProcess(CustodyService)
+    case socket(String)
+
+    /// The socket of the system's daemon.
+    static let defaultSocket = "/run/custos/custos.sock"
+    /// Where a vault's own daemon listens unless its configuration says otherwise.
+    static func vaultSocket(_ vault: RawPath) -> RawPath { vault.appending("run").appending("custos.sock") }
+
+    enum Kind { case reading, acting }
+
+    static func resolve(_ options: VaultOptions, _ kind: Kind) throws -> Gateway {
+        if let socket = options.explicitSocket { return .socket(socket) }
+        let path = options.path
+        if FileSystem.exists(path.appending("custos.json")) && FileSystem.mayRead(path.appending("custos.json")) {
+            let own = vaultSocket(path)
+            if kind == .acting, FileSystem.isSocket(own) { return .socket(own.description) }
+            return .inProcess(CustodyService(vault: try options.open(), tool: toolVersion, policy: nil, isDaemon: false))
+        }
+        // A vault that exists but cannot be read, or none given and none here: the daemon's.
+        if FileSystem.exists(path) || (!options.vaultGiven && FileSystem.exists(RawPath(defaultSocket))) {
+            return .socket(defaultSocket)
+        }
+        // Nothing there: opening says so, with how to make one.
+        return .inProcess(CustodyService(vault: try options.open(), tool: toolVersion, policy: nil, isDaemon: false))
+    }
+
+    /// Makes the call and returns its reply; throws only when the daemon cannot be reached or
+    /// its reply cannot be read.
+    func call(
+        _ operation: ServiceOperation, _ arguments: JSONObject = [:], timeout: Double = 24 * 3600,
+        progress: (String) -> Void = { _ in }
+    ) throws -> ServiceReply {
+        switch self {
+        case .inProcess(let service):
+            return service.perform(ServiceCall(operation, arguments), as: .thisProcess, progress: progress)
+        case .socket(let path):
+            let response: HTTPResponse
+            do {
+                response = try LocalSocketClient.send(
+                    socket: path, method: "POST", path: "/v\(serviceProtocolVersion)/\(operation.name)",
+                    headers: [("Content-Type", "application/json")],
+                    body: Array(CanonicalJSON.encode(.object(arguments))), timeout: timeout)
+            } catch {
+                throw CLIError(message: "\(error)")
+            }
+            guard let value = try? CanonicalJSON.parse(response.body) else {
+                throw CLIError(
+                    message: "\(path): the daemon's reply (HTTP \(response.status)) is not JSON: "
+                        + String(decoding: response.body.prefix(200), as: UTF8.self))
+            }
+            do {
+                return try ServiceReply(json: value)
+            } catch {
+                throw CLIError(message: "\(path): \(error)")
+            }
+        }
+    }
+
+    /// Makes the call, prints its notes on standard error, and gives its result; a failure
+    /// without a result is thrown (its message, its exit status).
+    func perform(_ operation: ServiceOperation, _ arguments: JSONObject = [:]) throws -> (JSONValue, ServiceFailure?) {
+        let reply = try call(operation, arguments)
+        for note in reply.notes { Output.error("custos: \(note)") }
+        guard let result = reply.result else {
+            let failure = reply.failure ?? ServiceFailure(.failed, "the daemon gave neither a result nor an error")
+            throw CLIError(message: failure.message, exitCode: failure.exitCode)
+        }
+        return (result, reply.failure)
+    }
+}
+
+extension ServiceFailure {
+    /// The error that ends the command after its result was printed.
+    var cliError: CLIError { CLIError(message: message, exitCode: exitCode) }
+}
