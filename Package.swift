@@ -104,7 +104,7 @@ let package = Package(
             name: "CustosDaemon",
             dependencies: [
                 "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosCustody", "CustosOpenSSL", "CustosTimeStamping",
+                "CustosSealing", "CustosCustody", "CustosService", "CustosOpenSSL", "CustosTimeStamping",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
@@ -180,6 +180,13 @@ let package = Package(
             dependencies: [
                 "CustosCustody", "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosSQLite",
                 "CustosVault", "CustosSealing", "CustosTimeStamping", "CustosTestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "CustosServiceTests",
+            dependencies: [
+                "CustosService", "CustosCustody", "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault",
+                "CustosSealing", "CustosTimeStamping", "CustosTestSupport",
             ]
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import CustosFileSystem
 import CustosFormats
+import CustosService
 import CustosTimeStamping
 import CustosVault
 import Foundation
@@ -50,8 +51,21 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// A token whose genTime differs from the node's clock by more is kept, but flagged.
     public var timeStampSkewSeconds: Double = 60
 
+    /// Where people reach the daemon: a Unix socket (mode 0660) in a folder only the service
+    /// account and `socketGroup` may enter. `$CUSTOS_SOCKET` sets it for the daemon and the CLI
+    /// alike; the systemd unit gives `/run/custos/custos.sock`.
+    public var socket: RawPath
+    /// The group whose members may connect (the socket's group): `evidence` when the system has
+    /// that group, else the daemon's own.
+    public var socketGroup: String?
+    /// Which groups may do what (`roles.<group>: [actions]`); `AccessPolicy.standard` when none
+    /// is given.
+    public var roles: AccessPolicy = .standard
+
     /// The defaults for a vault at `vault`: its `inbox/`, with `sealed/` and `rejected/` beside it.
     public init(vault: RawPath) {
+        socket = vault.appending("run").appending("custos.sock")
+        socketGroup = ThisProcess.groupID(named: "evidence") == nil ? nil : "evidence"
         inbox = vault.appending("inbox")
         sealed = vault.appending("sealed")
         rejected = vault.appending("rejected")
@@ -64,7 +78,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     static let keys = [
         "inbox", "sealed", "rejected", "release", "settle-seconds", "rescan-seconds", "checkpoint-seconds",
         "retry-seconds", "workers", "compression", "compression-level", "digests", "timestamp-retry-seconds",
-        "timestamp-alarm-seconds", "timestamp-skew-seconds",
+        "timestamp-alarm-seconds", "timestamp-skew-seconds", "socket", "socket-group",
     ]
 
     /// The settings of each external authority, under `timestamp-authorities.<name>.`.
@@ -84,9 +98,25 @@ public struct DaemonConfiguration: Sendable, Equatable {
         var configuration = DaemonConfiguration(vault: vault)
         var explicitSealed = false
         var explicitRejected = false
+        var roles = [String: Set<CustodyAction>]()
         if let file, let fileText {
             let settings = try SettingsFile(name: file.description, text: fileText)
             for value in settings.values {
+                if value.key.hasPrefix("roles.") || value.key == "roles" {
+                    let group = String(value.key.dropFirst("roles.".count))
+                    guard value.key != "roles", AccessPolicy.isGroupName(group) else {
+                        throw ConfigurationError(
+                            file: settings.name, line: value.line,
+                            "\(value.key): roles are set as roles: {GROUP: [ACTION, ...]}, a group name being 1 to 32 letters, digits, _, - or ."
+                        )
+                    }
+                    do {
+                        roles[group] = try AccessPolicy.actions(parsing: value.text)
+                    } catch {
+                        throw ConfigurationError(file: settings.name, line: value.line, "\(value.key): \(error)")
+                    }
+                    continue
+                }
                 if value.key.hasPrefix("timestamp-authorities.") || value.key == "timestamp-authorities" {
                     do {
                         try configuration.setAuthority(value.key, value.text, line: value.line, vault: vault)
@@ -120,6 +150,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             if key == "sealed" { explicitSealed = true }
             if key == "rejected" { explicitRejected = true }
         }
+        if !roles.isEmpty { configuration.roles = AccessPolicy(grants: roles) }
         // Beside the inbox, wherever the inbox is, unless given.
         if !explicitSealed { configuration.sealed = configuration.inbox.parent.appending("sealed") }
         if !explicitRejected { configuration.rejected = configuration.inbox.parent.appending("rejected") }
@@ -207,6 +238,19 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 throw Reason("must be move or delete, not \"\(text)\"")
             }
             release = policy
+        case "socket":
+            guard !trimmed.isEmpty, !trimmed.utf8.contains(0), trimmed.utf8.count < 100 else {
+                throw Reason("must be a path of fewer than 100 bytes (a Unix socket's limit), not \"\(text)\"")
+            }
+            socket = try self.path(trimmed, vault: vault, what: "a socket path")
+            guard socket.bytes.count < 108 else {
+                throw Reason("\(socket): too long for a Unix socket (at most 107 bytes)")
+            }
+        case "socket-group":
+            guard AccessPolicy.isGroupName(trimmed) else {
+                throw Reason("must be a group name (1 to 32 letters, digits, _, - or .), not \"\(text)\"")
+            }
+            socketGroup = trimmed
         case "settle-seconds": settleSeconds = try seconds(0...3600)
         case "rescan-seconds": rescanSeconds = try seconds(1...86400)
         case "checkpoint-seconds": checkpointSeconds = try seconds(0.1...3600)
@@ -322,6 +366,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
             ("timestamp-alarm-seconds", Self.format(timeStampAlarmSeconds)),
             ("timestamp-skew-seconds", Self.format(timeStampSkewSeconds)),
         ]
+        lines.append(("socket", socket.description))
+        lines.append(("socket-group", socketGroup ?? "(the daemon's own group)"))
+        for group in roles.grants.keys.sorted() {
+            lines.append(("roles.\(group)", roles.grants[group]!.sorted().map(\.rawValue).joined(separator: ",")))
+        }
         for authority in timeStampAuthorities {
             let timeout = Self.format(authority.timeoutSeconds)
             lines.append(

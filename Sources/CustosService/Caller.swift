@@ -29,6 +29,20 @@ public struct Caller: Sendable, Equatable {
         groups = all.map { ThisProcess.groupName(groupID: $0) ?? "gid \($0)" }
     }
 
+    /// A caller whose names are already known (tests; a daemon that resolved them itself).
+    public init(
+        account: String, uid: UInt32, gid: UInt32, groupIDs: [UInt32], groups: [String], pid: Int32?,
+        verification: ActorVerification
+    ) {
+        self.uid = uid
+        self.gid = gid
+        self.groupIDs = groupIDs
+        self.pid = pid
+        self.verification = verification
+        self.account = account
+        self.groups = groups
+    }
+
     /// A socket's peer, as the kernel named it (`SO_PEERCRED`, `SO_PEERGROUPS`).
     public static func peer(pid: Int32, uid: UInt32, gid: UInt32, groups: [UInt32]) -> Caller {
         Caller(uid: uid, gid: gid, groupIDs: groups, pid: pid, verification: .kernel)

@@ -1,0 +1,152 @@
+import CustosCustody
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosSealing
+import CustosService
+import CustosTestSupport
+import CustosTimeStamping
+import CustosVault
+import Foundation
+import Testing
+
+/// A real vault with one sealed item, and the custody service over it with a policy in force,
+/// as the daemon serves it.
+struct ServedVault {
+    let directory: TemporaryDirectory
+    let vault: Vault
+    let service: CustodyService
+    let item: String
+
+    init(policy: AccessPolicy = .standard) throws {
+        directory = TemporaryDirectory("service")
+        vault = try Vault.create(
+            at: RawPath(directory.file("vault")), configuration: VaultConfiguration(origin: "service.example/evidence"),
+            now: SystemClock.now(),
+            timeStampAuthority: try NodeTimeStampAuthority.prepare(
+                .generate, origin: "service.example/evidence", now: SystemClock.secondsSinceEpoch()))
+        let custody = Custody(vault: vault, actor: .current(), tool: "custos-tests")
+        let file = try directory.write("phone.img", Array("the seized bytes".utf8))
+        let receipt = try custody.session().seal(SealRequest(path: RawPath(file), caseID: "C-7"))
+        try custody.session().checkpoint()
+        item = receipt.sealed.item
+        service = CustodyService(vault: vault, tool: "custos-tests", policy: policy, isDaemon: true)
+    }
+
+    /// A caller the kernel named, with these groups.
+    static func caller(_ account: String, uid: UInt32, groups: [String]) -> Caller {
+        Caller(
+            account: account, uid: uid, gid: uid, groupIDs: groups.indices.map { UInt32(5000 + $0) }, groups: groups,
+            pid: 4321, verification: .kernel)
+    }
+
+    func entries() throws -> [CustodyEntry] {
+        let ledger = try vault.openLedger(readOnly: true)
+        return try (0..<ledger.size()).map { try CustodyEntry(parsing: ledger.entryBytes($0)) }
+    }
+
+    func document(of entry: CustodyEntry) throws -> JSONObject? {
+        try Custody(vault: vault, actor: .current(), tool: "custos-tests").session(readOnly: true).detailsDocument(
+            of: entry)
+    }
+}
+
+@Suite("the custody service: roles, refusals, the kernel's actor", .timeLimit(.minutes(2)))
+struct CustodyServiceTests {
+    @Test func aMemberOfEvidenceAnnotatesAndTheActorIsTheKernelsWithItsGroup() throws {
+        let node = try ServedVault()
+        let alice = ServedVault.caller("alice", uid: 1201, groups: ["alice", "evidence"])
+        let reply = node.service.perform(
+            ServiceCall(
+                .annotate,
+                [
+                    "item": .string(node.item), "note": .string("bag sealed, tag 7"), "examiner": .string("王小明"),
+                    // Claims of identity in the request are never read.
+                    "actor": .string("mallory"), "account": .string("mallory"), "uid": .integer(0),
+                ]), as: alice)
+        #expect(reply.failure == nil, "\(String(describing: reply.failure))")
+        let entry = try #require(try node.entries().last)
+        #expect(entry.type == .annotated && entry.actor == "alice")
+        let actor = try #require(try node.document(of: entry)?["actor"])
+        #expect(actor["account"]?.stringValue == "alice" && actor["uid"]?.integerValue == 1201)
+        #expect(actor["verifiedBy"]?.stringValue == "kernel")
+        #expect(actor["groups"] == .array([.string("evidence")]))
+        #expect(actor["pid"]?.integerValue == 4321)
+        #expect(actor["examiner"]?.stringValue == "王小明")
+        // history says how the actor was known.
+        let history = node.service.perform(ServiceCall(.history, ["items": .array([.string(node.item)])]), as: alice)
+        let events = try #require(history.result?["items"]?.arrayValue?.first?["events"]?.arrayValue)
+        #expect(events.last?["actorVerifiedBy"]?.stringValue == "kernel")
+        #expect(events.first?["actorVerifiedBy"]?.stringValue == "process", "the seal was recorded by its own process")
+    }
+
+    @Test func anActionOutsideTheRoleIsRefusedAndRecorded() throws {
+        let node = try ServedVault(policy: AccessPolicy(grants: ["viewers": [.view]]))
+        let bob = ServedVault.caller("bob", uid: 1202, groups: ["bob", "viewers"])
+        let before = try node.entries().count
+        let reply = node.service.perform(
+            ServiceCall(.annotate, ["item": .string(node.item), "note": .string("sneaky")]), as: bob)
+        let failure = try #require(reply.failure)
+        #expect(failure.code == .forbidden && failure.exitCode == 2 && failure.httpStatus == 403)
+        #expect(failure.message.contains("bob") && failure.message.contains("may not annotate"), "\(failure)")
+        #expect(failure.message.contains("grant view") && failure.message.contains("no group"), "\(failure)")
+        let entries = try node.entries()
+        #expect(entries.count == before + 1)
+        let refused = try #require(entries.last)
+        #expect(refused.type == .refused && refused.item == node.item && refused.actor == "bob")
+        #expect(refused.details["action"]?.stringValue == "annotate")
+        let document = try #require(try node.document(of: refused))
+        #expect(document["operation"]?.stringValue == "annotate")
+        #expect(document["actor"]?["verifiedBy"]?.stringValue == "kernel")
+        #expect(document["note"] == nil, "the refused note is not kept")
+        // Nothing was annotated.
+        #expect(!entries.contains { $0.type == .annotated })
+    }
+
+    @Test func aCallerWithNoRoleIsRefusedEvenReadingAndTheWholeVaultIsNamed() throws {
+        let node = try ServedVault()
+        let eve = ServedVault.caller("eve", uid: 1203, groups: ["eve", "users"])
+        let reply = node.service.perform(ServiceCall(.list), as: eve)
+        #expect(reply.result == nil && reply.failure?.code == .forbidden)
+        #expect(reply.failure?.message.contains("grant nothing") == true, "\(String(describing: reply.failure))")
+        let refused = try #require(try node.entries().last)
+        #expect(refused.type == .refused && refused.item == "" && refused.details["action"]?.stringValue == "view")
+    }
+
+    @Test func theDefaultPolicyLetsEvidenceViewButNotHoldOrApprove() {
+        let policy = AccessPolicy.standard
+        for action in [CustodyAction.view, .annotate, .extract, .report, .export] {
+            #expect(policy.groupsGranting(action, among: ["users", "evidence"]) == ["evidence"])
+        }
+        for action in [CustodyAction.hold, .dispose, .approve, .administer, .transfer, .drop] {
+            #expect(policy.groupsGranting(action, among: ["users", "evidence"]).isEmpty, "\(action)")
+        }
+    }
+
+    @Test func aRoleNamingAnUnknownActionIsRefused() throws {
+        #expect(throws: PolicyError.self) { try AccessPolicy.actions(parsing: "view, delete-everything") }
+        #expect(try AccessPolicy.actions(parsing: "view, hold ,approve") == [.view, .hold, .approve])
+        #expect(!AccessPolicy.isGroupName("evil/../group") && !AccessPolicy.isGroupName(""))
+    }
+
+    @Test func withoutAPolicyTheOwnersOwnProcessActsAndIsDeclared() throws {
+        let node = try ServedVault()
+        let owner = CustodyService(vault: node.vault, tool: "custos-tests", policy: nil, isDaemon: false)
+        let reply = owner.perform(
+            ServiceCall(.annotate, ["item": .string(node.item), "note": .string("own vault")]), as: .thisProcess)
+        #expect(reply.failure == nil, "\(String(describing: reply.failure))")
+        let entry = try #require(try node.entries().last)
+        #expect(try node.document(of: entry)?["actor"]?["verifiedBy"]?.stringValue == "process")
+    }
+
+    @Test func badArgumentsAreNamed() throws {
+        let node = try ServedVault()
+        let alice = ServedVault.caller("alice", uid: 1201, groups: ["evidence"])
+        let missing = node.service.perform(ServiceCall(.annotate, ["item": .string(node.item)]), as: alice)
+        #expect(missing.failure?.code == .badRequest && missing.failure?.message.contains("note is missing") == true)
+        let wrongType = node.service.perform(ServiceCall(.show, ["item": .integer(7)]), as: alice)
+        #expect(wrongType.failure?.code == .badRequest && wrongType.failure?.message.contains("item must be text") == true)
+        let unknown = node.service.perform(ServiceCall(.show, ["item": .string("ffff0000")]), as: alice)
+        #expect(unknown.failure?.code == .unknownItem && unknown.failure?.httpStatus == 404)
+    }
+}
