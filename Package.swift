@@ -94,8 +94,8 @@ let package = Package(
         .target(
             name: "CustosService",
             dependencies: [
-                "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing", "CustosCustody",
-                .product(name: "Logging", package: "swift-log"),
+                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
+                "CustosCustody", .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

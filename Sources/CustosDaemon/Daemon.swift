@@ -4,6 +4,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosService
 import CustosVault
 import Foundation
 import Logging
@@ -69,6 +70,17 @@ public enum Daemon {
             .init(service: ThreadService(name: "sealing", body: pipeline.run, stop: pipeline.requestStop)))
         services.append(
             .init(service: ThreadService(name: "watcher", body: watcher.run, stop: watcher.requestStop)))
+        // The socket where people act: the first to stop, so no request comes in while the
+        // others finish.
+        let requestThreads = RequestThreads(count: 4)
+        defer { requestThreads.close() }
+        let service = CustodyService(
+            vault: vault, tool: tool, policy: configuration.roles, isDaemon: true,
+            logger: Logger(label: "custos.socket"))
+        services.append(
+            .init(
+                service: try SocketService.server(
+                    service: service, configuration: configuration, threads: requestThreads, logger: logger)))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         await signals.attach(group)
         do {

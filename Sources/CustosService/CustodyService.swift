@@ -3,6 +3,7 @@ import CustosFormats
 import CustosLedger
 import CustosSealing
 import CustosVault
+import Foundation
 import Logging
 
 /// The custody service as people reach it: one call, its caller, its reply. The daemon serves
@@ -21,6 +22,9 @@ public struct CustodyService: Sendable {
     /// Whether this is the vault's daemon (it then records verifications: it is the writer).
     public let isDaemon: Bool
     let logger: Logger
+    /// One recording call at a time: a call's checks (a hold, a pending request, an approval
+    /// already given) and its append are not one transaction, so two at once could both pass.
+    private let recording = RecordingGate()
 
     public init(
         vault: Vault, tool: String, policy: AccessPolicy?, isDaemon: Bool,
@@ -47,6 +51,12 @@ public struct CustodyService: Sendable {
             vault: vault, actor: caller.actor(examiner: arguments.optionalString("examiner"), grantingGroups: granting),
             tool: tool, logger: logger)
         do {
+            // A verification appends only its result, after minutes of reading: not behind the gate.
+            if call.operation.records, call.operation != .verify {
+                return try recording.run {
+                    try dispatch(call.operation, arguments, custody: custody, caller: caller, progress: progress)
+                }
+            }
             return try dispatch(call.operation, arguments, custody: custody, caller: caller, progress: progress)
         } catch let failure as ServiceFailure {
             return ServiceReply(failure: failure)
@@ -81,7 +91,16 @@ public struct CustodyService: Sendable {
         case .show: return try show(arguments, custody: custody)
         case .history: return try history(arguments, custody: custody)
         case .verify: return try verify(arguments, custody: custody, progress: progress)
+        case .entry: return try entry(arguments, custody: custody)
+        case .proof: return try proof(arguments, custody: custody)
+        case .checkpoint: return try checkpoint(arguments, custody: custody)
+        case .key: return try key(custody: custody)
         case .annotate: return try annotate(arguments, custody: custody)
+        case .hold: return try hold(arguments, custody: custody, release: false)
+        case .releaseHold: return try hold(arguments, custody: custody, release: true)
+        case .setRetention: return try setRetention(arguments, custody: custody)
+        case .dispose: return try dispose(arguments, custody: custody)
+        case .approve: return try approve(arguments, custody: custody)
         default: throw ServiceFailure(.unknownOperation, "\(operation): not served by this version")
         }
     }
@@ -283,6 +302,17 @@ public struct CustodyService: Sendable {
                 exitCode: 2)
         }
         return ServiceReply(result: .object(result), failure: failure)
+    }
+}
+
+/// A lock around the calls that record. Sendable: `lock` guards nothing but the calls' order.
+final class RecordingGate: @unchecked Sendable {
+    private let lock = NSLock()
+
+    func run<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
     }
 }
 

@@ -21,7 +21,10 @@ public struct ServiceOperation: Hashable, Sendable, CustomStringConvertible {
     public static let verify = ServiceOperation(name: "verify", action: .view, records: true)
     public static let annotate = ServiceOperation(name: "annotate", action: .annotate, records: true)
 
-    public static let all: [ServiceOperation] = [.node, .list, .show, .history, .verify, .annotate]
+    public static let all: [ServiceOperation] = [
+        .node, .list, .show, .history, .verify, .entry, .proof, .checkpoint, .key, .annotate, .hold, .releaseHold,
+        .setRetention, .dispose, .approve,
+    ]
 
     public static func named(_ name: String) -> ServiceOperation? { all.first { $0.name == name } }
 }

@@ -134,7 +134,7 @@ public struct Vault: Sendable {
     /// The vault's own state at its top: what no inbox, `sealed/` or `rejected/` may be, hold,
     /// or lie in.
     public static let stateNames = [
-        "custos.json", "ledger.sqlite", "keys", "objects", "manifests", "details", "tmp", "tsa", "locks",
+        "custos.json", "ledger.sqlite", "keys", "objects", "manifests", "details", "tmp", "tsa", "locks", "run",
     ]
 
     /// The names a vault may hold at its top: its state, the ledger's companions, the daemon's

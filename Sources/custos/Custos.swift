@@ -19,7 +19,8 @@ struct Custos: AsyncParsableCommand {
             Init.self, Ingest.self, DaemonCommand.self, List.self, Show.self, Verify.self, CheckpointCommand.self,
             Key.self,
             EntryCommand.self, Proof.self, Consistency.self, TimestampCommand.self, Annotate.self, Extract.self,
-            History.self, Transfer.self, Receive.self, Peer.self,
+            History.self, Transfer.self, Receive.self, Peer.self, Hold.self, ReleaseHold.self, CaseCommand.self,
+            Dispose.self, Approve.self,
         ]
     )
 

@@ -11,7 +11,8 @@ struct HelpTests {
     static let commands: [[String]] = [
         [], ["init"], ["ingest"], ["daemon"], ["list"], ["show"], ["verify"], ["checkpoint"], ["key"], ["entry"],
         ["proof"], ["consistency"], ["timestamp"], ["timestamp", "export"], ["annotate"], ["extract"], ["history"],
-        ["transfer"], ["receive"], ["peer"], ["peer", "add"], ["peer", "list"],
+        ["transfer"], ["receive"], ["peer"], ["peer", "add"], ["peer", "list"], ["hold"], ["release-hold"], ["case"],
+        ["case", "set"], ["dispose"], ["approve"],
     ]
 
     @Test(arguments: commands)

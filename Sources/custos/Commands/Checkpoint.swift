@@ -5,6 +5,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosService
 import CustosVault
 import Foundation
 import Logging
@@ -42,6 +43,15 @@ struct CheckpointCommand: ParsableCommand {
     }
 
     func run() throws {
+        if !sign && export == nil {
+            // Reading only: in process, or through the daemon for a vault this account cannot read.
+            var arguments: JSONObject = [:]
+            if let size { arguments["size"] = .integer(Int64(clamping: size)) }
+            let (result, failure) = try Gateway.resolve(vault, .reading).perform(.checkpoint, arguments)
+            if let failure { throw failure.cliError }
+            Output.raw(Array((result["note"]?.stringValue ?? "").utf8))
+            return
+        }
         let vault = try vault.open()
         let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session(
             readOnly: !sign && export == nil)

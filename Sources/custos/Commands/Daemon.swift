@@ -29,12 +29,13 @@ struct DaemonCommand: AsyncParsableCommand {
 
     func run() async throws {
         let vault = try vault.open()
-        let configuration: DaemonConfiguration
+        var configuration: DaemonConfiguration
         do {
             configuration = try loadConfiguration(vault: vault)
         } catch let error as ConfigurationError {
             throw CLIError(message: "configuration refused: \(error)")
         }
+        if let socket = self.vault.socket { configuration.socket = RawArguments.raw(socket) }
         if check {
             for (key, value) in configuration.summary { Output.line("\(key): \(value)") }
             return

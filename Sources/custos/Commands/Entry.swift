@@ -5,6 +5,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosService
 import CustosVault
 import Foundation
 import Logging
@@ -16,7 +17,12 @@ struct EntryCommand: ParsableCommand {
     @Argument(help: "The entry's sequence number.") var sequence: UInt64
 
     func run() throws {
-        let ledger = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true).ledger
-        Output.raw(try ledger.entryBytes(sequence))
+        let (result, failure) = try Gateway.resolve(vault, .reading).perform(
+            .entry, ["sequence": .integer(Int64(clamping: sequence))])
+        guard let bytes = result["bytes"]?.stringValue.flatMap({ Base64.decode($0) }) else {
+            throw CLIError(message: "entry \(sequence): the reply holds no bytes")
+        }
+        Output.raw(bytes)
+        if let failure { throw failure.cliError }
     }
 }

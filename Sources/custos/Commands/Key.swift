@@ -4,6 +4,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosService
 import CustosVault
 import Foundation
 import Logging
@@ -14,6 +15,8 @@ struct Key: ParsableCommand {
     @OptionGroup var vault: VaultOptions
 
     func run() throws {
-        Output.line(try vault.open().verifierKey().key.text)
+        let (result, failure) = try Gateway.resolve(vault, .reading).perform(.key)
+        Output.line(result["key"]?.stringValue ?? "")
+        if let failure { throw failure.cliError }
     }
 }

@@ -5,6 +5,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosSealing
+import CustosService
 import CustosVault
 import Foundation
 import Logging
@@ -17,10 +18,9 @@ struct Proof: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
 
     func run() throws {
-        let ledger = try Custody(vault: try vault.open(), actor: .current(), tool: toolVersion).session(readOnly: true).ledger
-        let record = try ItemResolution.item(item, in: ledger)
-        let proof = try ledger.tlogProof(index: record.sequence)
-        let bytes = Array(proof.serialized.utf8)
+        let (result, failure) = try Gateway.resolve(vault, .reading).perform(.proof, ["item": .string(item)])
+        if let failure { throw failure.cliError }
+        let bytes = Array((result["proof"]?.stringValue ?? "").utf8)
         if let output {
             try FileSystem.writeDurably(bytes, to: RawArguments.raw(output))
         } else {

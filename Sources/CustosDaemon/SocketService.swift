@@ -1,0 +1,105 @@
+import CustosFormats
+import CustosLocalServer
+import CustosService
+import Foundation
+import Logging
+
+/// The daemon's socket, where people act: each request is a call of the custody service
+/// (`POST /v1/<operation>`, a JSON object of arguments; Docs/Protocol.md), made for the caller
+/// the kernel names (`PeerCredentials`), never for one the request names. Calls block (SQLite,
+/// file I/O), so they run on the daemon's request threads, never on Swift's cooperative pool.
+enum SocketService {
+    /// The server for `service`, listening where `configuration` says.
+    static func server(
+        service: CustodyService, configuration: DaemonConfiguration, threads: RequestThreads, logger: Logger
+    ) throws -> LocalServer {
+        try LocalServer(
+            settings: LocalSocketSettings(
+                path: configuration.socket.description, group: configuration.socketGroup, mode: 0o660),
+            limits: LocalServerLimits(), logger: logger
+        ) { request, peer in
+            await handle(request, peer: peer, service: service, threads: threads)
+        }
+    }
+
+    static func handle(
+        _ request: LocalRequest, peer: PeerCredentials, service: CustodyService, threads: RequestThreads
+    ) async -> LocalResponse {
+        let prefix = "/v\(serviceProtocolVersion)/"
+        guard request.path.hasPrefix(prefix) else {
+            return reply(
+                ServiceReply(
+                    failure: ServiceFailure(
+                        .unknownOperation,
+                        "\(request.path): not a path of this daemon (protocol version \(serviceProtocolVersion): \(prefix)<operation>)"
+                    )))
+        }
+        let name = String(request.path.dropFirst(prefix.count))
+        guard let operation = ServiceOperation.named(name) else {
+            return reply(
+                ServiceReply(
+                    failure: ServiceFailure(
+                        .unknownOperation,
+                        "\(name): no such operation (known: \(ServiceOperation.all.map(\.name).joined(separator: ", ")))"
+                    )))
+        }
+        guard request.method == "POST" || (request.method == "GET" && !operation.records) else {
+            return reply(
+                ServiceReply(failure: ServiceFailure(.badRequest, "\(name): use POST with a JSON object of arguments")))
+        }
+        var arguments = JSONObject()
+        if !request.body.isEmpty {
+            guard let value = try? CanonicalJSON.parse(request.body), case .object(let object) = value else {
+                return reply(
+                    ServiceReply(failure: ServiceFailure(.badRequest, "\(name): the body must be a JSON object")))
+            }
+            arguments = object
+        }
+        let call = ServiceCall(operation, arguments)
+        let result = await threads.run {
+            // The names of the caller's account and groups are looked up here, off the event
+            // loop (the user database may be remote).
+            let caller = Caller.peer(pid: peer.pid, uid: peer.uid, gid: peer.gid, groups: peer.groups)
+            return service.perform(call, as: caller)
+        }
+        return reply(result)
+    }
+
+    static func reply(_ reply: ServiceReply) -> LocalResponse {
+        LocalResponse(status: reply.httpStatus, body: .bytes(CanonicalJSON.encode(reply.json)))
+    }
+}
+
+/// A few threads for the socket's calls: a call blocks one of them, never a cooperative thread,
+/// and no more calls touch the vault at once than there are threads (the rest wait their turn).
+/// Sendable: its state is the queue, which is.
+final class RequestThreads: Sendable {
+    private let jobs = BlockingQueue<@Sendable () -> Void>()
+
+    init(count: Int) {
+        for index in 0..<count {
+            let jobs = self.jobs
+            let thread = Thread {
+                while true {
+                    if let job = jobs.pop(timeout: 60) {
+                        job()
+                    } else if jobs.isClosed {
+                        return  // closed and drained
+                    }
+                }
+            }
+            thread.name = "custos-request-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body` on one of the threads and gives its result.
+    func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            jobs.push { continuation.resume(returning: body()) }
+        }
+    }
+
+    /// Lets the threads end once the calls waiting are done.
+    func close() { jobs.close() }
+}

@@ -1,0 +1,226 @@
+import CustosTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// Accounts and groups made for one test with `groupadd` and `useradd` (the tests run as root in
+/// CI), removed when it is done.
+final class SystemAccounts: @unchecked Sendable {
+    let tag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+    private(set) var users = [String]()
+    private(set) var groups = [String]()
+
+    /// A group named `ct<label>-<tag>`.
+    func group(_ label: String) throws -> String {
+        let name = "ct\(label)-\(tag)"
+        let result = try run("groupadd", [name])
+        #expect(result.status == 0, "groupadd \(name): \(result.stderr)")
+        groups.append(name)
+        return name
+    }
+
+    /// A user named `ct<label>-<tag>` with its own group and the supplementary `groups`.
+    func user(_ label: String, groups supplementary: [String] = []) throws -> String {
+        let name = "ct\(label)-\(tag)"
+        var arguments = ["--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group"]
+        if !supplementary.isEmpty { arguments += ["--groups", supplementary.joined(separator: ",")] }
+        let result = try run("useradd", arguments + [name])
+        #expect(result.status == 0, "useradd \(name): \(result.stderr)")
+        users.append(name)
+        return name
+    }
+
+    deinit {
+        for user in users { _ = try? run("userdel", [user]) }
+        for group in groups { _ = try? run("groupdel", [group]) }
+    }
+}
+
+/// Runs the command as `user`, with that user's groups (`setpriv`, as a login would give them).
+@discardableResult
+func runAs(_ user: String, _ program: String, _ arguments: [String], environment: [String: String] = [:]) throws
+    -> CommandResult
+{
+    try run(
+        "setpriv", ["--reuid=\(user)", "--regid=\(user)", "--init-groups", "--", program] + arguments,
+        environment: environment)
+}
+
+/// A node run as a bureau runs one: the vault belongs to a service account and is closed to
+/// everyone else; its daemon listens on a socket of the `evidence`-like group; people act
+/// through it as themselves.
+final class ServiceNode: @unchecked Sendable {
+    let accounts = SystemAccounts()
+    let directory = TemporaryDirectory("accounts")
+    let service: String
+    let evidence: String
+    let custodians: String
+    let approvers: String
+    let binary: String
+    let vault: String
+    let socket: String
+    var daemon: BackgroundProcess?
+    var item = ""
+
+    init(roles: String? = nil) throws {
+        service = try accounts.user("svc")
+        evidence = try accounts.group("evid")
+        custodians = try accounts.group("hold")
+        approvers = try accounts.group("appr")
+        // Everyone may enter the test's folder and run the binary; the vault inside is the
+        // service account's alone.
+        chmod(directory.path, 0o755)
+        binary = directory.file("custos")
+        try FileManager.default.copyItem(atPath: custosBinary, toPath: binary)
+        chmod(binary, 0o755)
+        vault = directory.file("vault")
+        let runFolder = directory.file("run")
+        mkdir(runFolder, 0o755)
+        let serviceUID = getpwnam(service)!.pointee.pw_uid
+        chown(runFolder, serviceUID, getpwnam(service)!.pointee.pw_gid)
+        socket = runFolder + "/custos/custos.sock"
+        let created = try runAs(service, binary, ["init", "--vault", vault, "--origin", "accounts.example.tw/evidence"])
+        #expect(created.status == 0, "init: \(created.stderr)")
+        let configuration = """
+            socket: \(socket)
+            socket-group: \(evidence)
+            settle-seconds: 0.3
+            checkpoint-seconds: 0.5
+            roles:
+            \(roles ?? "  \(evidence): [view, annotate, extract]\n  \(custodians): [hold, dispose]\n  \(approvers): [approve]")
+            """
+        let file = try directory.write("custos-daemon.yaml", configuration)
+        chmod(file, 0o644)
+        let evidenceFile = try directory.write("phone.img", "the seized phone's bytes")
+        chmod(evidenceFile, 0o644)
+        let sealed = try runAs(service, binary, ["ingest", "--vault", vault, "--case", "2026-偵-11", evidenceFile])
+        #expect(sealed.status == 0, "ingest: \(sealed.stderr)")
+        item = String(sealed.output.split(separator: " ").dropFirst().first ?? "")
+        daemon = try BackgroundProcess(
+            "setpriv",
+            ["--reuid=\(service)", "--regid=\(service)", "--init-groups", "--", binary, "daemon", "--vault", vault,
+             "--config", file],
+            logPath: directory.file("daemon.log"))
+        #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: self.socket) || !self.daemon!.isRunning },
+            "\(daemon!.log)")
+    }
+
+    /// `custos <arguments> --socket <socket>` as `user`.
+    @discardableResult
+    func custos(as user: String, _ arguments: [String]) throws -> CommandResult {
+        try runAs(user, binary, [arguments[0], "--socket", socket] + arguments.dropFirst())
+    }
+
+    /// The item's events as `history --json` gives them to `user`.
+    func history(as user: String) throws -> [[String: Any]] {
+        let result = try custos(as: user, ["history", "--json", item])
+        #expect(result.status == 0, "history: \(result.stderr)")
+        return (try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [[String: Any]]) ?? []
+    }
+
+    deinit {
+        daemon?.signal(SIGTERM)
+        _ = daemon?.wait(timeout: 60)
+    }
+}
+
+extension DaemonSuites {
+    @Suite(
+        "people act through the daemon as the kernel names them", .serialized,
+        .enabled(if: isRoot, "makes accounts and groups with useradd and groupadd (CI runs as root)"))
+    struct AccountsTests {
+        @Test func theVaultIsTheServiceAccountsAndTheActorIsTheKernels() throws {
+            let node = try ServiceNode()
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            // The vault is closed to alice: she reads it only through the daemon.
+            let direct = try runAs(alice, node.binary, ["list", "--vault", node.vault])
+            #expect(direct.status == 2 && direct.stderr.contains("/run/custos/custos.sock"), "\(direct.stderr)")
+            let shown = try node.custos(as: alice, ["show", node.item])
+            #expect(shown.status == 0 && shown.output.contains("2026-偵-11"), "\(shown.stderr)")
+            let noted = try node.custos(
+                as: alice, ["annotate", node.item, "--note", "bag 7 sealed", "--examiner", "王小明"])
+            #expect(noted.status == 0, "\(noted.stderr)")
+            let events = try node.history(as: alice)
+            let annotated = try #require(events.last)
+            #expect(annotated["event"] as? String == "annotated" && annotated["actor"] as? String == alice)
+            #expect(annotated["actorVerifiedBy"] as? String == "kernel")
+            #expect(annotated["actorGroups"] as? [String] == [node.evidence])
+            #expect(annotated["examiner"] as? String == "王小明")
+            #expect(events.first?["actorVerifiedBy"] as? String == "process", "ingest by the service account itself")
+            let text = try node.custos(as: alice, ["history", node.item])
+            #expect(text.output.contains("annotated  by \(alice) [verified by the kernel; role of \(node.evidence)]"),
+                "\(text.output)")
+        }
+
+        @Test func aCallerOutsideTheGroupIsRefusedByTheSocket() throws {
+            let node = try ServiceNode()
+            let eve = try node.accounts.user("eve")
+            let result = try node.custos(as: eve, ["list"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains(node.socket) && result.stderr.contains("permission denied"), "\(result.stderr)")
+        }
+
+        @Test func anActionOutsideTheRoleIsRefusedAndRecorded() throws {
+            let node = try ServiceNode()
+            let carol = try node.accounts.user("carol", groups: [node.evidence])
+            let result = try node.custos(as: carol, ["hold", node.item, "--reason", "not mine to hold"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("refused") && result.stderr.contains("may not hold"), "\(result.stderr)")
+            let refused = try #require(try node.history(as: carol).last)
+            #expect(refused["event"] as? String == "refused" && refused["actor"] as? String == carol)
+            #expect((refused["facts"] as? [String: Any])?["action"] as? String == "hold")
+            #expect(refused["actorVerifiedBy"] as? String == "kernel")
+        }
+
+        @Test func anActorNamedInTheRequestIsIgnored() throws {
+            let node = try ServiceNode()
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let body = "{\"item\":\"\(node.item)\",\"note\":\"from curl\",\"actor\":\"mallory\",\"account\":\"root\"}"
+            let result = try runAs(
+                alice, "curl",
+                ["-sS", "--unix-socket", node.socket, "-H", "X-Custos-Actor: mallory", "-H", "X-Remote-User: root",
+                 "-d", body, "http://localhost/v1/annotate"])
+            #expect(result.status == 0 && result.output.contains("\"entries\""), "\(result.output) \(result.stderr)")
+            let annotated = try #require(try node.history(as: alice).last)
+            #expect(annotated["actor"] as? String == alice && annotated["note"] as? String == "from curl")
+        }
+
+        @Test func aDisposalNeedsASecondAccountAndRespectsHoldsAndRetention() throws {
+            let node = try ServiceNode()
+            let alice = try node.accounts.user("alice", groups: [node.evidence, node.custodians])
+            let bob = try node.accounts.user("bob", groups: [node.evidence, node.approvers])
+            // Under hold: refused.
+            #expect(try node.custos(as: alice, ["hold", node.item, "--reason", "court order 7"]).status == 0)
+            let underHold = try node.custos(as: alice, ["dispose", node.item, "--mode", "destroy", "--reason", "done"])
+            #expect(underHold.status == 2 && underHold.stderr.contains("hold"), "\(underHold.stderr)")
+            #expect(try node.custos(as: alice, ["release-hold", node.item, "--reason", "order lifted"]).status == 0)
+            // The requester cannot approve; a second account can, once.
+            let requested = try node.custos(
+                as: alice, ["dispose", node.item, "--mode", "destroy", "--reason", "case closed", "--json"])
+            #expect(requested.status == 0, "\(requested.stderr)")
+            let request = try #require(
+                (try JSONSerialization.jsonObject(with: Data(requested.stdout)) as? [String: Any])?["request"] as? String)
+            let byRequester = try node.custos(as: alice, ["approve", request])
+            #expect(byRequester.status == 2, "\(byRequester.output)")
+            let byBob = try node.custos(as: bob, ["approve", request])
+            #expect(byBob.status == 0, "\(byBob.stderr)")
+            let again = try node.custos(as: bob, ["approve", request])
+            #expect(again.status == 2 && again.stderr.contains(request), "\(again.stderr)")
+            let events = try node.history(as: bob).map { ($0["event"] as? String ?? "", $0["actor"] as? String ?? "") }
+            #expect(events.contains { $0 == ("disposed", bob) } && events.contains { $0 == ("disposal-requested", alice) })
+            // verify still proves every entry and knows the item is destroyed.
+            let verify = try node.custos(as: bob, ["verify"])
+            #expect(verify.status == 0, "\(verify.output) \(verify.stderr)")
+        }
+
+        @Test func aDaemonThatIsNotRunningIsNamedWithHowToStartIt() throws {
+            let node = try ServiceNode()
+            node.daemon?.signal(SIGTERM)
+            #expect(node.daemon?.wait(timeout: 60) == 0)
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let result = try node.custos(as: alice, ["list"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains(node.socket) && result.stderr.contains("custos daemon"), "\(result.stderr)")
+        }
+    }
+}
