@@ -124,7 +124,8 @@ extension CustodySession {
             _ = try note.verifiedSignatures(by: [try vault.verifierKey()])
             return .success(try Checkpoint(parsing: note.text))
         } catch {
-            return .failure(CustodyError(.altered, "the latest checkpoint does not verify with the node's key", cause: error))
+            return .failure(
+                CustodyError(.altered, "the latest checkpoint does not verify with the node's key", cause: error))
         }
     }
 
@@ -138,7 +139,8 @@ extension CustodySession {
         guard entry.sequence < checkpoint.size else { return .notYetCovered }
         do {
             try MerkleProofs.verifyInclusion(
-                index: entry.sequence, size: checkpoint.size, leafHash: MerkleHasher.openSSL.hashLeaf(entry.canonicalBytes),
+                index: entry.sequence, size: checkpoint.size,
+                leafHash: MerkleHasher.openSSL.hashLeaf(entry.canonicalBytes),
                 proof: try ledger.inclusionProof(index: entry.sequence, size: checkpoint.size), root: checkpoint.root,
                 hasher: MerkleHasher.openSSL)
             return .inCheckpoint(size: checkpoint.size)

@@ -150,7 +150,8 @@ public struct VaultVerifier {
             return [
                 VerificationFault(
                     subject: subject, code: .detailsMissing,
-                    message: "the details document of this \(entry.type) entry (\(path)) is missing", expected: hash.hex)
+                    message: "the details document of this \(entry.type) entry (\(path)) is missing", expected: hash.hex
+                )
             ]
         }
         let found = digester.sha256(bytes)
