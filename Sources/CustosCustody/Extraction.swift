@@ -41,7 +41,8 @@ extension CustodySession {
     /// O_NOFOLLOW`, 0600), fsynced, then, once recorded, renamed to its name without replacing
     /// anything, and the folder fsynced. An existing file is never overwritten: a name that is
     /// taken refuses the whole command before anything is written (`CustodyError.exists`), as
-    /// does `reason` (`CustodyText.check`).
+    /// do `reason` (`CustodyText.check`) and an item whose original was destroyed
+    /// (`forbiddenByLifecycle`, naming its `disposed` entry).
     ///
     /// Each item gets its own `extracted` event (its result and digest are its own): `result`
     /// `ok` with the `sha256` written, or `failed` with the `fault` code (and the `sha256` found,
@@ -57,6 +58,12 @@ extension CustodySession {
         var plans = [(record: ItemRecord, entry: CustodyEntry, name: [UInt8], note: String?)]()
         var taken = Set<[UInt8]>()
         for record in records {
+            if let destroyed = try destruction(of: record) {
+                throw CustodyError(
+                    .forbiddenByLifecycle,
+                    "item \(record.item): its original was destroyed (entry \(destroyed.sequence), request \(destroyed.details["request"]?.stringValue ?? "?")); there is nothing to extract (nothing was written)"
+                )
+            }
             let entry = try CustodyEntry(parsing: ledger.entryBytes(record.sequence))
             let (name, note) = originalName(of: record, entry: entry)
             guard !directory.contains(name) else {
