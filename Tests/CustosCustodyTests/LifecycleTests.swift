@@ -62,7 +62,8 @@ struct LifecycleTests {
         }
         #expect(error.code == .forbiddenByLifecycle && error.exitCode == 2)
         #expect(error.message.contains(node.record.item) && error.message.contains("legal hold"), "\(error)")
-        #expect(error.message.contains("entry \(held.entries[0].sequence)") && error.message.contains("litigation 2026-17"))
+        #expect(
+            error.message.contains("entry \(held.entries[0].sequence)") && error.message.contains("litigation 2026-17"))
         #expect(try node.size() == before)
 
         let released = try session.releaseHold([node.record], reason: "settled")
@@ -116,7 +117,8 @@ struct LifecycleTests {
             try session.requestDisposal([node.record], mode: .destroy, reason: "end of case")
         }
         #expect(error.code == .forbiddenByLifecycle && error.message.contains("retained until 2999-12-31"), "\(error)")
-        #expect(error.message.contains(node.record.item) && error.message.contains("entry \(future.entries[0].sequence)"))
+        #expect(
+            error.message.contains(node.record.item) && error.message.contains("entry \(future.entries[0].sequence)"))
         #expect(try node.size() == before)
 
         try session.setRetention(caseID: "C-1", until: "2020-01-01", reason: nil)
@@ -349,7 +351,8 @@ struct LifecycleTests {
         #expect(approval.archives.isEmpty && node.archiveExists)
         #expect(try node.session().lifecycle(of: node.record).disposal?.mode == .return)
         let report = try node.node.verify()
-        #expect(report.passed && report.itemsDisposed == 1 && report.itemsDestroyed == 0 && report.archivesRehashed == 1)
+        #expect(
+            report.passed && report.itemsDisposed == 1 && report.itemsDestroyed == 0 && report.archivesRehashed == 1)
         // A returned item's archive is still evidence the vault keeps: its loss is a fault.
         let archive = try #require(node.vault.archiveFile(content: node.record.sha256))
         #expect(unlink(archive.description) == 0)
@@ -399,7 +402,8 @@ struct LifecycleTests {
         }
         #expect(!node.archiveExists)
         #expect(try node.node.verify().notes.isEmpty)
-        #expect(try node.session().finishDestruction(request: request.id).first.map { "\($0.outcome)" } == "alreadyGone")
+        #expect(
+            try node.session().finishDestruction(request: request.id).first.map { "\($0.outcome)" } == "alreadyGone")
     }
 
     @Test func aDestroyedItemIsNotExtracted() throws {
@@ -412,7 +416,9 @@ struct LifecycleTests {
             try node.session().extract([node.record], to: RawPath(folder), reason: "court")
         }
         #expect(error.code == .forbiddenByLifecycle, "\(error)")
-        #expect(error.message.contains(node.record.item) && error.message.contains("entry \(approval.event.entries[0].sequence)"))
+        #expect(
+            error.message.contains(node.record.item)
+                && error.message.contains("entry \(approval.event.entries[0].sequence)"))
         #expect(try node.size() == before)
         #expect((try? FileSystem.listDirectory(RawPath(folder))) ?? [] == [])
     }
