@@ -188,7 +188,9 @@ struct LifecycleTests {
 
     // MARK: Four eyes
 
-    @Test(arguments: [("same", 0 as UInt32?), ("same", 4242), ("different", nil)])
+    /// The requester's own session; the same account name under another uid; the same uid under
+    /// another account name (nil: the requester's uid).
+    @Test(arguments: [("same", nil as UInt32?), ("same", 4242), ("different", nil)])
     func theRequesterMayNotApprove(account: String, uid: UInt32?) throws {
         let node = try LifecycleVault()
         let request = try node.session().requestDisposal([node.record], mode: .destroy, reason: "end of case")
