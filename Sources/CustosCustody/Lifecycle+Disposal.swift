@@ -91,7 +91,11 @@ extension CustodySession {
         }
         try checkExaminer()
         try checkDistinct(records)
-        for record in records { try checkDisposable(lifecycle(of: record), now: now, approving: nil) }
+        var retentions = RetentionCache()
+        for record in records {
+            let state = try lifecycle(of: record, withPendingRequest: true, retentions: &retentions)
+            try checkDisposable(state, now: now, approving: nil)
+        }
         var details: JSONObject = ["reason": .string(reason), "mode": .string(mode.rawValue)]
         if let recipient { details["recipient"] = .string(recipient) }
         let event = try recordEvent(
@@ -197,9 +201,11 @@ extension CustodySession {
         }
         try checkExaminer()
         var records = [ItemRecord]()
+        var retentions = RetentionCache()
         for item in request.items {
             let record = try ItemResolution.item(item, in: ledger)
-            try checkDisposable(lifecycle(of: record), now: now, approving: id)
+            let state = try lifecycle(of: record, withPendingRequest: true, retentions: &retentions)
+            try checkDisposable(state, now: now, approving: id)
             records.append(record)
         }
         let event = try recordEvent(

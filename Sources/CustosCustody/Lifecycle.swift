@@ -95,8 +95,9 @@ extension CustodySession {
         try CustodyText.check(reason, what: "the reason", subject: "--reason")
         try checkExaminer()
         try checkDistinct(records)
+        var retentions = RetentionCache()
         for record in records {
-            let state = try lifecycle(of: record, withPendingRequest: false)
+            let state = try lifecycle(of: record, withPendingRequest: false, retentions: &retentions)
             if let hold = state.holds.first {
                 throw CustodyError(
                     .forbiddenByLifecycle,
@@ -126,8 +127,10 @@ extension CustodySession {
         try checkExaminer()
         try checkDistinct(records)
         var entries = [EventEntry]()
+        var retentions = RetentionCache()
         for record in records {
-            guard let hold = try lifecycle(of: record, withPendingRequest: false).holds.first else {
+            guard let hold = try lifecycle(of: record, withPendingRequest: false, retentions: &retentions).holds.first
+            else {
                 throw CustodyError(
                     .forbiddenByLifecycle, "item \(record.item): is not on legal hold; nothing recorded")
             }
@@ -201,10 +204,14 @@ extension CustodySession {
     /// details documents they name, re-hashed: a missing or altered document throws
     /// (`CustodyError` `.missing` or `.altered`), as a state that cannot be proven is none to act on.
     public func lifecycle(of record: ItemRecord) throws -> ItemLifecycle {
-        try lifecycle(of: record, withPendingRequest: true)
+        var retentions = RetentionCache()
+        return try lifecycle(of: record, withPendingRequest: true, retentions: &retentions)
     }
 
-    func lifecycle(of record: ItemRecord, withPendingRequest: Bool) throws -> ItemLifecycle {
+    /// `lifecycle(of:)`, with each case's retention read once over a call about many items.
+    func lifecycle(of record: ItemRecord, withPendingRequest: Bool, retentions: inout RetentionCache) throws
+        -> ItemLifecycle
+    {
         var holds = [ItemLifecycle.Hold]()
         var requested = [UInt64]()
         var disposal: ItemLifecycle.Disposal?
@@ -234,8 +241,8 @@ extension CustodySession {
         let pending =
             withPendingRequest && disposal == nil ? try requested.last.flatMap { try disposalRequest(String($0)) } : nil
         return ItemLifecycle(
-            record: record, holds: holds, retention: try retention(ofCase: record.caseID), pendingRequest: pending,
-            disposal: disposal)
+            record: record, holds: holds, retention: try retentions.retention(ofCase: record.caseID, in: self),
+            pendingRequest: pending, disposal: disposal)
     }
 
     /// The details document of a lifecycle entry, which must have one.
@@ -256,4 +263,17 @@ extension CustodySession {
     }
 
     static func quoted(_ reason: String?) -> String { reason.map { " (reason: \($0))" } ?? "" }
+}
+
+/// Each case's retention, read once (`CustodySession.retention(ofCase:)` reads every whole-vault
+/// event) over a call about many items.
+struct RetentionCache {
+    private var known = [String: ItemLifecycle.Retention?]()
+
+    mutating func retention(ofCase caseID: String, in session: CustodySession) throws -> ItemLifecycle.Retention? {
+        if let found = known[caseID] { return found }
+        let found = try session.retention(ofCase: caseID)
+        known[caseID] = found
+        return found
+    }
 }
