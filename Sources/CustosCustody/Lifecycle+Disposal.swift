@@ -273,6 +273,11 @@ extension CustodySession {
     /// Removes the archives of destroyed `records`, each content once, when no item of that
     /// content is left that is not destroyed; then syncs the vault's file system. Never throws:
     /// the disposal is recorded already, and each outcome says what became of its archive.
+    ///
+    /// Not guarded against a seal of the very same content at the same instant: a sealer that
+    /// found the archive still there shares it (Architecture.md, step 4) and could record its item
+    /// just after the check here, its archive then removed (`verify`: `archive-missing`). The
+    /// daemon, which runs both, must not approve a destruction while it seals that content.
     func removeDestroyedArchives(of records: [ItemRecord]) -> [ArchiveDisposal] {
         var order = [Hash]()
         var byContent = [Hash: [String]]()

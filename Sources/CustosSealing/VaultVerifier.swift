@@ -40,8 +40,8 @@ public struct VerificationReport: Sendable {
     /// Items checked that were disposed of (a `disposed` entry, either mode): each still proven by
     /// its entries and manifest.
     public var itemsDisposed = 0
-    /// Of `itemsDisposed`, those destroyed: their archive is not looked for (one still in the
-    /// vault is re-read all the same, and noted when no item left holds it).
+    /// Of `itemsDisposed`, those destroyed: their archive is not checked (one still in the vault
+    /// that no item left undestroyed holds is noted, not a fault).
     public var itemsDestroyed = 0
     /// `received` entries whose handover proof was re-checked (`checkHandoverProof`).
     public var handoversChecked = 0
@@ -249,27 +249,25 @@ public struct VaultVerifier {
         return found
     }
 
-    /// A destroyed item: its manifest as any item's; its archive is not a fault when absent. One
-    /// still in the vault is checked as any archive, and, when no item left that is not destroyed
-    /// holds its content (`shared` false), noted: the removal did not finish (a crash after the
-    /// `disposed` entry), and finishing the request removes it.
+    /// A destroyed item: its manifest as any item's; its archive is not looked at (its bytes are no
+    /// longer the item's evidence). An archive of its content still in the vault is either held by
+    /// an item of the same content that is not destroyed (`shared`: that item's check reads it; a
+    /// content sealed again after its destruction has a new archive, whose digest is the new
+    /// item's) or left by a removal that did not finish (a crash after the `disposed` entry):
+    /// noted, not a fault; finishing the request removes it.
     private func checkDestroyedItem(
         _ entry: CustodyEntry, disposal: CustodyEntry, record: ItemRecord?, shared: Bool,
         archives: inout [Hash: ArchiveContents], report: inout VerificationReport
     ) -> [VerificationFault] {
-        guard let content = entry.digests?.sha256,
-            archives[content] != nil || ((try? vault.objects.findArchive(content: content)) ?? nil) != nil
-        else {
-            // The archive is gone, as the disposal says: the manifest is still proven.
-            return checkItem(entry, record: record, archives: &archives, report: &report, archive: false)
-        }
-        if !shared {
+        if !shared, let content = entry.digests?.sha256,
+            let archive = (try? vault.objects.findArchive(content: content)) ?? nil
+        {
             let request = disposal.details["request"]?.stringValue ?? "?"
             report.notes.append(
-                "item \(entry.item): destroyed by entry \(disposal.sequence) (request \(request)), but its archive is still in the vault (the removal did not finish); finishing request \(request) removes it"
+                "item \(entry.item): destroyed by entry \(disposal.sequence) (request \(request)), but its archive \(vault.objects.describe(archive)) is still in the vault (the removal did not finish); finishing request \(request) removes it"
             )
         }
-        return checkItem(entry, record: record, archives: &archives, report: &report)
+        return checkItem(entry, record: record, archives: &archives, report: &report, archive: false)
     }
 
     private func checkItem(
