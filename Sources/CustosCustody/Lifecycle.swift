@@ -253,9 +253,9 @@ extension CustodySession {
         return document
     }
 
-    /// Refuses an item given twice.
+    /// Refuses no item at all, or an item given twice.
     func checkDistinct(_ records: [ItemRecord]) throws {
-        precondition(!records.isEmpty, "a lifecycle event is about at least one item")
+        guard !records.isEmpty else { throw CustodyError(.refused, "no item given; nothing recorded") }
         var seen = Set<String>()
         for record in records where !seen.insert(record.item).inserted {
             throw CustodyError(.refused, "item \(record.item): given twice; nothing recorded")

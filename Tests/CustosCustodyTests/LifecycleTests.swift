@@ -390,8 +390,17 @@ struct LifecycleTests {
         #expect(report.faults.map(\.code) == [.archiveMissing] && report.faults[0].subject == "item \(other.item)")
     }
 
-    @Test func aRecipientIsOnlyForAReturn() throws {
+    @Test func aRecipientIsOnlyForAReturnAndItemsAreGivenOnceEach() throws {
         let node = try LifecycleVault()
+        let before = try node.size()
+        for records in [[], [node.record, node.record]] {
+            let error = try #require(throws: CustodyError.self) {
+                try node.session().requestDisposal(records, mode: .destroy, reason: "r")
+            }
+            #expect(error.code == .refused, "\(error)")
+            #expect(throws: CustodyError.self) { try node.session().hold(records, reason: "r") }
+        }
+        #expect(try node.size() == before)
         let error = try #require(throws: CustodyError.self) {
             try node.session().requestDisposal([node.record], mode: .destroy, reason: "r", recipient: "someone")
         }
