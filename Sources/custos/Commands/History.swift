@@ -11,9 +11,8 @@ struct History: ParsableCommand {
             comes from the time stamps), the entry's number, the event, the account that acted (and \
             the examiner named), the result, the reason or note. It lists the seal, the time stamps, \
             every custody event about the item (verified, extracted, exported, annotated, \
-            transferred, received, held, hold-released, disposal-requested, disposed) and the events \
-            about the whole vault after its seal (marked "whole vault": verifications of the whole \
-            vault, checkpoints exported, its case's retention set). Reasons, \
+            transferred, received) and the events about the whole vault after its seal (marked "whole \
+            vault": verifications of the whole vault, checkpoints exported). Reasons, \
             notes and examiners come from each event's details document, re-hashed against the entry: \
             one that is missing or altered is shown as such and makes the exit status 1.
             """)
@@ -75,11 +74,6 @@ struct History: ParsableCommand {
                 line += " (\(codes.compactMap(\.stringValue).joined(separator: ", ")))"
             }
             if let what = event.entry.details["what"]?.stringValue { line += "  exported \(escaped(what))" }
-            if let mode = event.mode { line += "  mode \(escaped(mode))" }
-            if let request = event.request { line += "  request \(escaped(request))" }
-            if let hold = event.releasedHold { line += "  releases entry \(hold)" }
-            if let until = event.retainUntil { line += "  retain until \(escaped(until))" }
-            if let recipient = event.recipient { line += "  to \(escaped(recipient))" }
             if event.type == .timestamped, let record = TimeStampRecord(entry: event.entry) {
                 line += "  [\(record.source)] genTime \(record.genTime)"
             }
