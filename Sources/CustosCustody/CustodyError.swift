@@ -3,7 +3,8 @@
 public struct CustodyError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case refused, unknownItem, missing, altered, exists, untrusted, duplicate
+            case refused, unknownItem, missing, altered, exists, untrusted, duplicate, forbiddenByLifecycle, fourEyes,
+                unknownRequest
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -22,6 +23,13 @@ public struct CustodyError: Error, CustomStringConvertible, Sendable {
         public static let untrusted = Code(.untrusted)
         /// Already recorded (an item already received).
         public static let duplicate = Code(.duplicate)
+        /// Refused by the item's lifecycle: a legal hold, a retention date not yet passed, an item
+        /// already disposed of or with a disposal request pending, an archive destroyed.
+        public static let forbiddenByLifecycle = Code(.forbiddenByLifecycle)
+        /// A disposal approved by the account that requested it (four eyes: a second account must).
+        public static let fourEyes = Code(.fourEyes)
+        /// No disposal request of that id in the ledger.
+        public static let unknownRequest = Code(.unknownRequest)
 
         public var description: String { "\(value)" }
     }

@@ -41,7 +41,8 @@ extension CustodySession {
     /// O_NOFOLLOW`, 0600), fsynced, then, once recorded, renamed to its name without replacing
     /// anything, and the folder fsynced. An existing file is never overwritten: a name that is
     /// taken refuses the whole command before anything is written (`CustodyError.exists`), as
-    /// does `reason` (`CustodyText.check`).
+    /// do `reason` (`CustodyText.check`) and an item whose original was destroyed
+    /// (`forbiddenByLifecycle`, naming its `disposed` entry).
     ///
     /// Each item gets its own `extracted` event (its result and digest are its own): `result`
     /// `ok` with the `sha256` written, or `failed` with the `fault` code (and the `sha256` found,
@@ -57,12 +58,19 @@ extension CustodySession {
         var plans = [(record: ItemRecord, entry: CustodyEntry, name: [UInt8], note: String?)]()
         var taken = Set<[UInt8]>()
         for record in records {
+            if let destroyed = try destruction(of: record) {
+                throw CustodyError(
+                    .forbiddenByLifecycle,
+                    "item \(record.item): its original was destroyed (entry \(destroyed.sequence), request \(destroyed.details["request"]?.stringValue ?? "?")); there is nothing to extract (nothing was written)"
+                )
+            }
             let entry = try CustodyEntry(parsing: ledger.entryBytes(record.sequence))
             let (name, note) = originalName(of: record, entry: entry)
             guard !directory.contains(name) else {
                 throw CustodyError(
                     .exists,
-                    "\(directory.path(of: name)): exists; item \(record.item) is not extracted over it (nothing was written)")
+                    "\(directory.path(of: name)): exists; item \(record.item) is not extracted over it (nothing was written)"
+                )
             }
             guard taken.insert(name).inserted else {
                 throw CustodyError(
@@ -127,13 +135,17 @@ extension CustodySession {
         // One ordinary name a shell and a file system take as it is: no control character (C0, DEL,
         // C1), no leading "-", at most 255 bytes (NAME_MAX).
         let isControl = { (byte: UInt8) in byte < 0x20 || byte == 0x7F }
-        let hasC1 = String(validating: last, as: UTF8.self).map { text in
-            text.unicodeScalars.contains { (0x80...0x9F).contains($0.value) }
-        } ?? false
+        let hasC1 =
+            String(validating: last, as: UTF8.self).map { text in
+                text.unicodeScalars.contains { (0x80...0x9F).contains($0.value) }
+            } ?? false
         guard RawPath.isSafeComponent(last), last.count <= 255, last.first != UInt8(ascii: "-"),
             !last.contains(where: isControl), !hasC1
         else {
-            return (fallback, "the original name \"\(DisplayName.escape(name))\" is not a safe file name; named by the item id")
+            return (
+                fallback,
+                "the original name \"\(DisplayName.escape(name))\" is not a safe file name; named by the item id"
+            )
         }
         return (last, nil)
     }
@@ -142,7 +154,9 @@ extension CustodySession {
     /// the temporary is kept, not yet named: the caller records the extraction, then names it
     /// (`place`), so no original leaves the vault that the log does not record.
     private func takeOut(_ record: ItemRecord, entry: CustodyEntry, name: [UInt8], into directory: OutputFolder)
-        throws -> (outcome: ExtractionOutcome.Result, found: Hash?, archive: StoredObject?, written: OutputFolder.WrittenFile?)
+        throws -> (
+            outcome: ExtractionOutcome.Result, found: Hash?, archive: StoredObject?, written: OutputFolder.WrittenFile?
+        )
     {
         guard let want = entry.digests, let archiveHash = entry.archive, let size = entry.size else {
             return (.failed(code: "entry-incomplete", message: "the sealed entry lacks digests"), nil, nil, nil)
@@ -180,22 +194,32 @@ extension CustodySession {
         } catch {
             if let writeFailure { throw writeFailure }  // the output's failure, not the evidence's
             return (
-                .failed(code: "archive-unreadable", message: "the archive \(location) cannot be read: \(error)"), nil, archive,
+                .failed(code: "archive-unreadable", message: "the archive \(location) cannot be read: \(error)"), nil,
+                archive,
                 nil
             )
         }
         let found = contents.digests.sha256
         let mismatch: (String, String)? =
             if found != want.sha256 {
-                ("content-sha256", "the original in the archive \(location) has another SHA-256 (\(found.hex), sealed \(want.sha256.hex))")
+                (
+                    "content-sha256",
+                    "the original in the archive \(location) has another SHA-256 (\(found.hex), sealed \(want.sha256.hex))"
+                )
             } else if let md5 = want.md5, contents.digests.md5 != md5 {
                 ("content-md5", "the original in the archive \(location) has another MD5")
             } else if let sha1 = want.sha1, contents.digests.sha1 != sha1 {
                 ("content-sha1", "the original in the archive \(location) has another SHA-1")
             } else if UInt64(contents.size) != size {
-                ("content-size", "the original in the archive \(location) has another size (\(contents.size), sealed \(size))")
+                (
+                    "content-size",
+                    "the original in the archive \(location) has another size (\(contents.size), sealed \(size))"
+                )
             } else if contents.archiveHash != archiveHash {
-                ("archive-digest", "the archive \(location) is not the one that was sealed (its SHA-256 is \(contents.archiveHash.hex))")
+                (
+                    "archive-digest",
+                    "the archive \(location) is not the one that was sealed (its SHA-256 is \(contents.archiveHash.hex))"
+                )
             } else {
                 nil
             }

@@ -81,6 +81,19 @@ public struct HistoryEvent: Sendable {
     public var reason: String? { documentText("reason") }
     /// The note of an `annotated` event, from the details document.
     public var note: String? { documentText("note") }
+    /// The retention date a `retention-set` event gave its case, from the details document.
+    public var retainUntil: String? { documentText("retainUntil") }
+    /// The case a `retention-set` event is about, from the details document.
+    public var caseID: String? { documentText("case") }
+    /// To whom a `return` is made, from a `disposal-requested` event's details document.
+    public var recipient: String? { documentText("recipient") }
+    /// The disposal mode (`destroy`, `return`) of a `disposal-requested` or `disposed` entry.
+    public var mode: String? { entry.details["mode"]?.stringValue }
+    /// The request a `disposed` entry carries out (its id: the sequence number of the request's
+    /// first entry).
+    public var request: String? { entry.details["request"]?.stringValue }
+    /// The `held` entry a `hold-released` entry releases.
+    public var releasedHold: UInt64? { entry.details["hold"]?.integerValue.flatMap(UInt64.init(exactly:)) }
     /// The event's result (`ok`, `failed`, `pass`, `fail`), from the entry.
     public var result: String? { entry.details["result"]?.stringValue }
 
@@ -102,14 +115,15 @@ public struct ItemHistory: Sendable {
 
 extension CustodySession {
     /// The custody timeline of an item, in log order: its seal, its time stamps, every other event
-    /// about it (verified, extracted, exported, annotated, transferred, received, and any type a
-    /// later version records), and the whole-vault events after its seal. Each details document
+    /// about it (verified, extracted, exported, annotated, transferred, received, held,
+    /// hold-released, disposal-requested, disposed, and any type a later version records), and the
+    /// whole-vault events after its seal (of the `retention-set` ones, those of its own case). Each details document
     /// is re-hashed against its entry; one that is missing or altered is reported as such
     /// (`HistoryEvent.Document`), never trusted.
     public func history(of record: ItemRecord) throws -> ItemHistory {
         let entries = try ledger.entries(about: record.item, wholeVaultAfter: record.sequence)
         let signed = signedCheckpoint()
-        let events = entries.map { entry in
+        var events = entries.map { entry in
             let document: HistoryEvent.Document
             if entry.details[detailsDocumentMember] == nil {
                 document = .none
@@ -131,6 +145,11 @@ extension CustodySession {
                 entry: entry, proof: proof(of: entry, in: signed), wholeVault: entry.item.isEmpty, document: document,
                 acquisitionExaminer: examiner)
         }
+        // A case's retention is an event about the whole vault: the item's history shows those
+        // of its own case (and any whose document cannot be read, with its fault), not others'.
+        events.removeAll {
+            $0.wholeVault && $0.type == .retentionSet && $0.document.fault == nil && $0.caseID != record.caseID
+        }
         return ItemHistory(record: record, events: events)
     }
 
@@ -142,7 +161,8 @@ extension CustodySession {
             _ = try note.verifiedSignatures(by: [try vault.verifierKey()])
             return .success(try Checkpoint(parsing: note.text))
         } catch {
-            return .failure(CustodyError(.altered, "the latest checkpoint does not verify with the node's key", cause: error))
+            return .failure(
+                CustodyError(.altered, "the latest checkpoint does not verify with the node's key", cause: error))
         }
     }
 
@@ -156,7 +176,8 @@ extension CustodySession {
         guard entry.sequence < checkpoint.size else { return .notYetCovered }
         do {
             try MerkleProofs.verifyInclusion(
-                index: entry.sequence, size: checkpoint.size, leafHash: MerkleHasher.openSSL.hashLeaf(entry.canonicalBytes),
+                index: entry.sequence, size: checkpoint.size,
+                leafHash: MerkleHasher.openSSL.hashLeaf(entry.canonicalBytes),
                 proof: try ledger.inclusionProof(index: entry.sequence, size: checkpoint.size), root: checkpoint.root,
                 hasher: MerkleHasher.openSSL)
             return .inCheckpoint(size: checkpoint.size)

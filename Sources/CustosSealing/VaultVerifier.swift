@@ -6,6 +6,18 @@ import CustosOpenSSL
 import CustosTimeStamping
 import CustosVault
 
+extension CustodyEventType {
+    /// Items left the vault's custody (CustosCustody's lifecycle: a disposal approved by a second
+    /// account). Its facts: `mode` (`destroy` or `return`) and `request`. After `destroy` the
+    /// original's archive is removed from the object store (unless an item of the same content
+    /// that is not destroyed still holds it); `verify` then proves the entries and the manifest
+    /// and does not look for the archive.
+    public static let disposed = CustodyEventType(rawValue: "disposed")
+
+    /// The `mode` fact of a `disposed` entry whose original's bytes were destroyed.
+    public static let destroyedMode = "destroy"
+}
+
 /// The result of verifying a vault: what was checked and every fault found.
 public struct VerificationReport: Sendable {
     public var entries: UInt64
@@ -25,6 +37,12 @@ public struct VerificationReport: Sendable {
     public var ledgerFaults = 0
     /// Details documents of custody events re-hashed.
     public var detailsChecked = 0
+    /// Items checked that were disposed of (a `disposed` entry, either mode): each still proven by
+    /// its entries and manifest.
+    public var itemsDisposed = 0
+    /// Of `itemsDisposed`, those destroyed: their archive is not checked (one still in the vault
+    /// that no item left undestroyed holds is noted, not a fault).
+    public var itemsDestroyed = 0
     /// `received` entries whose handover proof was re-checked (`checkHandoverProof`).
     public var handoversChecked = 0
     /// Files in the vault that nothing records (a seal interrupted, or one in progress beside a
@@ -50,6 +68,8 @@ public struct VerificationReport: Sendable {
             "keptCheckpointsChecked": .integer(Int64(keptCheckpointsChecked)),
             "detailsChecked": .integer(Int64(detailsChecked)),
             "handoversChecked": .integer(Int64(handoversChecked)),
+            "itemsDisposed": .integer(Int64(itemsDisposed)),
+            "itemsDestroyed": .integer(Int64(itemsDestroyed)),
             "faults": .array(faults.map(\.json)),
             "unrecordedFiles": .array(unrecordedFiles.map { .string($0) }),
             "notes": .array(notes.map { .string($0) }),
@@ -101,9 +121,26 @@ public struct VaultVerifier {
         let records = Dictionary(try ledger.items().map { ($0.item, $0) }, uniquingKeysWith: { first, _ in first })
         let sealed = audit.entries.filter { $0.type.recordsContent && (items == nil || items!.contains($0.item)) }
         var archiveResults = [Hash: ArchiveContents]()  // by content SHA-256
+        let disposals = Self.disposals(in: audit.entries)
+        // The contents an item holds that is not destroyed: their archives must be there.
+        var kept = Set<Hash>()
+        for entry in audit.entries where entry.type.recordsContent && disposals[entry.item]?.destroyed != true {
+            if let content = entry.digests?.sha256 { kept.insert(content) }
+        }
         for (index, entry) in sealed.enumerated() {
             progress("items: \(index + 1)/\(sealed.count)")
             report.itemsChecked += 1
+            if let disposal = disposals[entry.item] {
+                report.itemsDisposed += 1
+                if disposal.destroyed {
+                    report.itemsDestroyed += 1
+                    report.faults += checkDestroyedItem(
+                        entry, disposal: disposal.entry, record: records[entry.item],
+                        shared: entry.digests.map { kept.contains($0.sha256) } ?? false, archives: &archiveResults,
+                        report: &report)
+                    continue
+                }
+            }
             report.faults += checkItem(entry, record: records[entry.item], archives: &archiveResults, report: &report)
         }
         progress("time stamps")
@@ -150,7 +187,8 @@ public struct VaultVerifier {
             return [
                 VerificationFault(
                     subject: subject, code: .detailsMissing,
-                    message: "the details document of this \(entry.type) entry (\(path)) is missing", expected: hash.hex)
+                    message: "the details document of this \(entry.type) entry (\(path)) is missing", expected: hash.hex
+                )
             ]
         }
         let found = digester.sha256(bytes)
@@ -202,9 +240,39 @@ public struct VaultVerifier {
         public var hashdeep: [UInt8]?
     }
 
+    /// The first `disposed` entry of each item, and whether it destroyed the original.
+    static func disposals(in entries: [CustodyEntry]) -> [String: (entry: CustodyEntry, destroyed: Bool)] {
+        var found = [String: (entry: CustodyEntry, destroyed: Bool)]()
+        for entry in entries where entry.type == .disposed && found[entry.item] == nil {
+            found[entry.item] = (entry, entry.details["mode"]?.stringValue == CustodyEventType.destroyedMode)
+        }
+        return found
+    }
+
+    /// A destroyed item: its manifest as any item's; its archive is not looked at (its bytes are no
+    /// longer the item's evidence). An archive of its content still in the vault is either held by
+    /// an item of the same content that is not destroyed (`shared`: that item's check reads it; a
+    /// content sealed again after its destruction has a new archive, whose digest is the new
+    /// item's) or left by a removal that did not finish (a crash after the `disposed` entry):
+    /// noted, not a fault; finishing the request removes it.
+    private func checkDestroyedItem(
+        _ entry: CustodyEntry, disposal: CustodyEntry, record: ItemRecord?, shared: Bool,
+        archives: inout [Hash: ArchiveContents], report: inout VerificationReport
+    ) -> [VerificationFault] {
+        if !shared, let content = entry.digests?.sha256,
+            let archive = (try? vault.objects.findArchive(content: content)) ?? nil
+        {
+            let request = disposal.details["request"]?.stringValue ?? "?"
+            report.notes.append(
+                "item \(entry.item): destroyed by entry \(disposal.sequence) (request \(request)), but its archive \(vault.objects.describe(archive)) is still in the vault (the removal did not finish); finishing request \(request) removes it"
+            )
+        }
+        return checkItem(entry, record: record, archives: &archives, report: &report, archive: false)
+    }
+
     private func checkItem(
         _ entry: CustodyEntry, record: ItemRecord?, archives: inout [Hash: ArchiveContents],
-        report: inout VerificationReport
+        report: inout VerificationReport, archive checksArchive: Bool = true
     ) -> [VerificationFault] {
         let subject = "item \(entry.item)"
         var faults = [VerificationFault]()
@@ -225,6 +293,7 @@ public struct VaultVerifier {
                     subject: subject, code: .manifestMissing, message: "the manifest \(manifestPath) is missing"))
         }
 
+        guard checksArchive else { return faults }
         // The archive, re-read and its original re-hashed (once per archive, shared by duplicates).
         let contents: ArchiveContents
         if let cached = archives[want.sha256] {
