@@ -264,7 +264,7 @@ public struct VaultVerifier {
         {
             let request = disposal.details["request"]?.stringValue ?? "?"
             report.notes.append(
-                "item \(entry.item): destroyed by entry \(disposal.sequence) (request \(request)), but its archive \(vault.objects.describe(archive)) is still in the vault (the removal did not finish); finishing request \(request) removes it"
+                "item \(entry.item): destroyed by entry \(disposal.sequence) (request \(request)), but its archive \(vault.objects.describe(archive)) is still in the vault (the removal did not finish); `custos approve --finish \(request)` removes it"
             )
         }
         return checkItem(entry, record: record, archives: &archives, report: &report, archive: false)

@@ -73,9 +73,37 @@ extension CustodyService {
 
     func approve(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
         let session = try custody.session()
-        let approval = try session.approveDisposal(request: try arguments.string("request"))
+        let id = try arguments.string("request")
+        if arguments.bool("finish") == true {
+            // An approved destruction whose removal did not finish: remove what is left; nothing
+            // is recorded (the `disposed` entries are).
+            let archives = try session.finishDestruction(request: id)
+            return ServiceReply(result: .object(["request": .string(id), "archives": .array(Self.json(archives))]))
+        }
+        let approval = try session.approveDisposal(request: id)
         let records = try approval.request.items.map { try session.resolveItem($0) }
-        let archives: [JSONValue] = approval.archives.map { archive in
+        let archives = Self.json(approval.archives)
+        var reply = recorded(
+            approval.event, items: records, session: session,
+            extra: [
+                "request": .string(approval.request.id), "mode": .string(approval.request.mode.rawValue),
+                "archives": .array(archives),
+            ])
+        let failed = approval.archives.compactMap { archive -> String? in
+            if case .failed(let reason) = archive.outcome { return "archive \(archive.content.hex): \(reason)" }
+            return nil
+        }
+        if reply.failure == nil, !failed.isEmpty {
+            reply.failure = ServiceFailure(
+                .failed,
+                "disposed (recorded), but an archive could not be removed: \(failed.joined(separator: "; ")); `custos approve --finish \(id)` removes it"
+            )
+        }
+        return reply
+    }
+
+    static func json(_ archives: [ArchiveDisposal]) -> [JSONValue] {
+        archives.map { archive in
             var object: JSONObject = [
                 "content": .string(archive.content.hex), "items": .array(archive.items.map { .string($0) }),
             ]
@@ -94,21 +122,5 @@ extension CustodyService {
             }
             return .object(object)
         }
-        var reply = recorded(
-            approval.event, items: records, session: session,
-            extra: [
-                "request": .string(approval.request.id), "mode": .string(approval.request.mode.rawValue),
-                "archives": .array(archives),
-            ])
-        let failed = approval.archives.compactMap { archive -> String? in
-            if case .failed(let reason) = archive.outcome { return "archive \(archive.content.hex): \(reason)" }
-            return nil
-        }
-        if reply.failure == nil, !failed.isEmpty {
-            reply.failure = ServiceFailure(
-                .failed,
-                "disposed (recorded), but an archive could not be removed: \(failed.joined(separator: "; ")); `custos verify` notes it until it is removed")
-        }
-        return reply
     }
 }

@@ -106,6 +106,8 @@ extension ItemHistory {
             "proof": .string(proofStatus),
             "proofFault": text(event.proof.fault),
             "documentFault": text(event.document.fault),
+            "retainUntil": text(event.retainUntil),
+            "recipient": text(event.recipient),
         ])
     }
 }

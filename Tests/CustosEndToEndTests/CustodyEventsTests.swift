@@ -272,7 +272,7 @@ struct CustodyEventsTests {
         #expect(objects.map { $0["entry"] as? Int } == Array(0..<8))
         let keys: Set<String> = [
             "item", "entry", "time", "event", "wholeVault", "actor", "actorVerifiedBy", "actorGroups", "examiner",
-            "reason", "note", "result", "facts", "document", "documentStatus", "documentFault", "proof", "proofFault",
+            "reason", "note", "result", "facts", "document", "documentStatus", "documentFault", "proof", "proofFault", "retainUntil", "recipient",
         ]
         #expect(objects.allSatisfy { Set($0.keys) == keys })
         // Without a daemon, the command's own process named its account.

@@ -68,6 +68,11 @@ struct History: ParsableCommand {
             }
             if let what = facts?["what"]?.stringValue { line += "  exported \(escaped(what))" }
             if let action = facts?["action"]?.stringValue, text("event") == "refused" { line += "  action \(action)" }
+            if let mode = facts?["mode"]?.stringValue { line += "  mode \(mode)" }
+            if let request = facts?["request"]?.stringValue { line += "  request \(request)" }
+            if let hold = facts?["hold"]?.integerValue { line += "  releases the hold of entry \(hold)" }
+            if let until = text("retainUntil") { line += "  retained until \(until)" }
+            if let recipient = text("recipient") { line += "  to \(escaped(recipient))" }
             if text("event") == "timestamped", let genTime = facts?["genTime"]?.stringValue {
                 line += "  [\(facts?["source"]?.stringValue ?? "node")] genTime \(genTime)"
             }

@@ -163,13 +163,19 @@ struct Approve: ParsableCommand {
     @OptionGroup var vault: VaultOptions
     @Argument(help: "The request's id.") var request: String
     @Option(help: "Your name as the examiner.") var examiner: String?
+    @Flag(
+        help: "For an approved destruction whose removal did not finish (verify notes it): remove what is left; records nothing."
+    )
+    var finish = false
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
         var arguments: JSONObject = ["request": .string(request)]
         if let examiner { arguments["examiner"] = .string(examiner) }
+        if finish { arguments["finish"] = .bool(true) }
         let (result, failure) = try Gateway.resolve(vault, .acting).perform(.approve, arguments)
-        printRecorded(result, verb: "disposed (\(result["mode"]?.stringValue ?? "?")) of", json: json)
+        if !finish { printRecorded(result, verb: "disposed (\(result["mode"]?.stringValue ?? "?")) of", json: json) }
+        if finish && json { Output.json(result) }
         if !json {
             for archive in result["archives"]?.arrayValue ?? [] {
                 let content = archive["content"]?.stringValue ?? "?"
