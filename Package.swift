@@ -37,7 +37,7 @@ let package = Package(
         ),
 
         // The Linux calls glibc hides behind _GNU_SOURCE (renameat2, syncfs, leases).
-        .target(name: "CSystem"),
+        .target(name: "CLinux"),
 
         // Formats: pure Swift, no I/O.
         .target(name: "CustosFormats"),
@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "CustosOpenSSL", dependencies: ["COpenSSL", "CustosFormats"]),
         .target(name: "CustosArchive", dependencies: ["CArchive", "CZstd", "CustosFormats"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
-        .target(name: "CustosFileSystem", dependencies: ["CSystem", "CustosFormats"]),
+        .target(name: "CustosFileSystem", dependencies: ["CLinux", "CustosFormats"]),
         .target(name: "CustosWatch", dependencies: ["CustosFormats", "CustosFileSystem"]),
         .target(name: "CustosHTTP"),
 
@@ -181,7 +181,7 @@ let package = Package(
 // One place, every target the same (as swift-nio and Hummingbird do). CI sets
 // CUSTOS_WARNINGS_AS_ERRORS=1: warnings fail Custos' own targets, not its dependencies.
 let warningsAsErrors = Context.environment["CUSTOS_WARNINGS_AS_ERRORS"] == "1"
-for target in package.targets where target.type != .system && target.name != "CSystem" {
+for target in package.targets where target.type != .system && target.name != "CLinux" {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
     settings.append(.enableUpcomingFeature("ExistentialAny"))
