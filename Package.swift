@@ -12,6 +12,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Hummingbird's own dependencies, named because CustosLocalServer imports them.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C libraries: one thin system-library target each.
@@ -49,6 +54,20 @@ let package = Package(
         .target(name: "CustosFileSystem", dependencies: ["CLinux", "CustosFormats"]),
         .target(name: "CustosWatch", dependencies: ["CustosFormats", "CustosFileSystem"]),
         .target(name: "CustosHTTP"),
+        // The daemon's local transport: HTTP over a Unix socket, the caller named by the kernel
+        // (SO_PEERCRED), generic over a handler; it knows nothing of custody.
+        .target(
+            name: "CustosLocalServer",
+            dependencies: [
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
 
         // Services.
         // The log's logic over a narrow store interface (LedgerStore); SQLite is its driver.
