@@ -12,17 +12,16 @@ final class ListeningSocket: Sendable {
     let descriptor: Int32
     private let folder: Int32
     private let name: String
-    private let device: UInt64
-    private let inode: UInt64
+    /// The socket file as bound: a file in its place with another identity is not ours to remove.
+    private let identity: FileIdentity
     private let removed = Mutex(false)
 
-    private init(path: String, descriptor: Int32, folder: Int32, name: String, device: UInt64, inode: UInt64) {
+    private init(path: String, descriptor: Int32, folder: Int32, name: String, identity: FileIdentity) {
         self.path = path
         self.descriptor = descriptor
         self.folder = folder
         self.name = name
-        self.device = device
-        self.inode = inode
+        self.identity = identity
     }
 
     deinit {
@@ -30,7 +29,8 @@ final class ListeningSocket: Sendable {
         close(folder)
     }
 
-    /// Removes the socket file if it is still the one bound here (same device and inode).
+    /// Removes the socket file if it is still the one bound here: a socket of the same device,
+    /// inode and change time (an inode number is reused once freed; its change time is not).
     func removeFile() {
         let first = removed.withLock { done in
             defer { done = true }
@@ -38,9 +38,7 @@ final class ListeningSocket: Sendable {
         }
         guard first else { return }
         var status = stat()
-        guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0, UInt64(status.st_dev) == device,
-            UInt64(status.st_ino) == inode
-        else { return }
+        guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0, FileIdentity(status) == identity else { return }
         unlinkat(folder, name, 0)
     }
 
@@ -60,21 +58,10 @@ final class ListeningSocket: Sendable {
             throw error
         }
         var status = stat()
+        var bound = false
         do throws(LocalServerError) {
             try bind(fd, folder: folder, name: name, path: path)
-            guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else {
-                throw LocalServerError.system("fstatat", path: path, errno: errno)
-            }
-        } catch {
-            close(fd)
-            close(folder)
-            throw error
-        }
-        // From here the object owns both descriptors, and the socket file.
-        let listening = ListeningSocket(
-            path: path, descriptor: fd, folder: folder, name: name, device: UInt64(status.st_dev),
-            inode: UInt64(status.st_ino))
-        do throws(LocalServerError) {
+            bound = true
             // Before listen: until then a connect is refused, so the umask's mode is never open to anyone.
             guard fchmodat(folder, name, mode_t(settings.mode), 0) == 0 else {
                 throw LocalServerError.system("fchmodat", path: path, errno: errno)
@@ -82,6 +69,20 @@ final class ListeningSocket: Sendable {
             guard fchownat(folder, name, uid_t.max, group, AT_SYMLINK_NOFOLLOW) == 0 else {
                 throw LocalServerError.system("fchownat", path: path, errno: errno)
             }
+            guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw LocalServerError.system("fstatat", path: path, errno: errno)
+            }
+        } catch {
+            // Only a file this bind made is removed (a failed bind made none).
+            if bound { unlinkat(folder, name, 0) }
+            close(fd)
+            close(folder)
+            throw error
+        }
+        // From here the object owns both descriptors, and the socket file.
+        let listening = ListeningSocket(
+            path: path, descriptor: fd, folder: folder, name: name, identity: FileIdentity(status))
+        do throws(LocalServerError) {
             let flags = fcntl(fd, F_GETFL)
             guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
                 throw LocalServerError.system("fcntl(O_NONBLOCK)", path: path, errno: errno)
@@ -258,5 +259,22 @@ final class ListeningSocket: Sendable {
         case S_IFSOCK: "a socket"
         default: "a file of unknown kind"
         }
+    }
+}
+
+/// What tells one file from another that later takes its name.
+struct FileIdentity: Equatable, Sendable {
+    var kind: UInt32
+    var device: UInt64
+    var inode: UInt64
+    var changeSeconds: Int
+    var changeNanoseconds: Int
+
+    init(_ status: stat) {
+        kind = UInt32(status.st_mode & S_IFMT)
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
+        changeSeconds = status.st_ctim.tv_sec
+        changeNanoseconds = status.st_ctim.tv_nsec
     }
 }
