@@ -167,6 +167,15 @@ let package = Package(
         .testTarget(name: "CustosArchiveTests", dependencies: ["CustosArchive", "CustosFormats", "CustosTestSupport"]),
         .testTarget(name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
         .testTarget(name: "CustosHTTPTests", dependencies: ["CustosHTTP", "CustosTestSupport"]),
+        .testTarget(
+            name: "CustosLocalServerTests",
+            dependencies: [
+                "CustosLocalServer", "CustosHTTP", "CustosTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "CustosSQLiteTests", dependencies: ["CSQLite", "CustosSQLite", "CustosTestSupport"]),
         .testTarget(
             name: "CustosWatchTests",
