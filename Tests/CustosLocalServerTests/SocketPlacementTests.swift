@@ -171,3 +171,75 @@ struct LocalSocketClientTests {
         #expect(error.description.hasPrefix("\(directory.path) is a folder, not a socket"), "\(error)")
     }
 }
+
+@Suite("the local socket client: as another account", .timeLimit(.minutes(1)))
+struct LocalSocketClientAccountTests {
+    @Test(.enabled(if: isRoot, "becoming another account needs root"))
+    func aGroupOnlySocketOrFolderIsRefusedWithPermissionDenied() async throws {
+        let directory = TemporaryDirectory("local-client")
+        chmod(directory.path, 0o711)
+        mkdir(directory.file("open"), 0o755)
+        chmod(directory.file("open"), 0o755)
+        let socketOnly = try await RunningServer.start(
+            LocalSocketSettings(path: directory.file("open/custos.sock"), group: "root"))
+        let folderToo = try await RunningServer.start(
+            LocalSocketSettings(path: directory.file("closed/custos.sock"), group: "root"))
+        // A child process (the test binary itself) becomes nobody and runs the client.
+        let paths = socketOnly.path + "\n" + folderToo.path
+        await #expect(processExitsWith: .success) { [paths = paths as String] in
+            let parts = paths.split(separator: "\n").map(String.init)
+            var noGroups: [gid_t] = []
+            guard setgroups(0, &noGroups) == 0, setgid(65534) == 0, setuid(65534) == 0
+            else { exit(2) }
+            for path in parts {
+                do {
+                    _ = try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 5)
+                    exit(3)
+                } catch let error as HTTPError {
+                    guard error.code == .permissionDenied, error.description.hasPrefix("permission denied on \(path): ")
+                    else { exit(4) }
+                } catch {
+                    exit(5)
+                }
+            }
+            exit(0)
+        }
+        try await socketOnly.stop()
+        try await folderToo.stop()
+    }
+
+    @Test(.enabled(if: isRoot, "a server of another account needs root"), .enabled(if: systemPython != nil))
+    func aServerThatIsNeitherTheSocketsOwnerNorRootIsRefused() async throws {
+        let directory = TemporaryDirectory("local-client")
+        chmod(directory.path, 0o711)
+        mkdir(directory.file("run"), 0o777)
+        chmod(directory.file("run"), 0o777)
+        let path = directory.file("run/custos.sock")
+        // nobody serves a socket whose file then belongs to uid 1234.
+        let script =
+            "import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\n"
+            + "while True:\n c,_=s.accept()\n c.close()\n"
+        let server = try BackgroundProcess(
+            "setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", systemPython!, "-c", script, path],
+            logPath: directory.file("server.log"))
+        defer {
+            server.signal(SIGKILL)
+            _ = server.wait(timeout: 5)
+        }
+        #expect(try await offPool { waitUntil(timeout: 10) { connects(path) } })
+        chown(path, 1234, 1234)
+        let error = try await offPool { () throws -> HTTPError? in
+            do {
+                _ = try LocalSocketClient.send(socket: path, method: "GET", path: "/", body: [], timeout: 5)
+                return nil
+            } catch let error as HTTPError {
+                return error
+            }
+        }
+        #expect(error?.code == .wrongServer)
+        #expect(
+            error?.description
+                == "the process serving \(path) runs as uid 65534, but the socket belongs to uid 1234: "
+                + "someone else's socket is in place; refused")
+    }
+}
