@@ -7,6 +7,7 @@ public struct LocalResponse: Sendable {
         case stream(AsyncThrowingStream<[UInt8], any Error>)
     }
 
+    /// 200 to 599; any other is sent as a 500 (the handler's fault).
     public var status: Int
     public var contentType: String
     public var body: Body

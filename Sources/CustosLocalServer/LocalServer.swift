@@ -133,6 +133,13 @@ public final class LocalServer: Service {
                 headers: request.headers.map { (name: $0.name.rawName, value: $0.value) }, body: body)
             response = await handler(local, peer)
         }
+        guard (200...599).contains(response.status) else {
+            // HTTPTypes traps on a code over 999, and a 1xx is no final answer: the handler's fault.
+            let fault = LocalResponse.error(
+                status: 500, code: "internal", message: "the handler answered with status \(response.status)")
+            try await write(fault, to: writer)
+            return
+        }
         try await write(response, to: writer)
     }
 

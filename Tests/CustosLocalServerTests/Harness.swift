@@ -48,6 +48,8 @@ func testHandler(_ seen: Seen) -> LocalServer.Handler {
                 continuation.finish()
             }
             return LocalResponse(status: 200, contentType: "application/octet-stream", body: .stream(stream))
+        case "/bad-status":
+            return LocalResponse(status: 1000, body: .bytes([]))
         default:
             return .error(status: 404, code: "not-found", message: "no route \(request.path)")
         }

@@ -37,6 +37,22 @@ struct LocalServerRequestTests {
         try await server.stop()
     }
 
+    @Test func aStatusHTTPHasNotIsSentAs500AndTheServerGoesOn() async throws {
+        let directory = TemporaryDirectory("local-server")
+        let server = try await RunningServer.start(LocalSocketSettings(path: directory.file("run/custos.sock")))
+        let (bad, after) = try await offPool { () throws -> (HTTPResponse, HTTPResponse) in
+            let bad = try LocalSocketClient.send(
+                socket: server.path, method: "GET", path: "/bad-status", body: [], timeout: 5)
+            let after = try LocalSocketClient.send(
+                socket: server.path, method: "GET", path: "/echo", body: [], timeout: 5)
+            return (bad, after)
+        }
+        #expect(bad.status == 500)
+        #expect(String(decoding: bad.body, as: UTF8.self).contains("status 1000"))
+        #expect(after.status == 200)
+        try await server.stop()
+    }
+
     @Test func aStreamedAnswerArrivesWholeThroughTheStreamingClient() async throws {
         let directory = TemporaryDirectory("local-server")
         let server = try await RunningServer.start(LocalSocketSettings(path: directory.file("run/custos.sock")))
