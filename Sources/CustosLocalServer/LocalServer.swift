@@ -31,7 +31,7 @@ public final class LocalServer: Service {
         guard limits.maximumBody >= 0, limits.maximumConnections > 0, limits.requestDeadlineSeconds > 0,
             limits.idleSeconds > 0
         else {
-            throw LocalServerError(.systemCall, path: settings.path, "the local server's limits must be positive")
+            throw LocalServerError(.invalidSettings, path: settings.path, "the local server's limits must be positive")
         }
         self.settings = settings
         self.limits = limits

@@ -4,11 +4,13 @@ import Glibc
 public struct LocalServerError: Error, CustomStringConvertible, Sendable, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case unsafeFolder, pathOccupied, anotherServer, unknownGroup, systemCall, credentials
+            case invalidSettings, unsafeFolder, pathOccupied, anotherServer, unknownGroup, systemCall, credentials
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
+        /// The settings or limits cannot be used (a path without a file name, a limit not positive).
+        public static let invalidSettings = Code(.invalidSettings)
         /// The socket's folder is a symbolic link, not a folder, or writable by others.
         public static let unsafeFolder = Code(.unsafeFolder)
         /// Something that is not a socket is at the socket's path (left as it is).

@@ -102,7 +102,7 @@ final class ListeningSocket: Sendable {
         }
         let name = String(decoding: bytes[(slash + 1)...], as: UTF8.self)
         guard !name.isEmpty, name != ".", name != ".." else {
-            throw LocalServerError(.pathOccupied, path: path, "the socket's path must end in a file name")
+            throw LocalServerError(.invalidSettings, path: path, "the socket's path must end in a file name")
         }
         return (slash == 0 ? "/" : String(decoding: bytes[..<slash], as: UTF8.self), name)
     }
@@ -222,7 +222,7 @@ final class ListeningSocket: Sendable {
                 .anotherServer, path: path, "another process bound this socket while it was being set up")
         case -1:
             throw LocalServerError(
-                .systemCall, path: path, "the socket's file name is too long for a Unix socket address")
+                .invalidSettings, path: path, "the socket's file name is too long for a Unix socket address")
         default:
             throw LocalServerError.system("bind", path: path, errno: result)
         }
