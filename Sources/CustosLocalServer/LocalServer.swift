@@ -41,7 +41,9 @@ public final class LocalServer: Service {
     }
 
     /// Serves until graceful shutdown or cancellation: then stops accepting, removes the socket
-    /// file, lets requests under way finish (idle connections close at once), and returns.
+    /// file, lets requests under way finish (idle connections close at once), and returns. Throws
+    /// when the socket cannot be set up (`LocalServerError`, naming the path and the reason), or
+    /// when accepting fails for good.
     public func run() async throws {
         let socket = try ListeningSocket.open(settings, backlog: Int32(clamping: max(128, limits.maximumConnections)))
         let (stream, continuation) = AsyncStream.makeStream(of: AcceptedConnection.self)
@@ -70,6 +72,8 @@ public final class LocalServer: Service {
             connections.quiesce()
         }
         socket.removeFile()
+        // A loop that stopped on its own is a failure of the service, not an end.
+        if let failure = acceptor.stoppedBy { throw failure }
         logger.info("stopped serving on \(settings.path)")
     }
 

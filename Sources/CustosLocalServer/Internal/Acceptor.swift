@@ -39,6 +39,10 @@ final class Acceptor: Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
     private let continuation: AsyncStream<AcceptedConnection>.Continuation
+    private let failure = Mutex<LocalServerError?>(nil)
+
+    /// Why the loop stopped on its own (nil: it was stopped, or still runs).
+    var stoppedBy: LocalServerError? { failure.withLock { $0 } }
 
     init(
         socket: ListeningSocket, gate: ConnectionGate, logger: Logger,
@@ -83,7 +87,7 @@ final class Acceptor: Sendable {
             let ready = poll(&polls, 2, -1)
             if ready < 0 {
                 if errno == EINTR { continue }
-                logger.error("the local socket's accept loop stopped: poll: \(String(cString: strerror(errno)))")
+                fail(.system("poll (accepting connections)", path: socket.path, errno: errno))
                 return
             }
             if polls[1].revents != 0 { return }
@@ -98,7 +102,7 @@ final class Acceptor: Sendable {
                     usleep(100_000)
                     continue
                 default:
-                    logger.error("the local socket's accept loop stopped: accept: \(String(cString: strerror(errno)))")
+                    fail(.system("accept", path: socket.path, errno: errno))
                     return
                 }
             }
@@ -110,6 +114,11 @@ final class Acceptor: Sendable {
             let peer = Result { () throws(LocalServerError) in try PeerCredentials.read(socket: fd) }
             continuation.yield(AcceptedConnection(descriptor: fd, peer: peer))
         }
+    }
+
+    private func fail(_ error: LocalServerError) {
+        logger.error("the local socket's accept loop stopped: \(error)")
+        failure.withLock { $0 = error }
     }
 
     /// 503 without reading the request: the answer waits in the client's receive queue, which a
