@@ -12,6 +12,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Hummingbird's own dependencies, named because CustosLocalServer imports them.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C libraries: one thin system-library target each.
@@ -37,7 +42,7 @@ let package = Package(
         ),
 
         // The Linux calls glibc hides behind _GNU_SOURCE (renameat2, syncfs, leases).
-        .target(name: "CSystem"),
+        .target(name: "CLinux"),
 
         // Formats: pure Swift, no I/O.
         .target(name: "CustosFormats"),
@@ -46,9 +51,23 @@ let package = Package(
         .target(name: "CustosOpenSSL", dependencies: ["COpenSSL", "CustosFormats"]),
         .target(name: "CustosArchive", dependencies: ["CArchive", "CZstd", "CustosFormats"]),
         .target(name: "CustosSQLite", dependencies: ["CSQLite"]),
-        .target(name: "CustosFileSystem", dependencies: ["CSystem", "CustosFormats"]),
+        .target(name: "CustosFileSystem", dependencies: ["CLinux", "CustosFormats"]),
         .target(name: "CustosWatch", dependencies: ["CustosFormats", "CustosFileSystem"]),
         .target(name: "CustosHTTP"),
+        // The daemon's local transport: HTTP over a Unix socket, the caller named by the kernel
+        // (SO_PEERCRED), generic over a handler; it knows nothing of custody.
+        .target(
+            name: "CustosLocalServer",
+            dependencies: [
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
 
         // Services.
         // The log's logic over a narrow store interface (LedgerStore); SQLite is its driver.
@@ -158,6 +177,15 @@ let package = Package(
         .testTarget(name: "CustosArchiveTests", dependencies: ["CustosArchive", "CustosFormats", "CustosTestSupport"]),
         .testTarget(name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
         .testTarget(name: "CustosHTTPTests", dependencies: ["CustosHTTP", "CustosTestSupport"]),
+        .testTarget(
+            name: "CustosLocalServerTests",
+            dependencies: [
+                "CustosLocalServer", "CustosHTTP", "CustosTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(name: "CustosSQLiteTests", dependencies: ["CSQLite", "CustosSQLite", "CustosTestSupport"]),
         .testTarget(
             name: "CustosWatchTests",
@@ -198,7 +226,7 @@ let package = Package(
 // One place, every target the same (as swift-nio and Hummingbird do). CI sets
 // CUSTOS_WARNINGS_AS_ERRORS=1: warnings fail Custos' own targets, not its dependencies.
 let warningsAsErrors = Context.environment["CUSTOS_WARNINGS_AS_ERRORS"] == "1"
-for target in package.targets where target.type != .system && target.name != "CSystem" {
+for target in package.targets where target.type != .system && target.name != "CLinux" {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
     settings.append(.enableUpcomingFeature("ExistentialAny"))

@@ -1,5 +1,5 @@
 import CustosFormats
-import CSystem
+import CLinux
 import Glibc
 
 /// A folder held by a descriptor opened with `O_DIRECTORY | O_NOFOLLOW`: every file in it is

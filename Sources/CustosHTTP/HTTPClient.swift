@@ -4,7 +4,10 @@ import Glibc
 /// Why an HTTP exchange failed: a code, the URL, and the reason.
 public struct HTTPError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: Hashable, Sendable { case badURL, unreachable, timeout, protocolError, status }
+        private enum Value: Hashable, Sendable {
+            case badURL, unreachable, timeout, protocolError, status, noServer, notASocket, permissionDenied,
+                wrongServer
+        }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -17,6 +20,14 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
         public static let protocolError = Code(.protocolError)
         /// A status other than 200.
         public static let status = Code(.status)
+        /// A local socket: nothing at its path, or a stale socket no daemon answers on.
+        public static let noServer = Code(.noServer)
+        /// A local socket's path holds something else (a symbolic link, a regular file, a folder).
+        public static let notASocket = Code(.notASocket)
+        /// A local socket refused this account (its mode and group).
+        public static let permissionDenied = Code(.permissionDenied)
+        /// The process serving a local socket runs as neither the socket file's owner nor root.
+        public static let wrongServer = Code(.wrongServer)
 
         public var description: String { "\(value)" }
     }
@@ -31,7 +42,22 @@ public struct HTTPError: Error, CustomStringConvertible, Sendable {
         self.message = message
     }
 
-    public var description: String { "\(url): \(message)" }
+    /// The message, after the URL unless the message names it already (a local socket's
+    /// messages name its path).
+    public var description: String { message.contains(url) ? message : "\(url): \(message)" }
+}
+
+/// Who serves a local socket, as the kernel says (SO_PEERCRED at connect).
+public struct SocketPeer: Sendable, Equatable {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
 }
 
 /// An HTTP response: status, headers (names lower-cased), body.
@@ -39,6 +65,15 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [String: String]
     public var body: [UInt8]
+    /// Over a local socket: the process that answered, as the kernel named it.
+    public var peer: SocketPeer?
+
+    public init(status: Int, headers: [String: String], body: [UInt8], peer: SocketPeer? = nil) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.peer = peer
+    }
 }
 
 /// A small, blocking HTTP/1.1 client over a plain socket, for RFC 3161's HTTP transport (a

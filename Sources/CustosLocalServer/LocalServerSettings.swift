@@ -1,0 +1,39 @@
+/// What a client may cost the server.
+public struct LocalServerLimits: Sendable {
+    /// The largest request body; a larger one is answered 413 and the connection closed,
+    /// without reading the rest.
+    public var maximumBody: Int
+    /// A whole request (head and body) must arrive within this many seconds of its first byte
+    /// (or of the connection, for the first): a client that sends one byte a second is cut off.
+    public var requestDeadlineSeconds: Double
+    /// A kept-alive connection with no request is closed after this many seconds.
+    public var idleSeconds: Double
+    /// Connections served at once; more are answered 503 at accept and closed.
+    public var maximumConnections: Int
+
+    public init(
+        maximumBody: Int = 1 << 20, requestDeadlineSeconds: Double = 10, idleSeconds: Double = 30,
+        maximumConnections: Int = 512
+    ) {
+        self.maximumBody = maximumBody
+        self.requestDeadlineSeconds = requestDeadlineSeconds
+        self.idleSeconds = idleSeconds
+        self.maximumConnections = maximumConnections
+    }
+}
+
+/// Where the socket is, and who may connect to it.
+public struct LocalSocketSettings: Sendable {
+    /// The socket's path. Its folder is created if missing (mode 0750, group `group`).
+    public var path: String
+    /// The group that may connect (e.g. "evidence"); nil: the daemon's own group.
+    public var group: String?
+    /// The socket file's mode, set right after bind and before listen.
+    public var mode: UInt32
+
+    public init(path: String, group: String? = nil, mode: UInt32 = 0o660) {
+        self.path = path
+        self.group = group
+        self.mode = mode
+    }
+}
