@@ -123,8 +123,8 @@ let package = Package(
             name: "CustosDaemon",
             dependencies: [
                 "CustosFormats", "CustosFileSystem", "CustosWatch", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosCustody", "CustosService", "CustosOpenSSL", "CustosTimeStamping",
-                .product(name: "Logging", package: "swift-log"),
+                "CustosSealing", "CustosCustody", "CustosService", "CustosLocalServer", "CustosOpenSSL",
+                "CustosTimeStamping", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ]
