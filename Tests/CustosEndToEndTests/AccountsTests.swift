@@ -63,8 +63,9 @@ final class ServiceNode: @unchecked Sendable {
     var item = ""
 
     init(roles: String? = nil) throws {
-        service = try accounts.user("svc")
         evidence = try accounts.group("evid")
+        // The service account is a member of the socket's group (it gives the socket that group).
+        service = try accounts.user("svc", groups: [evidence])
         custodians = try accounts.group("hold")
         approvers = try accounts.group("appr")
         // Everyone may enter the test's folder and run the binary; the vault inside is the
@@ -73,11 +74,16 @@ final class ServiceNode: @unchecked Sendable {
         binary = directory.file("custos")
         try FileManager.default.copyItem(atPath: custosBinary, toPath: binary)
         chmod(binary, 0o755)
-        vault = directory.file("vault")
-        let runFolder = directory.file("run")
-        mkdir(runFolder, 0o755)
+        // The service account's own folders: the vault's parent, and the socket's.
         let serviceUID = getpwnam(service)!.pointee.pw_uid
-        chown(runFolder, serviceUID, getpwnam(service)!.pointee.pw_gid)
+        let serviceGID = getpwnam(service)!.pointee.pw_gid
+        let home = directory.file("srv")
+        let runFolder = directory.file("run")
+        for folder in [home, runFolder] {
+            mkdir(folder, 0o755)
+            chown(folder, serviceUID, serviceGID)
+        }
+        vault = home + "/vault"
         socket = runFolder + "/custos/custos.sock"
         let created = try runAs(service, binary, ["init", "--vault", vault, "--origin", "accounts.example.tw/evidence"])
         #expect(created.status == 0, "init: \(created.stderr)")
@@ -216,7 +222,7 @@ extension DaemonSuites {
         @Test func aDaemonThatIsNotRunningIsNamedWithHowToStartIt() throws {
             let node = try ServiceNode()
             node.daemon?.signal(SIGTERM)
-            #expect(node.daemon?.wait(timeout: 60) == 0)
+            #expect(node.daemon?.wait(timeout: 60) == 0, "\(node.daemon?.log ?? "")")
             let alice = try node.accounts.user("alice", groups: [node.evidence])
             let result = try node.custos(as: alice, ["list"])
             #expect(result.status == 2)
