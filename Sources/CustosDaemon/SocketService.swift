@@ -14,8 +14,11 @@ enum SocketService {
         service: CustodyService, configuration: DaemonConfiguration, threads: RequestThreads, logger: Logger
     ) throws -> LocalServer {
         try LocalServer(
+            // Open to the socket group when there is one; otherwise to the service account alone
+            // (a vault of one's own: nothing in it is open to other users).
             settings: LocalSocketSettings(
-                path: configuration.socket.description, group: configuration.socketGroup, mode: 0o660),
+                path: configuration.socket.description, group: configuration.socketGroup,
+                mode: configuration.socketGroup == nil ? 0o600 : 0o660),
             limits: LocalServerLimits(), logger: logger
         ) { request, peer in
             await handle(request, peer: peer, service: service, threads: threads)

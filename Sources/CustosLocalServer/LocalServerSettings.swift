@@ -24,7 +24,8 @@ public struct LocalServerLimits: Sendable {
 
 /// Where the socket is, and who may connect to it.
 public struct LocalSocketSettings: Sendable {
-    /// The socket's path. Its folder is created if missing (mode 0750, group `group`).
+    /// The socket's path. Its folder is created if missing (group `group`; mode 0750 when `mode`
+    /// lets the group connect, 0700 when it does not).
     public var path: String
     /// The group that may connect (e.g. "evidence"); nil: the daemon's own group.
     public var group: String?

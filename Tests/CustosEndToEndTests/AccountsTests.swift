@@ -72,7 +72,10 @@ final class ServiceNode: @unchecked Sendable {
         // service account's alone.
         chmod(directory.path, 0o755)
         binary = directory.file("custos")
-        try FileManager.default.copyItem(atPath: custosBinary, toPath: binary)
+        // A copy by another process: a descriptor of ours open for writing could be inherited by a
+        // child another test spawns meanwhile, and the copy then not executed ("text file busy").
+        let copied = try run("cp", [custosBinary, binary])
+        #expect(copied.status == 0, "\(copied.stderr)")
         chmod(binary, 0o755)
         // The service account's own folders: the vault's parent, and the socket's.
         let serviceUID = getpwnam(service)!.pointee.pw_uid
@@ -85,7 +88,8 @@ final class ServiceNode: @unchecked Sendable {
         }
         vault = home + "/vault"
         socket = runFolder + "/custos/custos.sock"
-        let created = try runAs(service, binary, ["init", "--vault", vault, "--origin", "accounts.example.tw/evidence"])
+        let created = try runAs(
+            service, binary, ["init", "--vault", vault, "--origin", "accounts.example.tw/evidence"])
         #expect(created.status == 0, "init: \(created.stderr)")
         let configuration = """
             socket: \(socket)
@@ -104,10 +108,13 @@ final class ServiceNode: @unchecked Sendable {
         item = String(sealed.output.split(separator: " ").dropFirst().first ?? "")
         daemon = try BackgroundProcess(
             "setpriv",
-            ["--reuid=\(service)", "--regid=\(service)", "--init-groups", "--", binary, "daemon", "--vault", vault,
-             "--config", file],
+            [
+                "--reuid=\(service)", "--regid=\(service)", "--init-groups", "--", binary, "daemon", "--vault", vault,
+                "--config", file,
+            ],
             logPath: directory.file("daemon.log"))
-        #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: self.socket) || !self.daemon!.isRunning },
+        #expect(
+            waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: self.socket) || !self.daemon!.isRunning },
             "\(daemon!.log)")
     }
 
@@ -154,7 +161,8 @@ extension DaemonSuites {
             #expect(annotated["examiner"] as? String == "王小明")
             #expect(events.first?["actorVerifiedBy"] as? String == "process", "ingest by the service account itself")
             let text = try node.custos(as: alice, ["history", node.item])
-            #expect(text.output.contains("annotated  by \(alice) [verified by the kernel; role of \(node.evidence)]"),
+            #expect(
+                text.output.contains("annotated  by \(alice) [verified by the kernel; role of \(node.evidence)]"),
                 "\(text.output)")
         }
 
@@ -163,7 +171,8 @@ extension DaemonSuites {
             let eve = try node.accounts.user("eve")
             let result = try node.custos(as: eve, ["list"])
             #expect(result.status == 2)
-            #expect(result.stderr.contains(node.socket) && result.stderr.contains("permission denied"), "\(result.stderr)")
+            #expect(
+                result.stderr.contains(node.socket) && result.stderr.contains("permission denied"), "\(result.stderr)")
         }
 
         @Test func anActionOutsideTheRoleIsRefusedAndRecorded() throws {
@@ -184,8 +193,10 @@ extension DaemonSuites {
             let body = "{\"item\":\"\(node.item)\",\"note\":\"from curl\",\"actor\":\"mallory\",\"account\":\"root\"}"
             let result = try runAs(
                 alice, "curl",
-                ["-sS", "--unix-socket", node.socket, "-H", "X-Custos-Actor: mallory", "-H", "X-Remote-User: root",
-                 "-d", body, "http://localhost/v1/annotate"])
+                [
+                    "-sS", "--unix-socket", node.socket, "-H", "X-Custos-Actor: mallory", "-H", "X-Remote-User: root",
+                    "-d", body, "http://localhost/v1/annotate",
+                ])
             #expect(result.status == 0 && result.output.contains("\"entries\""), "\(result.output) \(result.stderr)")
             let annotated = try #require(try node.history(as: alice).last)
             #expect(annotated["actor"] as? String == alice && annotated["note"] as? String == "from curl")
@@ -205,7 +216,8 @@ extension DaemonSuites {
                 as: alice, ["dispose", node.item, "--mode", "destroy", "--reason", "case closed", "--json"])
             #expect(requested.status == 0, "\(requested.stderr)")
             let request = try #require(
-                (try JSONSerialization.jsonObject(with: Data(requested.stdout)) as? [String: Any])?["request"] as? String)
+                (try JSONSerialization.jsonObject(with: Data(requested.stdout)) as? [String: Any])?["request"]
+                    as? String)
             let byRequester = try node.custos(as: alice, ["approve", request])
             #expect(byRequester.status == 2, "\(byRequester.output)")
             let byBob = try node.custos(as: bob, ["approve", request])
@@ -213,7 +225,8 @@ extension DaemonSuites {
             let again = try node.custos(as: bob, ["approve", request])
             #expect(again.status == 2 && again.stderr.contains(request), "\(again.stderr)")
             let events = try node.history(as: bob).map { ($0["event"] as? String ?? "", $0["actor"] as? String ?? "") }
-            #expect(events.contains { $0 == ("disposed", bob) } && events.contains { $0 == ("disposal-requested", alice) })
+            #expect(
+                events.contains { $0 == ("disposed", bob) } && events.contains { $0 == ("disposal-requested", alice) })
             // verify still proves every entry and knows the item is destroyed.
             let verify = try node.custos(as: bob, ["verify"])
             #expect(verify.status == 0, "\(verify.output) \(verify.stderr)")

@@ -85,7 +85,7 @@ final class RunningServer: Sendable {
         }
         let path = settings.path
         let ready = try await offPool {
-            waitUntil(timeout: 20) { outcome.withLock { $0 != nil } || connects(path) }
+            waitUntil(timeout: 120) { outcome.withLock { $0 != nil } || connects(path) }
         }
         if case .failure(let error) = outcome.withLock({ $0 }) { throw error }
         guard ready else { throw CocoaError(.fileNoSuchFile) }

@@ -7,7 +7,7 @@ import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Testing
 
-@Suite("the local server: shutdown", .timeLimit(.minutes(1)))
+@Suite("the local server: shutdown", .timeLimit(.minutes(3)))
 struct LocalServerShutdownTests {
     @Test func aGracefulShutdownFinishesTheRequestUnderWayClosesIdleConnectionsAndRemovesTheSocket() async throws {
         let directory = TemporaryDirectory("local-server")

@@ -5,7 +5,7 @@ import Foundation
 import Glibc
 import Testing
 
-@Suite("the local server: where the socket is", .timeLimit(.minutes(1)))
+@Suite("the local server: where the socket is", .timeLimit(.minutes(3)))
 struct SocketPlacementTests {
     @Test func aMissingFolderIsCreatedAndTheSocketGetsItsModeAndGroup() async throws {
         let directory = TemporaryDirectory("local-server")
@@ -112,7 +112,7 @@ struct SocketPlacementTests {
     }
 }
 
-@Suite("the local socket client: what it refuses", .timeLimit(.minutes(1)))
+@Suite("the local socket client: what it refuses", .timeLimit(.minutes(3)))
 struct LocalSocketClientTests {
     private func refusal(_ path: String) async throws -> HTTPError {
         try await offPool { () throws -> HTTPError in
@@ -172,7 +172,7 @@ struct LocalSocketClientTests {
     }
 }
 
-@Suite("the local socket client: as another account", .timeLimit(.minutes(1)))
+@Suite("the local socket client: as another account", .timeLimit(.minutes(3)))
 struct LocalSocketClientAccountTests {
     @Test(.enabled(if: isRoot, "becoming another account needs root"))
     func aGroupOnlySocketOrFolderIsRefusedWithPermissionDenied() async throws {

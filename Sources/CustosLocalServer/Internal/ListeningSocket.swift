@@ -47,7 +47,7 @@ final class ListeningSocket: Sendable {
         let path = settings.path
         let (folderPath, name) = try split(path)
         let group = try groupID(settings.group, path: path)
-        let folder = try openFolder(folderPath, group: group)
+        let folder = try openFolder(folderPath, group: group, socketMode: settings.mode)
         let fd: Int32
         do throws(LocalServerError) {
             try clearPath(folder: folder, name: name, path: path)
@@ -121,17 +121,21 @@ final class ListeningSocket: Sendable {
         return result.pointee.gr_gid
     }
 
-    /// Opens the socket's folder (O_NOFOLLOW), creating it (0750, the socket's group) if missing.
-    private static func openFolder(_ path: String, group: gid_t) throws(LocalServerError) -> Int32 {
+    /// Opens the socket's folder (O_NOFOLLOW), creating it if missing: the socket's group may enter
+    /// it (0750) when the socket is open to its group, nobody else (0700) when it is not.
+    private static func openFolder(_ path: String, group: gid_t, socketMode: UInt32) throws(LocalServerError)
+        -> Int32
+    {
+        let folderMode: mode_t = socketMode & 0o070 != 0 ? 0o750 : 0o700
         let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
         var fd = Glibc.open(path, flags)
         if fd < 0, errno == ENOENT {
-            guard mkdir(path, 0o750) == 0 || errno == EEXIST else {
+            guard mkdir(path, folderMode) == 0 || errno == EEXIST else {
                 throw LocalServerError.system("mkdir (creating the socket's folder)", path: path, errno: errno)
             }
             fd = Glibc.open(path, flags)
             if fd >= 0 {
-                guard fchown(fd, uid_t.max, group) == 0, fchmod(fd, 0o750) == 0 else {
+                guard fchown(fd, uid_t.max, group) == 0, fchmod(fd, folderMode) == 0 else {
                     let error = errno
                     close(fd)
                     throw LocalServerError.system("fchown/fchmod (the socket's folder)", path: path, errno: error)
