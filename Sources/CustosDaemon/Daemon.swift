@@ -76,7 +76,7 @@ public enum Daemon {
         defer { requestThreads.close() }
         let service = CustodyService(
             vault: vault, tool: tool, policy: configuration.roles, isDaemon: true,
-            logger: Logger(label: "custos.socket"))
+            ownerID: ThisProcess.effectiveUserID, logger: Logger(label: "custos.socket"))
         services.append(
             .init(
                 service: try SocketService.server(

@@ -21,15 +21,20 @@ public struct CustodyService: Sendable {
     public let policy: AccessPolicy?
     /// Whether this is the vault's daemon (it then records verifications: it is the writer).
     public let isDaemon: Bool
+    /// The account that owns the vault (the daemon's): every action is its own to take.
+    public let ownerID: UInt32?
+    /// What the actor's `groups` say when the vault's owner acted.
+    public static let ownerRole = "(the vault's owner)"
     let logger: Logger
     /// One recording call at a time: a call's checks (a hold, a pending request, an approval
     /// already given) and its append are not one transaction, so two at once could both pass.
     private let recording = RecordingGate()
 
     public init(
-        vault: Vault, tool: String, policy: AccessPolicy?, isDaemon: Bool,
+        vault: Vault, tool: String, policy: AccessPolicy?, isDaemon: Bool, ownerID: UInt32? = nil,
         logger: Logger = Logger(label: "custos.service")
     ) {
+        self.ownerID = ownerID
         self.vault = vault
         self.tool = tool
         self.policy = policy
@@ -43,8 +48,14 @@ public struct CustodyService: Sendable {
     public func perform(_ call: ServiceCall, as caller: Caller, progress: (String) -> Void = { _ in }) -> ServiceReply {
         var granting = [String]()
         if let policy {
-            granting = policy.groupsGranting(call.operation.action, among: caller.groups)
-            if granting.isEmpty { return refuse(call, caller: caller, policy: policy) }
+            if caller.uid == ownerID {
+                // The vault's own account (the daemon's): it may write the vault directly anyway,
+                // so its own socket refuses it nothing (a vault of one's own, the service account).
+                granting = [Self.ownerRole]
+            } else {
+                granting = policy.groupsGranting(call.operation.action, among: caller.groups)
+                if granting.isEmpty { return refuse(call, caller: caller, policy: policy) }
+            }
         }
         let arguments = Arguments(call.arguments, operation: call.operation)
         let custody = Custody(
@@ -165,7 +176,8 @@ public struct CustodyService: Sendable {
     // MARK: - Reading
 
     private func node(caller: Caller) -> ServiceReply {
-        let actions = policy?.actions(of: caller.groups) ?? CustodyAction.all
+        let actions =
+            caller.uid == ownerID ? CustodyAction.all : (policy?.actions(of: caller.groups) ?? CustodyAction.all)
         return ServiceReply(
             result: .object([
                 "origin": .string(vault.configuration.origin),

@@ -81,15 +81,32 @@ struct SocketPlacementTests {
         try await server.stop()
     }
 
-    @Test func aFolderWritableByOthersIsRefused() async throws {
+    @Test(
+        .enabled(if: geteuid() == 0, "gives the folder to another account (chown)"),
+        arguments: [(0o777 as mode_t, "others"), (0o770, "its group")])
+    func anotherAccountsFolderWritableByOthersIsRefused(mode: mode_t, by: String) async throws {
         let directory = TemporaryDirectory("local-server")
-        mkdir(directory.file("run"), 0o777)
-        chmod(directory.file("run"), 0o777)
+        mkdir(directory.file("run"), mode)
+        chmod(directory.file("run"), mode)
+        chown(directory.file("run"), 65534, 65534)
         let path = directory.file("run/custos.sock")
         let error = try #require(try await RunningServer.refusal(LocalSocketSettings(path: path)))
         #expect(error.code == .unsafeFolder)
-        #expect(error.description.contains(directory.file("run")) && error.description.contains("writable by others"))
+        #expect(error.description.contains(directory.file("run")) && error.description.contains("writable by \(by)"))
         #expect(fileMode(path) == nil)
+    }
+
+    @Test func ourOwnFolderIsGivenTheSocketsModeWhateverItHad() async throws {
+        let directory = TemporaryDirectory("local-server")
+        mkdir(directory.file("run"), 0o777)
+        chmod(directory.file("run"), 0o777)
+        let server = try await RunningServer.start(LocalSocketSettings(path: directory.file("run/custos.sock")))
+        #expect(fileMode(directory.file("run"))?.mode == 0o750)
+        try await server.stop()
+        let alone = try await RunningServer.start(
+            LocalSocketSettings(path: directory.file("run/custos.sock"), mode: 0o600))
+        #expect(fileMode(directory.file("run"))?.mode == 0o700)
+        try await alone.stop()
     }
 
     @Test func aFolderThatIsASymbolicLinkIsRefused() async throws {

@@ -150,3 +150,22 @@ struct CustodyServiceTests {
         #expect(unknown.failure?.code == .unknownItem && unknown.failure?.httpStatus == 404)
     }
 }
+
+@Suite("the custody service: the vault's own account", .timeLimit(.minutes(2)))
+struct OwnerTests {
+    @Test func theVaultsOwnAccountIsRefusedNothingAndSaysSo() throws {
+        let node = try ServedVault(policy: AccessPolicy(grants: [:]))
+        let owner = CustodyService(
+            vault: node.vault, tool: "custos-tests", policy: .standard, isDaemon: true, ownerID: 1500)
+        let me = ServedVault.caller("examiner", uid: 1500, groups: ["examiner"])
+        let reply = owner.perform(
+            ServiceCall(.hold, ["items": .array([.string(node.item)]), "reason": .string("my own vault")]), as: me)
+        #expect(reply.failure == nil, "\(String(describing: reply.failure))")
+        let entry = try #require(try node.entries().last)
+        #expect(entry.type == .held)
+        #expect(try node.document(of: entry)?["actor"]?["groups"] == .array([.string(CustodyService.ownerRole)]))
+        // Another account with the same groups is refused.
+        let other = ServedVault.caller("other", uid: 1501, groups: ["examiner"])
+        #expect(owner.perform(ServiceCall(.list), as: other).failure?.code == .forbidden)
+    }
+}

@@ -161,11 +161,21 @@ final class ListeningSocket: Sendable {
             close(fd)
             throw LocalServerError.system("fstat", path: path, errno: error)
         }
-        if status.st_mode & S_IWOTH != 0 {
+        if status.st_uid == geteuid() {
+            // Our own folder (systemd's RuntimeDirectory, one left by an earlier start): given the
+            // socket's group and the mode for it, whatever it had.
+            guard fchown(fd, uid_t.max, group) == 0, fchmod(fd, folderMode) == 0 else {
+                let error = errno
+                close(fd)
+                throw LocalServerError.system("fchown/fchmod (the socket's folder)", path: path, errno: error)
+            }
+        } else if status.st_mode & (S_IWOTH | S_IWGRP) != 0 {
+            // Another account's folder that others may write into: anyone of them could put
+            // their own socket in its place.
             close(fd)
             throw LocalServerError(
                 .unsafeFolder, path: path,
-                "the socket's folder is writable by others (mode \(String(status.st_mode & 0o7777, radix: 8))): "
+                "the socket's folder is writable by \(status.st_mode & S_IWOTH != 0 ? "others" : "its group") (mode \(String(status.st_mode & 0o7777, radix: 8))): "
                     + "anyone could put their own socket in its place; use a folder of mode 0750")
         }
         return fd
