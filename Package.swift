@@ -218,7 +218,7 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosTestSupport"]
+            name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosTestSupport"]
         ),
     ]
 )

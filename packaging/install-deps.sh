@@ -8,6 +8,7 @@ packages=(
     libarchive-tools zstd xz-utils hashdeep sqlite3 openssl python3  # verifiers and the test TSA server
     coreutils tar util-linux  # sha256sum, GNU tar, setpriv and mount
     strace gcc  # fault injection in the end-to-end tests (strace inject, a preloaded library)
+    passwd curl  # useradd and groupadd for the tests' accounts; a raw client of the daemon's socket
 )
 
 # `install-deps.sh --list` prints the packages (CI installs them with its own apt-get line).

@@ -1,0 +1,85 @@
+import CustosHTTP
+import CustosTestSupport
+import Foundation
+import Glibc
+import Testing
+
+extension DaemonSuites {
+    /// The daemon's socket under hostile load, through the real daemon: what the local server's
+    /// own tests show for the transport holds for the daemon that serves it.
+    @Suite("custos daemon: its socket under load", .serialized)
+    struct DaemonSocketTests {
+        static func socket(_ node: Node) -> String { node.vault + "/run/custos.sock" }
+
+        static func call(_ socket: String, _ operation: String, _ body: String = "{}") throws -> HTTPResponse {
+            try LocalSocketClient.send(
+                socket: socket, method: "POST", path: "/v1/\(operation)", body: Array(body.utf8), timeout: 60)
+        }
+
+        @Test func aBodyOf100MBIsRefusedAndTheDaemonGoesOn() throws {
+            let node = try Node()
+            let daemon = try RunningDaemon(node)
+            defer { daemon.stop() }
+            let socket = Self.socket(node)
+            #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: socket) })
+            let huge = try node.directory.write("huge.json", [UInt8](repeating: 0x20, count: 100 << 20))
+            let result = try run(
+                "curl", ["-sS", "--unix-socket", socket, "-H", "Content-Type: application/json",
+                         "--data-binary", "@\(huge)", "http://localhost/v1/list"])
+            #expect(result.output.contains("too-large"), "\(result.output) \(result.stderr)")
+            let after = try Self.call(socket, "node")
+            #expect(after.status == 200)
+            #expect(daemon.process.isRunning)
+        }
+
+        @Test func twoHundredClientsAtOnceAreAllAnswered() throws {
+            let node = try Node()
+            #expect(try node.custos(["ingest", try node.directory.write("a.txt", "a")]).status == 0)
+            let daemon = try RunningDaemon(node)
+            defer { daemon.stop() }
+            let socket = Self.socket(node)
+            #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: socket) })
+            let statuses = Statuses()
+            let group = DispatchGroup()
+            for _ in 0..<200 {
+                group.enter()
+                Thread.detachNewThread {
+                    let status = (try? Self.call(socket, "list"))?.status ?? -1
+                    statuses.add(status)
+                    group.leave()
+                }
+            }
+            #expect(group.wait(timeout: .now() + 120) == .success)
+            #expect(statuses.all.count == 200 && statuses.all.allSatisfy { $0 == 200 }, "\(statuses.all.sorted())")
+            #expect(daemon.process.isRunning)
+        }
+
+        @Test func anUnknownOperationOrABadBodyIsNamed() throws {
+            let node = try Node()
+            let daemon = try RunningDaemon(node)
+            defer { daemon.stop() }
+            let socket = Self.socket(node)
+            #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: socket) })
+            let unknown = try Self.call(socket, "format-the-disk")
+            #expect(unknown.status == 404 && String(decoding: unknown.body, as: UTF8.self).contains("no such operation"))
+            let notJSON = try Self.call(socket, "show", "item=1")
+            #expect(notJSON.status == 400 && String(decoding: notJSON.body, as: UTF8.self).contains("JSON object"))
+        }
+    }
+}
+
+/// Statuses gathered from many threads.
+final class Statuses: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values = [Int]()
+    func add(_ value: Int) {
+        lock.lock()
+        values.append(value)
+        lock.unlock()
+    }
+    var all: [Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return values
+    }
+}
