@@ -31,6 +31,11 @@ struct Extract: ParsableCommand {
     }
 
     func run() throws {
+        if case .socket(let socket) = try Gateway.resolve(vault, .acting) {
+            let gateway = Gateway.socket(socket)
+            try runThroughDaemon(gateway, socket: socket)
+            return
+        }
         let vault = try vault.open()
         let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
         var records = [ItemRecord]()
