@@ -29,10 +29,12 @@ enum ExtractionStreaming {
                     let reply = service.extract(call, as: caller) { plan in
                         guard let header = ExtractionHeader(plan) else {
                             throw ServiceFailure(
-                                .faultFound, "item \(plan.record.item): its sealed entry lacks digests; run custos verify")
+                                .faultFound,
+                                "item \(plan.record.item): its sealed entry lacks digests; run custos verify")
                         }
                         answer.give(
-                            LocalResponse(status: 200, contentType: ExtractionWire.contentType, body: .stream(feed.stream)))
+                            LocalResponse(
+                                status: 200, contentType: ExtractionWire.contentType, body: .stream(feed.stream)))
                         let opened = SocketSink(feed: feed)
                         sink = opened
                         try feed.send(ExtractionWire.header(header))

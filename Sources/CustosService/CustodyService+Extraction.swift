@@ -20,7 +20,8 @@ extension CustodyService {
                 "extract: the original's bytes are streamed by the daemon's socket (give plan: true for the names)")
         }
         let session = try custody.session(readOnly: true)
-        let plans = try session.planExtraction(try resolve(try arguments.strings("items"), session: session),
+        let plans = try session.planExtraction(
+            try resolve(try arguments.strings("items"), session: session),
             reason: try arguments.string("reason"))
         return ServiceReply(
             result: .object([
@@ -28,7 +29,8 @@ extension CustodyService {
                     try plans.map { plan in
                         guard let header = ExtractionHeader(plan) else {
                             throw ServiceFailure(
-                                .faultFound, "item \(plan.record.item): its sealed entry lacks digests; run custos verify")
+                                .faultFound,
+                                "item \(plan.record.item): its sealed entry lacks digests; run custos verify")
                         }
                         return header.json
                     })

@@ -114,7 +114,8 @@ public enum ExtractionWire {
 
         public mutating func consume(
             _ input: UnsafeRawBufferPointer, header: (ExtractionHeader) throws -> Void,
-            data: (UnsafeRawBufferPointer) throws -> Void, end: () throws -> Void, trailer: (ServiceReply) throws -> Void
+            data: (UnsafeRawBufferPointer) throws -> Void, end: () throws -> Void,
+            trailer: (ServiceReply) throws -> Void
         ) throws {
             var index = 0
             while index < input.count {
@@ -133,7 +134,9 @@ public enum ExtractionWire {
                         throw Self.fault("a line that is not JSON")
                     }
                     if case .header = state {
-                        guard let parsed = ExtractionHeader(json: value) else { throw Self.fault("a header it cannot read") }
+                        guard let parsed = ExtractionHeader(json: value) else {
+                            throw Self.fault("a header it cannot read")
+                        }
                         state = .length
                         try header(parsed)
                     } else {

@@ -25,7 +25,8 @@ struct ExtractionServiceTests {
         let alice = ServedVault.caller("alice", uid: 1201, groups: ["alice", "evidence"])
         let before = try node.entries().count
         let reply = node.service.perform(
-            ServiceCall(.extract, ["items": .array([.string(node.item)]), "reason": .string("court"), "plan": .bool(true)]),
+            ServiceCall(
+                .extract, ["items": .array([.string(node.item)]), "reason": .string("court"), "plan": .bool(true)]),
             as: alice)
         #expect(reply.failure == nil, "\(String(describing: reply.failure))")
         let plan = try #require(reply.result?["items"]?.arrayValue?.first.flatMap { ExtractionHeader(json: $0) })

@@ -147,7 +147,8 @@ extension Extract {
             return received
         }
         guard let reply = received.reply else {
-            received.problem = (received.problem ?? "item \(plan.item): not extracted")
+            received.problem =
+                (received.problem ?? "item \(plan.item): not extracted")
                 + "; the daemon's stream ended early; see custos history \(plan.item)"
             return received
         }

@@ -52,7 +52,9 @@ struct Extract: ParsableCommand {
             let name = DisplayName.escape(outcome.name)
             switch outcome.result {
             case .ok(let sha256):
-                Output.line("extracted item \(outcome.record.item) as \(name): sha256 \(sha256.hex) (entry \(outcome.entry.sequence))")
+                Output.line(
+                    "extracted item \(outcome.record.item) as \(name): sha256 \(sha256.hex) (entry \(outcome.entry.sequence))"
+                )
                 if let note = outcome.nameNote { Output.line("  note: \(note)") }
             case .failed(let code, let message):
                 failures.append(
