@@ -147,9 +147,10 @@ extension Extract {
             return received
         }
         guard let reply = received.reply else {
+            // Without the trailer, the file is never kept; the daemon records what it sent.
             received.problem =
-                (received.problem ?? "item \(plan.item): not extracted")
-                + "; the daemon's stream ended early; see custos history \(plan.item)"
+                (received.problem ?? "item \(plan.item): not extracted: the daemon's stream ended before its outcome")
+                + "; nothing was kept; see custos history \(plan.item)"
             return received
         }
         let outcome = reply.result
