@@ -105,7 +105,8 @@ final class ServiceNode: @unchecked Sendable {
         chmod(file, 0o644)
         let evidenceFile = directory.file("phone.img")
         original = evidenceBytes == 0
-            ? Array("the seized phone's bytes".utf8) : (0..<evidenceBytes).map { _ in UInt8.random(in: 0...255) }
+            ? Array("the seized phone's bytes".utf8)
+            : [UInt8](FileHandle(forReadingAtPath: "/dev/urandom")!.readData(ofLength: evidenceBytes))
         try Data(original).write(to: URL(fileURLWithPath: evidenceFile))
         chmod(evidenceFile, 0o644)
         let sealed = try runAs(service, binary, ["ingest", "--vault", vault, "--case", "2026-偵-11", evidenceFile])
@@ -325,6 +326,40 @@ extension DaemonSuites {
             let failed = try #require(try node.history(as: alice).last)
             #expect(failed["event"] as? String == "extracted" && failed["actor"] as? String == alice)
             #expect(failed["result"] as? String == "failed", "\(failed)")
+        }
+
+        /// A client that goes away mid-stream: the daemon stops reading, frees its thread, and
+        /// records a failed extraction (`not-delivered`): some bytes left the vault.
+        @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
+        func aClientGoneMidStreamIsRecordedAsNotDelivered() throws {
+            let node = try ServiceNode(evidenceBytes: 32 << 20)
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let script = """
+                import socket, sys
+                body = ('{"folder":{"utf8":"/nowhere"},"item":"%s","reason":"court"}' % sys.argv[2]).encode()
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(sys.argv[1])
+                s.sendall(b"POST /v1/extract HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Type: application/json\\r\\n"
+                          + b"Content-Length: %d\\r\\nConnection: close\\r\\n\\r\\n" % len(body) + body)
+                got = 0
+                while got < (1 << 20):
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    got += len(chunk)
+                print(got)
+                s.close()
+                """
+            let partial = try runAs(alice, "/usr/bin/python3", ["-c", script, node.socket, node.item])
+            #expect(partial.status == 0 && (Int(partial.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1 << 20,
+                "\(partial.output) \(partial.stderr)")
+            var last: [String: Any]?
+            #expect(
+                try waitUntil(timeout: 30) {
+                    last = try node.history(as: alice).last
+                    return last?["event"] as? String == "extracted"
+                }, "\(node.daemon?.log ?? "")")
+            #expect(last?["actor"] as? String == alice && last?["result"] as? String == "failed", "\(String(describing: last))")
+            #expect((last?["facts"] as? [String: Any])?["fault"] as? String == "not-delivered", "\(String(describing: last))")
         }
 
         @Test func aDaemonThatIsNotRunningIsNamedWithHowToStartIt() throws {
