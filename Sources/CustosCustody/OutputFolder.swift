@@ -1,5 +1,6 @@
 import CustosFileSystem
 import CustosFormats
+import CustosLedger
 import CustosOpenSSL
 
 /// A folder that files leave the vault into (`extract`, `timestamp export`, `checkpoint
@@ -14,18 +15,18 @@ import CustosOpenSSL
 /// or others unless sticky (as `/tmp` is). In a folder another account may write into, a file
 /// could be swapped after it was written and checked; such a folder is refused (`.refused`)
 /// before anything is written.
-struct OutputFolder {
+public struct OutputFolder {
     let directory: HeldDirectory
 
     /// A verified file in its temporary, not yet named.
-    struct WrittenFile {
-        var temporary: [UInt8]
+    public struct WrittenFile: Sendable {
+        public var temporary: [UInt8]
         var device: UInt64
         var inode: UInt64
     }
 
     /// Opens `path` (made, mode 0700, when it does not exist) and checks who may change it.
-    init(_ path: RawPath) throws {
+    public init(_ path: RawPath) throws {
         let directory = try HeldDirectory(path, create: true)
         let status = try directory.status()
         let me = ThisProcess.effectiveUserID
@@ -49,13 +50,13 @@ struct OutputFolder {
         self.directory = directory
     }
 
-    var path: RawPath { directory.path }
+    public var path: RawPath { directory.path }
 
     /// The path of `name` in the folder, for messages.
-    func path(of name: [UInt8]) -> RawPath { directory.path(of: name) }
+    public func path(of name: [UInt8]) -> RawPath { directory.path(of: name) }
 
     /// Whether anything of that name is in the folder.
-    func contains(_ name: [UInt8]) -> Bool { directory.contains(name) }
+    public func contains(_ name: [UInt8]) -> Bool { directory.contains(name) }
 
     /// Refuses (`.exists`, nothing written) when one of `names` is taken in the folder.
     func refuseTaken(_ names: [[UInt8]], what: String) throws {
@@ -65,6 +66,31 @@ struct OutputFolder {
         }
     }
 
+    /// Refuses, before anything is written, the names of an extraction (`plans`, as planned by
+    /// `CustodySession.planExtraction` in process or by the daemon): one that is taken in the
+    /// folder (`.exists`), or two items of the same name (`.refused`).
+    public func refuseExtractionNames(_ plans: [(item: String, name: [UInt8])]) throws {
+        var taken = Set<[UInt8]>()
+        for plan in plans {
+            guard !contains(plan.name) else {
+                throw CustodyError(
+                    .exists,
+                    "\(path(of: plan.name)): exists; item \(plan.item) is not extracted over it (nothing was written)")
+            }
+            guard taken.insert(plan.name).inserted else {
+                throw CustodyError(
+                    .refused,
+                    "\(path(of: plan.name)): two of the items given have this name; extract them into separate folders (nothing was written)"
+                )
+            }
+        }
+    }
+
+    /// `refuseExtractionNames` for the plans of `CustodySession.planExtraction`.
+    public func refuseExtractionNames(_ plans: [ExtractionPlan]) throws {
+        try refuseExtractionNames(plans.map { (item: $0.record.item, name: $0.name) })
+    }
+
     /// A new temporary in the folder, `.custos-<label>-<pid>-<random>` (the label short and this
     /// process's: an item id, an index; 16 random hex digits after the pid), for writing: its
     /// descriptor and its name. Finish it with `written`, or remove it with `discard`.
@@ -72,7 +98,7 @@ struct OutputFolder {
     /// The random part is why a leftover never blocks: a crash leaves its temporary behind, and
     /// a later process of the same pid (containers reuse pids) would otherwise find the name
     /// taken. A name taken all the same is passed over for a fresh one.
-    func createTemporary(_ label: String) throws -> (file: FileDescriptor, temporary: [UInt8]) {
+    public func createTemporary(_ label: String) throws -> (file: FileDescriptor, temporary: [UInt8]) {
         var attempt = 0
         while true {
             attempt += 1
@@ -87,7 +113,7 @@ struct OutputFolder {
     }
 
     /// Syncs a temporary written through `file` and returns what `place` checks.
-    func written(_ file: FileDescriptor, temporary: [UInt8]) throws -> WrittenFile {
+    public func written(_ file: FileDescriptor, temporary: [UInt8]) throws -> WrittenFile {
         try file.sync()
         let status = try file.status()
         return WrittenFile(temporary: temporary, device: status.device, inode: status.inode)
@@ -106,12 +132,12 @@ struct OutputFolder {
     }
 
     /// Removes a temporary that will not be placed (its event was not recorded).
-    func discard(_ temporary: [UInt8]) { directory.remove(temporary) }
+    public func discard(_ temporary: [UInt8]) { directory.remove(temporary) }
 
     /// Gives a recorded file its name, without replacing anything, and checks that the file that
     /// took the name is the one written (the temporary could have been swapped); then syncs the
     /// folder. `recorded` says which event recorded it, for the messages.
-    func place(_ written: WrittenFile, as name: [UInt8], recorded: String) throws {
+    public func place(_ written: WrittenFile, as name: [UInt8], recorded: String) throws {
         let kept = directory.path(of: written.temporary)
         do {
             try directory.renameNoReplace(written.temporary, to: name)

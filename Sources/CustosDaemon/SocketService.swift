@@ -59,6 +59,10 @@ enum SocketService {
             arguments = object
         }
         let call = ServiceCall(operation, arguments)
+        if operation == .extract, arguments["plan"]?.boolValue != true {
+            // The original's bytes are streamed (ExtractionStreaming).
+            return await ExtractionStreaming.respond(call, peer: peer, service: service, threads: threads)
+        }
         let result = await threads.run {
             // The names of the caller's account and groups are looked up here, off the event
             // loop (the user database may be remote).

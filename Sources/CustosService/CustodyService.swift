@@ -112,6 +112,7 @@ public struct CustodyService: Sendable {
         case .setRetention: return try setRetention(arguments, custody: custody)
         case .dispose: return try dispose(arguments, custody: custody)
         case .approve: return try approve(arguments, custody: custody)
+        case .extract: return try extractionPlan(arguments, custody: custody)
         default: throw ServiceFailure(.unknownOperation, "\(operation): not served by this version")
         }
     }

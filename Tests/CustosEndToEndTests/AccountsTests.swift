@@ -1,3 +1,5 @@
+import CustosFormats
+import CustosOpenSSL
 import CustosTestSupport
 import Foundation
 import Glibc
@@ -61,8 +63,12 @@ final class ServiceNode: @unchecked Sendable {
     let socket: String
     var daemon: BackgroundProcess?
     var item = ""
+    /// The sealed original's bytes.
+    var original = [UInt8]()
 
-    init(roles: String? = nil) throws {
+    /// `roles` (YAML lines, `EVIDENCE` standing for the socket's group) replaces the default
+    /// policy; `evidenceBytes`, when not 0, makes the sealed original that many random bytes.
+    init(roles: String? = nil, evidenceBytes: Int = 0) throws {
         evidence = try accounts.group("evid")
         // The service account is a member of the socket's group (it gives the socket that group).
         service = try accounts.user("svc", groups: [evidence])
@@ -97,11 +103,15 @@ final class ServiceNode: @unchecked Sendable {
             settle-seconds: 0.3
             checkpoint-seconds: 0.5
             roles:
-            \(roles ?? "  \(evidence): [view, annotate, extract]\n  \(custodians): [hold, dispose]\n  \(approvers): [approve]")
+            \(roles?.replacingOccurrences(of: "EVIDENCE", with: evidence) ?? "  \(evidence): [view, annotate, extract]\n  \(custodians): [hold, dispose]\n  \(approvers): [approve]")
             """
         let file = try directory.write("custos-daemon.yaml", configuration)
         chmod(file, 0o644)
-        let evidenceFile = try directory.write("phone.img", "the seized phone's bytes")
+        let evidenceFile = directory.file("phone.img")
+        original = evidenceBytes == 0
+            ? Array("the seized phone's bytes".utf8)
+            : [UInt8](FileHandle(forReadingAtPath: "/dev/urandom")!.readData(ofLength: evidenceBytes))
+        try Data(original).write(to: URL(fileURLWithPath: evidenceFile))
         chmod(evidenceFile, 0o644)
         let sealed = try runAs(service, binary, ["ingest", "--vault", vault, "--case", "2026-偵-11", evidenceFile])
         #expect(sealed.status == 0, "ingest: \(sealed.stderr)")
@@ -129,6 +139,22 @@ final class ServiceNode: @unchecked Sendable {
         let result = try custos(as: user, ["history", "--json", item])
         #expect(result.status == 0, "history: \(result.stderr)")
         return (try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [[String: Any]]) ?? []
+    }
+
+    /// A new folder of `user`'s own (mode 0700) in the test's folder.
+    func folder(of user: String, _ label: String) -> String {
+        let path = directory.file(label)
+        mkdir(path, 0o700)
+        chown(path, getpwnam(user)!.pointee.pw_uid, getpwnam(user)!.pointee.pw_gid)
+        return path
+    }
+
+    /// The path of the item's archive in the vault.
+    func archivePath() throws -> String {
+        let hash = Hex.encode(original.withUnsafeBytes { MessageDigest.digest(.sha256, $0) })
+        let folder = "\(vault)/objects/\(hash.prefix(2))"
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasPrefix(hash) })
+        return "\(folder)/\(name)"
     }
 
     deinit {
@@ -230,6 +256,123 @@ extension DaemonSuites {
             // verify still proves every entry and knows the item is destroyed.
             let verify = try node.custos(as: bob, ["verify"])
             #expect(verify.status == 0, "\(verify.output) \(verify.stderr)")
+        }
+
+        @Test func aMemberExtractsThroughTheSocketIntoTheirOwnFolder() throws {
+            let node = try ServiceNode(evidenceBytes: 3 << 20 + 12345)
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let out = node.folder(of: alice, "alice-out")
+            let result = try node.custos(
+                as: alice, ["extract", node.item, "-o", out, "--reason", "court order 12", "--examiner", "王小明"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let sealed = Hex.encode(node.original.withUnsafeBytes { MessageDigest.digest(.sha256, $0) })
+            #expect(result.output.contains("extracted item \(node.item) as phone.img: sha256 \(sealed)"), "\(result.output)")
+            // The file is the sealed original, alice's, 0600; nothing else is left in the folder.
+            let file = out + "/phone.img"
+            let summed = try run("sha256sum", [file])
+            #expect(summed.output.hasPrefix(sealed), "\(summed.output)")
+            var status = stat()
+            #expect(stat(file, &status) == 0)
+            #expect(status.st_uid == getpwnam(alice)!.pointee.pw_uid && status.st_mode & 0o7777 == 0o600)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["phone.img"])
+            // Recorded for alice, as the kernel named her, with what the direct path records.
+            let extracted = try #require(try node.history(as: alice).last)
+            #expect(extracted["event"] as? String == "extracted" && extracted["actor"] as? String == alice)
+            #expect(extracted["actorVerifiedBy"] as? String == "kernel" && extracted["result"] as? String == "ok")
+            #expect(extracted["reason"] as? String == "court order 12" && extracted["examiner"] as? String == "王小明")
+            #expect((extracted["facts"] as? [String: Any])?["sha256"] as? String == sealed, "\(extracted)")
+            let text = try node.custos(as: alice, ["history", node.item])
+            #expect(
+                text.output.contains("extracted  by \(alice) [verified by the kernel; role of \(node.evidence)]"),
+                "\(text.output)")
+            // The details document keeps the folder as alice named it, and the name.
+            let entry = try #require(extracted["entry"] as? Int)
+            let shown = try node.custos(as: alice, ["entry", "\(entry)", "--json"])
+            if shown.status == 0 {
+                #expect(shown.output.contains(out) && shown.output.contains("phone.img"), "\(shown.output)")
+            }
+        }
+
+        @Test func anExtractionOutsideTheRoleIsRefusedAndRecorded() throws {
+            let node = try ServiceNode(roles: "  EVIDENCE: [view, annotate]")
+            let carol = try node.accounts.user("carol", groups: [node.evidence])
+            let out = node.folder(of: carol, "carol-out")
+            let result = try node.custos(as: carol, ["extract", node.item, "-o", out, "--reason", "curious"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("may not extract"), "\(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
+            let refused = try #require(try node.history(as: carol).last)
+            #expect(refused["event"] as? String == "refused" && refused["actor"] as? String == carol)
+            #expect((refused["facts"] as? [String: Any])?["action"] as? String == "extract")
+            #expect(refused["actorVerifiedBy"] as? String == "kernel")
+        }
+
+        @Test func anExtractionThroughTheSocketNeverOverwritesAFile() throws {
+            let node = try ServiceNode()
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let out = node.folder(of: alice, "alice-out")
+            let mine = out + "/phone.img"
+            #expect(try runAs(alice, "sh", ["-c", "printf mine > '\(mine)'"]).status == 0)
+            let before = try node.history(as: alice).count
+            let result = try node.custos(as: alice, ["extract", node.item, "-o", out, "--reason", "court"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("exists") && result.stderr.contains("nothing was written"), "\(result.stderr)")
+            #expect(try String(contentsOfFile: mine, encoding: .utf8) == "mine")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["phone.img"])
+            #expect(try node.history(as: alice).count == before, "nothing recorded")
+        }
+
+        @Test func anAlteredArchiveIsNotExtractedThroughTheSocketAndIsRecordedAsFailed() throws {
+            let node = try ServiceNode(evidenceBytes: 2 << 20)
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let archive = try node.archivePath()
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
+            bytes[bytes.count / 2] ^= 0x55
+            try Data(bytes).write(to: URL(fileURLWithPath: archive))
+            let out = node.folder(of: alice, "alice-out")
+            let result = try node.custos(as: alice, ["extract", node.item, "-o", out, "--reason", "court"])
+            #expect(result.status == 1)
+            #expect(
+                result.stderr.contains("item \(node.item): not extracted [")
+                    && result.stderr.contains("recorded as a failed extraction"), "\(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty, "no file, no temporary left")
+            let failed = try #require(try node.history(as: alice).last)
+            #expect(failed["event"] as? String == "extracted" && failed["actor"] as? String == alice)
+            #expect(failed["result"] as? String == "failed", "\(failed)")
+        }
+
+        /// A client that goes away mid-stream: the daemon stops reading, frees its thread, and
+        /// records a failed extraction (`not-delivered`): some bytes left the vault.
+        @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")))
+        func aClientGoneMidStreamIsRecordedAsNotDelivered() throws {
+            let node = try ServiceNode(evidenceBytes: 32 << 20)
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let script = """
+                import socket, sys
+                body = ('{"folder":{"utf8":"/nowhere"},"item":"%s","reason":"court"}' % sys.argv[2]).encode()
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(sys.argv[1])
+                s.sendall(b"POST /v1/extract HTTP/1.1\\r\\nHost: localhost\\r\\nContent-Type: application/json\\r\\n"
+                          + b"Content-Length: %d\\r\\nConnection: close\\r\\n\\r\\n" % len(body) + body)
+                got = 0
+                while got < (1 << 20):
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    got += len(chunk)
+                print(got)
+                s.close()
+                """
+            let partial = try runAs(alice, "/usr/bin/python3", ["-c", script, node.socket, node.item])
+            #expect(partial.status == 0 && (Int(partial.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1 << 20,
+                "\(partial.output) \(partial.stderr)")
+            var last: [String: Any]?
+            #expect(
+                try waitUntil(timeout: 30) {
+                    last = try node.history(as: alice).last
+                    return last?["event"] as? String == "extracted"
+                }, "\(node.daemon?.log ?? "")")
+            #expect(last?["actor"] as? String == alice && last?["result"] as? String == "failed", "\(String(describing: last))")
+            #expect((last?["facts"] as? [String: Any])?["fault"] as? String == "not-delivered", "\(String(describing: last))")
         }
 
         @Test func aDaemonThatIsNotRunningIsNamedWithHowToStartIt() throws {

@@ -16,7 +16,10 @@ struct Extract: ParsableCommand {
             a symbolic link, nor owned by another account, nor writable by group or others without \
             the sticky bit (exit 2): another account could replace the file there once written. Each \
             item gets its own `extracted` entry (its result and SHA-256); the reason, the folder and \
-            the name are kept in the event's details document.
+            the name are kept in the event's details document. On a vault closed to this \
+            account (or with --socket), the daemon reads and re-hashes each original and records \
+            the extraction for this account as the kernel names it; this command writes the bytes \
+            it streams into the folder by the same rules, as this account.
             """)
     @OptionGroup var vault: VaultOptions
     @Argument(help: "Item ids (or unique prefixes), or SHA-256 prefixes.") var items: [String]
@@ -31,6 +34,11 @@ struct Extract: ParsableCommand {
     }
 
     func run() throws {
+        if case .socket(let socket) = try Gateway.resolve(vault, .acting) {
+            let gateway = Gateway.socket(socket)
+            try runThroughDaemon(gateway, socket: socket)
+            return
+        }
         let vault = try vault.open()
         let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
         var records = [ItemRecord]()
@@ -44,7 +52,9 @@ struct Extract: ParsableCommand {
             let name = DisplayName.escape(outcome.name)
             switch outcome.result {
             case .ok(let sha256):
-                Output.line("extracted item \(outcome.record.item) as \(name): sha256 \(sha256.hex) (entry \(outcome.entry.sequence))")
+                Output.line(
+                    "extracted item \(outcome.record.item) as \(name): sha256 \(sha256.hex) (entry \(outcome.entry.sequence))"
+                )
                 if let note = outcome.nameNote { Output.line("  note: \(note)") }
             case .failed(let code, let message):
                 failures.append(
