@@ -14,7 +14,7 @@ extension CustodyService {
     /// or recorded: `{"items": [ExtractionHeader]}`. The client checks the names in its folder
     /// before it asks for any byte.
     func extractionPlan(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
-        guard arguments.bool("plan") == true else {
+        guard try arguments.bool("plan") == true else {
             throw ServiceFailure(
                 .badRequest,
                 "extract: the original's bytes are streamed by the daemon's socket (give plan: true for the names)")
@@ -77,11 +77,12 @@ extension CustodyService {
         let planned = perform(ServiceCall(.extract, planning), as: caller)
         if planned.failure != nil { return planned }
 
-        let granting = policy.map { $0.groupsGranting(.extract, among: caller.groups) } ?? []
-        let custody = Custody(
-            vault: vault, actor: caller.actor(examiner: arguments.optionalString("examiner"), grantingGroups: granting),
-            tool: tool, logger: logger)
+        let granting = grantingGroups(.extract, caller: caller) ?? []
         do {
+            let custody = Custody(
+                vault: vault,
+                actor: caller.actor(examiner: try arguments.optionalString("examiner"), grantingGroups: granting),
+                tool: tool, logger: logger)
             let session = try custody.session()
             guard let plan = try session.planExtraction([try session.resolveItem(item)], reason: reason).first else {
                 throw ServiceFailure(.failed, "extract: nothing planned")

@@ -19,7 +19,7 @@ extension CustodyService {
     /// `case` (one of the two).
     func namedItems(_ arguments: Arguments, session: CustodySession) throws -> [ItemRecord] {
         let items = try arguments.strings("items")
-        let caseID = arguments.optionalString("case")
+        let caseID = try arguments.optionalString("case")
         guard items.isEmpty != (caseID == nil) else {
             throw ServiceFailure(.badRequest, "\(arguments.operation): give items or a case (one of them)")
         }
@@ -45,7 +45,7 @@ extension CustodyService {
         let session = try custody.session()
         let caseID = try arguments.string("case")
         let until = try arguments.string("retainUntil")
-        let event = try session.setRetention(caseID: caseID, until: until, reason: arguments.optionalString("reason"))
+        let event = try session.setRetention(caseID: caseID, until: until, reason: try arguments.optionalString("reason"))
         return recorded(
             event, items: [], session: session,
             extra: ["case": .string(caseID), "retainUntil": .string(until)])
@@ -62,7 +62,7 @@ extension CustodyService {
         }
         let request = try session.requestDisposal(
             records, mode: mode, reason: try arguments.string("reason"),
-            recipient: arguments.optionalString("recipient"))
+            recipient: try arguments.optionalString("recipient"))
         guard let event = request.recorded else {
             throw ServiceFailure(.failed, "dispose: the request was not recorded")
         }
@@ -74,14 +74,15 @@ extension CustodyService {
     func approve(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
         let session = try custody.session()
         let id = try arguments.string("request")
-        if arguments.bool("finish") == true {
+        if try arguments.bool("finish") == true {
             // An approved destruction whose removal did not finish: remove what is left; nothing
             // is recorded (the `disposed` entries are).
             let archives = try session.finishDestruction(request: id)
             return ServiceReply(result: .object(["request": .string(id), "archives": .array(Self.json(archives))]))
         }
         let approval = try session.approveDisposal(request: id)
-        let records = try approval.request.items.map { try session.resolveItem($0) }
+        // Done and recorded: the reply names what it can, never fails for it.
+        let records = approval.request.items.compactMap { try? session.resolveItem($0) }
         let archives = Self.json(approval.archives)
         var reply = recorded(
             approval.event, items: records, session: session,

@@ -29,6 +29,8 @@ public struct CustodyService: Sendable {
     /// One recording call at a time: a call's checks (a hold, a pending request, an approval
     /// already given) and its append are not one transaction, so two at once could both pass.
     private let recording = RecordingGate()
+    /// How many refusals of each account are recorded.
+    private let refusals = RefusalLimiter()
 
     public init(
         vault: Vault, tool: String, policy: AccessPolicy?, isDaemon: Bool, ownerID: UInt32? = nil,
@@ -46,22 +48,24 @@ public struct CustodyService: Sendable {
     /// allow it; otherwise done, with the groups that granted it recorded with the actor.
     /// `progress` hears a long operation's progress (verify), in process only.
     public func perform(_ call: ServiceCall, as caller: Caller, progress: (String) -> Void = { _ in }) -> ServiceReply {
-        var granting = [String]()
-        if let policy {
-            if caller.uid == ownerID {
-                // The vault's own account (the daemon's): it may write the vault directly anyway,
-                // so its own socket refuses it nothing (a vault of one's own, the service account).
-                granting = [Self.ownerRole]
-            } else {
-                granting = policy.groupsGranting(call.operation.action, among: caller.groups)
-                if granting.isEmpty { return refuse(call, caller: caller, policy: policy) }
-            }
+        guard let granting = grantingGroups(call.operation.action, caller: caller) else {
+            return refuse(call, caller: caller)
+        }
+        // Beside a running daemon, the daemon is the vault's only writer: a command on the vault
+        // itself records nothing (it goes through the daemon's socket).
+        if !isDaemon, call.operation.records, call.operation != .verify, vault.daemonIsRunning {
+            return ServiceReply(
+                failure: ServiceFailure(
+                    .refused,
+                    "\(vault.root): a daemon serves this vault and is its only writer; act through its socket (--socket PATH or $CUSTOS_SOCKET, its `socket` setting)"
+                ))
         }
         let arguments = Arguments(call.arguments, operation: call.operation)
-        let custody = Custody(
-            vault: vault, actor: caller.actor(examiner: arguments.optionalString("examiner"), grantingGroups: granting),
-            tool: tool, logger: logger)
         do {
+            let custody = Custody(
+                vault: vault,
+                actor: caller.actor(examiner: try arguments.optionalString("examiner"), grantingGroups: granting),
+                tool: tool, logger: logger)
             // A verification appends only its result, after minutes of reading: not behind the gate.
             if call.operation.records, call.operation != .verify {
                 return try recording.run {
@@ -119,59 +123,82 @@ public struct CustodyService: Sendable {
 
     // MARK: - Refusals
 
+    /// The groups whose role grants `action` to `caller` (the owner's role for the vault's own
+    /// account; none needed without a policy); nil when nothing grants it.
+    func grantingGroups(_ action: CustodyAction, caller: Caller) -> [String]? {
+        guard let policy else { return [] }
+        // The vault's own account (the daemon's): it may write the vault directly anyway, so its
+        // own socket refuses it nothing (a vault of one's own, the service account).
+        if caller.uid == ownerID { return [Self.ownerRole] }
+        let granting = policy.groupsGranting(action, among: caller.groups)
+        return granting.isEmpty ? nil : granting
+    }
+
     /// Refuses a call the caller's role does not allow, and records the attempt: a `refused`
-    /// event about the items it named (those that resolve; the whole vault when none does),
-    /// whose details say the operation, the action and the caller's groups. The refusal stands
-    /// even when recording it fails (the daemon's log says why).
-    private func refuse(_ call: ServiceCall, caller: Caller, policy: AccessPolicy) -> ServiceReply {
+    /// event about the items it named by id (at most 10; the whole vault when it named none, or
+    /// a case), whose details say the operation, the action, what the call named and the
+    /// caller's groups. The caller learns nothing of the vault from it (not which items
+    /// resolved, not the entries, not the policy's groups). At most `RefusalLimiter.perMinute`
+    /// refusals a minute are recorded for one account; beyond, the daemon's log keeps them, so
+    /// nobody can grow the ledger without bound by being refused. The refusal stands even when
+    /// recording it fails.
+    private func refuse(_ call: ServiceCall, caller: Caller) -> ServiceReply {
         let action = call.operation.action
-        let allowed = policy.actions(of: caller.groups)
-        let granting = policy.groups(granting: action)
+        let allowed = policy?.actions(of: caller.groups) ?? []
         let message =
             "refused: account \(caller.account) (uid \(caller.uid)) may not \(action) (\(call.operation)): "
             + (allowed.isEmpty
-                ? "its groups (\(caller.groups.joined(separator: ", "))) grant nothing"
-                : "its groups grant \(allowed.map(\.rawValue).joined(separator: ", "))")
-            + "; the policy grants \(action) to "
-            + (granting.isEmpty ? "no group" : "the group\(granting.count == 1 ? "" : "s") \(granting.joined(separator: ", "))")
-        var notes = [String]()
-        do {
-            let custody = Custody(
-                vault: vault, actor: caller.actor(examiner: nil, grantingGroups: []), tool: tool, logger: logger)
-            let session = try custody.session()
-            let items = refusedItems(call.arguments, session: session)
-            let event = try session.recordEvent(
-                .refused, items: items, facts: ["action": .string(action.rawValue)],
-                details: [
-                    "operation": .string(call.operation.name), "action": .string(action.rawValue),
-                    "callerGroups": .array(caller.groups.map { .string($0) }),
+                ? "no role of its groups allows anything"
+                : "its roles allow \(allowed.map(\.rawValue).joined(separator: ", ")) only")
+            + "; an administrator gives roles in the daemon's `roles` setting"
+        var note: String
+        if refusals.admit(caller.uid) {
+            do {
+                let custody = Custody(
+                    vault: vault, actor: caller.actor(examiner: nil, grantingGroups: []), tool: tool, logger: logger)
+                let session = try custody.session()
+                var named = JSONObject()
+                for key in ["item", "items", "case", "request"] where call.arguments[key] != nil {
+                    named[key] = call.arguments[key]
+                }
+                let namedBytes = CanonicalJSON.encode(.object(named))
+                try session.recordEvent(
+                    .refused, items: refusedItems(call.arguments, session: session),
+                    facts: ["action": .string(action.rawValue)],
+                    details: [
+                        "operation": .string(call.operation.name), "action": .string(action.rawValue),
+                        "callerGroups": .array(caller.groups.map { .string($0) }),
+                        // What the call named, at most 4 KiB of it.
+                        "named": .string(String(decoding: namedBytes.prefix(4096), as: UTF8.self)),
+                    ])
+                note = "the refusal is recorded"
+            } catch {
+                logger.error(
+                    "a refusal could not be recorded", metadata: ["account": "\(caller.account)", "error": "\(error)"])
+                note = "the refusal could not be recorded: \(error)"
+            }
+        } else {
+            logger.warning(
+                "refusal not recorded: too many from this account",
+                metadata: [
+                    "account": "\(caller.account)", "uid": "\(caller.uid)", "operation": "\(call.operation)",
                 ])
-            notes.append("the refusal is recorded as entry \(event.entries.map { "\($0.sequence)" }.joined(separator: ", "))")
-        } catch {
-            logger.error(
-                "a refusal could not be recorded", metadata: ["account": "\(caller.account)", "error": "\(error)"])
-            notes.append("the refusal could not be recorded: \(error)")
+            note = "the refusal is not recorded (more than \(RefusalLimiter.perMinute) a minute from this account); the daemon's log keeps it"
         }
-        return ServiceReply(failure: ServiceFailure(.forbidden, message), notes: notes)
+        return ServiceReply(failure: ServiceFailure(.forbidden, message), notes: [note])
     }
 
-    /// The items a refused call named, as far as they resolve (at most 100); `[""]` (the whole
-    /// vault) when none does.
+    /// The items a refused call named by id or unique prefix (at most 10); `[""]` (the whole
+    /// vault) when it named none that resolves.
     private func refusedItems(_ arguments: JSONObject, session: CustodySession) -> [String] {
         var texts = [String]()
         if let item = arguments["item"]?.stringValue { texts.append(item) }
         for case .string(let item) in arguments["items"]?.arrayValue ?? [] { texts.append(item) }
         var items = [String]()
-        for text in texts.prefix(100) {
-            for record in (try? ItemResolution.items(text, in: session.ledger)) ?? []
-            where !items.contains(record.item) {
-                items.append(record.item)
-            }
+        for text in texts.prefix(10) {
+            if let record = try? session.resolveItem(text), !items.contains(record.item) { items.append(record.item) }
         }
-        if let caseID = arguments["case"]?.stringValue, let records = try? session.ledger.items(caseID: caseID) {
-            for record in records.prefix(100) where !items.contains(record.item) { items.append(record.item) }
-        }
-        return items.isEmpty ? [""] : Array(items.prefix(100))
+        return items.isEmpty ? [""] : items
     }
 
     // MARK: - Reading
@@ -195,7 +222,7 @@ public struct CustodyService: Sendable {
 
     private func list(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
         let session = try custody.session(readOnly: true)
-        let statuses = try session.statuses(caseID: arguments.optionalString("case"))
+        let statuses = try session.statuses(caseID: try arguments.optionalString("case"))
         return ServiceReply(result: .array(statuses.map(\.json)))
     }
 
@@ -213,7 +240,7 @@ public struct CustodyService: Sendable {
     private func history(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
         let session = try custody.session(readOnly: true)
         let items = try arguments.strings("items")
-        let caseID = arguments.optionalString("case")
+        let caseID = try arguments.optionalString("case")
         guard items.isEmpty != (caseID == nil) else {
             throw ServiceFailure(.badRequest, "history: give items or a case (one of them)")
         }
@@ -266,7 +293,7 @@ public struct CustodyService: Sendable {
         }
         var result = report.json.objectValue ?? [:]
         var notes = [String]()
-        if arguments.bool("record") ?? true {
+        if try arguments.bool("record") ?? true {
             if let refusal = custody.verificationRecordingRefusal(report, independentCheck: false, byDaemon: isDaemon) {
                 notes.append("not recorded: \(refusal)")
             } else {
@@ -318,6 +345,28 @@ public struct CustodyService: Sendable {
     }
 }
 
+/// At most `perMinute` recorded refusals a minute for one account.
+/// Sendable: `recent` is read and written under `lock`.
+public final class RefusalLimiter: @unchecked Sendable {
+    public static let perMinute = 20
+    private let lock = NSLock()
+    private var recent = [UInt32: [Double]]()
+
+    func admit(_ uid: UInt32, now: Double = Date().timeIntervalSince1970) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        var times = (recent[uid] ?? []).filter { now - $0 < 60 }
+        guard times.count < Self.perMinute else {
+            recent[uid] = times
+            return false
+        }
+        times.append(now)
+        recent[uid] = times
+        if recent.count > 10_000 { recent = recent.filter { !($0.value.last.map { now - $0 >= 60 } ?? true) } }
+        return true
+    }
+}
+
 /// A lock around the calls that record. Sendable: `lock` guards nothing but the calls' order.
 final class RecordingGate: @unchecked Sendable {
     private let lock = NSLock()
@@ -346,7 +395,12 @@ struct Arguments {
         self.operation = operation
     }
 
-    func optionalString(_ key: String) -> String? { object[key]?.stringValue }
+    /// The text under `key`, nil when absent or null; a value of another type is a bad request.
+    func optionalString(_ key: String) throws -> String? {
+        guard let value = object[key], value != .null else { return nil }
+        guard let text = value.stringValue else { throw ServiceFailure(.badRequest, "\(operation): \(key) must be text") }
+        return text
+    }
 
     func string(_ key: String) throws -> String {
         guard let value = object[key] else { throw ServiceFailure(.badRequest, "\(operation): \(key) is missing") }
@@ -354,10 +408,17 @@ struct Arguments {
         return text
     }
 
+    /// The most texts an array argument may hold (items of one call).
+    static let maximumElements = 1000
+
     func strings(_ key: String) throws -> [String] {
         guard let value = object[key], value != .null else { return [] }
         guard let elements = value.arrayValue else {
             throw ServiceFailure(.badRequest, "\(operation): \(key) must be an array of text")
+        }
+        guard elements.count <= Self.maximumElements else {
+            throw ServiceFailure(
+                .badRequest, "\(operation): \(key) holds \(elements.count) values; at most \(Self.maximumElements) a call")
         }
         return try elements.map { element in
             guard let text = element.stringValue else {
@@ -367,5 +428,12 @@ struct Arguments {
         }
     }
 
-    func bool(_ key: String) -> Bool? { object[key]?.boolValue }
+    /// The flag under `key`, nil when absent or null; a value of another type is a bad request.
+    func bool(_ key: String) throws -> Bool? {
+        guard let value = object[key], value != .null else { return nil }
+        guard let flag = value.boolValue else {
+            throw ServiceFailure(.badRequest, "\(operation): \(key) must be true or false")
+        }
+        return flag
+    }
 }

@@ -99,10 +99,11 @@ public struct ServiceFailure: Error, Sendable, CustomStringConvertible {
         .object(["code": .string(code.rawValue), "message": .string(message), "exit": .integer(Int64(exitCode))])
     }
 
+    /// Reads an error as the service writes it. Its exit status is 1 for `fault-found` and 2
+    /// otherwise, whatever the reply says (a reply cannot make a failure exit 0).
     public init?(json: JSONValue?) {
         guard let code = json?["code"]?.stringValue, let message = json?["message"]?.stringValue else { return nil }
-        let exit = json?["exit"]?.integerValue.map { Int32(clamping: $0) }
-        self.init(Code(rawValue: code), message, exitCode: exit)
+        self.init(Code(rawValue: code), message)
     }
 }
 
@@ -138,6 +139,10 @@ public struct ServiceReply: Sendable {
         }
         result = object["result"]
         failure = ServiceFailure(json: object["error"])
+        if failure == nil, let message = object["error"]?.stringValue {
+            // The transport's own refusals (busy, too large, no credentials): `{"error": text, "code": …}`.
+            failure = ServiceFailure(ServiceFailure.Code(rawValue: object["code"]?.stringValue ?? "failed"), message)
+        }
         if object["error"] != nil, failure == nil {
             throw ServiceFailure(.failed, "the daemon's reply holds an error that cannot be read")
         }

@@ -65,7 +65,7 @@ enum Gateway {
             guard let value = try? CanonicalJSON.parse(response.body) else {
                 throw CLIError(
                     message: "\(path): the daemon's reply (HTTP \(response.status)) is not JSON: "
-                        + String(decoding: response.body.prefix(200), as: UTF8.self))
+                        + DisplayName.escape(Array(response.body.prefix(200))))
             }
             do {
                 return try ServiceReply(json: value)

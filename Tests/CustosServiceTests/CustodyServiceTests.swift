@@ -89,7 +89,10 @@ struct CustodyServiceTests {
         let failure = try #require(reply.failure)
         #expect(failure.code == .forbidden && failure.exitCode == 2 && failure.httpStatus == 403)
         #expect(failure.message.contains("bob") && failure.message.contains("may not annotate"), "\(failure)")
-        #expect(failure.message.contains("grant view") && failure.message.contains("no group"), "\(failure)")
+        #expect(failure.message.contains("allow view only"), "\(failure)")
+        // The refused caller learns nothing of the vault: not the entries, not who may.
+        #expect(reply.notes == ["the refusal is recorded"])
+        #expect(!failure.message.contains("viewers"))
         let entries = try node.entries()
         #expect(entries.count == before + 1)
         let refused = try #require(entries.last)
@@ -108,7 +111,7 @@ struct CustodyServiceTests {
         let eve = ServedVault.caller("eve", uid: 1203, groups: ["eve", "users"])
         let reply = node.service.perform(ServiceCall(.list), as: eve)
         #expect(reply.result == nil && reply.failure?.code == .forbidden)
-        #expect(reply.failure?.message.contains("grant nothing") == true, "\(String(describing: reply.failure))")
+        #expect(reply.failure?.message.contains("allows anything") == true, "\(String(describing: reply.failure))")
         let refused = try #require(try node.entries().last)
         #expect(refused.type == .refused && refused.item == "" && refused.details["action"]?.stringValue == "view")
     }
@@ -167,5 +170,73 @@ struct OwnerTests {
         // Another account with the same groups is refused.
         let other = ServedVault.caller("other", uid: 1501, groups: ["examiner"])
         #expect(owner.perform(ServiceCall(.list), as: other).failure?.code == .forbidden)
+    }
+}
+
+@Suite("the custody service: what it refuses", .timeLimit(.minutes(2)))
+struct ServiceRefusalTests {
+    @Test func refusalsAreRecordedAtMostTwentyAMinutePerAccount() throws {
+        let node = try ServedVault(policy: AccessPolicy(grants: [:]))
+        let mallory = ServedVault.caller("mallory", uid: 1666, groups: ["users"])
+        let before = try node.entries().count
+        var notes = [String]()
+        for _ in 0..<25 {
+            let reply = node.service.perform(
+                ServiceCall(.hold, ["items": .array([.string(node.item)]), "reason": .string("flood")]), as: mallory)
+            #expect(reply.failure?.code == .forbidden)
+            notes += reply.notes
+        }
+        #expect(try node.entries().count == before + RefusalLimiter.perMinute)
+        #expect(notes.filter { $0.contains("not recorded") }.count == 25 - RefusalLimiter.perMinute)
+        // Another account is not held back by mallory's.
+        let eve = ServedVault.caller("eve", uid: 1667, groups: ["users"])
+        _ = node.service.perform(ServiceCall(.list), as: eve)
+        #expect(try node.entries().count == before + RefusalLimiter.perMinute + 1)
+    }
+
+    @Test func aRefusalNamesAtMostTenItemsAndNeverExpandsACase() throws {
+        let node = try ServedVault(policy: AccessPolicy(grants: [:]))
+        let mallory = ServedVault.caller("mallory", uid: 1666, groups: ["users"])
+        let before = try node.entries().count
+        _ = node.service.perform(ServiceCall(.hold, ["case": .string("C-7"), "reason": .string("x")]), as: mallory)
+        let entries = try node.entries()
+        #expect(entries.count == before + 1 && entries.last?.item == "", "a case is not expanded into its items")
+        #expect(try node.document(of: entries.last!)?["named"]?.stringValue?.contains("C-7") == true)
+    }
+
+    @Test func argumentsOfTheWrongTypeAreRefusedNotIgnored() throws {
+        let node = try ServedVault()
+        let alice = ServedVault.caller("alice", uid: 1201, groups: ["evidence"])
+        let reply = node.service.perform(
+            ServiceCall(.verify, ["record": .string("false")]), as: alice)
+        #expect(reply.failure?.code == .badRequest && reply.failure?.message.contains("record must be true or false") == true)
+        let list = node.service.perform(ServiceCall(.list, ["case": .integer(5)]), as: alice)
+        #expect(list.failure?.code == .badRequest, "a case of the wrong type must not list the whole vault")
+        let many = node.service.perform(
+            ServiceCall(.history, ["items": .array(Array(repeating: .string("0"), count: 1001))]), as: alice)
+        #expect(many.failure?.code == .badRequest && many.failure?.message.contains("at most 1000") == true)
+    }
+
+    @Test func besideARunningDaemonACommandOnTheVaultRecordsNothing() throws {
+        let node = try ServedVault()
+        let lock = try node.vault.lockDaemon()
+        let direct = CustodyService(vault: node.vault, tool: "custos-tests", policy: nil, isDaemon: false)
+        let before = try node.entries().count
+        let reply = direct.perform(
+            ServiceCall(.hold, ["items": .array([.string(node.item)]), "reason": .string("beside the daemon")]),
+            as: .thisProcess)
+        #expect(reply.failure?.code == .refused && reply.failure?.message.contains("only writer") == true)
+        #expect(try node.entries().count == before)
+        // Reading is fine.
+        #expect(direct.perform(ServiceCall(.list), as: .thisProcess).failure == nil)
+        withExtendedLifetime(lock) {}
+    }
+
+    @Test func aReplyCannotMakeAFailureExitZero() throws {
+        let reply = try ServiceReply(
+            json: .object(["error": .object(["code": .string("forbidden"), "message": .string("no"), "exit": .integer(0)])]))
+        #expect(reply.failure?.exitCode == 2)
+        let transport = try ServiceReply(json: .object(["error": .string("busy: try again"), "code": .string("busy")]))
+        #expect(transport.failure?.message == "busy: try again" && transport.failure?.exitCode == 2)
     }
 }
