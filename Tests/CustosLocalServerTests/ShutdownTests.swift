@@ -18,7 +18,7 @@ struct LocalServerShutdownTests {
         try await testGracefulShutdown { trigger in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.run() }
-                try #require(try await offPool { waitUntil(timeout: 20) { connects(path) } })
+                try #require(try await offPool { waitUntil(timeout: 120) { connects(path) } })
                 let idle = try await offPool { () throws -> RawSocket in
                     let socket = try RawSocket(path)
                     socket.send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
