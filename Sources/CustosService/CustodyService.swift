@@ -25,6 +25,9 @@ public struct CustodyService: Sendable {
     /// One recording call at a time: a call's checks (a hold, a pending request, an approval
     /// already given) and its append are not one transaction, so two at once could both pass.
     private let recording = RecordingGate()
+    /// The daemon's read-only ledger connections, kept open from one call to the next; nil in
+    /// process (one call, one connection).
+    private let readers: ReadingConnections?
 
     public init(
         vault: Vault, tool: String, policy: AccessPolicy?, isDaemon: Bool,
@@ -35,6 +38,18 @@ public struct CustodyService: Sendable {
         self.policy = policy
         self.isDaemon = isDaemon
         self.logger = logger
+        self.readers = isDaemon ? ReadingConnections(keeping: 16) : nil
+    }
+
+    /// Runs `body` on a read-only session: the daemon's on a connection kept from an earlier
+    /// call when one is idle (else a new one, kept after), in process on a new one. A call that
+    /// throws drops its connection rather than keep it.
+    private func reading<T>(_ custody: Custody, _ body: (CustodySession) throws -> T) throws -> T {
+        guard let readers else { return try body(try custody.session(readOnly: true)) }
+        let ledger = try readers.take() ?? vault.openLedger(readOnly: true)
+        let result = try body(try custody.session(on: ledger))
+        readers.keep(ledger)
+        return result
     }
 
     /// Performs `call` for `caller`: refused (and recorded) when the caller's role does not
@@ -121,7 +136,8 @@ public struct CustodyService: Sendable {
                 ? "its groups (\(caller.groups.joined(separator: ", "))) grant nothing"
                 : "its groups grant \(allowed.map(\.rawValue).joined(separator: ", "))")
             + "; the policy grants \(action) to "
-            + (granting.isEmpty ? "no group" : "the group\(granting.count == 1 ? "" : "s") \(granting.joined(separator: ", "))")
+            + (granting.isEmpty
+                ? "no group" : "the group\(granting.count == 1 ? "" : "s") \(granting.joined(separator: ", "))")
         var notes = [String]()
         do {
             let custody = Custody(
@@ -134,7 +150,8 @@ public struct CustodyService: Sendable {
                     "operation": .string(call.operation.name), "action": .string(action.rawValue),
                     "callerGroups": .array(caller.groups.map { .string($0) }),
                 ])
-            notes.append("the refusal is recorded as entry \(event.entries.map { "\($0.sequence)" }.joined(separator: ", "))")
+            notes.append(
+                "the refusal is recorded as entry \(event.entries.map { "\($0.sequence)" }.joined(separator: ", "))")
         } catch {
             logger.error(
                 "a refusal could not be recorded", metadata: ["account": "\(caller.account)", "error": "\(error)"])
@@ -181,15 +198,16 @@ public struct CustodyService: Sendable {
     }
 
     private func list(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
-        let session = try custody.session(readOnly: true)
-        let statuses = try session.statuses(caseID: arguments.optionalString("case"))
+        let statuses = try reading(custody) { session in try session.statuses(caseID: arguments.optionalString("case"))
+        }
         return ServiceReply(result: .array(statuses.map(\.json)))
     }
 
     private func show(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
-        let session = try custody.session(readOnly: true)
-        let records = try ItemResolution.items(try arguments.string("item"), in: session.ledger)
-        let shown = try records.map { try session.details(of: $0) }
+        let shown = try reading(custody) { session in
+            let records = try ItemResolution.items(try arguments.string("item"), in: session.ledger)
+            return try records.map { try session.details(of: $0) }
+        }
         let faults = shown.compactMap { item in item.manifest.fault.map { "item \(item.record.item): \($0)" } }
         return ServiceReply(
             result: .array(shown.map(\.json)),
@@ -198,24 +216,25 @@ public struct CustodyService: Sendable {
     }
 
     private func history(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
-        let session = try custody.session(readOnly: true)
         let items = try arguments.strings("items")
         let caseID = arguments.optionalString("case")
         guard items.isEmpty != (caseID == nil) else {
             throw ServiceFailure(.badRequest, "history: give items or a case (one of them)")
         }
-        var records = [ItemRecord]()
-        if let caseID {
-            records = try session.items(ofCase: caseID)
-        } else {
-            for text in items {
-                for record in try ItemResolution.items(text, in: session.ledger)
-                where !records.contains(where: { $0.item == record.item }) {
-                    records.append(record)
+        let histories = try reading(custody) { session in
+            var records = [ItemRecord]()
+            if let caseID {
+                records = try session.items(ofCase: caseID)
+            } else {
+                for text in items {
+                    for record in try ItemResolution.items(text, in: session.ledger)
+                    where !records.contains(where: { $0.item == record.item }) {
+                        records.append(record)
+                    }
                 }
             }
+            return try records.map { try session.history(of: $0) }
         }
-        let histories = try records.map { try session.history(of: $0) }
         let faults = histories.flatMap { history in
             history.faults.map { event in
                 "item \(history.record.item): entry \(event.sequence): "
@@ -272,7 +291,8 @@ public struct CustodyService: Sendable {
         }
         return ServiceReply(
             result: .object(result),
-            failure: report.passed ? nil : ServiceFailure(.faultFound, "verification FAILED: \(report.faults.count) faults"),
+            failure: report.passed
+                ? nil : ServiceFailure(.faultFound, "verification FAILED: \(report.faults.count) faults"),
             notes: notes)
     }
 
@@ -302,6 +322,29 @@ public struct CustodyService: Sendable {
                 exitCode: 2)
         }
         return ServiceReply(result: .object(result), failure: failure)
+    }
+}
+
+/// Read-only ledger connections kept open between the daemon's calls: opening one (the file, its
+/// schema read, every statement prepared anew) cost about as much as a `show` itself. A kept
+/// connection holds no snapshot between calls (its statements are reset after each use, its
+/// read transactions ended), so each call reads the ledger as committed when it reads, as a new
+/// connection would. One call uses a connection at a time. Sendable: `idle` is behind `lock`, and
+/// a connection is in it or in the hands of one call, never both.
+final class ReadingConnections: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle = [Ledger]()
+    /// The most kept idle; more (calls at once beyond it) are closed after their call.
+    private let keeping: Int
+
+    init(keeping: Int) { self.keeping = keeping }
+
+    /// An idle connection, or nil.
+    func take() -> Ledger? { lock.withLock { idle.popLast() } }
+
+    /// Keeps a connection whose call has ended, for the next.
+    func keep(_ ledger: Ledger) {
+        lock.withLock { if idle.count < keeping { idle.append(ledger) } }
     }
 }
 
@@ -337,7 +380,9 @@ struct Arguments {
 
     func string(_ key: String) throws -> String {
         guard let value = object[key] else { throw ServiceFailure(.badRequest, "\(operation): \(key) is missing") }
-        guard let text = value.stringValue else { throw ServiceFailure(.badRequest, "\(operation): \(key) must be text") }
+        guard let text = value.stringValue else {
+            throw ServiceFailure(.badRequest, "\(operation): \(key) must be text")
+        }
         return text
     }
 
