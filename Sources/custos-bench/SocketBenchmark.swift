@@ -19,6 +19,7 @@ func socketBenchmark() throws {
     shell("rm -rf '\(dir)' && mkdir -p '\(dir)'")
     defer { shell("rm -rf '\(dir)'") }
     let files = options.filesGiven ?? 2_000
+    let pairs = options.runsGiven ?? 3
     print(
         "== socket benchmark in \(dir) (\(fileSystemType(dir))), \(ProcessInfo.processInfo.activeProcessorCount) cores")
 
@@ -74,7 +75,7 @@ func socketBenchmark() throws {
 
     // Sealing under load: pairs of bursts, alone and loaded, the order alternating pair by pair.
     var ratios = [Double]()
-    for pair in 0..<options.runs {
+    for pair in 0..<pairs {
         var rates = [Bool: Double]()
         var served = ""
         for loaded in pair % 2 == 0 ? [false, true] : [true, false] {

@@ -19,6 +19,8 @@ struct Options {
     var command = "all"
     var sizeMiB = 2048
     var runs = 5
+    /// `--runs` as given (the socket benchmark makes 3 pairs by default).
+    var runsGiven: Int?
     var directory =
         FileManager.default.fileExists(atPath: "/dev/shm")
         ? "/dev/shm/custos-bench" : NSTemporaryDirectory() + "/custos-bench"
@@ -53,7 +55,9 @@ struct Options {
             let value = rest.popFirst() ?? ""
             switch flag {
             case "--size-mib": sizeMiB = Int(value) ?? sizeMiB
-            case "--runs": runs = Int(value) ?? runs
+            case "--runs":
+                runs = Int(value) ?? runs
+                runsGiven = runs
             case "--dir": directory = value
             case "--entries": entries = Int(value) ?? entries
             case "--proof-entries": proofEntries = Int(value) ?? proofEntries
