@@ -1,3 +1,4 @@
+import CustosFileSystem
 import CustosFormats
 import CustosLocalServer
 import CustosService
@@ -80,6 +81,9 @@ final class RequestThreads: Sendable {
         for index in 0..<count {
             let jobs = self.jobs
             let thread = Thread {
+                // People's calls yield the CPU to sealing: a burst keeps its pace while they are
+                // answered (Linux nices threads one by one; an idle node answers as fast).
+                ThisProcess.lowerThisThreadPriority(toNice: 10)
                 while true {
                     if let job = jobs.pop(timeout: 60) {
                         job()
