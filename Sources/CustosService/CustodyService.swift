@@ -198,8 +198,8 @@ public struct CustodyService: Sendable {
     }
 
     private func list(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
-        let statuses = try reading(custody) { session in try session.statuses(caseID: arguments.optionalString("case"))
-        }
+        let caseID = arguments.optionalString("case")
+        let statuses = try reading(custody) { session in try session.statuses(caseID: caseID) }
         return ServiceReply(result: .array(statuses.map(\.json)))
     }
 
