@@ -82,8 +82,11 @@ final class RequestThreads: Sendable {
             let jobs = self.jobs
             let thread = Thread {
                 // People's calls yield the CPU to sealing: a burst keeps its pace while they are
-                // answered (Linux nices threads one by one; an idle node answers as fast).
-                ThisProcess.lowerThisThreadPriority(toNice: 10)
+                // answered (Linux nices threads one by one; an idle node answers as fast). Nice 19:
+                // at 10, 50 clients asking still slowed a burst by 10-16 % on 2 cores; at 19 by
+                // nothing measurable, the calls answered meanwhile at about the same rate, their
+                // slowest later (Docs/Performance.md, issue 11).
+                ThisProcess.lowerThisThreadPriority(toNice: 19)
                 while true {
                     if let job = jobs.pop(timeout: 60) {
                         job()
