@@ -144,7 +144,7 @@ let package = Package(
             name: "custos-bench",
             dependencies: [
                 "COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosLedgerSQLite",
-                "CustosTestSupport",
+                "CustosHTTP", "CustosTestSupport",
             ]
         ),
 

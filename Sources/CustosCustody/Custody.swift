@@ -47,6 +47,12 @@ public struct Custody: Sendable {
     public func session(readOnly: Bool = false, cacheKiB: Int = 65536) throws -> CustodySession {
         try CustodySession(custody: self, ledger: try vault.openLedger(readOnly: readOnly, cacheKiB: cacheKiB))
     }
+
+    /// A session over a ledger connection the caller keeps between sessions (the daemon's
+    /// read-only connections, reused from call to call).
+    public func session(on ledger: Ledger) throws -> CustodySession {
+        try CustodySession(custody: self, ledger: ledger)
+    }
 }
 
 /// How the account that acted is known: from the kernel (the peer credentials of the daemon's

@@ -3,6 +3,7 @@ import CustosFormats
 import CustosLedger
 import CustosOpenSSL
 import CustosVault
+import Synchronization
 
 /// An item's manifest as kept in the vault's `manifests/`: trusted only when its bytes hash to
 /// the SHA-256 that the item's ledger entry recorded.
@@ -65,12 +66,38 @@ public struct ItemDetails {
         stamps = try ledger.stamps(of: record.item)
         infos = stamps.map { stamp in
             (try? ledger.stampToken(at: stamp.entry.sequence)).flatMap { $0 }.flatMap {
-                try? TimeStampVerifier.info(response: $0)
+                TimeStampInfos.shared.info(response: $0)
             }
         }
         let stampedBy = Set(stamps.map(\.record.source))
         awaiting = Vault.awaitedTimeStampSources(expected: vault.expectedTimeStampSources, stampedBy: stampedBy)
         events = try ledger.entries(about: record.item).filter { $0.type != .sealed && $0.type != .timestamped }
+    }
+}
+
+/// What time stamp tokens say (`TimeStampVerifier.info`), kept by the SHA-256 of their bytes: the
+/// same bytes always say the same, and reading a token again (OpenSSL decodes every certificate
+/// it carries) cost a fifth of a daemon's `show`, whose calls read the same tokens over and over.
+/// At most `capacity` are kept (then all are dropped and read again). Only what a token says is
+/// kept, never whether it verifies: `verify` checks every token itself.
+final class TimeStampInfos: Sendable {
+    static let shared = TimeStampInfos(capacity: 8192)
+
+    private let capacity: Int
+    private let kept = Mutex([Hash: TimeStampInfo]())
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// What the token `der` (a DER TimeStampResp) says; nil when it cannot be read.
+    func info(response der: [UInt8]) -> TimeStampInfo? {
+        let key = OpenSSLSHA256().sha256(der)
+        if let known = kept.withLock({ $0[key] }) { return known }
+        guard let info = try? TimeStampVerifier.info(response: der) else { return nil }
+        kept.withLock { kept in
+            if kept.count >= capacity { kept.removeAll() }
+            kept[key] = info
+        }
+        return info
     }
 }
 

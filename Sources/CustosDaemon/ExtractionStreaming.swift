@@ -19,7 +19,8 @@ enum ExtractionStreaming {
     static func respond(
         _ call: ServiceCall, peer: PeerCredentials, service: CustodyService, threads: RequestThreads
     ) async -> LocalResponse {
-        await withCheckedContinuation { (continuation: CheckedContinuation<LocalResponse, Never>) in
+        guard threads.waiting < RequestThreads.maximumWaiting else { return SocketService.busy() }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<LocalResponse, Never>) in
             let answer = Answer(continuation)
             Task {
                 await threads.run {

@@ -31,6 +31,9 @@ public struct CustodyService: Sendable {
     private let recording = RecordingGate()
     /// How many refusals of each account are recorded.
     private let refusals = RefusalLimiter()
+    /// The daemon's read-only ledger connections, kept open from one call to the next; nil in
+    /// process (one call, one connection).
+    private let readers: ReadingConnections?
 
     public init(
         vault: Vault, tool: String, policy: AccessPolicy?, isDaemon: Bool, ownerID: UInt32? = nil,
@@ -42,6 +45,18 @@ public struct CustodyService: Sendable {
         self.policy = policy
         self.isDaemon = isDaemon
         self.logger = logger
+        self.readers = isDaemon ? ReadingConnections(keeping: 16) : nil
+    }
+
+    /// Runs `body` on a read-only session: the daemon's on a connection kept from an earlier
+    /// call when one is idle (else a new one, kept after), in process on a new one. A call that
+    /// throws drops its connection rather than keep it.
+    private func reading<T>(_ custody: Custody, _ body: (CustodySession) throws -> T) throws -> T {
+        guard let readers else { return try body(try custody.session(readOnly: true)) }
+        let ledger = try readers.take() ?? vault.openLedger(readOnly: true)
+        let result = try body(try custody.session(on: ledger))
+        readers.keep(ledger)
+        return result
     }
 
     /// Performs `call` for `caller`: refused (and recorded) when the caller's role does not
@@ -221,15 +236,16 @@ public struct CustodyService: Sendable {
     }
 
     private func list(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
-        let session = try custody.session(readOnly: true)
-        let statuses = try session.statuses(caseID: try arguments.optionalString("case"))
+        let caseID = try arguments.optionalString("case")
+        let statuses = try reading(custody) { session in try session.statuses(caseID: caseID) }
         return ServiceReply(result: .array(statuses.map(\.json)))
     }
 
     private func show(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
-        let session = try custody.session(readOnly: true)
+        let shown = try reading(custody) { session in
         let records = try ItemResolution.items(try arguments.string("item"), in: session.ledger)
-        let shown = try records.map { try session.details(of: $0) }
+            return try records.map { try session.details(of: $0) }
+        }
         let faults = shown.compactMap { item in item.manifest.fault.map { "item \(item.record.item): \($0)" } }
         return ServiceReply(
             result: .array(shown.map(\.json)),
@@ -238,12 +254,12 @@ public struct CustodyService: Sendable {
     }
 
     private func history(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
-        let session = try custody.session(readOnly: true)
         let items = try arguments.strings("items")
         let caseID = try arguments.optionalString("case")
         guard items.isEmpty != (caseID == nil) else {
             throw ServiceFailure(.badRequest, "history: give items or a case (one of them)")
         }
+        let histories = try reading(custody) { session in
         var records = [ItemRecord]()
         if let caseID {
             records = try session.items(ofCase: caseID)
@@ -255,7 +271,8 @@ public struct CustodyService: Sendable {
                 }
             }
         }
-        let histories = try records.map { try session.history(of: $0) }
+            return try records.map { try session.history(of: $0) }
+        }
         let faults = histories.flatMap { history in
             history.faults.map { event in
                 "item \(history.record.item): entry \(event.sequence): "
@@ -312,7 +329,8 @@ public struct CustodyService: Sendable {
         }
         return ServiceReply(
             result: .object(result),
-            failure: report.passed ? nil : ServiceFailure(.faultFound, "verification FAILED: \(report.faults.count) faults"),
+            failure: report.passed
+                ? nil : ServiceFailure(.faultFound, "verification FAILED: \(report.faults.count) faults"),
             notes: notes)
     }
 
@@ -367,6 +385,29 @@ public final class RefusalLimiter: @unchecked Sendable {
     }
 }
 
+/// Read-only ledger connections kept open between the daemon's calls: opening one (the file, its
+/// schema read, every statement prepared anew) cost about as much as a `show` itself. A kept
+/// connection holds no snapshot between calls (its statements are reset after each use, its
+/// read transactions ended), so each call reads the ledger as committed when it reads, as a new
+/// connection would. One call uses a connection at a time. Sendable: `idle` is behind `lock`, and
+/// a connection is in it or in the hands of one call, never both.
+final class ReadingConnections: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle = [Ledger]()
+    /// The most kept idle; more (calls at once beyond it) are closed after their call.
+    private let keeping: Int
+
+    init(keeping: Int) { self.keeping = keeping }
+
+    /// An idle connection, or nil.
+    func take() -> Ledger? { lock.withLock { idle.popLast() } }
+
+    /// Keeps a connection whose call has ended, for the next.
+    func keep(_ ledger: Ledger) {
+        lock.withLock { if idle.count < keeping { idle.append(ledger) } }
+    }
+}
+
 /// A lock around the calls that record. Sendable: `lock` guards nothing but the calls' order.
 final class RecordingGate: @unchecked Sendable {
     private let lock = NSLock()
@@ -404,7 +445,9 @@ struct Arguments {
 
     func string(_ key: String) throws -> String {
         guard let value = object[key] else { throw ServiceFailure(.badRequest, "\(operation): \(key) is missing") }
-        guard let text = value.stringValue else { throw ServiceFailure(.badRequest, "\(operation): \(key) must be text") }
+        guard let text = value.stringValue else {
+            throw ServiceFailure(.badRequest, "\(operation): \(key) must be text")
+        }
         return text
     }
 

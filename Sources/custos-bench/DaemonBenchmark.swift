@@ -74,14 +74,7 @@ func daemonBenchmark() throws {
         }
         let staging = "\(vault)/staging/B"
         shell("mkdir -p '\(staging)'")
-        let content = [UInt8](repeating: 0, count: 4096)
-        for index in 0..<options.files {
-            var bytes = content
-            withUnsafeBytes(of: index) { bytes.replaceSubrange(0..<8, with: $0) }  // Distinct contents.
-            let fd = open("\(staging)/f\(index)", O_WRONLY | O_CREAT | O_EXCL, 0o644)
-            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            close(fd)
-        }
+        writeBurst(into: staging, count: options.files)
         shell("sync")
         let daemon = try DaemonProcess(vault: vault, settle: options.settleSeconds)
         let ledger = try LedgerCounter(vault: vault)

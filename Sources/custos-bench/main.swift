@@ -5,6 +5,7 @@
 //   .build/release/custos-bench seal   [--size-mib 2048] [--runs 5] [--dir /dev/shm/custos-bench] [--data random|mix]
 //   .build/release/custos-bench ledger [--entries 100000] [--proof-entries 1000000]
 //   .build/release/custos-bench daemon [--files 10000] [--settle 0.5] [--disk-dir DIR] [--runs 3]
+//   .build/release/custos-bench socket [--items 1000] [--requests 2000] [--files 2000] [--runs 3] [--dir DIR] [--disk-dir DIR]
 //   .build/release/custos-bench versus --baseline-custos OLD [--size-mib 2048] [--files 10000] [--runs 3]
 import CustosFormats
 import CustosLedger
@@ -18,6 +19,8 @@ struct Options {
     var command = "all"
     var sizeMiB = 2048
     var runs = 5
+    /// `--runs` as given (the socket benchmark makes 3 pairs by default).
+    var runsGiven: Int?
     var directory =
         FileManager.default.fileExists(atPath: "/dev/shm")
         ? "/dev/shm/custos-bench" : NSTemporaryDirectory() + "/custos-bench"
@@ -27,12 +30,18 @@ struct Options {
     var onlyAppend = false
     /// The daemon benchmark: files in the burst, settle time, a folder on the real disk.
     var files = 10_000
+    /// `--files` as given (the socket benchmark's burst is smaller by default).
+    var filesGiven: Int?
     var settleSeconds = 0.5
     var diskDirectory = "/var/tmp/custos-bench-daemon"
+    var diskDirectoryGiven = false
     var latencySamples = 15
     var largeRuns = 3
     /// The seal benchmark's data: `random`, or `mix` (80 % log-like text, 20 % random blocks).
     var data = "random"
+    /// The socket benchmark: the vault's items, and the requests timed of each operation.
+    var items = 1_000
+    var requests = 2_000
     /// `versus`: an earlier build of `custos` to measure this one against.
     var baselineCustos = ""
 
@@ -46,18 +55,26 @@ struct Options {
             let value = rest.popFirst() ?? ""
             switch flag {
             case "--size-mib": sizeMiB = Int(value) ?? sizeMiB
-            case "--runs": runs = Int(value) ?? runs
+            case "--runs":
+                runs = Int(value) ?? runs
+                runsGiven = runs
             case "--dir": directory = value
             case "--entries": entries = Int(value) ?? entries
             case "--proof-entries": proofEntries = Int(value) ?? proofEntries
             case "--only-append": onlyAppend = value == "yes"
-            case "--files": files = Int(value) ?? files
+            case "--files":
+                files = Int(value) ?? files
+                filesGiven = files
             case "--settle": settleSeconds = Double(value) ?? settleSeconds
-            case "--disk-dir": diskDirectory = value
+            case "--disk-dir":
+                diskDirectory = value
+                diskDirectoryGiven = true
             case "--latency-samples": latencySamples = Int(value) ?? latencySamples
             case "--large-runs": largeRuns = Int(value) ?? largeRuns
             case "--data": data = value
             case "--baseline-custos": baselineCustos = value
+            case "--items": items = Int(value) ?? items
+            case "--requests": requests = Int(value) ?? requests
             default: fatalError("unknown option \(flag)")
             }
         }
@@ -284,8 +301,9 @@ case "ledger": try ledgerBenchmark()
 case "daemon": try daemonBenchmark()
 case "stamp": try stampBenchmark()
 case "versus": try versusBenchmark()
+case "socket": try socketBenchmark()
 case "all":
     try ledgerBenchmark()
     sealBenchmark()
-default: fatalError("unknown benchmark \(options.command); use seal, ledger, daemon or all")
+default: fatalError("unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket or all")
 }

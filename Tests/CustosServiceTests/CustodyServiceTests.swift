@@ -80,6 +80,38 @@ struct CustodyServiceTests {
         #expect(events.first?["actorVerifiedBy"]?.stringValue == "process", "the seal was recorded by its own process")
     }
 
+    @Test func theDaemonsKeptReadingConnectionsSeeWhatWasRecordedSince() throws {
+        let node = try ServedVault()
+        let alice = ServedVault.caller("alice", uid: 1201, groups: ["alice", "evidence"])
+        func events() -> [JSONValue] {
+            let reply = node.service.perform(ServiceCall(.history, ["items": .array([.string(node.item)])]), as: alice)
+            #expect(reply.failure == nil, "\(String(describing: reply.failure))")
+            return reply.result?["items"]?.arrayValue?.first?["events"]?.arrayValue ?? []
+        }
+        func listed() -> Int {
+            node.service.perform(ServiceCall(.list, [:]), as: alice).result?.arrayValue?.count ?? 0
+        }
+        // Read calls leave their connections kept; what is recorded after, on other
+        // connections, is seen by the next.
+        let before = events().count
+        #expect(before >= 1 && listed() == 1)
+        let annotated = node.service.perform(
+            ServiceCall(.annotate, ["item": .string(node.item), "note": .string("seen again")]), as: alice)
+        #expect(annotated.failure == nil || annotated.failure?.code == .uncovered)
+        let after = events()
+        #expect(after.count == before + 1 && after.last?["event"]?.stringValue == "annotated", "\(after)")
+        let file = try node.directory.write("second.img", Array("more seized bytes".utf8))
+        let second = try Custody(vault: node.vault, actor: .current(), tool: "custos-tests").session()
+            .seal(SealRequest(path: RawPath(file), caseID: "C-8")).sealed.item
+        #expect(listed() == 2)
+        let shown = node.service.perform(ServiceCall(.show, ["item": .string(second)]), as: alice)
+        let item = try #require(shown.result?.arrayValue?.first, "\(String(describing: shown.failure))")
+        #expect(item["item"]?["item"]?.stringValue == second)
+        #expect(item["timestamps"]?.arrayValue?.isEmpty == false, "stamped by the node's TSA")
+        // Shown again (its tokens' facts kept): the same answer.
+        #expect(node.service.perform(ServiceCall(.show, ["item": .string(second)]), as: alice).result == shown.result)
+    }
+
     @Test func anActionOutsideTheRoleIsRefusedAndRecorded() throws {
         let node = try ServedVault(policy: AccessPolicy(grants: ["viewers": [.view]]))
         let bob = ServedVault.caller("bob", uid: 1202, groups: ["bob", "viewers"])
@@ -148,7 +180,8 @@ struct CustodyServiceTests {
         let missing = node.service.perform(ServiceCall(.annotate, ["item": .string(node.item)]), as: alice)
         #expect(missing.failure?.code == .badRequest && missing.failure?.message.contains("note is missing") == true)
         let wrongType = node.service.perform(ServiceCall(.show, ["item": .integer(7)]), as: alice)
-        #expect(wrongType.failure?.code == .badRequest && wrongType.failure?.message.contains("item must be text") == true)
+        #expect(
+            wrongType.failure?.code == .badRequest && wrongType.failure?.message.contains("item must be text") == true)
         let unknown = node.service.perform(ServiceCall(.show, ["item": .string("ffff0000")]), as: alice)
         #expect(unknown.failure?.code == .unknownItem && unknown.failure?.httpStatus == 404)
     }
