@@ -87,7 +87,9 @@ let package = Package(
         // RFC 3161's HTTP transport, the checks of every token (OpenSSL's TS calls stay in CustosOpenSSL).
         .target(
             name: "CustosTimeStamping",
-            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosFileSystem", "CustosLedger", "CustosVault"]
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosFileSystem", "CustosLedger", "CustosVault",
+            ]
         ),
         .target(
             name: "CustosSealing",
@@ -148,34 +150,44 @@ let package = Package(
             ]
         ),
 
-        .target(name: "CustosTestSupport", dependencies: ["COpenSSL", "CustosOpenSSL"], path: "Tests/CustosTestSupport"),
+        .target(
+            name: "CustosTestSupport", dependencies: ["COpenSSL", "CustosOpenSSL"], path: "Tests/CustosTestSupport"),
         // The vectors are part of the tests: a missing file fails them (Tests/CustosFormatsTests/Vectors/README.md).
         .testTarget(
             name: "CustosFormatsTests", dependencies: ["CustosFormats", "CustosOpenSSL"], resources: [.copy("Vectors")]),
         .testTarget(
             name: "CustosTimeStampingTests",
-            dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosTimeStamping", "CustosTestSupport"]
+            dependencies: [
+                "COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosTimeStamping", "CustosTestSupport",
+            ]
         ),
         .testTarget(
-            name: "CustosOpenSSLTests", dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosTestSupport"]),
+            name: "CustosOpenSSLTests",
+            dependencies: ["COpenSSL", "CustosFormats", "CustosOpenSSL", "CustosTestSupport"]),
         .testTarget(
             name: "CustosLedgerTests",
             dependencies: [
-                "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosLedgerSQLite", "CustosTestSupport",
+                "CustosFormats", "CustosOpenSSL", "CustosSQLite", "CustosLedger", "CustosLedgerSQLite",
+                "CustosTestSupport",
             ]
         ),
         .testTarget(
             name: "CustosSealingTests",
             dependencies: [
-                "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing", "CustosTestSupport",
+                "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
+                "CustosTestSupport",
             ]
         ),
         .testTarget(
             name: "CustosVaultTests",
-            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosTestSupport"]
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
+                "CustosTestSupport",
+            ]
         ),
         .testTarget(name: "CustosArchiveTests", dependencies: ["CustosArchive", "CustosFormats", "CustosTestSupport"]),
-        .testTarget(name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
+        .testTarget(
+            name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
         .testTarget(name: "CustosHTTPTests", dependencies: ["CustosHTTP", "CustosTestSupport"]),
         .testTarget(
             name: "CustosLocalServerTests",
@@ -218,7 +230,8 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "CustosEndToEndTests", dependencies: ["CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosTestSupport"]
+            name: "CustosEndToEndTests",
+            dependencies: ["CustosFormats", "CustosOpenSSL", "CustosHTTP", "CustosTestSupport"]
         ),
     ]
 )

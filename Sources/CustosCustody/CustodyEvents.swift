@@ -130,7 +130,8 @@ extension CustodySession {
         let path = vault.objects.describe(.details(hash))
         let bytes: [UInt8]
         do { bytes = try vault.objects.read(.details(hash)) } catch {
-            throw CustodyError(.missing, "\(path): the details document of entry \(entry.sequence) is missing", cause: error)
+            throw CustodyError(
+                .missing, "\(path): the details document of entry \(entry.sequence) is missing", cause: error)
         }
         guard OpenSSLSHA256().sha256(bytes) == hash, let object = try? CanonicalJSON.parse(bytes).objectValue else {
             throw CustodyError(.altered, "\(path): the details document of entry \(entry.sequence) was altered")

@@ -44,7 +44,8 @@ public enum Daemon {
 
         let outcomes = BlockingQueue<(RawPath, SealOutcome)>()
         let pipeline = SealingPipeline(
-            custody: custody, layout: layout, configuration: configuration, logger: logger, outcomes: outcomes, vaultSync: vaultSync, inboxSync: inboxSync)
+            custody: custody, layout: layout, configuration: configuration, logger: logger, outcomes: outcomes,
+            vaultSync: vaultSync, inboxSync: inboxSync)
         let watcher = InboxWatcher(
             layout: layout, configuration: configuration, pipeline: pipeline, outcomes: outcomes,
             node: vault.configuration.origin, logger: logger)
@@ -52,7 +53,8 @@ public enum Daemon {
             custody: custody, interval: configuration.checkpointSeconds, logger: logger,
             storageFailed: { pipeline.fail($0) })
         let externalStamper = ExternalStamper(
-            custody: custody, authorities: start.authorities, configuration: configuration, logger: logger, storageFailed: { pipeline.fail($0) })
+            custody: custody, authorities: start.authorities, configuration: configuration, logger: logger,
+            storageFailed: { pipeline.fail($0) })
 
         // Shut down in reverse order: the watcher first, then the pipeline, then the external
         // authorities' stamper, the checkpointer last (its last checkpoint covers all they recorded).

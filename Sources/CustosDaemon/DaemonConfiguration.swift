@@ -310,7 +310,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 }
             }
             if resolved == resolvedVault {
-                throw refuse("\(name) (\(path)) must not be the vault itself (\(vault)): the vault would be sealed away")
+                throw refuse(
+                    "\(name) (\(path)) must not be the vault itself (\(vault)): the vault would be sealed away")
             }
             if resolvedVault.isInside(resolved) {
                 throw refuse("\(name) (\(path)) must not hold the vault (\(vault)): the vault would be sealed away")

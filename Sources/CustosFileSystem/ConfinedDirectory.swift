@@ -35,7 +35,8 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
             if errno == ELOOP || errno == ENOTDIR, let status = try? FileSystem.linkStatus(root),
                 status.mode & S_IFMT == S_IFLNK
             {
-                throw FileSystemError(.symlink, path: root.description, message: "is a symbolic link; refused, not followed")
+                throw FileSystemError(
+                    .symlink, path: root.description, message: "is a symbolic link; refused, not followed")
             }
             throw FileSystemError.syscall("open", path: root.description)
         }
@@ -195,11 +196,14 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
             }
             guard found == (expected.device, expected.inode) else {
                 throw FileSystemError(
-                    .changedWhileReading, path: path(from).description, message: "is no longer the file that was sealed")
+                    .changedWhileReading, path: path(from).description, message: "is no longer the file that was sealed"
+                )
             }
         }
         let result = RawPath(bytes: sourceName).withCString { source in
-            RawPath(bytes: targetName).withCString { custos_renameat_noreplace(sourceFolder.fd, source, targetFolder.fd, $0) }
+            RawPath(bytes: targetName).withCString {
+                custos_renameat_noreplace(sourceFolder.fd, source, targetFolder.fd, $0)
+            }
         }
         guard result == 0 else { throw FileSystemError.syscall("rename", path: shown) }
         if let expected, let moved = identity(targetFolder, targetName), moved != (expected.device, expected.inode) {
@@ -213,7 +217,8 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
                 .changedWhileReading, path: path(from).description,
                 message: putBack == 0
                     ? "was swapped for another file while it was moved; put back"
-                    : "was swapped for another file while it was moved, and could not be put back: it is at \(destination.path(to)) (\(String(cString: strerror(errno))))")
+                    : "was swapped for another file while it was moved, and could not be put back: it is at \(destination.path(to)) (\(String(cString: strerror(errno))))"
+            )
         }
     }
 
@@ -235,7 +240,9 @@ public struct ConfinedDirectory: Sendable, CustomStringConvertible {
             }
         }
         let result = RawPath(bytes: name).withCString { unlinkat(folder.fd, $0, 0) }
-        if result != 0 && errno != ENOENT { throw FileSystemError.syscall("unlink", path: path(components).description) }
+        if result != 0 && errno != ENOENT {
+            throw FileSystemError.syscall("unlink", path: path(components).description)
+        }
     }
 
     /// Sets the mode of the file `components` (never through a link, nor of a link). Fails with

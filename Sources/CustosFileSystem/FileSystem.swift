@@ -46,11 +46,14 @@ public enum FileSystem {
     }
 
     /// The opened file must be the regular file looked at (same device and inode).
-    static func confirmOpened(_ descriptor: FileDescriptor, as before: FileStatus) throws -> (FileDescriptor, FileStatus) {
+    static func confirmOpened(_ descriptor: FileDescriptor, as before: FileStatus) throws -> (
+        FileDescriptor, FileStatus
+    ) {
         let status = try descriptor.status()
         guard status.isRegularFile, status.device == before.device, status.inode == before.inode else {
             throw FileSystemError(
-                .changedWhileReading, path: descriptor.path.description, message: "was replaced while it was being opened")
+                .changedWhileReading, path: descriptor.path.description,
+                message: "was replaced while it was being opened")
         }
         return (descriptor, status)
     }
@@ -181,7 +184,8 @@ public enum FileSystem {
     }
 
     private static func writeWhole(_ bytes: [UInt8], to path: RawPath, mode: mode_t, durable: Bool) throws {
-        let temporary = path.parent.appending(component: Array(".tmp-\(ThisProcess.temporaryTag)-".utf8) + path.lastComponent)
+        let temporary = path.parent.appending(
+            component: Array(".tmp-\(ThisProcess.temporaryTag)-".utf8) + path.lastComponent)
         do {
             let fd = try createExclusive(temporary, mode: mode)
             try fd.write(bytes)

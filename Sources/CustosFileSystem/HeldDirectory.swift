@@ -1,5 +1,5 @@
-import CustosFormats
 import CLinux
+import CustosFormats
 import Glibc
 
 /// A folder held by a descriptor opened with `O_DIRECTORY | O_NOFOLLOW`: every file in it is
@@ -25,7 +25,8 @@ public final class HeldDirectory {
                         .symlink, path: path.description, message: "is a symbolic link; refused, not followed")
                 }
                 if !status.isDirectory {
-                    throw FileSystemError(.notRegularFile, path: path.description, message: "is a \(status.kind), not a folder")
+                    throw FileSystemError(
+                        .notRegularFile, path: path.description, message: "is a \(status.kind), not a folder")
                 }
             }
             throw FileSystemError.syscall("open", path: path.description, errno: code)

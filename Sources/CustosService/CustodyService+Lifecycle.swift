@@ -45,7 +45,8 @@ extension CustodyService {
         let session = try custody.session()
         let caseID = try arguments.string("case")
         let until = try arguments.string("retainUntil")
-        let event = try session.setRetention(caseID: caseID, until: until, reason: try arguments.optionalString("reason"))
+        let event = try session.setRetention(
+            caseID: caseID, until: until, reason: try arguments.optionalString("reason"))
         return recorded(
             event, items: [], session: session,
             extra: ["case": .string(caseID), "retainUntil": .string(until)])
@@ -58,7 +59,8 @@ extension CustodyService {
         guard let mode = DisposalMode(rawValue: modeText) else {
             throw ServiceFailure(
                 .badRequest,
-                "dispose: mode must be \(DisposalMode.allCases.map(\.rawValue).joined(separator: " or ")), not \"\(modeText)\"")
+                "dispose: mode must be \(DisposalMode.allCases.map(\.rawValue).joined(separator: " or ")), not \"\(modeText)\""
+            )
         }
         let request = try session.requestDisposal(
             records, mode: mode, reason: try arguments.string("reason"),

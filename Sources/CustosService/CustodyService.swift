@@ -198,7 +198,8 @@ public struct CustodyService: Sendable {
                 metadata: [
                     "account": "\(caller.account)", "uid": "\(caller.uid)", "operation": "\(call.operation)",
                 ])
-            note = "the refusal is not recorded (more than \(RefusalLimiter.perMinute) a minute from this account); the daemon's log keeps it"
+            note =
+                "the refusal is not recorded (more than \(RefusalLimiter.perMinute) a minute from this account); the daemon's log keeps it"
         }
         return ServiceReply(failure: ServiceFailure(.forbidden, message), notes: [note])
     }
@@ -243,7 +244,7 @@ public struct CustodyService: Sendable {
 
     private func show(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
         let shown = try reading(custody) { session in
-        let records = try ItemResolution.items(try arguments.string("item"), in: session.ledger)
+            let records = try ItemResolution.items(try arguments.string("item"), in: session.ledger)
             return try records.map { try session.details(of: $0) }
         }
         let faults = shown.compactMap { item in item.manifest.fault.map { "item \(item.record.item): \($0)" } }
@@ -260,17 +261,17 @@ public struct CustodyService: Sendable {
             throw ServiceFailure(.badRequest, "history: give items or a case (one of them)")
         }
         let histories = try reading(custody) { session in
-        var records = [ItemRecord]()
-        if let caseID {
-            records = try session.items(ofCase: caseID)
-        } else {
-            for text in items {
-                for record in try ItemResolution.items(text, in: session.ledger)
-                where !records.contains(where: { $0.item == record.item }) {
-                    records.append(record)
+            var records = [ItemRecord]()
+            if let caseID {
+                records = try session.items(ofCase: caseID)
+            } else {
+                for text in items {
+                    for record in try ItemResolution.items(text, in: session.ledger)
+                    where !records.contains(where: { $0.item == record.item }) {
+                        records.append(record)
+                    }
                 }
             }
-        }
             return try records.map { try session.history(of: $0) }
         }
         let faults = histories.flatMap { history in
@@ -439,7 +440,9 @@ struct Arguments {
     /// The text under `key`, nil when absent or null; a value of another type is a bad request.
     func optionalString(_ key: String) throws -> String? {
         guard let value = object[key], value != .null else { return nil }
-        guard let text = value.stringValue else { throw ServiceFailure(.badRequest, "\(operation): \(key) must be text") }
+        guard let text = value.stringValue else {
+            throw ServiceFailure(.badRequest, "\(operation): \(key) must be text")
+        }
         return text
     }
 
@@ -461,7 +464,8 @@ struct Arguments {
         }
         guard elements.count <= Self.maximumElements else {
             throw ServiceFailure(
-                .badRequest, "\(operation): \(key) holds \(elements.count) values; at most \(Self.maximumElements) a call")
+                .badRequest,
+                "\(operation): \(key) holds \(elements.count) values; at most \(Self.maximumElements) a call")
         }
         return try elements.map { element in
             guard let text = element.stringValue else {

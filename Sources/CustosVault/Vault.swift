@@ -168,20 +168,23 @@ public struct Vault: Sendable {
     /// Refuses a link, or a file of the wrong kind, at `path`, where the vault keeps a folder or
     /// a regular file; a missing part is not refused.
     static func checkPart(_ path: RawPath, isFolder: Bool) throws {
-            let status: FileStatus?
-            do { status = try FileSystem.linkStatus(path) } catch {
-                throw VaultError(.badLayout, "\(path): cannot be examined", cause: error)
-            }
-            guard let status else { return }
-            if status.isSymbolicLink {
-                throw VaultError(
-                    .badLayout, "\(path): is a symbolic link where the vault keeps a \(isFolder ? "folder" : "file"); refused, not followed")
-            }
-            if isFolder != status.isDirectory || (!isFolder && !status.isRegularFile) {
-                throw VaultError(
-                    .badLayout, "\(path): is a \(status.kind) where the vault keeps a \(isFolder ? "folder" : "regular file")")
-            }
+        let status: FileStatus?
+        do { status = try FileSystem.linkStatus(path) } catch {
+            throw VaultError(.badLayout, "\(path): cannot be examined", cause: error)
         }
+        guard let status else { return }
+        if status.isSymbolicLink {
+            throw VaultError(
+                .badLayout,
+                "\(path): is a symbolic link where the vault keeps a \(isFolder ? "folder" : "file"); refused, not followed"
+            )
+        }
+        if isFolder != status.isDirectory || (!isFolder && !status.isRegularFile) {
+            throw VaultError(
+                .badLayout,
+                "\(path): is a \(status.kind) where the vault keeps a \(isFolder ? "folder" : "regular file")")
+        }
+    }
 
     private static func describe(_ error: any Error) -> String {
         switch error {

@@ -70,7 +70,7 @@ struct Custos: AsyncParsableCommand {
             finish(error.exitCode)
         } catch let error as ExitCode {
             finish(error.rawValue)
-        } catch where exitCode(for: error) == .success {
+        } catch  where exitCode(for: error) == .success {
             // `custos help COMMAND` and `custos COMMAND --help` are parsed into ArgumentParser's
             // help command, whose run() throws the help request.
             Output.line(fullMessage(for: error))

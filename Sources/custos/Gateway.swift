@@ -33,7 +33,8 @@ enum Gateway {
         if FileSystem.exists(path.appending("custos.json")) && FileSystem.mayRead(path.appending("custos.json")) {
             let own = vaultSocket(path)
             if kind == .acting, FileSystem.isSocket(own) { return .socket(own.description) }
-            return .inProcess(CustodyService(vault: try options.open(), tool: toolVersion, policy: nil, isDaemon: false))
+            return .inProcess(
+                CustodyService(vault: try options.open(), tool: toolVersion, policy: nil, isDaemon: false))
         }
         // A vault that exists but cannot be read, or none given and none here: the daemon's.
         if FileSystem.exists(path) || (!options.vaultGiven && FileSystem.exists(RawPath(defaultSocket))) {

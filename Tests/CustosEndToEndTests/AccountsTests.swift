@@ -108,7 +108,8 @@ final class ServiceNode: @unchecked Sendable {
         let file = try directory.write("custos-daemon.yaml", configuration)
         chmod(file, 0o644)
         let evidenceFile = directory.file("phone.img")
-        original = evidenceBytes == 0
+        original =
+            evidenceBytes == 0
             ? Array("the seized phone's bytes".utf8)
             : [UInt8](FileHandle(forReadingAtPath: "/dev/urandom")!.readData(ofLength: evidenceBytes))
         try Data(original).write(to: URL(fileURLWithPath: evidenceFile))
@@ -153,7 +154,8 @@ final class ServiceNode: @unchecked Sendable {
     func archivePath() throws -> String {
         let hash = Hex.encode(original.withUnsafeBytes { MessageDigest.digest(.sha256, $0) })
         let folder = "\(vault)/objects/\(hash.prefix(2))"
-        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasPrefix(hash) })
+        let name = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: folder).first { $0.hasPrefix(hash) })
         return "\(folder)/\(name)"
     }
 
@@ -266,7 +268,9 @@ extension DaemonSuites {
                 as: alice, ["extract", node.item, "-o", out, "--reason", "court order 12", "--examiner", "王小明"])
             #expect(result.status == 0, "\(result.stderr)")
             let sealed = Hex.encode(node.original.withUnsafeBytes { MessageDigest.digest(.sha256, $0) })
-            #expect(result.output.contains("extracted item \(node.item) as phone.img: sha256 \(sealed)"), "\(result.output)")
+            #expect(
+                result.output.contains("extracted item \(node.item) as phone.img: sha256 \(sealed)"), "\(result.output)"
+            )
             // The file is the sealed original, alice's, 0600; nothing else is left in the folder.
             let file = out + "/phone.img"
             let summed = try run("sha256sum", [file])
@@ -316,7 +320,8 @@ extension DaemonSuites {
             let before = try node.history(as: alice).count
             let result = try node.custos(as: alice, ["extract", node.item, "-o", out, "--reason", "court"])
             #expect(result.status == 2)
-            #expect(result.stderr.contains("exists") && result.stderr.contains("nothing was written"), "\(result.stderr)")
+            #expect(
+                result.stderr.contains("exists") && result.stderr.contains("nothing was written"), "\(result.stderr)")
             #expect(try String(contentsOfFile: mine, encoding: .utf8) == "mine")
             #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["phone.img"])
             #expect(try node.history(as: alice).count == before, "nothing recorded")
@@ -363,7 +368,9 @@ extension DaemonSuites {
                 s.close()
                 """
             let partial = try runAs(alice, "/usr/bin/python3", ["-c", script, node.socket, node.item])
-            #expect(partial.status == 0 && (Int(partial.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1 << 20,
+            #expect(
+                partial.status == 0
+                    && (Int(partial.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 1 << 20,
                 "\(partial.output) \(partial.stderr)")
             var last: [String: Any]?
             #expect(
@@ -371,8 +378,12 @@ extension DaemonSuites {
                     last = try node.history(as: alice).last
                     return last?["event"] as? String == "extracted"
                 }, "\(node.daemon?.log ?? "")")
-            #expect(last?["actor"] as? String == alice && last?["result"] as? String == "failed", "\(String(describing: last))")
-            #expect((last?["facts"] as? [String: Any])?["fault"] as? String == "not-delivered", "\(String(describing: last))")
+            #expect(
+                last?["actor"] as? String == alice && last?["result"] as? String == "failed",
+                "\(String(describing: last))")
+            #expect(
+                (last?["facts"] as? [String: Any])?["fault"] as? String == "not-delivered",
+                "\(String(describing: last))")
         }
 
         @Test func aDaemonThatIsNotRunningIsNamedWithHowToStartIt() throws {

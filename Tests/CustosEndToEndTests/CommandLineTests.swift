@@ -18,7 +18,10 @@ struct HelpTests {
     @Test(arguments: commands)
     func everyCommandShowsItsHelp(command: [String]) throws {
         let usage = "USAGE: " + (["custos"] + command).joined(separator: " ")
-        for form in [command + ["--help"], command + ["-h"], ["help"] + command, ["--vault", "/nonexistent"] + command + ["--help"]] {
+        for form in [
+            command + ["--help"], command + ["-h"], ["help"] + command,
+            ["--vault", "/nonexistent"] + command + ["--help"],
+        ] {
             let result = try run(custosBinary, form)
             #expect(result.status == 0, "custos \(form.joined(separator: " ")): \(result.stderr)")
             #expect(result.output.contains(usage), "custos \(form.joined(separator: " ")): \(result.output)")
@@ -62,8 +65,10 @@ struct HelpTests {
     }
 
     /// A usage error says what was wrong and where the help is, and that help works.
-    @Test(arguments: [["list", "--bogus"], ["bogus"], ["entry"], ["consistency", "--from", "x", "--to", "1"],
-        ["timestamp", "export"]])
+    @Test(arguments: [
+        ["list", "--bogus"], ["bogus"], ["entry"], ["consistency", "--from", "x", "--to", "1"],
+        ["timestamp", "export"],
+    ])
     func aUsageErrorPointsToAHelpThatWorks(arguments: [String]) throws {
         let result = try run(custosBinary, arguments)
         #expect(result.status == 2)
@@ -89,7 +94,11 @@ struct HelpTests {
         #expect(key.status == 0 && key.output.hasPrefix("e2e.example.tw/evidence+"))
         // A nested command too; and the environment is not needed.
         let export = try run(
-            custosBinary, ["--vault", node.vault, "timestamp", "export", "a", "-o", node.directory.file("out"), "--reason", "a test"],
+            custosBinary,
+            [
+                "--vault", node.vault, "timestamp", "export", "a", "-o", node.directory.file("out"), "--reason",
+                "a test",
+            ],
             environment: ["CUSTOS_VAULT": "/nonexistent"])
         #expect(export.status == 2)  // "a" matches no item id…
         #expect(export.stderr.contains("no item matches"))  // …but the vault was found.
@@ -126,7 +135,8 @@ struct FullOutputTests {
         // The vault after the command name, as every release of custos takes it.
         let named = command.map { $0 == "ITEM" ? item : $0 }
         let arguments =
-            named[0].hasPrefix("-") || named[0] == "help" ? named : [named[0], "--vault", node.vault] + named.dropFirst()
+            named[0].hasPrefix("-") || named[0] == "help"
+            ? named : [named[0], "--vault", node.vault] + named.dropFirst()
         // The same command to a pipe works, and writes something.
         let piped = try run(custosBinary, arguments)
         #expect(piped.status == 0 && !piped.stdout.isEmpty, "\(piped.stderr)")
@@ -146,7 +156,8 @@ struct FullOutputTests {
         // A good ingest with its log line (CUSTOS_LOG_LEVEL=info) lost: sealed, and the loss is an error.
         let file = try node.directory.write("b.txt", "logged to /dev/full\n")
         let sealed = try run(
-            "timeout", ["60", "sh", "-c", "exec \"$0\" \"$@\" 2>/dev/full", custosBinary, "ingest", "--vault", node.vault, file],
+            "timeout",
+            ["60", "sh", "-c", "exec \"$0\" \"$@\" 2>/dev/full", custosBinary, "ingest", "--vault", node.vault, file],
             environment: ["SWIFT_BACKTRACE": "enable=no", "CUSTOS_LOG_LEVEL": "info"])
         #expect(sealed.status == 2, "status \(sealed.status)")
         #expect(sealed.output.contains("sealed "))

@@ -31,9 +31,12 @@ struct CustodyEventsTests {
 
     @Test func annotateRecordsTheNoteInItsDetailsDocumentOnly() throws {
         let (node, item, _) = try Self.sealedNode()
-        let result = try node.custos(["annotate", String(item.prefix(14)), "--note", "bag 3, seal intact", "--examiner", "Chen"])
+        let result = try node.custos([
+            "annotate", String(item.prefix(14)), "--note", "bag 3, seal intact", "--examiner", "Chen",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.output.contains("annotated item \(item)") && result.output.contains("entry 2"), "\(result.output)")
+        #expect(
+            result.output.contains("annotated item \(item)") && result.output.contains("entry 2"), "\(result.output)")
         let entry = try Self.entry(node, 2)
         #expect(entry["type"] as? String == "annotated" && entry["item"] as? String == item)
         let document = try #require(entry["document"] as? String)
@@ -52,7 +55,9 @@ struct CustodyEventsTests {
         let before = try Self.size(node)
         let result = try node.custos(["annotate", item, "--note", note])
         #expect(result.status == 2)
-        #expect(result.stderr.hasPrefix("custos: item \(item): the note holds the control character U+"), "\(result.stderr)")
+        #expect(
+            result.stderr.hasPrefix("custos: item \(item): the note holds the control character U+"), "\(result.stderr)"
+        )
         #expect(try Self.size(node) == before)
         #expect(node.files(under: "details").isEmpty)
     }
@@ -88,7 +93,9 @@ struct CustodyEventsTests {
         #expect(result.output.contains("entry 2"))
         #expect(try node.verify().status == 0)
         let history = try node.custos(["history", item])
-        #expect(history.output.contains("extracted  by ") && history.output.contains("(examiner Lin)  result ok  reason: court order 12"), "\(history.output)")
+        #expect(
+            history.output.contains("extracted  by ")
+                && history.output.contains("(examiner Lin)  result ok  reason: court order 12"), "\(history.output)")
     }
 
     @Test func extractNeverOverwritesAnExistingFile() throws {
@@ -225,7 +232,9 @@ struct CustodyEventsTests {
         #expect(entry["fault"] is String)
         let verify = try node.verify()
         #expect(verify.status == 1)
-        #expect(verify.output.contains("recorded as entry 3 (verified)"), "a fault of an item is recorded: \(verify.output)")
+        #expect(
+            verify.output.contains("recorded as entry 3 (verified)"), "a fault of an item is recorded: \(verify.output)"
+        )
     }
 
     @Test func historyOfAnUnknownItemNamesIt() throws {
@@ -243,9 +252,13 @@ struct CustodyEventsTests {
         let (node, item, _) = try Self.sealedNode()
         #expect(try node.custos(["annotate", item, "--note", "received in bag 3"]).status == 0)  // 2
         #expect(try node.custos(["extract", item, "-o", node.directory.file("x"), "--reason", "lab copy"]).status == 0)  // 3
-        let tokens = try node.custos(["timestamp", "export", item, "-o", node.directory.file("t"), "--reason", "for the defence"])  // 4
+        let tokens = try node.custos([
+            "timestamp", "export", item, "-o", node.directory.file("t"), "--reason", "for the defence",
+        ])  // 4
         #expect(tokens.status == 0, "\(tokens.stderr)")
-        #expect(try node.custos(["checkpoint", "--export", node.directory.file("c"), "--reason", "court bundle"]).status == 0)  // 5
+        #expect(
+            try node.custos(["checkpoint", "--export", node.directory.file("c"), "--reason", "court bundle"]).status
+                == 0)  // 5
         #expect(try node.verify().status == 0)  // 6, whole vault
         #expect(try node.custos(["verify", item]).status == 0)  // 7, the item
         let text = try node.custos(["history", item])
@@ -272,13 +285,15 @@ struct CustodyEventsTests {
         #expect(objects.map { $0["entry"] as? Int } == Array(0..<8))
         let keys: Set<String> = [
             "item", "entry", "time", "event", "wholeVault", "actor", "actorVerifiedBy", "actorGroups", "examiner",
-            "reason", "note", "result", "facts", "document", "documentStatus", "documentFault", "proof", "proofFault", "retainUntil", "recipient",
+            "reason", "note", "result", "facts", "document", "documentStatus", "documentFault", "proof", "proofFault",
+            "retainUntil", "recipient",
         ]
         #expect(objects.allSatisfy { Set($0.keys) == keys })
         // Without a daemon, the command's own process named its account.
         #expect(objects.allSatisfy { $0["actorVerifiedBy"] as? String == "process" })
         // Every entry shown is proven in the node's signed checkpoint.
-        #expect(objects.allSatisfy { $0["proof"] as? String == "in-checkpoint" }, "\(objects.map { $0["proof"] ?? "" })")
+        #expect(
+            objects.allSatisfy { $0["proof"] as? String == "in-checkpoint" }, "\(objects.map { $0["proof"] ?? "" })")
         #expect(objects[4]["reason"] as? String == "for the defence")
         #expect(objects[6]["wholeVault"] as? Bool == true && objects[6]["result"] as? String == "pass")
         // Entries of the events: what each entry says.
@@ -304,7 +319,9 @@ struct CustodyEventsTests {
             toFile: path, atomically: false, encoding: .utf8)
         let history = try node.custos(["history", item])
         #expect(history.status == 1)
-        #expect(history.output.contains("annotated  by ") && history.output.contains("DETAILS NOT TRUSTED"), "\(history.output)")
+        #expect(
+            history.output.contains("annotated  by ") && history.output.contains("DETAILS NOT TRUSTED"),
+            "\(history.output)")
         #expect(!history.output.contains("another note"))
         #expect(history.stderr.contains("entry 2") && history.stderr.contains("was altered"), "\(history.stderr)")
         let verify = try node.verify()
@@ -327,7 +344,9 @@ struct CustodyEventsTests {
         #expect(entry["result"] as? String == "pass" && entry["faults"] as? [String] == [])
         // The entry is covered at once: the next run finds nothing to say of it.
         let second = try node.verify()
-        #expect(second.status == 0 && second.output.contains("ledger: 3 entries, 3 checkpoints checked, latest size 3"), "\(second.output)")
+        #expect(
+            second.status == 0 && second.output.contains("ledger: 3 entries, 3 checkpoints checked, latest size 3"),
+            "\(second.output)")
         // Per item when items are given.
         #expect(try node.custos(["verify", item]).status == 0)
         #expect(try Self.entry(node, 4)["item"] as? String == item)

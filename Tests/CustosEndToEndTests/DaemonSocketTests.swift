@@ -24,8 +24,11 @@ extension DaemonSuites {
             #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: socket) })
             let huge = try node.directory.write("huge.json", [UInt8](repeating: 0x20, count: 100 << 20))
             let result = try run(
-                "curl", ["-sS", "--unix-socket", socket, "-H", "Content-Type: application/json",
-                         "--data-binary", "@\(huge)", "http://localhost/v1/list"])
+                "curl",
+                [
+                    "-sS", "--unix-socket", socket, "-H", "Content-Type: application/json",
+                    "--data-binary", "@\(huge)", "http://localhost/v1/list",
+                ])
             #expect(result.output.contains("too-large"), "\(result.output) \(result.stderr)")
             let after = try Self.call(socket, "node")
             #expect(after.status == 200)
@@ -61,7 +64,8 @@ extension DaemonSuites {
             let socket = Self.socket(node)
             #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: socket) })
             let unknown = try Self.call(socket, "format-the-disk")
-            #expect(unknown.status == 404 && String(decoding: unknown.body, as: UTF8.self).contains("no such operation"))
+            #expect(
+                unknown.status == 404 && String(decoding: unknown.body, as: UTF8.self).contains("no such operation"))
             let notJSON = try Self.call(socket, "show", "item=1")
             #expect(notJSON.status == 400 && String(decoding: notJSON.body, as: UTF8.self).contains("JSON object"))
         }

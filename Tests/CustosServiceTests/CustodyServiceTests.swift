@@ -242,7 +242,9 @@ struct ServiceRefusalTests {
         let alice = ServedVault.caller("alice", uid: 1201, groups: ["evidence"])
         let reply = node.service.perform(
             ServiceCall(.verify, ["record": .string("false")]), as: alice)
-        #expect(reply.failure?.code == .badRequest && reply.failure?.message.contains("record must be true or false") == true)
+        #expect(
+            reply.failure?.code == .badRequest
+                && reply.failure?.message.contains("record must be true or false") == true)
         let list = node.service.perform(ServiceCall(.list, ["case": .integer(5)]), as: alice)
         #expect(list.failure?.code == .badRequest, "a case of the wrong type must not list the whole vault")
         let many = node.service.perform(
@@ -267,7 +269,9 @@ struct ServiceRefusalTests {
 
     @Test func aReplyCannotMakeAFailureExitZero() throws {
         let reply = try ServiceReply(
-            json: .object(["error": .object(["code": .string("forbidden"), "message": .string("no"), "exit": .integer(0)])]))
+            json: .object([
+                "error": .object(["code": .string("forbidden"), "message": .string("no"), "exit": .integer(0)])
+            ]))
         #expect(reply.failure?.exitCode == 2)
         let transport = try ServiceReply(json: .object(["error": .string("busy: try again"), "code": .string("busy")]))
         #expect(transport.failure?.message == "busy: try again" && transport.failure?.exitCode == 2)

@@ -26,7 +26,8 @@ struct Annotate: ParsableCommand {
         let name = record?["name"]?.byteStringValue.map { DisplayName.escape($0) } ?? "?"
         let entries = (result["entries"]?.arrayValue ?? []).compactMap(\.integerValue).map { "\($0)" }
         Output.line(
-            "annotated item \(record?["item"]?.stringValue ?? item) (\(name)): entry \(entries.joined(separator: ", "))")
+            "annotated item \(record?["item"]?.stringValue ?? item) (\(name)): entry \(entries.joined(separator: ", "))"
+        )
         if let failure { throw failure.cliError }
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
-import CustosFileSystem
 import CustosCustody
 import CustosDaemon
+import CustosFileSystem
 import CustosFormats
 import CustosSealing
 import CustosVault

@@ -57,7 +57,8 @@ struct History: ParsableCommand {
             line += "  by \(escaped(text("actor") ?? "?"))"
             if text("actorVerifiedBy") == "kernel" {
                 let groups = (event["actorGroups"]?.arrayValue ?? []).compactMap(\.stringValue)
-                line += " [verified by the kernel\(groups.isEmpty ? "" : "; role of \(groups.map(escaped).joined(separator: ", "))")]"
+                line +=
+                    " [verified by the kernel\(groups.isEmpty ? "" : "; role of \(groups.map(escaped).joined(separator: ", "))")]"
             } else {
                 line += " [declared by the process]"
             }

@@ -30,7 +30,9 @@ func printRecorded(_ result: JSONValue, verb: String, json: Bool) {
         Output.line("\(verb) item \(item["item"]?.stringValue ?? "?") (\(name))")
     }
     let entries = (result["entries"]?.arrayValue ?? []).compactMap(\.integerValue).map { "\($0)" }
-    Output.line("recorded as entr\(entries.count == 1 ? "y" : "ies") \(entries.joined(separator: ", ")) (\(result["event"]?.stringValue ?? "?"))")
+    Output.line(
+        "recorded as entr\(entries.count == 1 ? "y" : "ies") \(entries.joined(separator: ", ")) (\(result["event"]?.stringValue ?? "?"))"
+    )
 }
 
 struct Hold: ParsableCommand {
@@ -61,7 +63,8 @@ struct ReleaseHold: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "release-hold",
         abstract: "Release the legal hold of items (a `hold-released` event).",
-        discussion: "An item not on hold refuses the whole command. Through the daemon, the caller's role must grant `hold`.")
+        discussion:
+            "An item not on hold refuses the whole command. Through the daemon, the caller's role must grant `hold`.")
     @OptionGroup var vault: VaultOptions
     @OptionGroup var subjects: LifecycleSubjects
     @Option(help: "Why the hold ends, one line.") var reason: String
@@ -164,7 +167,8 @@ struct Approve: ParsableCommand {
     @Argument(help: "The request's id.") var request: String
     @Option(help: "Your name as the examiner.") var examiner: String?
     @Flag(
-        help: "For an approved destruction whose removal did not finish (verify notes it): remove what is left; records nothing."
+        help:
+            "For an approved destruction whose removal did not finish (verify notes it): remove what is left; records nothing."
     )
     var finish = false
     @Flag(help: "JSON output.") var json = false
@@ -183,7 +187,8 @@ struct Approve: ParsableCommand {
                 case "removed": Output.line("archive \(content): removed from the vault")
                 case "kept":
                     let others = (archive["sharedWith"]?.arrayValue ?? []).compactMap(\.stringValue)
-                    Output.line("archive \(content): kept, items \(others.joined(separator: ", ")) hold the same content")
+                    Output.line(
+                        "archive \(content): kept, items \(others.joined(separator: ", ")) hold the same content")
                 case "already-gone": Output.line("archive \(content): already gone")
                 default: Output.line("archive \(content): NOT REMOVED: \(archive["reason"]?.stringValue ?? "?")")
                 }

@@ -26,7 +26,8 @@ struct Show: ParsableCommand {
         } else {
             if shown.count > 1 {
                 Output.line(
-                    "\(shown.count) items hold this content (SHA-256 \(shown[0]["item"]?["sha256"]?.stringValue ?? "?")):")
+                    "\(shown.count) items hold this content (SHA-256 \(shown[0]["item"]?["sha256"]?.stringValue ?? "?")):"
+                )
             }
             for (index, item) in shown.enumerated() {
                 if index > 0 { Output.line("") }

@@ -68,7 +68,9 @@ struct Verify: ParsableCommand {
         print(result)
         for note in reply.notes { Output.error("custos: \(note)") }
         if let entries = result["recorded"]?.arrayValue, !json {
-            Output.line("recorded as entry \(entries.compactMap(\.integerValue).map { "\($0)" }.joined(separator: ", ")) (verified)")
+            Output.line(
+                "recorded as entry \(entries.compactMap(\.integerValue).map { "\($0)" }.joined(separator: ", ")) (verified)"
+            )
         }
         if result["result"]?.stringValue != "passed" { throw ExitCode(1) }
     }
@@ -125,7 +127,8 @@ struct Verify: ParsableCommand {
         print(report.json)
         if !noRecord {
             Output.error(
-                "custos: not recorded: an expert's check (--key, --checkpoint, --tsa-anchor) never writes the vault it checks")
+                "custos: not recorded: an expert's check (--key, --checkpoint, --tsa-anchor) never writes the vault it checks"
+            )
         }
         if !report.passed { throw ExitCode(1) }
     }
@@ -168,7 +171,8 @@ struct Verify: ParsableCommand {
         } else {
             Output.line("verification FAILED: \(faults.count) faults")
             for fault in faults {
-                var text = "- [\(fault["code"]?.stringValue ?? "?")] \(fault["subject"]?.stringValue ?? "?"): \(fault["message"]?.stringValue ?? "")"
+                var text =
+                    "- [\(fault["code"]?.stringValue ?? "?")] \(fault["subject"]?.stringValue ?? "?"): \(fault["message"]?.stringValue ?? "")"
                 if let expected = fault["expected"]?.stringValue { text += "\n    expected: \(expected)" }
                 if let found = fault["found"]?.stringValue { text += "\n    found:    \(found)" }
                 Output.line(text)
