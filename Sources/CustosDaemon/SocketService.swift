@@ -115,9 +115,10 @@ final class RequestThreads: Sendable {
         }
     }
 
-    /// The most calls that may wait for a thread; beyond, a call is answered 503 (a flood of slow
-    /// calls, a whole-vault `verify` each, must not queue without end behind the people who act).
-    static let maximumWaiting = 64
+    /// The most calls that may wait for a thread; beyond, a call is answered 503. As many as the
+    /// server's connections: each connection has one call at a time, so this holds only if
+    /// that limit is raised; the costly calls are bounded in the service (one `verify` at a time).
+    static let maximumWaiting = 512
 
     /// The calls waiting for a thread now.
     var waiting: Int { jobs.count }

@@ -114,6 +114,10 @@ public struct VerificationFault: Hashable, Sendable, CustomStringConvertible {
         case contentSha1 = "content-sha1"
         /// The original in the archive has another size than the one recorded.
         case contentSize = "content-size"
+        /// A `disposed` entry that destroys an item is not the approval of a request for it by
+        /// another account: the request is not an earlier `disposal-requested` entry of that item
+        /// and mode, or its requester approved it. The archive is checked as any item's.
+        case disposalUnproven = "disposal-unproven"
 
         /// The code as printed and in JSON: `archive-digest`, `chain-broken`, ….
         public var description: String { rawValue }

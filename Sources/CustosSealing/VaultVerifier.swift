@@ -121,7 +121,7 @@ public struct VaultVerifier {
         let records = Dictionary(try ledger.items().map { ($0.item, $0) }, uniquingKeysWith: { first, _ in first })
         let sealed = audit.entries.filter { $0.type.recordsContent && (items == nil || items!.contains($0.item)) }
         var archiveResults = [Hash: ArchiveContents]()  // by content SHA-256
-        let disposals = Self.disposals(in: audit.entries)
+        let disposals = Self.disposals(in: audit.entries, faults: &report.faults)
         // The contents an item holds that is not destroyed: their archives must be there.
         var kept = Set<Hash>()
         for entry in audit.entries where entry.type.recordsContent && disposals[entry.item]?.destroyed != true {
@@ -240,14 +240,61 @@ public struct VaultVerifier {
         public var hashdeep: [UInt8]?
     }
 
-    /// The first `disposed` entry of each item, and whether it destroyed the original.
-    static func disposals(in entries: [CustodyEntry]) -> [String: (entry: CustodyEntry, destroyed: Bool)] {
+    /// The first `disposed` entry of each item, and whether it destroyed the original. A
+    /// destruction counts only when the ledger shows it approved a request for it by another
+    /// account (`disposalProof`); one that does not is reported (`disposal-unproven`) and the
+    /// item checked as any other, its archive required.
+    static func disposals(in entries: [CustodyEntry], faults: inout [VerificationFault])
+        -> [String: (entry: CustodyEntry, destroyed: Bool)]
+    {
         var found = [String: (entry: CustodyEntry, destroyed: Bool)]()
+        let bySequence = Dictionary(entries.map { ($0.sequence, $0) }, uniquingKeysWith: { first, _ in first })
         for entry in entries where entry.type == .disposed && found[entry.item] == nil {
-            found[entry.item] = (entry, entry.details["mode"]?.stringValue == CustodyEventType.destroyedMode)
+            let mode = entry.details["mode"]?.stringValue
+            var destroyed = mode == CustodyEventType.destroyedMode
+            if let mode, let reason = disposalProof(of: entry, mode: mode, bySequence: bySequence) {
+                faults.append(
+                    VerificationFault(
+                        subject: "entry \(entry.sequence)", code: .disposalUnproven,
+                        message: "item \(entry.item): disposed (\(mode)) by \(entry.actor), but \(reason)"))
+                destroyed = false
+            }
+            found[entry.item] = (entry, destroyed)
         }
         return found
     }
+
+    /// Why `disposal` is not the approval of a request by another account, or nil when it is:
+    /// its `request` names an earlier `disposal-requested` entry, the first of its event, whose
+    /// entries name this item with this mode, and whose account is not the approver's (the
+    /// account each entry records; the custody service also compares uids from the details
+    /// documents).
+    static func disposalProof(
+        of disposal: CustodyEntry, mode: String, bySequence: [UInt64: CustodyEntry]
+    ) -> String? {
+        guard let text = disposal.details["request"]?.stringValue, let request = UInt64(text),
+            request < disposal.sequence, let first = bySequence[request],
+            first.type.rawValue == disposalRequestType
+        else {
+            return "its request is not an earlier disposal request of this ledger"
+        }
+        var sequence = request
+        var named = false
+        while let entry = bySequence[sequence], sequence < disposal.sequence,
+            entry.type.rawValue == disposalRequestType, entry.detailsDocument == first.detailsDocument
+        {
+            if entry.item == disposal.item && entry.details["mode"]?.stringValue == mode { named = true }
+            sequence += 1
+        }
+        guard named else { return "request \(request) does not ask to \(mode) this item" }
+        guard first.actor != disposal.actor else {
+            return "request \(request) was made by the same account (\(first.actor)): four eyes were not kept"
+        }
+        return nil
+    }
+
+    /// The type of a disposal request's entries (the custody layer records them).
+    static let disposalRequestType = "disposal-requested"
 
     /// A destroyed item: its manifest as any item's; its archive is not looked at (its bytes are no
     /// longer the item's evidence). An archive of its content still in the vault is either held by

@@ -29,6 +29,8 @@ public struct CustodyService: Sendable {
     /// One recording call at a time: a call's checks (a hold, a pending request, an approval
     /// already given) and its append are not one transaction, so two at once could both pass.
     private let recording = RecordingGate()
+    /// Held while a verification runs.
+    private let verifying = NSLock()
     /// How many refusals of each account are recorded.
     private let refusals = RefusalLimiter()
     /// The daemon's read-only ledger connections, kept open from one call to the next; nil in
@@ -294,6 +296,13 @@ public struct CustodyService: Sendable {
     /// Verifies the vault (or the items named) and, unless told not to or unable to, records a
     /// `verified` event. Recording never changes the result: a note says why it was not.
     private func verify(_ arguments: Arguments, custody: Custody, progress: (String) -> Void) throws -> ServiceReply {
+        // One verification at a time: each re-reads the whole vault, and a caller with `view`
+        // must not be able to queue hundreds of them.
+        guard verifying.try() else {
+            throw ServiceFailure(
+                .busy, "verify: a verification of this vault is under way; try again when it has finished")
+        }
+        defer { verifying.unlock() }
         let session: CustodySession
         do {
             session = try custody.session(readOnly: true)

@@ -64,8 +64,10 @@ public struct ServiceFailure: Error, Sendable, CustomStringConvertible {
         public static let exists = Code(rawValue: "exists")
         /// Recorded, but no signed checkpoint covers it yet.
         public static let uncovered = Code(rawValue: "uncovered")
-        /// The request is too large, or the server cannot serve it now.
+        /// The request is too large.
         public static let tooLarge = Code(rawValue: "too-large")
+        /// The daemon cannot take the call now (a verification under way, too many waiting).
+        public static let busy = Code(rawValue: "busy")
         /// The vault or the service failed.
         public static let failed = Code(rawValue: "failed")
     }
@@ -90,6 +92,7 @@ public struct ServiceFailure: Error, Sendable, CustomStringConvertible {
         case .unknownItem, .unknownOperation: 404
         case .exists: 409
         case .tooLarge: 413
+        case .busy: 503
         case .faultFound, .uncovered: 200
         default: 500
         }

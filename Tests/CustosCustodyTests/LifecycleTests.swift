@@ -494,3 +494,33 @@ struct LifecycleTests {
         #expect(node.archiveExists)
     }
 }
+
+@Suite("verify and a destruction nobody approved", .timeLimit(.minutes(2)))
+struct UnprovenDisposalTests {
+    /// A `disposed` entry appended by hand (anyone who can write the vault: the service account)
+    /// with its archive removed: verify does not take it for a destruction.
+    @Test func aDisposedEntryWithoutAnotherAccountsRequestIsAFault() throws {
+        let node = try SealedVault()
+        let session = try node.session()
+        // The requester approving their own request, as if four eyes were kept: forged by
+        // appending the `disposed` entry directly.
+        let request = try session.requestDisposal([node.record], mode: .destroy, reason: "closed")
+        try session.recordEvent(
+            .disposed, items: [node.record.item], facts: ["mode": .string("destroy"), "request": .string(request.id)])
+        let archive = try #require(try node.vault.objects.findArchive(content: node.record.sha256))
+        try node.vault.objects.remove(archive)
+        let report = try node.verify()
+        #expect(report.faults.contains { $0.code == .disposalUnproven && $0.message.contains("four eyes") })
+        #expect(report.faults.contains { $0.code == .archiveMissing })
+        #expect(report.itemsDestroyed == 0)
+    }
+
+    @Test func aDisposedEntryNamingNoRequestIsAFault() throws {
+        let node = try SealedVault()
+        let session = try node.session()
+        try session.recordEvent(
+            .disposed, items: [node.record.item], facts: ["mode": .string("destroy"), "request": .string("0")])
+        let report = try node.verify()
+        #expect(report.faults.contains { $0.code == .disposalUnproven && $0.message.contains("not an earlier disposal request") })
+    }
+}

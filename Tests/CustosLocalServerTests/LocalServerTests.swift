@@ -42,9 +42,9 @@ struct LocalServerRequestTests {
         let server = try await RunningServer.start(LocalSocketSettings(path: directory.file("run/custos.sock")))
         let (bad, after) = try await offPool { () throws -> (HTTPResponse, HTTPResponse) in
             let bad = try LocalSocketClient.send(
-                socket: server.path, method: "GET", path: "/bad-status", body: [], timeout: 5)
+                socket: server.path, method: "GET", path: "/bad-status", body: [], timeout: 30)
             let after = try LocalSocketClient.send(
-                socket: server.path, method: "GET", path: "/echo", body: [], timeout: 5)
+                socket: server.path, method: "GET", path: "/echo", body: [], timeout: 30)
             return (bad, after)
         }
         #expect(bad.status == 500)
@@ -106,7 +106,7 @@ struct LocalServerRequestTests {
             guard setgroups(0, &noGroups) == 0, setgid(65534) == 0, setuid(65534) == 0 else { exit(2) }
             guard
                 let response = try? LocalSocketClient.send(
-                    socket: path, method: "GET", path: "/whoami", body: [], timeout: 5)
+                    socket: path, method: "GET", path: "/whoami", body: [], timeout: 30)
             else { exit(3) }
             let named = String(decoding: response.body, as: UTF8.self) == "\(getpid()) 65534 65534 "
             exit(named && response.peer?.uid == 0 ? 0 : 4)
@@ -187,7 +187,7 @@ struct LocalServerLimitTests {
             socket.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
             let chunk = Array("100\r\n".utf8) + [UInt8](repeating: 65, count: 256) + Array("\r\n".utf8)
             for _ in 0..<1000 where socket.send(chunk) {}
-            let (bytes, closed) = socket.readToEnd(timeout: 5)
+            let (bytes, closed) = socket.readToEnd(timeout: 30)
             return (String(decoding: bytes, as: UTF8.self), closed)
         }
         #expect(answer.hasPrefix("HTTP/1.1 413"), "\(answer)")
@@ -211,7 +211,7 @@ struct LocalServerLimitTests {
                 var poller = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
                 if poll(&poller, 1, 1000) > 0 { break }  // closed (or answered): stop sending
             }
-            let (bytes, closed) = socket.readToEnd(timeout: 5)
+            let (bytes, closed) = socket.readToEnd(timeout: 30)
             return (Date().timeIntervalSince(started), closed && bytes.isEmpty)
         }
         // Meanwhile another client is served at once.
@@ -237,7 +237,7 @@ struct LocalServerLimitTests {
             let socket = try RawSocket(server.path)
             let started = Date()
             socket.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part")
-            let (bytes, closed) = socket.readToEnd(timeout: 5)
+            let (bytes, closed) = socket.readToEnd(timeout: 30)
             return (Date().timeIntervalSince(started), closed && bytes.isEmpty)
         }
         #expect(closed)
@@ -253,9 +253,9 @@ struct LocalServerLimitTests {
         let (answer, elapsed, closed) = try await offPool { () throws -> (String, Double, Bool) in
             let socket = try RawSocket(server.path)
             socket.send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
-            let answer = socket.read(until: "GET|/echo||", timeout: 5)
+            let answer = socket.read(until: "GET|/echo||", timeout: 30)
             let started = Date()
-            let (_, closed) = socket.readToEnd(timeout: 5)
+            let (_, closed) = socket.readToEnd(timeout: 30)
             return (answer, Date().timeIntervalSince(started), closed)
         }
         #expect(answer.hasPrefix("HTTP/1.1 200"))
@@ -298,13 +298,13 @@ struct LocalServerLimitTests {
             for _ in 0..<20 where sockets.count < 2 {
                 let socket = try RawSocket(path)
                 socket.send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
-                if socket.read(until: "GET|/echo||", timeout: 5).hasPrefix("HTTP/1.1 200") { sockets.append(socket) }
+                if socket.read(until: "GET|/echo||", timeout: 30).hasPrefix("HTTP/1.1 200") { sockets.append(socket) }
             }
             return sockets
         }
         try #require(held.count == 2)
         let refused = try await offPool {
-            try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 5)
+            try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 30)
         }
         #expect(refused.status == 503)
         #expect(String(decoding: refused.body, as: UTF8.self).contains("\"code\":\"busy\""))
@@ -312,7 +312,7 @@ struct LocalServerLimitTests {
         for socket in held { shutdown(socket.fd, Int32(SHUT_RDWR)) }
         let servedAgain = try await offPool {
             waitUntil(timeout: 10) {
-                (try? LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 5).status)
+                (try? LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 30).status)
                     == 200
             }
         }

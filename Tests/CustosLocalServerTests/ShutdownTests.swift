@@ -22,17 +22,17 @@ struct LocalServerShutdownTests {
                 let idle = try await offPool { () throws -> RawSocket in
                     let socket = try RawSocket(path)
                     socket.send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
-                    _ = socket.read(until: "GET|/echo||", timeout: 5)
+                    _ = socket.read(until: "GET|/echo||", timeout: 30)
                     return socket
                 }
                 async let slow = offPool {
                     try LocalSocketClient.send(socket: path, method: "GET", path: "/slow", body: [], timeout: 10)
                 }
-                try #require(try await offPool { waitUntil(timeout: 5) { seen.all.contains("/slow") } })
+                try #require(try await offPool { waitUntil(timeout: 30) { seen.all.contains("/slow") } })
                 trigger.triggerGracefulShutdown()
 
                 #expect(try await slow.status == 200, "the request under way is answered")
-                let (_, closed) = try await offPool { idle.readToEnd(timeout: 5) }
+                let (_, closed) = try await offPool { idle.readToEnd(timeout: 30) }
                 #expect(closed, "the idle connection is closed")
                 try await group.next()
                 #expect(fileMode(path) == nil, "the socket file is removed")

@@ -61,7 +61,7 @@ struct SocketPlacementTests {
         #expect(
             error.description.contains(live.path) && error.description.contains("another daemon serves"), "\(error)")
         let response = try await offPool {
-            try LocalSocketClient.send(socket: live.path, method: "GET", path: "/echo", body: [], timeout: 5)
+            try LocalSocketClient.send(socket: live.path, method: "GET", path: "/echo", body: [], timeout: 30)
         }
         #expect(response.status == 200)
         try await live.stop()
@@ -75,7 +75,7 @@ struct SocketPlacementTests {
         #expect(fileMode(path)?.kind == UInt32(S_IFSOCK))
         let server = try await RunningServer.start(LocalSocketSettings(path: path))
         let response = try await offPool {
-            try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 5)
+            try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 30)
         }
         #expect(response.status == 200)
         try await server.stop()
@@ -134,7 +134,7 @@ struct LocalSocketClientTests {
     private func refusal(_ path: String) async throws -> HTTPError {
         try await offPool { () throws -> HTTPError in
             do {
-                _ = try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 5)
+                _ = try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 30)
             } catch let error as HTTPError {
                 return error
             }
@@ -210,7 +210,7 @@ struct LocalSocketClientAccountTests {
             else { exit(2) }
             for path in parts {
                 do {
-                    _ = try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 5)
+                    _ = try LocalSocketClient.send(socket: path, method: "GET", path: "/echo", body: [], timeout: 30)
                     exit(3)
                 } catch let error as HTTPError {
                     guard error.code == .permissionDenied, error.description.hasPrefix("permission denied on \(path): ")
@@ -247,7 +247,7 @@ struct LocalSocketClientAccountTests {
         chown(path, 1234, 1234)
         let error = try await offPool { () throws -> HTTPError? in
             do {
-                _ = try LocalSocketClient.send(socket: path, method: "GET", path: "/", body: [], timeout: 5)
+                _ = try LocalSocketClient.send(socket: path, method: "GET", path: "/", body: [], timeout: 30)
                 return nil
             } catch let error as HTTPError {
                 return error
