@@ -20,20 +20,12 @@ public enum LocalSocketClient {
         socket: String, method: String, path: String, headers: [(String, String)] = [], body: [UInt8],
         timeout: Double
     ) throws -> HTTPResponse {
-        var collected = [UInt8]()
-        var response = try exchange(
-            socket: socket, method: method, path: path, headers: headers, bodyLength: body.count, timeout: timeout,
-            writeBody: { connection in try connection.write(body) },
-            head: { _ in },
-            receive: { bytes in
-                guard collected.count + bytes.count <= maximumResponse else {
-                    throw HTTPError(
-                        .protocolError, url: socket, "the answer is larger than \(maximumResponse) bytes")
-                }
-                collected += bytes
-            })
-        response.body = collected
-        return response
+        try collecting(socket) { receive in
+            try exchange(
+                socket: socket, method: method, path: path, headers: headers, bodyLength: body.count,
+                timeout: timeout, writeBody: { connection in try connection.write(body) }, head: { _ in },
+                receive: receive)
+        }
     }
 
     /// Sends a request and hands the answer's body to `receive` as it arrives, after `head`
@@ -53,18 +45,25 @@ public enum LocalSocketClient {
         socket: String, method: String, path: String, headers: [(String, String)] = [], file: Int32, length: Int,
         timeout: Double
     ) throws -> HTTPResponse {
+        try collecting(socket) { receive in
+            try exchange(
+                socket: socket, method: method, path: path, headers: headers, bodyLength: length, timeout: timeout,
+                writeBody: { connection in try connection.copy(from: file, length: length) }, head: { _ in },
+                receive: receive)
+        }
+    }
+
+    /// Runs an exchange whose answer is collected whole (at most `maximumResponse` bytes).
+    private static func collecting(
+        _ socket: String, _ exchange: ((UnsafeRawBufferPointer) throws -> Void) throws -> HTTPResponse
+    ) throws -> HTTPResponse {
         var collected = [UInt8]()
-        var response = try exchange(
-            socket: socket, method: method, path: path, headers: headers, bodyLength: length, timeout: timeout,
-            writeBody: { connection in try connection.copy(from: file, length: length) },
-            head: { _ in },
-            receive: { bytes in
-                guard collected.count + bytes.count <= maximumResponse else {
-                    throw HTTPError(
-                        .protocolError, url: socket, "the answer is larger than \(maximumResponse) bytes")
-                }
-                collected += bytes
-            })
+        var response = try exchange { bytes in
+            guard collected.count + bytes.count <= maximumResponse else {
+                throw HTTPError(.protocolError, url: socket, "the answer is larger than \(maximumResponse) bytes")
+            }
+            collected += bytes
+        }
         response.body = collected
         return response
     }

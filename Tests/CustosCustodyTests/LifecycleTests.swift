@@ -521,6 +521,9 @@ struct UnprovenDisposalTests {
         try session.recordEvent(
             .disposed, items: [node.record.item], facts: ["mode": .string("destroy"), "request": .string("0")])
         let report = try node.verify()
-        #expect(report.faults.contains { $0.code == .disposalUnproven && $0.message.contains("not an earlier disposal request") })
+        #expect(
+            report.faults.contains {
+                $0.code == .disposalUnproven && $0.message.contains("not an earlier disposal request")
+            })
     }
 }

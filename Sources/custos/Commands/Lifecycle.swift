@@ -17,6 +17,18 @@ struct LifecycleSubjects: ParsableArguments {
         if let caseID { object["case"] = .string(caseID) }
         return object
     }
+
+    /// Makes a lifecycle call about these items with its reason, and prints what it recorded.
+    func record(
+        _ operation: ServiceOperation, vault: VaultOptions, reason: String, examiner: String?, verb: String, json: Bool
+    ) throws {
+        var arguments = self.arguments
+        arguments["reason"] = .string(reason)
+        if let examiner { arguments["examiner"] = .string(examiner) }
+        let (result, failure) = try Gateway.resolve(vault, .acting).perform(operation, arguments)
+        printRecorded(result, verb: verb, json: json)
+        if let failure { throw failure.cliError }
+    }
 }
 
 /// Prints what a lifecycle call recorded: one line per item, then the entries.
@@ -50,12 +62,7 @@ struct Hold: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
-        var arguments = subjects.arguments
-        arguments["reason"] = .string(reason)
-        if let examiner { arguments["examiner"] = .string(examiner) }
-        let (result, failure) = try Gateway.resolve(vault, .acting).perform(.hold, arguments)
-        printRecorded(result, verb: "held", json: json)
-        if let failure { throw failure.cliError }
+        try subjects.record(.hold, vault: vault, reason: reason, examiner: examiner, verb: "held", json: json)
     }
 }
 
@@ -72,12 +79,8 @@ struct ReleaseHold: ParsableCommand {
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
-        var arguments = subjects.arguments
-        arguments["reason"] = .string(reason)
-        if let examiner { arguments["examiner"] = .string(examiner) }
-        let (result, failure) = try Gateway.resolve(vault, .acting).perform(.releaseHold, arguments)
-        printRecorded(result, verb: "released the hold of", json: json)
-        if let failure { throw failure.cliError }
+        try subjects.record(
+            .releaseHold, vault: vault, reason: reason, examiner: examiner, verb: "released the hold of", json: json)
     }
 }
 
