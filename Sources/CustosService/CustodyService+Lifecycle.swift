@@ -12,6 +12,9 @@ extension ServiceOperation {
     public static let dispose = ServiceOperation(name: "dispose", action: .dispose, records: true)
     /// Another account's approval of a disposal request: `{request}`.
     public static let approve = ServiceOperation(name: "approve", action: .approve, records: true)
+    /// A disposal request as the ledger records it, for the approver to read before approving:
+    /// `{request}` → `{request, mode, items, requester, reason, recipient, status, approvedBy}`.
+    public static let disposalRequest = ServiceOperation(name: "disposal-request", action: .approve, records: false)
 }
 
 extension CustodyService {
@@ -103,6 +106,28 @@ extension CustodyService {
             )
         }
         return reply
+    }
+
+    func disposalRequest(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
+        let session = try custody.session(readOnly: true)
+        let id = try arguments.string("request")
+        guard let request = try session.disposalRequest(id) else {
+            throw ServiceFailure(
+                .unknownItem, "request \(id): no disposal request has this id (the sequence number of its first entry)")
+        }
+        let records = request.items.compactMap { try? session.resolveItem($0) }
+        var result: JSONObject = [
+            "request": .string(request.id), "mode": .string(request.mode.rawValue),
+            "items": .array(records.map(\.json)),
+            "requester": .object([
+                "account": .string(request.requester.account), "uid": .integer(Int64(request.requester.uid)),
+            ]),
+            "reason": .string(request.reason), "recipient": request.recipient.map { .string($0) } ?? .null,
+            "status": .string(request.isPending ? "pending" : "approved"),
+            "approvedBy": request.approval.map { .string($0.actor) } ?? .null,
+        ]
+        if let approval = request.approval { result["approval"] = .integer(Int64(approval.sequence)) }
+        return ServiceReply(result: .object(result))
     }
 
     static func json(_ archives: [ArchiveDisposal]) -> [JSONValue] {

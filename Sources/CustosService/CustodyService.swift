@@ -133,6 +133,7 @@ public struct CustodyService: Sendable {
         case .setRetention: return try setRetention(arguments, custody: custody)
         case .dispose: return try dispose(arguments, custody: custody)
         case .approve: return try approve(arguments, custody: custody)
+        case .disposalRequest: return try disposalRequest(arguments, custody: custody)
         case .extract: return try extractionPlan(arguments, custody: custody)
         default: throw ServiceFailure(.unknownOperation, "\(operation): not served by this version")
         }

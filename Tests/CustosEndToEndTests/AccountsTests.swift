@@ -246,6 +246,12 @@ extension DaemonSuites {
             let request = try #require(
                 (try JSONSerialization.jsonObject(with: Data(requested.stdout)) as? [String: Any])?["request"]
                     as? String)
+            // The approver reads the request first: its items, mode, requester and reason.
+            let shown = try node.custos(as: bob, ["approve", request, "--show"])
+            #expect(shown.status == 0, "\(shown.stderr)")
+            #expect(
+                shown.output.contains("requested by \(alice)") && shown.output.contains("reason: case closed")
+                    && shown.output.contains(node.item) && shown.output.contains("destroy, pending"), "\(shown.output)")
             let byRequester = try node.custos(as: alice, ["approve", request])
             #expect(byRequester.status == 2, "\(byRequester.output)")
             let byBob = try node.custos(as: bob, ["approve", request])

@@ -174,9 +174,11 @@ struct Approve: ParsableCommand {
             "For an approved destruction whose removal did not finish (verify notes it): remove what is left; records nothing."
     )
     var finish = false
+    @Flag(help: "Show the request (its items, mode, requester, reason) and approve nothing.") var show = false
     @Flag(help: "JSON output.") var json = false
 
     func run() throws {
+        if show { return try showRequest() }
         var arguments: JSONObject = ["request": .string(request)]
         if let examiner { arguments["examiner"] = .string(examiner) }
         if finish { arguments["finish"] = .bool(true) }
@@ -195,6 +197,33 @@ struct Approve: ParsableCommand {
                 case "already-gone": Output.line("archive \(content): already gone")
                 default: Output.line("archive \(content): NOT REMOVED: \(archive["reason"]?.stringValue ?? "?")")
                 }
+            }
+        }
+        if let failure { throw failure.cliError }
+    }
+
+    /// What an approver reads before approving: the request as the ledger records it.
+    private func showRequest() throws {
+        let (result, failure) = try Gateway.resolve(vault, .reading).perform(
+            .disposalRequest, ["request": .string(request)])
+        if json {
+            Output.json(result)
+        } else {
+            let escape = { (text: String?) in DisplayName.escape(Array((text ?? "").utf8)) }
+            Output.line(
+                "request \(escape(result["request"]?.stringValue)): \(escape(result["mode"]?.stringValue)), \(escape(result["status"]?.stringValue))"
+            )
+            Output.line(
+                "requested by \(escape(result["requester"]?["account"]?.stringValue)) (uid \(result["requester"]?["uid"]?.integerValue ?? -1))"
+            )
+            Output.line("reason: \(escape(result["reason"]?.stringValue))")
+            if let recipient = result["recipient"]?.stringValue { Output.line("to: \(escape(recipient))") }
+            if let by = result["approvedBy"]?.stringValue { Output.line("approved by \(escape(by))") }
+            for item in result["items"]?.arrayValue ?? [] {
+                let name = item["name"]?.byteStringValue.map { DisplayName.escape($0) } ?? "?"
+                Output.line(
+                    "item \(escape(item["item"]?.stringValue))  case \(escape(item["case"]?.stringValue))  \(name)  sha256 \(escape(item["sha256"]?.stringValue))"
+                )
             }
         }
         if let failure { throw failure.cliError }
