@@ -12,8 +12,8 @@ import Foundation
 ///
 /// - `--socket PATH` or `$CUSTOS_SOCKET`: that socket, for every command.
 /// - A vault this account can read: acting commands go through the vault's own socket
-///   (`<vault>/run/custos.sock`) when a daemon listens there, and work on the vault directly
-///   otherwise; reading commands read it directly.
+///   (`<vault>/run/custos.sock`) when its daemon runs, and work on the vault directly otherwise;
+///   reading commands read it directly.
 /// - A vault this account cannot read (the service account's, closed to others), or none
 ///   given and none here: the default socket, `/run/custos/custos.sock`.
 enum Gateway {
@@ -31,10 +31,12 @@ enum Gateway {
         if let socket = options.explicitSocket { return .socket(socket) }
         let path = options.path
         if FileSystem.exists(path.appending("custos.json")) && FileSystem.mayRead(path.appending("custos.json")) {
+            let vault = try options.open()
             let own = vaultSocket(path)
-            if kind == .acting, FileSystem.isSocket(own) { return .socket(own.description) }
-            return .inProcess(
-                CustodyService(vault: try options.open(), tool: toolVersion, policy: nil, isDaemon: false))
+            // A socket left by a daemon that is gone (killed) is no daemon: the command works on
+            // the vault itself.
+            if kind == .acting, FileSystem.isSocket(own), vault.daemonIsRunning { return .socket(own.description) }
+            return .inProcess(CustodyService(vault: vault, tool: toolVersion, policy: nil, isDaemon: false))
         }
         // A vault that exists but cannot be read, or none given and none here: the daemon's.
         if FileSystem.exists(path) || (!options.vaultGiven && FileSystem.exists(RawPath(defaultSocket))) {
