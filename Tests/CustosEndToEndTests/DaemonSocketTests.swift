@@ -57,6 +57,25 @@ extension DaemonSuites {
             #expect(daemon.process.isRunning)
         }
 
+        @Test func aSocketLeftByAKilledDaemonSendsNoCommandToIt() throws {
+            let node = try Node()
+            #expect(try node.custos(["ingest", try node.directory.write("a.txt", "a")]).status == 0)
+            let item = try #require(try node.items().first?["item"] as? String)
+            let daemon = try RunningDaemon(node)
+            let socket = Self.socket(node)
+            #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: socket) })
+            // Through the running daemon: the kernel's actor.
+            #expect(try node.custos(["annotate", item, "--note", "through the daemon"]).status == 0)
+            daemon.stop(signal: SIGKILL)
+            #expect(FileManager.default.fileExists(atPath: socket), "a killed daemon leaves its socket")
+            let direct = try node.custos(["annotate", item, "--note", "on the vault itself"])
+            #expect(direct.status == 0, "\(direct.stderr)")
+            let events = try JSONSerialization.jsonObject(
+                with: Data(try node.custos(["history", "--json", item]).stdout))
+            let annotations = (events as? [[String: Any]] ?? []).filter { $0["event"] as? String == "annotated" }
+            #expect(annotations.map { $0["actorVerifiedBy"] as? String } == ["kernel", "process"])
+        }
+
         @Test func anUnknownOperationOrABadBodyIsNamed() throws {
             let node = try Node()
             let daemon = try RunningDaemon(node)
