@@ -59,7 +59,7 @@ public struct OutputFolder {
     public func contains(_ name: [UInt8]) -> Bool { directory.contains(name) }
 
     /// Refuses (`.exists`, nothing written) when one of `names` is taken in the folder.
-    func refuseTaken(_ names: [[UInt8]], what: String) throws {
+    public func refuseTaken(_ names: [[UInt8]], what: String) throws {
         for name in names where directory.contains(name) {
             throw CustodyError(
                 .exists, "\(path(of: name)): exists; \(what) is never written over a file (nothing was written)")
@@ -120,7 +120,7 @@ public struct OutputFolder {
     }
 
     /// Writes `bytes` into a new temporary (`createTemporary(label)`), fsynced.
-    func write(_ bytes: [UInt8], label: String) throws -> WrittenFile {
+    public func write(_ bytes: [UInt8], label: String) throws -> WrittenFile {
         let (file, temporary) = try createTemporary(label)
         do {
             try file.write(bytes)
@@ -160,7 +160,7 @@ public struct OutputFolder {
     /// its name: each recorded file is placed, or said not to be. Throws, once all were tried, an
     /// error that names each file not placed, why, and where its bytes are kept (its temporary,
     /// which is left in the folder).
-    func placeAll(_ files: [(written: WrittenFile, name: [UInt8])], recorded: String) throws {
+    public func placeAll(_ files: [(written: WrittenFile, name: [UInt8])], recorded: String) throws {
         var failures = [(name: [UInt8], error: any Error)]()
         for file in files {
             do { try place(file.written, as: file.name, recorded: recorded) } catch {

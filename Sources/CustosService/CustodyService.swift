@@ -135,6 +135,7 @@ public struct CustodyService: Sendable {
         case .approve: return try approve(arguments, custody: custody)
         case .disposalRequest: return try disposalRequest(arguments, custody: custody)
         case .extract: return try extractionPlan(arguments, custody: custody)
+        case .export: return try export(arguments, custody: custody)
         default: throw ServiceFailure(.unknownOperation, "\(operation): not served by this version")
         }
     }

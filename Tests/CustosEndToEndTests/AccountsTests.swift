@@ -333,6 +333,75 @@ extension DaemonSuites {
             #expect(try node.history(as: alice).count == before, "nothing recorded")
         }
 
+        @Test(.enabled(if: haveProgram("openssl")))
+        func aMemberExportsTimeStampsThroughTheSocketIntoTheirOwnFolder() throws {
+            let node = try ServiceNode(roles: "  EVIDENCE: [view, export]")
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let out = node.folder(of: alice, "alice-tokens")
+            let result = try node.custos(
+                as: alice,
+                ["timestamp", "export", node.item, "-o", out, "--reason", "for the court", "--examiner", "王小明"])
+            #expect(result.status == 0, "\(result.stderr)")
+            // The files are alice's, 0600; no temporary is left.
+            let names = ["\(node.item)-1.tsr", "tsa-chain.pem", "VERIFY.txt"]
+            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out)) == Set(names))
+            for name in names {
+                var status = stat()
+                #expect(stat(out + "/" + name, &status) == 0)
+                #expect(
+                    status.st_uid == getpwnam(alice)!.pointee.pw_uid && status.st_mode & 0o7777 == 0o600, "\(name)")
+            }
+            // VERIFY.txt says how to check the token with the exported anchors; openssl agrees.
+            let verify = try String(contentsOfFile: out + "/VERIFY.txt", encoding: .utf8)
+            #expect(result.output == verify)
+            let command = try #require(
+                verify.split(separator: "\n").first { $0.hasPrefix("openssl ts -verify -digest") })
+            let checked = try run("openssl", command.split(separator: " ").dropFirst().map(String.init), directory: out)
+            #expect(checked.output.contains("Verification: OK"), "\(checked.output) \(checked.stderr)")
+            // Recorded for alice, as the kernel named her, with what the direct path records.
+            let exported = try #require(try node.history(as: alice).last)
+            #expect(exported["event"] as? String == "exported" && exported["actor"] as? String == alice)
+            #expect(exported["actorVerifiedBy"] as? String == "kernel")
+            #expect(exported["reason"] as? String == "for the court" && exported["examiner"] as? String == "王小明")
+            #expect((exported["facts"] as? [String: Any])?["what"] as? String == "timestamps", "\(exported)")
+            let text = try node.custos(as: alice, ["history", node.item])
+            #expect(
+                text.output.contains("exported  by \(alice) [verified by the kernel; role of \(node.evidence)]"),
+                "\(text.output)")
+        }
+
+        @Test func aTimeStampExportOutsideTheRoleIsRefusedAndRecorded() throws {
+            let node = try ServiceNode()
+            let carol = try node.accounts.user("carol", groups: [node.evidence])
+            let out = node.folder(of: carol, "carol-tokens")
+            let result = try node.custos(
+                as: carol, ["timestamp", "export", node.item, "-o", out, "--reason", "curious"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("may not export"), "\(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
+            let refused = try #require(try node.history(as: carol).last)
+            #expect(refused["event"] as? String == "refused" && refused["actor"] as? String == carol)
+            #expect((refused["facts"] as? [String: Any])?["action"] as? String == "export")
+            #expect(refused["actorVerifiedBy"] as? String == "kernel")
+        }
+
+        @Test func aTimeStampExportThroughTheSocketNeverOverwritesAFile() throws {
+            let node = try ServiceNode(roles: "  EVIDENCE: [view, export]")
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let out = node.folder(of: alice, "alice-tokens")
+            let mine = out + "/VERIFY.txt"
+            #expect(try runAs(alice, "sh", ["-c", "printf mine > '\(mine)'"]).status == 0)
+            let before = try node.history(as: alice).count
+            let result = try node.custos(as: alice, ["timestamp", "export", node.item, "-o", out, "--reason", "court"])
+            #expect(result.status == 2)
+            #expect(
+                result.stderr.contains("\(out)/VERIFY.txt: exists") && result.stderr.contains("nothing was written"),
+                "\(result.stderr)")
+            #expect(try String(contentsOfFile: mine, encoding: .utf8) == "mine")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["VERIFY.txt"])
+            #expect(try node.history(as: alice).count == before, "nothing recorded")
+        }
+
         @Test func anAlteredArchiveIsNotExtractedThroughTheSocketAndIsRecordedAsFailed() throws {
             let node = try ServiceNode(evidenceBytes: 2 << 20)
             let alice = try node.accounts.user("alice", groups: [node.evidence])
