@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 import Logging
 import Synchronization
+import Testing
 
 let quiet = Logger(label: "custos.test.local-server", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -92,19 +93,68 @@ final class RunningServer: Sendable {
         return RunningServer(path: path, seen: seen, task: task)
     }
 
+    /// Cancels the server and waits for its end: at most 90 s, so that a server that does not
+    /// end fails the test instead of hanging the whole run.
     func stop() async throws {
         task.cancel()
-        try await task.value
+        let task = self.task
+        let ended = await firstOf(
+            {
+                _ = try? await task.value
+                return true
+            },
+            {
+                try? await Task.sleep(for: .seconds(90))
+                return false
+            })
+        #expect(ended, "the server did not end within 90 s of its cancellation")
     }
 
-    /// Runs `run()` of a server expected to refuse its socket, and returns the error.
+    /// Runs `run()` of a server expected to refuse its socket, and returns the error; nil when
+    /// it served instead (cancelled after 30 s: the test fails rather than hangs).
     static func refusal(_ settings: LocalSocketSettings) async throws -> LocalServerError? {
         let server = try LocalServer(settings: settings, logger: quiet, handler: testHandler(Seen()))
-        do {
-            try await server.run()
-            return nil
-        } catch let error as LocalServerError {
-            return error
+        let running = Task { () -> LocalServerError? in
+            do {
+                try await server.run()
+                return nil
+            } catch let error as LocalServerError {
+                return error
+            } catch {
+                return nil
+            }
+        }
+        let refusal = await firstOf(
+            { await running.value },
+            {
+                try? await Task.sleep(for: .seconds(30))
+                return nil
+            })
+        running.cancel()
+        return refusal
+    }
+}
+
+/// The result of whichever of two bodies ends first; the other is left to end on its own (never
+/// awaited: a body that never ends cannot hang the test).
+func firstOf<T: Sendable>(
+    _ one: @escaping @Sendable () async -> T, _ other: @escaping @Sendable () async -> T
+) async -> T {
+    await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+        let pending = Pending(continuation)
+        Task { pending.resume(await one()) }
+        Task { pending.resume(await other()) }
+    }
+}
+
+/// A continuation resumed once, by the first who comes.
+private final class Pending<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, Never>?>
+    init(_ continuation: CheckedContinuation<T, Never>) { self.continuation = Mutex(continuation) }
+    func resume(_ value: T) {
+        continuation.withLock { waiting in
+            waiting?.resume(returning: value)
+            waiting = nil
         }
     }
 }
