@@ -8,8 +8,9 @@ packaging/install-deps.sh
 # Warnings are errors for Custos' own targets (see Package.swift).
 export CUSTOS_WARNINGS_AS_ERRORS=1
 swift build --build-tests
-# The local server's tests first, on their own: their servers run on Swift's cooperative threads,
-# which the end-to-end tests keep busy waiting for the processes they run (two threads on two
-# cores); beside them a server can wait minutes for a thread. Then everything else.
-swift test --skip-build --filter CustosLocalServerTests
+# The local server's tests first, on their own and one at a time: their servers run on Swift's
+# cooperative threads (two on two cores), which the end-to-end tests keep busy waiting for the
+# processes they run, and so may the two exit tests among them waiting for their children, whose
+# requests those servers must answer (seen: every request unanswered for 30 s). Then the rest.
+swift test --skip-build --filter CustosLocalServerTests --no-parallel
 swift test --skip-build --skip CustosLocalServerTests
