@@ -202,9 +202,8 @@ public enum LocalSocketClient {
                     .noServer, url: path,
                     "a socket is at \(path) but no daemon answers (stale: the daemon is not running)")
             case ENOENT:
-                return HTTPError(
-                    .noServer, url: path,
-                    "no daemon is listening at \(path): the socket does not exist; start it with `custos daemon`")
+                // Gone between the look and the connect: as if it had never been there.
+                return lstatError(path, ENOENT)
             case EACCES, EPERM:
                 return HTTPError(
                     .permissionDenied, url: path,

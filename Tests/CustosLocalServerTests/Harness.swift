@@ -172,13 +172,7 @@ final class RawSocket: @unchecked Sendable {
 
     init(_ path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
+        var address = unixAddress(path)
         let status = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
@@ -252,10 +246,8 @@ func fileMode(_ path: String) -> (mode: UInt32, gid: UInt32, uid: UInt32, kind: 
     return (UInt32(status.st_mode & 0o7777), status.st_gid, status.st_uid, UInt32(status.st_mode & S_IFMT))
 }
 
-/// A socket file with no server behind it: bound, then closed.
-func makeStaleSocket(_ path: String) throws {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
+/// The address of the Unix socket at `path`.
+func unixAddress(_ path: String) -> sockaddr_un {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     withUnsafeMutableBytes(of: &address.sun_path) { raw in
@@ -263,6 +255,14 @@ func makeStaleSocket(_ path: String) throws {
         raw.copyBytes(from: bytes)
         raw[bytes.count] = 0
     }
+    return address
+}
+
+/// A socket file with no server behind it: bound, then closed.
+func makeStaleSocket(_ path: String) throws {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = unixAddress(path)
     let status = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
