@@ -53,6 +53,36 @@ public enum LocalSocketClient {
         }
     }
 
+    /// Sends a request whose body is `length` bytes that `produce` writes, chunk by chunk, through
+    /// the function it is given, and collects the answer. A `produce` that throws ends the
+    /// connection with the body incomplete (the server then takes nothing of it), and the error
+    /// is thrown.
+    public static func upload(
+        socket: String, method: String, path: String, headers: [(String, String)] = [], length: Int64,
+        timeout: Double, produce: (_ send: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> HTTPResponse {
+        try collecting(socket) { receive in
+            try exchange(
+                socket: socket, method: method, path: path, headers: headers, bodyLength: Int(length), timeout: timeout,
+                writeBody: { connection in
+                    var sent: Int64 = 0
+                    try produce { bytes in
+                        guard sent + Int64(bytes.count) <= length else {
+                            throw HTTPError(
+                                .protocolError, url: socket, "the body to send is longer than its announced \(length) bytes")
+                        }
+                        try connection.write(bytes)
+                        sent += Int64(bytes.count)
+                    }
+                    guard sent == length else {
+                        throw HTTPError(
+                            .protocolError, url: socket,
+                            "the body to send ended \(length - sent) bytes before its announced length")
+                    }
+                }, head: { _ in }, receive: receive)
+        }
+    }
+
     /// Runs an exchange whose answer is collected whole (at most `maximumResponse` bytes).
     private static func collecting(
         _ socket: String, _ exchange: ((UnsafeRawBufferPointer) throws -> Void) throws -> HTTPResponse

@@ -11,11 +11,20 @@ public struct LocalResponse: Sendable {
     public var status: Int
     public var contentType: String
     public var body: Body
+    /// Sent with `Connection: close` (the server closes the connection after it).
+    var closesConnection = false
 
     public init(status: Int, contentType: String = "application/json", body: Body) {
         self.status = status
         self.contentType = contentType
         self.body = body
+    }
+
+    /// This answer, closing its connection.
+    var closing: LocalResponse {
+        var response = self
+        response.closesConnection = true
+        return response
     }
 
     /// The transport's own error answer: `{"error": message, "code": code}`.

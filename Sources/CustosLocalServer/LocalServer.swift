@@ -90,16 +90,21 @@ public final class LocalServer: Service {
                 try await Self.respond(to: request, writer: writer, peer: peer, limits: limits, handler: handler)
             },
             configuration: .init(
-                additionalChannelHandlers: [RequestBodyLimitHandler(maximumBody: limits.maximumBody)],
+                additionalChannelHandlers: [
+                    RequestBodyLimitHandler(
+                        maximumBody: limits.maximumBody, maximumStreamedBody: limits.maximumStreamedBody,
+                        streamedPaths: limits.streamedPaths)
+                ],
                 idleTimeout: .nanoseconds(Int64(limits.idleSeconds * 1e9))))
         let deadline = TimeAmount.nanoseconds(Int64(limits.requestDeadlineSeconds * 1e9))
+        let pace = StreamedBodyPace(stall: deadline, minimumBytesPerSecond: limits.minimumStreamedBytesPerSecond)
         do {
             let value = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
                 .withConnectedSocket(connection.descriptor) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
-                            RequestDeadlineHandler(deadline: deadline, logger: logger))
+                            RequestDeadlineHandler(deadline: deadline, pace: pace, logger: logger))
                     }.flatMap { http1.setup(channel: channel, logger: logger) }
                 }
             let key = connections.add(value.channel)
@@ -118,6 +123,20 @@ public final class LocalServer: Service {
         switch peer {
         case .failure(let error):
             response = .error(status: 403, code: "no-credentials", message: "refused: \(error.message)")
+        case .success(let peer) where RequestBodyLimitHandler.isStreamed(request.head.path, among: limits.streamedPaths):
+            let stream = LocalRequestBody(
+                request.body, declaredLength: request.headers[.contentLength].flatMap { Int64($0) })
+            var query = [String: String]()
+            for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
+            let local = LocalRequest(
+                method: request.method.rawValue, path: request.uri.path, query: query,
+                headers: request.headers.map { (name: $0.name.rawName, value: $0.value) }, bodyStream: stream)
+            response = await handler(local, peer)
+            if !stream.wasReadToTheEnd {
+                // Answered before the body's end (a refusal, a failure): the rest is not read.
+                try await write(response.closing, to: writer)
+                throw UnreadBody()
+            }
         case .success(let peer):
             // The body limit handler has already refused a larger body; this is the second fence.
             var body = [UInt8]()
@@ -147,9 +166,13 @@ public final class LocalServer: Service {
         try await write(response, to: writer)
     }
 
+    /// Ends a connection whose streamed body was not read to its end, after its answer.
+    struct UnreadBody: Error {}
+
     private static func write(_ response: LocalResponse, to writer: consuming ResponseWriter) async throws {
         var fields = HTTPFields()
         fields[.contentType] = response.contentType
+        if response.closesConnection { fields[.connection] = "close" }
         let status = HTTPResponse.Status(code: response.status)
         switch response.body {
         case .bytes(let bytes):

@@ -4,7 +4,8 @@ import Glibc
 public struct LocalServerError: Error, CustomStringConvertible, Sendable, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
-            case invalidSettings, unsafeFolder, pathOccupied, anotherServer, unknownGroup, systemCall, credentials
+            case invalidSettings, unsafeFolder, pathOccupied, anotherServer, unknownGroup, systemCall, credentials,
+                incompleteBody
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -23,6 +24,8 @@ public struct LocalServerError: Error, CustomStringConvertible, Sendable, Equata
         public static let systemCall = Code(.systemCall)
         /// The kernel did not say who the peer is.
         public static let credentials = Code(.credentials)
+        /// A streamed request body ended before the length its head declared.
+        public static let incompleteBody = Code(.incompleteBody)
 
         public var description: String { "\(value)" }
     }

@@ -10,15 +10,28 @@ public struct LocalServerLimits: Sendable {
     public var idleSeconds: Double
     /// Connections served at once; more are answered 503 at accept and closed.
     public var maximumConnections: Int
+    /// The paths (without the query) whose body is streamed to the handler as it arrives
+    /// (`LocalRequest.bodyStream`) rather than collected: uploads. Their head is held to the
+    /// request deadline like any other; their body, to a pace: no byte for
+    /// `requestDeadlineSeconds` while the server waits for one, or fewer than
+    /// `minimumStreamedBytesPerSecond` over the time it waited, and the connection is closed.
+    public var streamedPaths: Set<String>
+    /// The largest streamed body; a larger one is answered 413 as any other.
+    public var maximumStreamedBody: Int64
+    public var minimumStreamedBytesPerSecond: Int
 
     public init(
         maximumBody: Int = 1 << 20, requestDeadlineSeconds: Double = 10, idleSeconds: Double = 30,
-        maximumConnections: Int = 512
+        maximumConnections: Int = 512, streamedPaths: Set<String> = [], maximumStreamedBody: Int64 = 1 << 40,
+        minimumStreamedBytesPerSecond: Int = 64 << 10
     ) {
         self.maximumBody = maximumBody
         self.requestDeadlineSeconds = requestDeadlineSeconds
         self.idleSeconds = idleSeconds
         self.maximumConnections = maximumConnections
+        self.streamedPaths = streamedPaths
+        self.maximumStreamedBody = maximumStreamedBody
+        self.minimumStreamedBytesPerSecond = minimumStreamedBytesPerSecond
     }
 }
 

@@ -49,12 +49,39 @@ func testHandler(_ seen: Seen) -> LocalServer.Handler {
                 continuation.finish()
             }
             return LocalResponse(status: 200, contentType: "application/octet-stream", body: .stream(stream))
+        case "/upload":
+            // Streamed (`streamingLimits`): the count and the sum of the bytes, or the cut.
+            guard let stream = request.bodyStream else {
+                return .error(status: 500, code: "not-streamed", message: "the body was not streamed")
+            }
+            var count = 0
+            var sum = 0
+            do {
+                for try await chunk in stream {
+                    count += chunk.count
+                    for byte in chunk { sum &+= Int(byte) }
+                }
+            } catch {
+                seen.add("/upload:cut")
+                return .error(status: 400, code: "cut", message: "\(error)")
+            }
+            return LocalResponse(status: 200, contentType: "text/plain", body: .bytes(Array("\(count) \(sum)".utf8)))
+        case "/refuse-upload":
+            // Streamed, and answered without reading a byte of the body.
+            return .error(status: 403, code: "forbidden", message: "refused before the body")
         case "/bad-status":
             return LocalResponse(status: 1000, body: .bytes([]))
         default:
             return .error(status: 404, code: "not-found", message: "no route \(request.path)")
         }
     }
+}
+
+/// Limits with the uploads of `testHandler` streamed, the deadline (and the stall) `seconds`.
+func streamingLimits(seconds: Double = 1, maximumStreamedBody: Int64 = 1 << 40) -> LocalServerLimits {
+    LocalServerLimits(
+        requestDeadlineSeconds: seconds, streamedPaths: ["/upload", "/refuse-upload"],
+        maximumStreamedBody: maximumStreamedBody)
 }
 
 /// A LocalServer running in a task; `stop()` cancels it and waits for it to end.
