@@ -29,7 +29,8 @@ public struct Custody: Sendable {
         self.logger = logger
         self.actor = actor
         self.context = SealingContext(
-            host: ThisProcess.hostName, operatorName: actor.account, operatorUID: actor.uid, tool: tool)
+            host: ThisProcess.hostName, operatorName: actor.account, operatorUID: actor.uid, tool: tool,
+            verifiedActor: actor.verification == .kernel ? actor.json : nil)
     }
 
     /// A station for the calling thread (each holds its own signing context of the node's TSA).

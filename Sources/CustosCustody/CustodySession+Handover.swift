@@ -169,10 +169,16 @@ extension CustodySession {
     /// is there already), the manifests stored, the sender's checkpoint kept when none of its size
     /// was, and one `received` event recorded: an entry per item with the
     /// sealed entry's content members, `from` and `fromIndex`, and its index row.
-    public func receive(_ file: RawPath, reason: String?, now: String = SystemClock.now()) throws -> ReceiveReceipt {
+    ///
+    /// `shown`: the file as its sender named it, when the daemon received it into a temporary
+    /// (`path` then): messages and the details document name it.
+    public func receive(
+        _ path: RawPath, shown: RawPath? = nil, reason: String?, now: String = SystemClock.now()
+    ) throws -> ReceiveReceipt {
+        let file = shown ?? path
         if let reason { try CustodyText.check(reason, what: "the reason", subject: "--reason") }
         try checkExaminer()
-        let reader = try HandoverReader(vault: vault, file: file)
+        let reader = try HandoverReader(vault: vault, file: path, shown: shown)
         let carried = try reader.readDocuments()
         let checked = try reader.check(carried)
         // One receive at a time, and none beside the daemon's reconciliation (which removes

@@ -16,18 +16,22 @@ import Foundation
 /// another file meanwhile.
 struct HandoverReader {
     let vault: Vault
+    /// The file as messages name it (as its sender named it, for one sent to the daemon).
     let file: RawPath
     private let descriptor: FileDescriptor
     private let digester = OpenSSLSHA256()
 
-    init(vault: Vault, file: RawPath) throws {
+    /// Opens `path`; messages name it `shown` (the sender's name of a file the daemon received
+    /// into a temporary), or `path`.
+    init(vault: Vault, file path: RawPath, shown: RawPath? = nil) throws {
         self.vault = vault
+        let file = shown ?? path
         self.file = file
         let refusal = { (reason: String, cause: (any Error)?) in
             CustodyError(.refused, "\(file): \(reason); nothing was received", cause: cause)
         }
         do {
-            descriptor = try FileSystem.openForReading(file)
+            descriptor = try FileSystem.openForReading(path)
         } catch {
             throw refusal("cannot be read", error)
         }

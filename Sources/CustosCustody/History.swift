@@ -43,6 +43,15 @@ public struct HistoryEvent: Sendable {
     /// (re-hashed against the entry); seals keep their details in the manifest, not in a details
     /// document.
     public var acquisitionExaminer: String?
+    /// For a `sealed` entry: the actor as its manifest keeps it when the kernel named it (bytes
+    /// sent to the daemon's socket).
+    public var sealingActor: JSONObject?
+
+    /// The actor as the event's details document (or a seal's manifest) keeps it.
+    private var actorDocument: JSONObject? {
+        if case .verified(let object) = document { return object["actor"]?.objectValue }
+        return sealingActor
+    }
 
     public var sequence: UInt64 { entry.sequence }
     public var type: CustodyEventType { entry.type }
@@ -63,19 +72,11 @@ public struct HistoryEvent: Sendable {
     /// socket; `process` when the recording process named its own account (a command on a vault
     /// its account owns, the daemon's own seals, and every event recorded before version 0.2).
     public var actorVerification: ActorVerification {
-        if case .verified(let object) = document, let text = object["actor"]?["verifiedBy"]?.stringValue,
-            let value = ActorVerification(rawValue: text)
-        {
-            return value
-        }
-        return .process
+        actorDocument?["verifiedBy"]?.stringValue.flatMap(ActorVerification.init(rawValue:)) ?? .process
     }
     /// The groups whose role granted the action, as the daemon recorded them.
     public var actorGroups: [String] {
-        if case .verified(let object) = document, case .array(let groups)? = object["actor"]?["groups"] {
-            return groups.compactMap(\.stringValue)
-        }
-        return []
+        actorDocument?["groups"]?.arrayValue?.compactMap(\.stringValue) ?? []
     }
     /// The reason given (extract, export, transfer, …), from the details document.
     public var reason: String? { documentText("reason") }
@@ -137,13 +138,15 @@ extension CustodySession {
                 }
             }
             var examiner: String?
+            var sealingActor: JSONObject?
             if entry.type == .sealed {
                 let manifest = StoredManifest.read(entry: .object(entry.details), vault: vault)
                 examiner = manifest.value?["acquisition"]?["examiner"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
+                sealingActor = manifest.value?["sealing"]?["actor"]?.objectValue
             }
             return HistoryEvent(
                 entry: entry, proof: proof(of: entry, in: signed), wholeVault: entry.item.isEmpty, document: document,
-                acquisitionExaminer: examiner)
+                acquisitionExaminer: examiner, sealingActor: sealingActor)
         }
         // A case's retention is an event about the whole vault: the item's history shows those
         // of its own case (and any whose document cannot be read, with its fault), not others'.

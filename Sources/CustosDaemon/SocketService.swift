@@ -20,14 +20,17 @@ enum SocketService {
             settings: LocalSocketSettings(
                 path: configuration.socket.description, group: configuration.socketGroup,
                 mode: configuration.socketGroup == nil ? 0o600 : 0o660),
-            limits: LocalServerLimits(), logger: logger
-        ) { request, peer in
-            await handle(request, peer: peer, service: service, threads: threads)
+            limits: LocalServerLimits(
+                streamedPaths: Set(ServiceOperation.uploads.map { "/v\(serviceProtocolVersion)/\($0.name)" })),
+            logger: logger
+        ) { [uploads = UploadSlots()] request, peer in
+            await handle(request, peer: peer, service: service, threads: threads, uploads: uploads)
         }
     }
 
     static func handle(
-        _ request: LocalRequest, peer: PeerCredentials, service: CustodyService, threads: RequestThreads
+        _ request: LocalRequest, peer: PeerCredentials, service: CustodyService, threads: RequestThreads,
+        uploads: UploadSlots
     ) async -> LocalResponse {
         let prefix = "/v\(serviceProtocolVersion)/"
         guard request.path.hasPrefix(prefix) else {
@@ -46,6 +49,12 @@ enum SocketService {
                         .unknownOperation,
                         "\(name): no such operation (known: \(ServiceOperation.all.map(\.name).joined(separator: ", ")))"
                     )))
+        }
+        if let body = request.bodyStream {
+            // An upload (the server streams the body of these paths alone).
+            return await UploadStreaming.respond(
+                request, operation: operation, body: body, peer: peer, service: service, threads: threads,
+                slots: uploads)
         }
         guard request.method == "POST" || (request.method == "GET" && !operation.records) else {
             return reply(
@@ -92,7 +101,7 @@ enum SocketService {
 final class RequestThreads: Sendable {
     private let jobs = BlockingQueue<@Sendable () -> Void>()
 
-    init(count: Int) {
+    init(count: Int, name: String = "custos-request") {
         for index in 0..<count {
             let jobs = self.jobs
             let thread = Thread {
@@ -110,7 +119,7 @@ final class RequestThreads: Sendable {
                     }
                 }
             }
-            thread.name = "custos-request-\(index)"
+            thread.name = "\(name)-\(index)"
             thread.start()
         }
     }

@@ -24,6 +24,24 @@ public struct FileStatus: Hashable, Sendable {
     public var modificationTime: Time
     public var changeTime: Time
 
+    /// A status as another process declared it (an upload's original, as its sender's `fstat`
+    /// saw it).
+    public init(
+        device: UInt64, inode: UInt64, mode: UInt32, linkCount: UInt64, uid: UInt32, gid: UInt32, size: Int64,
+        accessTime: Time, modificationTime: Time, changeTime: Time
+    ) {
+        self.device = device
+        self.inode = inode
+        self.mode = mode
+        self.linkCount = linkCount
+        self.uid = uid
+        self.gid = gid
+        self.size = size
+        self.accessTime = accessTime
+        self.modificationTime = modificationTime
+        self.changeTime = changeTime
+    }
+
     init(_ s: stat) {
         device = UInt64(s.st_dev)
         inode = UInt64(s.st_ino)

@@ -68,6 +68,16 @@ enum Manifest {
         ]
         var acquisition = request.acquisition.json
         acquisition["case"] = .string(request.caseID)
+        var sealing: JSONObject = [
+            "host": .string(context.host),
+            "node": .string(origin),
+            "tool": .string(context.tool),
+            "operator": .string(context.operatorName),
+            "operatorUID": .integer(Int64(context.operatorUID)),
+            "time": .string(sealedAt),
+            "compression": .string(compression.rawValue),
+        ]
+        if let actor = context.verifiedActor { sealing["actor"] = .object(actor) }
         var manifest: JSONObject = [
             "format": .string(format),
             "item": .string(item),
@@ -75,16 +85,20 @@ enum Manifest {
             "digests": digests.json,
             "member": .string("evidence/" + member),
             "acquisition": .object(acquisition),
-            "sealing": .object([
-                "host": .string(context.host),
-                "node": .string(origin),
-                "tool": .string(context.tool),
-                "operator": .string(context.operatorName),
-                "operatorUID": .integer(Int64(context.operatorUID)),
-                "time": .string(sealedAt),
-                "compression": .string(compression.rawValue),
-            ]),
+            "sealing": .object(sealing),
         ]
+        if let upload = request.upload {
+            // The original's facts above are the sender's declaration; the bytes are what came.
+            manifest["upload"] = .object([
+                "via": .string("socket"),
+                "account": .string(upload.account), "uid": .integer(Int64(upload.uid)),
+                "pid": .integer(Int64(upload.pid)),
+                "declared": .array(
+                    ["name", "path", "mode", "uid", "gid", "inode", "device", "links", "mtime", "ctime", "atime"].map {
+                        .string($0)
+                    }),
+            ])
+        }
         if let inbox = request.inbox {
             var flags = [JSONValue]()
             if status.linkCount > 1 { flags.append(.string("hardLinked")) }

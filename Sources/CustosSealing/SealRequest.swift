@@ -17,6 +17,10 @@ public struct SealRequest: Sendable {
     /// for messages and the manifest). Nil: `path` is opened as given, its last component not
     /// followed (`custos ingest`, where the examiner names the file).
     public var confined: (directory: ConfinedDirectory, components: [[UInt8]])?
+    /// For bytes sent to the daemon's socket (`custos ingest` through the daemon): who sent
+    /// them and what the sender declared of its file. The bytes are read from `confined` (the
+    /// upload's temporary in the vault); `path` is the sender's path.
+    public var upload: UploadSource?
 
     public init(
         path: RawPath, caseID: String = "", acquisition: Acquisition = Acquisition(), inbox: InboxSource? = nil,
@@ -79,6 +83,25 @@ public struct Acquisition: Sendable, Equatable {
     }
 }
 
+/// Bytes sent to the daemon's socket: the sender as the kernel named it, and its file as its
+/// `fstat` saw it. The manifest records the declared file's facts as the original's (its path,
+/// mode, owner, times) and says they are declared; the size and the digests are of the bytes
+/// received.
+public struct UploadSource: Sendable {
+    public var original: FileStatus
+    /// The sending account and its process, as the kernel named them at the socket.
+    public var account: String
+    public var uid: UInt32
+    public var pid: Int32
+
+    public init(original: FileStatus, account: String, uid: UInt32, pid: Int32) {
+        self.original = original
+        self.account = account
+        self.uid = uid
+        self.pid = pid
+    }
+}
+
 /// Where in the inbox a file was found, and the sidecar files whose metadata it carries.
 public struct InboxSource: Sendable, Equatable {
     /// The path under the inbox, byte-exact (`<case>/<…>/<name>`).
@@ -103,11 +126,17 @@ public struct SealingContext: Sendable {
     public var operatorName: String
     public var operatorUID: UInt32
     public var tool: String
+    /// The actor as a details document keeps it, when the kernel named it (a socket caller):
+    /// the manifest keeps it beside the operator (a seal has no details document).
+    public var verifiedActor: JSONObject?
 
-    public init(host: String, operatorName: String, operatorUID: UInt32, tool: String) {
+    public init(
+        host: String, operatorName: String, operatorUID: UInt32, tool: String, verifiedActor: JSONObject? = nil
+    ) {
         self.host = host
         self.operatorName = operatorName
         self.operatorUID = operatorUID
         self.tool = tool
+        self.verifiedActor = verifiedActor
     }
 }

@@ -89,6 +89,13 @@ public final class Sealer: Sendable {
                 "is still open for writing by another process; it will be sealed once closed")
         }
         file.adviseSequential()
+        // Bytes sent to the socket: the sender's file as it declared it, of the size received.
+        let original = request.upload?.original ?? before
+        guard original.size == before.size else {
+            throw SealingError(
+                .refused, file: shown,
+                "its sender declared \(original.size) bytes but \(before.size) were received; nothing was recorded")
+        }
 
         let item = Self.newItemIdentifier()
         let member = Manifest.safeMemberName(request.path.lastComponent, digester: digester)
@@ -118,8 +125,8 @@ public final class Sealer: Sendable {
                 level: configuration.compressionLevel, compressionThreads: onePass.inline ? 0 : Self.compressionThreads,
                 tap: { archiveDigest.update($0) })
             try writer.beginFile(
-                name: "evidence/" + member, size: before.size, permissions: before.mode,
-                modified: before.modificationTime)
+                name: "evidence/" + member, size: before.size, permissions: original.mode,
+                modified: original.modificationTime)
         } catch {
             throw SealingError.storage(error, file: shown)
         }
@@ -177,17 +184,17 @@ public final class Sealer: Sendable {
         let sealedAt = now()
         let absolute = request.path.absolute
         let manifest = Manifest.build(
-            item: item, request: request, absolutePath: absolute, status: before, digests: digests, member: member,
+            item: item, request: request, absolutePath: absolute, status: original, digests: digests, member: member,
             origin: configuration.origin, context: context, sealedAt: sealedAt, compression: compression)
         let manifestHash = digester.sha256(manifest)
 
         let archiveHash: Hash
         var deduplicated = false
         do {
-            try writer.addFile(name: "manifest.json", bytes: manifest, modified: before.modificationTime)
+            try writer.addFile(name: "manifest.json", bytes: manifest, modified: original.modificationTime)
             try writer.addFile(
                 name: "hashdeep.txt", bytes: Manifest.hashdeepList(member: member, size: total, digests: digests),
-                modified: before.modificationTime)
+                modified: original.modificationTime)
             try writer.finish()
             // Immediate: fsync now. Batch: the caller's one syncfs for the batch flushes it, before
             // the ledger records anything of it.

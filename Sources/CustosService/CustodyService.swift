@@ -28,7 +28,7 @@ public struct CustodyService: Sendable {
     let logger: Logger
     /// One recording call at a time: a call's checks (a hold, a pending request, an approval
     /// already given) and its append are not one transaction, so two at once could both pass.
-    private let recording = RecordingGate()
+    let recording = RecordingGate()
     /// Held while a verification runs.
     private let verifying = NSLock()
     /// How many refusals of each account are recorded.
@@ -136,6 +136,11 @@ public struct CustodyService: Sendable {
         case .disposalRequest: return try disposalRequest(arguments, custody: custody)
         case .extract: return try extractionPlan(arguments, custody: custody)
         case .export: return try export(arguments, custody: custody)
+        case .ingest, .receive:
+            throw ServiceFailure(
+                .badRequest,
+                "\(operation): its bytes are the request's body, on the daemon's socket (arguments in the \(UploadArguments.header) header)"
+            )
         default: throw ServiceFailure(.unknownOperation, "\(operation): not served by this version")
         }
     }
@@ -161,7 +166,7 @@ public struct CustodyService: Sendable {
     /// refusals a minute are recorded for one account; beyond, the daemon's log keeps them, so
     /// nobody can grow the ledger without bound by being refused. The refusal stands even when
     /// recording it fails.
-    private func refuse(_ call: ServiceCall, caller: Caller) -> ServiceReply {
+    func refuse(_ call: ServiceCall, caller: Caller) -> ServiceReply {
         let action = call.operation.action
         let allowed = policy?.actions(of: caller.groups) ?? []
         let message =

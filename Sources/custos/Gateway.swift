@@ -65,16 +65,42 @@ enum Gateway {
             } catch {
                 throw CLIError(message: "\(error)")
             }
-            guard let value = try? CanonicalJSON.parse(response.body) else {
-                throw CLIError(
-                    message: "\(path): the daemon's reply (HTTP \(response.status)) is not JSON: "
-                        + DisplayName.escape(Array(response.body.prefix(200))))
-            }
-            do {
-                return try ServiceReply(json: value)
-            } catch {
-                throw CLIError(message: "\(path): \(error)")
-            }
+            return try Self.reply(response, socket: path)
+        }
+    }
+
+    /// Sends `length` bytes that `produce` writes as the body of an upload (`ingest`, `receive`;
+    /// the arguments in the `Custos-Arguments` header) and gives the reply. A `produce` that
+    /// throws leaves the body incomplete (the daemon takes nothing of it); its error is thrown.
+    static func upload(
+        socket: String, _ operation: ServiceOperation, _ arguments: JSONObject, length: Int64,
+        produce: (_ send: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> ServiceReply {
+        let response: HTTPResponse
+        do {
+            response = try LocalSocketClient.upload(
+                socket: socket, method: "POST", path: "/v\(serviceProtocolVersion)/\(operation.name)",
+                headers: [
+                    ("Content-Type", "application/octet-stream"),
+                    (UploadArguments.header, UploadArguments.encode(arguments)),
+                ], length: length, timeout: 24 * 3600, produce: produce)
+        } catch let error as HTTPError {
+            throw CLIError(message: "\(error)")
+        }
+        return try reply(response, socket: socket)
+    }
+
+    /// The service's reply in a response of the daemon.
+    private static func reply(_ response: HTTPResponse, socket: String) throws -> ServiceReply {
+        guard let value = try? CanonicalJSON.parse(response.body) else {
+            throw CLIError(
+                message: "\(socket): the daemon's reply (HTTP \(response.status)) is not JSON: "
+                    + DisplayName.escape(Array(response.body.prefix(200))))
+        }
+        do {
+            return try ServiceReply(json: value)
+        } catch {
+            throw CLIError(message: "\(socket): \(error)")
         }
     }
 

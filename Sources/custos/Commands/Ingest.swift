@@ -21,6 +21,9 @@ struct Ingest: ParsableCommand {
     @Argument(help: "Files or directories to seal.") var paths: [String]
 
     func run() throws {
+        if case .socket(let socket) = try Gateway.resolve(vault, .acting) {
+            return try runThroughDaemon(socket: socket)
+        }
         let vault = try vault.open()
         let custody = Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion)
         let session = try custody.session()
@@ -33,26 +36,9 @@ struct Ingest: ParsableCommand {
             logger.notice(
                 "removed what killed sealing processes left half-written", metadata: ["files": "\(removed.count)"])
         }
-        var refused = 0
         var sealed = 0
-        var unreadableDirectories = 0
-        var files = [RawPath]()
-        for argument in paths {
-            let path = RawArguments.raw(argument)
-            if let status = try? FileSystem.linkStatus(path), status.isDirectory {
-                do {
-                    let found = try FileSystem.walk(path)
-                    if found.isEmpty { Output.error("custos: \(path): the directory holds no files") }
-                    files += found
-                } catch {
-                    Output.error("custos: refused: \(error)")
-                    refused += 1
-                    unreadableDirectories += 1
-                }
-            } else {
-                files.append(path)
-            }
-        }
+        let (files, unreadableDirectories) = inputs()
+        var refused = unreadableDirectories
         // What was recorded before a failure, for its message: the inputs sealed and their entries.
         var recorded = [(path: RawPath, entries: ClosedRange<UInt64>)]()
         var stopped: String?
@@ -144,5 +130,28 @@ struct Ingest: ParsableCommand {
             throw CLIError(message: count)
         }
         if unsigned { throw CLIError(message: "the checkpoint was not signed") }
+    }
+
+    /// The files the arguments name (a directory: every regular file under it), and how many
+    /// directories could not be read (each said on standard error).
+    func inputs() -> (files: [RawPath], unreadableDirectories: Int) {
+        var unreadableDirectories = 0
+        var files = [RawPath]()
+        for argument in paths {
+            let path = RawArguments.raw(argument)
+            if let status = try? FileSystem.linkStatus(path), status.isDirectory {
+                do {
+                    let found = try FileSystem.walk(path)
+                    if found.isEmpty { Output.error("custos: \(path): the directory holds no files") }
+                    files += found
+                } catch {
+                    Output.error("custos: refused: \(error)")
+                    unreadableDirectories += 1
+                }
+            } else {
+                files.append(path)
+            }
+        }
+        return (files, unreadableDirectories)
     }
 }

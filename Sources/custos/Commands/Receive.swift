@@ -3,6 +3,7 @@ import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosLedger
+import CustosService
 import CustosVault
 
 struct Receive: ParsableCommand {
@@ -25,6 +26,9 @@ struct Receive: ParsableCommand {
     @Option(help: "The handler's name (kept in the details document).") var examiner: String?
 
     func run() throws {
+        if case .socket(let socket) = try Gateway.resolve(vault, .acting) {
+            return try runThroughDaemon(socket: socket)
+        }
         let vault = try vault.open()
         _ = try vault.signer()
         let custody = Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion)
@@ -47,5 +51,37 @@ struct Receive: ParsableCommand {
             )
         }
         try session.requireCovered()
+    }
+
+    /// Through the daemon's socket: the file, read here as the caller, is the request's body;
+    /// the daemon checks and records it by the same workflow, for the caller the kernel names.
+    private func runThroughDaemon(socket: String) throws {
+        let path = RawArguments.raw(file)
+        let outcome: FileUpload.Outcome
+        do {
+            outcome = try FileUpload.send(path, socket: socket, operation: .receive) { _ in
+                var arguments: JSONObject = ["file": .byteString(path.absolute.bytes)]
+                if let reason { arguments["reason"] = .string(reason) }
+                if let examiner { arguments["examiner"] = .string(examiner) }
+                return arguments
+            }
+        } catch let error as FileUpload.Refusal {
+            throw CLIError(message: "refused: \(error.message); nothing was received")
+        }
+        for note in outcome.reply.notes { Output.error("custos: \(note)") }
+        guard let result = outcome.reply.result else {
+            let failure = outcome.reply.failure ?? ServiceFailure(.failed, "the daemon gave neither a result nor an error")
+            throw failure.cliError
+        }
+        let origin = result["origin"]?.stringValue ?? "?"
+        for entry in result["entries"]?.arrayValue ?? [] {
+            let item = entry["item"]?.stringValue ?? "?"
+            let sequence = entry["entry"]?.integerValue.map(String.init) ?? "?"
+            let sha256 = entry["sha256"]?.stringValue ?? "?"
+            let from = entry["fromIndex"]?.integerValue.map(String.init) ?? "?"
+            let note = entry["shared"]?.boolValue == true ? " (content already in the vault; archive shared)" : ""
+            Output.line("received \(item) entry \(sequence) sha256 \(sha256) from \(origin) entry \(from)\(note)")
+        }
+        if let failure = outcome.reply.failure { throw failure.cliError }
     }
 }

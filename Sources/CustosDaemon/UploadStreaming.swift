@@ -1,0 +1,164 @@
+import CustosFileSystem
+import CustosOpenSSL
+import CustosFormats
+import CustosLocalServer
+import CustosService
+import CustosVault
+import Foundation
+import Synchronization
+
+/// `ingest` and `receive` on the daemon's socket (Docs/Protocol.md): the request's body is the
+/// file's bytes, its arguments are in the `Custos-Arguments` header. In order:
+///
+/// 1. the arguments and the caller's role are checked before a byte of the body is taken
+///    (`CustodyService.admit`; a refusal is recorded and the rest of the body is never read);
+/// 2. the body is written, as it arrives, into a new temporary in the vault's `tmp/` (0600,
+///    `O_EXCL`), by a thread of the upload's own, never a cooperative one; a body cut short
+///    (the client gone, a length not the one declared, a stalled or trickling body cut by the
+///    server) leaves nothing: the temporary is removed and nothing is recorded;
+/// 3. the shared workflow runs on a request thread over the temporary (`CustodyService.ingest`,
+///    `.receive`), which is removed after it, whatever happened.
+///
+/// At most `maximumAtOnce` uploads are taken at once; more are answered 503 before their body.
+enum UploadStreaming {
+    static let maximumAtOnce = 4
+    /// Chunks are gathered to about this size before each write.
+    static let writeSize = 1 << 20
+
+    static func respond(
+        _ request: LocalRequest, operation: ServiceOperation, body: LocalRequestBody, peer: PeerCredentials,
+        service: CustodyService, threads: RequestThreads, slots: UploadSlots
+    ) async -> LocalResponse {
+        guard request.method == "POST" else {
+            return SocketService.reply(
+                ServiceReply(
+                    failure: ServiceFailure(.badRequest, "\(operation): use POST with the file's bytes as the body")))
+        }
+        let arguments: JSONObject
+        do {
+            guard let header = request.header(UploadArguments.header) else {
+                throw ServiceFailure(
+                    .badRequest,
+                    "\(operation): the arguments go in the \(UploadArguments.header) header (a JSON object, base64-encoded)")
+            }
+            arguments = try UploadArguments.decode(header, operation: operation)
+        } catch {
+            return SocketService.reply(ServiceReply(failure: failure(error)))
+        }
+        let call = ServiceCall(operation, arguments)
+        guard threads.waiting < RequestThreads.maximumWaiting else { return SocketService.busy() }
+        let (caller, refusal) = await threads.run {
+            let caller = Caller.peer(pid: peer.pid, uid: peer.uid, gid: peer.gid, groups: peer.groups)
+            return (caller, service.admit(call, as: caller))
+        }
+        if let refusal { return SocketService.reply(refusal) }
+        guard slots.take() else {
+            return LocalResponse.error(
+                status: 503, code: "busy",
+                message: "the daemon takes \(maximumAtOnce) uploads at once and has as many under way; try again shortly")
+        }
+        defer { slots.give() }
+
+        let lane = RequestThreads(count: 1, name: "custos-upload")
+        defer { lane.close() }
+        let vault = service.vault
+        let temporary: TemporaryUpload
+        do {
+            temporary = try await lane.run { Result { try TemporaryUpload(in: vault) } }.get()
+        } catch {
+            return SocketService.reply(
+                ServiceReply(failure: ServiceFailure(.failed, "storage fault: the upload cannot be kept: \(error)")))
+        }
+        let received: ReceivedUpload
+        do {
+            received = try await receive(body, into: temporary, lane: lane)
+        } catch {
+            await lane.run { temporary.remove() }
+            return SocketService.reply(ServiceReply(failure: failure(error)))
+        }
+        let reply = await threads.run {
+            defer { temporary.remove() }
+            return operation == .ingest
+                ? service.ingest(call, as: caller, upload: received)
+                : service.receive(call, as: caller, upload: received)
+        }
+        return SocketService.reply(reply)
+    }
+
+    /// Writes the body into `temporary` as it arrives, gathered into writes of about
+    /// `writeSize`, each on `lane`.
+    private static func receive(
+        _ body: LocalRequestBody, into temporary: TemporaryUpload, lane: RequestThreads
+    ) async throws -> ReceivedUpload {
+        var gathered = [UInt8]()
+        gathered.reserveCapacity(writeSize + (64 << 10))
+        var size: Int64 = 0
+        do {
+            for try await chunk in body {
+                gathered += chunk
+                size += Int64(chunk.count)
+                if gathered.count >= writeSize {
+                    let batch = gathered
+                    try await lane.run { Result { try temporary.write(batch) } }.get()
+                    gathered.removeAll(keepingCapacity: true)
+                }
+            }
+        } catch let error as ServiceFailure {
+            throw error
+        } catch {
+            throw ServiceFailure(.badRequest, "the upload did not arrive whole (nothing was recorded): \(error)")
+        }
+        let batch = gathered
+        try await lane.run { Result { try temporary.write(batch) } }.get()
+        return ReceivedUpload(name: temporary.name, size: size)
+    }
+
+    private static func failure(_ error: any Error) -> ServiceFailure {
+        if let error = error as? ServiceFailure { return error }
+        return ServiceFailure(.failed, "storage fault: the upload could not be kept (nothing was recorded): \(error)")
+    }
+}
+
+/// An upload's temporary in the vault's `tmp/`: created new (`O_EXCL`, 0600), written by one
+/// thread at a time. Its name is tagged with this process, so a daemon that dies leaves nothing
+/// its next start does not remove. Sendable: its descriptor is used by one thread at a time (the
+/// upload's lane, then the request thread that removes it).
+final class TemporaryUpload: @unchecked Sendable {
+    let path: RawPath
+    let name: [UInt8]
+    private let file: FileDescriptor
+
+    init(in vault: Vault) throws {
+        let random = Hex.encode(try SecureRandom.bytes(8))
+        let name = Vault.temporaryName("upload-\(random)")
+        self.name = Array(name.utf8)
+        try FileSystem.makeDirectory(vault.temporaryPath)
+        path = vault.temporaryPath.appending(name)
+        file = try FileSystem.createExclusive(path, mode: 0o600)
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        do {
+            try file.write(bytes)
+        } catch {
+            throw ServiceFailure(.failed, "storage fault: the vault's tmp/ cannot take the upload: \(error)")
+        }
+    }
+
+    func remove() { FileSystem.remove(path) }
+}
+
+/// How many uploads are under way, at most `UploadStreaming.maximumAtOnce`.
+final class UploadSlots: Sendable {
+    private let taken = Mutex(0)
+
+    func take() -> Bool {
+        taken.withLock { taken in
+            guard taken < UploadStreaming.maximumAtOnce else { return false }
+            taken += 1
+            return true
+        }
+    }
+
+    func give() { taken.withLock { $0 -= 1 } }
+}
