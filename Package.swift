@@ -226,7 +226,7 @@ let package = Package(
             name: "CustosServiceTests",
             dependencies: [
                 "CustosService", "CustosCustody", "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault",
-                "CustosSealing", "CustosTimeStamping", "CustosTestSupport",
+                "CustosSealing", "CustosTimeStamping", "CustosOpenSSL", "CustosTestSupport",
             ]
         ),
         .testTarget(

@@ -117,7 +117,8 @@ extension CustodySession {
         let signer = try vault.signer()
         let document = HandoverDocument(
             origin: vault.configuration.origin, key: signer.verifierKey.text, recipient: recipient, time: now,
-            nonce: Hex.encode(try SecureRandom.bytes(16)), checkpointSize: checkpoint.size, checkpointRoot: checkpoint.root, items: items.map(\.proven))
+            nonce: Hex.encode(try SecureRandom.bytes(16)), checkpointSize: checkpoint.size,
+            checkpointRoot: checkpoint.root, items: items.map(\.proven))
         let documentBytes = document.canonicalBytes
         let documentHash = OpenSSLSHA256().sha256(documentBytes)
         let signature = try SignedNote.sign(

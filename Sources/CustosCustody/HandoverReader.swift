@@ -310,7 +310,8 @@ struct HandoverReader {
             }
             items.append(
                 CheckedItem(
-                    item: item.item, entry: entry, index: item.sealed.index, digests: digests, size: size, archive: item.archive,
+                    item: item.item, entry: entry, index: item.sealed.index, digests: digests, size: size,
+                    archive: item.archive,
                     manifest: item.manifest, manifestBytes: manifestBytes,
                     caseID: manifest["acquisition"]?["case"]?.stringValue ?? "",
                     exhibit: manifest["acquisition"]?["exhibit"]?.stringValue ?? "", name: name))
@@ -339,7 +340,8 @@ struct HandoverReader {
         let folder = vault.peerCheckpointsPath(origin: checked.origin)
         let keptFiles: [Vault.KeptPeerCheckpoint]
         do { keptFiles = try vault.keptPeerCheckpoints(origin: checked.origin) } catch {
-            throw refuse(.missing, "the checkpoints kept from \(checked.origin) (\(folder)) cannot be read", cause: error)
+            throw refuse(
+                .missing, "the checkpoints kept from \(checked.origin) (\(folder)) cannot be read", cause: error)
         }
         var kept = [(checkpoint: Checkpoint, path: RawPath)]()
         for file in keptFiles {
@@ -436,7 +438,8 @@ struct HandoverReader {
             guard header.size >= 0, UInt64(header.size) <= largest else {
                 throw refuse(
                     .altered,
-                    "objects/\(content.hex)\(suffix) is \(header.size) bytes, more than an archive of \(item.size) bytes can be")
+                    "objects/\(content.hex)\(suffix) is \(header.size) bytes, more than an archive of \(item.size) bytes can be"
+                )
             }
             let temporary = vault.temporaryPath.appending(Vault.temporaryName("receive-\(content.hex)\(suffix)"))
             let output: FileDescriptor
@@ -482,7 +485,8 @@ struct HandoverReader {
                     wantSHA1: item.digests.sha1 != nil)
             } catch let error as CustodyError {
                 throw refuse(
-                    .altered, "\(temporary), the copy of objects/\(content.hex)\(suffix), was replaced while it was re-read",
+                    .altered,
+                    "\(temporary), the copy of objects/\(content.hex)\(suffix), was replaced while it was re-read",
                     cause: error)
             } catch {
                 throw refuse(.altered, "objects/\(content.hex)\(suffix) is not a readable sealed archive", cause: error)

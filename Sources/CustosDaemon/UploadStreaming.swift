@@ -1,7 +1,7 @@
 import CustosFileSystem
-import CustosOpenSSL
 import CustosFormats
 import CustosLocalServer
+import CustosOpenSSL
 import CustosService
 import CustosVault
 import Foundation
@@ -39,7 +39,8 @@ enum UploadStreaming {
             guard let header = request.header(UploadArguments.header) else {
                 throw ServiceFailure(
                     .badRequest,
-                    "\(operation): the arguments go in the \(UploadArguments.header) header (a JSON object, base64-encoded)")
+                    "\(operation): the arguments go in the \(UploadArguments.header) header (a JSON object, base64-encoded)"
+                )
             }
             arguments = try UploadArguments.decode(header, operation: operation)
         } catch {
@@ -55,7 +56,8 @@ enum UploadStreaming {
         guard slots.take() else {
             return LocalResponse.error(
                 status: 503, code: "busy",
-                message: "the daemon takes \(maximumAtOnce) uploads at once and has as many under way; try again shortly")
+                message:
+                    "the daemon takes \(maximumAtOnce) uploads at once and has as many under way; try again shortly")
         }
         defer { slots.give() }
 

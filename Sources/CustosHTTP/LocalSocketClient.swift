@@ -69,7 +69,8 @@ public enum LocalSocketClient {
                     try produce { bytes in
                         guard sent + Int64(bytes.count) <= length else {
                             throw HTTPError(
-                                .protocolError, url: socket, "the body to send is longer than its announced \(length) bytes")
+                                .protocolError, url: socket,
+                                "the body to send is longer than its announced \(length) bytes")
                         }
                         try connection.write(bytes)
                         sent += Int64(bytes.count)

@@ -258,4 +258,3 @@ public final class Sealer: Sendable {
         return ItemIdentifier.uuidV7(milliseconds: milliseconds, random: (0..<10).map { _ in generator.next() })
     }
 }
-

@@ -48,7 +48,8 @@ extension VaultVerifier {
         }
         let found = OpenSSLSHA256().sha256(document)
         guard found == documentHash else {
-            return fault("the handover.json kept is not the one the entry names", expected: documentHash.hex, found: found.hex)
+            return fault(
+                "the handover.json kept is not the one the entry names", expected: documentHash.hex, found: found.hex)
         }
 
         // The sender's key, as this vault keeps it.
@@ -56,7 +57,8 @@ extension VaultVerifier {
         let key: NoteVerifierKey
         do {
             guard let known = try vault.peerKey(origin: origin) else {
-                return fault("the key of its sender \(origin) is not kept (\(keyPath)): its signature cannot be re-checked")
+                return fault(
+                    "the key of its sender \(origin) is not kept (\(keyPath)): its signature cannot be re-checked")
             }
             key = known
         } catch {
@@ -69,7 +71,10 @@ extension VaultVerifier {
             (try? signature.verifiedSignatures(by: [signer])) != nil,
             let signed = HandoverSignature.parse(signature.text), signed.origin == origin,
             signed.document == documentHash
-        else { return fault("the kept handover.sig is not a signature of \(origin) (\(keyPath)) over the handover.json kept") }
+        else {
+            return fault(
+                "the kept handover.sig is not a signature of \(origin) (\(keyPath)) over the handover.json kept")
+        }
         // The recipient is not required to be this node's origin: `receive` checks it when it
         // takes a handover, and handovers received before that check named a bureau in words.
         guard let handover = try? HandoverDocument(parsing: document), handover.origin == origin else {
@@ -82,7 +87,8 @@ extension VaultVerifier {
             checkpoint.size == handover.checkpointSize, checkpoint.root == handover.checkpointRoot
         else {
             return fault(
-                "the kept checkpoint.txt is not the checkpoint of \(origin), signed by its key, that handover.json names")
+                "the kept checkpoint.txt is not the checkpoint of \(origin), signed by its key, that handover.json names"
+            )
         }
 
         // The sender's sealed entry, proven in that checkpoint, of the content this entry records.
@@ -91,7 +97,8 @@ extension VaultVerifier {
         else { return fault("the kept handover.json carries no entry \(fromIndex) of item \(entry.item)") }
         do {
             try MerkleProofs.verifyInclusion(
-                index: item.sealed.index, size: checkpoint.size, leafHash: MerkleHasher.openSSL.hashLeaf(item.sealed.entry),
+                index: item.sealed.index, size: checkpoint.size,
+                leafHash: MerkleHasher.openSSL.hashLeaf(item.sealed.entry),
                 proof: item.sealed.proof, root: checkpoint.root, hasher: MerkleHasher.openSSL)
         } catch {
             return fault(
@@ -102,7 +109,8 @@ extension VaultVerifier {
             sealed.node == origin, sealed.item == entry.item, sealed.sequence == UInt64(fromIndex)
         else { return fault("the sender's entry \(fromIndex) is not a sealed entry of \(origin) about this item") }
         guard sealed.digests == entry.digests, sealed.size == entry.size, sealed.manifest == entry.manifest else {
-            return fault("the sender's sealed entry \(fromIndex) records other digests, size or manifest than this entry")
+            return fault(
+                "the sender's sealed entry \(fromIndex) records other digests, size or manifest than this entry")
         }
         return []
     }

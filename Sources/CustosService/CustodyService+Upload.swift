@@ -56,7 +56,9 @@ public struct DeclaredFile: Sendable {
     }
 
     public var json: JSONValue {
-        func time(_ time: FileStatus.Time) -> JSONValue { .array([.integer(time.seconds), .integer(time.nanoseconds)]) }
+        func time(_ time: FileStatus.Time) -> JSONValue {
+            .array([.integer(time.seconds), .integer(time.nanoseconds)])
+        }
         let safe = UInt64(CanonicalJSON.maxSafeInteger)
         return .object([
             "path": .byteString(path.bytes), "size": .integer(status.size), "mode": .integer(Int64(status.mode)),
@@ -86,7 +88,9 @@ public struct DeclaredFile: Sendable {
             else { throw bad("\(key) must be [seconds, nanoseconds]") }
             return timespec(tv_sec: Int(seconds), tv_nsec: Int(nanoseconds))
         }
-        guard let path = object["path"]?.byteStringValue, path.first == UInt8(ascii: "/"), path.count <= 4096,
+        guard let path = object["path"]?.byteStringValue, path.first == UInt8(ascii: "/"),
+            path.last != UInt8(ascii: "/"),
+            path.count <= 4096,
             !path.contains(0), RawPath(bytes: path).lastComponent.count > 0
         else { throw bad("path must be the file's absolute path (at most 4096 bytes, no NUL)") }
         let maximum = CanonicalJSON.maxSafeInteger
@@ -139,7 +143,8 @@ extension CustodyService {
         case .receive:
             _ = try arguments.optionalString("reason")
             guard let file = call.arguments["file"]?.byteStringValue, !file.isEmpty, file.count <= 4096 else {
-                throw ServiceFailure(.badRequest, "receive: file (the handover file's name, as the sender has it) is missing")
+                throw ServiceFailure(
+                    .badRequest, "receive: file (the handover file's name, as the sender has it) is missing")
             }
         default:
             throw ServiceFailure(.badRequest, "\(call.operation): not an upload")
@@ -179,7 +184,9 @@ extension CustodyService {
                 throw Self.failure(for: error, file: declared.path)
             }
             var notes = [String]()
-            if let failure = sealed.stampFailure { notes.append("\(declared.path): sealed, but not time-stamped: \(failure)") }
+            if let failure = sealed.stampFailure {
+                notes.append("\(declared.path): sealed, but not time-stamped: \(failure)")
+            }
             return try recording.run {
                 let receipt = try session.record([sealed])[0]
                 var result: JSONObject = [

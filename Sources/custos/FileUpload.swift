@@ -42,14 +42,17 @@ enum FileUpload {
                 let count: Int
                 do {
                     count = try buffer.withUnsafeMutableBytes { bytes in
-                        try file.read(into: UnsafeMutableRawBufferPointer(rebasing: bytes[..<Int(min(Int64(bytes.count), left))]))
+                        try file.read(
+                            into: UnsafeMutableRawBufferPointer(rebasing: bytes[..<Int(min(Int64(bytes.count), left))]))
                     }
                 } catch {
                     throw Refusal(message: "\(path): cannot be read: \(error); nothing was recorded")
                 }
                 guard count > 0 else {
                     throw Refusal(
-                        message: "\(path): changed while it was being sent (it ended \(left) bytes early); nothing was recorded")
+                        message:
+                            "\(path): changed while it was being sent (it ended \(left) bytes early); nothing was recorded"
+                    )
                 }
                 left -= Int64(count)
                 try buffer.withUnsafeBytes { bytes in
@@ -60,7 +63,9 @@ enum FileUpload {
                         let after = try file.status()
                         guard after.isSameContent(as: before), after.linkCount > 0 || before.linkCount == 0 else {
                             throw Refusal(
-                                message: "\(path): changed while it was being sent; nothing was recorded, send it again once it is complete")
+                                message:
+                                    "\(path): changed while it was being sent; nothing was recorded, send it again once it is complete"
+                            )
                         }
                     }
                     try send(chunk)

@@ -297,6 +297,3 @@ func makeStaleSocket(_ path: String) throws {
 }
 
 let isRoot = geteuid() == 0
-
-/// The system's Python (a shim under /root is not reachable by another account).
-let systemPython = ["/usr/bin/python3", "/usr/local/bin/python3"].first { (path: String) in access(path, X_OK) == 0 }

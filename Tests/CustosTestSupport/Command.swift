@@ -115,3 +115,8 @@ func spawnEnvironment(_ overrides: [String: String]) -> [UnsafeMutablePointer<CC
     for (key, value) in overrides { env[key] = value }
     return env.map { strdup("\($0.key)=\($0.value)") } + [nil]
 }
+
+/// The system's Python (a shim under /root is not reachable by another account).
+public let systemPython = ["/usr/bin/python3", "/usr/local/bin/python3"].first { (path: String) in
+    access(path, X_OK) == 0
+}

@@ -32,7 +32,8 @@ extension Ingest {
                 let entry = result["entry"]?.integerValue, let sha256 = result["sha256"]?.stringValue
             else {
                 notSealed += 1
-                let failure = outcome.reply.failure ?? ServiceFailure(.failed, "\(path): the daemon's reply names no item")
+                let failure =
+                    outcome.reply.failure ?? ServiceFailure(.failed, "\(path): the daemon's reply names no item")
                 Output.error("custos: \(path): \(failure.message)")
                 // A refused role, or a vault that cannot be written, refuses the rest as well.
                 if [.forbidden, .failed, .busy].contains(failure.code) {

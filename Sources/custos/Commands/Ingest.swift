@@ -90,7 +90,8 @@ struct Ingest: ParsableCommand {
             let note =
                 pending.size == 0
                 ? " (empty file)" : pending.deduplicated ? " (content already in the vault; archive shared)" : ""
-            Output.line("sealed \(pending.item) entry \(entry.sequence) sha256 \(pending.digests.sha256.hex) \(path)\(note)")
+            Output.line(
+                "sealed \(pending.item) entry \(entry.sequence) sha256 \(pending.digests.sha256.hex) \(path)\(note)")
         }
         let inputs = files.count + unreadableDirectories
         // Every input not sealed counts: refused, failed, or never tried once sealing stopped.

@@ -70,7 +70,8 @@ struct Receive: ParsableCommand {
         }
         for note in outcome.reply.notes { Output.error("custos: \(note)") }
         guard let result = outcome.reply.result else {
-            let failure = outcome.reply.failure ?? ServiceFailure(.failed, "the daemon gave neither a result nor an error")
+            let failure =
+                outcome.reply.failure ?? ServiceFailure(.failed, "the daemon gave neither a result nor an error")
             throw failure.cliError
         }
         let origin = result["origin"]?.stringValue ?? "?"
