@@ -99,11 +99,15 @@ extension CustodyService {
                 records, to: try arguments.string("to"), reason: try arguments.string("reason"), output: temporary,
                 recordedAs: RawPath(bytes: output))
         } catch let error as CustodyError {
-            // As the command in process: exit 1 only when bytes are not those recorded or signed.
-            return ServiceReply(
-                failure: ServiceFailure(
-                    error.code == .altered ? .faultFound : Self.failure(for: error).code, error.description,
-                    exitCode: error.code == .altered ? 1 : 2))
+            // As the command in process (`handoverFailure`): exit 1 only when bytes are not those
+            // recorded or signed; an archive missing from the vault is the vault's failure (exit 2).
+            let code: ServiceFailure.Code =
+                switch error.code {
+                case .altered: .faultFound
+                case .missing: .failed
+                default: Self.failure(for: error).code
+                }
+            return ServiceReply(failure: ServiceFailure(code, error.description))
         } catch {
             return ServiceReply(failure: Self.failure(for: error))
         }

@@ -74,6 +74,24 @@ extension DaemonSuites {
             #expect(refused["actorVerifiedBy"] as? String == "kernel")
         }
 
+        @Test func anAlteredArchiveRefusesTheTransferThroughTheSocketBeforeAnythingIsRecorded() throws {
+            let node = try ServiceNode(roles: "  EVIDENCE: [view, transfer]", evidenceBytes: 1 << 20)
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let archive = try node.archivePath()
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
+            bytes[bytes.count / 2] ^= 0x55
+            try Data(bytes).write(to: URL(fileURLWithPath: archive))
+            let before = try node.history(as: alice).count
+            let out = node.folder(of: alice, "alice-out")
+            let result = try node.custos(
+                as: alice, ["transfer", node.item, "--to", Self.recipient, "--reason", "trial", "-o", out + "/h.tar"])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("the archive of item \(node.item)"), "\(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty, "no file, no temporary")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: node.vault + "/tmp")) ?? []).isEmpty)
+            #expect(try node.history(as: alice).count == before, "nothing recorded")
+        }
+
         /// A client that goes away mid-stream: the transfer stands recorded (it is recorded before
         /// a byte is sent), the daemon removes its temporary, no file takes the name, and the
         /// daemon goes on serving.
