@@ -66,7 +66,8 @@ extension CustodyService {
         guard let output = call.arguments["output"]?.byteStringValue, output.first == UInt8(ascii: "/") else {
             return ServiceReply(
                 failure: ServiceFailure(
-                    .badRequest, "transfer: output (the absolute path of the file the client writes) is missing"))
+                    .badRequest,
+                    "transfer: output (the absolute path of the file the client writes) is missing or not absolute"))
         }
         var planning = call.arguments
         planning["plan"] = .bool(true)
