@@ -10,6 +10,7 @@ import Foundation
 
 /// What `transfer` wrote and recorded.
 public struct TransferReceipt: Sendable {
+    /// The handover file as the event names it (`transfer`'s `recordedAs`, else its `output`).
     public var file: RawPath
     /// The SHA-256 of `handover.json` (the `handover` fact of the `transferred` entries).
     public var document: Hash
@@ -74,21 +75,10 @@ public struct ReceiveReceipt: Sendable {
 // MARK: - transfer
 
 extension CustodySession {
-    /// Hands items over to another bureau: writes the handover file `output` (a pax tar: the
-    /// items' `sealed` entries with their inclusion proofs, their `timestamped` entries with their
-    /// tokens and proofs, the latest signed checkpoint, the archives and manifests as stored, and
-    /// the node's signature over `handover.json`), then records one `transferred` event for the
-    /// items. A checkpoint is signed first when the tree grew, so the proofs lead to a checkpoint
-    /// that covers them.
-    ///
-    /// Every archive and manifest is re-hashed before it is packed (invariant 4): an archive whose
-    /// bytes are not those recorded refuses the transfer (`.altered`), and nothing is recorded.
-    /// `output` must not exist: it is written as a temporary beside it, fsynced, and renamed to
-    /// its name without replacing anything (`.exists` when something took the name meanwhile).
-    public func transfer(
-        _ records: [ItemRecord], to recipient: String, reason: String, output: RawPath,
-        now: String = SystemClock.now()
-    ) throws -> TransferReceipt {
+    /// Checks a transfer before anything is built, written or recorded: the recipient is another
+    /// node's origin, the reason and the examiner are acceptable, and items are named. Returns
+    /// the items once each (the daemon's planning call runs this alone).
+    public func checkTransfer(_ records: [ItemRecord], to recipient: String, reason: String) throws -> [ItemRecord] {
         try CustodyText.check(recipient, what: "the recipient bureau", subject: "--to", limit: 256)
         // The recipient is named as `peer add` names peers, by its origin: the receiving node
         // compares it with its own and refuses a handover addressed to another node.
@@ -104,11 +94,34 @@ extension CustodySession {
         try CustodyText.check(reason, what: "the reason", subject: "--reason")
         try checkExaminer()
         guard !records.isEmpty else { throw CustodyError(.refused, "transfer: no items named") }
+        var seen = Set<String>()
+        return records.filter { seen.insert($0.item).inserted }
+    }
+
+    /// Hands items over to another bureau: writes the handover file `output` (a pax tar: the
+    /// items' `sealed` entries with their inclusion proofs, their `timestamped` entries with their
+    /// tokens and proofs, the latest signed checkpoint, the archives and manifests as stored, and
+    /// the node's signature over `handover.json`), then records one `transferred` event for the
+    /// items. A checkpoint is signed first when the tree grew, so the proofs lead to a checkpoint
+    /// that covers them.
+    ///
+    /// Every archive and manifest is re-hashed before it is packed (invariant 4): an archive whose
+    /// bytes are not those recorded refuses the transfer (`.altered`), and nothing is recorded.
+    /// `output` must not exist: it is written as a temporary beside it, fsynced, and renamed to
+    /// its name without replacing anything (`.exists` when something took the name meanwhile).
+    ///
+    /// `recordedAs` is the file the event names (its details' `file`) when that is not `output`:
+    /// the daemon writes the handover into the vault's `tmp/` (it cannot write into the caller's
+    /// folder) and streams it to its client, which gives it the name the client declared.
+    public func transfer(
+        _ records: [ItemRecord], to recipient: String, reason: String, output: RawPath, recordedAs: RawPath? = nil,
+        now: String = SystemClock.now()
+    ) throws -> TransferReceipt {
+        let records = try checkTransfer(records, to: recipient, reason: reason)
         guard (try? FileSystem.linkStatus(output)) == nil else {
             throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
         }
-        var seen = Set<String>()
-        let records = records.filter { seen.insert($0.item).inserted }
+        let named = recordedAs ?? output
 
         let builder = HandoverBuilder(session: self)
         let note = try checkpoint(now: now)
@@ -133,11 +146,11 @@ extension CustodySession {
             try recordEvent(
                 .transferred, items: records.map(\.item), facts: ["handover": .string(documentHash.hex)],
                 details: [
-                    "to": .string(recipient), "reason": .string(reason), "file": .byteString(output.bytes),
+                    "to": .string(recipient), "reason": .string(reason), "file": .byteString(named.bytes),
                     "checkpoint": .integer(Int64(checkpoint.size)),
                 ], now: now)
         }
-        return TransferReceipt(file: output, document: documentHash, checkpointSize: checkpoint.size, event: event)
+        return TransferReceipt(file: named, document: documentHash, checkpointSize: checkpoint.size, event: event)
     }
 
 }

@@ -73,6 +73,10 @@ enum SocketService {
             // The original's bytes are streamed (ExtractionStreaming).
             return await ExtractionStreaming.respond(call, peer: peer, service: service, threads: threads)
         }
+        if operation == .transfer, arguments["plan"]?.boolValue != true {
+            // The handover file is streamed once recorded (TransferStreaming).
+            return await TransferStreaming.respond(call, peer: peer, service: service, threads: threads)
+        }
         guard threads.waiting < RequestThreads.maximumWaiting else { return busy() }
         let result = await threads.run {
             // The names of the caller's account and groups are looked up here, off the event

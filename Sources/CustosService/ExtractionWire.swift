@@ -2,11 +2,20 @@ import CustosCustody
 import CustosFormats
 import CustosLedger
 
+/// The header line of a streamed file (`ExtractionWire`): what the daemon says of the file
+/// before its bytes, which the client checks them against.
+public protocol StreamedFileHeader: Sendable, Equatable {
+    var json: JSONValue { get }
+    init?(json: JSONValue)
+    /// What the bytes are, for messages ("the original's bytes").
+    static var bytesName: String { get }
+}
+
 /// What the daemon says of one original before its bytes (the stream's header line), and what
 /// a planning call (`extract` with `plan: true`) gives for each item: the item, the name it is
 /// written under, and the sealed size and SHA-256 the bytes must have (from the ledger's
 /// `sealed` entry).
-public struct ExtractionHeader: Sendable, Equatable {
+public struct ExtractionHeader: StreamedFileHeader {
     public var item: String
     public var name: [UInt8]
     public var nameNote: String?
@@ -45,26 +54,60 @@ public struct ExtractionHeader: Sendable, Equatable {
         self.init(
             item: item, name: name, nameNote: json["nameNote"]?.stringValue, size: UInt64(size), sha256: sha256)
     }
+
+    public static var bytesName: String { "the original's bytes" }
 }
 
-/// The body of a streamed `extract` (Docs/Protocol.md), one original per request:
+/// What the daemon says of a handover file before its bytes (the header line of a streamed
+/// `transfer`): the file as the client declared it (the name the `transferred` event records),
+/// and the size and SHA-256 of the file the daemon built and recorded.
+public struct TransferHeader: StreamedFileHeader {
+    public var file: [UInt8]
+    public var size: UInt64
+    public var sha256: Hash
+
+    public init(file: [UInt8], size: UInt64, sha256: Hash) {
+        self.file = file
+        self.size = size
+        self.sha256 = sha256
+    }
+
+    public var json: JSONValue {
+        .object(["file": .byteString(file), "size": .integer(Int64(clamping: size)), "sha256": .string(sha256.hex)])
+    }
+
+    public init?(json: JSONValue) {
+        guard let file = json["file"]?.byteStringValue, let size = json["size"]?.integerValue, size >= 0,
+            let sha256 = json["sha256"]?.stringValue.flatMap({ Hash(hex: $0) })
+        else { return nil }
+        self.init(file: file, size: UInt64(size), sha256: sha256)
+    }
+
+    public static var bytesName: String { "the handover file's bytes" }
+}
+
+/// The body of a streamed `extract` or `transfer` (Docs/Protocol.md), one file per request:
 ///
-/// 1. the header: one line of canonical JSON (`ExtractionHeader`) and `\n`;
-/// 2. the original's bytes in frames, each a 4-byte big-endian length (1 to `maximumFrame`)
-///    and that many bytes; a frame of length 0 ends them (early, when the read failed);
+/// 1. the header: one line of canonical JSON (`ExtractionHeader`, `TransferHeader`) and `\n`;
+/// 2. the file's bytes in frames, each a 4-byte big-endian length (1 to `maximumFrame`) and
+///    that many bytes; a frame of length 0 ends them (early, when the read failed);
 /// 3. the trailer: one line of canonical JSON, the reply the call would have given without a
-///    stream (`{"result": {…, "result": "ok"|"failed", "entries"}, "error"?, "notes"?}`), sent
-///    once the event is recorded; then the connection closes.
+///    stream (`extract`: `{"result": {…, "result": "ok"|"failed", "entries"}, "error"?,
+///    "notes"?}`), sent once the event is recorded; then the connection closes.
 ///
-/// A body that ends before its trailer is a failed extraction (the daemon stopped).
+/// A body that ends before its trailer is a failed extraction (the daemon stopped); a
+/// `transfer` is recorded before its header is sent, so such a body is a recorded handover
+/// whose file did not arrive.
 public enum ExtractionWire {
     public static let contentType = "application/x-custos-extract"
+    /// The content type of a streamed `transfer`.
+    public static let transferContentType = "application/x-custos-transfer"
     /// The largest frame; a longer one is a protocol error.
     public static let maximumFrame = 1 << 20
     /// The longest header or trailer line.
     public static let maximumLine = 1 << 20
 
-    public static func header(_ header: ExtractionHeader) -> [UInt8] {
+    public static func header(_ header: some StreamedFileHeader) -> [UInt8] {
         CanonicalJSON.encode(header.json) + [UInt8(ascii: "\n")]
     }
 
@@ -94,10 +137,13 @@ public enum ExtractionWire {
         return [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 
+    /// The reader of a streamed `extract`.
+    public typealias Reader = StreamReader<ExtractionHeader>
+
     /// Reads a streamed body as it arrives, handing each part on: the header, the bytes, the
     /// end of the bytes, the trailer. Throws (`ServiceFailure`, `failed`) on a body that is not
     /// this format; `finish` throws when the body ended before its trailer.
-    public struct Reader {
+    public struct StreamReader<Header: StreamedFileHeader> {
         private enum State {
             case header
             case length
@@ -113,7 +159,7 @@ public enum ExtractionWire {
         public var isDone: Bool { if case .done = state { true } else { false } }
 
         public mutating func consume(
-            _ input: UnsafeRawBufferPointer, header: (ExtractionHeader) throws -> Void,
+            _ input: UnsafeRawBufferPointer, header: (Header) throws -> Void,
             data: (UnsafeRawBufferPointer) throws -> Void, end: () throws -> Void,
             trailer: (ServiceReply) throws -> Void
         ) throws {
@@ -134,7 +180,7 @@ public enum ExtractionWire {
                         throw Self.fault("a line that is not JSON")
                     }
                     if case .header = state {
-                        guard let parsed = ExtractionHeader(json: value) else {
+                        guard let parsed = Header(json: value) else {
                             throw Self.fault("a header it cannot read")
                         }
                         state = .length
@@ -175,7 +221,7 @@ public enum ExtractionWire {
             case .done: return
             case .header: missing = "its header"
             case .trailer: missing = "its trailer"
-            case .length, .data: missing = "the end of the original's bytes"
+            case .length, .data: missing = "the end of \(Header.bytesName)"
             }
             throw ServiceFailure(.failed, "the daemon's stream ended before \(missing)")
         }

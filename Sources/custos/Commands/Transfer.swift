@@ -16,7 +16,10 @@ struct Transfer: ParsableCommand {
             it is never overwritten. One `transferred` entry per item is recorded, naming the SHA-256 of \
             handover.json; the recipient, the reason and the file name stay in its details document. \
             --to names the receiving node by its origin (the name in its checkpoints and its `custos key`); \
-            only that node receives the file: it runs `custos receive FILE`.
+            only that node receives the file: it runs `custos receive FILE`. On a vault closed to this \
+            account (or with --socket), the daemon builds the handover and records the transfer for this \
+            account as the kernel names it, then streams the file; this command writes it as FILE, as \
+            this account, keeping it only when its bytes are those the daemon named.
             """)
     @OptionGroup var vault: VaultOptions
     @Argument(help: "Items: ids or unique prefixes of them.") var items: [String]
@@ -27,6 +30,10 @@ struct Transfer: ParsableCommand {
     @Option(help: "The handler's name (kept in the details document).") var examiner: String?
 
     func run() throws {
+        if case .socket(let socket) = try Gateway.resolve(vault, .acting) {
+            try runThroughDaemon(Gateway.socket(socket), socket: socket)
+            return
+        }
         let vault = try vault.open()
         _ = try vault.signer()  // a missing or exposed key refuses the command before anything is done
         let custody = Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion)
