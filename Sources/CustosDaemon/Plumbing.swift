@@ -7,7 +7,9 @@ import Foundation
 /// Sendable: every stored property is read and written under `condition`.
 final class BlockingQueue<Element>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [Element] = []
+    /// Taken elements are set to nil at once: a slot not yet compacted away must not keep what
+    /// its element holds (a request's closure and its megabyte of an upload, a sealed file).
+    private var items: [Element?] = []
     private var head = 0
     private var closed = false
 
@@ -63,10 +65,13 @@ final class BlockingQueue<Element>: @unchecked Sendable {
     }
 
     private func take() -> Element {
-        let element = items[head]
+        let element = items[head].take()!
         head += 1
         condition.broadcast()  // Room for a producer waiting on its limit.
-        if head > 1024, head * 2 > items.count {
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024, head * 2 > items.count {
             items.removeFirst(head)
             head = 0
         }
@@ -120,4 +125,3 @@ func runOnThread<T: Sendable>(name: String, _ body: @escaping @Sendable () throw
         thread.start()
     }
 }
-

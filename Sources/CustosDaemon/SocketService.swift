@@ -105,7 +105,8 @@ enum SocketService {
 final class RequestThreads: Sendable {
     private let jobs = BlockingQueue<@Sendable () -> Void>()
 
-    init(count: Int, name: String = "custos-request") {
+    /// `nice`: the threads' priority (nil: the daemon's own, as its sealing threads have).
+    init(count: Int, name: String = "custos-request", nice: Int? = 19) {
         for index in 0..<count {
             let jobs = self.jobs
             let thread = Thread {
@@ -114,7 +115,7 @@ final class RequestThreads: Sendable {
                 // at 10, 50 clients asking still slowed a burst by 10-16 % on 2 cores; at 19 by
                 // nothing measurable, the calls answered meanwhile at about the same rate, their
                 // slowest later (Docs/Performance.md, issue 11).
-                ThisProcess.lowerThisThreadPriority(toNice: 19)
+                if let nice { ThisProcess.lowerThisThreadPriority(toNice: nice) }
                 while true {
                     if let job = jobs.pop(timeout: 60) {
                         job()

@@ -16,7 +16,7 @@ import Synchronization
 ///    `O_EXCL`), by a thread of the upload's own, never a cooperative one; a body cut short
 ///    (the client gone, a length not the one declared, a stalled or trickling body cut by the
 ///    server) leaves nothing: the temporary is removed and nothing is recorded;
-/// 3. the shared workflow runs on a request thread over the temporary (`CustodyService.ingest`,
+/// 3. the shared workflow runs on that thread over the temporary (`CustodyService.ingest`,
 ///    `.receive`), which is removed after it, whatever happened.
 ///
 /// At most `maximumAtOnce` uploads are taken at once; more are answered 503 before their body.
@@ -61,7 +61,9 @@ enum UploadStreaming {
         }
         defer { slots.give() }
 
-        let lane = RequestThreads(count: 1, name: "custos-upload")
+        // The upload's own thread, at the daemon's priority: sealing bytes sent to the socket is
+        // sealing, as the inbox's is (the request threads yield to both).
+        let lane = RequestThreads(count: 1, name: "custos-upload", nice: nil)
         defer { lane.close() }
         let vault = service.vault
         let temporary: TemporaryUpload
@@ -78,7 +80,7 @@ enum UploadStreaming {
             await lane.run { temporary.remove() }
             return SocketService.reply(ServiceReply(failure: failure(error)))
         }
-        let reply = await threads.run {
+        let reply = await lane.run {
             defer { temporary.remove() }
             return operation == .ingest
                 ? service.ingest(call, as: caller, upload: received)

@@ -101,6 +101,12 @@ public final class LocalServer: Service {
         do {
             let value = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+                // Reads of up to 1 MiB where the client sends that fast (an upload): fewer, larger
+                // chunks for the handler; a small request still gets a small buffer.
+                .channelOption(
+                    ChannelOptions.recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20)
+                )
                 .withConnectedSocket(connection.descriptor) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(

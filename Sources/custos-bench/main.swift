@@ -302,8 +302,10 @@ case "daemon": try daemonBenchmark()
 case "stamp": try stampBenchmark()
 case "versus": try versusBenchmark()
 case "socket": try socketBenchmark()
+case "upload": try uploadBenchmark()
 case "all":
     try ledgerBenchmark()
     sealBenchmark()
-default: fatalError("unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket or all")
+default:
+    fatalError("unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket, upload or all")
 }
