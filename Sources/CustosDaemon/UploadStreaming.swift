@@ -10,8 +10,9 @@ import Synchronization
 /// `ingest` and `receive` on the daemon's socket (Docs/Protocol.md): the request's body is the
 /// file's bytes, its arguments are in the `Custos-Arguments` header. In order:
 ///
-/// 1. the arguments and the caller's role are checked before a byte of the body is taken
-///    (`CustodyService.admit`; a refusal is recorded and the rest of the body is never read);
+/// 1. the arguments and the caller's role are checked before the body is taken (at most what
+///    the server has buffered, a few chunks, has been read: `CustodyService.admit`; a refusal
+///    is recorded and the rest of the body is never read);
 /// 2. the body is written, as it arrives, into a new temporary in the vault's `tmp/` (0600,
 ///    `O_EXCL`), by a thread of the upload's own, never a cooperative one; a body cut short
 ///    (the client gone, a length not the one declared, a stalled or trickling body cut by the
@@ -19,9 +20,15 @@ import Synchronization
 /// 3. the shared workflow runs on that thread over the temporary (`CustodyService.ingest`,
 ///    `.receive`), which is removed after it, whatever happened.
 ///
-/// At most `maximumAtOnce` uploads are taken at once; more are answered 503 before their body.
+/// At most `maximumAtOnce` uploads are taken at once, `maximumPerAccount` of one account; more
+/// are answered 503 before their body. An upload must give its length (`Content-Length`); one
+/// that would leave less than twice its size and `reserve` free in the vault's file system is
+/// refused before its body (`too-large`, 413).
 enum UploadStreaming {
     static let maximumAtOnce = 4
+    static let maximumPerAccount = 2
+    /// Free space an upload must leave in the vault's file system.
+    static let reserve: Int64 = 256 << 20
     /// Chunks are gathered to about this size before each write.
     static let writeSize = 1 << 20
 
@@ -47,31 +54,47 @@ enum UploadStreaming {
             return SocketService.reply(ServiceReply(failure: failure(error)))
         }
         let call = ServiceCall(operation, arguments)
-        guard threads.waiting < RequestThreads.maximumWaiting else { return SocketService.busy() }
-        let (caller, refusal) = await threads.run {
+        guard slots.take(for: peer.uid) else {
+            return LocalResponse.error(
+                status: 503, code: "busy",
+                message:
+                    "the daemon takes \(maximumAtOnce) uploads at once, \(maximumPerAccount) of one account, and has as many under way; try again shortly"
+            )
+        }
+        defer { slots.give(for: peer.uid) }
+
+        // The upload's own thread, at the daemon's priority: sealing bytes sent to the socket is
+        // sealing, as the inbox's is (the request threads yield to both). Its checks run there
+        // too, so calls that hold the request threads long (a large extraction) do not keep an
+        // upload waiting at its start.
+        let lane = RequestThreads(count: 1, name: "custos-upload", nice: nil)
+        defer { lane.close() }
+        let (caller, refusal) = await lane.run {
             let caller = Caller.peer(pid: peer.pid, uid: peer.uid, gid: peer.gid, groups: peer.groups)
             return (caller, service.admit(call, as: caller))
         }
         if let refusal { return SocketService.reply(refusal) }
-        guard slots.take() else {
-            return LocalResponse.error(
-                status: 503, code: "busy",
-                message:
-                    "the daemon takes \(maximumAtOnce) uploads at once and has as many under way; try again shortly")
-        }
-        defer { slots.give() }
-
-        // The upload's own thread, at the daemon's priority: sealing bytes sent to the socket is
-        // sealing, as the inbox's is (the request threads yield to both).
-        let lane = RequestThreads(count: 1, name: "custos-upload", nice: nil)
-        defer { lane.close() }
         let vault = service.vault
+        let length = body.declaredLength ?? 0
         let temporary: TemporaryUpload
         do {
-            temporary = try await lane.run { Result { try TemporaryUpload(in: vault) } }.get()
+            temporary = try await lane.run {
+                Result {
+                    // Room for the upload, the archive sealed from it, and a reserve: the vault's
+                    // own writes (the ledger, checkpoints, the inbox's seals) must not be the ones
+                    // that find the disk full.
+                    let needed = length.multipliedReportingOverflow(by: 2).partialValue + reserve
+                    if let available = FileSystem.availableBytes(vault.temporaryPath), available < needed {
+                        throw ServiceFailure(
+                            .tooLarge,
+                            "\(operation): the vault has \(available >> 20) MiB free; an upload of \(length >> 20) MiB needs \(needed >> 20) MiB (twice its size and a reserve of \(reserve >> 20) MiB); nothing was taken"
+                        )
+                    }
+                    return try TemporaryUpload(in: vault)
+                }
+            }.get()
         } catch {
-            return SocketService.reply(
-                ServiceReply(failure: ServiceFailure(.failed, "storage fault: the upload cannot be kept: \(error)")))
+            return SocketService.reply(ServiceReply(failure: failure(error)))
         }
         let received: ReceivedUpload
         do {
@@ -152,17 +175,32 @@ final class TemporaryUpload: @unchecked Sendable {
     func remove() { FileSystem.remove(path) }
 }
 
-/// How many uploads are under way, at most `UploadStreaming.maximumAtOnce`.
+/// How many uploads are under way: at most `UploadStreaming.maximumAtOnce`, and
+/// `UploadStreaming.maximumPerAccount` of one account.
 final class UploadSlots: Sendable {
-    private let taken = Mutex(0)
+    private struct Taken {
+        var all = 0
+        var byAccount = [UInt32: Int]()
+    }
+    private let taken = Mutex(Taken())
 
-    func take() -> Bool {
+    func take(for uid: UInt32) -> Bool {
         taken.withLock { taken in
-            guard taken < UploadStreaming.maximumAtOnce else { return false }
-            taken += 1
+            let own = taken.byAccount[uid] ?? 0
+            guard taken.all < UploadStreaming.maximumAtOnce, own < UploadStreaming.maximumPerAccount else {
+                return false
+            }
+            taken.all += 1
+            taken.byAccount[uid] = own + 1
             return true
         }
     }
 
-    func give() { taken.withLock { $0 -= 1 } }
+    func give(for uid: UInt32) {
+        taken.withLock { taken in
+            taken.all -= 1
+            let own = (taken.byAccount[uid] ?? 1) - 1
+            taken.byAccount[uid] = own > 0 ? own : nil
+        }
+    }
 }

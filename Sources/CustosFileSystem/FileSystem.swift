@@ -231,13 +231,23 @@ public enum FileSystem {
     public static func realPath(_ path: RawPath) -> RawPath? {
         guard let real = path.withCString({ realpath($0, nil) }) else { return nil }
         defer { free(real) }
-        return RawPath(bytes: Array(String(cString: real).utf8))
+        // Byte-exact: a name that is not UTF-8 keeps its bytes.
+        return RawPath(bytes: UnsafeRawBufferPointer(start: real, count: strlen(real)).map { $0 })
     }
 
     /// Whether `path` lies on a file system mounted read-only (false when that cannot be told).
     public static func isOnReadOnlyFileSystem(_ path: RawPath) -> Bool {
         var info = statvfs()
         return path.withCString { statvfs($0, &info) } == 0 && info.f_flag & UInt(ST_RDONLY) != 0
+    }
+
+    /// The bytes a process of this account may still write on the file system of `path`
+    /// (`statvfs`: `f_bavail` blocks); nil when that cannot be told.
+    public static func availableBytes(_ path: RawPath) -> Int64? {
+        var info = statvfs()
+        guard path.withCString({ statvfs($0, &info) }) == 0 else { return nil }
+        let bytes = UInt64(info.f_bavail).multipliedReportingOverflow(by: UInt64(info.f_frsize))
+        return bytes.overflow ? .max : Int64(clamping: bytes.partialValue)
     }
 
     /// True when this process may write `path` (`access(W_OK)`, by its real user and group).

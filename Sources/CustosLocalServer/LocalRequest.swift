@@ -1,3 +1,4 @@
+import HTTPTypes
 import HummingbirdCore
 import NIOCore
 import Synchronization
@@ -27,6 +28,16 @@ public struct LocalRequest: Sendable {
         self.headers = headers
         self.body = body
         self.bodyStream = bodyStream
+    }
+
+    /// The request as HummingbirdCore read it, with its body collected or streamed.
+    init(_ request: Request, body: [UInt8] = [], bodyStream: LocalRequestBody? = nil) {
+        var query = [String: String]()
+        for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
+        self.init(
+            method: request.method.rawValue, path: request.uri.path, query: query,
+            headers: request.headers.map { (name: $0.name.rawName, value: $0.value) }, body: body,
+            bodyStream: bodyStream)
     }
 
     /// The value of the first header field of this name (compared without case).

@@ -101,12 +101,6 @@ public final class LocalServer: Service {
         do {
             let value = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .channelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-                // Reads of up to 1 MiB where the client sends that fast (an upload): fewer, larger
-                // chunks for the handler; a small request still gets a small buffer.
-                .channelOption(
-                    ChannelOptions.recvAllocator,
-                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 1 << 20)
-                )
                 .withConnectedSocket(connection.descriptor) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(
@@ -126,18 +120,19 @@ public final class LocalServer: Service {
         limits: LocalServerLimits, handler: Handler
     ) async throws {
         let response: LocalResponse
+        let streamed = RequestBodyLimitHandler.isStreamed(request.head.path, among: limits.streamedPaths)
         switch peer {
         case .failure(let error):
             response = .error(status: 403, code: "no-credentials", message: "refused: \(error.message)")
-        case .success(let peer) where RequestBodyLimitHandler.isStreamed(request.head.path, among: limits.streamedPaths):
+            if streamed {
+                // An upload's body is not read for a caller nobody named.
+                try await write(response.closing, to: writer)
+                throw UnreadBody()
+            }
+        case .success(let peer) where streamed:
             let stream = LocalRequestBody(
                 request.body, declaredLength: request.headers[.contentLength].flatMap { Int64($0) })
-            var query = [String: String]()
-            for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
-            let local = LocalRequest(
-                method: request.method.rawValue, path: request.uri.path, query: query,
-                headers: request.headers.map { (name: $0.name.rawName, value: $0.value) }, bodyStream: stream)
-            response = await handler(local, peer)
+            response = await handler(LocalRequest(request, bodyStream: stream), peer)
             if !stream.wasReadToTheEnd {
                 // Answered before the body's end (a refusal, a failure): the rest is not read.
                 try await write(response.closing, to: writer)
@@ -155,12 +150,7 @@ public final class LocalServer: Service {
             if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared != body.count {
                 throw RequestBodyLimitHandler.Incomplete()
             }
-            var query = [String: String]()
-            for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
-            let local = LocalRequest(
-                method: request.method.rawValue, path: request.uri.path, query: query,
-                headers: request.headers.map { (name: $0.name.rawName, value: $0.value) }, body: body)
-            response = await handler(local, peer)
+            response = await handler(LocalRequest(request, body: body), peer)
         }
         guard (200...599).contains(response.status) else {
             // HTTPTypes traps on a code over 999, and a 1xx is no final answer: the handler's fault.

@@ -109,10 +109,7 @@ extension CustodyService {
             result["result"] = .string("ok")
             result["sha256"] = .string(sha256.hex)
             if let first = session.uncoveredSince {
-                failure = ServiceFailure(
-                    .uncovered,
-                    "recorded from entry \(first) on, but no signed checkpoint covers it yet; `custos checkpoint --sign` covers it",
-                    exitCode: 2)
+                failure = ServiceFailure.uncovered(since: first)
             }
         case .failed(let code, let message):
             result["result"] = .string("failed")

@@ -63,11 +63,14 @@ extension CustodyService {
         _ call: ServiceCall, as caller: Caller, open: (TransferHeader) throws -> Sink
     ) -> ServiceReply {
         let arguments = Arguments(call.arguments, operation: .transfer)
-        guard let output = call.arguments["output"]?.byteStringValue, output.first == UInt8(ascii: "/") else {
+        guard let output = call.arguments["output"]?.byteStringValue, output.first == UInt8(ascii: "/"),
+            output.count <= 4096, !output.contains(0)
+        else {
             return ServiceReply(
                 failure: ServiceFailure(
                     .badRequest,
-                    "transfer: output (the absolute path of the file the client writes) is missing or not absolute"))
+                    "transfer: output (the absolute path of the file the client writes, at most 4096 bytes, no NUL) is missing or not absolute"
+                ))
         }
         var planning = call.arguments
         planning["plan"] = .bool(true)

@@ -88,11 +88,17 @@ public struct DeclaredFile: Sendable {
             else { throw bad("\(key) must be [seconds, nanoseconds]") }
             return timespec(tv_sec: Int(seconds), tv_nsec: Int(nanoseconds))
         }
-        guard let path = object["path"]?.byteStringValue, path.first == UInt8(ascii: "/"),
-            path.last != UInt8(ascii: "/"),
-            path.count <= 4096,
-            !path.contains(0), RawPath(bytes: path).lastComponent.count > 0
-        else { throw bad("path must be the file's absolute path (at most 4096 bytes, no NUL)") }
+        // An absolute path of named components: no `.`, `..` or empty component (a path that
+        // says where the file is, not one that walks about).
+        guard let path = object["path"]?.byteStringValue, path.first == UInt8(ascii: "/"), path.count <= 4096,
+            !path.contains(0),
+            path.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).dropFirst().allSatisfy({
+                !$0.isEmpty && Array($0) != [UInt8(ascii: ".")] && Array($0) != Array("..".utf8)
+            })
+        else {
+            throw bad(
+                "path must be the file's absolute path (at most 4096 bytes, no NUL, no empty, . or .. component)")
+        }
         let maximum = CanonicalJSON.maxSafeInteger
         let mode = try integer("mode", 0...0o177777)
         guard UInt32(mode) & UInt32(S_IFMT) == UInt32(S_IFREG) else { throw bad("mode is not a regular file's") }
@@ -248,10 +254,7 @@ extension CustodyService {
                 }
                 var failure: ServiceFailure?
                 if let first = session.uncoveredSince {
-                    failure = ServiceFailure(
-                        .uncovered,
-                        "recorded from entry \(first) on, but no signed checkpoint covers it yet; `custos checkpoint --sign` covers it",
-                        exitCode: 2)
+                    failure = ServiceFailure.uncovered(since: first)
                 }
                 return ServiceReply(
                     result: .object(["origin": .string(receipt.origin), "entries": .array(entries)]), failure: failure,
@@ -266,7 +269,7 @@ extension CustodyService {
     static func failure(for error: SealingError, file: RawPath) -> ServiceFailure {
         switch error.code {
         case .storage, .noSpace: ServiceFailure(.failed, "storage fault: \(error)")
-        default: ServiceFailure(.refused, "not sealed: \(error)")
+        default: ServiceFailure(.refused, "\(error)")
         }
     }
 }

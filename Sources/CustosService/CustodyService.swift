@@ -372,10 +372,7 @@ public struct CustodyService: Sendable {
         result["event"] = .string(event.entries.first?.type.rawValue ?? "")
         var failure: ServiceFailure?
         if let first = session.uncoveredSince {
-            failure = ServiceFailure(
-                .uncovered,
-                "recorded from entry \(first) on, but no signed checkpoint covers it yet; `custos checkpoint --sign` covers it",
-                exitCode: 2)
+            failure = ServiceFailure.uncovered(since: first)
         }
         return ServiceReply(result: .object(result), failure: failure)
     }

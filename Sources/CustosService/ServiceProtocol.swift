@@ -84,6 +84,15 @@ public struct ServiceFailure: Error, Sendable, CustomStringConvertible {
 
     public var description: String { message }
 
+    /// Recorded from entry `first` on, which no signed checkpoint covers yet (exit 2; the
+    /// record stands).
+    public static func uncovered(since first: UInt64) -> ServiceFailure {
+        ServiceFailure(
+            .uncovered,
+            "recorded from entry \(first) on, but no signed checkpoint covers it yet; `custos checkpoint --sign` covers it"
+        )
+    }
+
     /// The HTTP status the daemon answers with.
     public var httpStatus: Int {
         switch code {

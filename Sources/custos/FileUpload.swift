@@ -2,6 +2,7 @@ import CustosFileSystem
 import CustosFormats
 import CustosOpenSSL
 import CustosService
+import Foundation
 
 /// A file of the caller's sent to the daemon as an upload's body (`ingest`, `receive`): opened
 /// by this process, as the caller, by the rules of the direct path (`FileSystem.openEvidence`:
@@ -21,9 +22,36 @@ enum FileUpload {
         var description: String { message }
     }
 
+    /// The path a file is declared by: its folder's real path (links, `.` and `..` resolved)
+    /// and its own name, which is never followed; as given, made absolute, when the folder
+    /// cannot be resolved.
+    static func declaredPath(_ path: RawPath) -> RawPath {
+        let absolute = path.absolute
+        guard let folder = FileSystem.realPath(absolute.parent) else { return absolute }
+        return folder.appending(component: absolute.lastComponent)
+    }
+
     /// Sends `path` as the body of `operation`, with the arguments `arguments` makes of the
-    /// file's status.
+    /// file's status. A daemon busy with other uploads is asked again, after 1, 2, 4, … seconds,
+    /// for up to two minutes (the file opened and read anew each time).
     static func send(
+        _ path: RawPath, socket: String, operation: ServiceOperation, arguments: (FileStatus) -> JSONObject
+    ) throws -> Outcome {
+        var wait = 1.0
+        var waited = 0.0
+        while true {
+            let outcome = try sendOnce(path, socket: socket, operation: operation, arguments: arguments)
+            guard outcome.reply.result == nil, outcome.reply.failure?.code == .busy, waited < 120 else {
+                return outcome
+            }
+            if waited == 0 { Output.error("custos: \(path): the daemon is busy with other uploads; waiting") }
+            Thread.sleep(forTimeInterval: wait)
+            waited += wait
+            wait = min(wait * 2, 16)
+        }
+    }
+
+    private static func sendOnce(
         _ path: RawPath, socket: String, operation: ServiceOperation, arguments: (FileStatus) -> JSONObject
     ) throws -> Outcome {
         let file: FileDescriptor

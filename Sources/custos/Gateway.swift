@@ -15,7 +15,8 @@ import Foundation
 ///   (`<vault>/run/custos.sock`) when its daemon runs, and work on the vault directly otherwise;
 ///   reading commands read it directly.
 /// - A vault this account cannot read (the service account's, closed to others), or none
-///   given and none here: the default socket, `/run/custos/custos.sock`.
+///   given and none here: the default socket, `/run/custos/custos.sock`. A folder this
+///   account can read that holds no vault is said to be none.
 enum Gateway {
     case inProcess(CustodyService)
     case socket(String)
@@ -38,11 +39,14 @@ enum Gateway {
             if kind == .acting, FileSystem.isSocket(own), vault.daemonIsRunning { return .socket(own.description) }
             return .inProcess(CustodyService(vault: vault, tool: toolVersion, policy: nil, isDaemon: false))
         }
-        // A vault that exists but cannot be read, or none given and none here: the daemon's.
-        if FileSystem.exists(path) || (!options.vaultGiven && FileSystem.exists(RawPath(defaultSocket))) {
+        // A vault that exists but cannot be read (its configuration, or the folder itself), or
+        // none given and none here: the daemon's.
+        let searchable = path.withCString { access($0, R_OK | X_OK) } == 0
+        let closed = FileSystem.exists(path) && (FileSystem.exists(path.appending("custos.json")) || !searchable)
+        if closed || (!options.vaultGiven && FileSystem.exists(RawPath(defaultSocket))) {
             return .socket(defaultSocket)
         }
-        // Nothing there: opening says so, with how to make one.
+        // Nothing there, or a folder that is no vault: opening says so, with how to make one.
         return .inProcess(CustodyService(vault: try options.open(), tool: toolVersion, policy: nil, isDaemon: false))
     }
 

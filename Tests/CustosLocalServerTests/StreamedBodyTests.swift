@@ -155,4 +155,46 @@ struct StreamedBodyTests {
         #expect(!server.seen.all.contains("/upload"), "the handler never saw it")
         try await server.stop()
     }
+
+    @Test func anUploadWithoutItsLengthIsAnswered411AndNotRead() async throws {
+        let directory = TemporaryDirectory("local-server")
+        let server = try await RunningServer.start(
+            LocalSocketSettings(path: directory.file("run/custos.sock")), limits: streamingLimits(seconds: 10))
+        let (answer, closed) = try await offPool { () throws -> (String, Bool) in
+            let socket = try RawSocket(server.path)
+            socket.send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n")
+            socket.send([UInt8](repeating: 6, count: 1024))
+            let (bytes, closed) = socket.readToEnd(timeout: 30)
+            return (String(decoding: bytes, as: UTF8.self), closed)
+        }
+        #expect(answer.hasPrefix("HTTP/1.1 411") && answer.contains("length-required"), "\(answer)")
+        #expect(closed)
+        #expect(!server.seen.all.contains("/upload"), "the handler never saw it")
+        try await server.stop()
+    }
+
+    @Test func aFastStartBuysNoCreditForATrickleAfter() async throws {
+        let directory = TemporaryDirectory("local-server")
+        let server = try await RunningServer.start(
+            LocalSocketSettings(path: directory.file("run/custos.sock")), limits: streamingLimits(seconds: 1))
+        let (elapsed, closed) = try await offPool { () throws -> (Double, Bool) in
+            let socket = try RawSocket(server.path)
+            socket.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+            // 8 MiB at once: far over the pace for the first window...
+            socket.send([UInt8](repeating: 8, count: 8 << 20))
+            let started = Date()
+            // ...then a byte every 200 ms.
+            while Date().timeIntervalSince(started) < 60 {
+                guard socket.send([1]) else { break }
+                var poller = pollfd(fd: socket.fd, events: Int16(POLLIN), revents: 0)
+                if poll(&poller, 1, 200) > 0 { break }
+            }
+            let (_, closed) = socket.readToEnd(timeout: 30)
+            return (Date().timeIntervalSince(started), closed)
+        }
+        print("a trickle after a fast start was cut off after \(String(format: "%.3f", elapsed)) s")
+        #expect(closed)
+        #expect(elapsed < 10, "judged window by window, not on the average since the start")
+        try await server.stop()
+    }
 }

@@ -81,6 +81,8 @@ struct UploadServiceTests {
             Self.declared("phone.img", size: 3),  // not absolute
             Self.declared("/dev/sda", size: 3, mode: 0o060660),  // a block device
             Self.declared("/home/alice/", size: 3),  // no file name
+            Self.declared("/home/alice/../../etc/shadow", size: 3),  // walks about
+            Self.declared("/home//alice/./phone.img", size: 3),  // empty and . components
             .string("/home/alice/phone.img"),  // no status
         ] {
             let reply = node.service.admit(ServiceCall(.ingest, ["original": original]), as: alice)

@@ -19,8 +19,9 @@ enum RequestProgress: Sendable {
 struct StreamedBodyPace {
     /// No byte for this long while one is awaited: the connection is closed.
     var stall: TimeAmount
-    /// Once the server has waited `stall` in all, fewer bytes than this a second over that
-    /// waiting closes the connection (a body sent one byte a second).
+    /// Over each `stall` of waiting, fewer bytes than this a second closes the connection (a body
+    /// sent one byte a second). Each window is judged on its own: a fast start buys no credit
+    /// for a trickle after.
     var minimumBytesPerSecond: Int
 }
 
@@ -72,14 +73,18 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
                 disarm()
             }
             streamedBytes += unwrapInboundIn(data).readableBytes
-            if waited >= pace.stall,
-                Double(streamedBytes) < Double(pace.minimumBytesPerSecond) * Double(waited.nanoseconds) / 1e9
-            {
-                logger.notice(
-                    "closed a local connection: its body came at \(streamedBytes) bytes in \(waited.nanoseconds / 1_000_000) ms of waiting, under \(pace.minimumBytesPerSecond) bytes a second"
-                )
-                context.close(promise: nil)
-                return
+            if waited >= pace.stall {
+                guard Double(streamedBytes) >= Double(pace.minimumBytesPerSecond) * Double(waited.nanoseconds) / 1e9
+                else {
+                    logger.notice(
+                        "closed a local connection: its body came at \(streamedBytes) bytes in \(waited.nanoseconds / 1_000_000) ms of waiting, under \(pace.minimumBytesPerSecond) bytes a second"
+                    )
+                    context.close(promise: nil)
+                    return
+                }
+                // The next window starts.
+                waited = .zero
+                streamedBytes = 0
             }
         } else if timer == nil {
             arm(context)
@@ -196,8 +201,17 @@ final class RequestBodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandl
             let streamed = Self.isStreamed(head.path, among: streamedPaths)
             limit = streamed ? maximumStreamedBody : Int64(maximumBody)
             context.triggerUserOutboundEvent(RequestProgress.started, promise: nil)
-            if let length = head.headerFields[.contentLength].flatMap({ Int64($0) }), length > limit {
+            let length = head.headerFields[.contentLength].flatMap { Int64($0) }
+            if let length, length > limit {
                 reject(context, forwarded: false)
+                return
+            }
+            if streamed, length == nil {
+                // An upload says its length first: the server judges it (the room it needs)
+                // before a byte of it.
+                reject(
+                    context, forwarded: false, status: .init(code: 411), code: "length-required",
+                    message: "an upload must give its Content-Length")
                 return
             }
             if streamed { context.triggerUserOutboundEvent(RequestProgress.streaming, promise: nil) }
@@ -219,19 +233,22 @@ final class RequestBodyLimitHandler: ChannelDuplexHandler, RemovableChannelHandl
         context.fireChannelInactive()
     }
 
-    private func reject(_ context: ChannelHandlerContext, forwarded: Bool) {
+    private func reject(
+        _ context: ChannelHandlerContext, forwarded: Bool, status: HTTPResponse.Status = .contentTooLarge,
+        code: String = "too-large", message: String? = nil
+    ) {
         rejected = true
         inRequest = false
         // The handler has the head already: fail its body so it never runs on part of it.
         if forwarded { context.fireErrorCaught(TooLarge()) }
         let body = LocalResponse.errorDocument(
-            code: "too-large", message: "the request body is larger than \(limit) bytes")
+            code: code, message: message ?? "the request body is larger than \(limit) bytes")
         var fields = HTTPFields()
         fields[.contentType] = "application/json"
         fields[.contentLength] = "\(body.count)"
         fields[.connection] = "close"
         context.write(
-            wrapOutboundOut(.head(HTTPResponse(status: .contentTooLarge, headerFields: fields))), promise: nil)
+            wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
         context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(bytes: body))), promise: nil)
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)

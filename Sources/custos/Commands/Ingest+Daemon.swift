@@ -34,7 +34,12 @@ extension Ingest {
                 notSealed += 1
                 let failure =
                     outcome.reply.failure ?? ServiceFailure(.failed, "\(path): the daemon's reply names no item")
-                Output.error("custos: \(path): \(failure.message)")
+                // As the direct path says it: a refusal of the file, a fault of the vault.
+                switch failure.code {
+                case .refused: Output.error("custos: refused: \(failure.message)")
+                case .failed, .forbidden: Output.error("custos: \(failure.message)")
+                default: Output.error("custos: \(path): \(failure.message)")
+                }
                 // A refused role, or a vault that cannot be written, refuses the rest as well.
                 if [.forbidden, .failed, .busy].contains(failure.code) {
                     stopped = failure.message
@@ -89,7 +94,7 @@ extension Ingest {
     private func send(_ path: RawPath, socket: String) throws -> FileUpload.Outcome {
         try FileUpload.send(path, socket: socket, operation: .ingest) { status in
             var arguments: JSONObject = [
-                "original": DeclaredFile(path: path.absolute, status: status).json,
+                "original": DeclaredFile(path: FileUpload.declaredPath(path), status: status).json,
                 "case": .string(caseID), "exhibit": .string(exhibit), "description": .string(description),
             ]
             if !examiner.isEmpty { arguments["examiner"] = .string(examiner) }

@@ -60,7 +60,7 @@ struct Receive: ParsableCommand {
         let outcome: FileUpload.Outcome
         do {
             outcome = try FileUpload.send(path, socket: socket, operation: .receive) { _ in
-                var arguments: JSONObject = ["file": .byteString(path.absolute.bytes)]
+                var arguments: JSONObject = ["file": .byteString(FileUpload.declaredPath(path).bytes)]
                 if let reason { arguments["reason"] = .string(reason) }
                 if let examiner { arguments["examiner"] = .string(examiner) }
                 return arguments

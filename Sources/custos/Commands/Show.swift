@@ -64,6 +64,15 @@ struct ShownItem {
         Self.line("item:", item)
         Self.line("name:", record?["name"]?.byteStringValue.map { DisplayName.escape($0) } ?? "?")
         if let path = original?["path"]?.byteStringValue { Self.line("path:", DisplayName.escape(path)) }
+        if let upload = details?["upload"] {
+            // Sent to the daemon's socket: the file's facts are its sender's word.
+            let account = Self.escaped(upload["account"]?.stringValue)
+            let uid = upload["uid"]?.integerValue.map(String.init) ?? "?"
+            Self.line(
+                "declared:",
+                "by \(account) (uid \(uid)), who sent the bytes to the daemon's socket: the path, mode, owner and "
+                    + "times are as the sender's system gave them; the size and digests are of the bytes received")
+        }
         if let inbox = details?["inbox"] {
             // Sealed by the daemon: where in the inbox it was found, and the sidecars read.
             if let path = inbox["path"]?.byteStringValue { Self.line("inbox path:", DisplayName.escape(path)) }
