@@ -16,11 +16,12 @@ struct Verify: ParsableCommand {
         discussion: """
             Each run is recorded in the ledger as a `verified` event (result pass or fail, and the \
             fault codes): about the whole vault (item ""), or about each item given. It is recorded \
-            after the check, so it changes nothing the report says. Nothing is recorded (a note \
-            "not recorded: …" on standard error says why; the exit status is the same) with \
-            --no-record, in an expert's check (--key, --checkpoint, --tsa-anchor), when a daemon \
-            runs for the vault, when the vault cannot be written by this account or is on a \
-            read-only file system, or when the ledger itself fails its audit.
+            after the check, so it changes nothing the report says. When a daemon serves the vault \
+            (its socket: --socket, $CUSTOS_SOCKET, the vault's own run/custos.sock), the daemon \
+            verifies and records it. Nothing is recorded (a note "not recorded: …" on standard \
+            error says why; the exit status is the same) with --no-record, in an expert's check \
+            (--key, --checkpoint, --tsa-anchor), when the vault cannot be written by this account \
+            or is on a read-only file system, or when the ledger itself fails its audit.
             """)
     @OptionGroup var vault: VaultOptions
     @Flag(help: "JSON output.") var json = false
@@ -53,9 +54,10 @@ struct Verify: ParsableCommand {
         if key != nil || !keptCheckpoints.isEmpty || !timeStampAnchors.isEmpty {
             return try expertCheck()
         }
-        // The custody service's verification: in process on a vault this account can read, or
-        // by the daemon (which records it) for one it cannot.
-        let gateway = try Gateway.resolve(vault, .reading)
+        // The custody service's verification: by the daemon (which records it) for a vault this
+        // account cannot read, or one whose daemon runs (it is the vault's only writer); in
+        // process otherwise, and whenever nothing is to be recorded.
+        let gateway = try Gateway.resolve(vault, noRecord ? .reading : .acting)
         var arguments: JSONObject = ["items": .array(items.map { .string($0) })]
         if noRecord { arguments["record"] = .bool(false) }
         let reply = try gateway.call(.verify, arguments, progress: { Output.progress($0) })
