@@ -146,6 +146,7 @@ extension CustodyService {
         case .ingest:
             _ = try DeclaredFile(json: call.arguments["original"], operation: .ingest)
             for key in ["case", "exhibit", "description"] { _ = try arguments.optionalString(key) }
+            _ = try arguments.bool("checkpoint")
         case .receive:
             _ = try arguments.optionalString("reason")
             guard let file = call.arguments["file"]?.byteStringValue, !file.isEmpty, file.count <= 4096 else {
@@ -158,7 +159,8 @@ extension CustodyService {
     }
 
     /// `ingest`: seals the upload's bytes (the shared workflow: one pass, the archive and the
-    /// manifest placed durably, the `sealed` entry and its stamp, then a signed checkpoint) for
+    /// manifest placed durably, the `sealed` entry and its stamp, then a signed checkpoint,
+    /// unless `checkpoint: false` says the seal is one of a batch whose last one signs) for
     /// the caller the kernel named. The manifest records the declared file (`DeclaredFile`) as
     /// the original and the sender in its `upload` member; the entry names the caller. The
     /// sealing runs outside the recording gate (only the append is behind it), so a large file
@@ -202,6 +204,11 @@ extension CustodyService {
                 ]
                 if let stamp = receipt.stampEntry { result["stampEntry"] = .integer(Int64(stamp.sequence)) }
                 var failure: ServiceFailure?
+                // One of a batch (`checkpoint: false`): the batch's last seal, or the daemon's
+                // next checkpoint, covers it.
+                if try arguments.bool("checkpoint") == false {
+                    return ServiceReply(result: .object(result), notes: notes)
+                }
                 do {
                     let checkpoint = try Checkpoint(parsing: try session.checkpoint().text)
                     result["checkpoint"] = .object([

@@ -73,6 +73,23 @@ extension DaemonSuites {
             #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
         }
 
+        @Test func aFolderIsSealedFileByFileUnderOneCheckpoint() throws {
+            let node = try ServiceNode(roles: "  EVIDENCE: [view, drop]")
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let folder = node.folder(of: alice, "photos-alice")
+            for index in 0..<3 {
+                let path = folder + "/photo-\(index).jpg"
+                try Data(randomBytes(10_000)).write(to: URL(fileURLWithPath: path))
+                chown(path, getpwnam(alice)!.pointee.pw_uid, getpwnam(alice)!.pointee.pw_gid)
+            }
+            let sealed = try node.custos(as: alice, ["ingest", folder, "--case", "2026-偵-13"])
+            #expect(sealed.status == 0, "\(sealed.stderr)")
+            let lines = sealed.output.split(separator: "\n")
+            #expect(lines.filter { $0.hasPrefix("sealed ") }.count == 3, "\(sealed.output)")
+            #expect(lines.filter { $0.hasPrefix("checkpoint size ") }.count == 1, "one checkpoint for the run")
+            #expect(lines.last?.hasPrefix("checkpoint size ") == true)
+        }
+
         @Test func anIngestOutsideTheRoleIsRefusedBeforeItsBytesAndRecorded() throws {
             let node = try ServiceNode()  // the default roles: no drop
             let bob = try node.accounts.user("bob", groups: [node.evidence])

@@ -21,7 +21,8 @@ extension Ingest {
         for (index, path) in files.enumerated() {
             let outcome: FileUpload.Outcome
             do {
-                outcome = try send(path, socket: socket)
+                // One checkpoint for the run, signed with its last seal (as the direct path signs one).
+                outcome = try send(path, socket: socket, last: index == files.count - 1)
             } catch let error as FileUpload.Refusal {
                 Output.error("custos: refused: \(error.message)")
                 notSealed += 1
@@ -69,7 +70,13 @@ extension Ingest {
             }
             if let failure = outcome.reply.failure, failure.code == .uncovered { uncovered = failure }
         }
-        if let checkpoint { Output.line(checkpoint) }
+        if let checkpoint {
+            Output.line(checkpoint)
+        } else if !recorded.isEmpty {
+            Output.error(
+                "custos: the items sealed are covered by the daemon's next signed checkpoint (it signs one within its checkpoint-seconds)"
+            )
+        }
         let inputs = files.count + unreadableDirectories
         if let stopped {
             let what =
@@ -91,13 +98,14 @@ extension Ingest {
     }
 
     /// Sends one file: its declared status in the arguments, its bytes as the body.
-    private func send(_ path: RawPath, socket: String) throws -> FileUpload.Outcome {
+    private func send(_ path: RawPath, socket: String, last: Bool) throws -> FileUpload.Outcome {
         try FileUpload.send(path, socket: socket, operation: .ingest) { status in
             var arguments: JSONObject = [
                 "original": DeclaredFile(path: FileUpload.declaredPath(path), status: status).json,
                 "case": .string(caseID), "exhibit": .string(exhibit), "description": .string(description),
             ]
             if !examiner.isEmpty { arguments["examiner"] = .string(examiner) }
+            if !last { arguments["checkpoint"] = .bool(false) }
             return arguments
         }
     }
