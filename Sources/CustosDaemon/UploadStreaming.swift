@@ -148,8 +148,8 @@ enum UploadStreaming {
 
 /// An upload's temporary in the vault's `tmp/`: created new (`O_EXCL`, 0600), written by one
 /// thread at a time. Its name is tagged with this process, so a daemon that dies leaves nothing
-/// its next start does not remove. Sendable: its descriptor is used by one thread at a time (the
-/// upload's lane, then the request thread that removes it).
+/// its next start does not remove. Sendable: its descriptor is used by the upload's own thread
+/// alone.
 final class TemporaryUpload: @unchecked Sendable {
     let path: RawPath
     let name: [UInt8]
