@@ -30,6 +30,11 @@ final class TextBox {
         pango_layout_set_font_description(layout, description)
         pango_font_description_free(description)
         pango_layout_set_wrap(layout, PANGO_WRAP_WORD_CHAR)
+        // No hyphen where a word is broken: in a hash or a path it would read as part of the value.
+        let attributes = pango_attr_list_new()
+        pango_attr_list_insert(attributes, pango_attr_insert_hyphens_new(0))
+        pango_layout_set_attributes(layout, attributes)
+        pango_attr_list_unref(attributes)
         pango_layout_set_auto_dir(layout, 0)
         var bytes = Array(text.utf8)
         bytes.withUnsafeMutableBufferPointer { buffer in
