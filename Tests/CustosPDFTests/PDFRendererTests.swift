@@ -199,3 +199,38 @@ func pageCount(_ path: String) throws -> Int {
         #expect(writeError?.cause == "No space left on device")
     }
 }
+
+@Suite struct PDFRendererScaleTests {
+    /// A case of 1,000 items: a summary table, then a section per item. The issue asks for the
+    /// whole report (PDF and JSON) in under 10 s; the layout alone must leave room for the rest.
+    @Test func aCaseOfAThousandItems() throws {
+        var blocks: [PDFBlock] = [
+            .table(
+                columns: ["證物編號 Exhibit", "SHA-256", "完整性 Integrity"],
+                rows: (1...1_000).map { ["E-\($0)", sha256, $0 == 500 ? "FAIL 驗證失敗" : "PASS 驗證通過"] })
+        ]
+        for index in 1...1_000 {
+            blocks += [
+                .heading("證物 E-\(index) Exhibit E-\(index)", level: 2),
+                .keyValues([
+                    PDFKeyValue("案號 Case number", "114年度偵字第1234號"),
+                    PDFKeyValue("原始檔案 Original file", "/evidence/案件/item-\(index).bin"),
+                    PDFKeyValue("扣押時間 Seized on", "中華民國115年11月25日 2026-11-25T14:03:00+08:00"),
+                ]),
+                .monospace("sha256sum item-\(index).bin\n\(sha256)"),
+            ]
+        }
+        let layout = PDFDocumentLayout(title: "證據監管鏈報告", runningHeader: "R-1", blocks: blocks)
+        let clock = ContinuousClock()
+        var bytes: [UInt8] = []
+        let elapsed = try clock.measure { bytes = try PDFRenderer.render(layout) }
+        let directory = TemporaryDirectory("custos-pdf")
+        let path = try directory.write("case.pdf", bytes)
+        let pages = try pageCount(path)
+        #expect(pages > 100)
+        let text = try pdfText(path)
+        #expect(text.contains("page \(pages) of \(pages)"))
+        #expect(text.contains("item-1000.bin"))
+        #expect(elapsed < .seconds(8), "1,000 items took \(elapsed)")
+    }
+}
