@@ -72,6 +72,15 @@ public enum PDFRenderer {
         // Points are cairo's PDF units: a 10 pt font is 10 units high.
         pango_cairo_context_set_resolution(context, 72)
         pango_context_set_base_dir(context, PANGO_DIRECTION_LTR)
+        // Glyphs where the font puts them: positions rounded to whole points (hinted metrics)
+        // leave uneven gaps inside words at 10 pt.
+        pango_context_set_round_glyph_positions(context, 0)
+        if let options = cairo_font_options_create() {
+            cairo_font_options_set_hint_metrics(options, CAIRO_HINT_METRICS_OFF)
+            cairo_font_options_set_hint_style(options, CAIRO_HINT_STYLE_NONE)
+            pango_cairo_context_set_font_options(context, options)
+            cairo_font_options_destroy(options)
+        }
         try requireFamilies([layout.fontFamily, layout.monospaceFamily], in: context)
 
         let body = FontSpec(family: layout.fontFamily, size: 10)
