@@ -62,6 +62,28 @@ func pageCount(_ path: String) throws -> Int {
     return Int(line?.split(separator: " ").last ?? "") ?? -1
 }
 
+/// The words pdftotext finds outside the text column (20 mm margins left and right on A4) or
+/// outside the page: none, when the layout never overflows.
+func wordsOutsideTheColumn(_ path: String) throws -> [String] {
+    let result = try run("pdftotext", ["-bbox", "-enc", "UTF-8", path, "-"])
+    #expect(result.status == 0)
+    let number = #"([0-9.]+)""#
+    let word = try Regex(
+        #"<word xMin=""# + number + #" yMin=""# + number + #" xMax=""# + number + #" yMax=""# + number
+            + #">([^<]*)</word>"#)
+    var outside: [String] = []
+    var count = 0
+    for match in result.output.matches(of: word) {
+        count += 1
+        let values = (1...4).map { Double(match.output[$0].substring ?? "") ?? -1 }
+        if values[0] < 56.6 || values[2] > 595.28 - 56.6 || values[1] < 0 || values[3] > 841.89 {
+            outside.append(String(match.output[5].substring ?? ""))
+        }
+    }
+    #expect(count > 0)
+    return outside
+}
+
 @Suite struct PDFRendererTests {
     let directory = TemporaryDirectory("custos-pdf")
 
@@ -86,6 +108,7 @@ func pageCount(_ path: String) throws -> Int {
         ] {
             #expect(text.contains(expected), "pdftotext finds no \(expected)")
         }
+        #expect(try wordsOutsideTheColumn(path) == [])
         let fonts = try run("pdffonts", [path])
         #expect(fonts.status == 0 && fonts.stderr == "")
         // name, type, encoding, emb, sub, uni: an embedded subset (ABCDEF+ prefix) with a ToUnicode map.
@@ -125,6 +148,7 @@ func pageCount(_ path: String) throws -> Int {
         // Each page the table spans starts with its header (the last page holds the signatures).
         #expect(headers >= pages - 2)
         #expect(text.contains("E-120"))
+        #expect(try wordsOutsideTheColumn(path) == [])
         #expect(text.contains("page \(pages) of \(pages)"))
     }
 
@@ -154,6 +178,8 @@ func pageCount(_ path: String) throws -> Int {
             #expect(text.contains(expected), "pdftotext finds no \(expected)")
         }
         #expect(!text.unicodeScalars.contains("\u{202E}"))
+        let outside = try wordsOutsideTheColumn(path)
+        #expect(outside.isEmpty, "\(outside.count) words outside the column")
         // The 10,000 characters arrive whole, wrapped over lines; the 12,800 hex digits too, over
         // lines and pages (the lines of hex digits, in order, are exactly the string).
         let joined = text.filter { !$0.isWhitespace }
