@@ -4,7 +4,6 @@
 #include <cairo-pdf.h>
 #include <pango/pangocairo.h>
 
-/* PANGO_SCALE is a macro Swift imports as a plain Int32 constant; named here for clarity. */
-static inline int custos_pango_scale(void) { return PANGO_SCALE; }
+/* Nothing to wrap: pango and cairo import directly (PANGO_SCALE as a constant). */
 
 #endif

@@ -155,7 +155,7 @@ func wordsOutsideTheColumn(_ path: String) throws -> [String] {
     @Test func hostileTextIsShownLiterallyAndNeverBreaksTheLayout() throws {
         let long = String(repeating: "長", count: 5_000) + String(repeating: "x", count: 5_000)
         let hostile =
-            "<b>x</b> &amp; <span foreground=\"red\">y</span> \u{202E}evil\u{202C} \u{0}\u{1B}[31m\u{85}\u{200B}"
+            "<b>x</b> &amp; <span foreground=\"red\">y</span> \u{202E}evil\u{202C} \u{0}\u{1B}[31m\u{85}\u{200B} שלום עולם 😀"
         let layout = PDFDocumentLayout(
             title: hostile, runningHeader: hostile + long,
             blocks: [
