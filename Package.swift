@@ -36,6 +36,11 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]
         ),
         .systemLibrary(
+            name: "CPangoCairo",
+            pkgConfig: "pangocairo",
+            providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
+        ),
+        .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
@@ -54,6 +59,8 @@ let package = Package(
         .target(name: "CustosFileSystem", dependencies: ["CLinux", "CustosFormats"]),
         .target(name: "CustosWatch", dependencies: ["CustosFormats", "CustosFileSystem"]),
         .target(name: "CustosHTTP"),
+        // Court reports laid out as PDF (pango + cairo); generic blocks, no custody facts.
+        .target(name: "CustosPDF", dependencies: ["CPangoCairo", "CustosFormats"]),
         // The daemon's local transport: HTTP over a Unix socket, the caller named by the kernel
         // (SO_PEERCRED), generic over a handler; it knows nothing of custody.
         .target(
@@ -188,6 +195,7 @@ let package = Package(
         .testTarget(name: "CustosArchiveTests", dependencies: ["CustosArchive", "CustosFormats", "CustosTestSupport"]),
         .testTarget(
             name: "CustosFileSystemTests", dependencies: ["CustosFileSystem", "CustosFormats", "CustosTestSupport"]),
+        .testTarget(name: "CustosPDFTests", dependencies: ["CustosPDF", "CustosTestSupport"]),
         .testTarget(name: "CustosHTTPTests", dependencies: ["CustosHTTP", "CustosTestSupport"]),
         .testTarget(
             name: "CustosLocalServerTests",

@@ -5,8 +5,10 @@ set -euo pipefail
 
 packages=(
     libarchive-dev libssl-dev libsqlite3-dev libzstd-dev pkg-config  # build: libarchive, OpenSSL, SQLite, zstd
+    libpango1.0-dev libcairo2-dev fonts-noto-cjk  # build: the PDF reports (pango, cairo, Noto Sans CJK TC)
     libarchive-tools zstd xz-utils hashdeep sqlite3 openssl python3  # verifiers and the test TSA server
     coreutils tar util-linux  # sha256sum, GNU tar, setpriv and mount
+    poppler-utils  # pdfinfo, pdftotext, pdffonts, pdftoppm read the PDF reports back
     strace gcc  # fault injection in the end-to-end tests (strace inject, a preloaded library)
     passwd curl  # useradd and groupadd for the tests' accounts; a raw client of the daemon's socket
 )
