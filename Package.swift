@@ -243,7 +243,7 @@ let package = Package(
             name: "CustosReportTests",
             dependencies: [
                 "CustosReport", "CustosCustody", "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger",
-                "CustosVault", "CustosTimeStamping", "CustosTestSupport",
+                "CustosVault", "CustosSealing", "CustosTimeStamping", "CustosTestSupport",
             ]
         ),
         .testTarget(

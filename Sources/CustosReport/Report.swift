@@ -68,6 +68,9 @@ extension CustodySession {
         }
         try prepareToRecord()
         let signer = try ReportSigningAuthority.signer(of: vault, now: SystemClock.secondsSinceEpoch())
+        // The report is built on a checkpoint that covers every entry so far (a process killed
+        // after its append, before its checkpoint, leaves entries no checkpoint covers).
+        try checkpoint()
         let facts = try reportFacts(request, now: now, signer: signer)
         let json = facts.jsonBytes
         let signature = try DetachedSignature.sign(
