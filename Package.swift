@@ -126,7 +126,7 @@ let package = Package(
             name: "CustosService",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
-                "CustosCustody", .product(name: "Logging", package: "swift-log"),
+                "CustosCustody", "CustosReport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

@@ -17,9 +17,16 @@ public struct ReportRequest: Sendable {
     public enum Subject: Sendable {
         case items([ItemRecord])
         case caseID(String, [ItemRecord])
+
+        public var records: [ItemRecord] {
+            switch self {
+            case .items(let records), .caseID(_, let records): records
+            }
+        }
     }
 
     public var subject: Subject
+    public var records: [ItemRecord] { subject.records }
     public var reason: String
     public var languages: [String]
     /// `json` today; `pdf` once the renderer is in.
@@ -30,12 +37,6 @@ public struct ReportRequest: Sendable {
         self.reason = reason
         self.languages = languages
         self.formats = formats
-    }
-
-    var records: [ItemRecord] {
-        switch subject {
-        case .items(let records), .caseID(_, let records): records
-        }
     }
 }
 
@@ -57,6 +58,17 @@ extension CustodySession {
     public func makeReport(_ request: ReportRequest, output: RawPath, now: String = SystemClock.now()) throws
         -> MadeReport
     {
+        try makeReport(request, output: output.absolute.bytes, into: ExportFolderSink(output.parent), now: now)
+    }
+
+    /// The report's workflow, written once for both paths: the files handed to `sink` (a folder
+    /// in process; the daemon's reply, whose client writes them by the same rules), the
+    /// `reported` event recorded, then the sink told. `output` is the report file's path as the
+    /// one who writes it named it (its last component names the files).
+    public func makeReport<Sink: ExportSink>(
+        _ request: ReportRequest, output: [UInt8], into sink: Sink, now: String = SystemClock.now()
+    ) throws -> MadeReport {
+        let output = RawPath(bytes: output)
         try CustodyText.check(request.reason, what: "the reason", subject: "--reason")
         if let examiner = custody.actor.examiner {
             try CustodyText.check(examiner, what: "the examiner's name", subject: "--examiner", limit: 256)
@@ -80,7 +92,6 @@ extension CustodySession {
             ExportFile(name: jsonName, bytes: json), ExportFile(name: jsonName + ".p7s", bytes: signature),
         ]
         let digest = OpenSSLSHA256()
-        let sink = ExportFolderSink(output.parent)
         var recorded: RecordedEvent?
         defer { if recorded == nil { sink.abandon() } }
         try sink.prepare(files)
@@ -94,7 +105,7 @@ extension CustodySession {
                 "report": .string(facts.report), "reason": .string(request.reason),
                 "formats": .array(request.formats.map { .string($0) }),
                 "languages": .array(request.languages.map { .string($0) }),
-                "output": .byteString(output.absolute.bytes),
+                "output": .byteString(output.bytes),
                 "case": { if case .caseID(let id, _) = request.subject { .string(id) } else { .null } }(),
                 "files": .array(
                     files.map { .object(["name": .string($0.name), "sha256": .string(digest.sha256($0.bytes).hex)]) }

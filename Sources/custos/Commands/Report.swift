@@ -2,6 +2,7 @@ import ArgumentParser
 import CustosCustody
 import CustosFormats
 import CustosLedger
+import CustosOpenSSL
 import CustosReport
 
 struct Report: ParsableCommand {
@@ -41,11 +42,9 @@ struct Report: ParsableCommand {
             }
             throw CLIError(message: "--format \(format): unknown; use json")
         }
-        if case .socket = try Gateway.resolve(vault, .acting) {
-            throw CLIError(
-                message:
-                    "a daemon serves this vault: reports through its socket are not available yet; run custos report as the vault's account while the daemon is stopped (nothing was written)"
-            )
+        if case .socket(let socket) = try Gateway.resolve(vault, .acting) {
+            try runThroughDaemon(Gateway.socket(socket), socket: socket)
+            return
         }
         let vault = try vault.open()
         let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
@@ -60,48 +59,63 @@ struct Report: ParsableCommand {
             }
             subject = .items(records)
         }
-        let languages = lang == "both" ? ["zh-TW", "en"] : [lang]
         let made = try session.makeReport(
             ReportRequest(subject: subject, reason: reason, languages: languages, formats: [format]),
             output: RawArguments.raw(output))
-        let facts = made.facts
-        // A failure first, plainly.
-        if !facts.passed {
-            Output.line("FAIL 驗證失敗: this report finds faults")
-            if !facts.ledger.passed {
-                Output.line("FAIL ledger: \(DisplayName.escape(Array(facts.ledger.reason.utf8)))")
-            }
-            for item in facts.items where !item.passed {
-                Output.line("FAIL item \(item.item): " + DisplayName.escape(Array(Self.failure(item).utf8)))
-            }
-        }
-        for item in facts.items {
-            Output.line(
-                "\(item.passed ? "PASS" : "FAIL") item \(item.item)  case \(DisplayName.escape(Array(item.caseID.utf8)))  exhibit \(DisplayName.escape(Array(item.exhibit.utf8)))  sha256 \(item.sha256.hex)"
-            )
-        }
-        let digest = made.event.entries.first?.details["files"]?["json"]?.stringValue ?? "?"
-        Output.line(
-            "report \(facts.report) written to \(RawArguments.raw(output)) (sha256 \(digest)), signed in \(RawArguments.raw(output + ".p7s"))"
-        )
-        Output.line(
-            "recorded as `reported` (entries \(made.event.entries.map { String($0.sequence) }.joined(separator: ", "))); built on checkpoint \(facts.checkpoint.size) \(facts.checkpoint.root.base64)"
-        )
+        let passed = try Self.printOutcome(
+            report: made.files[0].bytes, entries: made.event.entries.map(\.sequence), output: RawArguments.raw(output))
         try session.requireCovered()
-        if !facts.passed { throw CLIError(message: "the report says FAIL (it is written and recorded)", exitCode: 1) }
+        if !passed { throw Self.failed }
     }
 
-    static func failure(_ item: ItemFacts) -> String {
-        var parts = [String]()
-        for (name, check) in [("content", item.content), ("archive", item.archive), ("manifest", item.manifest)]
-        where !check.passed {
-            parts.append("\(name) FAIL: \(check.reason)")
+    var languages: [String] { lang == "both" ? ["zh-TW", "en"] : [lang] }
+
+    static let failed = CLIError(message: "the report says FAIL (it is written and recorded)", exitCode: 1)
+
+    /// Prints what a report found, failures first and plainly, from the report's JSON as written;
+    /// whether it passed.
+    static func printOutcome(report bytes: [UInt8], entries: [UInt64], output: RawPath) throws -> Bool {
+        guard let report = try? CanonicalJSON.parse(bytes) else {
+            throw CLIError(message: "\(output): the report written is not JSON")
         }
-        if !item.proof.check.passed { parts.append("ledger proof FAIL: \(item.proof.check.reason)") }
-        let others = item.faults.filter {
-            !["content-", "archive-", "manifest-"].contains(where: $0.code.hasPrefix)
+        func escaped(_ value: JSONValue?) -> String { DisplayName.escape(Array((value?.stringValue ?? "?").utf8)) }
+        let passed = report["result"]?.stringValue == "PASS"
+        let items = report["items"]?.arrayValue ?? []
+        if !passed {
+            Output.line("FAIL 驗證失敗: this report finds faults")
+            if report["ledger"]?["result"]?.stringValue != "PASS" {
+                Output.line("FAIL ledger: \(escaped(report["ledger"]?["reason"]))")
+            }
+            for item in items where item["result"]?.stringValue != "PASS" {
+                var parts = [String]()
+                for part in ["content", "archive", "manifest"]
+                where item["integrity"]?[part]?["result"]?.stringValue != "PASS" {
+                    parts.append("\(part) FAIL: \(escaped(item["integrity"]?[part]?["reason"]))")
+                }
+                if item["ledgerProof"]?["result"]?.stringValue != "PASS" {
+                    parts.append("ledger proof FAIL: \(escaped(item["ledgerProof"]?["reason"]))")
+                }
+                for fault in item["integrity"]?["faults"]?.arrayValue ?? [] {
+                    let code = fault["code"]?.stringValue ?? ""
+                    if !["content-", "archive-", "manifest-"].contains(where: code.hasPrefix) {
+                        parts.append("[\(escaped(fault["code"]))] \(escaped(fault["message"]))")
+                    }
+                }
+                Output.line("FAIL item \(escaped(item["item"])): " + parts.joined(separator: "; "))
+            }
         }
-        parts += others.map { "[\($0.code)] \($0.message)" }
-        return parts.joined(separator: "; ")
+        for item in items {
+            Output.line(
+                "\(escaped(item["result"])) item \(escaped(item["item"]))  case \(escaped(item["case"]))  exhibit \(escaped(item["exhibit"]))  sha256 \(escaped(item["original"]?["sha256"]))"
+            )
+        }
+        let digest = OpenSSLSHA256().sha256(bytes).hex
+        Output.line(
+            "report \(escaped(report["report"])) written to \(output) (sha256 \(digest)), signed in \(RawPath(bytes: output.bytes + Array(".p7s".utf8)))"
+        )
+        Output.line(
+            "recorded as `reported` (entries \(entries.map { String($0) }.joined(separator: ", "))); built on checkpoint \(report["checkpoint"]?["size"]?.integerValue ?? 0) \(escaped(report["checkpoint"]?["root"]))"
+        )
+        return passed
     }
 }
