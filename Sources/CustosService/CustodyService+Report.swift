@@ -46,7 +46,7 @@ extension CustodyService {
         }
         let made = try session.makeReport(
             ReportRequest(subject: subject, reason: reason, languages: languages), output: output,
-            into: ExportReplySink())
+            into: ReportReplySink())
         return recorded(
             made.event, items: subject.records, session: session,
             extra: [
@@ -59,4 +59,23 @@ extension CustodyService {
                     }),
             ])
     }
+}
+
+/// The daemon's report sink: the files go in the reply, which is sent once the event is
+/// recorded. A report too large for a reply the client accepts (`LocalSocketClient` reads at
+/// most 64 MiB; base64 adds a third) is refused before anything is recorded.
+final class ReportReplySink: ExportSink {
+    static let maximumBytes = 40 << 20
+
+    func prepare(_ files: [ExportFile]) throws {
+        let total = files.reduce(0) { $0 + $1.bytes.count }
+        guard total <= Self.maximumBytes else {
+            throw ServiceFailure(
+                .tooLarge,
+                "report: the report is \(total) bytes, more than a reply of the socket carries (\(Self.maximumBytes)); "
+                    + "report on fewer items at a time (nothing was recorded)")
+        }
+    }
+    func recorded(entry: UInt64) throws {}
+    func abandon() {}
 }

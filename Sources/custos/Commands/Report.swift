@@ -18,7 +18,10 @@ struct Report: ParsableCommand {
             FILE.p7s -inform DER -CAfile VAULT/report/chain.pem`). Before the files take their \
             names, a `reported` event is recorded about each item, with the SHA-256 of each file. \
             FILE and FILE.p7s are never written over (exit 2). A report on an item that fails its \
-            re-check is written and recorded all the same; it says FAIL first, and custos exits 1.
+            re-check is written and recorded all the same; it says FAIL first, and custos exits 1. On \
+            a vault closed to this account (or with --socket), the daemon makes, signs and records the \
+            report for this account as the kernel names it; this command writes the files it sends by \
+            the same rules, as this account.
             """)
     @OptionGroup var vault: VaultOptions
     @Argument(help: "Item ids (or unique prefixes), or SHA-256 prefixes.") var items: [String] = []
@@ -114,8 +117,18 @@ struct Report: ParsableCommand {
             "report \(escaped(report["report"])) written to \(output) (sha256 \(digest)), signed in \(RawPath(bytes: output.bytes + Array(".p7s".utf8)))"
         )
         Output.line(
-            "recorded as `reported` (entries \(entries.map { String($0) }.joined(separator: ", "))); built on checkpoint \(report["checkpoint"]?["size"]?.integerValue ?? 0) \(escaped(report["checkpoint"]?["root"]))"
+            "recorded as `reported` (\(entriesText(entries))); built on checkpoint \(report["checkpoint"]?["size"]?.integerValue ?? 0) \(escaped(report["checkpoint"]?["root"]))"
         )
         return passed
+    }
+
+    /// `entry 7`, `entries 7, 9`, or for many in a row `entries 2000 to 2999 (1000)`.
+    static func entriesText(_ entries: [UInt64]) -> String {
+        guard let first = entries.first, let last = entries.last else { return "no entry" }
+        if entries.count == 1 { return "entry \(first)" }
+        if entries.count > 4, last - first + 1 == UInt64(entries.count) {
+            return "entries \(first) to \(last) (\(entries.count))"
+        }
+        return "entries " + entries.map { String($0) }.joined(separator: ", ")
     }
 }
