@@ -140,21 +140,26 @@ extension CustodySession {
         // Integrity now: the ledger audited and each item's archive re-read and re-hashed
         // (the verifier never trusts a stored digest).
         let verification = try VaultVerifier(vault: vault).verify(ledger: ledger, items: Set(records.map(\.item)))
-        let ledgerFaults = Array(verification.faults.prefix(verification.ledgerFaults)).map(ReportFault.init)
-        let itemFaults = verification.faults.dropFirst(verification.ledgerFaults)
+        let others = Array(verification.faults.dropFirst(verification.ledgerFaults)).map(ReportFault.init)
+        var items = [ItemFacts]()
+        var claimed = Set<String>()
+        for record in records {
+            let item = try itemFacts(
+                record, among: others, checkpoint: checkpoint, cosigned: !checkpointFacts.cosignatures.isEmpty)
+            claimed.formUnion(item.subjects)
+            items.append(item)
+        }
+        // The ledger's own faults, and any other the re-check found that is about none of the
+        // items (a checkpoint's time stamp): the vault as a whole.
+        let ledgerFaults =
+            Array(verification.faults.prefix(verification.ledgerFaults)).map(ReportFault.init)
+            + others.filter { !claimed.contains($0.subject) }
         let ledgerCheck = ReportCheck(
             passed: ledgerFaults.isEmpty,
             reason: ledgerFaults.isEmpty
-                ? "\(verification.entries) entries and \(verification.checkpointsChecked) checkpoints audited: hash chain, Merkle tree, signatures"
-                : ledgerFaults.map(\.message).joined(separator: "; "))
+                ? "\(verification.entries) entries and \(verification.checkpointsChecked) checkpoints audited: hash chain, Merkle tree, signatures, time stamps"
+                : ledgerFaults.map(Self.sentence).joined(separator: "; "))
 
-        var items = [ItemFacts]()
-        for record in records {
-            let faults = itemFaults.filter { $0.subject == "item \(record.item)" }.map(ReportFault.init)
-            items.append(
-                try itemFacts(
-                    record, faults: faults, checkpoint: checkpoint, cosigned: !checkpointFacts.cosignatures.isEmpty))
-        }
         let id = try Self.reportIdentifier()
         var commands = [
             ReportCommand(
@@ -195,10 +200,14 @@ extension CustodySession {
     }
 
     private func itemFacts(
-        _ record: ItemRecord, faults: [ReportFault], checkpoint: Checkpoint, cosigned: Bool
+        _ record: ItemRecord, among found: [ReportFault], checkpoint: Checkpoint, cosigned: Bool
     ) throws -> ItemFacts {
         let details = try details(of: record)
         let history = try history(of: record)
+        // The faults about the item: by its id, or by one of its own entries (a details document).
+        let subjects = Set(
+            ["item \(record.item)"] + history.events.filter { !$0.wholeVault }.map { "entry \($0.sequence)" })
+        let faults = found.filter { subjects.contains($0.subject) }
         let manifest = details.manifest.value
         let acquisition = manifest?["acquisition"]?.objectValue ?? [:]
         let original = manifest?["original"]
@@ -359,7 +368,7 @@ extension CustodySession {
             path: original?["path"]?.byteStringValue, size: record.size, md5: digests?["md5"]?.stringValue,
             sha1: digests?["sha1"]?.stringValue, sha256: record.sha256, sealed: ReportTime(record.sealedAt),
             acquisition: acquisitionFacts, timeline: timeline, content: content, archive: archive,
-            manifest: manifestCheck, faults: faults,
+            manifest: manifestCheck, faults: faults, subjects: subjects,
             proof: ProofFacts(
                 origin: checkpoint.origin, index: record.sequence, entry: entryBytes, leafHash: leaf, path: path,
                 checkpointSize: checkpoint.size, root: checkpoint.root, check: proofCheck),

@@ -205,6 +205,8 @@ public struct ItemFacts: Sendable {
     /// Every fault the re-check found about this item (the three above and the others: its
     /// time stamps, its index row, its events' details documents).
     public var faults: [ReportFault]
+    /// What the faults about this item name: `item <id>`, `entry <n>` of its entries.
+    public var subjects: Set<String>
     /// The sealed entry's inclusion in the report's checkpoint.
     public var proof: ProofFacts
     public var tokens: [TokenFacts]

@@ -111,6 +111,21 @@ struct ReportTests {
         #expect(!item.content.passed && item.manifest.passed)
     }
 
+    @Test func aMissingDetailsDocumentOfTheItemsEventFailsTheItem() throws {
+        let node = try ReportVault()
+        let session = try node.custody.session()
+        let note = try session.annotate(node.record, note: "bag 3")
+        unlink(node.vault.objects.describe(.details(note.document)))
+        let facts = try session.reportFacts(
+            ReportRequest(subject: .items([node.record]), reason: "r"), now: SystemClock.now(), signer: nil)
+        let item = try #require(facts.items.first)
+        #expect(!facts.passed && !item.passed)
+        #expect(item.faults.map(\.code) == ["details-missing"], "\(item.faults)")
+        #expect(item.content.passed && item.archive.passed && item.manifest.passed)
+        #expect(item.timeline.last?.fault != nil)
+        #expect(facts.ledger.passed, "\(facts.ledger.reason)")
+    }
+
     @Test func aReportIsNeverWrittenOverAFileAndNothingIsRecordedThen() throws {
         let node = try ReportVault()
         let session = try node.custody.session()
