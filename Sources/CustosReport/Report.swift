@@ -75,7 +75,7 @@ extension CustodySession {
         }
         guard !request.records.isEmpty else { throw CustodyError(.refused, "a report is about at least one item") }
         let name = output.lastComponent
-        guard RawPath.isSafeComponent(name) else {
+        guard RawPath.isSafeComponent(name), output.bytes.last != UInt8(ascii: "/") else {
             throw CustodyError(.refused, "\(output): not a file name to write a report to")
         }
         try prepareToRecord()

@@ -216,6 +216,14 @@ struct ReportEndToEndTests {
         #expect(long.status == 2 && long.stderr.contains("longer than 4096"), "\(long.stderr)")
         #expect(!FileManager.default.fileExists(atPath: output))
         #expect(try reportedEvents(node, item).isEmpty)
+        // A folder is not a report's file.
+        for folder in [node.directory.file("folder/"), "."] {
+            let asFolder = try node.custos(["report", item, "--reason", "r", "-o", folder])
+            #expect(asFolder.status == 2 && asFolder.stderr.contains("not a file name"), "\(asFolder.stderr)")
+        }
+        let existing = try node.custos(["report", item, "--reason", "r", "-o", node.directory.path])
+        #expect(existing.status == 2 && existing.stderr.contains("exists"), "\(existing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: node.directory.file("folder")))
         // An output that exists is never overwritten (nor its .p7s).
         let taken = try node.directory.write("taken.json", "mine")
         let exists = try node.custos(["report", item, "--reason", "r", "-o", taken])

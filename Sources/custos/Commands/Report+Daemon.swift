@@ -13,7 +13,9 @@ extension Report {
     func runThroughDaemon(_ gateway: Gateway, socket: String) throws {
         let path = RawArguments.raw(output)
         let name = path.lastComponent
-        guard RawPath.isSafeComponent(name), String(validating: name, as: UTF8.self) != nil else {
+        guard RawPath.isSafeComponent(name), path.bytes.last != UInt8(ascii: "/"),
+            String(validating: name, as: UTF8.self) != nil
+        else {
             throw CLIError(message: "\(path): not a file name to write a report to")
         }
         let directory = try OutputFolder(path.parent)
