@@ -75,19 +75,22 @@ extension CustodySession {
         }
         guard !request.records.isEmpty else { throw CustodyError(.refused, "a report is about at least one item") }
         let name = output.lastComponent
-        guard RawPath.isSafeComponent(name), output.bytes.last != UInt8(ascii: "/") else {
-            throw CustodyError(.refused, "\(output): not a file name to write a report to")
+        guard RawPath.isSafeComponent(name), output.bytes.last != UInt8(ascii: "/"),
+            let jsonName = String(validating: name, as: UTF8.self)
+        else {
+            throw CustodyError(.refused, "\(output): not a file name to write a report to (one name of UTF-8)")
         }
         try prepareToRecord()
         let signer = try ReportSigningAuthority.signer(of: vault, now: SystemClock.secondsSinceEpoch())
         // The report is built on a checkpoint that covers every entry so far (a process killed
         // after its append, before its checkpoint, leaves entries no checkpoint covers).
-        try checkpoint()
+        // When it cannot be signed (a ledger that fails its audit), the report says which entries
+        // no checkpoint covers.
+        _ = try? checkpoint()
         let facts = try reportFacts(request, now: now, signer: signer)
         let json = facts.jsonBytes
         let signature = try DetachedSignature.sign(
             json, key: signer.key, certificate: signer.certificate, chain: signer.chain)
-        let jsonName = String(decoding: name, as: UTF8.self)
         let files = [
             ExportFile(name: jsonName, bytes: json), ExportFile(name: jsonName + ".p7s", bytes: signature),
         ]
@@ -127,9 +130,18 @@ extension CustodySession {
         // The checkpoint the report is built on: the latest, its signature checked.
         let verifierKey = try vault.verifierKey()
         let noteText = try ledger.latestCheckpoint()
-        let note = try SignedNote(parsing: noteText)
-        _ = try note.verifiedSignatures(by: [verifierKey])
-        let checkpoint = try Checkpoint(parsing: note.text)
+        let note: SignedNote
+        let checkpoint: Checkpoint
+        do {
+            note = try SignedNote(parsing: noteText)
+            _ = try note.verifiedSignatures(by: [verifierKey])
+            checkpoint = try Checkpoint(parsing: note.text)
+        } catch {
+            throw CustodyError(
+                .altered,
+                "the latest checkpoint does not verify with the node's key: no report is built on it; run custos verify",
+                cause: error)
+        }
         let checkpointFacts = CheckpointFacts(
             origin: checkpoint.origin, size: checkpoint.size, root: checkpoint.root, note: noteText,
             keyName: verifierKey.name, keyHash: hex8(verifierKey.keyID), verifierKey: verifierKey.key.text,

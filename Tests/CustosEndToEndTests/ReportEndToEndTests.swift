@@ -194,6 +194,29 @@ struct ReportEndToEndTests {
         #expect(reported.first?["result"] as? String == "fail")
     }
 
+    @Test(.enabled(if: haveProgram("sqlite3"))) func anEditedLedgerIsReportedAsFailFirstAndExitsOne() throws {
+        let node = try Node()
+        let item = try ingest(node, "a.bin", randomBytes(1000), case: "L-1", exhibit: "1")
+        let other = try ingest(node, "b.bin", randomBytes(1000), case: "L-1", exhibit: "2")
+        let edited = try #require(try node.items().first { $0["item"] as? String == other })
+        let sha = try #require(edited["sha256"] as? String)
+        let sequence = try #require(edited["sequence"] as? Int)
+        // An attacker rewrites the other item's entry, its triggers dropped first.
+        let sql = """
+            DROP TRIGGER IF EXISTS entries_no_update;
+            UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), '\(sha)', '\(String(repeating: "0", count: 64))') AS BLOB) WHERE seq = \(sequence);
+            """
+        #expect(try run("sqlite3", [node.vault + "/ledger.sqlite"], stdin: Array(sql.utf8)).status == 0)
+        let output = node.directory.file("ledger.json")
+        let made = try node.custos(["report", item, "--reason", "check", "-o", output])
+        #expect(made.status == 1, "\(made.stderr)")
+        #expect(made.output.hasPrefix("FAIL"), "\(made.output)")
+        #expect(made.output.contains("FAIL ledger: "), "\(made.output)")
+        let report = try object(output)
+        #expect(report["result"] as? String == "FAIL")
+        #expect((report["ledger"] as? [String: Any])?["result"] as? String == "FAIL")
+    }
+
     @Test func badInputIsRefusedAndNothingIsWrittenOrRecorded() throws {
         let node = try Node()
         let item = try ingest(node, "a.bin", randomBytes(100), case: "B-1", exhibit: "1")
