@@ -240,13 +240,24 @@ extension CustodySession {
             passed:
                 "the original in the archive re-hashed: its size, MD5, SHA-1 and SHA-256 are those the ledger entry records"
         )
-        let archive = check(
+        var archive = check(
             archiveCodes,
             passed:
                 "the archive re-read and re-hashed: its SHA-256 is the one recorded; its hashdeep.txt and manifest.json agree"
         )
         if content.passed, faults.contains(where: { $0.code == "archive-missing" || $0.code == "archive-unreadable" }) {
             content = ReportCheck(passed: false, reason: "not re-hashed: the archive cannot be read (see the archive)")
+        }
+        // An original destroyed by an approved disposal: the verifier does not look for its
+        // archive (one whose approval is not proven is checked as any, `disposal-unproven`).
+        let destroyed = history.events.first {
+            $0.type == .disposed && $0.mode == CustodyEventType.destroyedMode && !$0.wholeVault
+        }
+        if let destroyed, !faults.contains(where: { $0.code == "disposal-unproven" }) {
+            let why =
+                "the original was destroyed by an approved disposal (entry \(destroyed.sequence)): its archive is no longer kept"
+            archive = .notChecked(why)
+            content = .notChecked(why)
         }
         let manifestCheck = check(
             ["manifest-digest", "manifest-malformed", "manifest-missing", "manifest-mismatch", "entry-incomplete"],
@@ -324,6 +335,11 @@ extension CustodySession {
         )
         notChecked.append(
             "The original at its source path is not re-read: the sealed copy in the archive is what was re-hashed.")
+        if let destroyed, !archive.checked {
+            notChecked.append(
+                "The archive and the original's bytes: destroyed by the approved disposal of entry \(destroyed.sequence); the entries and the manifest still prove what was sealed."
+            )
+        }
         if !details.awaiting.isEmpty {
             notChecked.append("No time stamp yet from: \(details.awaiting.joined(separator: ", ")).")
         }

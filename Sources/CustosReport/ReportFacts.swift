@@ -3,15 +3,26 @@ import CustosFormats
 /// One check of a report, PASS or FAIL, and why when it failed.
 public struct ReportCheck: Sendable, Equatable {
     public var passed: Bool
+    /// False when there was nothing to check (an original destroyed by an approved disposal):
+    /// `NOT-CHECKED`, which fails nothing; `reason` says why.
+    public var checked: Bool
     /// Why it failed (each fault found, as a sentence), or what was checked when it passed.
     public var reason: String
 
     public init(passed: Bool, reason: String) {
         self.passed = passed
+        self.checked = true
         self.reason = reason
     }
 
-    public var result: String { passed ? "PASS" : "FAIL" }
+    /// A check not made, and why.
+    public static func notChecked(_ reason: String) -> ReportCheck {
+        var check = ReportCheck(passed: true, reason: reason)
+        check.checked = false
+        return check
+    }
+
+    public var result: String { !checked ? "NOT-CHECKED" : passed ? "PASS" : "FAIL" }
     public var json: JSONValue { .object(["result": .string(result), "reason": .string(reason)]) }
 }
 

@@ -126,6 +126,23 @@ struct ReportTests {
         #expect(facts.ledger.passed, "\(facts.ledger.reason)")
     }
 
+    @Test func aDestroyedOriginalIsNotCheckedAndSaysWhy() throws {
+        let node = try ReportVault()
+        let request = try node.custody.session().requestDisposal([node.record], mode: .destroy, reason: "end of case")
+        let approver = Custody(
+            vault: node.vault, actor: CustodyActor(account: "other", uid: 4242), tool: "custos-tests")
+        _ = try approver.session().approveDisposal(request: request.id)
+        #expect(try node.vault.objects.findArchive(content: node.record.sha256) == nil)
+        let facts = try node.custody.session().reportFacts(
+            ReportRequest(subject: .items([node.record]), reason: "r"), now: SystemClock.now(), signer: nil)
+        let item = try #require(facts.items.first)
+        #expect(item.archive.result == "NOT-CHECKED" && item.content.result == "NOT-CHECKED")
+        #expect(item.archive.reason.contains("destroyed"))
+        #expect(item.manifest.result == "PASS" && item.passed && facts.passed, "\(item.faults) \(facts.ledger)")
+        #expect(item.notChecked.contains { $0.contains("destroyed") })
+        #expect(item.timeline.map(\.event).suffix(2) == ["disposal-requested", "disposed"])
+    }
+
     @Test func aReportIsNeverWrittenOverAFileAndNothingIsRecordedThen() throws {
         let node = try ReportVault()
         let session = try node.custody.session()

@@ -92,7 +92,7 @@ struct Report: ParsableCommand {
             for item in items where item["result"]?.stringValue != "PASS" {
                 var parts = [String]()
                 for part in ["content", "archive", "manifest"]
-                where item["integrity"]?[part]?["result"]?.stringValue != "PASS" {
+                where item["integrity"]?[part]?["result"]?.stringValue == "FAIL" {
                     parts.append("\(part) FAIL: \(escaped(item["integrity"]?[part]?["reason"]))")
                 }
                 if item["ledgerProof"]?["result"]?.stringValue != "PASS" {
