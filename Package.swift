@@ -117,13 +117,23 @@ let package = Package(
             ]
         ),
 
+        // Reports: a chain-of-custody report's facts from the ledger and the vault, its JSON, its
+        // detached CMS signature and its `reported` event.
+        .target(
+            name: "CustosReport",
+            dependencies: [
+                "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
+                "CustosTimeStamping", "CustosCustody",
+            ]
+        ),
+
         // The custody service as people reach it: roles, the caller, one call and its reply
         // (served by the daemon on its socket, or in process on a vault the caller owns).
         .target(
             name: "CustosService",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
-                "CustosCustody", .product(name: "Logging", package: "swift-log"),
+                "CustosCustody", "CustosReport", .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -145,7 +155,7 @@ let package = Package(
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault",
                 "CustosSealing", "CustosCustody", "CustosService", "CustosDaemon", "CustosTimeStamping", "CustosHTTP",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CustosReport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -235,6 +245,13 @@ let package = Package(
             dependencies: [
                 "CustosService", "CustosCustody", "CustosFormats", "CustosFileSystem", "CustosLedger", "CustosVault",
                 "CustosSealing", "CustosTimeStamping", "CustosOpenSSL", "CustosTestSupport",
+            ]
+        ),
+        .testTarget(
+            name: "CustosReportTests",
+            dependencies: [
+                "CustosReport", "CustosCustody", "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger",
+                "CustosVault", "CustosSealing", "CustosTimeStamping", "CustosTestSupport",
             ]
         ),
         .testTarget(

@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/ts.h>
+#include <openssl/cms.h>
 
 /* OPENSSL_free is a function-like macro that Swift does not import. */
 static inline void custos_openssl_free(void *pointer) { OPENSSL_free(pointer); }

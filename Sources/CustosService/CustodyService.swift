@@ -136,6 +136,7 @@ public struct CustodyService: Sendable {
         case .disposalRequest: return try disposalRequest(arguments, custody: custody)
         case .extract: return try extractionPlan(arguments, custody: custody)
         case .export: return try export(arguments, custody: custody)
+        case .report: return try report(arguments, custody: custody)
         case .transfer: return try transferPlan(arguments, custody: custody)
         case .ingest, .receive:
             throw ServiceFailure(

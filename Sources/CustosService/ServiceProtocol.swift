@@ -24,6 +24,7 @@ public struct ServiceOperation: Hashable, Sendable, CustomStringConvertible {
     public static let all: [ServiceOperation] = [
         .node, .list, .show, .history, .verify, .entry, .proof, .checkpoint, .key, .annotate, .hold, .releaseHold,
         .setRetention, .dispose, .approve, .disposalRequest, .extract, .export, .transfer, .ingest, .receive,
+        .report,
     ]
 
     public static func named(_ name: String) -> ServiceOperation? { all.first { $0.name == name } }

@@ -135,6 +135,7 @@ public struct Vault: Sendable {
     /// or lie in.
     public static let stateNames = [
         "custos.json", "ledger.sqlite", "keys", "objects", "manifests", "details", "tmp", "tsa", "locks", "run",
+        "report",
     ]
 
     /// The names a vault may hold at its top: its state, the ledger's companions, the daemon's
@@ -153,6 +154,7 @@ public struct Vault: Sendable {
             (verifierKeyPath, false), (peersPath, true), (timeStampKeyPath, false), (temporaryPath, true),
             (locksPath, true), (root.appending("tsa"), true), (timeStampCertificatePath, false),
             (timeStampChainPath, false), (anchorsFolder, true), (externalAuthoritiesPath, false),
+            (reportKeyPath, false), (reportFolder, true), (reportCertificatePath, false), (reportChainPath, false),
         ]
     }
 

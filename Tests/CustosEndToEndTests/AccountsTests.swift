@@ -370,6 +370,75 @@ extension DaemonSuites {
                 "\(text.output)")
         }
 
+        @Test(.enabled(if: haveProgram("openssl")))
+        func aMemberMakesAReportThroughTheSocketIntoTheirOwnFolder() throws {
+            let node = try ServiceNode(roles: "  EVIDENCE: [view, report]")
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let out = node.folder(of: alice, "alice-report")
+            let result = try node.custos(
+                as: alice, ["report", node.item, "-o", out + "/r.json", "--reason", "for the court", "--examiner", "王小明"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.output.hasPrefix("PASS item \(node.item)"), "\(result.output)")
+            // The files are alice's, 0600; no temporary is left.
+            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out)) == ["r.json", "r.json.p7s"])
+            for name in ["r.json", "r.json.p7s"] {
+                var status = stat()
+                #expect(stat(out + "/" + name, &status) == 0)
+                #expect(
+                    status.st_uid == getpwnam(alice)!.pointee.pw_uid && status.st_mode & 0o7777 == 0o600, "\(name)")
+            }
+            let checked = try run(
+                "openssl",
+                [
+                    "cms", "-verify", "-binary", "-content", out + "/r.json", "-in", out + "/r.json.p7s", "-inform",
+                    "DER", "-CAfile", node.vault + "/report/chain.pem", "-out", "/dev/null",
+                ])
+            #expect(checked.status == 0, "\(checked.stderr)")
+            let report = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/r.json")))
+                    as? [String: Any])
+            let actor = try #require(report["actor"] as? [String: Any])
+            #expect(actor["account"] as? String == alice && actor["verifiedBy"] as? String == "kernel")
+            #expect(actor["examiner"] as? String == "王小明")
+            // Recorded for alice, as the kernel named her, with the file's SHA-256.
+            let reported = try #require(try node.history(as: alice).last)
+            #expect(reported["event"] as? String == "reported" && reported["actor"] as? String == alice)
+            #expect(reported["actorVerifiedBy"] as? String == "kernel")
+            #expect(reported["reason"] as? String == "for the court")
+            #expect(
+                ((reported["facts"] as? [String: Any])?["files"] as? [String: Any])?["json"] as? String
+                    == (try sha256sum(out + "/r.json")))
+        }
+
+        @Test func aReportOutsideTheRoleIsRefusedAndRecorded() throws {
+            let node = try ServiceNode()
+            let carol = try node.accounts.user("carol", groups: [node.evidence])
+            let out = node.folder(of: carol, "carol-report")
+            let result = try node.custos(as: carol, ["report", node.item, "-o", out + "/r.json", "--reason", "curious"])
+            #expect(result.status == 2)
+            #expect(result.stderr.contains("may not report"), "\(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)
+            let refused = try #require(try node.history(as: carol).last)
+            #expect(refused["event"] as? String == "refused" && refused["actor"] as? String == carol)
+            #expect((refused["facts"] as? [String: Any])?["action"] as? String == "report")
+        }
+
+        @Test func aReportOnAnAlteredArchiveThroughTheSocketSaysFailFirstAndExitsOne() throws {
+            let node = try ServiceNode(roles: "  EVIDENCE: [view, report]")
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            let archive = try node.archivePath()
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
+            bytes[bytes.count / 2] ^= 0x55
+            try Data(bytes).write(to: URL(fileURLWithPath: archive))
+            let out = node.folder(of: alice, "alice-report")
+            let result = try node.custos(as: alice, ["report", node.item, "-o", out + "/r.json", "--reason", "court"])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(result.output.hasPrefix("FAIL"), "\(result.output)")
+            #expect(FileManager.default.fileExists(atPath: out + "/r.json.p7s"))
+            let reported = try #require(try node.history(as: alice).last)
+            #expect(reported["event"] as? String == "reported" && reported["result"] as? String == "fail")
+        }
+
         @Test func aTimeStampExportOutsideTheRoleIsRefusedAndRecorded() throws {
             let node = try ServiceNode()
             let carol = try node.accounts.user("carol", groups: [node.evidence])

@@ -109,6 +109,10 @@ extension DaemonSuites {
         let handedOver = try node.custos(
             ["transfer", itemID, "--to", "Court", "--reason", "the guide", "-o", folder + "/handover.tar"])
         #expect(handedOver.status == 0, "\(handedOver.stderr)")
+        // A chain-of-custody report, and its CA's certificate as the bureau hands it over.
+        let reported = try node.custos(["report", itemID, "--reason", "the guide", "-o", folder + "/report.json"])
+        #expect(reported.status == 0, "\(reported.stderr)")
+        try FileManager.default.copyItem(atPath: node.vault + "/report/chain.pem", toPath: folder + "/report-chain.pem")
 
         let blocks = try Self.blocks()
         #expect(blocks.count >= 10, "the guide's sh blocks: \(blocks.count)")
@@ -185,6 +189,12 @@ extension DaemonSuites {
         #expect(step6.contains("Time stamp:") && step6.contains("Policy OID:"), "\(step6)")
         #expect(output("6.", 1).contains("Verification: OK"), "\(output("6.", 1))")
         #expect(output("6.", 2).contains("Verification: OK"), "\(output("6.", 2))")
+
+        // The report: openssl accepts its signature, and its SHA-256 is in the item's history.
+        let report = output("A chain-of-custody report")
+        #expect(report.contains("CMS Verification successful"), "\(report)")
+        let reportDigest = try sha256sum(folder + "/report.json")
+        #expect(report.contains(reportDigest + "  report.json\n1\n"), "\(report)")
 
         // 7. A handover: both signatures verify, every entry is in the sender's log, the carried
         // archive is the one the entry names.

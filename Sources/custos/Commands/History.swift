@@ -68,6 +68,12 @@ struct History: ParsableCommand {
                 line += " (\(codes.compactMap(\.stringValue).joined(separator: ", ")))"
             }
             if let what = facts?["what"]?.stringValue { line += "  exported \(escaped(what))" }
+            if text("event") == "reported", let report = facts?["report"]?.stringValue {
+                line += "  report \(escaped(report))"
+                for (format, digest) in facts?["files"]?.objectValue ?? [:] {
+                    line += "  \(escaped(format)) sha256 \(escaped(digest.stringValue ?? "?"))"
+                }
+            }
             if let action = facts?["action"]?.stringValue, text("event") == "refused" { line += "  action \(action)" }
             if let mode = facts?["mode"]?.stringValue { line += "  mode \(mode)" }
             if let request = facts?["request"]?.stringValue { line += "  request \(request)" }

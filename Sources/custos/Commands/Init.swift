@@ -3,6 +3,7 @@ import CustosFileSystem
 import CustosFormats
 import CustosLedger
 import CustosOpenSSL
+import CustosReport
 import CustosSealing
 import CustosTimeStamping
 import CustosVault
@@ -79,6 +80,10 @@ struct Init: ParsableCommand {
         let created = try Vault.create(
             at: vault.path, configuration: configuration, now: SystemClock.now(),
             timeStampAuthority: timeStampAuthority, inboxGroup: inboxGroup)
+        // The report-signing certificate, made as the TSA's is (a vault made before it gets one
+        // at its first report).
+        try created.installReportSigner(
+            try ReportSigningAuthority.generate(origin: configuration.origin, now: SystemClock.secondsSinceEpoch()))
         let key = try created.verifierKey()
         Output.line("created vault \(created.root) for \(origin)")
         Output.line("verifier key: \(key.key.text)")

@@ -1,0 +1,433 @@
+import CustosCustody
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSealing
+import CustosVault
+
+extension CustodyEventType {
+    /// A chain-of-custody report about the item was made (`custos report`). Its facts: the
+    /// report's id, its result and the SHA-256 of each file made (`json`, later `pdf`).
+    public static let reported = CustodyEventType(rawValue: "reported")
+}
+
+/// What a report is asked for: its subject, why, in which languages and formats.
+public struct ReportRequest: Sendable {
+    public enum Subject: Sendable {
+        case items([ItemRecord])
+        case caseID(String, [ItemRecord])
+
+        public var records: [ItemRecord] {
+            switch self {
+            case .items(let records), .caseID(_, let records): records
+            }
+        }
+    }
+
+    public var subject: Subject
+    public var records: [ItemRecord] { subject.records }
+    public var reason: String
+    public var languages: [String]
+    /// `json` today; `pdf` once the renderer is in.
+    public var formats: [String]
+
+    public init(subject: Subject, reason: String, languages: [String] = ["zh-TW", "en"], formats: [String] = ["json"]) {
+        self.subject = subject
+        self.reason = reason
+        self.languages = languages
+        self.formats = formats
+    }
+}
+
+/// A report as made and recorded: its facts, the files written (name and bytes), and the event.
+public struct MadeReport: Sendable {
+    public var facts: ReportFacts
+    public var files: [ExportFile]
+    public var event: RecordedEvent
+}
+
+extension CustodySession {
+    /// Makes a chain-of-custody report (`request`) from the ledger and the vault alone, signs it
+    /// with the node's report-signing certificate (made first when the vault has none), and
+    /// writes `FILE` and `FILE.p7s` at `output` the way exports are written: both names checked
+    /// free first (nothing is ever written over), the files kept as synced temporaries, the
+    /// `reported` event recorded (one entry per item, with the SHA-256 of each file), then the
+    /// files renamed to their names without replacing anything. A report on an item that fails
+    /// its re-check is written and recorded all the same: it says FAIL.
+    public func makeReport(_ request: ReportRequest, output: RawPath, now: String = SystemClock.now()) throws
+        -> MadeReport
+    {
+        try makeReport(request, output: output.absolute.bytes, into: ExportFolderSink(output.parent), now: now)
+    }
+
+    /// The report's workflow, written once for both paths: the files handed to `sink` (a folder
+    /// in process; the daemon's reply, whose client writes them by the same rules), the
+    /// `reported` event recorded, then the sink told. `output` is the report file's path as the
+    /// one who writes it named it (its last component names the files).
+    public func makeReport<Sink: ExportSink>(
+        _ request: ReportRequest, output: [UInt8], into sink: Sink, now: String = SystemClock.now()
+    ) throws -> MadeReport {
+        let output = RawPath(bytes: output)
+        try CustodyText.check(request.reason, what: "the reason", subject: "--reason")
+        if let examiner = custody.actor.examiner {
+            try CustodyText.check(examiner, what: "the examiner's name", subject: "--examiner", limit: 256)
+        }
+        guard !request.records.isEmpty else { throw CustodyError(.refused, "a report is about at least one item") }
+        let name = output.lastComponent
+        guard RawPath.isSafeComponent(name), output.bytes.last != UInt8(ascii: "/"),
+            let jsonName = String(validating: name, as: UTF8.self)
+        else {
+            throw CustodyError(.refused, "\(output): not a file name to write a report to (one name of UTF-8)")
+        }
+        try prepareToRecord()
+        let signer = try ReportSigningAuthority.signer(of: vault, now: SystemClock.secondsSinceEpoch())
+        // The report is built on a checkpoint that covers every entry so far (a process killed
+        // after its append, before its checkpoint, leaves entries no checkpoint covers).
+        // When it cannot be signed (a ledger that fails its audit), the report says which entries
+        // no checkpoint covers.
+        _ = try? checkpoint()
+        let facts = try reportFacts(request, now: now, signer: signer)
+        let json = facts.jsonBytes
+        let signature = try DetachedSignature.sign(
+            json, key: signer.key, certificate: signer.certificate, chain: signer.chain)
+        let files = [
+            ExportFile(name: jsonName, bytes: json), ExportFile(name: jsonName + ".p7s", bytes: signature),
+        ]
+        let digest = OpenSSLSHA256()
+        var recorded: RecordedEvent?
+        defer { if recorded == nil { sink.abandon() } }
+        try sink.prepare(files)
+        let event = try recordEvent(
+            .reported, items: request.records.map(\.item),
+            facts: [
+                "report": .string(facts.report), "result": .string(facts.passed ? "pass" : "fail"),
+                "files": .object(["json": .string(digest.sha256(json).hex)]),
+            ],
+            details: [
+                "report": .string(facts.report), "reason": .string(request.reason),
+                "formats": .array(request.formats.map { .string($0) }),
+                "languages": .array(request.languages.map { .string($0) }),
+                "output": .byteString(output.bytes),
+                "case": { if case .caseID(let id, _) = request.subject { .string(id) } else { .null } }(),
+                "files": .array(
+                    files.map { .object(["name": .string($0.name), "sha256": .string(digest.sha256($0.bytes).hex)]) }
+                ),
+                "checkpoint": .object([
+                    "size": .integer(Int64(facts.checkpoint.size)), "root": .string(facts.checkpoint.root.base64),
+                ]),
+            ], now: now)
+        recorded = event
+        try sink.recorded(entry: event.entries[0].sequence)
+        return MadeReport(facts: facts, files: files, event: event)
+    }
+
+    /// The facts of a report, nothing written or recorded.
+    public func reportFacts(_ request: ReportRequest, now: String, signer: Vault.ReportSigningFiles?) throws
+        -> ReportFacts
+    {
+        let records = request.records
+        // The checkpoint the report is built on: the latest, its signature checked.
+        let verifierKey = try vault.verifierKey()
+        let noteText = try ledger.latestCheckpoint()
+        let note: SignedNote
+        let checkpoint: Checkpoint
+        do {
+            note = try SignedNote(parsing: noteText)
+            _ = try note.verifiedSignatures(by: [verifierKey])
+            checkpoint = try Checkpoint(parsing: note.text)
+        } catch {
+            throw CustodyError(
+                .altered,
+                "the latest checkpoint does not verify with the node's key: no report is built on it; run custos verify",
+                cause: error)
+        }
+        let checkpointFacts = CheckpointFacts(
+            origin: checkpoint.origin, size: checkpoint.size, root: checkpoint.root, note: noteText,
+            keyName: verifierKey.name, keyHash: hex8(verifierKey.keyID), verifierKey: verifierKey.key.text,
+            cosignatures: note.signatures.filter { $0.keyID != verifierKey.keyID || $0.name != verifierKey.name }.map {
+                (name: $0.name, keyHash: hex8($0.keyID))
+            })
+
+        // Integrity now: the ledger audited and each item's archive re-read and re-hashed
+        // (the verifier never trusts a stored digest).
+        let verification = try VaultVerifier(vault: vault).verify(ledger: ledger, items: Set(records.map(\.item)))
+        let others = Array(verification.faults.dropFirst(verification.ledgerFaults)).map(ReportFault.init)
+        var items = [ItemFacts]()
+        var claimed = Set<String>()
+        for record in records {
+            let item = try itemFacts(
+                record, among: others, checkpoint: checkpoint, cosigned: !checkpointFacts.cosignatures.isEmpty)
+            claimed.formUnion(item.subjects)
+            items.append(item)
+        }
+        // The ledger's own faults, and any other the re-check found that is about none of the
+        // items (a checkpoint's time stamp): the vault as a whole.
+        let ledgerFaults =
+            Array(verification.faults.prefix(verification.ledgerFaults)).map(ReportFault.init)
+            + others.filter { !claimed.contains($0.subject) }
+        let ledgerCheck = ReportCheck(
+            passed: ledgerFaults.isEmpty,
+            reason: ledgerFaults.isEmpty
+                ? "\(verification.entries) entries and \(verification.checkpointsChecked) checkpoints audited: hash chain, Merkle tree, signatures, time stamps"
+                : ledgerFaults.map(Self.sentence).joined(separator: "; "))
+
+        let id = try Self.reportIdentifier()
+        var commands = [
+            ReportCommand(
+                claim:
+                    "This file is the report the node signed (its chain: report-chain.pem, the node's report/chain.pem)",
+                command:
+                    "openssl cms -verify -binary -content REPORT.json -in REPORT.json.p7s -inform DER -CAfile report-chain.pem -out /dev/null"
+            ),
+            ReportCommand(
+                claim: "The ledger records this report: its SHA-256 is in the `reported` entries (custos history)",
+                command: "sha256sum REPORT.json"),
+            ReportCommand(
+                claim: "The checkpoint is signed by the node's key \(verifierKey.key.text)",
+                command: "Docs/Verification.md, step 3 (the checkpoint's note text is `checkpoint.note`)"),
+        ]
+        var signerFacts: JSONObject?
+        if let signer, let fingerprint = try? signer.certificate.sha256Fingerprint() {
+            signerFacts = [
+                "subject": .string(signer.certificate.subject), "sha256Fingerprint": .string(fingerprint.hex),
+                "chain": .string("report/chain.pem"),
+            ]
+            commands.append(
+                ReportCommand(
+                    claim:
+                        "The report-signing certificate is \(signer.certificate.subject), SHA-256 fingerprint \(fingerprint.hex)",
+                    command: "openssl x509 -in report.pem -noout -subject -fingerprint -sha256"))
+        }
+        let subject: (scope: String, caseID: String?) =
+            switch request.subject {
+            case .items: ("items", nil)
+            case .caseID(let id, _): ("case", id)
+            }
+        return ReportFacts(
+            report: id, made: ReportTime(now) ?? ReportTime(seconds: SystemClock.secondsSinceEpoch()),
+            node: vault.configuration.origin, actor: custody.actor.json, reason: request.reason,
+            languages: request.languages, scope: subject.scope, caseID: subject.caseID, checkpoint: checkpointFacts,
+            ledger: ledgerCheck, ledgerFaults: ledgerFaults, items: items, commands: commands, signer: signerFacts)
+    }
+
+    private func itemFacts(
+        _ record: ItemRecord, among found: [ReportFault], checkpoint: Checkpoint, cosigned: Bool
+    ) throws -> ItemFacts {
+        let details = try details(of: record)
+        let history = try history(of: record)
+        // The faults about the item: by its id, or by one of its own entries (a details document).
+        let subjects = Set(
+            ["item \(record.item)"] + history.events.filter { !$0.wholeVault }.map { "entry \($0.sequence)" })
+        let faults = found.filter { subjects.contains($0.subject) }
+        let manifest = details.manifest.value
+        let acquisition = manifest?["acquisition"]?.objectValue ?? [:]
+        let original = manifest?["original"]
+        let digests = details.entry?["digests"]
+
+        // Integrity, in three parts, each from the verifier's faults.
+        func check(_ codes: Set<String>, passed: String) -> ReportCheck {
+            let found = faults.filter { codes.contains($0.code) }
+            return found.isEmpty
+                ? ReportCheck(passed: true, reason: passed)
+                : ReportCheck(passed: false, reason: found.map(Self.sentence).joined(separator: "; "))
+        }
+        let archiveCodes: Set<String> = [
+            "archive-missing", "archive-unreadable", "archive-digest", "archive-hashdeep", "archive-manifest",
+        ]
+        var content = check(
+            ["content-sha256", "content-md5", "content-sha1", "content-size"],
+            passed:
+                "the original in the archive re-hashed: its size, MD5, SHA-1 and SHA-256 are those the ledger entry records"
+        )
+        var archive = check(
+            archiveCodes,
+            passed:
+                "the archive re-read and re-hashed: its SHA-256 is the one recorded; its hashdeep.txt and manifest.json agree"
+        )
+        if content.passed, faults.contains(where: { $0.code == "archive-missing" || $0.code == "archive-unreadable" }) {
+            content = ReportCheck(passed: false, reason: "not re-hashed: the archive cannot be read (see the archive)")
+        }
+        // An original destroyed by an approved disposal: the verifier does not look for its
+        // archive (one whose approval is not proven is checked as any, `disposal-unproven`).
+        let destroyed = history.events.first {
+            $0.type == .disposed && $0.mode == CustodyEventType.destroyedMode && !$0.wholeVault
+        }
+        if let destroyed, !faults.contains(where: { $0.code == "disposal-unproven" }) {
+            let why =
+                "the original was destroyed by an approved disposal (entry \(destroyed.sequence)): its archive is no longer kept"
+            archive = .notChecked(why)
+            content = .notChecked(why)
+        }
+        let manifestCheck = check(
+            ["manifest-digest", "manifest-malformed", "manifest-missing", "manifest-mismatch", "entry-incomplete"],
+            passed:
+                "the manifest re-hashed: its SHA-256 is the one the ledger entry records, and it describes the entry")
+
+        // The sealed entry's inclusion in the report's checkpoint, proven here.
+        let entryBytes = try ledger.entryBytes(record.sequence)
+        let leaf = MerkleHasher.openSSL.hashLeaf(entryBytes)
+        var path = [Hash]()
+        let proofCheck: ReportCheck
+        if record.sequence < checkpoint.size {
+            path = try ledger.inclusionProof(index: record.sequence, size: checkpoint.size)
+            do {
+                try MerkleProofs.verifyInclusion(
+                    index: record.sequence, size: checkpoint.size, leafHash: leaf, proof: path, root: checkpoint.root,
+                    hasher: MerkleHasher.openSSL)
+                proofCheck = ReportCheck(
+                    passed: true,
+                    reason:
+                        "entry \(record.sequence) is in the signed checkpoint of size \(checkpoint.size) (RFC 6962 inclusion proof checked)"
+                )
+            } catch {
+                proofCheck = ReportCheck(
+                    passed: false,
+                    reason: "entry \(record.sequence) is not the one the node signed in checkpoint \(checkpoint.size)")
+            }
+        } else {
+            proofCheck = ReportCheck(
+                passed: false, reason: "entry \(record.sequence) is not yet covered by a signed checkpoint")
+        }
+
+        let tokens = zip(details.stamps, details.infos).map { stamp, info in
+            TokenFacts(
+                entry: stamp.entry.sequence, source: stamp.record.source, authority: stamp.record.authority,
+                serial: stamp.record.serial, genTime: stamp.record.genTime,
+                accuracyMilliseconds: info?.accuracyMilliseconds, policy: stamp.record.policy, token: stamp.record.token
+            )
+        }
+        let timeline = history.events.map { event in
+            var facts = event.entry.details
+            facts[detailsDocumentMember] = nil
+            let fault = [event.proof.fault, event.document.fault].compactMap { $0 }
+            let proof: String =
+                switch event.proof {
+                case .inCheckpoint: "in-checkpoint"
+                case .notYetCovered: "not-yet-covered"
+                case .failed: "failed"
+                }
+            return TimelineEvent(
+                entry: event.sequence, time: ReportTime(event.entry.time), recorded: event.entry.time,
+                event: event.type.rawValue, wholeVault: event.wholeVault, actor: event.actor,
+                verifiedBy: event.actorVerification.rawValue, examiner: event.examiner, reason: event.reason,
+                note: event.note, result: event.result, facts: facts, proof: proof,
+                fault: fault.isEmpty ? nil : fault.joined(separator: "; "))
+        }
+
+        var acquisitionFacts = acquisition
+        if let sealing = manifest?["sealing"]?.objectValue {
+            acquisitionFacts["sealing"] = .object(sealing)
+            let actor = sealing["actor"]?.objectValue
+            acquisitionFacts["sealedBy"] = .object([
+                "account": sealing["operator"] ?? .null, "uid": sealing["operatorUID"] ?? .null,
+                "verifiedBy": actor?["verifiedBy"] ?? .string("process"),
+            ])
+        }
+        if let seizureTime = acquisition["seizure"]?["time"]?.stringValue, let time = ReportTime(seizureTime) {
+            acquisitionFacts["seizureTimeTaiwan"] = time.json
+        }
+        if let upload = manifest?["upload"] { acquisitionFacts["upload"] = upload }
+
+        var notChecked = [String]()
+        notChecked.append(
+            "The acquisition facts (examiner, description, seizure place and time, source device) are the examiner's declaration as sealed; Custos cannot check them."
+        )
+        notChecked.append(
+            "The original at its source path is not re-read: the sealed copy in the archive is what was re-hashed.")
+        if let destroyed, !archive.checked {
+            notChecked.append(
+                "The archive and the original's bytes: destroyed by the approved disposal of entry \(destroyed.sequence); the entries and the manifest still prove what was sealed."
+            )
+        }
+        if !details.awaiting.isEmpty {
+            notChecked.append("No time stamp yet from: \(details.awaiting.joined(separator: ", ")).")
+        }
+        if !tokens.isEmpty {
+            notChecked.append(
+                "The time-stamp tokens were checked against the trust anchors the vault keeps; an expert checks them against each authority's root certificate obtained from the authority itself."
+            )
+        }
+        if !cosigned {
+            notChecked.append(
+                "No peer has cosigned the checkpoint of size \(checkpoint.size): nothing outside this node vouches for it yet."
+            )
+        }
+        if history.events.contains(where: { if case .notYetCovered = $0.proof { true } else { false } }) {
+            notChecked.append(
+                "Events after the checkpoint of size \(checkpoint.size) are not yet covered by a signed checkpoint.")
+        }
+
+        let memberName = manifest?["member"]?.stringValue ?? "evidence/NAME"
+        var commands = [
+            ReportCommand(
+                claim: "The original file's SHA-256 is \(record.sha256.hex)", command: "sha256sum ORIGINAL-FILE"),
+            ReportCommand(
+                claim: "The sealed archive is \(record.archive.hex)",
+                command: "sha256sum \(details.archive ?? "ARCHIVE")"),
+            ReportCommand(
+                claim: "The original inside the archive is the one sealed",
+                command: "bsdtar -xOf ARCHIVE '\(memberName)' | sha256sum"),
+            ReportCommand(
+                claim: "Entry \(record.sequence) is in the checkpoint of size \(checkpoint.size)",
+                command: "custos proof \(record.item) -o \(record.item).proof   # then Docs/Verification.md, step 4"),
+        ]
+        if let md5 = digests?["md5"]?.stringValue {
+            commands.insert(
+                ReportCommand(claim: "The original file's MD5 is \(md5)", command: "md5sum ORIGINAL-FILE"), at: 1)
+        }
+        if let sha1 = digests?["sha1"]?.stringValue {
+            commands.insert(
+                ReportCommand(claim: "The original file's SHA-1 is \(sha1)", command: "sha1sum ORIGINAL-FILE"), at: 1)
+        }
+        for (index, token) in tokens.enumerated() {
+            commands.append(
+                ReportCommand(
+                    claim:
+                        "[\(token.source)] \(token.authority) stamped the SHA-256 at \(token.genTime), serial \(token.serial)",
+                    command:
+                        "openssl ts -verify -digest \(record.sha256.hex) -in \(record.item)-\(index + 1).tsr -CAfile \(token.source == TimeStampRecord.nodeSource ? "tsa-chain.pem" : "anchors-\(token.source).pem")   # files from: custos timestamp export \(record.item)"
+                ))
+        }
+        return ItemFacts(
+            item: record.item, caseID: record.caseID, exhibit: record.exhibit,
+            description: acquisition["description"]?.stringValue ?? "",
+            name: original?["name"]?.byteStringValue ?? record.name,
+            path: original?["path"]?.byteStringValue, size: record.size, md5: digests?["md5"]?.stringValue,
+            sha1: digests?["sha1"]?.stringValue, sha256: record.sha256, sealed: ReportTime(record.sealedAt),
+            acquisition: acquisitionFacts, timeline: timeline, content: content, archive: archive,
+            manifest: manifestCheck, faults: faults, subjects: subjects,
+            proof: ProofFacts(
+                origin: checkpoint.origin, index: record.sequence, entry: entryBytes, leafHash: leaf, path: path,
+                checkpointSize: checkpoint.size, root: checkpoint.root, check: proofCheck),
+            tokens: tokens, awaitingTimeStamps: details.awaiting, notChecked: notChecked, commands: commands)
+    }
+
+    private static func sentence(_ fault: ReportFault) -> String {
+        var text = "[\(fault.code)] \(fault.message)"
+        if let expected = fault.expected {
+            text += " (expected \(expected)" + (fault.found.map { ", found \($0)" } ?? "") + ")"
+        }
+        return text
+    }
+
+    /// A new report identifier: a UUIDv7, as items have.
+    static func reportIdentifier() throws -> String {
+        let milliseconds = UInt64(SystemClock.secondsSinceEpoch()) * 1000
+        return ItemIdentifier.uuidV7(milliseconds: milliseconds, random: try SecureRandom.bytes(10))
+    }
+}
+
+extension ReportFault {
+    init(_ fault: VerificationFault) {
+        self.init(
+            subject: fault.subject, code: fault.code.rawValue, message: fault.message, expected: fault.expected,
+            found: fault.found)
+    }
+}
+
+/// Eight lower-case hex digits, as signed-note key hashes are written.
+func hex8(_ value: UInt32) -> String {
+    let hex = String(value, radix: 16)
+    return String(repeating: "0", count: 8 - hex.count) + hex
+}

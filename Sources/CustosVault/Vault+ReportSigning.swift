@@ -1,0 +1,71 @@
+import CustosFileSystem
+import CustosFormats
+import CustosOpenSSL
+
+/// The node's report-signing certificate in the vault: what signs its chain-of-custody reports
+/// (detached CMS, `FILE.p7s`).
+///
+/// ```
+/// keys/report.key      its private key (PEM, mode 0600)
+/// report/report.pem    its certificate: keyUsage=critical,digitalSignature,nonRepudiation
+/// report/chain.pem     the certificates above it, up to its CA (the trust anchor courts are given)
+/// ```
+extension Vault {
+    public var reportKeyPath: RawPath { root.appending("keys").appending("report.key") }
+    public var reportFolder: RawPath { root.appending("report") }
+    public var reportCertificatePath: RawPath { reportFolder.appending("report.pem") }
+    public var reportChainPath: RawPath { reportFolder.appending("chain.pem") }
+
+    /// The node's report signer as the vault keeps it: its key, certificate and chain (made by
+    /// CustosReport's `ReportSigningAuthority`).
+    public struct ReportSigningFiles: Sendable {
+        public var key: SigningKey
+        public var certificate: Certificate
+        public var chain: [Certificate]
+
+        public init(key: SigningKey, certificate: Certificate, chain: [Certificate]) {
+            self.key = key
+            self.certificate = certificate
+            self.chain = chain
+        }
+    }
+
+    /// Whether the vault holds a report-signing key (vaults made before version 0.3 have none
+    /// until their first report).
+    public var hasReportSigner: Bool { FileSystem.exists(reportKeyPath) }
+
+    /// Writes the report signer into the vault: the certificate and chain first, the key (mode
+    /// 0600) last, so a key present means the whole signer is.
+    public func installReportSigner(_ files: ReportSigningFiles) throws {
+        do {
+            try FileSystem.makeDirectory(reportFolder, mode: 0o700)
+            try FileSystem.writeDurably(try files.certificate.pem(), to: reportCertificatePath)
+            try FileSystem.writeDurably(try files.chain.flatMap { try $0.pem() }, to: reportChainPath)
+            try FileSystem.writeDurably(try files.key.pem(), to: reportKeyPath, mode: 0o600)
+            try FileSystem.syncDirectory(root)
+        } catch {
+            throw VaultError(.storage, "\(root): the report-signing key could not be kept", cause: error)
+        }
+    }
+
+    /// The node's report signer, read (the key must have mode 0600 and belong to the
+    /// certificate).
+    public func reportSigner() throws -> ReportSigningFiles {
+        try checkPrivateKeyFile(reportKeyPath, what: "report-signing key")
+        let files: ReportSigningFiles
+        do {
+            files = ReportSigningFiles(
+                key: try SigningKey(pem: FileSystem.readFile(reportKeyPath)),
+                certificate: try Certificate.all(pem: FileSystem.readFile(reportCertificatePath))[0],
+                chain: try Certificate.all(pem: FileSystem.readFile(reportChainPath)))
+        } catch {
+            throw VaultError(
+                .keyProblem, "\(root): the report-signing key or its certificates cannot be read", cause: error)
+        }
+        guard files.certificate.matches(files.key) else {
+            throw VaultError(
+                .keyProblem, "\(reportKeyPath): the report-signing key does not belong to \(reportCertificatePath)")
+        }
+        return files
+    }
+}

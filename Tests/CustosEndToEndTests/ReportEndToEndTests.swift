@@ -1,0 +1,293 @@
+import CustosTestSupport
+import Foundation
+import Glibc
+import Testing
+
+/// `custos report`: the facts as `show` and `history` give them, signed (checked with `openssl
+/// cms -verify`) and anchored (the `reported` event holds the file's SHA-256).
+@Suite("chain-of-custody reports", .timeLimit(.minutes(3)), .enabled(if: haveProgram("openssl")))
+struct ReportEndToEndTests {
+    func json(_ bytes: [UInt8]) throws -> Any { try JSONSerialization.jsonObject(with: Data(bytes)) }
+
+    func object(_ path: String) throws -> [String: Any] {
+        try #require(try json(Array(try Data(contentsOf: URL(fileURLWithPath: path)))) as? [String: Any])
+    }
+
+    /// The `reported` events of an item's history (`history --json`).
+    func reportedEvents(_ node: Node, _ item: String) throws -> [[String: Any]] {
+        let history = try node.custos(["history", "--json", item])
+        #expect(history.status == 0, "\(history.stderr)")
+        let events = try #require(try json(history.stdout) as? [[String: Any]])
+        return events.filter { $0["event"] as? String == "reported" }
+    }
+
+    func cmsVerify(_ file: String, chain: String) throws -> CommandResult {
+        try run(
+            "openssl",
+            [
+                "cms", "-verify", "-binary", "-content", file, "-in", file + ".p7s", "-inform", "DER", "-CAfile", chain,
+                "-out", "/dev/null",
+            ])
+    }
+
+    func ingest(_ node: Node, _ name: String, _ bytes: [UInt8], case caseID: String, exhibit: String) throws -> String {
+        let file = try node.directory.write(name, bytes)
+        let result = try node.custos([
+            "ingest", "--case", caseID, "--exhibit", exhibit, "--description", "USB <b>stick</b> & \"disk\"", file,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        return try #require(
+            try node.items().first { ($0["name"] as? [String: Any])?["utf8"] as? String == name }?["item"] as? String)
+    }
+
+    @Test func anItemsReportSaysWhatShowAndHistorySayAndIsSignedAndRecorded() throws {
+        let node = try Node()
+        let original = try node.directory.write("photo 照片.jpg", randomBytes(20_000))
+        #expect(
+            try node.custos(["ingest", "--case", "A-1", "--exhibit", "E-7", "--description", "a phone", original])
+                .status == 0)
+        let item = try #require(try node.items().first?["item"] as? String)
+        let historyBefore = try #require(
+            try json(try node.custos(["history", "--json", item]).stdout) as? [[String: Any]])
+        let output = node.directory.file("out/report.json")
+        let made = try node.custos(["report", item, "--reason", "for the court", "-o", output])
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(made.output.hasPrefix("PASS item \(item)"), "\(made.output)")
+
+        let report = try object(output)
+        #expect(report["format"] as? String == "custos-report/1")
+        #expect(report["result"] as? String == "PASS")
+        #expect(report["reason"] as? String == "for the court")
+        #expect((report["languages"] as? [String]) == ["zh-TW", "en"])
+        let made_ = try #require(report["made"] as? [String: Any])
+        #expect((made_["time"] as? String)?.hasSuffix("+08:00") == true)
+        #expect((made_["rocDate"] as? String)?.hasPrefix("中華民國") == true)
+        let id = try #require(report["report"] as? String)
+        #expect(id.count == 36 && Array(id)[14] == "7")  // a UUIDv7
+
+        // The facts equal what show says.
+        let shown = try #require(try json(try node.custos(["show", "--json", item]).stdout) as? [String: Any])
+        let record = try #require(shown["item"] as? [String: Any])
+        let facts = try #require((report["items"] as? [[String: Any]])?.first)
+        #expect(facts["item"] as? String == item)
+        #expect(facts["case"] as? String == "A-1" && facts["exhibit"] as? String == "E-7")
+        #expect(facts["description"] as? String == "a phone")
+        let originalFacts = try #require(facts["original"] as? [String: Any])
+        #expect(originalFacts["sha256"] as? String == record["sha256"] as? String)
+        #expect(originalFacts["sha256"] as? String == (try sha256sum(original)))
+        #expect(originalFacts["size"] as? Int == 20_000)
+        #expect((originalFacts["name"] as? [String: Any])?["utf8"] as? String == "photo 照片.jpg")
+        let manifest = try #require(shown["manifest"] as? [String: Any])
+        #expect(
+            (originalFacts["path"] as? [String: Any])?["utf8"] as? String
+                == ((manifest["original"] as? [String: Any])?["path"] as? [String: Any])?["utf8"] as? String)
+        let digests = try #require(manifest["digests"] as? [String: Any])
+        #expect(originalFacts["md5"] as? String == digests["md5"] as? String)
+        #expect(originalFacts["md5"] as? String == (try run("md5sum", [original]).output.prefix(32).description))
+        #expect(originalFacts["sha1"] as? String == digests["sha1"] as? String)
+        let integrity = try #require(facts["integrity"] as? [String: Any])
+        for part in ["content", "archive", "manifest"] {
+            #expect((integrity[part] as? [String: Any])?["result"] as? String == "PASS")
+        }
+        // The time stamps as show gives them.
+        let tokens = try #require(facts["timestamps"] as? [[String: Any]])
+        let shownTokens = try #require(shown["timestamps"] as? [[String: Any]])
+        #expect(tokens.count == shownTokens.count && tokens.count == 1)
+        #expect(tokens[0]["serial"] as? String == shownTokens[0]["serial"] as? String)
+        #expect(tokens[0]["genTime"] as? String == shownTokens[0]["genTime"] as? String)
+        #expect(tokens[0]["accuracyMilliseconds"] as? Int == 1000)
+        // The timeline is the history as it stood.
+        let timeline = try #require(facts["timeline"] as? [[String: Any]])
+        #expect(timeline.map { $0["entry"] as? Int } == historyBefore.map { $0["entry"] as? Int })
+        #expect(timeline.map { $0["event"] as? String } == historyBefore.map { $0["event"] as? String })
+        #expect(timeline.allSatisfy { ($0["time"] as? String)?.hasSuffix("+08:00") == true })
+        // The ledger proof is against the checkpoint the report names.
+        let proof = try #require(facts["ledgerProof"] as? [String: Any])
+        let checkpoint = try #require(report["checkpoint"] as? [String: Any])
+        #expect(proof["result"] as? String == "PASS" && proof["checkpointSize"] as? Int == checkpoint["size"] as? Int)
+        #expect(
+            checkpoint["verifierKey"] as? String
+                == (try node.custos(["key"]).output.split(separator: "\n").first.map(String.init)))
+
+        // Signed: openssl accepts it, and refuses it once one byte changed.
+        let chain = node.vault + "/report/chain.pem"
+        let verified = try cmsVerify(output, chain: chain)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        #expect(verified.stderr.contains("Verification successful"))
+        let digest = try sha256sum(output)
+
+        // Anchored: the reported event holds the file's SHA-256, and history prints it.
+        let reported = try reportedEvents(node, item)
+        #expect(reported.count == 1)
+        let eventFacts = try #require(reported.first?["facts"] as? [String: Any])
+        #expect((eventFacts["files"] as? [String: Any])?["json"] as? String == digest)
+        #expect(eventFacts["report"] as? String == id)
+        #expect(reported.first?["reason"] as? String == "for the court")
+        #expect(try node.custos(["history", item]).output.contains("reported"))
+        #expect(try node.custos(["history", item]).output.contains("json sha256 \(digest)"))
+        #expect(try node.verify().status == 0)
+
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))
+        bytes[bytes.count / 2] ^= 0x01
+        chmod(output, 0o600)
+        try Data(bytes).write(to: URL(fileURLWithPath: output))
+        let altered = try cmsVerify(output, chain: chain)
+        #expect(altered.status != 0)
+        #expect(!altered.stderr.contains("Verification successful"))
+    }
+
+    @Test func aCaseReportHasOneSummaryLinePerItemOfTheCase() throws {
+        let node = try Node()
+        let first = try ingest(node, "a.bin", randomBytes(1000), case: "C-2", exhibit: "1")
+        let second = try ingest(node, "b.bin", randomBytes(2000), case: "C-2", exhibit: "2")
+        let other = try ingest(node, "c.bin", randomBytes(3000), case: "C-3", exhibit: "1")
+        let output = node.directory.file("case.json")
+        let made = try node.custos([
+            "report", "--case", "C-2", "--reason", "case file", "--lang", "zh-TW", "-o", output,
+        ])
+        #expect(made.status == 0, "\(made.stderr)")
+        let report = try object(output)
+        #expect(report["scope"] as? String == "case" && report["case"] as? String == "C-2")
+        #expect((report["languages"] as? [String]) == ["zh-TW"])
+        let summary = try #require(report["summary"] as? [[String: Any]])
+        #expect(summary.map { $0["item"] as? String } == [first, second])
+        #expect(summary.allSatisfy { $0["result"] as? String == "PASS" })
+        #expect(summary.map { $0["exhibit"] as? String } == ["1", "2"])
+        // Each item of the case records the report; the other case's item does not.
+        let digest = try sha256sum(output)
+        for item in [first, second] {
+            let reported = try reportedEvents(node, item)
+            #expect(reported.count == 1)
+            #expect(
+                ((reported.first?["facts"] as? [String: Any])?["files"] as? [String: Any])?["json"] as? String == digest
+            )
+        }
+        #expect(try reportedEvents(node, other).isEmpty)
+        #expect(try cmsVerify(output, chain: node.vault + "/report/chain.pem").status == 0)
+    }
+
+    @Test func aTamperedArchiveIsReportedAsFailFirstAndExitsOne() throws {
+        let node = try Node()
+        let item = try ingest(node, "a.bin", randomBytes(50_000), case: "T-1", exhibit: "1")
+        let listed = try #require(try node.items().first)
+        let path = node.archivePath(item: listed)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0x01
+        chmod(path, 0o644)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let output = node.directory.file("tampered.json")
+        let made = try node.custos(["report", item, "--reason", "check", "-o", output])
+        #expect(made.status == 1)
+        #expect(made.output.hasPrefix("FAIL"), "\(made.output)")
+        #expect(made.output.split(separator: "\n").dropFirst().first?.hasPrefix("FAIL item \(item)") == true)
+        // Written, signed and recorded all the same.
+        let report = try object(output)
+        #expect(report["result"] as? String == "FAIL")
+        let facts = try #require((report["items"] as? [[String: Any]])?.first)
+        let integrity = try #require(facts["integrity"] as? [String: Any])
+        #expect((integrity["archive"] as? [String: Any])?["result"] as? String == "FAIL")
+        #expect(((integrity["archive"] as? [String: Any])?["reason"] as? String)?.contains("archive-") == true)
+        #expect((integrity["manifest"] as? [String: Any])?["result"] as? String == "PASS")
+        #expect((report["summary"] as? [[String: Any]])?.first?["result"] as? String == "FAIL")
+        #expect(try cmsVerify(output, chain: node.vault + "/report/chain.pem").status == 0)
+        let reported = try reportedEvents(node, item)
+        #expect(reported.first?["result"] as? String == "fail")
+    }
+
+    @Test(.enabled(if: haveProgram("sqlite3"))) func anEditedLedgerIsReportedAsFailFirstAndExitsOne() throws {
+        let node = try Node()
+        let item = try ingest(node, "a.bin", randomBytes(1000), case: "L-1", exhibit: "1")
+        let other = try ingest(node, "b.bin", randomBytes(1000), case: "L-1", exhibit: "2")
+        let edited = try #require(try node.items().first { $0["item"] as? String == other })
+        let sha = try #require(edited["sha256"] as? String)
+        let sequence = try #require(edited["sequence"] as? Int)
+        // An attacker rewrites the other item's entry, its triggers dropped first.
+        let sql = """
+            DROP TRIGGER IF EXISTS entries_no_update;
+            UPDATE entries SET body = CAST(replace(CAST(body AS TEXT), '\(sha)', '\(String(repeating: "0", count: 64))') AS BLOB) WHERE seq = \(sequence);
+            """
+        #expect(try run("sqlite3", [node.vault + "/ledger.sqlite"], stdin: Array(sql.utf8)).status == 0)
+        let output = node.directory.file("ledger.json")
+        let made = try node.custos(["report", item, "--reason", "check", "-o", output])
+        #expect(made.status == 1, "\(made.stderr)")
+        #expect(made.output.hasPrefix("FAIL"), "\(made.output)")
+        #expect(made.output.contains("FAIL ledger: "), "\(made.output)")
+        let report = try object(output)
+        #expect(report["result"] as? String == "FAIL")
+        #expect((report["ledger"] as? [String: Any])?["result"] as? String == "FAIL")
+    }
+
+    @Test func badInputIsRefusedAndNothingIsWrittenOrRecorded() throws {
+        let node = try Node()
+        let item = try ingest(node, "a.bin", randomBytes(100), case: "B-1", exhibit: "1")
+        let output = node.directory.file("r.json")
+        // An unknown item, an unknown case.
+        let unknown = try node.custos(["report", "0000dead", "--reason", "r", "-o", output])
+        #expect(unknown.status == 2 && !FileManager.default.fileExists(atPath: output), "\(unknown.stderr)")
+        let unknownCase = try node.custos(["report", "--case", "NO-SUCH", "--reason", "r", "-o", output])
+        #expect(unknownCase.status == 2 && unknownCase.stderr.contains("NO-SUCH"), "\(unknownCase.stderr)")
+        // No reason.
+        let noReason = try node.custos(["report", item, "-o", output])
+        #expect(noReason.status == 2 && noReason.stderr.contains("--reason"), "\(noReason.stderr)")
+        // PDF is not there yet.
+        let pdf = try node.custos(["report", item, "--reason", "r", "--format", "pdf", "-o", output])
+        #expect(pdf.status == 2 && pdf.stderr.contains("not available yet"), "\(pdf.stderr)")
+        // A reason with control characters, or of 10,000 characters: refused as every reason is.
+        let control = try node.custos(["report", item, "--reason", "line\none\u{1b}[31m", "-o", output])
+        #expect(control.status == 2 && control.stderr.contains("control character"), "\(control.stderr)")
+        let long = try node.custos(["report", item, "--reason", String(repeating: "長", count: 10_000), "-o", output])
+        #expect(long.status == 2 && long.stderr.contains("longer than 4096"), "\(long.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(try reportedEvents(node, item).isEmpty)
+        // A folder is not a report's file.
+        for folder in [node.directory.file("folder/"), "."] {
+            let asFolder = try node.custos(["report", item, "--reason", "r", "-o", folder])
+            #expect(asFolder.status == 2 && asFolder.stderr.contains("not a file name"), "\(asFolder.stderr)")
+        }
+        let existing = try node.custos(["report", item, "--reason", "r", "-o", node.directory.path])
+        #expect(existing.status == 2 && existing.stderr.contains("exists"), "\(existing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: node.directory.file("folder")))
+        // An output that exists is never overwritten (nor its .p7s).
+        let taken = try node.directory.write("taken.json", "mine")
+        let exists = try node.custos(["report", item, "--reason", "r", "-o", taken])
+        #expect(exists.status == 2 && exists.stderr.contains("exists"), "\(exists.stderr)")
+        #expect(try String(contentsOfFile: taken, encoding: .utf8) == "mine")
+        #expect(!FileManager.default.fileExists(atPath: taken + ".p7s"))
+        let takenSignature = try node.directory.write("sig.json.p7s", "mine")
+        let signatureExists = try node.custos(["report", item, "--reason", "r", "-o", node.directory.file("sig.json")])
+        #expect(signatureExists.status == 2 && !FileManager.default.fileExists(atPath: node.directory.file("sig.json")))
+        #expect(try String(contentsOfFile: takenSignature, encoding: .utf8) == "mine")
+        #expect(try reportedEvents(node, item).isEmpty)
+        #expect(try node.verify().status == 0)
+    }
+
+    @Test func hostileTextInTheReasonIsKeptExactlyAndEscapedWhenShown() throws {
+        let node = try Node()
+        let item = try ingest(node, "a.bin", randomBytes(100), case: "H-1", exhibit: "1")
+        let reason = "<script>alert(1)</script> \"quoted\" \\ back \u{202E}evil\u{200F} 證據"
+        let output = node.directory.file("h.json")
+        let made = try node.custos(["report", item, "--reason", reason, "-o", output])
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(try object(output)["reason"] as? String == reason)
+        let reported = try reportedEvents(node, item)
+        #expect(reported.first?["reason"] as? String == reason)
+        let shown = try node.custos(["history", item]).output
+        #expect(!shown.contains("\u{202E}"), "\(shown)")
+        #expect(shown.contains("<script>alert(1)</script>"))
+    }
+
+    @Test func aVaultWithoutAReportSignerGetsOneAtItsFirstReport() throws {
+        let node = try Node()
+        let item = try ingest(node, "a.bin", randomBytes(100), case: "K-1", exhibit: "1")
+        // As a vault made before reports were signed.
+        try FileManager.default.removeItem(atPath: node.vault + "/report")
+        try FileManager.default.removeItem(atPath: node.vault + "/keys/report.key")
+        let output = node.directory.file("k.json")
+        let made = try node.custos(["report", item, "--reason", "r", "-o", output])
+        #expect(made.status == 0, "\(made.stderr)")
+        var status = stat()
+        #expect(stat(node.vault + "/keys/report.key", &status) == 0 && status.st_mode & 0o777 == 0o600)
+        #expect(try cmsVerify(output, chain: node.vault + "/report/chain.pem").status == 0)
+        #expect(try node.verify().status == 0)
+    }
+}

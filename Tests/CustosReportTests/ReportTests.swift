@@ -1,0 +1,161 @@
+import CustosCustody
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosReport
+import CustosSealing
+import CustosTestSupport
+import CustosTimeStamping
+import CustosVault
+import Foundation
+import Glibc
+import Testing
+
+/// A real vault in a fresh folder with one sealed item, driven through `Custody`; made as
+/// `Vault.create` makes it (no report signer: the first report makes one).
+struct ReportVault {
+    let directory: TemporaryDirectory
+    let vault: Vault
+    let custody: Custody
+    let record: ItemRecord
+    let content: [UInt8]
+
+    init() throws {
+        directory = TemporaryDirectory("report")
+        vault = try Vault.create(
+            at: RawPath(directory.file("vault")), configuration: VaultConfiguration(origin: "report.example/evidence"),
+            now: SystemClock.now(),
+            timeStampAuthority: try NodeTimeStampAuthority.prepare(
+                .generate, origin: "report.example/evidence", now: SystemClock.secondsSinceEpoch()))
+        custody = Custody(vault: vault, actor: .current(examiner: "王小明"), tool: "custos-tests")
+        content = randomBytes(100_000)
+        let file = try directory.write("證物 1.bin", content)
+        let receipt = try custody.session().seal(SealRequest(path: RawPath(file), caseID: "C-1"))
+        record = try #require(
+            try custody.session(readOnly: true).ledger.items().first { $0.item == receipt.sealed.item })
+    }
+}
+
+@Suite("reports: facts, JSON, signature, the reported event", .timeLimit(.minutes(2)))
+struct ReportTests {
+    @Test func aReportIsWrittenSignedAndRecordedWithItsDigest() throws {
+        let node = try ReportVault()
+        #expect(!node.vault.hasReportSigner)
+        let session = try node.custody.session()
+        let output = RawPath(node.directory.file("out/report.json"))
+        let made = try session.makeReport(
+            ReportRequest(subject: .items([node.record]), reason: "for the court"), output: output)
+        #expect(node.vault.hasReportSigner)
+        let written = try FileSystem.readFile(output)
+        #expect(written == made.files[0].bytes)
+        #expect(written.last == 0x0a && CanonicalJSON.isCanonical(Array(written.dropLast())))
+        #expect(try FileSystem.readFile(RawPath(node.directory.file("out/report.json.p7s"))) == made.files[1].bytes)
+        // The facts: the item's digests, its integrity re-hashed, its proof.
+        let facts = try #require(made.facts.items.first)
+        #expect(made.facts.passed)
+        #expect(facts.sha256 == OpenSSLSHA256().sha256(node.content))
+        #expect(facts.name == Array("證物 1.bin".utf8))
+        #expect(facts.content.passed && facts.archive.passed && facts.manifest.passed && facts.proof.check.passed)
+        #expect(facts.proof.leafHash == MerkleHasher.openSSL.hashLeaf(facts.proof.entry))
+        #expect(facts.timeline.map(\.event) == ["sealed", "timestamped"])
+        #expect(facts.tokens.count == 1 && facts.tokens[0].source == TimeStampRecord.nodeSource)
+        #expect(made.facts.actor["examiner"]?.stringValue == "王小明")
+        // The reported event: the JSON's SHA-256 in the entry, the files in its details document.
+        let entry = try #require(made.event.entries.first)
+        #expect(entry.type == .reported && entry.item == node.record.item)
+        #expect(entry.details["files"]?["json"]?.stringValue == OpenSSLSHA256().sha256(written).hex)
+        #expect(entry.details["report"]?.stringValue == made.facts.report)
+        let document = try #require(try session.detailsDocument(of: entry))
+        #expect(document["reason"]?.stringValue == "for the court")
+        #expect(document["files"]?.arrayValue?.count == 2)
+        #expect(document["output"]?.byteStringValue == output.bytes)
+        // The history shows it.
+        let history = try session.history(of: node.record)
+        #expect(history.events.last?.type == .reported)
+        #expect(history.events.last?.reason == "for the court")
+    }
+
+    @Test(.enabled(if: haveProgram("openssl"))) func theSignatureIsOneOpensslAccepts() throws {
+        let directory = TemporaryDirectory("cms")
+        let signer = try ReportSigningAuthority.generate(
+            origin: "cms.example/evidence", now: SystemClock.secondsSinceEpoch())
+        let content = Array("{\"a\":1}\r\n\u{0}binary\n".utf8)
+        let file = try directory.write("r.json", content)
+        _ = try directory.write(
+            "r.json.p7s",
+            try DetachedSignature.sign(content, key: signer.key, certificate: signer.certificate, chain: signer.chain))
+        _ = try directory.write("chain.pem", try signer.chain.flatMap { try $0.pem() })
+        let arguments = [
+            "cms", "-verify", "-binary", "-content", file, "-in", file + ".p7s", "-inform", "DER", "-CAfile",
+            directory.file("chain.pem"), "-out", "/dev/null",
+        ]
+        let accepted = try run("openssl", arguments)
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        var changed = content
+        changed[0] ^= 0x01
+        _ = try directory.write("r.json", changed)
+        #expect(try run("openssl", arguments).status != 0)
+    }
+
+    @Test func aMissingArchiveIsAFailOfTheArchiveAndTheContent() throws {
+        let node = try ReportVault()
+        let archive = try #require(try node.vault.objects.findArchive(content: node.record.sha256))
+        unlink(node.vault.objects.describe(archive))
+        let session = try node.custody.session()
+        let facts = try session.reportFacts(
+            ReportRequest(subject: .items([node.record]), reason: "r"), now: SystemClock.now(), signer: nil)
+        let item = try #require(facts.items.first)
+        #expect(!facts.passed && !item.passed)
+        #expect(!item.archive.passed && item.archive.reason.contains("archive-missing"))
+        #expect(!item.content.passed && item.manifest.passed)
+    }
+
+    @Test func aMissingDetailsDocumentOfTheItemsEventFailsTheItem() throws {
+        let node = try ReportVault()
+        let session = try node.custody.session()
+        let note = try session.annotate(node.record, note: "bag 3")
+        unlink(node.vault.objects.describe(.details(note.document)))
+        let facts = try session.reportFacts(
+            ReportRequest(subject: .items([node.record]), reason: "r"), now: SystemClock.now(), signer: nil)
+        let item = try #require(facts.items.first)
+        #expect(!facts.passed && !item.passed)
+        #expect(item.faults.map(\.code) == ["details-missing"], "\(item.faults)")
+        #expect(item.content.passed && item.archive.passed && item.manifest.passed)
+        #expect(item.timeline.last?.fault != nil)
+        #expect(facts.ledger.passed, "\(facts.ledger.reason)")
+    }
+
+    @Test func aDestroyedOriginalIsNotCheckedAndSaysWhy() throws {
+        let node = try ReportVault()
+        let request = try node.custody.session().requestDisposal([node.record], mode: .destroy, reason: "end of case")
+        let approver = Custody(
+            vault: node.vault, actor: CustodyActor(account: "other", uid: 4242), tool: "custos-tests")
+        _ = try approver.session().approveDisposal(request: request.id)
+        #expect(try node.vault.objects.findArchive(content: node.record.sha256) == nil)
+        let facts = try node.custody.session().reportFacts(
+            ReportRequest(subject: .items([node.record]), reason: "r"), now: SystemClock.now(), signer: nil)
+        let item = try #require(facts.items.first)
+        #expect(item.archive.result == "NOT-CHECKED" && item.content.result == "NOT-CHECKED")
+        #expect(item.archive.reason.contains("destroyed"))
+        #expect(item.manifest.result == "PASS" && item.passed && facts.passed, "\(item.faults) \(facts.ledger)")
+        #expect(item.notChecked.contains { $0.contains("destroyed") })
+        #expect(item.timeline.map(\.event).suffix(2) == ["disposal-requested", "disposed"])
+    }
+
+    @Test func aReportIsNeverWrittenOverAFileAndNothingIsRecordedThen() throws {
+        let node = try ReportVault()
+        let session = try node.custody.session()
+        let taken = try node.directory.write("taken.json.p7s", "mine")
+        let before = try session.ledger.size()
+        let error = try #require(throws: CustodyError.self) {
+            try session.makeReport(
+                ReportRequest(subject: .items([node.record]), reason: "r"),
+                output: RawPath(String(taken.dropLast(4))))
+        }
+        #expect(error.code == .exists)
+        #expect(try session.ledger.size() == before)
+        #expect(try String(contentsOfFile: taken, encoding: .utf8) == "mine")
+        #expect(!FileManager.default.fileExists(atPath: String(taken.dropLast(4))))
+    }
+}
