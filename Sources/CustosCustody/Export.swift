@@ -168,7 +168,7 @@ extension CustodySession {
     /// Adds the trust anchors a token of `source` is checked against to the files of an export
     /// (the node's `tsa/chain.pem`, or an external authority's anchors as the vault kept them,
     /// re-hashed first) and returns the file's name there.
-    private func exportAnchors(source: String, anchors: Hash?, into files: inout ExportFiles) throws -> String {
+    func exportAnchors(source: String, anchors: Hash?, into files: inout ExportFiles) throws -> String {
         let name: String
         let bytes: [UInt8]
         if source == TimeStampRecord.nodeSource {

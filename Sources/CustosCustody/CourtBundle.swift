@@ -1,0 +1,354 @@
+import CustosArchive
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosSealing
+import CustosVault
+
+/// The layout of a court bundle (`custos export … -o BUNDLE.tar`): one pax tar whose members sit
+/// under one top folder, named here once for the writer and the checker (Docs/Formats.md).
+public enum CourtBundleLayout {
+    public static let top = "custos-bundle"
+    public static let sums = "SHA256SUMS"
+    public static let guide = "VERIFY.md"
+    public static let checkpoint = "checkpoint.txt"
+    public static let verifierKey = "verifier.vkey"
+    public static let checker = "tools/rfc6962_check.py"
+    public static let reportFolder = "report"
+    public static let reportChain = "certs/report-chain.pem"
+
+    public static func folder(_ item: String) -> String { "items/\(item)" }
+    public static func original(_ item: String) -> String { "items/\(item)/original" }
+    public static func entry(_ item: String) -> String { "items/\(item)/entry.json" }
+    public static func manifest(_ item: String) -> String { "items/\(item)/manifest.json" }
+    public static func proof(_ item: String) -> String { "items/\(item)/proof.tlog" }
+    public static func archive(_ item: String, _ compression: Compression) -> String {
+        "items/\(item)/archive\(compression.suffix)"
+    }
+    public static func token(_ item: String, _ index: Int) -> String { "items/\(item)/stamp-\(index).tsr" }
+    public static func tokenEntry(_ item: String, _ index: Int) -> String { "items/\(item)/stamp-\(index).entry.json" }
+    public static func certificate(_ name: String) -> String { "certs/\(name)" }
+}
+
+/// What a bundle's export made: the event, the bundle's SHA-256, its members (path and SHA-256,
+/// as SHA256SUMS lists them) and the digest of that list.
+public struct ExportedBundle: Sendable {
+    public var event: RecordedEvent
+    public var sha256: Hash
+    public var members: [(path: String, sha256: Hash)]
+    public var membersDigest: Hash
+}
+
+extension CustodySession {
+    /// Writes a court bundle of `records` to `output`: every item re-checked first (its archive
+    /// and manifest re-hashed; one missing or altered refuses the export, nothing recorded or
+    /// written), then `report` called (it makes, signs and records the report of the same items
+    /// and returns its files), then the tar streamed to a temporary beside `output` (each
+    /// original re-hashed as it is read from its sealed archive), fsynced; the `exported` event
+    /// recorded (facts `what: "bundle"`; the bundle's SHA-256 and its members' list in the
+    /// details document); then the temporary renamed to `output` without replacing anything.
+    public func exportBundle(
+        _ records: [ItemRecord], caseID: String?, reason: String, output: RawPath,
+        report: () throws -> [ExportFile]
+    ) throws -> ExportedBundle {
+        try CustodyText.check(reason, what: "the reason", subject: "--reason")
+        try checkExaminer()
+        guard !records.isEmpty else { throw CustodyError(.refused, "a bundle is about at least one item") }
+        let folder: HeldDirectory
+        do { folder = try HeldDirectory(output.parent, create: false) } catch {
+            throw CustodyError(.refused, "\(output): its folder cannot be used", cause: error)
+        }
+        let name = output.lastComponent
+        guard RawPath.isSafeComponent(name), output.bytes.last != UInt8(ascii: "/") else {
+            throw CustodyError(.refused, "\(output): not a file name to write a bundle to")
+        }
+        guard !folder.contains(name) else {
+            throw CustodyError(.exists, "\(output): already exists; a bundle is never written over")
+        }
+        try prepareToRecord()
+        _ = try? checkpoint()
+        let builder = HandoverBuilder(session: self)
+        let latest = try Checkpoint(parsing: try SignedNote(parsing: try ledger.latestCheckpoint()).text)
+        // Every item re-checked before anything is recorded (the report records `reported`).
+        var packed = [HandoverBuilder.PackedItem]()
+        for record in records { packed.append(try builder.provenItem(record, checkpoint: latest)) }
+        let reportFiles = try report()
+
+        // One checkpoint for every proof in the bundle: the latest, covering every entry so far.
+        _ = try? checkpoint()
+        let noteText = try ledger.latestCheckpoint()
+        let note = try SignedNote(parsing: noteText)
+        let checkpoint = try Checkpoint(parsing: note.text)
+        let verifierKey = try vault.verifierKey().key.text
+
+        let temporary = Array(".".utf8) + name + Array(".\(Vault.temporaryName("part"))".utf8)
+        let file: FileDescriptor
+        do { file = try folder.createExclusive(temporary, mode: 0o600) } catch {
+            throw CustodyError(.refused, "\(output): cannot be written", cause: error)
+        }
+        var done = false
+        defer { if !done { folder.remove(temporary) } }
+        let whole = MessageDigest(.sha256)
+        var sums = [(path: String, sha256: Hash)]()
+        var guide = BundleGuide(checkpointSize: checkpoint.size)
+        do {
+            let writer = try ArchiveWriter(
+                fileDescriptor: file.rawValue, path: output.description, compression: .none, tap: { whole.update($0) })
+            let clock = SystemClock.fileTimeNow()
+            func add(_ path: String, _ bytes: [UInt8]) throws {
+                try writer.addFile(name: "\(CourtBundleLayout.top)/\(path)", bytes: bytes, modified: clock)
+                sums.append((path, OpenSSLSHA256().sha256(bytes)))
+            }
+            var anchors = ExportFiles()
+            for item in packed {
+                let id = item.proven.item
+                let entryBytes = item.proven.sealed.entry
+                let entry = try CustodyEntry(parsing: entryBytes)
+                guard let digests = entry.digests else {
+                    throw CustodyError(.altered, "item \(id): its entry lacks its digests")
+                }
+                let original = try copyOriginal(item, digests: digests, into: writer, modified: clock)
+                sums.append((CourtBundleLayout.original(id), original))
+                let archivePath = CourtBundleLayout.archive(id, item.compression)
+                sums.append((archivePath, try copyArchive(item, as: archivePath, into: writer, modified: clock)))
+                try add(CourtBundleLayout.manifest(id), item.manifest)
+                try add(CourtBundleLayout.entry(id), entryBytes)
+                let proof = TLogProof(
+                    extra: entryBytes, index: item.proven.sealed.index,
+                    proof: try ledger.inclusionProof(index: item.proven.sealed.index, size: checkpoint.size),
+                    checkpoint: note)
+                try add(CourtBundleLayout.proof(id), Array(proof.serialized.utf8))
+                var tokens = [(path: String, chain: String)]()
+                for (index, stamp) in item.proven.stamps.enumerated() {
+                    let stampEntry = try CustodyEntry(parsing: stamp.proven.entry)
+                    let source = TimeStampRecord(entry: stampEntry)?.source ?? TimeStampRecord.nodeSource
+                    let chain = try exportAnchors(
+                        source: source, anchors: TimeStampRecord(entry: stampEntry)?.anchors, into: &anchors)
+                    try add(CourtBundleLayout.token(id, index + 1), stamp.token)
+                    try add(CourtBundleLayout.tokenEntry(id, index + 1), stamp.proven.entry)
+                    tokens.append((CourtBundleLayout.token(id, index + 1), CourtBundleLayout.certificate(chain)))
+                }
+                guide.item(
+                    id, digests: digests, archive: archivePath, proof: CourtBundleLayout.proof(id), tokens: tokens)
+            }
+            for file in anchors.files { try add(CourtBundleLayout.certificate(file.name), file.bytes) }
+            try add(CourtBundleLayout.checkpoint, Array(noteText.utf8))
+            try add(CourtBundleLayout.verifierKey, Array((verifierKey + "\n").utf8))
+            try add(CourtBundleLayout.reportChain, try FileSystem.readFile(vault.reportChainPath))
+            for report in reportFiles { try add("\(CourtBundleLayout.reportFolder)/\(report.name)", report.bytes) }
+            if let json = reportFiles.first?.name { guide.report = "\(CourtBundleLayout.reportFolder)/\(json)" }
+            try add(CourtBundleLayout.checker, Array(MerkleChecker.script.utf8))
+            try add(CourtBundleLayout.guide, Array(guide.text(verifierKey: verifierKey).utf8))
+            let list = sums.map { "\($0.sha256.hex)  \($0.path)\n" }.joined()
+            try writer.addFile(
+                name: "\(CourtBundleLayout.top)/\(CourtBundleLayout.sums)", bytes: Array(list.utf8), modified: clock)
+            try writer.finish()
+            try file.sync()
+        } catch let error as CustodyError {
+            throw error
+        } catch {
+            throw CustodyError(.refused, "\(output): could not be written", cause: error)
+        }
+        let bundle = whole.finishSHA256()
+        let list = sums.map { "\($0.sha256.hex)  \($0.path)\n" }.joined()
+        let listDigest = OpenSSLSHA256().sha256(Array(list.utf8))
+        let event = try recordEvent(
+            .exported, items: records.map(\.item), facts: ["what": .string("bundle")],
+            details: [
+                "reason": .string(reason), "output": .byteString(output.absolute.bytes),
+                "case": caseID.map { .string($0) } ?? .null,
+                "sha256": .string(bundle.hex), "members": .string(listDigest.hex),
+                "memberCount": .integer(Int64(sums.count + 1)),
+                "checkpoint": .object([
+                    "size": .integer(Int64(checkpoint.size)), "root": .string(checkpoint.root.base64),
+                ]),
+            ])
+        done = true  // recorded: the file is kept, whatever happens next
+        do { try folder.renameNoReplace(temporary, to: name) } catch {
+            throw CustodyError(
+                .exists,
+                "\(output): the bundle was recorded, but the file could not take its name (kept as \(folder.path(of: temporary)))",
+                cause: error)
+        }
+        try? folder.sync()
+        return ExportedBundle(event: event, sha256: bundle, members: sums, membersDigest: listDigest)
+    }
+
+    /// Streams an item's original out of its sealed archive into the bundle, re-hashing it (and
+    /// the archive) as it is read: bytes that are not those sealed refuse the export.
+    private func copyOriginal(
+        _ item: HandoverBuilder.PackedItem, digests: EvidenceDigests, into writer: ArchiveWriter,
+        modified: FileStatus.Time
+    ) throws -> Hash {
+        let id = item.proven.item
+        let source = try vault.objects.openForReading(item.archive)
+        source.adviseSequential()
+        let archiveDigest = MessageDigest(.sha256)
+        let reader = try ArchiveReader(
+            fileDescriptor: source.rawValue, path: vault.objects.describe(item.archive),
+            compressions: [item.compression], rawBytes: { archiveDigest.update($0) })
+        let sha256 = MessageDigest(.sha256)
+        let md5 = digests.md5 == nil ? nil : MessageDigest(.md5)
+        let sha1 = digests.sha1 == nil ? nil : MessageDigest(.sha1)
+        var found = false
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        while let header = try reader.nextEntry() {
+            guard header.isRegularFile, !header.isLink, header.pathname.starts(with: Array("evidence/".utf8)),
+                !found
+            else { continue }
+            found = true
+            try writer.beginFile(
+                name: "\(CourtBundleLayout.top)/\(CourtBundleLayout.original(id))", size: header.size,
+                permissions: 0o444, modified: modified)
+            var copied: Int64 = 0
+            while true {
+                let count = try reader.read(into: buffer)
+                if count == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                copied += Int64(count)
+                guard copied <= header.size else { break }
+                sha256.update(chunk)
+                md5?.update(chunk)
+                sha1?.update(chunk)
+                try writer.write(chunk)
+            }
+        }
+        try reader.drainRawBytes()
+        let content = sha256.finishSHA256()
+        guard found, content == digests.sha256, md5.map({ $0.finish() }) == digests.md5,
+            sha1.map({ $0.finish() }) == digests.sha1, archiveDigest.finishSHA256() == item.proven.archive
+        else {
+            throw CustodyError(
+                .altered,
+                "\(vault.objects.describe(item.archive)): the original of item \(id) read from its archive is not the one "
+                    + "sealed; nothing was exported, run custos verify")
+        }
+        return content
+    }
+
+    /// Copies an item's sealed archive as stored into the bundle, hashing the bytes copied.
+    private func copyArchive(
+        _ item: HandoverBuilder.PackedItem, as path: String, into writer: ArchiveWriter, modified: FileStatus.Time
+    ) throws -> Hash {
+        let source = try vault.objects.openForReading(item.archive)
+        source.adviseSequential()
+        let size = try source.status().size
+        try writer.beginFile(
+            name: "\(CourtBundleLayout.top)/\(path)", size: size, permissions: 0o444, modified: modified)
+        let digest = MessageDigest(.sha256)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        var copied: Int64 = 0
+        while true {
+            let count = try source.read(into: buffer)
+            if count == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+            copied += Int64(count)
+            guard copied <= size else { break }
+            digest.update(chunk)
+            try writer.write(chunk)
+        }
+        let hash = digest.finishSHA256()
+        guard copied == size, hash == item.proven.archive else {
+            throw CustodyError(
+                .altered,
+                "\(vault.objects.describe(item.archive)): the archive of item \(item.proven.item) changed while it was "
+                    + "exported")
+        }
+        return hash
+    }
+}
+
+/// VERIFY.md of a bundle: in Traditional Chinese and English, the exact commands that check each
+/// claim with other people's tools, run in the bundle's top folder.
+struct BundleGuide {
+    var checkpointSize: UInt64
+    var report: String?
+    private var items = [String]()
+
+    init(checkpointSize: UInt64) { self.checkpointSize = checkpointSize }
+
+    mutating func item(
+        _ id: String, digests: EvidenceDigests, archive: String, proof: String, tokens: [(path: String, chain: String)]
+    ) {
+        var lines = [
+            "", "### 證物 Item \(id)", "",
+            "原始檔案之雜湊值 / the original file's hash values:", "", "```sh",
+            "test \"$(sha256sum \(CourtBundleLayout.original(id)) | cut -d' ' -f1)\" = \(digests.sha256.hex)",
+        ]
+        if let md5 = digests.md5 {
+            lines.append(
+                "test \"$(md5sum \(CourtBundleLayout.original(id)) | cut -d' ' -f1)\" = \(Hex.encode(md5))")
+        }
+        if let sha1 = digests.sha1 {
+            lines.append(
+                "test \"$(sha1sum \(CourtBundleLayout.original(id)) | cut -d' ' -f1)\" = \(Hex.encode(sha1))")
+        }
+        lines += [
+            "test \"$(bsdtar -xOf \(archive) 'evidence/*' | sha256sum | cut -d' ' -f1)\" = \(digests.sha256.hex)",
+            "test \"$(bsdtar -xOf \(archive) manifest.json | sha256sum | cut -d' ' -f1)\" = \"$(sha256sum \(CourtBundleLayout.manifest(id)) | cut -d' ' -f1)\"",
+            "python3 \(CourtBundleLayout.checker) proof \(proof)",
+        ]
+        for token in tokens {
+            lines.append("openssl ts -verify -digest \(digests.sha256.hex) -in \(token.path) -CAfile \(token.chain)")
+            lines.append(
+                "openssl ts -verify -data \(CourtBundleLayout.original(id)) -in \(token.path) -CAfile \(token.chain)")
+        }
+        lines.append("```")
+        items += lines
+    }
+
+    func text(verifierKey: String) -> String {
+        var lines = [
+            "# 數位證據保全：驗證說明 / Digital evidence preservation: how to verify this bundle", "",
+            "在本資料夾（\(CourtBundleLayout.top)/）內執行下列指令；每一指令結束狀態為 0 即為驗證通過。",
+            "Run each command below in this folder (\(CourtBundleLayout.top)/); each exits 0 when its check passes.",
+            "Tools: sha256sum, md5sum, sha1sum (coreutils), bsdtar (libarchive), openssl, python3.", "",
+            "## 1. 完整性 / Integrity of every file of the bundle", "",
+            "SHA256SUMS 列出本資料夾內每一檔案之雜湊值（SHA256SUMS 本身除外）。",
+            "SHA256SUMS lists the SHA-256 of every other file of the bundle.", "", "```sh",
+            "sha256sum -c --strict SHA256SUMS", "```", "",
+            "## 2. 原始檔案、封存檔、包含證明與時戳憑據 / Originals, archives, inclusion proofs, time-stamp tokens", "",
+            "每一證物：原始檔案（original）之雜湊值等於帳本紀錄（entry.json 之 digests）；封存檔內含同一原始檔案；",
+            "包含證明（proof.tlog）證明帳本紀錄在檢查點（經簽章之樹根）之樹中；時戳憑據蓋印原始檔案之 SHA-256。",
+            "For each item: the original's hash values are those its ledger entry (entry.json) records; its sealed",
+            "archive holds the same original; the inclusion proof (proof.tlog) puts the entry in the signed",
+            "checkpoint's tree of size \(checkpointSize); each time-stamp token stamps the original's SHA-256.",
+        ]
+        lines += items
+        lines += [
+            "", "## 3. 檢查點之數位簽章 / The checkpoint's digital signature", "",
+            "節點之驗證金鑰 / the node's verifier key (verifier.vkey): `\(verifierKey)`",
+            "請向節點之機關另行取得並比對此金鑰。Compare it with the key obtained from the node's bureau itself.", "",
+            "```sh",
+            "(printf '\\060\\052\\060\\005\\006\\003\\053\\145\\160\\003\\041\\000'; cut -d+ -f3- verifier.vkey | base64 -d | tail -c +2) | openssl pkey -pubin -inform DER -out node.pub.pem",
+            "awk 'BEGIN{b=1} b&&/^$/{b=0;next} b{print}' checkpoint.txt > checkpoint-body.txt",
+            "grep '^— ' checkpoint.txt | head -1 | awk '{print $3}' | base64 -d | tail -c +5 > checkpoint-sig.bin",
+            "openssl pkeyutl -verify -pubin -inkey node.pub.pem -rawin -in checkpoint-body.txt -sigfile checkpoint-sig.bin",
+            "```", "",
+        ]
+        if let report {
+            lines += [
+                "## 4. 證據監管鏈報告之數位簽章 / The chain-of-custody report's digital signature", "",
+                "```sh",
+                "openssl cms -verify -binary -content \(report) -in \(report).p7s -inform DER -CAfile \(CourtBundleLayout.reportChain) -out /dev/null",
+                "```", "",
+            ]
+        }
+        lines += [
+            "`custos verify-bundle BUNDLE.tar` 一次檢查上述全部項目（無須帳本）。",
+            "`custos verify-bundle BUNDLE.tar` checks all of the above at once, with no vault.", "",
+        ]
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension MessageDigest {
+    /// The SHA-256 this digest computed (it is one: `MessageDigest(.sha256)`).
+    func finishSHA256() -> Hash {
+        guard let hash = Hash(bytes: finish()) else { preconditionFailure("not a SHA-256 digest") }
+        return hash
+    }
+}

@@ -1,0 +1,142 @@
+import ArgumentParser
+import CustosCustody
+import CustosFileSystem
+import CustosFormats
+import CustosLedger
+import CustosOpenSSL
+import CustosReport
+import Foundation
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a court bundle of items or a case (one pax tar), recorded as an `exported` event.",
+        discussion: """
+            The bundle holds, under its top folder custos-bundle/: each original (read out of its \
+            sealed archive and re-hashed), the sealed archive and manifest as stored, the entries' \
+            exact bytes, a C2SP tlog-proof per item, the checkpoint, the time-stamp tokens and their \
+            chains, the node's verifier key, a signed chain-of-custody report of the same items \
+            (made and recorded as `custos report` does), the standard-library Python checker of \
+            Merkle proofs, VERIFY.md (Traditional Chinese and English: the commands that check it \
+            all) and SHA256SUMS. An item whose archive or manifest is missing or altered refuses \
+            the export, nothing recorded (exit 1). The `exported` event (the bundle's SHA-256 and \
+            the digest of its members' list in its details) is recorded before the bundle takes \
+            its name; BUNDLE is never written over. In process only: on a vault closed to this \
+            account, the daemon's socket does not offer bundles yet.
+            """)
+    @OptionGroup var vault: VaultOptions
+    @Argument(help: "Item ids (or unique prefixes), or SHA-256 prefixes.") var items: [String] = []
+    @Option(name: .customLong("case"), help: "Every item of this case instead.") var caseID: String?
+    @Option(help: "Why the bundle is made (recorded; one line, at most 4096 bytes).") var reason: String
+    @Option(name: .shortAndLong, help: "The bundle's file (a pax tar).") var output: String
+    @Option(help: "Your name as the examiner, kept with the reason (the account is recorded in any case).")
+    var examiner: String?
+
+    func validate() throws {
+        if items.isEmpty == (caseID == nil) { throw ValidationError("give items or --case ID (not both)") }
+    }
+
+    func run() throws {
+        let vault = try vault.open()
+        let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
+        let subject: ReportRequest.Subject
+        if let caseID {
+            subject = .caseID(caseID, try session.items(ofCase: caseID))
+        } else {
+            var records = [ItemRecord]()
+            for text in items {
+                let record = try session.resolveItem(text)
+                if !records.contains(where: { $0.item == record.item }) { records.append(record) }
+            }
+            subject = .items(records)
+        }
+        let output = RawArguments.raw(output)
+        let bundle = try session.exportBundle(subject.records, caseID: caseID, reason: reason, output: output) {
+            let sink = MemorySink()
+            _ = try session.makeReport(
+                ReportRequest(subject: subject, reason: reason), output: Array("report.json".utf8), into: sink)
+            return sink.files
+        }
+        Output.line(
+            "bundle written to \(output): \(bundle.members.count + 1) members, sha256 \(bundle.sha256.hex); "
+                + "recorded as `exported` (\(Report.entriesText(bundle.event.entries.map(\.sequence))))")
+        try session.requireCovered()
+    }
+
+    /// Keeps a report's files for the bundle (nothing is written beside it).
+    final class MemorySink: ExportSink {
+        var files = [ExportFile]()
+        func prepare(_ files: [ExportFile]) throws { self.files = files }
+        func recorded(entry: UInt64) throws {}
+        func abandon() { files = [] }
+    }
+}
+
+struct VerifyBundle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-bundle",
+        abstract: "Check a court bundle with no vault: every claim, a verdict each (exit 0 only when all hold).",
+        discussion: """
+            Reads BUNDLE once, as a stream, refusing a member outside its top folder, with a .. \
+            component, a link, a duplicate or anything but a regular file; only the sealed archives \
+            are copied, into a private temporary folder removed at the end. Checks SHA256SUMS \
+            (a member changed, removed, added or renamed is named), each original's SHA-256, MD5 \
+            and SHA-1 against its entry, each archive, each inclusion proof against the bundled \
+            checkpoint and the checkpoint's signature (by the bundled key, which must be --key when \
+            given), --checkpoint (a checkpoint kept elsewhere: the same tree at the same size), each \
+            time-stamp token (against the bundled chain or --tsa-anchor; it must stamp the \
+            original's SHA-256), and the report's detached signature and facts. Exit 0 when every \
+            claim holds, 1 when one fails, 2 for bad usage or a file that cannot be read.
+            """)
+    @Argument(help: "The bundle (a pax tar).") var bundle: String
+    @Option(help: "The node's verifier key (vkey text, or a file holding it).") var key: String?
+    @Option(name: .customLong("tsa-anchor"), help: "Trust anchors (PEM) for the time-stamp tokens.") var tsaAnchor:
+        String?
+    @Option(help: "A checkpoint kept elsewhere (a file).") var checkpoint: String?
+    @Flag(help: "Print the verdicts as JSON.") var json = false
+
+    func run() throws {
+        func read(_ path: String, _ what: String) throws -> [UInt8] {
+            do { return try FileSystem.readFile(RawArguments.raw(path)) } catch {
+                throw CLIError(message: "\(what) \(path): cannot be read: \(error)")
+            }
+        }
+        var keyText = key
+        if let key, FileSystem.exists(RawArguments.raw(key)) {
+            keyText = String(decoding: try read(key, "--key"), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let anchors = try tsaAnchor.map { try read($0, "--tsa-anchor") }
+        let kept = try checkpoint.map { String(decoding: try read($0, "--checkpoint"), as: UTF8.self) }
+        let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let verifier = BundleVerifier(
+            key: keyText, timeStampAnchors: anchors, checkpoint: kept, temporaryParent: RawArguments.raw(temporary))
+        let result: BundleVerification
+        do { result = try verifier.verify(RawArguments.raw(bundle)) } catch {
+            throw CLIError(message: "\(bundle): cannot be read: \(error)")
+        }
+        if json {
+            Output.json(
+                .object([
+                    "result": .string(result.passed ? "PASS" : "FAIL"),
+                    "claims": .array(
+                        result.claims.map {
+                            .object([
+                                "claim": .string($0.claim), "result": .string($0.passed ? "PASS" : "FAIL"),
+                                "detail": .string($0.detail),
+                            ])
+                        }),
+                ]))
+        } else {
+            for claim in result.claims {
+                Output.line(
+                    "\(claim.passed ? "驗證通過 / PASS" : "驗證失敗 / FAIL")  \(claim.claim): "
+                        + DisplayName.escape(Array(claim.detail.utf8)))
+            }
+            Output.line(
+                result.passed
+                    ? "驗證通過 / PASS: every claim of the bundle holds"
+                    : "驗證失敗 / FAIL: \(result.claims.filter { !$0.passed }.count) claim(s) do not hold")
+        }
+        if !result.passed { throw ExitCode(1) }
+    }
+}
