@@ -1,0 +1,254 @@
+import CustosTestSupport
+import Foundation
+import Testing
+
+/// Court bundles: `custos export -o BUNDLE.tar` checked by other people's tools (bsdtar,
+/// sha256sum, openssl, the Python checker, VERIFY.md's commands as written) and by `custos
+/// verify-bundle` with no vault; each tampering rejected and named.
+@Suite(
+    "court bundles", .timeLimit(.minutes(5)),
+    .enabled(if: haveProgram("openssl") && haveProgram("bsdtar") && systemPython != nil))
+struct BundleEndToEndTests {
+    /// Rewrites a tar with Python's tarfile module: `script` acts on `members` (a list of
+    /// [TarInfo, bytes]) and `sums(members)` rewrites SHA256SUMS to match when asked.
+    static let rewriter = #"""
+        import hashlib, io, sys, tarfile
+        source, target, action = sys.argv[1], sys.argv[2], sys.argv[3]
+        args = sys.argv[4:]
+        top = "custos-bundle/"
+        members = []
+        with tarfile.open(source) as tar:
+            for info in tar.getmembers():
+                members.append([info, tar.extractfile(info).read()])
+        def find(name):
+            return next(m for m in members if m[0].name == top + name)
+        def sums():
+            lines = "".join(hashlib.sha256(d).hexdigest() + "  " + i.name[len(top):] + "\n"
+                            for i, d in members if i.name != top + "SHA256SUMS")
+            find("SHA256SUMS")[1] = lines.encode()
+        if action == "change":
+            m = find(args[0]); m[1] = bytes([m[1][0] ^ 1]) + m[1][1:]
+        elif action == "remove":
+            members.remove(find(args[0]))
+        elif action == "add":
+            info = tarfile.TarInfo(top + args[0]); members.append([info, b"added\n"])
+        elif action == "rename":
+            find(args[0])[0].name = top + args[1]
+        elif action == "edit-report":
+            m = find("report/report.json"); m[1] = m[1].replace(b'"reason":"', b'"reason":"X', 1); sums()
+        elif action == "replace":
+            with open(args[1], "rb") as f: find(args[0])[1] = f.read()
+            sums()
+        elif action == "copy":
+            find(args[1])[1] = find(args[0])[1]; sums()
+        elif action == "hostile":
+            info = tarfile.TarInfo(args[0])
+            if len(args) > 1:
+                info.type = tarfile.SYMTYPE; info.linkname = args[1]; members.insert(0, [info, b""])
+            else:
+                members.insert(0, [info, b"escaped\n"])
+        with tarfile.open(target, "w", format=tarfile.PAX_FORMAT) as tar:
+            for info, data in members:
+                if info.isreg(): info.size = len(data)
+                tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+        """#
+
+    /// A vault with a case of `count` items (and one item of another case).
+    func node(items count: Int = 2) throws -> (Node, [String]) {
+        let node = try Node()
+        var files = [String]()
+        for index in 0..<count {
+            files.append(
+                try node.directory.write("in/evidence-\(index).bin", randomBytes(index == 0 ? 200_000 : 1_000)))
+        }
+        let sealed = try node.custos(["ingest", "--case", "A-1", "--exhibit", "E-1", "--description", "disk"] + files)
+        #expect(sealed.status == 0, "\(sealed.stderr)")
+        let other = try node.directory.write("other.bin", randomBytes(500))
+        #expect(try node.custos(["ingest", "--case", "B-2", "--exhibit", "E-9", other]).status == 0)
+        let items = try node.items().filter { $0["case"] as? String == "A-1" }.compactMap { $0["item"] as? String }
+        #expect(items.count == count)
+        return (node, items)
+    }
+
+    func verifyBundle(_ bundle: String, _ options: [String] = [], temporary: String? = nil) throws -> CommandResult {
+        try run(
+            custosBinary, ["verify-bundle", bundle] + options,
+            environment: temporary.map { ["TMPDIR": $0] } ?? [:])
+    }
+
+    func tamper(_ node: Node, _ bundle: String, _ action: String, _ arguments: [String]) throws -> String {
+        let target = node.directory.file("tampered-\(UUID().uuidString).tar")
+        let result = try run(systemPython!, ["-c", Self.rewriter, bundle, target, action] + arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        return target
+    }
+
+    /// Runs every command of VERIFY.md's ```sh blocks, as written, in the bundle's top folder.
+    func runGuide(_ folder: String) throws {
+        let guide = try String(contentsOfFile: folder + "/VERIFY.md", encoding: .utf8)
+        var inBlock = false
+        var commands = [String]()
+        for line in guide.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("```") {
+                inBlock = line == "```sh"
+                continue
+            }
+            if inBlock, !line.isEmpty { commands.append(String(line)) }
+        }
+        #expect(commands.contains { $0.hasPrefix("sha256sum -c") })
+        #expect(commands.contains { $0.hasPrefix("openssl ts -verify") })
+        #expect(commands.contains { $0.hasPrefix("openssl cms -verify") })
+        #expect(commands.contains { $0.hasPrefix("python3 tools/rfc6962_check.py proof") })
+        #expect(commands.contains { $0.contains("bsdtar -xOf") })
+        for command in commands {
+            let result = try run("sh", ["-c", command], directory: folder)
+            #expect(result.status == 0, "\(command): \(result.output) \(result.stderr)")
+        }
+    }
+
+    @Test func aBundleOfAnItemAndOfACaseIsCheckedByOtherToolsAndByVerifyBundleWithNoVault() throws {
+        let (node, items) = try node()
+        for (label, arguments) in [("item", [items[0]]), ("case", ["--case", "A-1"])] {
+            let bundle = node.directory.file("\(label).tar")
+            let made = try node.custos(["export"] + arguments + ["--reason", "for the court", "-o", bundle])
+            #expect(made.status == 0, "\(made.stderr)")
+            #expect(made.output.contains(try sha256sum(bundle)), "\(made.output)")
+            let history = try node.custos(["history", "--json", items[0]])
+            #expect(history.output.contains("\"exported\""), "\(history.output)")
+
+            let folder = node.directory.file("extracted-\(label)")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let extracted = try run("bsdtar", ["-xf", bundle, "-C", folder])
+            #expect(extracted.status == 0, "\(extracted.stderr)")
+            try runGuide(folder + "/custos-bundle")
+            // The checker in the bundle is Docs/tools/rfc6962_check.py, byte for byte.
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            #expect(
+                FileManager.default.contents(atPath: folder + "/custos-bundle/tools/rfc6962_check.py")
+                    == FileManager.default.contents(atPath: root.path + "/Docs/tools/rfc6962_check.py"))
+        }
+        let caseBundle = node.directory.file("case.tar")
+        // No vault: moved away before the check.
+        try FileManager.default.moveItem(atPath: node.vault, toPath: node.directory.file("vault-gone"))
+        let checked = try verifyBundle(caseBundle)
+        #expect(checked.status == 0, "\(checked.output) \(checked.stderr)")
+        #expect(checked.output.contains("驗證通過 / PASS  report"))
+        for item in items { #expect(checked.output.contains("驗證通過 / PASS  item \(item) time-stamp token 1")) }
+        let json = try verifyBundle(caseBundle, ["--json"])
+        #expect(json.status == 0 && json.output.hasPrefix("{") && json.output.contains("\"result\":\"PASS\""))
+        // The key kept elsewhere: the node's passes; another key fails.
+        let key = try #require(
+            String(contentsOfFile: node.directory.file("extracted-case/custos-bundle/verifier.vkey"), encoding: .utf8)
+                .split(separator: "\n").first.map(String.init))
+        #expect(try verifyBundle(caseBundle, ["--key", key]).status == 0)
+        let otherNode = try Node(origin: "other.example.tw/evidence")
+        let otherKey = try #require(
+            try otherNode.custos(["key"]).output.split(separator: "\n").first { $0.contains("+") }.map(String.init))
+        let wrongKey = try verifyBundle(caseBundle, ["--key", otherKey])
+        #expect(wrongKey.status == 1)
+        #expect(wrongKey.output.contains("驗證失敗 / FAIL  verifier key"), "\(wrongKey.output)")
+        // The checkpoint kept elsewhere, the same one: passes.
+        let checkpoint = node.directory.file("extracted-case/custos-bundle/checkpoint.txt")
+        #expect(try verifyBundle(caseBundle, ["--checkpoint", checkpoint]).status == 0)
+    }
+
+    @Test func eachTamperingIsRejectedAndNamed() throws {
+        let (node, items) = try node()
+        let bundle = node.directory.file("case.tar")
+        #expect(try node.custos(["export", "--case", "A-1", "--reason", "court", "-o", bundle]).status == 0)
+        let first = "items/\(items[0])"
+        let cases: [(String, [String], String)] = [
+            ("change", ["\(first)/original"], "changed: \(first)/original"),
+            ("remove", ["\(first)/manifest.json"], "removed: \(first)/manifest.json"),
+            ("add", ["extra.txt"], "added: extra.txt"),
+            ("rename", ["\(first)/entry.json", "\(first)/entry2.json"], "renamed: \(first)/entry.json is now"),
+            ("edit-report", [], "驗證失敗 / FAIL  report"),
+            ("copy", ["items/\(items[1])/stamp-1.tsr", "\(first)/stamp-1.tsr"], "stamps another digest"),
+        ]
+        for (action, arguments, expected) in cases {
+            let tampered = try tamper(node, bundle, action, arguments)
+            let result = try verifyBundle(tampered)
+            #expect(result.status == 1, "\(action): \(result.output)")
+            #expect(result.output.contains(expected), "\(action): \(result.output)")
+        }
+        // A proof for another checkpoint: the proof of a later bundle, in this one.
+        let more = try node.directory.write("later.bin", randomBytes(100))
+        #expect(try node.custos(["ingest", "--case", "C-3", "--exhibit", "E-2", more]).status == 0)
+        let later = node.directory.file("later.tar")
+        #expect(try node.custos(["export", items[0], "--reason", "court", "-o", later]).status == 0)
+        let folder = node.directory.file("later")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        #expect(try run("bsdtar", ["-xf", later, "-C", folder]).status == 0)
+        let otherProof = try tamper(
+            node, bundle, "replace", ["\(first)/proof.tlog", "\(folder)/custos-bundle/\(first)/proof.tlog"])
+        let proofResult = try verifyBundle(otherProof)
+        #expect(proofResult.status == 1)
+        #expect(proofResult.output.contains("the proof is for another checkpoint"), "\(proofResult.output)")
+        // A checkpoint kept elsewhere at another size is not taken for this one.
+        #expect(
+            try verifyBundle(bundle, ["--checkpoint", "\(folder)/custos-bundle/checkpoint.txt"]).output.contains(
+                "驗證失敗 / FAIL  checkpoint kept elsewhere"))
+    }
+
+    @Test func truncatedNonTarAndHostileMembersAreFailuresAndNothingIsWrittenOutside() throws {
+        let (node, _) = try node(items: 1)
+        let bundle = node.directory.file("b.tar")
+        #expect(try node.custos(["export", "--case", "A-1", "--reason", "court", "-o", bundle]).status == 0)
+        let bytes = try #require(FileManager.default.contents(atPath: bundle))
+        let truncated = try node.directory.write("truncated.tar", Array(bytes.prefix(bytes.count / 2)))
+        let notTar = try node.directory.write("not.tar", randomBytes(10_000))
+        let scratch = node.directory.file("scratch")
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        for file in [truncated, notTar] {
+            let result = try verifyBundle(file, temporary: scratch)
+            #expect(result.status == 1, "\(result.output) \(result.stderr)")
+            #expect(result.output.contains("驗證失敗 / FAIL  bundle"), "\(result.output)")
+        }
+        #expect(try verifyBundle(node.directory.file("absent.tar")).status == 2)
+        let hostile: [([String], String)] = [
+            (["custos-bundle/../../escaped"], "component"),
+            (["/tmp/escaped-absolute"], "outside the top folder"),
+            (["custos-bundle/link", "/etc/passwd"], "a link"),
+        ]
+        for (arguments, expected) in hostile {
+            let tampered = try tamper(node, bundle, "hostile", arguments)
+            let result = try verifyBundle(tampered, temporary: scratch)
+            #expect(result.status == 1, "\(result.output)")
+            #expect(result.output.contains(expected), "\(result.output)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: node.directory.file("escaped")))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/escaped-absolute"))
+        // A member twice.
+        let twice = try tamper(node, bundle, "hostile", ["custos-bundle/SHA256SUMS"])
+        #expect(try verifyBundle(twice).output.contains("appears twice"))
+    }
+
+    @Test func exportRefusesBadInputAndAMissingOrAlteredArchiveRecordingNothing() throws {
+        let (node, items) = try node(items: 2)
+        let out = node.directory.file("b.tar")
+        #expect(try node.custos(["export", "ffffffff", "--reason", "x", "-o", out]).status == 2)
+        #expect(try node.custos(["export", "--case", "NO-SUCH", "--reason", "x", "-o", out]).status == 2)
+        #expect(try node.custos(["export", items[0], "-o", out]).status != 0)
+        let listed = try node.items()
+        let record = try #require(listed.first { $0["item"] as? String == items[1] })
+        let archive = node.archivePath(item: record)
+        let entriesBefore = try node.coverage().entries
+        // Altered: one byte flipped.
+        var bytes = try #require(FileManager.default.contents(atPath: archive))
+        let saved = bytes
+        bytes[bytes.count / 2] ^= 1
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: archive)
+        try bytes.write(to: URL(fileURLWithPath: archive))
+        let altered = try node.custos(["export", "--case", "A-1", "--reason", "x", "-o", out])
+        #expect(altered.status == 1, "\(altered.stderr)")
+        // Missing.
+        try FileManager.default.removeItem(atPath: archive)
+        let missing = try node.custos(["export", items[1], "--reason", "x", "-o", out])
+        #expect(missing.status == 1, "\(missing.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(try node.coverage().entries == entriesBefore)
+        try saved.write(to: URL(fileURLWithPath: archive))
+    }
+}
