@@ -114,6 +114,9 @@ public struct BundleVerifier {
         let prefix = CourtBundleLayout.top + "/"
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
+        // The small members are kept to be read; together they stay under a bound, so memory
+        // stays flat whatever a hostile bundle holds.
+        var kept: Int64 = 0
         while true {
             let header: ArchiveEntryHeader?
             do { header = try reader.nextEntry() } catch {
@@ -146,6 +149,12 @@ public struct BundleVerifier {
             let md5 = isOriginal ? MessageDigest(.md5) : nil
             let sha1 = isOriginal ? MessageDigest(.sha1) : nil
             var small: [UInt8]? = isOriginal || isArchive || header.size > 16 << 20 ? nil : []
+            if small != nil {
+                kept += header.size
+                guard kept <= 256 << 20 else {
+                    throw BundleFailure(message: "member \(shown): the small members exceed 256 MiB; not a bundle")
+                }
+            }
             var copy: (name: [UInt8], file: FileDescriptor)?
             if isArchive {
                 let copyName = Array("archive-\(copies.count)".utf8)

@@ -113,6 +113,9 @@ extension DaemonSuites {
         let reported = try node.custos(["report", itemID, "--reason", "the guide", "-o", folder + "/report.json"])
         #expect(reported.status == 0, "\(reported.stderr)")
         try FileManager.default.copyItem(atPath: node.vault + "/report/chain.pem", toPath: folder + "/report-chain.pem")
+        // A court bundle of the item, as the court is handed it.
+        let bundled = try node.custos(["export", itemID, "--reason", "the guide", "-o", folder + "/BUNDLE.tar"])
+        #expect(bundled.status == 0, "\(bundled.stderr)")
 
         let blocks = try Self.blocks()
         #expect(blocks.count >= 10, "the guide's sh blocks: \(blocks.count)")
@@ -195,6 +198,12 @@ extension DaemonSuites {
         #expect(report.contains("CMS Verification successful"), "\(report)")
         let reportDigest = try sha256sum(folder + "/report.json")
         #expect(report.contains(reportDigest + "  report.json\n1\n"), "\(report)")
+
+        // A court bundle: every member as listed, VERIFY.md's commands pass, verify-bundle passes.
+        let bundle = output("A court bundle")
+        #expect(bundle.contains("/original: OK"), "\(bundle)")
+        #expect(bundle.contains("Verification: OK") && bundle.contains("CMS Verification successful"), "\(bundle)")
+        #expect(bundle.contains("驗證通過 / PASS: every claim of the bundle holds"), "\(bundle)")
 
         // 7. A handover: both signatures verify, every entry is in the sender's log, the carried
         // archive is the one the entry names.

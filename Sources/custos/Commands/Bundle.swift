@@ -36,6 +36,11 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
+        if case .socket = try Gateway.resolve(vault, .acting) {
+            throw CLIError(
+                message: "export of a bundle through the daemon's socket is not available yet: run it as an "
+                    + "account that may write the vault (nothing was written or recorded)")
+        }
         let vault = try vault.open()
         let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
         let subject: ReportRequest.Subject
