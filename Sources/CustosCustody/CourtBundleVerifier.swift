@@ -319,10 +319,19 @@ public struct BundleVerifier {
             if let size = entry.size, UInt64(original.size) != size {
                 problems.append("its size is not the one recorded")
             }
+            // The manifest's digests, the same values again.
+            let stated = members[CourtBundleLayout.manifest(item)]?.bytes.flatMap { try? CanonicalJSON.parse($0) }?[
+                "digests"]
+            if stated?["sha256"]?.stringValue != original.sha256.hex
+                || stated?["md5"]?.stringValue != digests.md5.map(Hex.encode)
+                || stated?["sha1"]?.stringValue != digests.sha1.map(Hex.encode)
+            {
+                problems.append("its digests are not those its manifest states")
+            }
             problems.isEmpty
                 ? pass(
                     "original",
-                    "SHA-256 \(digests.sha256.hex)\(digests.md5 == nil ? "" : ", MD5")\(digests.sha1 == nil ? "" : ", SHA-1") and size as entry \(entry.sequence) records"
+                    "SHA-256 \(digests.sha256.hex)\(digests.md5 == nil ? "" : ", MD5")\(digests.sha1 == nil ? "" : ", SHA-1") and size as entry \(entry.sequence) and the manifest record"
                 )
                 : fail("original", problems.joined(separator: "; "))
         } else {

@@ -153,6 +153,22 @@ struct BundleEndToEndTests {
         #expect(try verifyBundle(caseBundle, ["--checkpoint", checkpoint]).status == 0)
     }
 
+    /// A case of 20 items (1,000 are measured by hand: Docs/Performance.md's figures are not a
+    /// test): one bundle, every item's claims checked and passed.
+    @Test func aCaseOfTwentyItems() throws {
+        let (node, items) = try node(items: 20)
+        let bundle = node.directory.file("case.tar")
+        let made = try node.custos(["export", "--case", "A-1", "--reason", "court", "-o", bundle])
+        #expect(made.status == 0, "\(made.stderr)")
+        let checked = try verifyBundle(bundle)
+        #expect(checked.status == 0, "\(checked.output)")
+        for item in items {
+            #expect(checked.output.contains("驗證通過 / PASS  item \(item) inclusion proof"), "\(item)")
+            #expect(checked.output.contains("驗證通過 / PASS  item \(item) archive"), "\(item)")
+        }
+        #expect(checked.output.contains("its 20 items are the bundle's"), "\(checked.output)")
+    }
+
     @Test func eachTamperingIsRejectedAndNamed() throws {
         let (node, items) = try node()
         let bundle = node.directory.file("case.tar")
