@@ -113,14 +113,26 @@ struct BundleEndToEndTests {
             let made = try node.custos(["export"] + arguments + ["--reason", "for the court", "-o", bundle])
             #expect(made.status == 0, "\(made.stderr)")
             #expect(made.output.contains(try sha256sum(bundle)), "\(made.output)")
+            // The `exported` event's details document holds the bundle's SHA-256 and the digest of
+            // its members' list (SHA256SUMS).
             let history = try node.custos(["history", "--json", items[0]])
-            #expect(history.output.contains("\"exported\""), "\(history.output)")
+            let events = try #require(
+                try JSONSerialization.jsonObject(with: Data(history.stdout)) as? [[String: Any]])
+            let exported = try #require(events.last { $0["event"] as? String == "exported" })
+            #expect((exported["facts"] as? [String: Any])?["what"] as? String == "bundle")
+            let document = try #require(exported["document"] as? String)
+            let details = try #require(
+                FileManager.default.contents(atPath: "\(node.vault)/details/\(document.prefix(2))/\(document).json"))
+            let detailsObject = try #require(try JSONSerialization.jsonObject(with: details) as? [String: Any])
+            #expect(detailsObject["sha256"] as? String == (try sha256sum(bundle)))
 
             let folder = node.directory.file("extracted-\(label)")
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let extracted = try run("bsdtar", ["-xf", bundle, "-C", folder])
             #expect(extracted.status == 0, "\(extracted.stderr)")
             try runGuide(folder + "/custos-bundle")
+            #expect(
+                detailsObject["members"] as? String == (try sha256sum(folder + "/custos-bundle/SHA256SUMS")))
             // The checker in the bundle is Docs/tools/rfc6962_check.py, byte for byte.
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent()
