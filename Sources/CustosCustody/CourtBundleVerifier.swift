@@ -2,6 +2,8 @@ import CustosArchive
 import CustosFileSystem
 import CustosFormats
 import CustosOpenSSL
+import Foundation
+import Synchronization
 
 /// One claim of a bundle, checked: what it says, whether it holds, and why not.
 public struct BundleClaim: Sendable, Equatable {
@@ -24,10 +26,10 @@ public struct BundleVerification: Sendable {
 
 /// Checks a court bundle with no vault present (`custos verify-bundle`): the tar is read once,
 /// as a stream; every member's name is checked before its bytes are looked at (one top folder,
-/// no `..`, no absolute name, no link, no duplicate, regular files only); the sealed archives,
-/// and nothing else, are copied under a private temporary folder (0700, names of its own, never
-/// the members') to be opened as archives, and removed when the check ends. Blocking: run it
-/// off Swift's cooperative threads.
+/// no `..`, no absolute name, no link, no duplicate, regular files only). Nothing is written to
+/// disk: an original's MD5 and SHA-1, and each sealed archive opened as an archive, are worked
+/// out on threads of their own fed through pipes (`PipedWork`), beside the pass. Blocking: run
+/// it off Swift's cooperative threads.
 public struct BundleVerifier {
     /// The verifier key the checkpoint must be signed by (vkey text), when given; the bundled
     /// key must be this one.
@@ -36,27 +38,22 @@ public struct BundleVerifier {
     public var timeStampAnchors: [UInt8]?
     /// A checkpoint kept elsewhere (signed note text).
     public var checkpoint: String?
-    /// Where the private temporary folder is made.
-    public var temporaryParent: RawPath
 
-    public init(
-        key: String? = nil, timeStampAnchors: [UInt8]? = nil, checkpoint: String? = nil, temporaryParent: RawPath
-    ) {
+    public init(key: String? = nil, timeStampAnchors: [UInt8]? = nil, checkpoint: String? = nil) {
         self.key = key
         self.timeStampAnchors = timeStampAnchors
         self.checkpoint = checkpoint
-        self.temporaryParent = temporaryParent
     }
 
     /// A member as read: its SHA-256, the bytes of a small member, the digests of an original,
-    /// the temporary copy of an archive.
+    /// what a sealed archive holds.
     struct Member {
         var sha256: Hash
         var bytes: [UInt8]?
         var md5: [UInt8]?
         var sha1: [UInt8]?
         var size: Int64
-        var copy: [UInt8]?
+        var inside: ArchiveInside?
     }
 
     /// Checks the bundle at `path`. Throws only when the file cannot be opened (bad input);
@@ -66,19 +63,10 @@ public struct BundleVerifier {
         guard try file.status().isRegularFile else {
             throw CustodyError(.refused, "\(path): not a regular file")
         }
-        let scratchPath = temporaryParent.appending(
-            component: Array("custos-verify-\(Hex.encode(try SecureRandom.bytes(8)))".utf8))
-        try FileSystem.makeDirectory(scratchPath, mode: 0o700)
-        let scratch = try HeldDirectory(scratchPath, create: false)
-        var copies = [[UInt8]]()
-        defer {
-            for copy in copies { scratch.remove(copy) }
-            FileSystem.removeDirectory(scratchPath)
-        }
         var claims = [BundleClaim]()
         var members = [String: Member]()
         do {
-            members = try read(file, path: path, scratch: scratch, copies: &copies)
+            members = try read(file, path: path)
         } catch let failure as BundleFailure {
             return BundleVerification(claims: [BundleClaim("bundle", passed: false, detail: failure.message)])
         }
@@ -93,7 +81,7 @@ public struct BundleVerifier {
         if items.isEmpty { claims.append(BundleClaim("items", passed: false, detail: "the bundle holds no item")) }
         var sealed = [String: Hash]()
         for item in items {
-            if let digest = checkItem(item, members, scratch: scratch, checkpoint: checkpoint, claims: &claims) {
+            if let digest = checkItem(item, members, checkpoint: checkpoint, claims: &claims) {
                 sealed[item] = digest
             }
         }
@@ -103,9 +91,7 @@ public struct BundleVerifier {
 
     struct BundleFailure: Error { var message: String }
 
-    private func read(_ file: FileDescriptor, path: RawPath, scratch: HeldDirectory, copies: inout [[UInt8]]) throws
-        -> [String: Member]
-    {
+    private func read(_ file: FileDescriptor, path: RawPath) throws -> [String: Member] {
         var members = [String: Member]()
         let reader: ArchiveReader
         do {
@@ -146,20 +132,31 @@ public struct BundleVerifier {
             let isOriginal = parts.count == 3 && parts[0] == "items" && parts[2] == "original"
             let isArchive = parts.count == 3 && parts[0] == "items" && parts[2].hasPrefix("archive.tar")
             let sha256 = MessageDigest(.sha256)
-            let md5 = isOriginal ? MessageDigest(.md5) : nil
-            let sha1 = isOriginal ? MessageDigest(.sha1) : nil
+            // An original's MD5 and SHA-1, and an archive opened as one, on threads of their own
+            // fed through a pipe: the work shares the cores with this pass, memory stays flat.
+            // (MD5 is the slowest: it and SHA-1 take a thread each.)
+            var piped = [FileDescriptor]()
+            var digestWork = [PipedWork<[UInt8]>]()
+            var archiveWork: PipedWork<ArchiveInside>?
+            if isOriginal {
+                for algorithm in [DigestAlgorithm.md5, .sha1] {
+                    let (work, input) = try PipedWork.start("\(name) (\(algorithm))") { input in
+                        Self.digest(input, algorithm)
+                    }
+                    digestWork.append(work)
+                    piped.append(input)
+                }
+            } else if isArchive {
+                let (work, input) = try PipedWork.start(name) { input in Self.archiveContents(input, name: name) }
+                archiveWork = work
+                piped.append(input)
+            }
             var small: [UInt8]? = isOriginal || isArchive || header.size > 16 << 20 ? nil : []
             if small != nil {
                 kept += header.size
                 guard kept <= 256 << 20 else {
                     throw BundleFailure(message: "member \(shown): the small members exceed 256 MiB; not a bundle")
                 }
-            }
-            var copy: (name: [UInt8], file: FileDescriptor)?
-            if isArchive {
-                let copyName = Array("archive-\(copies.count)".utf8)
-                copy = (copyName, try scratch.createExclusive(copyName, mode: 0o600))
-                copies.append(copyName)
             }
             var size: Int64 = 0
             while true {
@@ -171,17 +168,17 @@ public struct BundleVerifier {
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                 size += Int64(count)
                 sha256.update(chunk)
-                md5?.update(chunk)
-                sha1?.update(chunk)
                 small?.append(contentsOf: chunk)
-                if let copy { try copy.file.write(chunk) }
+                for pipe in piped { try pipe.write(chunk) }
             }
             guard size == header.size else {
                 throw BundleFailure(message: "member \(shown): truncated (\(size) of \(header.size) bytes)")
             }
+            piped = []  // the workers' end of file
+            let others = digestWork.map { $0.wait() }
             members[relative] = Member(
-                sha256: sha256.finishSHA256(), bytes: small, md5: md5?.finish(), sha1: sha1?.finish(),
-                size: size, copy: copy?.name)
+                sha256: sha256.finishSHA256(), bytes: small, md5: others.first, sha1: others.last, size: size,
+                inside: archiveWork?.wait())
         }
         guard !members.isEmpty else { throw BundleFailure(message: "an empty tar: not a bundle") }
         return members
@@ -292,7 +289,7 @@ public struct BundleVerifier {
     /// One item: its entry, original, manifest, archive, proof and tokens agree. Returns the
     /// original's SHA-256 as its entry records it.
     private func checkItem(
-        _ item: String, _ members: [String: Member], scratch: HeldDirectory, checkpoint: (SignedNote, Checkpoint)?,
+        _ item: String, _ members: [String: Member], checkpoint: (SignedNote, Checkpoint)?,
         claims: inout [BundleClaim]
     ) -> Hash? {
         func fail(_ what: String, _ detail: String) {
@@ -350,22 +347,16 @@ public struct BundleVerifier {
         if let (name, archive) = members.first(where: {
             $0.key.hasPrefix(CourtBundleLayout.folder(item) + "/archive.tar")
         }),
-            let copy = archive.copy
+            let inside = archive.inside
         {
             if archive.sha256 != archiveHash {
                 fail("archive", "\(name): SHA-256 \(archive.sha256.hex), the entry records \(archiveHash.hex)")
+            } else if let problem = inside.problem {
+                fail("archive", "\(name): cannot be read as an archive: \(problem)")
+            } else if inside.evidence == digests.sha256, inside.manifest == manifestHash {
+                pass("archive", "SHA-256 \(archiveHash.hex) as recorded; it holds the original and the manifest")
             } else {
-                do {
-                    let inside = try archiveContents(copy, scratch: scratch, name: name)
-                    if inside.evidence == digests.sha256, inside.manifest == manifestHash {
-                        pass(
-                            "archive", "SHA-256 \(archiveHash.hex) as recorded; it holds the original and the manifest")
-                    } else {
-                        fail("archive", "the archive does not hold this original and manifest")
-                    }
-                } catch {
-                    fail("archive", "\(name): cannot be read as an archive: \(error)")
-                }
+                fail("archive", "the archive does not hold this original and manifest")
             }
         } else {
             fail("archive", "the sealed archive is missing")
@@ -427,31 +418,51 @@ public struct BundleVerifier {
         return digests.sha256
     }
 
-    /// The SHA-256 of the evidence member and of manifest.json inside an archive copy.
-    private func archiveContents(_ copy: [UInt8], scratch: HeldDirectory, name: String) throws
-        -> (evidence: Hash?, manifest: Hash?)
-    {
-        let file = try FileSystem.openForReading(scratch.path(of: copy))
-        let reader = try ArchiveReader(fileDescriptor: file.rawValue, path: name)
+    /// What a sealed archive holds: the SHA-256 of its evidence member and of its manifest.json,
+    /// or why it cannot be read.
+    struct ArchiveInside: Sendable {
         var evidence: Hash?
         var manifest: Hash?
+        var problem: String?
+    }
+
+    /// Reads an archive from `input` (a pipe) and hashes its evidence member and manifest.json.
+    static func archiveContents(_ input: FileDescriptor, name: String) -> ArchiveInside {
+        var evidence: Hash?
+        var manifest: Hash?
+        do {
+            let reader = try ArchiveReader(fileDescriptor: input.rawValue, path: name)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+            defer { buffer.deallocate() }
+            while let header = try reader.nextEntry() {
+                guard header.isRegularFile, !header.isLink else { continue }
+                let isEvidence = header.pathname.starts(with: Array("evidence/".utf8))
+                let isManifest = header.pathname == Array("manifest.json".utf8)
+                guard isEvidence || isManifest else { continue }
+                let digest = MessageDigest(.sha256)
+                while true {
+                    let count = try reader.read(into: buffer)
+                    if count == 0 { break }
+                    digest.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                }
+                if isEvidence, evidence == nil { evidence = digest.finishSHA256() }
+                if isManifest, manifest == nil { manifest = digest.finishSHA256() }
+            }
+        } catch {
+            return ArchiveInside(problem: "\(error)")
+        }
+        return ArchiveInside(evidence: evidence, manifest: manifest)
+    }
+
+    /// The digest of what `input` (a pipe) carries.
+    static func digest(_ input: FileDescriptor, _ algorithm: DigestAlgorithm) -> [UInt8] {
+        let digest = MessageDigest(algorithm)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
-        while let header = try reader.nextEntry() {
-            guard header.isRegularFile, !header.isLink else { continue }
-            let isEvidence = header.pathname.starts(with: Array("evidence/".utf8))
-            let isManifest = header.pathname == Array("manifest.json".utf8)
-            guard isEvidence || isManifest else { continue }
-            let digest = MessageDigest(.sha256)
-            while true {
-                let count = try reader.read(into: buffer)
-                if count == 0 { break }
-                digest.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
-            }
-            if isEvidence, evidence == nil { evidence = digest.finishSHA256() }
-            if isManifest, manifest == nil { manifest = digest.finishSHA256() }
+        while let count = try? input.read(into: buffer), count > 0 {
+            digest.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
         }
-        return (evidence, manifest)
+        return digest.finish()
     }
 
     /// The report's detached signature verifies with the bundled report chain, and its facts
@@ -488,6 +499,39 @@ public struct BundleVerifier {
             detail:
                 "\(json) is signed (CMS, detached) by the bundled report chain; its \(facts.count) items are the bundle's"
         )
+    }
+}
+
+/// Work on a thread of its own over the read end of a pipe whose write end the caller keeps:
+/// the caller writes, releases its end (the worker's end of file), then waits for the value.
+/// Whatever the work leaves unread is read and dropped, so the writer never blocks for good.
+final class PipedWork<Value: Sendable>: Sendable {
+    private let value = Mutex<Value?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    static func start(_ label: String, _ body: @escaping @Sendable (FileDescriptor) -> Value) throws -> (
+        PipedWork, FileDescriptor
+    ) {
+        let ends = try FileDescriptor.pipe(label: label)
+        let work = PipedWork()
+        let thread = Thread {
+            let input = FileDescriptor(adopting: ends.read, label: label)
+            let result = body(input)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+            defer { buffer.deallocate() }
+            while let count = try? input.read(into: buffer), count > 0 {}
+            work.value.withLock { $0 = result }
+            work.finished.signal()
+        }
+        thread.start()
+        return (work, FileDescriptor(adopting: ends.write, label: label))
+    }
+
+    /// The value, once the work is done (after the caller released its end of the pipe).
+    func wait() -> Value {
+        finished.wait()
+        guard let result = value.withLock({ $0 }) else { preconditionFailure("the work signalled no value") }
+        return result
     }
 }
 

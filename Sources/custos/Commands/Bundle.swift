@@ -82,8 +82,8 @@ struct VerifyBundle: ParsableCommand {
         abstract: "Check a court bundle with no vault: every claim, a verdict each (exit 0 only when all hold).",
         discussion: """
             Reads BUNDLE once, as a stream, refusing a member outside its top folder, with a .. \
-            component, a link, a duplicate or anything but a regular file; only the sealed archives \
-            are copied, into a private temporary folder removed at the end. Checks SHA256SUMS \
+            component, a link, a duplicate or anything but a regular file; nothing is written to \
+            disk (each sealed archive is opened as it streams past). Checks SHA256SUMS \
             (a member changed, removed, added or renamed is named), each original's SHA-256, MD5 \
             and SHA-1 against its entry, each archive, each inclusion proof against the bundled \
             checkpoint and the checkpoint's signature (by the bundled key, which must be --key when \
@@ -112,9 +112,7 @@ struct VerifyBundle: ParsableCommand {
         }
         let anchors = try tsaAnchor.map { try read($0, "--tsa-anchor") }
         let kept = try checkpoint.map { String(decoding: try read($0, "--checkpoint"), as: UTF8.self) }
-        let temporary = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        let verifier = BundleVerifier(
-            key: keyText, timeStampAnchors: anchors, checkpoint: kept, temporaryParent: RawArguments.raw(temporary))
+        let verifier = BundleVerifier(key: keyText, timeStampAnchors: anchors, checkpoint: kept)
         let result: BundleVerification
         do { result = try verifier.verify(RawArguments.raw(bundle)) } catch {
             throw CLIError(message: "\(bundle): cannot be read: \(error)")
