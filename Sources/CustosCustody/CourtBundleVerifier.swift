@@ -138,7 +138,9 @@ public struct BundleVerifier {
             var piped = [FileDescriptor]()
             var digestWork = [PipedWork<[UInt8]>]()
             var archiveWork: PipedWork<ArchiveInside>?
-            if isOriginal {
+            // A small original is hashed here: a thread costs more than it saves.
+            let inline = isOriginal && header.size <= 4 << 20 ? [MessageDigest(.md5), MessageDigest(.sha1)] : []
+            if isOriginal, inline.isEmpty {
                 for algorithm in [DigestAlgorithm.md5, .sha1] {
                     let (work, input) = try PipedWork.start("\(name) (\(algorithm))") { input in
                         Self.digest(input, algorithm)
@@ -169,13 +171,14 @@ public struct BundleVerifier {
                 size += Int64(count)
                 sha256.update(chunk)
                 small?.append(contentsOf: chunk)
+                for digest in inline { digest.update(chunk) }
                 for pipe in piped { try pipe.write(chunk) }
             }
             guard size == header.size else {
                 throw BundleFailure(message: "member \(shown): truncated (\(size) of \(header.size) bytes)")
             }
             piped = []  // the workers' end of file
-            let others = digestWork.map { $0.wait() }
+            let others = inline.isEmpty ? digestWork.map { $0.wait() } : inline.map { $0.finish() }
             members[relative] = Member(
                 sha256: sha256.finishSHA256(), bytes: small, md5: others.first, sha1: others.last, size: size,
                 inside: archiveWork?.wait())

@@ -53,13 +53,14 @@ struct BundleEndToEndTests {
                 tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
         """#
 
-    /// A vault with a case of `count` items (and one item of another case).
+    /// A vault with a case of `count` items (and one item of another case); the first is 5 MB, so
+    /// that its MD5 and SHA-1 are worked out on threads of their own.
     func node(items count: Int = 2) throws -> (Node, [String]) {
         let node = try Node()
         var files = [String]()
         for index in 0..<count {
             files.append(
-                try node.directory.write("in/evidence-\(index).bin", randomBytes(index == 0 ? 200_000 : 1_000)))
+                try node.directory.write("in/evidence-\(index).bin", randomBytes(index == 0 ? 5_000_000 : 1_000)))
         }
         let sealed = try node.custos(["ingest", "--case", "A-1", "--exhibit", "E-1", "--description", "disk"] + files)
         #expect(sealed.status == 0, "\(sealed.stderr)")
