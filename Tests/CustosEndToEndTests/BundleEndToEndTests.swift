@@ -161,6 +161,14 @@ struct BundleEndToEndTests {
         let wrongKey = try verifyBundle(caseBundle, ["--key", otherKey])
         #expect(wrongKey.status == 1)
         #expect(wrongKey.output.contains("驗證失敗 / FAIL  verifier key"), "\(wrongKey.output)")
+        // The TSA's root given by hand: the node's chain passes; another authority's (the report
+        // CA's) fails each token.
+        let extracted = node.directory.file("extracted-case/custos-bundle")
+        #expect(try verifyBundle(caseBundle, ["--tsa-anchor", extracted + "/certs/tsa-chain.pem"]).status == 0)
+        let wrongAnchor = try verifyBundle(caseBundle, ["--tsa-anchor", extracted + "/certs/report-chain.pem"])
+        #expect(wrongAnchor.status == 1)
+        #expect(
+            wrongAnchor.output.contains("驗證失敗 / FAIL  item \(items[0]) time-stamp token 1"), "\(wrongAnchor.output)")
         // The checkpoint kept elsewhere, the same one: passes.
         let checkpoint = node.directory.file("extracted-case/custos-bundle/checkpoint.txt")
         #expect(try verifyBundle(caseBundle, ["--checkpoint", checkpoint]).status == 0)
