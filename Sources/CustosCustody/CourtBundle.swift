@@ -171,7 +171,10 @@ extension CustodySession {
                 "\(output): the bundle was recorded, but the file could not take its name (kept as \(folder.path(of: temporary)))",
                 cause: error)
         }
-        try? folder.sync()
+        do { try folder.sync() } catch {
+            throw CustodyError(
+                .refused, "\(output): the bundle was recorded, but its folder could not be synced", cause: error)
+        }
         return ExportedBundle(event: event, sha256: bundle, members: sums, membersDigest: listDigest)
     }
 
