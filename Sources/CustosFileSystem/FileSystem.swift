@@ -206,11 +206,6 @@ public enum FileSystem {
         _ = path.withCString { unlink($0) }
     }
 
-    /// Removes an empty folder, ignoring one that is already gone.
-    public static func removeDirectory(_ path: RawPath) {
-        _ = path.withCString { rmdir($0) }
-    }
-
     public static func exists(_ path: RawPath) -> Bool {
         (try? linkStatus(path)) != nil
     }
