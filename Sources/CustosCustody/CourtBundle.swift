@@ -319,6 +319,9 @@ struct BundleGuide {
             "For each item: the original's hash values are those its ledger entry (entry.json) records; its sealed",
             "archive holds the same original; the inclusion proof (proof.tlog) puts the entry in the signed",
             "checkpoint's tree of size \(checkpointSize); each time-stamp token stamps the original's SHA-256.",
+            "", "指令中之雜湊值抄自各證物之 entry.json，請自行比對；entry.json 由包含證明及檢查點之數位簽章證明。",
+            "The hash values in these commands are copied from each item's entry.json: compare them with it;",
+            "the inclusion proof and the checkpoint's digital signature prove entry.json itself.",
         ]
         lines += items
         lines += [
@@ -341,7 +344,7 @@ struct BundleGuide {
             ]
         }
         lines += [
-            "`custos verify-bundle BUNDLE.tar` 一次檢查上述全部項目（無須帳本）。",
+            "`custos verify-bundle BUNDLE.tar` 一次檢查上述全部項目（不需節點之證據庫）。",
             "`custos verify-bundle BUNDLE.tar` checks all of the above at once, with no vault.", "",
         ]
         return lines.joined(separator: "\n")
