@@ -21,8 +21,11 @@ extension ReportFacts {
         let t = ReportLabels(languages: languages)
         var blocks = [PDFBlock]()
 
-        // The verdict, first.
+        // The verdict, first: plainly, then what failed, one line each.
         blocks.append(.verdict(pass: passed, text: verdictText(t)))
+        if !passed {
+            blocks.append(.table(columns: [t("對象", "Subject"), t("驗證失敗之處", "What failed")], rows: failedRows(t)))
+        }
 
         // The report itself.
         blocks.append(.heading(t("報告資料", "About this report"), level: 2))
@@ -38,14 +41,14 @@ extension ReportFacts {
         about.append(
             PDFKeyValue(
                 t("檢查點（經簽章之樹根）", "Checkpoint (signed tree head)"),
-                "\(checkpoint.origin)\n\(t("大小", "size")) \(checkpoint.size)\n\(t("樹根", "root")) \(checkpoint.root.base64)"
+                "\(checkpoint.origin) · \(t("大小", "size")) \(checkpoint.size) · \(t("樹根", "root")) \(checkpoint.root.base64)"
             ))
-        about.append(PDFKeyValue(t("帳本稽核", "Ledger audit"), t.result(ledger.result) + "\n" + ledger.reason))
+        about.append(PDFKeyValue(t("帳本稽核", "Ledger audit"), t.result(ledger.result) + " · " + ledger.reason))
         if let subject = signer?["subject"]?.stringValue, let fingerprint = signer?["sha256Fingerprint"]?.stringValue {
             about.append(
                 PDFKeyValue(
                     t("報告簽章憑證", "Report-signing certificate"),
-                    "\(subject)\nSHA-256 \(fingerprint)"))
+                    "\(subject) · SHA-256 \(fingerprint)"))
         }
         blocks.append(.keyValues(about))
 
@@ -106,7 +109,7 @@ extension ReportFacts {
         return PDFDocumentLayout(
             title: t("證據監管鏈報告", "Chain-of-Custody Report"),
             runningHeader:
-                "\(t("證據監管鏈報告", "Chain-of-custody report")) \(report)\n"
+                "\(t("證據監管鏈報告", "Chain-of-custody report")) \(report) · "
                 + "\(t("檢查點", "Checkpoint")) \(checkpoint.origin) · \(t("大小", "size")) \(checkpoint.size) · "
                 + "\(t("樹根", "root")) \(checkpoint.root.base64)",
             blocks: blocks, creationDate: creationDate, creator: "Custos")
@@ -124,9 +127,13 @@ extension ReportFacts {
                 "驗證通過：帳本及全部 \(items.count) 件證物均通過驗證",
                 "PASS: the ledger and all \(items.count) item(s) passed verification")
         }
-        var lines = [t("驗證失敗：本報告發現下列錯誤", "FAIL: this report finds faults")]
+        return t("驗證失敗：本報告發現下列錯誤", "FAIL: this report finds the faults below")
+    }
+
+    private func failedRows(_ t: ReportLabels) -> [[String]] {
+        var lines = [[String]]()
         if !ledger.passed {
-            lines.append("\(t.fail) \(t("帳本", "ledger")): \(ledger.reason)")
+            lines.append([t("帳本", "The ledger"), "\(t.fail) \(ledger.reason)"])
         }
         let failed = items.enumerated().filter { !$0.element.passed }
         for (index, item) in failed.prefix(20) {
@@ -140,14 +147,17 @@ extension ReportFacts {
             parts += item.faults.map(\.code)
             var seen = Set<String>()
             parts = parts.filter { seen.insert($0).inserted }
-            lines.append(
-                "\(t.fail) #\(index + 1) \(t("證物編號", "exhibit")) \(item.exhibit) (\(item.item)): "
-                    + parts.joined(separator: ", "))
+            lines.append([
+                "#\(index + 1) \(t("證物編號", "exhibit")) \(item.exhibit) · \(item.item)",
+                "\(t.fail) " + parts.joined(separator: ", "),
+            ])
         }
         if failed.count > 20 {
-            lines.append(t("另有 \(failed.count - 20) 件（見摘要）", "and \(failed.count - 20) more (see the summary)"))
+            lines.append([
+                t("另有 \(failed.count - 20) 件", "\(failed.count - 20) more"), t("見摘要", "see the summary"),
+            ])
         }
-        return lines.joined(separator: "\n")
+        return lines
     }
 }
 
@@ -200,23 +210,23 @@ extension ItemFacts {
                     t("結果", "Result"),
                 ],
                 rows: timeline.map { event in
-                    let time = event.time.map { "\($0.time)\n\($0.rocDate)" } ?? event.recorded
+                    let time = event.time.map { t.time($0) } ?? event.recorded
                     var what = "#\(event.entry) \(t.event(event.event))"
-                    if event.wholeVault { what += "\n(\(t("全庫", "whole vault")))" }
+                    if event.wholeVault { what += " · (\(t("全庫", "whole vault")))" }
                     var actor = event.actor
-                    if let examiner = event.examiner { actor += "\n\(t("鑑識人員", "examiner")) \(examiner)" }
+                    if let examiner = event.examiner { actor += " · \(t("鑑識人員", "examiner")) \(examiner)" }
                     actor +=
-                        "\n["
+                        " ["
                         + (event.verifiedBy == "kernel"
                             ? t("經核心驗證", "verified by the kernel") : t("程序帳號，自行申報", "process account, declared"))
                         + "]"
                     var reason = event.reason ?? ""
-                    if let note = event.note { reason += (reason.isEmpty ? "" : "\n") + note }
+                    if let note = event.note { reason += (reason.isEmpty ? "" : " · ") + note }
                     var result = event.result ?? ""
                     if let fault = event.fault {
-                        result = "\(t.fail) \(fault)" + (result.isEmpty ? "" : "\n\(result)")
+                        result = "\(t.fail) \(fault)" + (result.isEmpty ? "" : " · \(result)")
                     } else if event.proof == "not-yet-covered" {
-                        result += (result.isEmpty ? "" : "\n") + t("尚未納入檢查點", "not yet in a checkpoint")
+                        result += (result.isEmpty ? "" : " · ") + t("尚未納入檢查點", "not yet in a checkpoint")
                     }
                     return [time, what, actor, reason.isEmpty ? "—" : reason, result.isEmpty ? "—" : result]
                 }))
@@ -247,13 +257,15 @@ extension ItemFacts {
                 PDFKeyValue(t("帳本紀錄序號", "Entry index"), String(proof.index)),
                 PDFKeyValue(t("葉雜湊值", "Leaf hash"), proof.leafHash.hex),
                 PDFKeyValue(
-                    t("檢查點", "Checkpoint"), "\(t("大小", "size")) \(proof.checkpointSize)\n\(proof.root.hex)"),
+                    t("檢查點", "Checkpoint"), "\(t("大小", "size")) \(proof.checkpointSize) · \(proof.root.hex)"),
                 PDFKeyValue(t("結果", "Result"), t.result(proof.check.result)),
             ]))
         blocks.append(
             .paragraph(
                 t("包含證明（RFC 6962，由葉至根）", "Inclusion proof (RFC 6962, leaf to root)") + ": "
-                    + (proof.path.isEmpty ? "—" : "\(proof.path.count)")))
+                    + (proof.path.isEmpty
+                        ? t("無需雜湊值（樹僅一筆帳本紀錄）", "no hashes (a tree of one entry)")
+                        : t("\(proof.path.count) 個雜湊值", "\(proof.path.count) hashes"))))
         if !proof.path.isEmpty {
             blocks.append(.monospace(proof.path.map(\.hex).joined(separator: "\n")))
         }
@@ -265,7 +277,7 @@ extension ItemFacts {
         }
         for token in tokens {
             var genTime = token.genTime
-            if let taiwan = ReportTime(token.genTime) { genTime += "\n\(taiwan.time)\n\(taiwan.rocDate)" }
+            if let taiwan = ReportTime(token.genTime) { genTime += " = " + t.time(taiwan) }
             blocks.append(
                 .keyValues([
                     PDFKeyValue(t("時戳服務機構 (TSA)", "Time-stamping authority"), "[\(token.source)] \(token.authority)"),
@@ -309,13 +321,13 @@ extension ItemFacts {
         rows.append(
             PDFKeyValue(
                 t("地點（節點、主機）", "Where (node, host)"),
-                [text(sealing["node"]), text(sealing["host"])].compactMap { $0 }.joined(separator: "\n")))
+                [text(sealing["node"]), text(sealing["host"])].compactMap { $0 }.joined(separator: " · ")))
         var by = text(sealedBy["account"]) ?? "—"
         if let uid = text(sealedBy["uid"]) { by += " (uid \(uid))" }
         by +=
             text(sealedBy["verifiedBy"]) == "kernel"
-            ? "\n[" + t("經核心驗證", "verified by the kernel") + "]"
-            : "\n[" + t("程序帳號，自行申報", "process account, declared") + "]"
+            ? " [" + t("經核心驗證", "verified by the kernel") + "]"
+            : " [" + t("程序帳號，自行申報", "process account, declared") + "]"
         rows.append(PDFKeyValue(t("封存者", "Sealed by"), by))
         rows.append(
             PDFKeyValue(
@@ -326,7 +338,7 @@ extension ItemFacts {
             text(device["make"]).map { "\(t("廠牌", "make")) \($0)" },
             text(device["model"]).map { "\(t("型號", "model")) \($0)" },
             text(device["serial"]).map { "\(t("序號", "serial")) \($0)" },
-        ].compactMap { $0 }.joined(separator: "\n")
+        ].compactMap { $0 }.joined(separator: " · ")
         rows.append(
             PDFKeyValue(
                 t("來源裝置（廠牌、型號、序號）", "Source device (make, model, serial)"),
@@ -336,7 +348,7 @@ extension ItemFacts {
         if let time = acquisition["seizureTimeTaiwan"]?["time"]?.stringValue,
             let roc = acquisition["seizureTimeTaiwan"]?["rocDate"]?.stringValue
         {
-            seizedOn = "\(time)\n\(roc)"
+            seizedOn = "\(time)（\(roc)）"
         }
         rows.append(PDFKeyValue(t("扣押時間", "Seized on"), seizedOn))
         if acquisition["upload"] != nil {
@@ -357,10 +369,10 @@ private func faultText(_ fault: ReportFault) -> String {
 private func actorText(_ actor: JSONObject, _ t: ReportLabels) -> String {
     var text = actor["account"]?.stringValue ?? "?"
     if let uid = actor["uid"]?.integerValue { text += " (uid \(uid))" }
-    if let examiner = actor["examiner"]?.stringValue { text += "\n\(t("鑑識人員", "examiner")) \(examiner)" }
+    if let examiner = actor["examiner"]?.stringValue { text += " · \(t("鑑識人員", "examiner")) \(examiner)" }
     if let verifiedBy = actor["verifiedBy"]?.stringValue {
         text +=
-            "\n["
+            " ["
             + (verifiedBy == "kernel"
                 ? t("經核心驗證", "verified by the kernel") : t("程序帳號，自行申報", "process account, declared")) + "]"
     }
@@ -398,7 +410,7 @@ struct ReportLabels {
         }
     }
 
-    func time(_ time: ReportTime) -> String { "\(time.time)\n\(time.rocDate)" }
+    func time(_ time: ReportTime) -> String { "\(time.time)（\(time.rocDate)）" }
 
     func event(_ name: String) -> String {
         let zh: String? =
