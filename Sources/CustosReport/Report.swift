@@ -8,7 +8,7 @@ import CustosVault
 
 extension CustodyEventType {
     /// A chain-of-custody report about the item was made (`custos report`). Its facts: the
-    /// report's id, its result and the SHA-256 of each file made (`json`, later `pdf`).
+    /// report's id, its result and the SHA-256 of each file made (`pdf`, `json`).
     public static let reported = CustodyEventType(rawValue: "reported")
 }
 
@@ -93,7 +93,8 @@ public struct MadeReport: Sendable {
 extension CustodySession {
     /// Makes a chain-of-custody report (`request`) from the ledger and the vault alone, signs it
     /// with the node's report-signing certificate (made first when the vault has none), and
-    /// writes `FILE` and `FILE.p7s` at `output` the way exports are written: both names checked
+    /// writes its files (`ReportRequest.fileNames`: the PDF, the JSON or both, each with its
+    /// `.p7s`) beside `output` the way exports are written: both names checked
     /// free first (nothing is ever written over), the files kept as synced temporaries, the
     /// `reported` event recorded (one entry per item, with the SHA-256 of each file), then the
     /// files renamed to their names without replacing anything. A report on an item that fails
@@ -238,6 +239,11 @@ extension CustodySession {
             ReportCommand(
                 claim: "The ledger records this report: its SHA-256 is in the `reported` entries (custos history)",
                 command: "sha256sum REPORT.json"),
+            ReportCommand(
+                claim: "The PDF is the report the node signed, and the ledger records its SHA-256 too (when made)",
+                command:
+                    "openssl cms -verify -binary -content REPORT.pdf -in REPORT.pdf.p7s -inform DER -CAfile report-chain.pem -out /dev/null; sha256sum REPORT.pdf"
+            ),
             ReportCommand(
                 claim: "The checkpoint is signed by the node's key \(verifierKey.key.text)",
                 command: "Docs/Verification.md, step 3 (the checkpoint's note text is `checkpoint.note`)"),

@@ -12,12 +12,15 @@ struct Report: ParsableCommand {
             The report is made from the ledger and the vault alone: each item's facts, its whole \
             custody timeline, its integrity re-hashed now (content, archive, manifest: PASS or \
             FAIL), its inclusion proof in the latest signed checkpoint, its time stamps, what was \
-            not checked, and the commands that check each claim without Custos. It is written as \
-            canonical JSON to FILE, with a detached CMS signature by the node's report-signing \
-            certificate beside it (FILE.p7s; `openssl cms -verify -binary -content FILE -in \
-            FILE.p7s -inform DER -CAfile VAULT/report/chain.pem`). Before the files take their \
-            names, a `reported` event is recorded about each item, with the SHA-256 of each file. \
-            FILE and FILE.p7s are never written over (exit 2). A report on an item that fails its \
+            not checked, and the commands that check each claim without Custos. It is written as a \
+            PDF for the court (Traditional Chinese and English, --lang) and as canonical JSON for \
+            tools, the same facts (--format both, the default: FILE.pdf and FILE.json, FILE's own \
+            .pdf or .json dropped; with pdf or json, FILE itself), each with a detached CMS \
+            signature by the node's report-signing certificate beside it (.p7s; `openssl cms \
+            -verify -binary -content FILE.pdf -in FILE.pdf.p7s -inform DER -CAfile \
+            VAULT/report/chain.pem`). Before the files take their names, a `reported` event is \
+            recorded about each item, with the SHA-256 of each file. No file is ever written over \
+            (exit 2). A report on an item that fails its \
             re-check is written and recorded all the same; it says FAIL first, and custos exits 1. On \
             a vault closed to this account (or with --socket), the daemon makes, signs and records the \
             report for this account as the kernel names it; this command writes the files it sends by \
