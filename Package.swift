@@ -118,12 +118,12 @@ let package = Package(
         ),
 
         // Reports: a chain-of-custody report's facts from the ledger and the vault, its JSON, its
-        // detached CMS signature and its `reported` event.
+        // PDF (laid out by CustosPDF), detached CMS signatures and its `reported` event.
         .target(
             name: "CustosReport",
             dependencies: [
                 "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger", "CustosVault", "CustosSealing",
-                "CustosTimeStamping", "CustosCustody",
+                "CustosTimeStamping", "CustosCustody", "CustosPDF",
             ]
         ),
 
@@ -251,7 +251,7 @@ let package = Package(
             name: "CustosReportTests",
             dependencies: [
                 "CustosReport", "CustosCustody", "CustosFormats", "CustosOpenSSL", "CustosFileSystem", "CustosLedger",
-                "CustosVault", "CustosSealing", "CustosTimeStamping", "CustosTestSupport",
+                "CustosVault", "CustosSealing", "CustosTimeStamping", "CustosTestSupport", "CustosPDF",
             ]
         ),
         .testTarget(

@@ -8,7 +8,7 @@ import CustosVault
 
 extension CustodyEventType {
     /// A chain-of-custody report about the item was made (`custos report`). Its facts: the
-    /// report's id, its result and the SHA-256 of each file made (`json`, later `pdf`).
+    /// report's id, its result and the SHA-256 of each file made (`pdf`, `json`).
     public static let reported = CustodyEventType(rawValue: "reported")
 }
 
@@ -29,14 +29,57 @@ public struct ReportRequest: Sendable {
     public var records: [ItemRecord] { subject.records }
     public var reason: String
     public var languages: [String]
-    /// `json` today; `pdf` once the renderer is in.
+    /// `pdf`, `json`, or both (`["pdf", "json"]`, the default).
     public var formats: [String]
 
-    public init(subject: Subject, reason: String, languages: [String] = ["zh-TW", "en"], formats: [String] = ["json"]) {
+    public init(
+        subject: Subject, reason: String, languages: [String] = ["zh-TW", "en"], formats: [String] = ["pdf", "json"]
+    ) {
         self.subject = subject
         self.reason = reason
         self.languages = languages
         self.formats = formats
+    }
+}
+
+extension ReportRequest {
+    /// The formats a report is made in: `pdf`, `json`, or `both`.
+    public static func formats(_ text: String) -> [String]? {
+        switch text {
+        case "pdf": ["pdf"]
+        case "json": ["json"]
+        case "both": ["pdf", "json"]
+        default: nil
+        }
+    }
+
+    /// The report's files for the file name `name` that `-o` gives: with one format, `name` itself;
+    /// with both, `name` without its `.pdf` or `.json` (when it ends so), then `.pdf` and `.json`.
+    /// Each file's detached signature is beside it (`.p7s`). In order: PDF, its `.p7s`, JSON,
+    /// its `.p7s` (the formats asked for only).
+    public static func fileNames(_ name: [UInt8], formats: [String]) -> [(format: String, name: [UInt8])] {
+        var names = [(format: String, name: [UInt8])]()
+        let p7s = Array(".p7s".utf8)
+        if formats.count == 1 {
+            names = [(formats[0], name), (formats[0] + ".p7s", name + p7s)]
+        } else {
+            var base = name
+            for ext in [".pdf", ".json"] where base.count > ext.utf8.count && base.hasSuffix(Array(ext.utf8)) {
+                base.removeLast(ext.utf8.count)
+                break
+            }
+            for format in formats {
+                let file = base + Array(".\(format)".utf8)
+                names += [(format, file), (format + ".p7s", file + p7s)]
+            }
+        }
+        return names
+    }
+}
+
+extension Array where Element == UInt8 {
+    fileprivate func hasSuffix(_ suffix: [UInt8]) -> Bool {
+        count >= suffix.count && Array(self[(count - suffix.count)...]) == suffix
     }
 }
 
@@ -50,7 +93,8 @@ public struct MadeReport: Sendable {
 extension CustodySession {
     /// Makes a chain-of-custody report (`request`) from the ledger and the vault alone, signs it
     /// with the node's report-signing certificate (made first when the vault has none), and
-    /// writes `FILE` and `FILE.p7s` at `output` the way exports are written: both names checked
+    /// writes its files (`ReportRequest.fileNames`: the PDF, the JSON or both, each with its
+    /// `.p7s`) beside `output` the way exports are written: both names checked
     /// free first (nothing is ever written over), the files kept as synced temporaries, the
     /// `reported` event recorded (one entry per item, with the SHA-256 of each file), then the
     /// files renamed to their names without replacing anything. A report on an item that fails
@@ -75,8 +119,11 @@ extension CustodySession {
         }
         guard !request.records.isEmpty else { throw CustodyError(.refused, "a report is about at least one item") }
         let name = output.lastComponent
+        let names = ReportRequest.fileNames(name, formats: request.formats)
         guard RawPath.isSafeComponent(name), output.bytes.last != UInt8(ascii: "/"),
-            let jsonName = String(validating: name, as: UTF8.self)
+            String(validating: name, as: UTF8.self) != nil, !request.formats.isEmpty,
+            request.formats.allSatisfy(["pdf", "json"].contains), Set(request.formats).count == request.formats.count,
+            names.allSatisfy({ RawPath.isSafeComponent($0.name) })
         else {
             throw CustodyError(.refused, "\(output): not a file name to write a report to (one name of UTF-8)")
         }
@@ -88,13 +135,22 @@ extension CustodySession {
         // no checkpoint covers.
         _ = try? checkpoint()
         let facts = try reportFacts(request, now: now, signer: signer)
-        let json = facts.jsonBytes
-        let signature = try DetachedSignature.sign(
-            json, key: signer.key, certificate: signer.certificate, chain: signer.chain)
-        let files = [
-            ExportFile(name: jsonName, bytes: json), ExportFile(name: jsonName + ".p7s", bytes: signature),
-        ]
+        var files = [ExportFile]()
+        var digests = JSONObject()
         let digest = OpenSSLSHA256()
+        for (format, fileName) in names where !format.hasSuffix(".p7s") {
+            let bytes: [UInt8]
+            if format == "pdf" {
+                bytes = try facts.pdfBytes()
+            } else {
+                bytes = facts.jsonBytes
+            }
+            let signature = try DetachedSignature.sign(
+                bytes, key: signer.key, certificate: signer.certificate, chain: signer.chain)
+            let text = String(decoding: fileName, as: UTF8.self)
+            files += [ExportFile(name: text, bytes: bytes), ExportFile(name: text + ".p7s", bytes: signature)]
+            digests[format] = .string(digest.sha256(bytes).hex)
+        }
         var recorded: RecordedEvent?
         defer { if recorded == nil { sink.abandon() } }
         try sink.prepare(files)
@@ -102,7 +158,7 @@ extension CustodySession {
             .reported, items: request.records.map(\.item),
             facts: [
                 "report": .string(facts.report), "result": .string(facts.passed ? "pass" : "fail"),
-                "files": .object(["json": .string(digest.sha256(json).hex)]),
+                "files": .object(digests),
             ],
             details: [
                 "report": .string(facts.report), "reason": .string(request.reason),
@@ -183,6 +239,11 @@ extension CustodySession {
             ReportCommand(
                 claim: "The ledger records this report: its SHA-256 is in the `reported` entries (custos history)",
                 command: "sha256sum REPORT.json"),
+            ReportCommand(
+                claim: "The PDF is the report the node signed, and the ledger records its SHA-256 too (when made)",
+                command:
+                    "openssl cms -verify -binary -content REPORT.pdf -in REPORT.pdf.p7s -inform DER -CAfile report-chain.pem -out /dev/null; sha256sum REPORT.pdf"
+            ),
             ReportCommand(
                 claim: "The checkpoint is signed by the node's key \(verifierKey.key.text)",
                 command: "Docs/Verification.md, step 3 (the checkpoint's note text is `checkpoint.note`)"),

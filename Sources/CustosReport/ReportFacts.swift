@@ -51,7 +51,7 @@ public struct ReportCommand: Sendable, Equatable {
 }
 
 /// Everything a chain-of-custody report says, from the ledger and the vault only: the value both
-/// the JSON and (later) the PDF are made from. Free text (names, descriptions, reasons) is kept as
+/// the JSON and the PDF are made from. Free text (names, descriptions, reasons) is kept as
 /// recorded; whoever shows it escapes it.
 public struct ReportFacts: Sendable {
     public static let format = "custos-report/1"

@@ -5,18 +5,20 @@ import CustosReport
 
 extension ServiceOperation {
     /// A chain-of-custody report (`custos report`): the `reported` event is recorded for the
-    /// caller and the reply carries the report's files (its JSON and `.p7s`).
+    /// caller and the reply carries the report's files (its PDF and JSON as asked, each with its `.p7s`).
     public static let report = ServiceOperation(name: "report", action: .report, records: true)
 }
 
 extension CustodyService {
-    /// `report` (`items` or `case`, `reason`, `languages?`, `output`, `examiner?`;
+    /// `report` (`items` or `case`, `reason`, `languages?`, `formats?` (`pdf`, `json`; `json`
+    /// when absent, as before PDFs), `output`, `examiner?`;
     /// Docs/Protocol.md), through `perform`: the role check and the recording gate are its.
     /// `output` is the report file's path as the client named it (its last component names the
     /// files; the client checked both names free in its folder first). The shared workflow
     /// (`CustodySession.makeReport(_:output:into:now:)`) records the `reported` event, and the
-    /// reply, sent only then, carries the files: `{items, entries, event, report, result, files:
-    /// [{name, bytes}]}`.
+    /// reply, sent only then, carries the files: `{items, entries, event, report, result, facts,
+    /// files: [{name, bytes}]}` (`facts`: the report's JSON in base64 when no JSON file was asked
+    /// for, so the client can say what it found; else null).
     func report(_ arguments: Arguments, custody: Custody) throws -> ServiceReply {
         let reason = try arguments.string("reason")
         let texts = try arguments.strings("items")
@@ -32,6 +34,11 @@ extension CustodyService {
         guard languages.allSatisfy(["zh-TW", "en"].contains) else {
             throw ServiceFailure(.badRequest, "report: languages are zh-TW and en")
         }
+        var formats = try arguments.strings("formats")
+        if formats.isEmpty { formats = ["json"] }
+        guard formats.allSatisfy(["pdf", "json"].contains), Set(formats).count == formats.count else {
+            throw ServiceFailure(.badRequest, "report: formats are pdf and json")
+        }
         let session = try custody.session()
         let subject: ReportRequest.Subject
         if let caseID {
@@ -45,12 +52,13 @@ extension CustodyService {
             subject = .items(records)
         }
         let made = try session.makeReport(
-            ReportRequest(subject: subject, reason: reason, languages: languages), output: output,
+            ReportRequest(subject: subject, reason: reason, languages: languages, formats: formats), output: output,
             into: ReportReplySink())
         return recorded(
             made.event, items: subject.records, session: session,
             extra: [
                 "report": .string(made.facts.report), "result": .string(made.facts.passed ? "pass" : "fail"),
+                "facts": formats.contains("json") ? .null : .string(Base64.encode(made.facts.jsonBytes)),
                 "files": .array(
                     made.files.map { file in
                         .object([

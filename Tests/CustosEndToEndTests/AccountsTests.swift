@@ -376,12 +376,15 @@ extension DaemonSuites {
             let alice = try node.accounts.user("alice", groups: [node.evidence])
             let out = node.folder(of: alice, "alice-report")
             let result = try node.custos(
-                as: alice, ["report", node.item, "-o", out + "/r.json", "--reason", "for the court", "--examiner", "王小明"])
+                as: alice,
+                ["report", node.item, "-o", out + "/r.json", "--reason", "for the court", "--examiner", "王小明"])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.output.hasPrefix("PASS item \(node.item)"), "\(result.output)")
             // The files are alice's, 0600; no temporary is left.
-            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out)) == ["r.json", "r.json.p7s"])
-            for name in ["r.json", "r.json.p7s"] {
+            // PDF and JSON by default, each with its signature.
+            let names: Set = ["r.pdf", "r.pdf.p7s", "r.json", "r.json.p7s"]
+            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: out)) == names)
+            for name in names {
                 var status = stat()
                 #expect(stat(out + "/" + name, &status) == 0)
                 #expect(
@@ -394,6 +397,13 @@ extension DaemonSuites {
                     "DER", "-CAfile", node.vault + "/report/chain.pem", "-out", "/dev/null",
                 ])
             #expect(checked.status == 0, "\(checked.stderr)")
+            let pdfChecked = try run(
+                "openssl",
+                [
+                    "cms", "-verify", "-binary", "-content", out + "/r.pdf", "-in", out + "/r.pdf.p7s", "-inform",
+                    "DER", "-CAfile", node.vault + "/report/chain.pem", "-out", "/dev/null",
+                ])
+            #expect(pdfChecked.status == 0, "\(pdfChecked.stderr)")
             let report = try #require(
                 try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/r.json")))
                     as? [String: Any])
@@ -408,13 +418,17 @@ extension DaemonSuites {
             #expect(
                 ((reported["facts"] as? [String: Any])?["files"] as? [String: Any])?["json"] as? String
                     == (try sha256sum(out + "/r.json")))
+            #expect(
+                ((reported["facts"] as? [String: Any])?["files"] as? [String: Any])?["pdf"] as? String
+                    == (try sha256sum(out + "/r.pdf")))
         }
 
         @Test func aReportOutsideTheRoleIsRefusedAndRecorded() throws {
             let node = try ServiceNode()
             let carol = try node.accounts.user("carol", groups: [node.evidence])
             let out = node.folder(of: carol, "carol-report")
-            let result = try node.custos(as: carol, ["report", node.item, "-o", out + "/r.json", "--reason", "curious"])
+            let result = try node.custos(
+                as: carol, ["report", node.item, "-o", out + "/r.json", "--reason", "curious"])
             #expect(result.status == 2)
             #expect(result.stderr.contains("may not report"), "\(result.stderr)")
             #expect(try FileManager.default.contentsOfDirectory(atPath: out).isEmpty)

@@ -229,9 +229,9 @@ struct ReportEndToEndTests {
         // No reason.
         let noReason = try node.custos(["report", item, "-o", output])
         #expect(noReason.status == 2 && noReason.stderr.contains("--reason"), "\(noReason.stderr)")
-        // PDF is not there yet.
-        let pdf = try node.custos(["report", item, "--reason", "r", "--format", "pdf", "-o", output])
-        #expect(pdf.status == 2 && pdf.stderr.contains("not available yet"), "\(pdf.stderr)")
+        // An unknown format.
+        let format = try node.custos(["report", item, "--reason", "r", "--format", "html", "-o", output])
+        #expect(format.status == 2 && format.stderr.contains("--format"), "\(format.stderr)")
         // A reason with control characters, or of 10,000 characters: refused as every reason is.
         let control = try node.custos(["report", item, "--reason", "line\none\u{1b}[31m", "-o", output])
         #expect(control.status == 2 && control.stderr.contains("control character"), "\(control.stderr)")
@@ -244,7 +244,7 @@ struct ReportEndToEndTests {
             let asFolder = try node.custos(["report", item, "--reason", "r", "-o", folder])
             #expect(asFolder.status == 2 && asFolder.stderr.contains("not a file name"), "\(asFolder.stderr)")
         }
-        let existing = try node.custos(["report", item, "--reason", "r", "-o", node.directory.path])
+        let existing = try node.custos(["report", item, "--reason", "r", "--format", "json", "-o", node.directory.path])
         #expect(existing.status == 2 && existing.stderr.contains("exists"), "\(existing.stderr)")
         #expect(!FileManager.default.fileExists(atPath: node.directory.file("folder")))
         // An output that exists is never overwritten (nor its .p7s).

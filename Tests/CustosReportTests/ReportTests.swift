@@ -3,6 +3,7 @@ import CustosFileSystem
 import CustosFormats
 import CustosLedger
 import CustosOpenSSL
+import CustosPDF
 import CustosReport
 import CustosSealing
 import CustosTestSupport
@@ -45,7 +46,7 @@ struct ReportTests {
         let session = try node.custody.session()
         let output = RawPath(node.directory.file("out/report.json"))
         let made = try session.makeReport(
-            ReportRequest(subject: .items([node.record]), reason: "for the court"), output: output)
+            ReportRequest(subject: .items([node.record]), reason: "for the court", formats: ["json"]), output: output)
         #expect(node.vault.hasReportSigner)
         let written = try FileSystem.readFile(output)
         #expect(written == made.files[0].bytes)
@@ -157,5 +158,44 @@ struct ReportTests {
         #expect(try session.ledger.size() == before)
         #expect(try String(contentsOfFile: taken, encoding: .utf8) == "mine")
         #expect(!FileManager.default.fileExists(atPath: String(taken.dropLast(4))))
+    }
+
+    @Test func bothFormatsAreWrittenSignedAndBothDigestsRecorded() throws {
+        let node = try ReportVault()
+        let session = try node.custody.session()
+        let made = try session.makeReport(
+            ReportRequest(subject: .items([node.record]), reason: "both"),
+            output: RawPath(node.directory.file("out/r.json")))
+        #expect(made.files.map(\.name) == ["r.pdf", "r.pdf.p7s", "r.json", "r.json.p7s"])
+        for file in made.files {
+            #expect(try FileSystem.readFile(RawPath(node.directory.file("out/" + file.name))) == file.bytes)
+        }
+        #expect(made.files[0].bytes.starts(with: Array("%PDF-".utf8)))
+        let entry = try #require(made.event.entries.first)
+        #expect(entry.details["files"]?["pdf"]?.stringValue == OpenSSLSHA256().sha256(made.files[0].bytes).hex)
+        #expect(entry.details["files"]?["json"]?.stringValue == OpenSSLSHA256().sha256(made.files[2].bytes).hex)
+    }
+
+    @Test(arguments: [
+        ("r", ["pdf", "json"], ["r.pdf", "r.pdf.p7s", "r.json", "r.json.p7s"]),
+        ("r.pdf", ["pdf", "json"], ["r.pdf", "r.pdf.p7s", "r.json", "r.json.p7s"]),
+        ("r.v2", ["pdf", "json"], ["r.v2.pdf", "r.v2.pdf.p7s", "r.v2.json", "r.v2.json.p7s"]),
+        (".pdf", ["pdf", "json"], [".pdf.pdf", ".pdf.pdf.p7s", ".pdf.json", ".pdf.json.p7s"]),
+        ("r.json", ["pdf"], ["r.json", "r.json.p7s"]),
+    ])
+    func theFilesAreNamedAfterTheOutput(output: String, formats: [String], names: [String]) {
+        #expect(
+            ReportRequest.fileNames(Array(output.utf8), formats: formats).map {
+                String(decoding: $0.name, as: UTF8.self)
+            } == names)
+    }
+
+    @Test func theSameFactsGiveTheSamePDF() throws {
+        let node = try ReportVault()
+        let facts = try node.custody.session().reportFacts(
+            ReportRequest(subject: .items([node.record]), reason: "r"), now: "2026-12-02T01:02:03.456Z", signer: nil)
+        #expect(facts.pdfLayout.creationDate == "2026-12-02T09:02:03+08:00")
+        let first = try facts.pdfBytes()
+        #expect(try facts.pdfBytes() == first)
     }
 }

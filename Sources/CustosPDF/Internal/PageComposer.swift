@@ -72,10 +72,24 @@ struct PageComposer {
 
     /// Places a row of cells side by side, splitting it between lines across pages when it does
     /// not fit; `continued` runs on each new page the row continues on (a table's header).
+    /// The tallest row (in points, about eight lines of body text) kept whole on one page.
+    static let keptTogether = 110.0
+
     mutating func placeRow(_ cells: [RowCell], continued: (inout PageComposer) -> Void = { _ in }) {
         var next = cells.map { _ in 0 }
+        // A short row (a few lines) that does not fit in what is left of the page starts the next
+        // one whole: a time or a hash cut in two across pages is hard to read. Taller rows split.
+        let padding = cells.map(\.padding).max() ?? 0
+        let fullHeight =
+            cells.map { cell in
+                guard let first = cell.box.lines.first, let last = cell.box.lines.last else { return 0.0 }
+                return last.bottom - first.top
+            }.max() ?? 0
+        if !pageIsEmpty && fullHeight + 2 * padding > remaining && fullHeight <= Self.keptTogether {
+            newPage()
+            continued(&self)
+        }
         while true {
-            let padding = cells.map(\.padding).max() ?? 0
             let available = remaining - 2 * padding
             var ends = next
             var sliceHeight = 0.0

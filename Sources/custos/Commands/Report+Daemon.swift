@@ -1,6 +1,7 @@
 import CustosCustody
 import CustosFileSystem
 import CustosFormats
+import CustosReport
 import CustosService
 
 /// `report` through the daemon's socket (Docs/Protocol.md, `report`): the daemon, as the
@@ -19,13 +20,13 @@ extension Report {
             throw CLIError(message: "\(path): not a file name to write a report to")
         }
         let directory = try OutputFolder(path.parent)
-        let names = [name, name + Array(".p7s".utf8)]
+        let names = ReportRequest.fileNames(name, formats: formats).map(\.name)
         // Both names first: nothing is recorded, nothing written, when one is taken.
         try directory.refuseTaken(names, what: "a report")
 
         var arguments: JSONObject = [
             "reason": .string(reason), "output": .byteString(path.absolute.bytes),
-            "languages": .array(languages.map { .string($0) }),
+            "languages": .array(languages.map { .string($0) }), "formats": .array(formats.map { .string($0) }),
         ]
         if let caseID {
             arguments["case"] = .string(caseID)
@@ -48,7 +49,7 @@ extension Report {
             }
             files.append((fileName, bytes))
         }
-        guard files.count == 2, files[0].name == name else {
+        guard files.count == names.count else {
             throw CLIError(message: "\(socket): \(recorded) is recorded, but the daemon's reply lacks its files")
         }
         var written = [(written: OutputFolder.WrittenFile, name: [UInt8])]()
@@ -62,7 +63,14 @@ extension Report {
                 message: "\(directory.path): \(recorded) is recorded, but its files could not be written: \(error)")
         }
         try directory.placeAll(written, recorded: recorded)
-        let passed = try Self.printOutcome(report: files[0].bytes, entries: entries, output: path)
+        // The facts as JSON: the JSON file when one was asked for, else the reply's own copy.
+        let json = ReportRequest.fileNames(name, formats: formats).first { $0.format == "json" }.flatMap { json in
+            files.first { $0.name == json.name }?.bytes
+        }
+        guard let facts = json ?? result["facts"]?.stringValue.flatMap({ Base64.decode($0) }) else {
+            throw CLIError(message: "\(socket): \(recorded) is recorded and written, but the reply lacks its facts")
+        }
+        let passed = try Self.printOutcome(facts: facts, files: files, entries: entries, output: path)
         if let failure { throw failure.cliError }
         if !passed { throw Self.failed }
     }

@@ -12,12 +12,15 @@ struct Report: ParsableCommand {
             The report is made from the ledger and the vault alone: each item's facts, its whole \
             custody timeline, its integrity re-hashed now (content, archive, manifest: PASS or \
             FAIL), its inclusion proof in the latest signed checkpoint, its time stamps, what was \
-            not checked, and the commands that check each claim without Custos. It is written as \
-            canonical JSON to FILE, with a detached CMS signature by the node's report-signing \
-            certificate beside it (FILE.p7s; `openssl cms -verify -binary -content FILE -in \
-            FILE.p7s -inform DER -CAfile VAULT/report/chain.pem`). Before the files take their \
-            names, a `reported` event is recorded about each item, with the SHA-256 of each file. \
-            FILE and FILE.p7s are never written over (exit 2). A report on an item that fails its \
+            not checked, and the commands that check each claim without Custos. It is written as a \
+            PDF for the court (Traditional Chinese and English, --lang) and as canonical JSON for \
+            tools, the same facts (--format both, the default: FILE.pdf and FILE.json, FILE's own \
+            .pdf or .json dropped; with pdf or json, FILE itself), each with a detached CMS \
+            signature by the node's report-signing certificate beside it (.p7s; `openssl cms \
+            -verify -binary -content FILE.pdf -in FILE.pdf.p7s -inform DER -CAfile \
+            VAULT/report/chain.pem`). Before the files take their names, a `reported` event is \
+            recorded about each item, with the SHA-256 of each file. No file is ever written over \
+            (exit 2). A report on an item that fails its \
             re-check is written and recorded all the same; it says FAIL first, and custos exits 1. On \
             a vault closed to this account (or with --socket), the daemon makes, signs and records the \
             report for this account as the kernel names it; this command writes the files it sends by \
@@ -28,23 +31,21 @@ struct Report: ParsableCommand {
     @Option(name: .customLong("case"), help: "Report on every item of this case instead.") var caseID: String?
     @Option(help: "Why the report is made (recorded; one line, at most 4096 bytes).") var reason: String
     @Option(help: "zh-TW, en or both (the default).") var lang: String = "both"
-    @Option(help: "json (pdf is not available yet).") var format: String = "json"
-    @Option(name: .shortAndLong, help: "The report's file (FILE.p7s is written beside it).") var output: String
+    @Option(help: "pdf, json or both (the default: FILE.pdf and FILE.json, with FILE's own .pdf or .json dropped).")
+    var format: String = "both"
+    @Option(name: .shortAndLong, help: "The report's file (each file's .p7s is written beside it).") var output: String
     @Option(help: "Your name as the examiner, kept with the reason (the account is recorded in any case).")
     var examiner: String?
 
     func validate() throws {
         if items.isEmpty == (caseID == nil) { throw ValidationError("give items or --case ID (not both)") }
         guard ["zh-TW", "en", "both"].contains(lang) else { throw ValidationError("--lang is zh-TW, en or both") }
+        guard ReportRequest.formats(format) != nil else { throw ValidationError("--format is pdf, json or both") }
     }
 
+    var formats: [String] { ReportRequest.formats(format) ?? ["pdf", "json"] }
+
     func run() throws {
-        guard format == "json" else {
-            if format == "pdf" {
-                throw CLIError(message: "--format pdf: not available yet; use --format json (nothing was written)")
-            }
-            throw CLIError(message: "--format \(format): unknown; use json")
-        }
         if case .socket(let socket) = try Gateway.resolve(vault, .acting) {
             try runThroughDaemon(Gateway.socket(socket), socket: socket)
             return
@@ -63,10 +64,11 @@ struct Report: ParsableCommand {
             subject = .items(records)
         }
         let made = try session.makeReport(
-            ReportRequest(subject: subject, reason: reason, languages: languages, formats: [format]),
+            ReportRequest(subject: subject, reason: reason, languages: languages, formats: formats),
             output: RawArguments.raw(output))
         let passed = try Self.printOutcome(
-            report: made.files[0].bytes, entries: made.event.entries.map(\.sequence), output: RawArguments.raw(output))
+            facts: made.facts.jsonBytes, files: made.files.map { (Array($0.name.utf8), $0.bytes) },
+            entries: made.event.entries.map(\.sequence), output: RawArguments.raw(output))
         try session.requireCovered()
         if !passed { throw Self.failed }
     }
@@ -75,11 +77,14 @@ struct Report: ParsableCommand {
 
     static let failed = CLIError(message: "the report says FAIL (it is written and recorded)", exitCode: 1)
 
-    /// Prints what a report found, failures first and plainly, from the report's JSON as written;
+    /// Prints what a report found, failures first and plainly, from the report's facts as JSON
+    /// (the JSON file's bytes when one was written), and each file written with its SHA-256;
     /// whether it passed.
-    static func printOutcome(report bytes: [UInt8], entries: [UInt64], output: RawPath) throws -> Bool {
+    static func printOutcome(
+        facts bytes: [UInt8], files: [(name: [UInt8], bytes: [UInt8])], entries: [UInt64], output: RawPath
+    ) throws -> Bool {
         guard let report = try? CanonicalJSON.parse(bytes) else {
-            throw CLIError(message: "\(output): the report written is not JSON")
+            throw CLIError(message: "\(output): the report's facts are not JSON")
         }
         func escaped(_ value: JSONValue?) -> String { DisplayName.escape(Array((value?.stringValue ?? "?").utf8)) }
         let passed = report["result"]?.stringValue == "PASS"
@@ -112,10 +117,13 @@ struct Report: ParsableCommand {
                 "\(escaped(item["result"])) item \(escaped(item["item"]))  case \(escaped(item["case"]))  exhibit \(escaped(item["exhibit"]))  sha256 \(escaped(item["original"]?["sha256"]))"
             )
         }
-        let digest = OpenSSLSHA256().sha256(bytes).hex
+        let folder = output.parent
+        let written = files.filter { !String(decoding: $0.name, as: UTF8.self).hasSuffix(".p7s") }.map { file in
+            "\(folder.appending(component: file.name)) (sha256 \(OpenSSLSHA256().sha256(file.bytes).hex))"
+        }
         Output.line(
-            "report \(escaped(report["report"])) written to \(output) (sha256 \(digest)), signed in \(RawPath(bytes: output.bytes + Array(".p7s".utf8)))"
-        )
+            "report \(escaped(report["report"])) written to " + written.joined(separator: " and ")
+                + ", each signed beside it (.p7s)")
         Output.line(
             "recorded as `reported` (\(entriesText(entries))); built on checkpoint \(report["checkpoint"]?["size"]?.integerValue ?? 0) \(escaped(report["checkpoint"]?["root"]))"
         )
