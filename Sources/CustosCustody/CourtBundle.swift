@@ -137,7 +137,10 @@ extension CustodySession {
             try add(CourtBundleLayout.verifierKey, Array((verifierKey + "\n").utf8))
             try add(CourtBundleLayout.reportChain, try FileSystem.readFile(vault.reportChainPath))
             for report in reportFiles { try add("\(CourtBundleLayout.reportFolder)/\(report.name)", report.bytes) }
-            if let json = reportFiles.first?.name { guide.report = "\(CourtBundleLayout.reportFolder)/\(json)" }
+            // Each report file (the PDF, the JSON) with its own signature.
+            guide.reports = reportFiles.map(\.name).filter { !$0.hasSuffix(".p7s") }.map {
+                "\(CourtBundleLayout.reportFolder)/\($0)"
+            }
             try add(CourtBundleLayout.checker, Array(MerkleChecker.script.utf8))
             try add(CourtBundleLayout.guide, Array(guide.text(verifierKey: verifierKey).utf8))
             let list = sums.map { "\($0.sha256.hex)  \($0.path)\n" }.joined()
@@ -268,7 +271,7 @@ extension CustodySession {
 /// claim with other people's tools, run in the bundle's top folder.
 struct BundleGuide {
     var checkpointSize: UInt64
-    var report: String?
+    var reports: [String] = []
     private var items = [String]()
 
     init(checkpointSize: UInt64) { self.checkpointSize = checkpointSize }
@@ -335,13 +338,15 @@ struct BundleGuide {
             "openssl pkeyutl -verify -pubin -inkey node.pub.pem -rawin -in checkpoint-body.txt -sigfile checkpoint-sig.bin",
             "```", "",
         ]
-        if let report {
+        if !reports.isEmpty {
             lines += [
                 "## 4. 證據監管鏈報告之數位簽章 / The chain-of-custody report's digital signature", "",
                 "```sh",
-                "openssl cms -verify -binary -content \(report) -in \(report).p7s -inform DER -CAfile \(CourtBundleLayout.reportChain) -out /dev/null",
-                "```", "",
             ]
+            lines += reports.map {
+                "openssl cms -verify -binary -content \($0) -in \($0).p7s -inform DER -CAfile \(CourtBundleLayout.reportChain) -out /dev/null"
+            }
+            lines += ["```", ""]
         }
         lines += [
             "`custos verify-bundle BUNDLE.tar` 一次檢查上述全部項目（不需節點之證據庫）。",

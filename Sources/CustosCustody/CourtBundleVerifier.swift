@@ -497,10 +497,23 @@ public struct BundleVerifier {
             return BundleClaim(
                 claim, passed: false, detail: "\(json): its items and their SHA-256 are not the bundle's")
         }
+        // Every other file of the report (the PDF) is signed too, each by its own `.p7s`.
+        var others = [String]()
+        for name in members.keys.sorted()
+        where name.hasPrefix(folder) && name != json && !name.hasSuffix(".p7s") {
+            guard let bytes = members[name]?.bytes, let signature = members[name + ".p7s"]?.bytes else {
+                return BundleClaim(claim, passed: false, detail: "\(name): no signature (\(name).p7s)")
+            }
+            let problems = DetachedSignature.verify(bytes, signature: signature, anchors: anchors)
+            guard problems.isEmpty else {
+                return BundleClaim(claim, passed: false, detail: "\(name): " + problems.joined(separator: "; "))
+            }
+            others.append(name)
+        }
         return BundleClaim(
             claim, passed: true,
             detail:
-                "\(json) is signed (CMS, detached) by the bundled report chain; its \(facts.count) items are the bundle's"
+                "\(([json] + others).joined(separator: ", ")) signed (CMS, detached) by the bundled report chain; its \(facts.count) items are the bundle's"
         )
     }
 }

@@ -36,6 +36,8 @@ struct BundleEndToEndTests {
             find(args[0])[0].name = top + args[1]
         elif action == "edit-report":
             m = find("report/report.json"); m[1] = m[1].replace(b'"reason":"', b'"reason":"X', 1); sums()
+        elif action == "edit-pdf":
+            m = find("report/report.pdf"); m[1] = m[1][:-200] + bytes([m[1][-200] ^ 1]) + m[1][-199:]; sums()
         elif action == "replace":
             with open(args[1], "rb") as f: find(args[0])[1] = f.read()
             sums()
@@ -201,6 +203,7 @@ struct BundleEndToEndTests {
             ("add", ["extra.txt"], "added: extra.txt"),
             ("rename", ["\(first)/entry.json", "\(first)/entry2.json"], "renamed: \(first)/entry.json is now"),
             ("edit-report", [], "驗證失敗 / FAIL  report"),
+            ("edit-pdf", [], "report/report.pdf: "),
             ("copy", ["items/\(items[1])/stamp-1.tsr", "\(first)/stamp-1.tsr"], "stamps another digest"),
         ]
         for (action, arguments, expected) in cases {
