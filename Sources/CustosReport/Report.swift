@@ -23,6 +23,20 @@ public struct ReportRequest: Sendable {
             case .items(let records), .caseID(_, let records): records
             }
         }
+
+        /// The subject a command names: the case's items, or the items named by ids or unique
+        /// prefixes of them (each once, in the order named).
+        public static func resolve(items texts: [String], caseID: String?, in session: CustodySession) throws
+            -> Subject
+        {
+            if let caseID { return .caseID(caseID, try session.items(ofCase: caseID)) }
+            var records = [ItemRecord]()
+            for text in texts {
+                let record = try session.resolveItem(text)
+                if !records.contains(where: { $0.item == record.item }) { records.append(record) }
+            }
+            return .items(records)
+        }
     }
 
     public var subject: Subject

@@ -40,17 +40,7 @@ extension CustodyService {
             throw ServiceFailure(.badRequest, "report: formats are pdf and json")
         }
         let session = try custody.session()
-        let subject: ReportRequest.Subject
-        if let caseID {
-            subject = .caseID(caseID, try session.items(ofCase: caseID))
-        } else {
-            var records = [ItemRecord]()
-            for text in texts {
-                let record = try session.resolveItem(text)
-                if !records.contains(where: { $0.item == record.item }) { records.append(record) }
-            }
-            subject = .items(records)
-        }
+        let subject = try ReportRequest.Subject.resolve(items: texts, caseID: caseID, in: session)
         let made = try session.makeReport(
             ReportRequest(subject: subject, reason: reason, languages: languages, formats: formats), output: output,
             into: ReportReplySink())

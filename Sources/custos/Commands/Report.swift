@@ -52,17 +52,7 @@ struct Report: ParsableCommand {
         }
         let vault = try vault.open()
         let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
-        let subject: ReportRequest.Subject
-        if let caseID {
-            subject = .caseID(caseID, try session.items(ofCase: caseID))
-        } else {
-            var records = [ItemRecord]()
-            for text in items {
-                let record = try session.resolveItem(text)
-                if !records.contains(where: { $0.item == record.item }) { records.append(record) }
-            }
-            subject = .items(records)
-        }
+        let subject = try ReportRequest.Subject.resolve(items: items, caseID: caseID, in: session)
         let made = try session.makeReport(
             ReportRequest(subject: subject, reason: reason, languages: languages, formats: formats),
             output: RawArguments.raw(output))
