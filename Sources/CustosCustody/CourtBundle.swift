@@ -243,20 +243,7 @@ extension CustodySession {
         let size = try source.status().size
         try writer.beginFile(
             name: "\(CourtBundleLayout.top)/\(path)", size: size, permissions: 0o444, modified: modified)
-        let digest = MessageDigest(.sha256)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        var copied: Int64 = 0
-        while true {
-            let count = try source.read(into: buffer)
-            if count == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-            copied += Int64(count)
-            guard copied <= size else { break }
-            digest.update(chunk)
-            try writer.write(chunk)
-        }
-        let hash = digest.finishSHA256()
+        let (copied, hash) = try writer.copyHashing(from: source, size: size)
         guard copied == size, hash == item.proven.archive else {
             throw CustodyError(
                 .altered,

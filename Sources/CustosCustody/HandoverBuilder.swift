@@ -177,20 +177,8 @@ struct HandoverBuilder {
             name: HandoverMember.archive(content: item.content, compression: item.compression).name,
             size: size,
             permissions: 0o444, modified: modified)
-        let digest = MessageDigest(.sha256)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        var copied: Int64 = 0
-        while true {
-            let count = try source.read(into: buffer)
-            if count == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-            copied += Int64(count)
-            guard copied <= size else { break }
-            digest.update(chunk)
-            try writer.write(chunk)
-        }
-        guard copied == size, Hash(bytes: digest.finish()) == item.proven.archive else {
+        let (copied, hash) = try writer.copyHashing(from: source, size: size)
+        guard copied == size, hash == item.proven.archive else {
             throw CustodyError(
                 .altered,
                 "\(session.vault.objects.describe(item.archive)): the archive of item \(item.proven.item) changed "
