@@ -197,27 +197,42 @@ extension CustodySession {
         -> ReportFacts
     {
         let records = request.records
-        // The checkpoint the report is built on: the latest, its signature checked.
+        // The checkpoint the report is built on: the latest, its signature checked. One that does
+        // not verify (or cannot be read) is no reason to stay silent: the report is made on the
+        // tree the ledger holds, and says FAIL first.
         let verifierKey = try vault.verifierKey()
-        let noteText = try ledger.latestCheckpoint()
-        let note: SignedNote
-        let checkpoint: Checkpoint
+        let noteText = (try? ledger.latestCheckpoint()) ?? ""
+        var note: SignedNote?
+        var checkpoint: Checkpoint
+        var signature = ReportCheck(
+            passed: true,
+            ReportText(
+                "檢查點之數位簽章經節點金鑰 \(verifierKey.name) 驗證通過",
+                "the checkpoint's signature verifies with the node's key \(verifierKey.name)"))
         do {
-            note = try SignedNote(parsing: noteText)
-            _ = try note.verifiedSignatures(by: [verifierKey])
-            checkpoint = try Checkpoint(parsing: note.text)
+            let parsed = try SignedNote(parsing: noteText)
+            note = parsed
+            checkpoint = try Checkpoint(parsing: parsed.text)
+            _ = try parsed.verifiedSignatures(by: [verifierKey])
+            guard checkpoint.origin == vault.configuration.origin else {
+                throw CustodyError(.altered, "its origin is \(checkpoint.origin), not \(vault.configuration.origin)")
+            }
         } catch {
-            throw CustodyError(
-                .altered,
-                "the latest checkpoint does not verify with the node's key: no report is built on it; run custos verify",
-                cause: error)
+            let size = try ledger.size()
+            checkpoint = Checkpoint(origin: vault.configuration.origin, size: size, root: try ledger.root(size: size))
+            signature = ReportCheck(
+                passed: false,
+                ReportText(
+                    "最新檢查點無法以節點金鑰 \(verifierKey.name) 驗證（\(error)）：無任何經簽章之檢查點為帳本背書；以下包含證明係對帳本現有之樹（大小 \(size)）計算，該樹未經任何人簽章",
+                    "the latest checkpoint does not verify with the node's key \(verifierKey.name) (\(error)): no signed checkpoint vouches for the ledger; the proofs below are against the tree the ledger holds now (size \(size)), which no one signed"
+                ))
         }
         let checkpointFacts = CheckpointFacts(
             origin: checkpoint.origin, size: checkpoint.size, root: checkpoint.root, note: noteText,
             keyName: verifierKey.name, keyHash: hex8(verifierKey.keyID), verifierKey: verifierKey.key.text,
-            cosignatures: note.signatures.filter { $0.keyID != verifierKey.keyID || $0.name != verifierKey.name }.map {
-                (name: $0.name, keyHash: hex8($0.keyID))
-            })
+            cosignatures: (note?.signatures ?? []).filter {
+                $0.keyID != verifierKey.keyID || $0.name != verifierKey.name
+            }.map { (name: $0.name, keyHash: hex8($0.keyID)) }, signature: signature)
 
         // Integrity now: the ledger audited and each item's archive re-read and re-hashed
         // (the verifier never trusts a stored digest).
@@ -237,29 +252,38 @@ extension CustodySession {
             Array(verification.faults.prefix(verification.ledgerFaults)).map(ReportFault.init)
             + others.filter { !claimed.contains($0.subject) }
         let ledgerCheck = ReportCheck(
-            passed: ledgerFaults.isEmpty,
-            reason: ledgerFaults.isEmpty
-                ? "\(verification.entries) entries and \(verification.checkpointsChecked) checkpoints audited: hash chain, Merkle tree, signatures, time stamps"
-                : ledgerFaults.map(Self.sentence).joined(separator: "; "))
+            faults: ledgerFaults,
+            passed: ReportText(
+                "已稽核 \(verification.entries) 筆帳本紀錄及 \(verification.checkpointsChecked) 個檢查點：雜湊鏈、Merkle 樹、數位簽章、時戳",
+                "\(verification.entries) entries and \(verification.checkpointsChecked) checkpoints audited: hash chain, Merkle tree, signatures, time stamps"
+            ))
 
         let id = try Self.reportIdentifier()
         var commands = [
             ReportCommand(
-                claim:
-                    "This file is the report the node signed (its chain: report-chain.pem, the node's report/chain.pem)",
+                claim: ReportText(
+                    "本檔案係節點所簽章之報告（憑證鏈：report-chain.pem，即節點之 report/chain.pem）",
+                    "This file is the report the node signed (its chain: report-chain.pem, the node's report/chain.pem)"
+                ),
                 command:
                     "openssl cms -verify -binary -content REPORT.json -in REPORT.json.p7s -inform DER -CAfile report-chain.pem -out /dev/null"
             ),
             ReportCommand(
-                claim: "The ledger records this report: its SHA-256 is in the `reported` entries (custos history)",
+                claim: ReportText(
+                    "帳本記載本報告：其 SHA-256 見於 `reported` 帳本紀錄（custos history）",
+                    "The ledger records this report: its SHA-256 is in the `reported` entries (custos history)"),
                 command: "sha256sum REPORT.json"),
             ReportCommand(
-                claim: "The PDF is the report the node signed, and the ledger records its SHA-256 too (when made)",
+                claim: ReportText(
+                    "PDF 檔係節點所簽章之報告，帳本亦記載其 SHA-256（製作時）",
+                    "The PDF is the report the node signed, and the ledger records its SHA-256 too (when made)"),
                 command:
                     "openssl cms -verify -binary -content REPORT.pdf -in REPORT.pdf.p7s -inform DER -CAfile report-chain.pem -out /dev/null; sha256sum REPORT.pdf"
             ),
             ReportCommand(
-                claim: "The checkpoint is signed by the node's key \(verifierKey.key.text)",
+                claim: ReportText(
+                    "檢查點係由節點金鑰 \(verifierKey.key.text) 簽章",
+                    "The checkpoint is signed by the node's key \(verifierKey.key.text)"),
                 command: "Docs/Verification.md, step 3 (the checkpoint's note text is `checkpoint.note`)"),
         ]
         var signerFacts: JSONObject?
@@ -270,8 +294,10 @@ extension CustodySession {
             ]
             commands.append(
                 ReportCommand(
-                    claim:
-                        "The report-signing certificate is \(signer.certificate.subject), SHA-256 fingerprint \(fingerprint.hex)",
+                    claim: ReportText(
+                        "報告簽章憑證為 \(signer.certificate.subject)，SHA-256 指紋 \(fingerprint.hex)",
+                        "The report-signing certificate is \(signer.certificate.subject), SHA-256 fingerprint \(fingerprint.hex)"
+                    ),
                     command: "openssl x509 -in report.pem -noout -subject -fingerprint -sha256"))
         }
         let subject: (scope: String, caseID: String?) =
@@ -301,27 +327,29 @@ extension CustodySession {
         let digests = details.entry?["digests"]
 
         // Integrity, in three parts, each from the verifier's faults.
-        func check(_ codes: Set<String>, passed: String) -> ReportCheck {
-            let found = faults.filter { codes.contains($0.code) }
-            return found.isEmpty
-                ? ReportCheck(passed: true, reason: passed)
-                : ReportCheck(passed: false, reason: found.map(Self.sentence).joined(separator: "; "))
+        func check(_ codes: Set<String>, passed: ReportText) -> ReportCheck {
+            ReportCheck(faults: faults.filter { codes.contains($0.code) }, passed: passed)
         }
         let archiveCodes: Set<String> = [
             "archive-missing", "archive-unreadable", "archive-digest", "archive-hashdeep", "archive-manifest",
         ]
         var content = check(
             ["content-sha256", "content-md5", "content-sha1", "content-size"],
-            passed:
+            passed: ReportText(
+                "封存檔內之原始檔案重新計算雜湊值：其大小、MD5、SHA-1 及 SHA-256 均與帳本紀錄所載相符",
                 "the original in the archive re-hashed: its size, MD5, SHA-1 and SHA-256 are those the ledger entry records"
-        )
+            ))
         var archive = check(
             archiveCodes,
-            passed:
+            passed: ReportText(
+                "封存檔重新讀取並計算雜湊值：其 SHA-256 與紀錄相符；其 hashdeep.txt 及 manifest.json 一致",
                 "the archive re-read and re-hashed: its SHA-256 is the one recorded; its hashdeep.txt and manifest.json agree"
-        )
+            ))
         if content.passed, faults.contains(where: { $0.code == "archive-missing" || $0.code == "archive-unreadable" }) {
-            content = ReportCheck(passed: false, reason: "not re-hashed: the archive cannot be read (see the archive)")
+            content = ReportCheck(
+                passed: false,
+                ReportText(
+                    "未重新計算雜湊值：封存檔無法讀取（見封存檔）", "not re-hashed: the archive cannot be read (see the archive)"))
         }
         // An original destroyed by an approved disposal: the verifier does not look for its
         // archive (one whose approval is not proven is checked as any, `disposal-unproven`).
@@ -329,15 +357,18 @@ extension CustodySession {
             $0.type == .disposed && $0.mode == CustodyEventType.destroyedMode && !$0.wholeVault
         }
         if let destroyed, !faults.contains(where: { $0.code == "disposal-unproven" }) {
-            let why =
+            let why = ReportText(
+                "原始檔案已依核准之處分銷毀（帳本紀錄 \(destroyed.sequence)）：其封存檔不再保存",
                 "the original was destroyed by an approved disposal (entry \(destroyed.sequence)): its archive is no longer kept"
+            )
             archive = .notChecked(why)
             content = .notChecked(why)
         }
         let manifestCheck = check(
             ["manifest-digest", "manifest-malformed", "manifest-missing", "manifest-mismatch", "entry-incomplete"],
-            passed:
-                "the manifest re-hashed: its SHA-256 is the one the ledger entry records, and it describes the entry")
+            passed: ReportText(
+                "清單重新計算雜湊值：其 SHA-256 與帳本紀錄所載相符，且其內容描述該帳本紀錄",
+                "the manifest re-hashed: its SHA-256 is the one the ledger entry records, and it describes the entry"))
 
         // The sealed entry's inclusion in the report's checkpoint, proven here.
         let entryBytes = try ledger.entryBytes(record.sequence)
@@ -352,17 +383,23 @@ extension CustodySession {
                     hasher: MerkleHasher.openSSL)
                 proofCheck = ReportCheck(
                     passed: true,
-                    reason:
-                        "entry \(record.sequence) is in the signed checkpoint of size \(checkpoint.size) (RFC 6962 inclusion proof checked)"
-                )
+                    ReportText(
+                        "帳本紀錄 \(record.sequence) 包含於大小 \(checkpoint.size) 之檢查點（已驗證 RFC 6962 包含證明）",
+                        "entry \(record.sequence) is in the checkpoint of size \(checkpoint.size) (RFC 6962 inclusion proof checked)"
+                    ))
             } catch {
                 proofCheck = ReportCheck(
                     passed: false,
-                    reason: "entry \(record.sequence) is not the one the node signed in checkpoint \(checkpoint.size)")
+                    ReportText(
+                        "帳本紀錄 \(record.sequence) 非節點於大小 \(checkpoint.size) 之檢查點所簽章者",
+                        "entry \(record.sequence) is not the one the node signed in checkpoint \(checkpoint.size)"))
             }
         } else {
             proofCheck = ReportCheck(
-                passed: false, reason: "entry \(record.sequence) is not yet covered by a signed checkpoint")
+                passed: false,
+                ReportText(
+                    "帳本紀錄 \(record.sequence) 尚未納入經簽章之檢查點",
+                    "entry \(record.sequence) is not yet covered by a signed checkpoint"))
         }
 
         let tokens = zip(details.stamps, details.infos).map { stamp, info in
@@ -404,62 +441,86 @@ extension CustodySession {
         }
         if let upload = manifest?["upload"] { acquisitionFacts["upload"] = upload }
 
-        var notChecked = [String]()
-        notChecked.append(
-            "The acquisition facts (examiner, description, seizure place and time, source device) are the examiner's declaration as sealed; Custos cannot check them."
-        )
-        notChecked.append(
-            "The original at its source path is not re-read: the sealed copy in the archive is what was re-hashed.")
+        var notChecked = [
+            ReportText(
+                "取得資料（鑑識人員、描述、扣押地點及時間、來源裝置）係鑑識人員於封存時之申報；Custos 無從驗證。",
+                "The acquisition facts (examiner, description, seizure place and time, source device) are the examiner's declaration as sealed; Custos cannot check them."
+            ),
+            ReportText(
+                "未重新讀取來源路徑之原始檔案：重新計算雜湊值者係封存檔內之封存複本。",
+                "The original at its source path is not re-read: the sealed copy in the archive is what was re-hashed."),
+        ]
         if let destroyed, !archive.checked {
             notChecked.append(
-                "The archive and the original's bytes: destroyed by the approved disposal of entry \(destroyed.sequence); the entries and the manifest still prove what was sealed."
-            )
+                ReportText(
+                    "封存檔及原始檔案之位元組：已依帳本紀錄 \(destroyed.sequence) 之核准處分銷毀；帳本紀錄及清單仍證明當時封存之內容。",
+                    "The archive and the original's bytes: destroyed by the approved disposal of entry \(destroyed.sequence); the entries and the manifest still prove what was sealed."
+                ))
         }
         if !details.awaiting.isEmpty {
-            notChecked.append("No time stamp yet from: \(details.awaiting.joined(separator: ", ")).")
+            let authorities = details.awaiting.joined(separator: ", ")
+            notChecked.append(ReportText("尚待下列時戳服務機構之時戳：\(authorities)。", "No time stamp yet from: \(authorities)."))
         }
         if !tokens.isEmpty {
             notChecked.append(
-                "The time-stamp tokens were checked against the trust anchors the vault keeps; an expert checks them against each authority's root certificate obtained from the authority itself."
-            )
+                ReportText(
+                    "時戳憑據係以本庫保存之信任錨驗證；專家應以向各時戳服務機構自行取得之根憑證驗證。",
+                    "The time-stamp tokens were checked against the trust anchors the vault keeps; an expert checks them against each authority's root certificate obtained from the authority itself."
+                ))
         }
         if !cosigned {
             notChecked.append(
-                "No peer has cosigned the checkpoint of size \(checkpoint.size): nothing outside this node vouches for it yet."
-            )
+                ReportText(
+                    "尚無見證節點為大小 \(checkpoint.size) 之檢查點加具見證簽章：目前本節點以外無人為其背書。",
+                    "No peer has cosigned the checkpoint of size \(checkpoint.size): nothing outside this node vouches for it yet."
+                ))
         }
         if history.events.contains(where: { if case .notYetCovered = $0.proof { true } else { false } }) {
             notChecked.append(
-                "Events after the checkpoint of size \(checkpoint.size) are not yet covered by a signed checkpoint.")
+                ReportText(
+                    "大小 \(checkpoint.size) 之檢查點以後之監管事件，尚未納入經簽章之檢查點。",
+                    "Events after the checkpoint of size \(checkpoint.size) are not yet covered by a signed checkpoint."
+                ))
         }
 
         let memberName = manifest?["member"]?.stringValue ?? "evidence/NAME"
         var commands = [
             ReportCommand(
-                claim: "The original file's SHA-256 is \(record.sha256.hex)", command: "sha256sum ORIGINAL-FILE"),
+                claim: ReportText(
+                    "原始檔案之 SHA-256 為 \(record.sha256.hex)", "The original file's SHA-256 is \(record.sha256.hex)"),
+                command: "sha256sum ORIGINAL-FILE"),
             ReportCommand(
-                claim: "The sealed archive is \(record.archive.hex)",
+                claim: ReportText(
+                    "封存檔之 SHA-256 為 \(record.archive.hex)", "The sealed archive is \(record.archive.hex)"),
                 command: "sha256sum \(details.archive ?? "ARCHIVE")"),
             ReportCommand(
-                claim: "The original inside the archive is the one sealed",
+                claim: ReportText("封存檔內之原始檔案即當時封存者", "The original inside the archive is the one sealed"),
                 command: "bsdtar -xOf ARCHIVE '\(memberName)' | sha256sum"),
             ReportCommand(
-                claim: "Entry \(record.sequence) is in the checkpoint of size \(checkpoint.size)",
+                claim: ReportText(
+                    "帳本紀錄 \(record.sequence) 包含於大小 \(checkpoint.size) 之檢查點",
+                    "Entry \(record.sequence) is in the checkpoint of size \(checkpoint.size)"),
                 command: "custos proof \(record.item) -o \(record.item).proof   # then Docs/Verification.md, step 4"),
         ]
         if let md5 = digests?["md5"]?.stringValue {
             commands.insert(
-                ReportCommand(claim: "The original file's MD5 is \(md5)", command: "md5sum ORIGINAL-FILE"), at: 1)
+                ReportCommand(
+                    claim: ReportText("原始檔案之 MD5 為 \(md5)", "The original file's MD5 is \(md5)"),
+                    command: "md5sum ORIGINAL-FILE"), at: 1)
         }
         if let sha1 = digests?["sha1"]?.stringValue {
             commands.insert(
-                ReportCommand(claim: "The original file's SHA-1 is \(sha1)", command: "sha1sum ORIGINAL-FILE"), at: 1)
+                ReportCommand(
+                    claim: ReportText("原始檔案之 SHA-1 為 \(sha1)", "The original file's SHA-1 is \(sha1)"),
+                    command: "sha1sum ORIGINAL-FILE"), at: 1)
         }
         for (index, token) in tokens.enumerated() {
             commands.append(
                 ReportCommand(
-                    claim:
-                        "[\(token.source)] \(token.authority) stamped the SHA-256 at \(token.genTime), serial \(token.serial)",
+                    claim: ReportText(
+                        "[\(token.source)] \(token.authority) 於 \(token.genTime) 對該 SHA-256 蓋用時戳，序號 \(token.serial)",
+                        "[\(token.source)] \(token.authority) stamped the SHA-256 at \(token.genTime), serial \(token.serial)"
+                    ),
                     command:
                         "openssl ts -verify -digest \(record.sha256.hex) -in \(record.item)-\(index + 1).tsr -CAfile \(token.source == TimeStampRecord.nodeSource ? "tsa-chain.pem" : "anchors-\(token.source).pem")   # files from: custos timestamp export \(record.item)"
                 ))
@@ -476,14 +537,6 @@ extension CustodySession {
                 origin: checkpoint.origin, index: record.sequence, entry: entryBytes, leafHash: leaf, path: path,
                 checkpointSize: checkpoint.size, root: checkpoint.root, check: proofCheck),
             tokens: tokens, awaitingTimeStamps: details.awaiting, notChecked: notChecked, commands: commands)
-    }
-
-    private static func sentence(_ fault: ReportFault) -> String {
-        var text = "[\(fault.code)] \(fault.message)"
-        if let expected = fault.expected {
-            text += " (expected \(expected)" + (fault.found.map { ", found \($0)" } ?? "") + ")"
-        }
-        return text
     }
 
     /// A new report identifier: a UUIDv7, as items have.

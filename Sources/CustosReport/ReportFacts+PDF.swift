@@ -43,7 +43,11 @@ extension ReportFacts {
                 t("檢查點（經簽章之樹根）", "Checkpoint (signed tree head)"),
                 "\(checkpoint.origin) · \(t("大小", "size")) \(checkpoint.size) · \(t("樹根", "root")) \(checkpoint.root.base64)"
             ))
-        about.append(PDFKeyValue(t("帳本稽核", "Ledger audit"), t.result(ledger.result) + " · " + ledger.reason))
+        about.append(
+            PDFKeyValue(
+                t("檢查點簽章", "Checkpoint signature"),
+                t.result(checkpoint.signature.result) + " · " + t.text(checkpoint.signature.text)))
+        about.append(PDFKeyValue(t("帳本稽核", "Ledger audit"), t.result(ledger.result) + " · " + t.text(ledger.text)))
         if let subject = signer?["subject"]?.stringValue, let fingerprint = signer?["sha256Fingerprint"]?.stringValue {
             about.append(
                 PDFKeyValue(
@@ -57,7 +61,7 @@ extension ReportFacts {
             blocks.append(
                 .table(
                     columns: [t("對象", "Subject"), t("結果", "Result")],
-                    rows: ledgerFaults.map { [$0.subject, t.fail + " [\($0.code)] " + faultText($0)] }))
+                    rows: ledgerFaults.map { [$0.subject, t.fail + " [\($0.code)] " + t.fault($0)] }))
         }
 
         // A case, or several items: one line per item.
@@ -85,7 +89,7 @@ extension ReportFacts {
         // The report's own signature and anchoring.
         blocks.append(.heading(t("本報告之驗證方式", "How to check this report"), level: 2))
         for command in commands {
-            blocks.append(.paragraph(command.claim))
+            blocks.append(.paragraph(t.text(command.claim)))
             blocks.append(.monospace(command.command))
         }
 
@@ -132,8 +136,11 @@ extension ReportFacts {
 
     private func failedRows(_ t: ReportLabels) -> [[String]] {
         var lines = [[String]]()
+        if !checkpoint.signature.passed {
+            lines.append([t("檢查點", "The checkpoint"), "\(t.fail) \(t.text(checkpoint.signature.text))"])
+        }
         if !ledger.passed {
-            lines.append([t("帳本", "The ledger"), "\(t.fail) \(ledger.reason)"])
+            lines.append([t("帳本", "The ledger"), "\(t.fail) \(t.text(ledger.text))"])
         }
         let failed = items.enumerated().filter { !$0.element.passed }
         for (index, item) in failed.prefix(20) {
@@ -237,16 +244,16 @@ extension ItemFacts {
             .table(
                 columns: [t("項目", "Check"), t("結果", "Result"), t("說明", "Detail")],
                 rows: [
-                    [t("內容", "Content"), t.result(content.result), content.reason],
-                    [t("封存檔", "Archive"), t.result(archive.result), archive.reason],
-                    [t("清單", "Manifest"), t.result(manifest.result), manifest.reason],
-                    [t("包含證明", "Inclusion proof"), t.result(proof.check.result), proof.check.reason],
+                    [t("內容", "Content"), t.result(content.result), t.text(content.text)],
+                    [t("封存檔", "Archive"), t.result(archive.result), t.text(archive.text)],
+                    [t("清單", "Manifest"), t.result(manifest.result), t.text(manifest.text)],
+                    [t("包含證明", "Inclusion proof"), t.result(proof.check.result), t.text(proof.check.text)],
                 ]))
         if !faults.isEmpty {
             blocks.append(
                 .table(
                     columns: [t("錯誤", "Fault"), t("說明", "Detail")],
-                    rows: faults.map { ["\(t.fail) \($0.code)", faultText($0)] }))
+                    rows: faults.map { ["\(t.fail) \($0.code)", t.fault($0)] }))
         }
 
         // 6. The ledger's proof.
@@ -296,12 +303,12 @@ extension ItemFacts {
 
         // 8. What was not checked.
         blocks.append(.heading(t("8. 未驗證項目", "8. Not checked"), level: 2))
-        blocks.append(.paragraph(notChecked.map { "• \($0)" }.joined(separator: "\n")))
+        blocks.append(.paragraph(notChecked.map { "• " + t.text($0) }.joined(separator: "\n")))
 
         // 9. Commands.
         blocks.append(.heading(t("9. 獨立驗證指令", "9. Commands that check each claim"), level: 2))
         for command in commands {
-            blocks.append(.paragraph(command.claim))
+            blocks.append(.paragraph(t.text(command.claim)))
             blocks.append(.monospace(command.command))
         }
         return blocks
@@ -358,14 +365,6 @@ extension ItemFacts {
     }
 }
 
-private func faultText(_ fault: ReportFault) -> String {
-    var text = fault.message
-    if let expected = fault.expected {
-        text += " (expected \(expected)" + (fault.found.map { ", found \($0)" } ?? "") + ")"
-    }
-    return text
-}
-
 private func actorText(_ actor: JSONObject, _ t: ReportLabels) -> String {
     var text = actor["account"]?.stringValue ?? "?"
     if let uid = actor["uid"]?.integerValue { text += " (uid \(uid))" }
@@ -396,6 +395,20 @@ struct ReportLabels {
         case (true, false): zh
         default: en
         }
+    }
+
+    /// A sentence in the languages asked for; both are given on two lines.
+    func text(_ text: ReportText) -> String {
+        switch (chinese, english) {
+        case (true, true): "\(text.zh)\n\(text.en)"
+        case (true, false): text.zh
+        default: text.en
+        }
+    }
+
+    /// A fault the re-check found, in the languages asked for.
+    func fault(_ fault: ReportFault) -> String {
+        self.text(ReportText(fault.chinese, fault.english))
     }
 
     /// The cell texts the renderer boxes start with `FAIL` or `驗證失敗`.

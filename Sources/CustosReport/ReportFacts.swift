@@ -6,24 +6,39 @@ public struct ReportCheck: Sendable, Equatable {
     /// False when there was nothing to check (an original destroyed by an approved disposal):
     /// `NOT-CHECKED`, which fails nothing; `reason` says why.
     public var checked: Bool
-    /// Why it failed (each fault found, as a sentence), or what was checked when it passed.
-    public var reason: String
+    /// Why it failed (each fault found, as a sentence), or what was checked when it passed, in
+    /// both languages.
+    public var text: ReportText
+    public var reason: String { text.en }
 
-    public init(passed: Bool, reason: String) {
+    public init(passed: Bool, _ text: ReportText) {
         self.passed = passed
         self.checked = true
-        self.reason = reason
+        self.text = text
+    }
+
+    /// A check that found `faults` (FAIL, each fault a sentence), or none (PASS, `passed`).
+    init(faults: [ReportFault], passed: ReportText) {
+        self.init(
+            passed: faults.isEmpty,
+            faults.isEmpty
+                ? passed
+                : ReportText(
+                    faults.map { "[\($0.code)] \($0.chinese)" }.joined(separator: "；"),
+                    faults.map { "[\($0.code)] \($0.english)" }.joined(separator: "; ")))
     }
 
     /// A check not made, and why.
-    public static func notChecked(_ reason: String) -> ReportCheck {
-        var check = ReportCheck(passed: true, reason: reason)
+    public static func notChecked(_ text: ReportText) -> ReportCheck {
+        var check = ReportCheck(passed: true, text)
         check.checked = false
         return check
     }
 
     public var result: String { !checked ? "NOT-CHECKED" : passed ? "PASS" : "FAIL" }
-    public var json: JSONValue { .object(["result": .string(result), "reason": .string(reason)]) }
+    public var json: JSONValue {
+        .object(["result": .string(result), "reason": .string(text.en), "reasonZhTW": .string(text.zh)])
+    }
 }
 
 /// A fault that a report's re-check found, as `custos verify` gives it.
@@ -44,10 +59,17 @@ public struct ReportFault: Sendable, Equatable {
 
 /// A claim of the report and the command that checks it without Custos.
 public struct ReportCommand: Sendable, Equatable {
-    public var claim: String
+    public var claim: ReportText
     public var command: String
 
-    public var json: JSONValue { .object(["claim": .string(claim), "command": .string(command)]) }
+    public init(claim: ReportText, command: String) {
+        self.claim = claim
+        self.command = command
+    }
+
+    public var json: JSONValue {
+        .object(["claim": .string(claim.en), "claimZhTW": .string(claim.zh), "command": .string(command)])
+    }
 }
 
 /// Everything a chain-of-custody report says, from the ledger and the vault only: the value both
@@ -80,7 +102,7 @@ public struct ReportFacts: Sendable {
     public var signer: JSONObject?
 
     /// PASS only when the ledger and every item passed.
-    public var passed: Bool { ledger.passed && items.allSatisfy(\.passed) }
+    public var passed: Bool { checkpoint.signature.passed && ledger.passed && items.allSatisfy(\.passed) }
 
     public var json: JSONValue {
         .object([
@@ -96,7 +118,8 @@ public struct ReportFacts: Sendable {
             "result": .string(passed ? "PASS" : "FAIL"),
             "checkpoint": checkpoint.json,
             "ledger": .object([
-                "result": .string(ledger.result), "reason": .string(ledger.reason),
+                "result": .string(ledger.result), "reason": .string(ledger.text.en),
+                "reasonZhTW": .string(ledger.text.zh),
                 "faults": .array(ledgerFaults.map(\.json)),
             ]),
             "summary": .array(items.map(\.summaryJSON)),
@@ -123,9 +146,13 @@ public struct CheckpointFacts: Sendable {
     public var verifierKey: String
     /// Signatures on the note by other keys (peers' cosignatures): name and key hash.
     public var cosignatures: [(name: String, keyHash: String)]
+    /// Whether the note verifies with the node's key (FAIL: the report is built on the tree the
+    /// ledger holds, which no one signed).
+    public var signature: ReportCheck
 
     public var json: JSONValue {
         .object([
+            "signature": signature.json,
             "origin": .string(origin), "size": .integer(Int64(size)), "root": .string(root.base64),
             "rootHex": .string(root.hex), "note": .string(note), "keyName": .string(keyName),
             "keyHash": .string(keyHash), "verifierKey": .string(verifierKey),
@@ -222,7 +249,7 @@ public struct ItemFacts: Sendable {
     public var proof: ProofFacts
     public var tokens: [TokenFacts]
     public var awaitingTimeStamps: [String]
-    public var notChecked: [String]
+    public var notChecked: [ReportText]
     public var commands: [ReportCommand]
 
     public var passed: Bool {
@@ -256,7 +283,8 @@ public struct ItemFacts: Sendable {
             "ledgerProof": proof.json,
             "timestamps": .array(tokens.map(\.json)),
             "awaitingTimeStamps": .array(awaitingTimeStamps.map { .string($0) }),
-            "notChecked": .array(notChecked.map { .string($0) }),
+            "notChecked": .array(notChecked.map { .string($0.en) }),
+            "notCheckedZhTW": .array(notChecked.map { .string($0.zh) }),
             "commands": .array(commands.map(\.json)),
         ])
     }
@@ -281,7 +309,8 @@ public struct ProofFacts: Sendable {
             "origin": .string(origin), "index": .integer(Int64(index)), "entry": .string(Base64.encode(entry)),
             "leafHash": .string(leafHash.hex), "inclusionProof": .array(path.map { .string($0.hex) }),
             "checkpointSize": .integer(Int64(checkpointSize)), "root": .string(root.hex),
-            "result": .string(check.result), "reason": .string(check.reason),
+            "result": .string(check.result), "reason": .string(check.text.en),
+            "reasonZhTW": .string(check.text.zh),
         ])
     }
 }

@@ -1,3 +1,4 @@
+import CustosFormats
 import CustosTestSupport
 import Foundation
 import Glibc
@@ -289,5 +290,60 @@ struct ReportEndToEndTests {
         #expect(stat(node.vault + "/keys/report.key", &status) == 0 && status.st_mode & 0o777 == 0o600)
         #expect(try cmsVerify(output, chain: node.vault + "/report/chain.pem").status == 0)
         #expect(try node.verify().status == 0)
+    }
+
+    /// A checkpoint whose signature was forged: the report is still made, on the tree the ledger
+    /// holds, and says FAIL first, naming the checkpoint; exit 1.
+    @Test func aCheckpointThatDoesNotVerifyGivesAFailReport() throws {
+        let node = try Node()
+        let item = try ingest(node, "disk.img", randomBytes(5_000), case: "K-1", exhibit: "1")
+        let note = try SignedNote(parsing: try node.custos(["checkpoint"]).output)
+        var signature = note.signatures[0].signature
+        signature[0] ^= 0x80
+        let forged = SignedNote(
+            text: note.text,
+            signatures: [
+                NoteSignature(name: note.signatures[0].name, keyID: note.signatures[0].keyID, signature: signature)
+            ]
+        ).serialized
+        let tampered = try run(
+            "sqlite3", [node.vault + "/ledger.sqlite"],
+            stdin: Array(
+                """
+                DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS latest_no_delete;
+                UPDATE checkpoints SET note = '\(forged)'; UPDATE latest_checkpoint SET note = '\(forged)';
+                """.utf8))
+        #expect(tampered.status == 0, "\(tampered.stderr)")
+        let output = node.directory.file("out/report")
+        let made = try node.custos(["report", item, "--reason", "for the court", "-o", output])
+        #expect(made.status == 1, "\(made.stderr)")
+        #expect(made.output.hasPrefix("FAIL 驗證失敗"), "\(made.output)")
+        #expect(made.output.contains("FAIL checkpoint: the latest checkpoint does not verify"), "\(made.output)")
+        let report = try object(output + ".json")
+        #expect(report["result"] as? String == "FAIL")
+        let signatureCheck = try #require((report["checkpoint"] as? [String: Any])?["signature"] as? [String: Any])
+        #expect(signatureCheck["result"] as? String == "FAIL")
+        #expect((signatureCheck["reasonZhTW"] as? String)?.contains("無法以節點金鑰") == true)
+        // The PDF says it on its first page, in both languages.
+        let text = try run("pdftotext", ["-f", "1", "-l", "1", output + ".pdf", "-"])
+        #expect(text.output.contains("驗證失敗") && text.output.contains("does not verify"), "\(text.output)")
+    }
+
+    /// A report in Traditional Chinese alone gives its checks' reasons in Chinese (the JSON keeps
+    /// both languages).
+    @Test func aChineseReportGivesItsReasonsInChinese() throws {
+        let node = try Node()
+        let item = try ingest(node, "phone.bin", randomBytes(3_000), case: "K-2", exhibit: "2")
+        let output = node.directory.file("zh")
+        let made = try node.custos(["report", item, "--reason", "r", "--lang", "zh-TW", "-o", output])
+        #expect(made.status == 0, "\(made.stderr)")
+        let facts = try #require((try object(output + ".json")["items"] as? [[String: Any]])?.first)
+        let content = try #require((facts["integrity"] as? [String: Any])?["content"] as? [String: Any])
+        #expect((content["reason"] as? String)?.hasPrefix("the original in the archive re-hashed") == true)
+        #expect((content["reasonZhTW"] as? String)?.hasPrefix("封存檔內之原始檔案重新計算雜湊值") == true)
+        let text = try run("pdftotext", [output + ".pdf", "-"]).output
+        #expect(text.contains("封存檔內之原始檔案重新計算雜湊值"))
+        #expect(text.contains("未重新讀取來源路徑之原始檔案"))
+        #expect(!text.contains("re-hashed") && !text.contains("Custos cannot check them"), "\(text)")
     }
 }

@@ -140,7 +140,7 @@ struct ReportTests {
         #expect(item.archive.result == "NOT-CHECKED" && item.content.result == "NOT-CHECKED")
         #expect(item.archive.reason.contains("destroyed"))
         #expect(item.manifest.result == "PASS" && item.passed && facts.passed, "\(item.faults) \(facts.ledger)")
-        #expect(item.notChecked.contains { $0.contains("destroyed") })
+        #expect(item.notChecked.contains { $0.en.contains("destroyed") && $0.zh.contains("銷毀") })
         #expect(item.timeline.map(\.event).suffix(2) == ["disposal-requested", "disposed"])
     }
 
@@ -197,5 +197,13 @@ struct ReportTests {
         #expect(facts.pdfLayout.creationDate == "2026-12-02T09:02:03+08:00")
         let first = try facts.pdfBytes()
         #expect(try facts.pdfBytes() == first)
+    }
+
+    /// Every fault code a re-check can give has its sentence in Traditional Chinese.
+    @Test func everyFaultCodeHasItsChineseSentence() {
+        for code in VerificationFault.Code.allCases {
+            #expect(ReportFault.chineseMeaning[code.rawValue] != nil, "\(code.rawValue)")
+        }
+        #expect(ReportFault.chineseMeaning.count == VerificationFault.Code.allCases.count)
     }
 }

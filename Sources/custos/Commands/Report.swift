@@ -81,6 +81,9 @@ struct Report: ParsableCommand {
         let items = report["items"]?.arrayValue ?? []
         if !passed {
             Output.line("FAIL 驗證失敗: this report finds faults")
+            if report["checkpoint"]?["signature"]?["result"]?.stringValue != "PASS" {
+                Output.line("FAIL checkpoint: \(escaped(report["checkpoint"]?["signature"]?["reason"]))")
+            }
             if report["ledger"]?["result"]?.stringValue != "PASS" {
                 Output.line("FAIL ledger: \(escaped(report["ledger"]?["reason"]))")
             }
