@@ -9,7 +9,8 @@ public struct PDFDocumentLayout: Sendable, Equatable {
     /// Shown in large bold type at the top of the first page, and the PDF's title metadata.
     public var title: String
     /// Repeated at the top of every page (a report's identifier and the checkpoint it was built
-    /// on); at most ``PDFDocumentLayout/runningHeaderLines`` lines, the rest ellipsized.
+    /// on); its newlines start new lines; at most ``PDFDocumentLayout/runningHeaderLines`` lines,
+    /// the rest ellipsized.
     public var runningHeader: String
     public var blocks: [PDFBlock]
     /// The font family for text (fontconfig's name); rendering fails when it is not installed,

@@ -87,10 +87,11 @@ public enum PDFRenderer {
         let mono = FontSpec(family: layout.monospaceFamily, size: 8.5)
         let contentWidth = PageComposer.pageWidth - 2 * PageComposer.margin
 
-        // The running header: in the top margin, at most a few lines, then a rule.
+        // The running header: in the top margin, at most a few lines (its newlines kept), then a
+        // rule.
         let headerTop = 28.35  // 10 mm
         let header = TextBox(
-            context: context, text: PDFVisibleText.make(layout.runningHeader, keepNewlines: false),
+            context: context, text: PDFVisibleText.make(layout.runningHeader, keepNewlines: true),
             font: FontSpec(family: layout.fontFamily, size: 7.5))
         header.wrap(width: contentWidth, maxLines: PDFDocumentLayout.runningHeaderLines)
         let headerRule = headerTop + header.height + 3

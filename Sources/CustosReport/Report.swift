@@ -307,7 +307,8 @@ extension CustodySession {
             }
         return ReportFacts(
             report: id, made: ReportTime(now) ?? ReportTime(seconds: SystemClock.secondsSinceEpoch()),
-            node: vault.configuration.origin, actor: custody.actor.json, reason: request.reason,
+            node: vault.configuration.origin, bureau: vault.configuration.bureau, actor: custody.actor.json,
+            reason: request.reason,
             languages: request.languages, scope: subject.scope, caseID: subject.caseID, checkpoint: checkpointFacts,
             ledger: ledgerCheck, ledgerFaults: ledgerFaults, items: items, commands: commands, signer: signerFacts)
     }

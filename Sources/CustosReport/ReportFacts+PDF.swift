@@ -33,6 +33,7 @@ extension ReportFacts {
             PDFKeyValue(t("報告編號", "Report"), report),
             PDFKeyValue(t("製作時間", "Made"), t.time(made)),
             PDFKeyValue(t("節點", "Node"), node),
+            PDFKeyValue(t("機關", "Bureau"), bureau ?? "—"),
             PDFKeyValue(t("製作者", "Made by"), actorText(actor, t)),
             PDFKeyValue(t("事由", "Reason"), reason),
         ]
@@ -89,7 +90,7 @@ extension ReportFacts {
         // The report's own signature and anchoring.
         blocks.append(.heading(t("本報告之驗證方式", "How to check this report"), level: 2))
         for command in commands {
-            blocks.append(.paragraph(t.text(command.claim)))
+            blocks.append(.paragraph(t.lines(command.claim)))
             blocks.append(.monospace(command.command))
         }
 
@@ -112,8 +113,9 @@ extension ReportFacts {
 
         return PDFDocumentLayout(
             title: t("證據監管鏈報告", "Chain-of-Custody Report"),
+            // Two lines: the report, then the checkpoint it is built on.
             runningHeader:
-                "\(t("證據監管鏈報告", "Chain-of-custody report")) \(report) · "
+                "\(t("證據監管鏈報告", "Chain-of-custody report")) \(report)\n"
                 + "\(t("檢查點", "Checkpoint")) \(checkpoint.origin) · \(t("大小", "size")) \(checkpoint.size) · "
                 + "\(t("樹根", "root")) \(checkpoint.root.base64)",
             blocks: blocks, creationDate: creationDate, creator: "Custos")
@@ -303,12 +305,12 @@ extension ItemFacts {
 
         // 8. What was not checked.
         blocks.append(.heading(t("8. 未驗證項目", "8. Not checked"), level: 2))
-        blocks.append(.paragraph(notChecked.map { "• " + t.text($0) }.joined(separator: "\n")))
+        blocks.append(.paragraph(notChecked.map { "• " + t.lines($0) }.joined(separator: "\n")))
 
         // 9. Commands.
         blocks.append(.heading(t("9. 獨立驗證指令", "9. Commands that check each claim"), level: 2))
         for command in commands {
-            blocks.append(.paragraph(t.text(command.claim)))
+            blocks.append(.paragraph(t.lines(command.claim)))
             blocks.append(.monospace(command.command))
         }
         return blocks
@@ -327,8 +329,9 @@ extension ItemFacts {
         rows.append(PDFKeyValue(t("封存時間", "Sealed"), sealed.map { t.time($0) } ?? "—"))
         rows.append(
             PDFKeyValue(
-                t("地點（節點、主機）", "Where (node, host)"),
-                [text(sealing["node"]), text(sealing["host"])].compactMap { $0 }.joined(separator: " · ")))
+                t("地點（節點、機關、主機）", "Where (node, bureau, host)"),
+                [text(sealing["node"]), text(sealing["bureau"]), text(sealing["host"])].compactMap { $0 }.joined(
+                    separator: " · ")))
         var by = text(sealedBy["account"]) ?? "—"
         if let uid = text(sealedBy["uid"]) { by += " (uid \(uid))" }
         by +=
@@ -340,6 +343,7 @@ extension ItemFacts {
             PDFKeyValue(
                 t("鑑識人員（申報）", "Examiner (declared)"), text(acquisition["examiner"]) ?? "—"))
         rows.append(PDFKeyValue(t("工具及版本", "Tool and version"), text(sealing["tool"]) ?? "—"))
+        rows.append(PDFKeyValue(t("封存時之複核", "Re-check at sealing"), recheckText(sealing["recheck"], t)))
         let device = acquisition["device"]?.objectValue ?? [:]
         let deviceText = [
             text(device["make"]).map { "\(t("廠牌", "make")) \($0)" },
@@ -363,6 +367,24 @@ extension ItemFacts {
         }
         return rows
     }
+}
+
+/// What the seal's one pass re-checked, as its manifest records it; a manifest of an older seal
+/// records nothing, though no seal is recorded unless its re-check held.
+private func recheckText(_ recheck: JSONValue?, _ t: ReportLabels) -> String {
+    guard let recheck = recheck?.objectValue, recheck["result"]?.stringValue == "pass" else {
+        return t(
+            "未記載（較早之封存）；封存時複核不符者，不予記載",
+            "not recorded (an older seal); a seal whose re-check failed is never recorded")
+    }
+    let copy = recheck["of"]?.stringValue == "received-copy"
+    return t.pass + " · "
+        + t(
+            (copy ? "節點收到之複本：" : "原始檔案：")
+                + "讀取之位元組數等於其大小；讀取前後之大小、修改時間、變更時間、inode 及裝置均相同，且未遭刪除",
+            (copy ? "the copy the node received: " : "the original: ")
+                + "the bytes read equal its size; its size, modification and change times, inode and device were the same after the pass as before, and it was not unlinked"
+        )
 }
 
 private func actorText(_ actor: JSONObject, _ t: ReportLabels) -> String {
@@ -397,13 +419,12 @@ struct ReportLabels {
         }
     }
 
-    /// A sentence in the languages asked for; both are given on two lines.
-    func text(_ text: ReportText) -> String {
-        switch (chinese, english) {
-        case (true, true): "\(text.zh)\n\(text.en)"
-        case (true, false): text.zh
-        default: text.en
-        }
+    /// A sentence in the languages asked for, in a cell or beside a label (`中文 / English`).
+    func text(_ text: ReportText) -> String { self(text.zh, text.en) }
+
+    /// A sentence in the languages asked for, in a paragraph: both on lines of their own.
+    func lines(_ text: ReportText) -> String {
+        chinese && english ? "\(text.zh)\n\(text.en)" : self.text(text)
     }
 
     /// A fault the re-check found, in the languages asked for.

@@ -83,6 +83,8 @@ public struct ReportFacts: Sendable {
     public var made: ReportTime
     /// The node (the ledger's origin).
     public var node: String
+    /// The bureau the node belongs to, when the vault names one (`custos init --bureau`).
+    public var bureau: String?
     /// Who made it: the actor as the custody event records it.
     public var actor: JSONObject
     public var reason: String
@@ -110,6 +112,7 @@ public struct ReportFacts: Sendable {
             "report": .string(report),
             "made": made.json,
             "node": .string(node),
+            "bureau": bureau.map { .string($0) } ?? .null,
             "actor": .object(actor),
             "reason": .string(reason),
             "languages": .array(languages.map { .string($0) }),

@@ -34,6 +34,45 @@ public enum ReportSigningAuthority {
         return Vault.ReportSigningFiles(key: key, certificate: certificate, chain: [ca])
     }
 
+    /// A bureau's own report-signing certificate, imported (`custos init --report-key …`,
+    /// `custos report-signer`): its key must belong to it, and it must sign a test report that
+    /// verifies up to its chain as `openssl cms -verify -CAfile CHAIN` does (so its key usage
+    /// allows signing), before it is kept.
+    public static func importing(key keyPEM: [UInt8], certificate certificatePEM: [UInt8], chain chainPEM: [UInt8])
+        throws -> Vault.ReportSigningFiles
+    {
+        let files: Vault.ReportSigningFiles
+        do {
+            files = Vault.ReportSigningFiles(
+                key: try SigningKey(pem: keyPEM), certificate: try Certificate.all(pem: certificatePEM)[0],
+                chain: try Certificate.all(pem: chainPEM))
+        } catch {
+            throw VaultError(.badConfiguration, "the report-signing key, certificate or chain cannot be read: \(error)")
+        }
+        guard !files.chain.isEmpty else {
+            throw VaultError(.badConfiguration, "the report-signing chain holds no certificate")
+        }
+        guard files.certificate.matches(files.key) else {
+            throw VaultError(
+                .badConfiguration, "the report-signing key does not belong to the report-signing certificate")
+        }
+        let test = Array("custos report-signing test".utf8)
+        let signature: [UInt8]
+        do {
+            signature = try DetachedSignature.sign(
+                test, key: files.key, certificate: files.certificate, chain: files.chain)
+        } catch {
+            throw VaultError(.badConfiguration, "the report-signing certificate cannot sign: \(error)", cause: error)
+        }
+        let problems = DetachedSignature.verify(test, signature: signature, anchors: files.chain)
+        guard problems.isEmpty else {
+            throw VaultError(
+                .badConfiguration,
+                "a test report signed with it does not verify up to its chain: \(problems.joined(separator: "; "))")
+        }
+        return files
+    }
+
     /// The vault's report signer; made and kept first when the vault has none (a vault made
     /// before reports were signed gets one at its first report, by its writer).
     public static func signer(of vault: Vault, now: Int64) throws -> Vault.ReportSigningFiles {

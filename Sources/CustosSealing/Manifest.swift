@@ -50,7 +50,8 @@ enum Manifest {
 
     static func build(
         item: String, request: SealRequest, absolutePath: RawPath, status: FileStatus, digests: EvidenceDigests,
-        member: String, origin: String, context: SealingContext, sealedAt: String, compression: Compression
+        member: String, origin: String, bureau: String? = nil, context: SealingContext, sealedAt: String,
+        compression: Compression
     ) -> [UInt8] {
         let original: JSONObject = [
             "name": .byteString(request.path.lastComponent),
@@ -76,7 +77,21 @@ enum Manifest {
             "operatorUID": .integer(Int64(context.operatorUID)),
             "time": .string(sealedAt),
             "compression": .string(compression.rawValue),
+            // What the one pass re-checked before anything was recorded (a seal is recorded only
+            // when all of it held): the bytes read are the size, and the file's status after the
+            // pass is the one before it, its name still leading to it.
+            "recheck": .object([
+                "result": .string("pass"),
+                // An upload: the node re-checked the copy it received (the sender's client
+                // re-checked its own file before its last bytes left).
+                "of": .string(request.upload == nil ? "original" : "received-copy"),
+                "checked": .array(
+                    ["bytes-read-equal-size", "size", "mtime", "ctime", "inode", "device", "still-linked"].map {
+                        .string($0)
+                    }),
+            ]),
         ]
+        if let bureau { sealing["bureau"] = .string(bureau) }
         if let actor = context.verifiedActor { sealing["actor"] = .object(actor) }
         var manifest: JSONObject = [
             "format": .string(format),

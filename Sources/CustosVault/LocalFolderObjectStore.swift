@@ -130,7 +130,8 @@ public struct LocalFolderObjectStore: ObjectStore {
         -> Vault.Placement
     {
         // The shard is checked (never a link) and made first; the look-ups below go through it.
-        let target = try prepareShard(for: object, durability: durability).appending(component: path(of: object).lastComponent)
+        let target = try prepareShard(for: object, durability: durability).appending(
+            component: path(of: object).lastComponent)
         let existing: StoredObject? =
             if case .archive = object.kind { try storedArchive(content: object.hash) } else {
                 try FileSystem.linkStatus(target) != nil ? object : nil

@@ -48,6 +48,35 @@ extension Vault {
         }
     }
 
+    /// Where a replaced report signer's certificate and chain are kept (`report/retired/`), so
+    /// that the reports it signed can still be checked; its key is destroyed.
+    public var retiredReportSignersFolder: RawPath { reportFolder.appending("retired") }
+
+    /// Replaces the report signer by `files` (a bureau's own, imported): the old certificate and
+    /// chain are kept in `report/retired/SHA256-FINGERPRINT.pem` first, then the new signer is
+    /// written as `installReportSigner` writes one. Returns the retired file, when there was one.
+    @discardableResult
+    public func replaceReportSigner(with files: ReportSigningFiles) throws -> RawPath? {
+        var retired: RawPath?
+        if hasReportSigner {
+            let old = try reportSigner()
+            do {
+                let name = try old.certificate.sha256Fingerprint().hex + ".pem"
+                try FileSystem.makeDirectory(retiredReportSignersFolder, mode: 0o700)
+                let path = retiredReportSignersFolder.appending(name)
+                try FileSystem.writeDurably(
+                    try old.certificate.pem() + old.chain.flatMap { try $0.pem() }, to: path, mode: 0o600)
+                try FileSystem.syncDirectory(reportFolder)
+                retired = path
+            } catch {
+                throw VaultError(
+                    .storage, "\(root): the old report-signing certificate could not be kept", cause: error)
+            }
+        }
+        try installReportSigner(files)
+        return retired
+    }
+
     /// The node's report signer, read (the key must have mode 0600 and belong to the
     /// certificate).
     public func reportSigner() throws -> ReportSigningFiles {

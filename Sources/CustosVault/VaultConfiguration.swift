@@ -19,6 +19,9 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     public var sha1: Bool
     /// The policy OID of the node's time-stamping authority (nil in a vault without one).
     public var timeStampPolicy: String?
+    /// The bureau the node belongs to, as its seals and reports name it (`法務部調查局`); nil
+    /// when not configured (reports then name the node's origin alone).
+    public var bureau: String?
 
     public init(
         origin: String, compression: Compression = .zstd, compressionLevel: Int? = nil, md5: Bool = true,
@@ -40,6 +43,15 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
         guard isValidNoteKeyName(origin), origin.count <= 200 else {
             throw VaultError(
                 .badConfiguration, "\(file): origin \"\(origin)\" must be non-empty, without spaces or '+'")
+        }
+        if let bureau {
+            guard !bureau.isEmpty, bureau.count <= 200,
+                !bureau.unicodeScalars.contains(where: DisplayName.isInvisibleOrControl)
+            else {
+                throw VaultError(
+                    .badConfiguration,
+                    "\(file): bureau must be 1 to 200 characters, without control or invisible characters")
+            }
         }
         if let level = compressionLevel, !(1...19).contains(level) {
             throw VaultError(.badConfiguration, "\(file): compressionLevel \(level) is outside 1 to 19")

@@ -20,7 +20,7 @@ struct Custos: AsyncParsableCommand {
             Key.self,
             EntryCommand.self, Proof.self, Consistency.self, TimestampCommand.self, Annotate.self, Extract.self,
             History.self, Transfer.self, Receive.self, Peer.self, Hold.self, ReleaseHold.self, CaseCommand.self,
-            Dispose.self, Approve.self, Report.self, Export.self, VerifyBundle.self,
+            Dispose.self, Approve.self, Report.self, ReportSigner.self, Export.self, VerifyBundle.self,
         ]
     )
 

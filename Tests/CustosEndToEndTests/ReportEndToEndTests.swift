@@ -346,4 +346,99 @@ struct ReportEndToEndTests {
         #expect(text.contains("未重新讀取來源路徑之原始檔案"))
         #expect(!text.contains("re-hashed") && !text.contains("Custos cannot check them"), "\(text)")
     }
+
+    /// A node that names its bureau: the seal's manifest and the report name it, and the report
+    /// states the seal's re-check as its manifest records it.
+    @Test func theBureauAndTheSealsRecheckAreInTheReport() throws {
+        let node = try Node(initArguments: ["--bureau", "法務部調查局"])
+        let item = try ingest(node, "card.img", randomBytes(4_000), case: "B-1", exhibit: "9")
+        let shown = try #require(try json(try node.custos(["show", "--json", item]).stdout) as? [String: Any])
+        let sealing = try #require((shown["manifest"] as? [String: Any])?["sealing"] as? [String: Any])
+        #expect(sealing["bureau"] as? String == "法務部調查局")
+        let recheck = try #require(sealing["recheck"] as? [String: Any])
+        #expect(recheck["result"] as? String == "pass" && recheck["of"] as? String == "original")
+        let output = node.directory.file("bureau")
+        #expect(try node.custos(["report", item, "--reason", "r", "-o", output]).status == 0)
+        #expect(try object(output + ".json")["bureau"] as? String == "法務部調查局")
+        let text = try run("pdftotext", [output + ".pdf", "-"]).output.replacingOccurrences(of: "\n", with: "")
+        #expect(text.contains("法務部調查局"))
+        #expect(text.contains("封存時之複核") && text.contains("讀取之位元組數等於其大小"), "\(text)")
+        // A bureau name with a control character is refused at init.
+        let other = TemporaryDirectory("e2e")
+        let refused = try run(
+            custosBinary,
+            ["init", "--vault", other.file("vault"), "--origin", "x.example/evidence", "--bureau", "a\u{202e}b"])
+        #expect(refused.status != 0 && refused.stderr.contains("bureau"), "\(refused.stderr)")
+    }
+
+    /// A bureau's own report-signing certificate, made with openssl: imported, it signs the
+    /// reports, which `openssl cms -verify` accepts against the bureau's CA alone; the replaced
+    /// one is kept. A key readable by others, a key of another certificate, and a certificate
+    /// that may not sign are refused, naming the file.
+    @Test func aBureausOwnReportSignerIsImportedAndSignsTheReports() throws {
+        let node = try Node()
+        let item = try ingest(node, "mail.pst", randomBytes(4_000), case: "S-1", exhibit: "1")
+        let dir = node.directory.file("bureau-ca")
+        #expect(mkdir(dir, 0o700) == 0)
+        func openssl(_ arguments: [String]) throws {
+            let result = try run("openssl", arguments)
+            #expect(result.status == 0, "\(arguments) \(result.stderr)")
+        }
+        try openssl([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            dir + "/ca.key",
+            "-out", dir + "/ca.pem", "-days", "30", "-subj", "/CN=Bureau Report CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ])
+        func leaf(_ name: String, keyUsage: String) throws {
+            try openssl([
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                "\(dir)/\(name).key",
+                "-out", "\(dir)/\(name).csr", "-subj", "/CN=Bureau \(name)",
+            ])
+            try Data("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,\(keyUsage)\n".utf8).write(
+                to: URL(fileURLWithPath: "\(dir)/\(name).ext"))
+            try openssl([
+                "x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", dir + "/ca.pem", "-CAkey", dir + "/ca.key",
+                "-CAcreateserial", "-out", "\(dir)/\(name).pem", "-days", "30", "-extfile", "\(dir)/\(name).ext",
+            ])
+            #expect(chmod("\(dir)/\(name).key", 0o600) == 0)
+        }
+        try leaf("reports", keyUsage: "digitalSignature,nonRepudiation")
+        try leaf("encryption", keyUsage: "keyEncipherment")
+        func signer(_ arguments: [String]) throws -> CommandResult {
+            try run(custosBinary, ["report-signer", arguments[0], "--vault", node.vault] + arguments.dropFirst())
+        }
+        let before = try signer(["show"]).output
+
+        func importing(_ key: String, _ cert: String) throws -> CommandResult {
+            try signer([
+                "import", "--key", "\(dir)/\(key).key", "--cert", "\(dir)/\(cert).pem", "--chain",
+                dir + "/ca.pem",
+            ])
+        }
+        let wrongKey = try importing("encryption", "reports")
+        #expect(wrongKey.status != 0 && wrongKey.stderr.contains("does not belong"), "\(wrongKey.stderr)")
+        let mayNotSign = try importing("encryption", "encryption")
+        #expect(
+            mayNotSign.status != 0 && mayNotSign.stderr.contains("encryption.pem")
+                && mayNotSign.stderr.contains("does not verify"), "\(mayNotSign.stderr)")
+        #expect(chmod("\(dir)/reports.key", 0o644) == 0)
+        let exposed = try importing("reports", "reports")
+        #expect(exposed.status != 0 && exposed.stderr.contains("reports.key"), "\(exposed.stderr)")
+        #expect(try signer(["show"]).output == before)
+
+        #expect(chmod("\(dir)/reports.key", 0o600) == 0)
+        let imported = try importing("reports", "reports")
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.output.contains("Bureau reports") && imported.output.contains("retired"), "\(imported.output)")
+        var status = stat()
+        #expect(stat(node.vault + "/keys/report.key", &status) == 0 && status.st_mode & 0o777 == 0o600)
+        let output = node.directory.file("signed")
+        #expect(try node.custos(["report", item, "--reason", "r", "-o", output]).status == 0)
+        #expect(try cmsVerify(output + ".pdf", chain: dir + "/ca.pem").status == 0)
+        #expect(try cmsVerify(output + ".json", chain: dir + "/ca.pem").status == 0)
+        let signer = try #require(try object(output + ".json")["signer"] as? [String: Any])
+        #expect((signer["subject"] as? String)?.contains("Bureau reports") == true)
+    }
 }

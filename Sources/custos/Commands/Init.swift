@@ -41,6 +41,19 @@ struct Init: ParsableCommand {
 
     @Option(
         help:
+            "Import the bureau's own report-signing key (PEM, mode 0600) instead of making one; with --report-cert and --report-chain."
+    )
+    var reportKey: String?
+    @Option(help: "The imported report-signing certificate (PEM; keyUsage digitalSignature).")
+    var reportCert: String?
+    @Option(help: "The imported report-signing certificate's chain up to the bureau's CA (PEM).")
+    var reportChain: String?
+
+    @Option(help: "The bureau this node belongs to, as its reports name it (e.g. 法務部調查局).")
+    var bureau: String?
+
+    @Option(
+        help:
             "A group whose members may drop evidence into the inbox (inbox 2770, vault folder 0750); without it, the vault is the owner's alone (0700)."
     )
     var group: String?
@@ -49,8 +62,18 @@ struct Init: ParsableCommand {
         guard let compression = Compression(rawValue: compression) else {
             throw CLIError(message: "--compression \(compression): not one of \(Compression.choice)")
         }
-        let configuration = VaultConfiguration(
+        var configuration = VaultConfiguration(
             origin: origin, compression: compression, md5: !sha256Only, sha1: !sha256Only)
+        configuration.bureau = bureau
+        try configuration.validate(file: "--bureau")
+        var reportSigner: Vault.ReportSigningFiles?
+        if [reportKey, reportCert, reportChain].contains(where: { $0 != nil }) {
+            guard let reportKey, let reportCert, let reportChain else {
+                throw CLIError(
+                    message: "importing a report signer takes all three: --report-key, --report-cert, --report-chain")
+            }
+            reportSigner = try ReportSigner.read(key: reportKey, cert: reportCert, chain: reportChain)
+        }
         var material = noTsa ? NodeTimeStampAuthority.Material.none : .generate
         let imported = [tsaKey, tsaCert, tsaChain, tsaPolicy]
         if imported.contains(where: { $0 != nil }) {
@@ -83,7 +106,8 @@ struct Init: ParsableCommand {
         // The report-signing certificate, made as the TSA's is (a vault made before it gets one
         // at its first report).
         try created.installReportSigner(
-            try ReportSigningAuthority.generate(origin: configuration.origin, now: SystemClock.secondsSinceEpoch()))
+            try reportSigner
+                ?? ReportSigningAuthority.generate(origin: configuration.origin, now: SystemClock.secondsSinceEpoch()))
         let key = try created.verifierKey()
         Output.line("created vault \(created.root) for \(origin)")
         Output.line("verifier key: \(key.key.text)")
