@@ -1,5 +1,5 @@
-import CustosFormats
 import CArchive
+import CustosFormats
 import Glibc
 
 /// One entry's header, as read back from an archive.
@@ -21,22 +21,36 @@ public final class ArchiveReader {
     private let source: Source
     private let path: String
 
-    /// Feeds libarchive from the file descriptor and taps the raw bytes.
+    /// Feeds libarchive from the file descriptor (or from `pull`) and taps the raw bytes.
     final class Source {
         let fd: Int32
+        let pull: (() -> UnsafeRawBufferPointer?)?
         let rawBytes: (UnsafeRawBufferPointer) -> Void
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let buffer: UnsafeMutableRawBufferPointer
         var readError: Int32 = 0
+        /// Where the last chunk is (libarchive reads it until the next call).
+        var chunk: UnsafeRawPointer?
 
-        init(fd: Int32, rawBytes: @escaping (UnsafeRawBufferPointer) -> Void) {
+        init(
+            fd: Int32, pull: (() -> UnsafeRawBufferPointer?)? = nil,
+            rawBytes: @escaping (UnsafeRawBufferPointer) -> Void
+        ) {
             self.fd = fd
+            self.pull = pull
             self.rawBytes = rawBytes
+            buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pull == nil ? 1 << 20 : 0, alignment: 16)
         }
 
         deinit { buffer.deallocate() }
 
         /// Reads the next chunk; the chunk stays valid until the next call (libarchive's rule).
         func next() -> Int {
+            if let pull {
+                guard let bytes = pull(), !bytes.isEmpty else { return 0 }
+                rawBytes(bytes)
+                chunk = bytes.baseAddress
+                return bytes.count
+            }
             while true {
                 let count = Glibc.read(fd, buffer.baseAddress, buffer.count)
                 if count < 0 && errno == EINTR { continue }
@@ -45,6 +59,7 @@ public final class ArchiveReader {
                     return -1
                 }
                 if count > 0 { rawBytes(UnsafeRawBufferPointer(rebasing: buffer[..<count])) }
+                chunk = UnsafeRawPointer(buffer.baseAddress)
                 return count
             }
         }
@@ -53,16 +68,29 @@ public final class ArchiveReader {
     /// Reads a tar compressed with one of `compressions` (the vault's four by default); no
     /// other filter is enabled, so an untrusted file never makes libarchive run an external
     /// decompressor (lrzip, grzip, lzop) or one Custos does not write.
-    public init(
+    public convenience init(
         fileDescriptor: Int32, path: String, compressions: Set<Compression> = Set(Compression.allCases),
         rawBytes: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws {
+        try self.init(source: Source(fd: fileDescriptor, rawBytes: rawBytes), path: path, compressions: compressions)
+    }
+
+    /// Reads an archive whose bytes `pull` hands over chunk by chunk (nil or empty at the end):
+    /// each chunk must stay readable until the next call. Nothing is copied on the way in.
+    public convenience init(
+        path: String, compressions: Set<Compression> = Set(Compression.allCases),
+        pull: @escaping () -> UnsafeRawBufferPointer?
+    ) throws {
+        try self.init(source: Source(fd: -1, pull: pull, rawBytes: { _ in }), path: path, compressions: compressions)
+    }
+
+    private init(source: Source, path: String, compressions: Set<Compression>) throws {
         guard let archive = archive_read_new() else {
             throw ArchiveError(path: path, message: "archive_read_new failed")
         }
         self.archive = archive
         self.path = path
-        self.source = Source(fd: fileDescriptor, rawBytes: rawBytes)
+        self.source = source
         for compression in compressions {
             switch compression {
             case .none: break  // a plain tar needs no filter
@@ -82,7 +110,7 @@ public final class ArchiveReader {
                     custos_archive_set_error(archive, source.readError, "read failed")
                     return -1
                 }
-                buffer?.pointee = UnsafeRawPointer(source.buffer.baseAddress)
+                buffer?.pointee = source.chunk
                 return count
             }, nil)
         guard result == ARCHIVE_OK else { throw ArchiveError.from(archive, path: path, doing: "opening") }

@@ -28,8 +28,8 @@ public struct BundleVerification: Sendable {
 /// as a stream; every member's name is checked before its bytes are looked at (one top folder,
 /// no `..`, no absolute name, no link, no duplicate, regular files only). Nothing is written to
 /// disk: an original's MD5 and SHA-1, and each sealed archive opened as an archive, are worked
-/// out on threads of their own fed through pipes (`PipedWork`), beside the pass. Blocking: run
-/// it off Swift's cooperative threads.
+/// out on threads of their own reading the pass's chunks (`LaneWork`), beside the pass.
+/// Blocking: run it off Swift's cooperative threads.
 public struct BundleVerifier {
     /// The verifier key the checkpoint must be signed by (vkey text), when given; the bundled
     /// key must be this one.
@@ -98,8 +98,11 @@ public struct BundleVerifier {
             reader = try ArchiveReader(fileDescriptor: file.rawValue, path: path.description, compressions: [.none])
         } catch { throw BundleFailure(message: "not a tar file: \(error)") }
         let prefix = CourtBundleLayout.top + "/"
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
+        // The pass reads each member into chunks of a small pool; an original's MD5 and SHA-1,
+        // and a sealed archive opened as one, are worked out on threads of their own reading the
+        // same chunks (no copy, no pipe). A slower thread holds the pass back: memory stays at
+        // the pool's 16 MiB whatever the bundle holds.
+        let pool = ChunkPool(count: 16, size: 1 << 20)
         // The small members are kept to be read; together they stay under a bound, so memory
         // stays flat whatever a hostile bundle holds.
         var kept: Int64 = 0
@@ -132,26 +135,29 @@ public struct BundleVerifier {
             let isOriginal = parts.count == 3 && parts[0] == "items" && parts[2] == "original"
             let isArchive = parts.count == 3 && parts[0] == "items" && parts[2].hasPrefix("archive.tar")
             let sha256 = MessageDigest(.sha256)
-            // An original's MD5 and SHA-1, and an archive opened as one, on threads of their own
-            // fed through a pipe: the work shares the cores with this pass, memory stays flat.
-            // (MD5 is the slowest: it and SHA-1 take a thread each.)
-            var piped = [FileDescriptor]()
-            var digestWork = [PipedWork<[UInt8]>]()
-            var archiveWork: PipedWork<ArchiveInside>?
             // A small original is hashed here: a thread costs more than it saves.
             let inline = isOriginal && header.size <= 4 << 20 ? [MessageDigest(.md5), MessageDigest(.sha1)] : []
+            var digestWork = [LaneWork<[UInt8]>]()
+            var archiveWork: LaneWork<ArchiveInside>?
             if isOriginal, inline.isEmpty {
-                for algorithm in [DigestAlgorithm.md5, .sha1] {
-                    let (work, input) = try PipedWork.start("\(name) (\(algorithm))") { input in
-                        Self.digest(input, algorithm)
-                    }
-                    digestWork.append(work)
-                    piped.append(input)
+                digestWork = [DigestAlgorithm.md5, .sha1].map { algorithm in
+                    LaneWork(capacity: 8) { lane in Self.digest(lane, algorithm) }
                 }
             } else if isArchive {
-                let (work, input) = try PipedWork.start(name) { input in Self.archiveContents(input, name: name) }
-                archiveWork = work
-                piped.append(input)
+                archiveWork = LaneWork(capacity: 8) { lane in Self.archiveContents(lane, name: name) }
+            }
+            let lanes = digestWork.map(\.lane) + (archiveWork.map { [$0.lane] } ?? [])
+            // Whatever happens, the lanes end and their threads are done before the pass goes on.
+            var ended = false
+            func end() {
+                guard !ended else { return }
+                ended = true
+                for lane in lanes { lane.put(nil) }
+            }
+            defer {
+                end()
+                for work in digestWork { _ = work.wait() }
+                _ = archiveWork?.wait()
             }
             var small: [UInt8]? = isOriginal || isArchive || header.size > 16 << 20 ? nil : []
             if small != nil {
@@ -162,22 +168,28 @@ public struct BundleVerifier {
             }
             var size: Int64 = 0
             while true {
+                let chunk = pool.take()
                 let count: Int
-                do { count = try reader.read(into: buffer) } catch {
+                do { count = try reader.read(into: chunk.storage) } catch {
+                    chunk.share(count: 0, holders: 0)
                     throw BundleFailure(message: "member \(shown): truncated or damaged tar: \(error)")
                 }
-                if count == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                guard count > 0 else {
+                    chunk.share(count: 0, holders: 0)
+                    break
+                }
+                chunk.share(count: count, holders: lanes.count + 1)
                 size += Int64(count)
-                sha256.update(chunk)
-                small?.append(contentsOf: chunk)
-                for digest in inline { digest.update(chunk) }
-                for pipe in piped { try pipe.write(chunk) }
+                for lane in lanes { lane.put(chunk) }
+                sha256.update(chunk.bytes)
+                small?.append(contentsOf: chunk.bytes)
+                for digest in inline { digest.update(chunk.bytes) }
+                chunk.release()
             }
             guard size == header.size else {
                 throw BundleFailure(message: "member \(shown): truncated (\(size) of \(header.size) bytes)")
             }
-            piped = []  // the workers' end of file
+            end()
             let others = inline.isEmpty ? digestWork.map { $0.wait() } : inline.map { $0.finish() }
             members[relative] = Member(
                 sha256: sha256.finishSHA256(), bytes: small, md5: others.first, sha1: others.last, size: size,
@@ -429,12 +441,19 @@ public struct BundleVerifier {
         var problem: String?
     }
 
-    /// Reads an archive from `input` (a pipe) and hashes its evidence member and manifest.json.
-    static func archiveContents(_ input: FileDescriptor, name: String) -> ArchiveInside {
+    /// Reads an archive from the chunks of `lane` and hashes its evidence member and
+    /// manifest.json.
+    static func archiveContents(_ lane: ChunkLane, name: String) -> ArchiveInside {
         var evidence: Hash?
         var manifest: Hash?
+        var held: Chunk?
+        defer { held?.release() }
         do {
-            let reader = try ArchiveReader(fileDescriptor: input.rawValue, path: name)
+            let reader = try ArchiveReader(path: name) {
+                held?.release()
+                held = lane.take()
+                return held?.bytes
+            }
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
             defer { buffer.deallocate() }
             while let header = try reader.nextEntry() {
@@ -457,13 +476,12 @@ public struct BundleVerifier {
         return ArchiveInside(evidence: evidence, manifest: manifest)
     }
 
-    /// The digest of what `input` (a pipe) carries.
-    static func digest(_ input: FileDescriptor, _ algorithm: DigestAlgorithm) -> [UInt8] {
+    /// The digest of the chunks of `lane`.
+    static func digest(_ lane: ChunkLane, _ algorithm: DigestAlgorithm) -> [UInt8] {
         let digest = MessageDigest(algorithm)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        while let count = try? input.read(into: buffer), count > 0 {
-            digest.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        while let chunk = lane.take() {
+            digest.update(chunk.bytes)
+            chunk.release()
         }
         return digest.finish()
     }
@@ -515,39 +533,6 @@ public struct BundleVerifier {
             detail:
                 "\(([json] + others).joined(separator: ", ")) signed (CMS, detached) by the bundled report chain; its \(facts.count) items are the bundle's"
         )
-    }
-}
-
-/// Work on a thread of its own over the read end of a pipe whose write end the caller keeps:
-/// the caller writes, releases its end (the worker's end of file), then waits for the value.
-/// Whatever the work leaves unread is read and dropped, so the writer never blocks for good.
-final class PipedWork<Value: Sendable>: Sendable {
-    private let value = Mutex<Value?>(nil)
-    private let finished = DispatchSemaphore(value: 0)
-
-    static func start(_ label: String, _ body: @escaping @Sendable (FileDescriptor) -> Value) throws -> (
-        PipedWork, FileDescriptor
-    ) {
-        let ends = try FileDescriptor.pipe(label: label)
-        let work = PipedWork()
-        let thread = Thread {
-            let input = FileDescriptor(adopting: ends.read, label: label)
-            let result = body(input)
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
-            defer { buffer.deallocate() }
-            while let count = try? input.read(into: buffer), count > 0 {}
-            work.value.withLock { $0 = result }
-            work.finished.signal()
-        }
-        thread.start()
-        return (work, FileDescriptor(adopting: ends.write, label: label))
-    }
-
-    /// The value, once the work is done (after the caller released its end of the pipe).
-    func wait() -> Value {
-        finished.wait()
-        guard let result = value.withLock({ $0 }) else { preconditionFailure("the work signalled no value") }
-        return result
     }
 }
 

@@ -21,7 +21,8 @@ func writeMixedData(to path: String, size: Int) {
         case 0:
             "Accepted publickey for user\(number(500)) from 10.\(number(256)).\(number(256)).\(number(256)) port \(number(65536)) ssh2"
         case 1: "GET /api/v1/items/\(number(100_000)) HTTP/1.1 200 \(number(60_000)) \"-\" \"Mozilla/5.0\""
-        case 2: "connection from 192.168.\(number(256)).\(number(256)) closed after \(number(10_000)) ms (\(number(1 << 20)) bytes)"
+        case 2:
+            "connection from 192.168.\(number(256)).\(number(256)) closed after \(number(10_000)) ms (\(number(1 << 20)) bytes)"
         case 3: "session opened for user root by (uid=\(number(2000))) tty=pts/\(number(16)) pid=\(number(99_999))"
         default: "TCP: request_sock_TCP: Possible SYN flooding on port \(number(65536)). Sending cookies."
         }
@@ -41,7 +42,8 @@ func writeMixedData(to path: String, size: Int) {
                 text += String(
                     format: "2026-11-%02dT%02d:%02d:%02d.%03dZ ", number(30) + 1, number(24), number(60), number(60),
                     number(1000))
-                text += "\(hosts[Int(number(20))]) \(processes[Int(number(7))])[\(number(99_900) + 100)]: \(message())\n"
+                text +=
+                    "\(hosts[Int(number(20))]) \(processes[Int(number(7))])[\(number(99_900) + 100)]: \(message())\n"
             }
             block = Array(text.utf8)
         }

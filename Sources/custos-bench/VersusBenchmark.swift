@@ -23,17 +23,22 @@ func versusBenchmark() throws {
     var sealTimes = [String: [Double]]()
     for run in 1...options.runs {
         for (name, binary) in inTurn(binaries, run: run) {
-            shell("rm -rf '\(dir)/vault' && '\(binary)' init --vault '\(dir)/vault' --origin bench.example/v > /dev/null")
+            shell(
+                "rm -rf '\(dir)/vault' && '\(binary)' init --vault '\(dir)/vault' --origin bench.example/v > /dev/null")
             let seconds = measure("exec '\(binary)' ingest --vault '\(dir)/vault' '\(file)' > /dev/null").seconds
             sealTimes[name, default: []].append(seconds)
         }
-        print("  seal run \(run): " + binaries.map { "\($0.0) \(String(format: "%.2f", sealTimes[$0.0]!.last!)) s" }.joined(separator: ", "))
+        print(
+            "  seal run \(run): "
+                + binaries.map { "\($0.0) \(String(format: "%.2f", sealTimes[$0.0]!.last!)) s" }.joined(separator: ", ")
+        )
     }
     shell("rm -rf '\(dir)'")
     let sealRatio = median(sealTimes["this build"]!) / median(sealTimes["baseline"]!)
     print(
         String(
-            format: "  seal: %d MiB through custos ingest: %.2f s against %.2f s: ratio %.2f (median of %d; target <= 1)",
+            format:
+                "  seal: %d MiB through custos ingest: %.2f s against %.2f s: ratio %.2f (median of %d; target <= 1)",
             options.sizeMiB, median(sealTimes["this build"]!), median(sealTimes["baseline"]!), sealRatio, options.runs))
     print(
         String(
@@ -73,7 +78,10 @@ func versusBenchmark() throws {
             daemon.stop()
             shell("rm -rf '\(vault)' '\(vault).daemon.log'")
         }
-        print("  burst run \(run): " + binaries.map { "\($0.0) \(String(format: "%.0f", rates[$0.0]!.last!)) files/s" }.joined(separator: ", "))
+        print(
+            "  burst run \(run): "
+                + binaries.map { "\($0.0) \(String(format: "%.0f", rates[$0.0]!.last!)) files/s" }.joined(
+                    separator: ", "))
     }
     let burstRatio = median(rates["baseline"]!) / median(rates["this build"]!)
     print(

@@ -303,9 +303,11 @@ case "stamp": try stampBenchmark()
 case "versus": try versusBenchmark()
 case "socket": try socketBenchmark()
 case "upload": try uploadBenchmark()
+case "bundle": try bundleBenchmark()
 case "all":
     try ledgerBenchmark()
     sealBenchmark()
 default:
-    fatalError("unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket, upload or all")
+    fatalError(
+        "unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket, upload, bundle or all")
 }
