@@ -72,7 +72,7 @@ struct StreamedFile<Header: StreamedFileHeader> {
                             received.count += UInt64(chunk.count)
                             guard let header = received.header, received.count <= header.size, let file else {
                                 received.tooMany = true
-                                throw CLIError(message: "the daemon sent more than the \(Header.bytesName) it named")
+                                throw CLIError(message: "the daemon sent more bytes than its header named")
                             }
                             digest.update(chunk)
                             try file.write(chunk)
