@@ -65,6 +65,15 @@ extension DaemonSuites {
             #expect(try node.history(as: alice).count == events.count)
             #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == before)
             #expect(try FileManager.default.contentsOfDirectory(atPath: out) == ["bundle.tar"])
+
+            // A case's bundle, named by the case the item was sealed under.
+            let caseFile = out + "/case.tar"
+            let ofCase = try node.custos(
+                as: alice, ["export", "--case", "2026-偵-11", "--reason", "for the court", "-o", caseFile])
+            #expect(ofCase.status == 0, "\(ofCase.stderr)")
+            let caseVerified = try runAs(alice, node.binary, ["verify-bundle", caseFile])
+            #expect(caseVerified.status == 0, "\(caseVerified.output) \(caseVerified.stderr)")
+            #expect(try node.history(as: alice).last?["event"] as? String == "exported")
         }
 
         @Test func anExportOutsideTheRoleIsRefusedAndRecordedAndNothingIsWritten() throws {
