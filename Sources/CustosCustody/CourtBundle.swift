@@ -41,6 +41,16 @@ public struct ExportedBundle: Sendable {
 }
 
 extension CustodySession {
+    /// The checks of a bundle's export before anything is read or recorded: the reason and the
+    /// examiner, at least one item. Returns the items, each once.
+    public func checkBundle(_ records: [ItemRecord], reason: String) throws -> [ItemRecord] {
+        try CustodyText.check(reason, what: "the reason", subject: "--reason")
+        try checkExaminer()
+        guard !records.isEmpty else { throw CustodyError(.refused, "a bundle is about at least one item") }
+        var seen = Set<String>()
+        return records.filter { seen.insert($0.item).inserted }
+    }
+
     /// Writes a court bundle of `records` to `output`: every item re-checked first (its archive
     /// and manifest re-hashed; one missing or altered refuses the export, nothing recorded or
     /// written), then `report` called (it makes, signs and records the report of the same items
@@ -48,13 +58,16 @@ extension CustodySession {
     /// original re-hashed as it is read from its sealed archive), fsynced; the `exported` event
     /// recorded (facts `what: "bundle"`; the bundle's SHA-256 and its members' list in the
     /// details document); then the temporary renamed to `output` without replacing anything.
+    ///
+    /// `recordedAs` is the file the event names (its details' `output`) when that is not
+    /// `output`: the daemon writes the bundle into the vault's `tmp/` (it cannot write into the
+    /// caller's folder) and streams it to its client, which gives it the name the client declared.
     public func exportBundle(
-        _ records: [ItemRecord], caseID: String?, reason: String, output: RawPath,
+        _ records: [ItemRecord], caseID: String?, reason: String, output: RawPath, recordedAs: RawPath? = nil,
         report: () throws -> [ExportFile]
     ) throws -> ExportedBundle {
-        try CustodyText.check(reason, what: "the reason", subject: "--reason")
-        try checkExaminer()
-        guard !records.isEmpty else { throw CustodyError(.refused, "a bundle is about at least one item") }
+        let records = try checkBundle(records, reason: reason)
+        let named = recordedAs ?? output
         let folder: HeldDirectory
         do { folder = try HeldDirectory(output.parent, create: false) } catch {
             throw CustodyError(.refused, "\(output): its folder cannot be used", cause: error)
@@ -159,7 +172,7 @@ extension CustodySession {
         let event = try recordEvent(
             .exported, items: records.map(\.item), facts: ["what": .string("bundle")],
             details: [
-                "reason": .string(reason), "output": .byteString(output.absolute.bytes),
+                "reason": .string(reason), "output": .byteString(named.absolute.bytes),
                 "case": caseID.map { .string($0) } ?? .null,
                 "sha256": .string(bundle.hex), "members": .string(listDigest.hex),
                 "memberCount": .integer(Int64(sums.count + 1)),

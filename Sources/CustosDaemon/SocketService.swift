@@ -69,13 +69,15 @@ enum SocketService {
             arguments = object
         }
         let call = ServiceCall(operation, arguments)
-        if operation == .extract, arguments["plan"]?.boolValue != true {
-            // The original's bytes are streamed (ExtractionStreaming).
-            return await ExtractionStreaming.respond(call, peer: peer, service: service, threads: threads)
-        }
-        if operation == .transfer, arguments["plan"]?.boolValue != true {
-            // The handover file is streamed once recorded (TransferStreaming).
-            return await TransferStreaming.respond(call, peer: peer, service: service, threads: threads)
+        if arguments["plan"]?.boolValue != true {
+            // The file's bytes are streamed (FileStreaming): an original, once its extraction
+            // is under way; a handover or a bundle, once recorded.
+            switch operation {
+            case .extract: return await FileStreaming.extract(call, peer: peer, service: service, threads: threads)
+            case .transfer: return await FileStreaming.transfer(call, peer: peer, service: service, threads: threads)
+            case .bundle: return await FileStreaming.bundle(call, peer: peer, service: service, threads: threads)
+            default: break
+            }
         }
         guard threads.waiting < RequestThreads.maximumWaiting else { return busy() }
         let result = await threads.run {

@@ -13,13 +13,6 @@ extension ServiceOperation {
     public static let transfer = ServiceOperation(name: "transfer", action: .transfer, records: true)
 }
 
-/// Where the daemon sends a handover file's bytes once its transfer is recorded: its socket's
-/// stream, whose client writes them into the file it declared.
-public protocol HandoverSink: AnyObject {
-    /// The next bytes of the file. An error stops the sending (the client went away).
-    func write(_ bytes: UnsafeRawBufferPointer) throws
-}
-
 extension CustodyService {
     /// `transfer` with `plan: true` (`items`, `to`, `reason`, `examiner?`): the items resolved,
     /// the recipient, the reason and the examiner checked (`CustodySession.checkTransfer`), the
@@ -59,122 +52,35 @@ extension CustodyService {
     /// transfer (`{items, entries, event, handover, checkpoint, file, size, sha256}`, the
     /// stream's trailer), with a failure when the bytes could not all be sent: the record
     /// stands, and a new `transfer` makes a new handover.
-    public func transfer<Sink: HandoverSink>(
-        _ call: ServiceCall, as caller: Caller, open: (TransferHeader) throws -> Sink
+    public func transfer<Sink: BuiltFileSink>(
+        _ call: ServiceCall, as caller: Caller, open: (BuiltFileHeader) throws -> Sink
     ) -> ServiceReply {
-        let arguments = Arguments(call.arguments, operation: .transfer)
-        guard let output = call.arguments["output"]?.byteStringValue, output.first == UInt8(ascii: "/"),
-            output.count <= 4096, !output.contains(0)
-        else {
-            return ServiceReply(
-                failure: ServiceFailure(
-                    .badRequest,
-                    "transfer: output (the absolute path of the file the client writes, at most 4096 bytes, no NUL) is missing or not absolute"
-                ))
-        }
-        var planning = call.arguments
-        planning["plan"] = .bool(true)
-        let planned = perform(ServiceCall(.transfer, planning), as: caller)
-        if planned.failure != nil { return planned }
-
-        let granting = grantingGroups(.transfer, caller: caller) ?? []
-        let temporary: RawPath
-        do {
-            try FileSystem.makeDirectory(vault.temporaryPath)
-            // Calls run side by side on the daemon's threads: each temporary has a name of its own.
-            temporary = vault.temporaryPath.appending(
-                Vault.temporaryName("transfer-\(Hex.encode(try SecureRandom.bytes(8))).tar"))
-        } catch {
-            return ServiceReply(failure: Self.failure(for: error))
-        }
-        defer { FileSystem.remove(temporary) }
-
-        let session: CustodySession
-        let receipt: TransferReceipt
-        let records: [ItemRecord]
-        do {
-            let custody = Custody(
-                vault: vault,
-                actor: caller.actor(examiner: try arguments.optionalString("examiner"), grantingGroups: granting),
-                tool: tool, logger: logger)
-            session = try custody.session()
-            records = try transferredItems(arguments, session: session)
-            receipt = try session.transfer(
-                records, to: try arguments.string("to"), reason: try arguments.string("reason"), output: temporary,
-                recordedAs: RawPath(bytes: output))
-        } catch let error as CustodyError {
-            // As the command in process (`handoverFailure`): exit 1 only when bytes are not those
-            // recorded or signed; an archive missing from the vault is the vault's failure (exit 2).
-            let code: ServiceFailure.Code =
-                switch error.code {
-                case .altered: .faultFound
-                case .missing: .failed
-                default: Self.failure(for: error).code
-                }
-            return ServiceReply(failure: ServiceFailure(code, error.description))
-        } catch {
-            return ServiceReply(failure: Self.failure(for: error))
-        }
-
-        // Recorded: from here on the reply says so, whatever becomes of the bytes.
-        let entries = receipt.event.entries
-        let recordedItems = entries.compactMap { entry in records.first { $0.item == entry.item } }
-        var extra: JSONObject = [
-            "handover": .string(receipt.document.hex), "checkpoint": .integer(Int64(receipt.checkpointSize)),
-            "file": .byteString(output),
-        ]
-        do {
-            let header = try sendHandover(temporary, declared: output, open: open)
-            extra["size"] = .integer(Int64(clamping: header.size))
-            extra["sha256"] = .string(header.sha256.hex)
-            return recorded(receipt.event, items: recordedItems, session: session, extra: extra)
-        } catch {
-            let numbers = entries.map { "\($0.sequence)" }.joined(separator: ", ")
-            logger.warning(
-                "a recorded handover was not delivered",
-                metadata: ["entries": "\(numbers)", "account": "\(caller.account)", "error": "\(error)"])
-            var reply = recorded(receipt.event, items: recordedItems, session: session, extra: extra)
-            reply.failure = ServiceFailure(
-                .failed,
-                "\(DisplayName.escape(output)): the transfer is recorded (entries \(numbers)), but the handover file "
-                    + "was not sent whole: \(error); the record stands, a new custos transfer makes a new handover")
-            return reply
-        }
-    }
-
-    /// Sends the handover file `temporary` to the sink `open` gives for its header: the file is
-    /// hashed first (the header names its size and SHA-256), then read again in chunks, at most
-    /// 1 MiB held at once whatever its size, and re-hashed as it is sent: bytes that changed in
-    /// between are not passed off as those named. Returns the header sent.
-    private func sendHandover<Sink: HandoverSink>(
-        _ temporary: RawPath, declared: [UInt8], open: (TransferHeader) throws -> Sink
-    ) throws -> TransferHeader {
-        let file = try FileSystem.openForReading(temporary)
-        file.adviseSequential()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        func eachChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> (size: UInt64, sha256: Hash) {
-            try file.rewind()
-            let digest = MessageDigest(.sha256)
-            var size: UInt64 = 0
-            while true {
-                let count = try file.read(into: buffer)
-                if count == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-                digest.update(chunk)
-                size += UInt64(count)
-                try body(chunk)
+        streamBuiltFile(call, as: caller, kind: .handover, open: open) { custody, arguments, temporary, output in
+            let session = try custody.session()
+            let records = try transferredItems(arguments, session: session)
+            let receipt: TransferReceipt
+            do {
+                receipt = try session.transfer(
+                    records, to: try arguments.string("to"), reason: try arguments.string("reason"),
+                    output: temporary, recordedAs: RawPath(bytes: output))
+            } catch let error as CustodyError {
+                // As the command in process (`handoverFailure`): exit 1 only when bytes are not
+                // those recorded or signed; an archive missing from the vault is the vault's
+                // failure (exit 2).
+                let code: ServiceFailure.Code =
+                    switch error.code {
+                    case .altered: .faultFound
+                    case .missing: .failed
+                    default: Self.failure(for: error).code
+                    }
+                throw ServiceFailure(code, error.description)
             }
-            return (size, digest.finishHash())
+            return BuiltFile(
+                event: receipt.event, items: records, session: session,
+                extra: [
+                    "handover": .string(receipt.document.hex),
+                    "checkpoint": .integer(Int64(receipt.checkpointSize)),
+                ])
         }
-        let (size, sha256) = try eachChunk { _ in }
-        let header = TransferHeader(file: declared, size: size, sha256: sha256)
-        let sink = try open(header)
-        let sent = try eachChunk { chunk in try sink.write(chunk) }
-        guard sent == (size, sha256) else {
-            throw ServiceFailure(
-                .faultFound, "the handover file changed while it was sent (\(sent.size) bytes, \(sent.sha256.hex))")
-        }
-        return header
     }
 }

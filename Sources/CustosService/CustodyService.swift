@@ -65,9 +65,10 @@ public struct CustodyService: Sendable {
     /// allow it; otherwise done, with the groups that granted it recorded with the actor.
     /// `progress` hears a long operation's progress (verify), in process only.
     public func perform(_ call: ServiceCall, as caller: Caller, progress: (String) -> Void = { _ in }) -> ServiceReply {
-        guard let granting = grantingGroups(call.operation.action, caller: caller) else {
-            return refuse(call, caller: caller)
+        if let missing = missingAction(call.operation, caller: caller) {
+            return refuse(call, caller: caller, action: missing)
         }
+        let granting = grantingGroups(call.operation, caller: caller)
         // Beside a running daemon, the daemon is the vault's only writer: a command on the vault
         // itself records nothing (it goes through the daemon's socket).
         if !isDaemon, call.operation.records, call.operation != .verify, vault.daemonIsRunning {
@@ -138,6 +139,7 @@ public struct CustodyService: Sendable {
         case .export: return try export(arguments, custody: custody)
         case .report: return try report(arguments, custody: custody)
         case .transfer: return try transferPlan(arguments, custody: custody)
+        case .bundle: return try bundlePlan(arguments, custody: custody)
         case .ingest, .receive:
             throw ServiceFailure(
                 .badRequest,
@@ -160,6 +162,16 @@ public struct CustodyService: Sendable {
         return granting.isEmpty ? nil : granting
     }
 
+    /// The first of `operation`'s actions that no role of `caller` grants; nil when all are.
+    func missingAction(_ operation: ServiceOperation, caller: Caller) -> CustodyAction? {
+        operation.actions.first { grantingGroups($0, caller: caller) == nil }
+    }
+
+    /// The groups whose roles grant `operation`'s actions to `caller` (each once, sorted).
+    func grantingGroups(_ operation: ServiceOperation, caller: Caller) -> [String] {
+        Array(Set(operation.actions.flatMap { grantingGroups($0, caller: caller) ?? [] })).sorted()
+    }
+
     /// Refuses a call the caller's role does not allow, and records the attempt: a `refused`
     /// event about the items it named by id (at most 10; the whole vault when it named none, or
     /// a case), whose details say the operation, the action, what the call named and the
@@ -168,8 +180,8 @@ public struct CustodyService: Sendable {
     /// refusals a minute are recorded for one account; beyond, the daemon's log keeps them, so
     /// nobody can grow the ledger without bound by being refused. The refusal stands even when
     /// recording it fails.
-    func refuse(_ call: ServiceCall, caller: Caller) -> ServiceReply {
-        let action = call.operation.action
+    func refuse(_ call: ServiceCall, caller: Caller, action: CustodyAction? = nil) -> ServiceReply {
+        let action = action ?? call.operation.action
         let allowed = policy?.actions(of: caller.groups) ?? []
         let message =
             "refused: account \(caller.account) (uid \(caller.uid)) may not \(action) (\(call.operation)): "

@@ -7,6 +7,9 @@ import CustosLedger
 public protocol StreamedFileHeader: Sendable, Equatable {
     var json: JSONValue { get }
     init?(json: JSONValue)
+    /// The size and SHA-256 the bytes must have.
+    var size: UInt64 { get }
+    var sha256: Hash { get }
     /// What the bytes are, for messages ("the original's bytes").
     static var bytesName: String { get }
 }
@@ -58,10 +61,11 @@ public struct ExtractionHeader: StreamedFileHeader {
     public static var bytesName: String { "the original's bytes" }
 }
 
-/// What the daemon says of a handover file before its bytes (the header line of a streamed
-/// `transfer`): the file as the client declared it (the name the `transferred` event records),
-/// and the size and SHA-256 of the file the daemon built and recorded.
-public struct TransferHeader: StreamedFileHeader {
+/// What the daemon says of a file it built and recorded before its bytes (the header line of
+/// a streamed `transfer` or `bundle`): the file as the client declared it (the name the
+/// `transferred` or `exported` event records), and the size and SHA-256 of the file the daemon
+/// built.
+public struct BuiltFileHeader: StreamedFileHeader {
     public var file: [UInt8]
     public var size: UInt64
     public var sha256: Hash
@@ -83,12 +87,13 @@ public struct TransferHeader: StreamedFileHeader {
         self.init(file: file, size: UInt64(size), sha256: sha256)
     }
 
-    public static var bytesName: String { "the handover file's bytes" }
+    public static var bytesName: String { "the file's bytes" }
 }
 
-/// The body of a streamed `extract` or `transfer` (Docs/Protocol.md), one file per request:
+/// The body of a streamed `extract`, `transfer` or `bundle` (Docs/Protocol.md), one file per
+/// request:
 ///
-/// 1. the header: one line of canonical JSON (`ExtractionHeader`, `TransferHeader`) and `\n`;
+/// 1. the header: one line of canonical JSON (`ExtractionHeader`, `BuiltFileHeader`) and `\n`;
 /// 2. the file's bytes in frames, each a 4-byte big-endian length (1 to `maximumFrame`) and
 ///    that many bytes; a frame of length 0 ends them (early, when the read failed);
 /// 3. the trailer: one line of canonical JSON, the reply the call would have given without a
@@ -96,12 +101,14 @@ public struct TransferHeader: StreamedFileHeader {
 ///    "notes"?}`), sent once the event is recorded; then the connection closes.
 ///
 /// A body that ends before its trailer is a failed extraction (the daemon stopped); a
-/// `transfer` is recorded before its header is sent, so such a body is a recorded handover
-/// whose file did not arrive.
+/// `transfer` or a `bundle` is recorded before its header is sent, so such a body is a recorded
+/// handover or bundle whose file did not arrive.
 public enum ExtractionWire {
     public static let contentType = "application/x-custos-extract"
     /// The content type of a streamed `transfer`.
     public static let transferContentType = "application/x-custos-transfer"
+    /// The content type of a streamed `bundle` (a court bundle).
+    public static let bundleContentType = "application/x-custos-bundle"
     /// The largest frame; a longer one is a protocol error.
     public static let maximumFrame = 1 << 20
     /// The longest header or trailer line.

@@ -3,13 +3,25 @@ import CustosFormats
 
 /// The operations of the custody service, version 1 (Docs/Protocol.md): each is `POST
 /// /v1/<name>` on the daemon's socket with a JSON object of arguments, or a call in process on
-/// a vault the caller's account owns. Each names the action a role must grant.
+/// a vault the caller's account owns. Each names the actions a role must grant.
 public struct ServiceOperation: Hashable, Sendable, CustomStringConvertible {
     public let name: String
-    /// What the caller's role must allow.
+    /// What the caller's role must allow (the action a refusal names first).
     public let action: CustodyAction
+    /// What else the caller's role must allow (a court bundle holds originals and a report).
+    public let alsoRequires: [CustodyAction]
     /// Whether it records custody events (a read-only one is served from a read-only session).
     public let records: Bool
+
+    public init(name: String, action: CustodyAction, alsoRequires: [CustodyAction] = [], records: Bool) {
+        self.name = name
+        self.action = action
+        self.alsoRequires = alsoRequires
+        self.records = records
+    }
+
+    /// Every action the caller's role must allow, `action` first.
+    public var actions: [CustodyAction] { [action] + alsoRequires }
 
     public var description: String { name }
 
@@ -24,7 +36,7 @@ public struct ServiceOperation: Hashable, Sendable, CustomStringConvertible {
     public static let all: [ServiceOperation] = [
         .node, .list, .show, .history, .verify, .entry, .proof, .checkpoint, .key, .annotate, .hold, .releaseHold,
         .setRetention, .dispose, .approve, .disposalRequest, .extract, .export, .transfer, .ingest, .receive,
-        .report,
+        .report, .bundle,
     ]
 
     public static func named(_ name: String) -> ServiceOperation? { all.first { $0.name == name } }

@@ -11,7 +11,7 @@ import Testing
 
 /// A sink that keeps the handover file's bytes, as the daemon's stream would carry them; it
 /// fails once `failAfter` bytes were given, as a client that goes away does.
-final class HandoverCollector: HandoverSink {
+final class HandoverCollector: BuiltFileSink {
     var bytes = [UInt8]()
     var failAfter: Int?
 
@@ -63,7 +63,7 @@ struct TransferServiceTests {
 
     @Test func oneWorkflowRecordsTheTransferForTheCallerThenStreamsAHandoverAnotherNodeReceives() throws {
         let node = try ServedVault(policy: Self.policy)
-        var header: TransferHeader?
+        var header: BuiltFileHeader?
         var lastBeforeTheBytes: CustodyEventType?
         let sink = HandoverCollector()
         let reply = node.service.transfer(ServiceCall(.transfer, arguments(node)), as: Self.bob) { named in
@@ -145,14 +145,14 @@ struct TransferServiceTests {
     }
 
     @Test func theWireCarriesAHandoverWhateverTheReadsCut() throws {
-        let header = TransferHeader(file: [0x2F, 0x74, 0xFF], size: 3, sha256: Hash(filling: { $0[0] = 7 }))
+        let header = BuiltFileHeader(file: [0x2F, 0x74, 0xFF], size: 3, sha256: Hash(filling: { $0[0] = 7 }))
         let file: [UInt8] = [9, 8, 7]
         let body =
             ExtractionWire.header(header) + file.withUnsafeBytes { ExtractionWire.frames($0) } + ExtractionWire.end
             + ExtractionWire.trailer(ServiceReply(result: .object(["handover": .string("ab")])))
         for cut in [1, 4, body.count] {
-            var reader = ExtractionWire.StreamReader<TransferHeader>()
-            var seen: TransferHeader?
+            var reader = ExtractionWire.StreamReader<BuiltFileHeader>()
+            var seen: BuiltFileHeader?
             var data = [UInt8]()
             var trailer: ServiceReply?
             var start = 0
@@ -168,7 +168,7 @@ struct TransferServiceTests {
         }
         // An extraction's header is not a handover's.
         let extraction = ExtractionHeader(item: "01A", name: [0x61], nameNote: nil, size: 1, sha256: header.sha256)
-        var reader = ExtractionWire.StreamReader<TransferHeader>()
+        var reader = ExtractionWire.StreamReader<BuiltFileHeader>()
         #expect(throws: ServiceFailure.self) {
             try ExtractionWire.header(extraction).withUnsafeBytes { bytes in
                 try reader.consume(bytes, header: { _ in }, data: { _ in }, end: {}, trailer: { _ in })

@@ -20,8 +20,10 @@ struct Export: ParsableCommand {
             all) and SHA256SUMS. An item whose archive or manifest is missing or altered refuses \
             the export, nothing recorded (exit 1). The `exported` event (the bundle's SHA-256 and \
             the digest of its members' list in its details) is recorded before the bundle takes \
-            its name; BUNDLE is never written over. In process only: on a vault closed to this \
-            account, the daemon's socket does not offer bundles yet.
+            its name; BUNDLE is never written over. On a vault closed to this account, the \
+            daemon builds and records the bundle for the account the kernel names (its role must \
+            allow export, extract and report) and streams it; this command writes it as this \
+            account, and names it only once it is recorded and its SHA-256 is the one sent.
             """)
     @OptionGroup var vault: VaultOptions
     @Argument(help: "Item ids (or unique prefixes), or SHA-256 prefixes.") var items: [String] = []
@@ -36,33 +38,18 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        if case .socket = try Gateway.resolve(vault, .acting) {
-            throw CLIError(
-                message: "export of a bundle through the daemon's socket is not available yet: run it as an "
-                    + "account that may write the vault (nothing was written or recorded)")
+        if case .socket(let socket) = try Gateway.resolve(vault, .acting) {
+            return try runThroughDaemon(Gateway.socket(socket), socket: socket)
         }
         let vault = try vault.open()
         let session = try Custody(vault: vault, actor: .current(examiner: examiner), tool: toolVersion).session()
         let subject = try ReportRequest.Subject.resolve(items: items, caseID: caseID, in: session)
         let output = RawArguments.raw(output)
-        let bundle = try session.exportBundle(subject.records, caseID: caseID, reason: reason, output: output) {
-            let sink = MemorySink()
-            _ = try session.makeReport(
-                ReportRequest(subject: subject, reason: reason), output: Array("report.json".utf8), into: sink)
-            return sink.files
-        }
+        let bundle = try session.exportCourtBundle(subject, caseID: caseID, reason: reason, output: output)
         Output.line(
             "bundle written to \(output): \(bundle.members.count + 1) members, sha256 \(bundle.sha256.hex); "
                 + "recorded as `exported` (\(Report.entriesText(bundle.event.entries.map(\.sequence))))")
         try session.requireCovered()
-    }
-
-    /// Keeps a report's files for the bundle (nothing is written beside it).
-    final class MemorySink: ExportSink {
-        var files = [ExportFile]()
-        func prepare(_ files: [ExportFile]) throws { self.files = files }
-        func recorded(entry: UInt64) throws {}
-        func abandon() { files = [] }
     }
 }
 

@@ -77,79 +77,24 @@ extension Extract {
     private func receive(
         _ plan: ExtractionHeader, arguments: JSONObject, socket: String, into directory: OutputFolder
     ) -> Received {
-        var received = Received()
-        var reader = ExtractionWire.Reader()
-        var body = [UInt8]()
-        var file: FileDescriptor?
-        var written: OutputFolder.WrittenFile?
-        let digest = MessageDigest(.sha256)
-        var count: UInt64 = 0
-        var found: Hash?
-        do {
-            _ = try LocalSocketClient.send(
-                socket: socket, method: "POST", path: "/v\(serviceProtocolVersion)/extract",
-                headers: [("Content-Type", "application/json")], body: CanonicalJSON.encode(.object(arguments)),
-                timeout: 600,
-                head: { response in
-                    received.streamed =
-                        response.status == 200 && response.headers["content-type"] == ExtractionWire.contentType
-                },
-                receive: { bytes in
-                    guard received.streamed else {
-                        guard body.count + bytes.count <= 1 << 20 else {
-                            throw CLIError(message: "\(socket): the daemon's reply is larger than 1 MiB")
-                        }
-                        body += bytes
-                        return
-                    }
-                    try reader.consume(
-                        bytes,
-                        header: { header in
-                            guard header == plan else {
-                                throw CLIError(
-                                    message: "item \(plan.item): the daemon's stream is not of the item it planned")
-                            }
-                            let (opened, temporary) = try directory.createTemporary("extract-\(plan.item)")
-                            file = opened
-                            received.temporary = temporary
-                        },
-                        data: { chunk in
-                            count += UInt64(chunk.count)
-                            guard count <= plan.size, let file else {
-                                throw CLIError(message: "item \(plan.item): the daemon sent more than the sealed size")
-                            }
-                            digest.update(chunk)
-                            try file.write(chunk)
-                        },
-                        end: {
-                            let sha256 = digest.finishHash()
-                            found = sha256
-                            if count == plan.size, sha256 == plan.sha256, let file, let temporary = received.temporary {
-                                written = try directory.written(file, temporary: temporary)
-                            }
-                            file = nil
-                        },
-                        trailer: { received.reply = $0 })
-                })
-            if received.streamed { try reader.finish() }
-        } catch {
-            received.problem = "item \(plan.item): not extracted: \(error)"
-        }
-        file = nil
-        if !received.streamed {
-            guard received.problem == nil else { return received }
-            if let value = try? CanonicalJSON.parse(body), let reply = try? ServiceReply(json: value) {
-                received.reply = reply
-            } else {
-                received.problem =
-                    "\(socket): the daemon's reply is not JSON: " + String(decoding: body.prefix(200), as: UTF8.self)
+        let download = StreamedFile<ExtractionHeader>.receive(
+            socket: socket, operation: .extract, arguments: arguments, contentType: ExtractionWire.contentType,
+            timeout: 600, into: directory, label: "extract-\(plan.item)"
+        ) { header in
+            guard header == plan else {
+                throw CLIError(message: "item \(plan.item): the daemon's stream is not of the item it planned")
             }
+        }
+        var received = Received(streamed: download.streamed, reply: download.reply, temporary: download.temporary)
+        let problem = download.problem.map { "item \(plan.item): not extracted: \($0)" }
+        guard received.streamed else {
+            received.problem = problem
             return received
         }
-        guard let reply = received.reply else {
+        guard let reply = download.reply else {
             // Without the trailer, the file is never kept; the daemon records what it sent.
             received.problem =
-                (received.problem ?? "item \(plan.item): not extracted: the daemon's stream ended before its outcome")
+                (problem ?? "item \(plan.item): not extracted: the daemon's stream ended before its outcome")
                 + "; nothing was kept; see custos history \(plan.item)"
             return received
         }
@@ -159,11 +104,12 @@ extension Extract {
             return received
         }
         let entry = outcome?["entries"]?.arrayValue?.first?.integerValue.map { UInt64($0) }
-        guard let written, received.problem == nil, outcome?["sha256"]?.stringValue == plan.sha256.hex, let entry else {
+        guard let written = download.written, problem == nil, outcome?["sha256"]?.stringValue == plan.sha256.hex,
+            let entry
+        else {
             received.problem =
                 "item \(plan.item): the daemon recorded the extraction (entry "
-                + "\(entry.map { "\($0)" } ?? "?")), but the \(count) bytes received "
-                + (found.map { "have the SHA-256 \($0.hex)" } ?? "did not end")
+                + "\(entry.map { "\($0)" } ?? "?")), but \(download.bytesText)"
                 + " (sealed: \(plan.size) bytes, \(plan.sha256.hex)); the file is not kept"
             return received
         }

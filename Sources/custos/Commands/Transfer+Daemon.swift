@@ -42,15 +42,12 @@ extension Transfer {
         arguments["items"] = .array(planned.map { .string($0) })
         arguments["output"] = .byteString(declared.bytes)
 
-        let received = receive(arguments, declared: declared, socket: socket, into: directory)
-        for note in received.reply?.notes ?? [] { Output.error("custos: \(note)") }
-        guard let written = received.written, let outcome = received.outcome else {
-            if let temporary = received.temporary { directory.discard(temporary) }
-            throw CLIError(
-                message: received.problem ?? "\(output): not transferred", exitCode: received.altered ? 1 : 2)
-        }
+        let outcome: RecordedTransfer
+        let reply: ServiceReply
         do {
-            try directory.place(written, as: name, recorded: "the transfer (entries \(outcome.entryList))")
+            (outcome, reply) = try StreamedFile.receiveRecorded(
+                .handover, socket: socket, arguments: arguments, declared: declared, shown: output, into: directory,
+                outcome: RecordedTransfer.init, entries: \.entryList)
         } catch let error as CustodyError {
             throw handoverFailure(error)
         }
@@ -60,7 +57,7 @@ extension Transfer {
         Output.line(
             "handover \(output) sha256 \(outcome.document) checkpoint \(outcome.checkpoint) "
                 + "(\(outcome.entries.count) items)")
-        if let failure = received.reply?.failure { throw failure.cliError }
+        if let failure = reply.failure { throw failure.cliError }
     }
 
     /// What the trailer says of a recorded transfer.
@@ -84,144 +81,5 @@ extension Transfer {
             self.document = document
             self.checkpoint = checkpoint
         }
-    }
-
-    /// What the streamed request gave.
-    private struct Received {
-        /// The daemon's reply: the trailer, or its answer when it sent no file.
-        var reply: ServiceReply?
-        /// The recorded transfer, when the trailer says so.
-        var outcome: RecordedTransfer?
-        /// The temporary, synced, when its bytes are those the header named.
-        var written: OutputFolder.WrittenFile?
-        /// The temporary while it is not to be kept.
-        var temporary: [UInt8]?
-        var problem: String?
-        /// Whether the bytes received are not those the daemon named (exit 1).
-        var altered = false
-    }
-
-    private func receive(
-        _ arguments: JSONObject, declared: RawPath, socket: String, into directory: OutputFolder
-    ) -> Received {
-        let output = RawArguments.raw(self.output)
-        var received = Received()
-        var streamed = false
-        var reader = ExtractionWire.StreamReader<TransferHeader>()
-        var body = [UInt8]()
-        var header: TransferHeader?
-        var file: FileDescriptor?
-        var written: OutputFolder.WrittenFile?
-        let digest = MessageDigest(.sha256)
-        var count: UInt64 = 0
-        var found: Hash?
-        do {
-            _ = try LocalSocketClient.send(
-                socket: socket, method: "POST", path: "/v\(serviceProtocolVersion)/transfer",
-                headers: [("Content-Type", "application/json")], body: CanonicalJSON.encode(.object(arguments)),
-                // The daemon re-hashes every archive before its first byte: as long a wait as a
-                // call of the gateway.
-                timeout: 24 * 3600,
-                head: { response in
-                    streamed =
-                        response.status == 200
-                        && response.headers["content-type"] == ExtractionWire.transferContentType
-                },
-                receive: { bytes in
-                    guard streamed else {
-                        guard body.count + bytes.count <= 1 << 20 else {
-                            throw CLIError(message: "\(socket): the daemon's reply is larger than 1 MiB")
-                        }
-                        body += bytes
-                        return
-                    }
-                    try reader.consume(
-                        bytes,
-                        header: { named in
-                            guard named.file == declared.bytes else {
-                                throw CLIError(message: "\(output): the daemon's stream is not of the file declared")
-                            }
-                            header = named
-                            let (opened, temporary) = try directory.createTemporary("transfer")
-                            file = opened
-                            received.temporary = temporary
-                        },
-                        data: { chunk in
-                            count += UInt64(chunk.count)
-                            guard let header, count <= header.size, let file else {
-                                received.altered = true
-                                throw CLIError(message: "the daemon sent more bytes than its header named")
-                            }
-                            digest.update(chunk)
-                            try file.write(chunk)
-                        },
-                        end: {
-                            let sha256 = digest.finishHash()
-                            found = sha256
-                            if let header, count == header.size, sha256 == header.sha256, let file,
-                                let temporary = received.temporary
-                            {
-                                written = try directory.written(file, temporary: temporary)
-                            }
-                            file = nil
-                        },
-                        trailer: { received.reply = $0 })
-                })
-            if streamed { try reader.finish() }
-        } catch {
-            received.problem = "\(error)"
-        }
-        file = nil
-        guard streamed else {
-            // Refused before anything was recorded: the daemon's answer says why.
-            if let problem = received.problem {
-                received.problem = "\(output): not transferred: \(problem)"
-            } else if let value = try? CanonicalJSON.parse(body), let reply = try? ServiceReply(json: value) {
-                received.reply = reply
-                let failure = reply.failure ?? ServiceFailure(.failed, "the daemon sent no handover file")
-                received.problem = failure.message
-                received.altered = failure.exitCode == 1
-            } else {
-                received.problem =
-                    "\(socket): the daemon's reply is not JSON: " + String(decoding: body.prefix(200), as: UTF8.self)
-            }
-            return received
-        }
-        // The daemon records the transfer before it sends a byte: from here on it is recorded,
-        // and a file that is not kept is said to be missing from a recorded handover.
-        let outcome = RecordedTransfer(received.reply?.result)
-        let recorded =
-            outcome.map { "the transfer is recorded (entries \($0.entryList))" }
-            ?? "the transfer is recorded (the daemon records it before it sends the file)"
-        let why: String?
-        if let failure = received.reply?.failure, failure.code != .uncovered {
-            why = failure.message
-        } else if received.reply == nil {
-            why = "the daemon's stream ended before its outcome (\(received.problem ?? "cut"))"
-        } else if let problem = received.problem {
-            why = problem
-        } else if let header, written == nil || received.reply?.result?["sha256"]?.stringValue != header.sha256.hex {
-            received.altered = true
-            why =
-                "the \(count) bytes received "
-                + (found.map { "have the SHA-256 \($0.hex)" } ?? "did not end")
-                + ", not the \(header.size) bytes of SHA-256 \(header.sha256.hex) the daemon named"
-        } else if header == nil {
-            why = "the daemon's stream named no file"
-        } else if outcome == nil {
-            why = "the daemon's outcome cannot be read"
-        } else {
-            why = nil
-        }
-        if let why {
-            received.problem =
-                "\(output): \(recorded), but the handover file could not be written: \(why); nothing was kept. "
-                + "The record stands; a new custos transfer makes a new handover"
-            return received
-        }
-        received.outcome = outcome
-        received.written = written
-        received.temporary = nil
-        return received
     }
 }

@@ -5,19 +5,24 @@ import CustosLocalServer
 import CustosService
 import Foundation
 
-/// `extract` on the daemon's socket (Docs/Protocol.md): one original per request, its bytes
-/// streamed. The call runs on one of the daemon's request threads from start to end: the role
-/// check and the plan (a failure is an ordinary JSON reply), then the shared workflow
-/// (`CustodyService.extract`, `CustodySession.takeOut`) reads the archive, re-hashes the
-/// original and hands its bytes to a `SocketSink`, which feeds the answer's stream a few chunks
-/// ahead of the socket at most (`ChunkFeed`): the reads block that thread, never a cooperative
-/// one, and memory stays flat whatever the original's size.
-enum ExtractionStreaming {
+/// A call whose file is streamed on the daemon's socket (Docs/Protocol.md), written once for
+/// `extract` (one original), `transfer` (a handover file) and `bundle` (a court bundle). The
+/// call runs on one of the daemon's request threads from start to end: the role check and the
+/// plan (a failure is an ordinary JSON reply), then the shared workflow (`serve`) hands the
+/// file's header to `open`, which answers with the stream and gives the `SocketSink` its bytes
+/// go to; the sink feeds the answer's stream a few chunks ahead of the socket at most
+/// (`ChunkFeed`): the reads block that thread, never a cooperative one, and memory stays flat
+/// whatever the file's size. The bytes end (early when the workflow stopped), then the trailer
+/// (the call's reply) follows. A call that never opens the stream is answered with its reply.
+enum FileStreaming {
     /// Chunks sent but not yet taken by the server, at most.
     static let chunksAhead = 8
 
-    static func respond(
-        _ call: ServiceCall, peer: PeerCredentials, service: CustodyService, threads: RequestThreads
+    /// `serve` runs the call for the caller the kernel named; `open` begins the stream with its
+    /// header (the answer's content type `contentType`).
+    static func respond<Header: StreamedFileHeader>(
+        contentType: String, peer: PeerCredentials, threads: RequestThreads,
+        serve: @escaping @Sendable (Caller, _ open: (Header) throws -> SocketSink) -> ServiceReply
     ) async -> LocalResponse {
         guard threads.waiting < RequestThreads.maximumWaiting else { return SocketService.busy() }
         return await withCheckedContinuation { (continuation: CheckedContinuation<LocalResponse, Never>) in
@@ -27,15 +32,8 @@ enum ExtractionStreaming {
                     let caller = Caller.peer(pid: peer.pid, uid: peer.uid, gid: peer.gid, groups: peer.groups)
                     let feed = ChunkFeed(capacity: chunksAhead)
                     var sink: SocketSink?
-                    let reply = service.extract(call, as: caller) { plan in
-                        guard let header = ExtractionHeader(plan) else {
-                            throw ServiceFailure(
-                                .faultFound,
-                                "item \(plan.record.item): its sealed entry lacks digests; run custos verify")
-                        }
-                        answer.give(
-                            LocalResponse(
-                                status: 200, contentType: ExtractionWire.contentType, body: .stream(feed.stream)))
+                    let reply = serve(caller) { header in
+                        answer.give(LocalResponse(status: 200, contentType: contentType, body: .stream(feed.stream)))
                         let opened = SocketSink(feed: feed)
                         sink = opened
                         try feed.send(ExtractionWire.header(header))
@@ -51,6 +49,45 @@ enum ExtractionStreaming {
                     feed.finish()
                 }
             }
+        }
+    }
+
+    /// `extract` of one original: the shared workflow is `CustodyService.extract`
+    /// (`CustodySession.takeOut`), which reads the archive and re-hashes the original.
+    static func extract(
+        _ call: ServiceCall, peer: PeerCredentials, service: CustodyService, threads: RequestThreads
+    ) async -> LocalResponse {
+        await respond(contentType: ExtractionWire.contentType, peer: peer, threads: threads) {
+            (caller, open: (ExtractionHeader) throws -> SocketSink) in
+            service.extract(call, as: caller) { plan in
+                guard let header = ExtractionHeader(plan) else {
+                    throw ServiceFailure(
+                        .faultFound, "item \(plan.record.item): its sealed entry lacks digests; run custos verify")
+                }
+                return try open(header)
+            }
+        }
+    }
+
+    /// `transfer`: the handover file, built and recorded by the shared workflow
+    /// (`CustodyService.transfer`, `CustodySession.transfer`) in the vault's `tmp/`.
+    static func transfer(
+        _ call: ServiceCall, peer: PeerCredentials, service: CustodyService, threads: RequestThreads
+    ) async -> LocalResponse {
+        await respond(contentType: ExtractionWire.transferContentType, peer: peer, threads: threads) {
+            (caller, open: (BuiltFileHeader) throws -> SocketSink) in
+            service.transfer(call, as: caller, open: open)
+        }
+    }
+
+    /// `bundle`: the court bundle, built and recorded by the shared workflow
+    /// (`CustodyService.exportBundle`, `CustodySession.exportCourtBundle`) in the vault's `tmp/`.
+    static func bundle(
+        _ call: ServiceCall, peer: PeerCredentials, service: CustodyService, threads: RequestThreads
+    ) async -> LocalResponse {
+        await respond(contentType: ExtractionWire.bundleContentType, peer: peer, threads: threads) {
+            (caller, open: (BuiltFileHeader) throws -> SocketSink) in
+            service.exportBundle(call, as: caller, open: open)
         }
     }
 
@@ -71,8 +108,9 @@ enum ExtractionStreaming {
     }
 }
 
-/// The daemon's sink: the original's bytes as frames on the answer's stream.
-final class SocketSink: ExtractionSink {
+/// The daemon's sink: the file's bytes (an original, a handover, a bundle) as frames on the
+/// answer's stream.
+final class SocketSink: ExtractionSink, BuiltFileSink {
     let feed: ChunkFeed
     private var ended = false
 

@@ -1,0 +1,31 @@
+import CustosCustody
+import CustosFileSystem
+import CustosFormats
+
+extension CustodySession {
+    /// A court bundle's workflow, written once for both paths (`custos export` on a vault of
+    /// one's own, the daemon's `bundle` call): `exportBundle` with the report of the same
+    /// subject made, signed and recorded (`reported`) as `custos report` makes it (PDF and JSON,
+    /// each with its `.p7s`), its files kept in memory for the bundle alone. `output` is where
+    /// the bundle is written; `recordedAs` the file the `exported` event names when that is not
+    /// `output` (the daemon builds the bundle in the vault's `tmp/` for the file its client
+    /// declared).
+    public func exportCourtBundle(
+        _ subject: ReportRequest.Subject, caseID: String?, reason: String, output: RawPath, recordedAs: RawPath? = nil
+    ) throws -> ExportedBundle {
+        try exportBundle(subject.records, caseID: caseID, reason: reason, output: output, recordedAs: recordedAs) {
+            let sink = BundleReportSink()
+            _ = try makeReport(
+                ReportRequest(subject: subject, reason: reason), output: Array("report.json".utf8), into: sink)
+            return sink.files
+        }
+    }
+}
+
+/// Keeps a report's files for its bundle: nothing is written beside the bundle.
+final class BundleReportSink: ExportSink {
+    var files = [ExportFile]()
+    func prepare(_ files: [ExportFile]) throws { self.files = files }
+    func recorded(entry: UInt64) throws {}
+    func abandon() { files = [] }
+}
