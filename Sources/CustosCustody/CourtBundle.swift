@@ -121,12 +121,14 @@ extension CustodySession {
                 guard let digests = entry.digests else {
                     throw CustodyError(.altered, "item \(id): its entry lacks its digests")
                 }
+                // The entry and the manifest first: a verifier reading the bundle as a stream then
+                // knows which digests to work out of the original before its bytes come.
+                try add(CourtBundleLayout.entry(id), entryBytes)
+                try add(CourtBundleLayout.manifest(id), item.manifest)
                 let original = try copyOriginal(item, digests: digests, into: writer, modified: clock)
                 sums.append((CourtBundleLayout.original(id), original))
                 let archivePath = CourtBundleLayout.archive(id, item.compression)
                 sums.append((archivePath, try copyArchive(item, as: archivePath, into: writer, modified: clock)))
-                try add(CourtBundleLayout.manifest(id), item.manifest)
-                try add(CourtBundleLayout.entry(id), entryBytes)
                 let proof = TLogProof(
                     extra: entryBytes, index: item.proven.sealed.index,
                     proof: try ledger.inclusionProof(index: item.proven.sealed.index, size: checkpoint.size),

@@ -135,12 +135,22 @@ public struct BundleVerifier {
             let isOriginal = parts.count == 3 && parts[0] == "items" && parts[2] == "original"
             let isArchive = parts.count == 3 && parts[0] == "items" && parts[2].hasPrefix("archive.tar")
             let sha256 = MessageDigest(.sha256)
+            // An original's MD5 and SHA-1 when its entry records them (a bundle gives the entry
+            // first; when it has not come yet, both).
+            var algorithms = [DigestAlgorithm]()
+            if isOriginal {
+                let entry = members[CourtBundleLayout.entry(String(parts[1]))]?.bytes.flatMap {
+                    try? CustodyEntry(parsing: $0)
+                }
+                if entry?.digests?.md5 != nil || entry == nil { algorithms.append(.md5) }
+                if entry?.digests?.sha1 != nil || entry == nil { algorithms.append(.sha1) }
+            }
             // A small original is hashed here: a thread costs more than it saves.
-            let inline = isOriginal && header.size <= 4 << 20 ? [MessageDigest(.md5), MessageDigest(.sha1)] : []
+            let inline = header.size <= 4 << 20 ? algorithms.map { MessageDigest($0) } : []
             var digestWork = [LaneWork<[UInt8]>]()
             var archiveWork: LaneWork<ArchiveInside>?
-            if isOriginal, inline.isEmpty {
-                digestWork = [DigestAlgorithm.md5, .sha1].map { algorithm in
+            if inline.isEmpty, !algorithms.isEmpty {
+                digestWork = algorithms.map { algorithm in
                     LaneWork(capacity: 8) { lane in Self.digest(lane, algorithm) }
                 }
             } else if isArchive {
@@ -191,8 +201,9 @@ public struct BundleVerifier {
             }
             end()
             let others = inline.isEmpty ? digestWork.map { $0.wait() } : inline.map { $0.finish() }
+            let worked = Dictionary(uniqueKeysWithValues: zip(algorithms, others))
             members[relative] = Member(
-                sha256: sha256.finishSHA256(), bytes: small, md5: others.first, sha1: others.last, size: size,
+                sha256: sha256.finishSHA256(), bytes: small, md5: worked[.md5], sha1: worked[.sha1], size: size,
                 inside: archiveWork?.wait())
         }
         guard !members.isEmpty else { throw BundleFailure(message: "an empty tar: not a bundle") }

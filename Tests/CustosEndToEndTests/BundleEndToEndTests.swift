@@ -176,6 +176,32 @@ struct BundleEndToEndTests {
         #expect(try verifyBundle(caseBundle, ["--checkpoint", checkpoint]).status == 0)
     }
 
+    /// A vault that records SHA-256 alone: its bundle claims no MD5 or SHA-1, and passes; an
+    /// original of a default vault is said to match all three.
+    @Test func aBundleOfASHA256OnlyVaultClaimsNoOtherDigest() throws {
+        let node = try Node(initArguments: ["--sha256-only"])
+        let file = try node.directory.write("big.bin", randomBytes(5_000_000))
+        #expect(try node.custos(["ingest", "--case", "S-1", file]).status == 0)
+        let bundle = node.directory.file("s.tar")
+        let made = try node.custos(["export", "--case", "S-1", "--reason", "court", "-o", bundle])
+        #expect(made.status == 0, "\(made.stderr)")
+        let checked = try verifyBundle(bundle)
+        #expect(checked.status == 0, "\(checked.output)")
+        let original = try #require(checked.output.split(separator: "\n").first { $0.contains(" original") })
+        #expect(original.contains("SHA-256") && !original.contains("MD5") && !original.contains("SHA-1"), "\(original)")
+        // In the bundle, each item's entry comes before its original.
+        let listing = try run("bsdtar", ["-tf", bundle]).output.split(separator: "\n")
+        let entry = try #require(listing.firstIndex { $0.hasSuffix("/entry.json") })
+        let originalIndex = try #require(listing.firstIndex { $0.hasSuffix("/original") })
+        #expect(entry < originalIndex)
+
+        let (defaultNode, items) = try self.node(items: 1)
+        let caseBundle = defaultNode.directory.file("d.tar")
+        #expect(try defaultNode.custos(["export", "--case", "A-1", "--reason", "r", "-o", caseBundle]).status == 0)
+        let all = try verifyBundle(caseBundle).output
+        #expect(all.contains("PASS  item \(items[0]) original") && all.contains("MD5, SHA-1"), "\(all)")
+    }
+
     /// A case of 20 items (1,000 are measured by hand: Docs/Performance.md's figures are not a
     /// test): one bundle, every item's claims checked and passed.
     @Test func aCaseOfTwentyItems() throws {
