@@ -84,7 +84,7 @@ extension ReportFacts {
 
         for (index, item) in items.enumerated() {
             blocks.append(.pageBreak)
-            blocks += item.pdfBlocks(number: index + 1, of: items.count, t)
+            blocks += item.pdfBlocks(number: index + 1, of: items.count, checkpoint: checkpoint, t)
         }
 
         // The report's own signature and anchoring.
@@ -171,7 +171,9 @@ extension ReportFacts {
 }
 
 extension ItemFacts {
-    fileprivate func pdfBlocks(number: Int, of count: Int, _ t: ReportLabels) -> [PDFBlock] {
+    fileprivate func pdfBlocks(
+        number: Int, of count: Int, checkpoint: CheckpointFacts, _ t: ReportLabels
+    ) -> [PDFBlock] {
         var blocks = [PDFBlock]()
         blocks.append(
             .heading(
@@ -267,6 +269,15 @@ extension ItemFacts {
                 PDFKeyValue(t("葉雜湊值", "Leaf hash"), proof.leafHash.hex),
                 PDFKeyValue(
                     t("檢查點", "Checkpoint"), "\(t("大小", "size")) \(proof.checkpointSize) · \(proof.root.hex)"),
+                PDFKeyValue(
+                    t("簽章金鑰", "Signing key"),
+                    "\(checkpoint.keyName) · \(t("金鑰雜湊值", "key hash")) \(checkpoint.keyHash) · \(checkpoint.verifierKey)"
+                ),
+                PDFKeyValue(
+                    t("見證簽章", "Cosignatures"),
+                    checkpoint.cosignatures.isEmpty
+                        ? t("無（尚無見證節點）", "none (no peer has cosigned)")
+                        : checkpoint.cosignatures.map { "\($0.name) · \($0.keyHash)" }.joined(separator: "; ")),
                 PDFKeyValue(t("結果", "Result"), t.result(proof.check.result)),
             ]))
         blocks.append(
