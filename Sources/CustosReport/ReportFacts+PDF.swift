@@ -233,7 +233,7 @@ extension ItemFacts {
                         + "]"
                     var reason = event.reason ?? ""
                     if let note = event.note { reason += (reason.isEmpty ? "" : " · ") + note }
-                    var result = event.result ?? ""
+                    var result = event.result.map { t.eventResult($0) } ?? ""
                     if let fault = event.fault {
                         result = "\(t.fail) \(fault)" + (result.isEmpty ? "" : " · \(result)")
                     } else if event.proof == "not-yet-covered" {
@@ -452,6 +452,16 @@ struct ReportLabels {
         case "PASS": pass
         case "FAIL": fail
         default: chinese && english ? "NOT CHECKED 未驗證" : chinese ? "未驗證" : "NOT CHECKED"
+        }
+    }
+
+    /// An event's result as the ledger records it (`pass`, `fail`, `ok`, `failed`), in words.
+    func eventResult(_ result: String) -> String {
+        switch result {
+        case "pass": pass
+        case "fail", "failed": fail
+        case "ok": self("完成", "ok")
+        default: result
         }
     }
 
