@@ -1,0 +1,102 @@
+import Foundation
+import Glibc
+
+/// The chain-of-custody report, against issue 12's target: a case of `--items` items (1,000 by
+/// default) reported as PDF and JSON in under 10 s.
+///
+/// A vault of `--items` small files sealed into one case by `custos ingest` of a folder (in
+/// `--dir`); each run copies it afresh (a report records a `reported` entry per item, which the
+/// next report would show), then times, interleaved, the order turning run by run:
+/// - baseline: `custos verify` of the vault (the ledger audited, every archive re-read and
+///   re-hashed), the re-check a report makes too, so the least a report can take;
+/// - `custos report --case … --format json`;
+/// - `custos report --case … --format both` (PDF and JSON, the default).
+/// Each is printed as its median, its ratio to the baseline, and its peak resident memory.
+func reportBenchmark() throws {
+    let dir = options.diskDirectoryGiven ? options.diskDirectory : options.directory + "-report"
+    shell("rm -rf '\(dir)' && mkdir -p '\(dir)'")
+    defer { shell("rm -rf '\(dir)'") }
+    let runs = options.runsGiven ?? 3
+    print(
+        "== report: a case of \(options.items) items in \(dir), \(runs) runs each, interleaved, "
+            + "\(ProcessInfo.processInfo.activeProcessorCount) cores")
+
+    let template = "\(dir)/template"
+    shell("'\(custos)' init --vault '\(template)' --origin bench.example/report > /dev/null")
+    let sources = "\(dir)/items"
+    shell("mkdir -p '\(sources)'")
+    for index in 0..<options.items {
+        let fd = open("\(sources)/item-\(index).txt", O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        _ = "item \(index) of the report benchmark\n".withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+    let start = now()
+    shell(
+        "'\(custos)' ingest --vault '\(template)' --case BENCH-12 --exhibit E --examiner Bench "
+            + "--description 'report benchmark' '\(sources)' > /dev/null")
+    print(String(format: "  %d items sealed by `custos ingest` in %.1f s", options.items, now() - start))
+    shell("rm -rf '\(sources)'")
+
+    let cases = [
+        ("verify (baseline)", "verify --vault VAULT"),
+        ("report json", "report --vault VAULT --case BENCH-12 --reason bench --format json -o OUT/report.json"),
+        ("report both", "report --vault VAULT --case BENCH-12 --reason bench --format both -o OUT/report"),
+    ]
+    var times = [String: [Double]]()
+    var memory = [String: Int]()
+    var sizes = ""
+    for run in 1...runs {
+        let order = run % 2 == 1 ? cases : cases.reversed()
+        for (name, arguments) in order {
+            let vault = "\(dir)/vault"
+            let out = "\(dir)/out"
+            shell("rm -rf '\(vault)' '\(out)' && cp -a '\(template)' '\(vault)' && mkdir '\(out)'")
+            let command =
+                "exec '\(custos)' "
+                + arguments.replacingOccurrences(of: "VAULT", with: "'\(vault)'")
+                .replacingOccurrences(of: "OUT", with: "'\(out)'") + " > /dev/null"
+            let result = measure(command)
+            times[name, default: []].append(result.seconds)
+            memory[name] = max(memory[name] ?? 0, result.maxRSSKiB)
+            if name == "report both", run == 1 {
+                sizes = outputSizes(out)
+            }
+        }
+        print(
+            "  run \(run): "
+                + cases.map { "\($0.0) \(String(format: "%.2f", times[$0.0]!.last!)) s" }.joined(separator: ", "))
+    }
+    let baseline = median(times[cases[0].0]!)
+    for (name, _) in cases {
+        print(
+            String(
+                format: "  %@: median %.2f s, %.2f of the baseline, peak RSS %d MiB", name, median(times[name]!),
+                median(times[name]!) / baseline, memory[name]! / 1024))
+    }
+    print("  the report's files: \(sizes)")
+    let both = median(times["report both"]!)
+    print(
+        String(
+            format: "  PDF and JSON for %d items: %.2f s (target < 10 s for 1,000): %@", options.items, both,
+            both < 10 ? "met" : "not met"))
+}
+
+/// The sizes of the files in `folder`, and the PDF's page count (pdfinfo, when installed).
+private func outputSizes(_ folder: String) -> String {
+    var parts = [String]()
+    for name in ["report.pdf", "report.json"] {
+        var status = stat()
+        if stat("\(folder)/\(name)", &status) == 0 {
+            parts.append(String(format: "%@ %.1f MB", name, Double(status.st_size) / 1e6))
+        }
+    }
+    if let pipe = popen("pdfinfo '\(folder)/report.pdf' 2>/dev/null | sed -n 's/^Pages: *//p'", "r") {
+        var buffer = [CChar](repeating: 0, count: 64)
+        if fgets(&buffer, 64, pipe) != nil {
+            let pages = String(cString: buffer).trimmingCharacters(in: .whitespacesAndNewlines)
+            if !pages.isEmpty { parts.append("\(pages) pages") }
+        }
+        pclose(pipe)
+    }
+    return parts.joined(separator: ", ")
+}
