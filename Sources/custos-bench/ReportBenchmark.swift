@@ -10,7 +10,8 @@ import Glibc
 /// - baseline: `custos verify` of the vault (the ledger audited, every archive re-read and
 ///   re-hashed), the re-check a report makes too, so the least a report can take;
 /// - `custos report --case … --format json`;
-/// - `custos report --case … --format both` (PDF and JSON, the default).
+/// - `custos report --case … --format both` (PDF and JSON, the default);
+/// - with `--baseline-custos OLD`, the same two reports by an earlier build, in the same runs.
 /// Each is printed as its median, its ratio to the baseline, and its peak resident memory.
 func reportBenchmark() throws {
     let dir = options.diskDirectoryGiven ? options.diskDirectory : options.directory + "-report"
@@ -37,22 +38,33 @@ func reportBenchmark() throws {
     print(String(format: "  %d items sealed by `custos ingest` in %.1f s", options.items, now() - start))
     shell("rm -rf '\(sources)'")
 
-    let cases = [
-        ("verify (baseline)", "verify --vault VAULT"),
-        ("report json", "report --vault VAULT --case BENCH-12 --reason bench --format json -o OUT/report.json"),
-        ("report both", "report --vault VAULT --case BENCH-12 --reason bench --format both -o OUT/report"),
+    let json = "report --vault VAULT --case BENCH-12 --reason bench --format json -o OUT/report.json"
+    let both = "report --vault VAULT --case BENCH-12 --reason bench --format both -o OUT/report"
+    var cases = [
+        ("verify (baseline)", custos, "verify --vault VAULT"), ("report json", custos, json),
+        ("report both", custos, both),
     ]
+    // With --baseline-custos, an earlier build's report too, in the same runs.
+    if !options.baselineCustos.isEmpty {
+        guard FileManager.default.isExecutableFile(atPath: options.baselineCustos) else {
+            fatalError("--baseline-custos \(options.baselineCustos): not an executable")
+        }
+        cases += [
+            ("earlier build: report json", options.baselineCustos, json),
+            ("earlier build: report both", options.baselineCustos, both),
+        ]
+    }
     var times = [String: [Double]]()
     var memory = [String: Int]()
     var sizes = ""
     for run in 1...runs {
         let order = run % 2 == 1 ? cases : cases.reversed()
-        for (name, arguments) in order {
+        for (name, binary, arguments) in order {
             let vault = "\(dir)/vault"
             let out = "\(dir)/out"
             shell("rm -rf '\(vault)' '\(out)' && cp -a '\(template)' '\(vault)' && mkdir '\(out)'")
             let command =
-                "exec '\(custos)' "
+                "exec '\(binary)' "
                 + arguments.replacingOccurrences(of: "VAULT", with: "'\(vault)'")
                 .replacingOccurrences(of: "OUT", with: "'\(out)'") + " > /dev/null"
             let result = measure(command)
@@ -67,18 +79,25 @@ func reportBenchmark() throws {
                 + cases.map { "\($0.0) \(String(format: "%.2f", times[$0.0]!.last!)) s" }.joined(separator: ", "))
     }
     let baseline = median(times[cases[0].0]!)
-    for (name, _) in cases {
+    for (name, _, _) in cases {
         print(
             String(
                 format: "  %@: median %.2f s, %.2f of the baseline, peak RSS %d MiB", name, median(times[name]!),
                 median(times[name]!) / baseline, memory[name]! / 1024))
     }
+    if let earlierJSON = times["earlier build: report json"], let earlierBoth = times["earlier build: report both"] {
+        print(
+            String(
+                format: "  against the earlier build: json %.2f, both %.2f (time ratios of the medians)",
+                median(times["report json"]!) / median(earlierJSON), median(times["report both"]!) / median(earlierBoth)
+            ))
+    }
     print("  the report's files: \(sizes)")
-    let both = median(times["report both"]!)
+    let bothMedian = median(times["report both"]!)
     print(
         String(
-            format: "  PDF and JSON for %d items: %.2f s (target < 10 s for 1,000): %@", options.items, both,
-            both < 10 ? "met" : "not met"))
+            format: "  PDF and JSON for %d items: %.2f s (target < 10 s for 1,000): %@", options.items, bothMedian,
+            bothMedian < 10 ? "met" : "not met"))
 }
 
 /// The sizes of the files in `folder`, and the PDF's page count (pdfinfo, when installed).
@@ -93,7 +112,8 @@ private func outputSizes(_ folder: String) -> String {
     if let pipe = popen("pdfinfo '\(folder)/report.pdf' 2>/dev/null | sed -n 's/^Pages: *//p'", "r") {
         var buffer = [CChar](repeating: 0, count: 64)
         if fgets(&buffer, 64, pipe) != nil {
-            let pages = String(cString: buffer).trimmingCharacters(in: .whitespacesAndNewlines)
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let pages = line.trimmingCharacters(in: .whitespacesAndNewlines)
             if !pages.isEmpty { parts.append("\(pages) pages") }
         }
         pclose(pipe)

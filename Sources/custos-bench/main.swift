@@ -7,7 +7,7 @@
 //   .build/release/custos-bench daemon [--files 10000] [--settle 0.5] [--disk-dir DIR] [--runs 3]
 //   .build/release/custos-bench socket [--items 1000] [--requests 2000] [--files 2000] [--runs 3] [--dir DIR] [--disk-dir DIR]
 //   .build/release/custos-bench versus --baseline-custos OLD [--size-mib 2048] [--files 10000] [--runs 3]
-//   .build/release/custos-bench report [--items 1000] [--runs 3] [--dir DIR]
+//   .build/release/custos-bench report [--items 1000] [--runs 3] [--dir DIR] [--baseline-custos OLD]
 import CustosFormats
 import CustosLedger
 import CustosLedgerSQLite
