@@ -18,6 +18,37 @@ extension ReportFacts {
 
     /// The report laid out as the renderer's blocks.
     public var pdfLayout: PDFDocumentLayout {
+        var layout = Self.pdfShell(report: report, made: made, checkpoint: checkpoint, languages: languages)
+        let parts = pdfParts
+        layout.blocks = parts[0] + parts.dropFirst().flatMap { [PDFBlock.pageBreak] + $0 }
+        return layout
+    }
+
+    /// The report's layout without its blocks: its title, running header and date, known before
+    /// its items are (``pdfParts`` gives the blocks).
+    public static func pdfShell(report: String, made: ReportTime, checkpoint: CheckpointFacts, languages: [String])
+        -> PDFDocumentLayout
+    {
+        let t = ReportLabels(languages: languages)
+        return PDFDocumentLayout(
+            title: t("證據監管鏈報告", "Chain-of-Custody Report"),
+            runningHeader:
+                "\(t("證據監管鏈報告", "Chain-of-custody report")) \(report) · "
+                + "\(t("檢查點", "Checkpoint")) \(checkpoint.origin) · \(t("大小", "size")) \(checkpoint.size) · "
+                + "\(t("樹根", "root")) \(checkpoint.root.base64)",
+            blocks: [], creationDate: creationDate(made), creator: "Custos")
+    }
+
+    /// Item `number` of `count` (from 1): its part of the PDF, all but the last item's
+    /// (``pdfParts``), which the report's own checks follow.
+    public static func pdfItemPart(_ item: ItemFacts, number: Int, of count: Int, languages: [String]) -> [PDFBlock] {
+        item.pdfBlocks(number: number, of: count, ReportLabels(languages: languages))
+    }
+
+    /// The report's blocks in parts, each after the first on a page of its own: the verdict,
+    /// the report and the summary; each item (``pdfItemPart``), the last followed by how to check
+    /// the report; the signatures.
+    public var pdfParts: [[PDFBlock]] {
         let t = ReportLabels(languages: languages)
         var blocks = [PDFBlock]()
 
@@ -77,20 +108,22 @@ extension ReportFacts {
                     }))
         }
 
+        var parts = [blocks]
         for (index, item) in items.enumerated() {
-            blocks.append(.pageBreak)
-            blocks += item.pdfBlocks(number: index + 1, of: items.count, t)
+            parts.append(item.pdfBlocks(number: index + 1, of: items.count, t))
         }
 
         // The report's own signature and anchoring.
+        blocks = []
         blocks.append(.heading(t("本報告之驗證方式", "How to check this report"), level: 2))
         for command in commands {
             blocks.append(.paragraph(command.claim))
             blocks.append(.monospace(command.command))
         }
+        if items.isEmpty { parts[0] += blocks } else { parts[parts.count - 1] += blocks }
 
         // For the printed copy.
-        blocks.append(.pageBreak)
+        blocks = []
         blocks.append(.heading(t("簽署", "Signatures"), level: 1))
         blocks.append(
             .paragraph(
@@ -106,17 +139,12 @@ extension ReportFacts {
                 ]))
         }
 
-        return PDFDocumentLayout(
-            title: t("證據監管鏈報告", "Chain-of-Custody Report"),
-            runningHeader:
-                "\(t("證據監管鏈報告", "Chain-of-custody report")) \(report) · "
-                + "\(t("檢查點", "Checkpoint")) \(checkpoint.origin) · \(t("大小", "size")) \(checkpoint.size) · "
-                + "\(t("樹根", "root")) \(checkpoint.root.base64)",
-            blocks: blocks, creationDate: creationDate, creator: "Custos")
+        parts.append(blocks)
+        return parts
     }
 
     /// The report's time as cairo takes a PDF date: whole seconds and the offset.
-    private var creationDate: String {
+    private static func creationDate(_ made: ReportTime) -> String {
         guard let dot = made.time.firstIndex(of: "."), let plus = made.time.lastIndex(of: "+") else { return made.time }
         return String(made.time[..<dot] + made.time[plus...])
     }
