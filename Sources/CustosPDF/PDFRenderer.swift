@@ -14,22 +14,13 @@ public enum PDFRenderer {
     /// The PDF's bytes.
     public static func render(_ layout: PDFDocumentLayout) throws(PDFError) -> [UInt8] {
         let sink = OutputSink(fileDescriptor: nil)
-        try render(layout, into: sink, nextPart: whole(layout))
+        try render(layout, into: sink)
         return sink.bytes
-    }
-
-    /// The layout's blocks as one part.
-    private static func whole(_ layout: PDFDocumentLayout) -> () -> (Int, [PDFBlock])? {
-        var given = false
-        return {
-            defer { given = true }
-            return given ? nil : (0, layout.blocks)
-        }
     }
 
     /// Writes the PDF to `fileDescriptor` (not closed, not synced: the caller owns it).
     public static func render(_ layout: PDFDocumentLayout, toFileDescriptor fileDescriptor: Int32) throws(PDFError) {
-        try render(layout, into: OutputSink(fileDescriptor: fileDescriptor), nextPart: whole(layout))
+        try render(layout, into: OutputSink(fileDescriptor: fileDescriptor))
     }
 
     /// Creates (or truncates) the file at `path`, mode 0644, and writes the PDF to it; a symbolic
@@ -47,13 +38,7 @@ public enum PDFRenderer {
         }
     }
 
-    /// Renders `layout` into `sink`, its blocks those of the parts `nextPart` gives (in any
-    /// order, each index once: part 0 first in the document, each later part after a page
-    /// break), until it gives nil.
-    static func render(
-        _ layout: PDFDocumentLayout, into sink: OutputSink, nextPart: () -> (Int, [PDFBlock])? = { nil },
-        cancelled: () -> Bool = { false }
-    ) throws(PDFError) {
+    private static func render(_ layout: PDFDocumentLayout, into sink: OutputSink) throws(PDFError) {
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
         let surface = cairo_pdf_surface_create_for_stream(
@@ -111,13 +96,22 @@ public enum PDFRenderer {
         let headerRule = headerTop + header.height + 3
         let bodyTop = max(PageComposer.margin, headerRule + 10)
 
-        // The parts as they come, each laid out from the top of a page (``SegmentedPages``).
-        var segments = SegmentedPages(
-            context: context, title: layout.title, body: body, mono: mono, bodyTop: bodyTop)
-        while let part = nextPart() { segments.layOut(part: part.0, part.1) }
-        if cancelled() { throw PDFError(code: .cairo, message: "the PDF was abandoned before it was drawn") }
+        var composer = PageComposer(context: context, cache: LayoutCache(), body: body, mono: mono, bodyTop: bodyTop)
+        composer.title(layout.title)
+        for block in layout.blocks {
+            switch block {
+            case .heading(let text, let level): composer.heading(text, level: level)
+            case .paragraph(let text): composer.paragraph(text)
+            case .keyValues(let pairs): composer.keyValues(pairs)
+            case .table(let columns, let rows): composer.table(columns: columns, rows: rows)
+            case .monospace(let text): composer.monospace(text)
+            case .verdict(let pass, let text): composer.verdict(pass: pass, text: text)
+            case .pageBreak: if !composer.pageIsEmpty { composer.newPage() }
+            case .signatureBlock(let labels): composer.signatureBlock(labels)
+            }
+        }
 
-        let pages = segments.pages()
+        let pages = composer.pages
         let footerFont = FontSpec(family: layout.fontFamily, size: 8)
         for (index, operations) in pages.enumerated() {
             cairo_set_source_rgb(cairo, 0, 0, 0)
@@ -205,7 +199,7 @@ public enum PDFRenderer {
 }
 
 /// Where cairo's stream goes: memory, or a file descriptor (the first failed write's errno kept).
-final class OutputSink {
+private final class OutputSink {
     let fileDescriptor: Int32?
     var bytes: [UInt8] = []
     var writeErrno: Int32?

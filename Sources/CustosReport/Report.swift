@@ -148,23 +148,14 @@ extension CustodySession {
         // When it cannot be signed (a ledger that fails its audit), the report says which entries
         // no checkpoint covers.
         _ = try? checkpoint()
-        // The PDF is laid out on a thread of its own while the facts are gathered: each item's
-        // pages as soon as its facts are known (all but the last, which the report's own checks
-        // follow); the rest once all are.
-        let pdf = request.formats.contains("pdf") ? ReportPDFPipeline(request) : nil
-        defer { pdf?.cancel() }
-        let facts = try reportFacts(
-            request, now: now, signer: signer,
-            started: { pdf?.start(report: $0, made: $1, checkpoint: $2) },
-            gathered: { pdf?.add(item: $1, index: $0) })
-        let pdfBytes = try pdf?.finish(facts)
+        let facts = try reportFacts(request, now: now, signer: signer)
         var files = [ExportFile]()
         var digests = JSONObject()
         let digest = OpenSSLSHA256()
         for (format, fileName) in names where !format.hasSuffix(".p7s") {
             let bytes: [UInt8]
             if format == "pdf" {
-                bytes = try pdfBytes ?? facts.pdfBytes()
+                bytes = try facts.pdfBytes()
             } else {
                 bytes = facts.jsonBytes
             }
@@ -201,14 +192,10 @@ extension CustodySession {
         return MadeReport(facts: facts, files: files, event: event)
     }
 
-    /// The facts of a report, nothing written or recorded. `started` is told the report's id,
-    /// time and checkpoint before any item is looked at; `gathered`, each item's facts (by its
-    /// index) as soon as they are known.
-    public func reportFacts(
-        _ request: ReportRequest, now: String, signer: Vault.ReportSigningFiles?,
-        started: (String, ReportTime, CheckpointFacts) -> Void = { _, _, _ in },
-        gathered: (Int, ItemFacts) -> Void = { _, _ in }
-    ) throws -> ReportFacts {
+    /// The facts of a report, nothing written or recorded.
+    public func reportFacts(_ request: ReportRequest, now: String, signer: Vault.ReportSigningFiles?) throws
+        -> ReportFacts
+    {
         let records = request.records
         // The checkpoint the report is built on: the latest, its signature checked.
         let verifierKey = try vault.verifierKey()
@@ -232,10 +219,6 @@ extension CustodySession {
                 (name: $0.name, keyHash: hex8($0.keyID))
             })
 
-        let id = try Self.reportIdentifier()
-        let made = ReportTime(now) ?? ReportTime(seconds: SystemClock.secondsSinceEpoch())
-        started(id, made, checkpointFacts)
-
         // Integrity now: the ledger audited and each item's archive re-read and re-hashed
         // (the verifier never trusts a stored digest).
         let verification = try VaultVerifier(vault: vault).verify(ledger: ledger, items: Set(records.map(\.item)))
@@ -246,7 +229,6 @@ extension CustodySession {
             let item = try itemFacts(
                 record, among: others, checkpoint: checkpoint, cosigned: !checkpointFacts.cosignatures.isEmpty)
             claimed.formUnion(item.subjects)
-            gathered(items.count, item)
             items.append(item)
         }
         // The ledger's own faults, and any other the re-check found that is about none of the
@@ -260,6 +242,7 @@ extension CustodySession {
                 ? "\(verification.entries) entries and \(verification.checkpointsChecked) checkpoints audited: hash chain, Merkle tree, signatures, time stamps"
                 : ledgerFaults.map(Self.sentence).joined(separator: "; "))
 
+        let id = try Self.reportIdentifier()
         var commands = [
             ReportCommand(
                 claim:
@@ -297,7 +280,7 @@ extension CustodySession {
             case .caseID(let id, _): ("case", id)
             }
         return ReportFacts(
-            report: id, made: made,
+            report: id, made: ReportTime(now) ?? ReportTime(seconds: SystemClock.secondsSinceEpoch()),
             node: vault.configuration.origin, actor: custody.actor.json, reason: request.reason,
             languages: request.languages, scope: subject.scope, caseID: subject.caseID, checkpoint: checkpointFacts,
             ledger: ledgerCheck, ledgerFaults: ledgerFaults, items: items, commands: commands, signer: signerFacts)

@@ -18,37 +18,6 @@ extension ReportFacts {
 
     /// The report laid out as the renderer's blocks.
     public var pdfLayout: PDFDocumentLayout {
-        var layout = Self.pdfShell(report: report, made: made, checkpoint: checkpoint, languages: languages)
-        let parts = pdfParts
-        layout.blocks = parts[0] + parts.dropFirst().flatMap { [PDFBlock.pageBreak] + $0 }
-        return layout
-    }
-
-    /// The report's layout without its blocks: its title, running header and date, known before
-    /// its items are (``pdfParts`` gives the blocks).
-    public static func pdfShell(report: String, made: ReportTime, checkpoint: CheckpointFacts, languages: [String])
-        -> PDFDocumentLayout
-    {
-        let t = ReportLabels(languages: languages)
-        return PDFDocumentLayout(
-            title: t("證據監管鏈報告", "Chain-of-Custody Report"),
-            runningHeader:
-                "\(t("證據監管鏈報告", "Chain-of-custody report")) \(report) · "
-                + "\(t("檢查點", "Checkpoint")) \(checkpoint.origin) · \(t("大小", "size")) \(checkpoint.size) · "
-                + "\(t("樹根", "root")) \(checkpoint.root.base64)",
-            blocks: [], creationDate: creationDate(made), creator: "Custos")
-    }
-
-    /// Item `number` of `count` (from 1): its part of the PDF, all but the last item's
-    /// (``pdfParts``), which the report's own checks follow.
-    public static func pdfItemPart(_ item: ItemFacts, number: Int, of count: Int, languages: [String]) -> [PDFBlock] {
-        item.pdfBlocks(number: number, of: count, ReportLabels(languages: languages))
-    }
-
-    /// The report's blocks in parts, each after the first on a page of its own: the verdict,
-    /// the report and the summary; each item (``pdfItemPart``), the last followed by how to check
-    /// the report; the signatures.
-    public var pdfParts: [[PDFBlock]] {
         let t = ReportLabels(languages: languages)
         var blocks = [PDFBlock]()
 
@@ -108,22 +77,20 @@ extension ReportFacts {
                     }))
         }
 
-        var parts = [blocks]
         for (index, item) in items.enumerated() {
-            parts.append(item.pdfBlocks(number: index + 1, of: items.count, t))
+            blocks.append(.pageBreak)
+            blocks += item.pdfBlocks(number: index + 1, of: items.count, t)
         }
 
         // The report's own signature and anchoring.
-        blocks = []
         blocks.append(.heading(t("本報告之驗證方式", "How to check this report"), level: 2))
         for command in commands {
             blocks.append(.paragraph(command.claim))
             blocks.append(.monospace(command.command))
         }
-        if items.isEmpty { parts[0] += blocks } else { parts[parts.count - 1] += blocks }
 
         // For the printed copy.
-        blocks = []
+        blocks.append(.pageBreak)
         blocks.append(.heading(t("簽署", "Signatures"), level: 1))
         blocks.append(
             .paragraph(
@@ -139,12 +106,17 @@ extension ReportFacts {
                 ]))
         }
 
-        parts.append(blocks)
-        return parts
+        return PDFDocumentLayout(
+            title: t("證據監管鏈報告", "Chain-of-Custody Report"),
+            runningHeader:
+                "\(t("證據監管鏈報告", "Chain-of-custody report")) \(report) · "
+                + "\(t("檢查點", "Checkpoint")) \(checkpoint.origin) · \(t("大小", "size")) \(checkpoint.size) · "
+                + "\(t("樹根", "root")) \(checkpoint.root.base64)",
+            blocks: blocks, creationDate: creationDate, creator: "Custos")
     }
 
     /// The report's time as cairo takes a PDF date: whole seconds and the offset.
-    private static func creationDate(_ made: ReportTime) -> String {
+    private var creationDate: String {
         guard let dot = made.time.firstIndex(of: "."), let plus = made.time.lastIndex(of: "+") else { return made.time }
         return String(made.time[..<dot] + made.time[plus...])
     }

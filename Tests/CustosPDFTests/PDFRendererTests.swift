@@ -237,29 +237,6 @@ func wordsOutsideTheColumn(_ path: String) throws -> [String] {
         #expect(try wordsOutsideTheColumn(path).isEmpty)
     }
 
-    /// Given in parts (each after a page break), in any order, a document is the same PDF as
-    /// when given whole; one abandoned draws nothing.
-    @Test func aDocumentGivenInPartsIsTheWholeOne() throws {
-        let repeated = PDFDocumentLayout(
-            title: "T", runningHeader: "R",
-            blocks: (1...12).flatMap { index in
-                [PDFBlock.pageBreak, .heading("證物 Item \(index)", level: 1), .paragraph("PASS 驗證通過 \(index)")]
-            } + [.pageBreak, .pageBreak, .paragraph("end")], creationDate: "2026-11-25T14:03:00+08:00")
-        for layout in [sampleLayout(rows: 60), repeated] {
-            var parts: [[PDFBlock]] = [[]]
-            for block in layout.blocks {
-                if case .pageBreak = block { parts.append([]) } else { parts[parts.count - 1].append(block) }
-            }
-            #expect(parts.count > 1)
-            let renderer = try PDFStreamingRenderer(layout)
-            for (index, part) in parts.enumerated().reversed() { renderer.add(part: index, part) }
-            #expect(try renderer.finish() == (try PDFRenderer.render(layout)))
-        }
-        let abandoned = try PDFStreamingRenderer(sampleLayout())
-        abandoned.add(part: 0, sampleLayout().blocks)
-        abandoned.cancel()
-    }
-
     @Test func aMissingFontIsNamed() throws {
         var layout = sampleLayout()
         layout.fontFamily = "No Such Font Family"

@@ -190,23 +190,6 @@ struct ReportTests {
             } == names)
     }
 
-    /// The PDF a report writes, laid out while its facts were gathered, is the one its facts give.
-    @Test func thePDFMadeWhileTheFactsAreGatheredIsTheFactsPDF() throws {
-        let node = try ReportVault()
-        let session = try node.custody.session()
-        var records = [node.record]
-        for index in 2...4 {
-            let file = try node.directory.write("證物 \(index).bin", randomBytes(1_000 * index))
-            let receipt = try session.seal(SealRequest(path: RawPath(file), caseID: "C-1"))
-            records.append(try #require(try session.ledger.items().first { $0.item == receipt.sealed.item }))
-        }
-        let made = try session.makeReport(
-            ReportRequest(subject: .items(records), reason: "parts", formats: ["pdf"]),
-            output: RawPath(node.directory.file("out/r.pdf")))
-        #expect(made.facts.items.count == 4)
-        #expect(made.files[0].bytes == (try made.facts.pdfBytes()))
-    }
-
     @Test func theSameFactsGiveTheSamePDF() throws {
         let node = try ReportVault()
         let facts = try node.custody.session().reportFacts(
