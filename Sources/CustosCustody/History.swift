@@ -122,8 +122,18 @@ extension CustodySession {
     /// is re-hashed against its entry; one that is missing or altered is reported as such
     /// (`HistoryEvent.Document`), never trusted.
     public func history(of record: ItemRecord) throws -> ItemHistory {
+        try history(of: record, signed: signedCheckpoint())
+    }
+
+    /// The custody timeline of an item, its entries proven against `checkpoint`: the latest
+    /// checkpoint, whose signature the caller has checked with the vault's verifier key (a
+    /// report on many items checks it once, not once per item).
+    public func history(of record: ItemRecord, checkpoint: Checkpoint) throws -> ItemHistory {
+        try history(of: record, signed: .success(checkpoint))
+    }
+
+    private func history(of record: ItemRecord, signed: Result<Checkpoint, CustodyError>) throws -> ItemHistory {
         let entries = try ledger.entries(about: record.item, wholeVaultAfter: record.sequence)
-        let signed = signedCheckpoint()
         var events = entries.map { entry in
             let document: HistoryEvent.Document
             if entry.details[detailsDocumentMember] == nil {

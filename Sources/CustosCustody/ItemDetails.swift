@@ -18,7 +18,8 @@ public enum StoredManifest: Sendable {
         guard let recorded = entry?["manifest"]?.stringValue.flatMap({ Hash(hex: $0) }) else {
             return .fault("its ledger entry records no manifest")
         }
-        let path = vault.objects.describe(.manifest(recorded))
+        // Where it is kept, for a fault's message only (describing a path escapes it).
+        var path: String { vault.objects.describe(.manifest(recorded)) }
         let bytes: [UInt8]
         do {
             bytes = try vault.objects.read(.manifest(recorded))

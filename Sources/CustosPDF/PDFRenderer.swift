@@ -97,7 +97,7 @@ public enum PDFRenderer {
         let headerRule = headerTop + header.height + 3
         let bodyTop = max(PageComposer.margin, headerRule + 10)
 
-        var composer = PageComposer(context: context, body: body, mono: mono, bodyTop: bodyTop)
+        var composer = PageComposer(context: context, cache: LayoutCache(), body: body, mono: mono, bodyTop: bodyTop)
         composer.title(layout.title)
         for block in layout.blocks {
             switch block {

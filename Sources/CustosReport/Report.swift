@@ -317,7 +317,7 @@ extension CustodySession {
         _ record: ItemRecord, among found: [ReportFault], checkpoint: Checkpoint, cosigned: Bool
     ) throws -> ItemFacts {
         let details = try details(of: record)
-        let history = try history(of: record)
+        let history = try history(of: record, checkpoint: checkpoint)
         // The faults about the item: by its id, or by one of its own entries (a details document).
         let subjects = Set(
             ["item \(record.item)"] + history.events.filter { !$0.wholeVault }.map { "entry \($0.sequence)" })

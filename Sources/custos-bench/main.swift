@@ -7,6 +7,7 @@
 //   .build/release/custos-bench daemon [--files 10000] [--settle 0.5] [--disk-dir DIR] [--runs 3]
 //   .build/release/custos-bench socket [--items 1000] [--requests 2000] [--files 2000] [--runs 3] [--dir DIR] [--disk-dir DIR]
 //   .build/release/custos-bench versus --baseline-custos OLD [--size-mib 2048] [--files 10000] [--runs 3]
+//   .build/release/custos-bench report [--items 1000] [--runs 3] [--dir DIR] [--baseline-custos OLD]
 import CustosFormats
 import CustosLedger
 import CustosLedgerSQLite
@@ -304,10 +305,11 @@ case "versus": try versusBenchmark()
 case "socket": try socketBenchmark()
 case "upload": try uploadBenchmark()
 case "bundle": try bundleBenchmark()
+case "report": try reportBenchmark()
 case "all":
     try ledgerBenchmark()
     sealBenchmark()
 default:
     fatalError(
-        "unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket, upload, bundle or all")
+        "unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket, upload, bundle, report or all")
 }

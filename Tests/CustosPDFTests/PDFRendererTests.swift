@@ -201,6 +201,42 @@ func wordsOutsideTheColumn(_ path: String) throws -> [String] {
         #expect(PDFVisibleText.make("案號 <b>&amp;</b> C:\\x", keepNewlines: false) == "案號 <b>&amp;</b> C:\\x")
     }
 
+    @Test func plainTextIsKeptAsItIs() {
+        #expect(PDFVisibleText.make("sha256sum ORIGINAL-FILE", keepNewlines: false) == "sha256sum ORIGINAL-FILE")
+        #expect(PDFVisibleText.make("證物編號 / Exhibit E-1 · —", keepNewlines: true) == "證物編號 / Exhibit E-1 · —")
+        #expect(PDFVisibleText.make("證物\u{2028}E-1", keepNewlines: false) == "證物\\u{2028}E-1")
+        #expect(PDFVisibleText.make("E-1\u{85}", keepNewlines: false) == "E-1\\u{85}")
+    }
+
+    /// A report repeats its labels and results item after item: a text laid out once is drawn
+    /// wherever it is placed, in tables and beside labels alike.
+    @Test func repeatedTextIsShownEachTimeItIsPlaced() throws {
+        var blocks = [PDFBlock]()
+        for index in 1...40 {
+            blocks += [
+                .pageBreak,
+                .heading("證物 Item \(index)", level: 1),
+                .keyValues([PDFKeyValue("結果 / Result", "PASS 驗證通過"), PDFKeyValue("案號 / Case", "CASE-\(index)")]),
+                .table(
+                    columns: ["項目 / Check", "結果 / Result"],
+                    rows: [["內容 / Content", "PASS 驗證通過"], ["清單 / Manifest", "FAIL 驗證失敗"]]),
+                .paragraph("The acquisition facts are the examiner's declaration as sealed; Custos cannot check them."),
+            ]
+        }
+        // The title on a page of its own, then a page per item.
+        let layout = PDFDocumentLayout(
+            title: "T", runningHeader: "R", blocks: blocks, creationDate: "2026-11-25T14:03:00+08:00")
+        let first = try PDFRenderer.render(layout)
+        #expect(try PDFRenderer.render(layout) == first)
+        let path = try directory.write("repeated.pdf", first)
+        let text = try pdfText(path)
+        #expect(text.components(separatedBy: "PASS 驗證通過").count - 1 == 80)
+        #expect(text.components(separatedBy: "FAIL 驗證失敗").count - 1 == 40)
+        #expect(text.components(separatedBy: "Custos cannot check them.").count - 1 == 40)
+        #expect(try pageCount(path) == 41)
+        #expect(try wordsOutsideTheColumn(path).isEmpty)
+    }
+
     @Test func aMissingFontIsNamed() throws {
         var layout = sampleLayout()
         layout.fontFamily = "No Such Font Family"

@@ -26,6 +26,8 @@ struct PageComposer {
     static let margin = 56.6929  // 20 mm
 
     let context: OpaquePointer
+    /// The boxes already laid out in `context` (a report repeats its labels item after item).
+    let cache: LayoutCache
     let body: FontSpec
     let bold: FontSpec
     let mono: FontSpec
@@ -37,8 +39,9 @@ struct PageComposer {
     private(set) var pages: [[DrawOp]] = [[]]
     private var y: Double
 
-    init(context: OpaquePointer, body: FontSpec, mono: FontSpec, bodyTop: Double) {
+    init(context: OpaquePointer, cache: LayoutCache, body: FontSpec, mono: FontSpec, bodyTop: Double) {
         self.context = context
+        self.cache = cache
         self.body = body
         var bold = body
         bold.bold = true
@@ -63,10 +66,15 @@ struct PageComposer {
 
     mutating func emit(_ op: DrawOp) { pages[pages.count - 1].append(op) }
 
+    /// `text` laid out in `font`, wrapped at `width`: the same box each time it is asked for again
+    /// (a box is drawn as often as it is placed; the same text, font and width lay out alike).
     func box(_ text: String, font: FontSpec, width: Double, keepNewlines: Bool = false) -> TextBox {
+        let key = LayoutCache.Key(text: text, font: font, width: width, keepNewlines: keepNewlines)
+        if let known = cache.boxes[key] { return known }
         let box = TextBox(
             context: context, text: PDFVisibleText.make(text, keepNewlines: keepNewlines), font: font)
         box.wrap(width: width)
+        cache.boxes[key] = box
         return box
     }
 
@@ -236,16 +244,38 @@ struct PageComposer {
         guard count > 0 else { return }
         let padding = 3.0
         func isFailure(_ text: String) -> Bool { text.hasPrefix("FAIL") || text.hasPrefix("驗證失敗") }
-        func cellBox(_ text: String, header: Bool) -> TextBox {
-            TextBox(
-                context: context, text: PDFVisibleText.make(text, keepNewlines: false),
-                font: header || isFailure(text) ? bold : body)
+        // Each cell's natural width, then its box wrapped at its column's width: both kept, so a
+        // text met again (a label, a result) is laid out once.
+        struct Cell {
+            var text: String
+            var font: FontSpec
+            var natural: Double
+            var unwrapped: TextBox?
         }
-        let header = (0..<count).map { cellBox($0 < columns.count ? columns[$0] : "", header: true) }
-        let cells = rows.map { row in (0..<count).map { cellBox($0 < row.count ? row[$0] : "", header: false) } }
+        func cell(_ text: String, header: Bool) -> Cell {
+            let font = header || isFailure(text) ? bold : body
+            let key = LayoutCache.NaturalKey(text: text, font: font)
+            if let natural = cache.naturalWidths[key] { return Cell(text: text, font: font, natural: natural) }
+            let box = TextBox(context: context, text: PDFVisibleText.make(text, keepNewlines: false), font: font)
+            let natural = box.naturalWidth
+            cache.naturalWidths[key] = natural
+            return Cell(text: text, font: font, natural: natural, unwrapped: box)
+        }
+        func wrapped(_ cell: Cell, width: Double) -> TextBox {
+            let key = LayoutCache.Key(text: cell.text, font: cell.font, width: width, keepNewlines: false)
+            if let known = cache.boxes[key] { return known }
+            let box =
+                cell.unwrapped
+                ?? TextBox(context: context, text: PDFVisibleText.make(cell.text, keepNewlines: false), font: cell.font)
+            box.wrap(width: width)
+            cache.boxes[key] = box
+            return box
+        }
+        let headerTexts = (0..<count).map { cell($0 < columns.count ? columns[$0] : "", header: true) }
+        let cellTexts = rows.map { row in (0..<count).map { cell($0 < row.count ? row[$0] : "", header: false) } }
         let widths = Self.columnWidths(
             natural: (0..<count).map { column in
-                ([header[column]] + cells.map { $0[column] }).map { $0.naturalWidth + 2 * padding + 1 }.max() ?? 0
+                ([headerTexts[column]] + cellTexts.map { $0[column] }).map { $0.natural + 2 * padding + 1 }.max() ?? 0
             }, total: width)
         var offsets: [Double] = []
         var x = 0.0
@@ -253,8 +283,10 @@ struct PageComposer {
             offsets.append(x)
             x += width
         }
-        for (index, cell) in header.enumerated() { cell.wrap(width: widths[index] - 2 * padding) }
-        for row in cells { for (index, cell) in row.enumerated() { cell.wrap(width: widths[index] - 2 * padding) } }
+        let header = headerTexts.enumerated().map { index, cell in wrapped(cell, width: widths[index] - 2 * padding) }
+        let cells = cellTexts.map { row in
+            row.enumerated().map { index, cell in wrapped(cell, width: widths[index] - 2 * padding) }
+        }
         let headerCells = header.enumerated().map { index, box in
             RowCell(box: box, x: offsets[index], width: widths[index], padding: padding, border: 0.5, fillGray: 0.88)
         }
@@ -296,4 +328,21 @@ struct PageComposer {
         let wanted = wanting.reduce(0, +)
         return zip(base, wanting).map { $0 + (wanted > 0 ? left * $1 / wanted : 0) }
     }
+}
+
+/// The boxes one pango context has laid out, by text, font and width; and the natural (unwrapped)
+/// widths of table cells. Used by one thread only.
+final class LayoutCache {
+    struct Key: Hashable {
+        var text: String
+        var font: FontSpec
+        var width: Double
+        var keepNewlines: Bool
+    }
+    struct NaturalKey: Hashable {
+        var text: String
+        var font: FontSpec
+    }
+    var boxes: [Key: TextBox] = [:]
+    var naturalWidths: [NaturalKey: Double] = [:]
 }

@@ -56,8 +56,10 @@ struct Report: ParsableCommand {
         let made = try session.makeReport(
             ReportRequest(subject: subject, reason: reason, languages: languages, formats: formats),
             output: RawArguments.raw(output))
+        // The JSON file's bytes when one was written (the facts are not encoded again).
+        let json = made.files.first { $0.name.hasSuffix(".json") }?.bytes ?? made.facts.jsonBytes
         let passed = try Self.printOutcome(
-            facts: made.facts.jsonBytes, files: made.files.map { (Array($0.name.utf8), $0.bytes) },
+            facts: json, files: made.files.map { (Array($0.name.utf8), $0.bytes) },
             entries: made.event.entries.map(\.sequence), output: RawArguments.raw(output))
         try session.requireCovered()
         if !passed { throw Self.failed }
