@@ -1,4 +1,5 @@
 import CPangoCairo
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -8,9 +9,13 @@ import CPangoCairo
 /// header and "第 N 頁，共 M 頁 / page N of M" on every page, the fonts embedded as subsets.
 ///
 /// The whole document is laid out before the first page is drawn, so the page count is known.
-/// One call uses its own cairo surface and pango context; calls on different threads are
-/// independent.
+/// One call uses its own cairo surface and pango context, but calls are made one at a time in a
+/// process: two documents laid out at once on two threads broke a few lines differently from run
+/// to run (state pango, cairo or FreeType share), and the same facts must give the same bytes.
 public enum PDFRenderer {
+    /// Held while a document is rendered.
+    private static let oneAtATime = Mutex<Void>(())
+
     /// The PDF's bytes.
     public static func render(_ layout: PDFDocumentLayout) throws(PDFError) -> [UInt8] {
         let sink = OutputSink(fileDescriptor: nil)
@@ -39,6 +44,10 @@ public enum PDFRenderer {
     }
 
     private static func render(_ layout: PDFDocumentLayout, into sink: OutputSink) throws(PDFError) {
+        try oneAtATime.withLock { (_: inout Void) throws(PDFError) in try renderAlone(layout, into: sink) }
+    }
+
+    private static func renderAlone(_ layout: PDFDocumentLayout, into sink: OutputSink) throws(PDFError) {
         let unmanaged = Unmanaged.passRetained(sink)
         defer { unmanaged.release() }
         let surface = cairo_pdf_surface_create_for_stream(

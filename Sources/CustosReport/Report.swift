@@ -242,7 +242,8 @@ extension CustodySession {
         var claimed = Set<String>()
         for record in records {
             let item = try itemFacts(
-                record, among: others, checkpoint: checkpoint, cosigned: !checkpointFacts.cosignatures.isEmpty)
+                record, among: others, checkpoint: checkpoint, signed: signature.passed,
+                cosigned: !checkpointFacts.cosignatures.isEmpty)
             claimed.formUnion(item.subjects)
             items.append(item)
         }
@@ -314,10 +315,12 @@ extension CustodySession {
     }
 
     private func itemFacts(
-        _ record: ItemRecord, among found: [ReportFault], checkpoint: Checkpoint, cosigned: Bool
+        _ record: ItemRecord, among found: [ReportFault], checkpoint: Checkpoint, signed: Bool, cosigned: Bool
     ) throws -> ItemFacts {
         let details = try details(of: record)
-        let history = try history(of: record, checkpoint: checkpoint)
+        // A checkpoint that does not verify proves nothing: the events are then proven against
+        // the signed checkpoint `history` looks for itself (and fail with it).
+        let history = try signed ? history(of: record, checkpoint: checkpoint) : history(of: record)
         // The faults about the item: by its id, or by one of its own entries (a details document).
         let subjects = Set(
             ["item \(record.item)"] + history.events.filter { !$0.wholeVault }.map { "entry \($0.sequence)" })
@@ -376,7 +379,17 @@ extension CustodySession {
         let leaf = MerkleHasher.openSSL.hashLeaf(entryBytes)
         var path = [Hash]()
         let proofCheck: ReportCheck
-        if record.sequence < checkpoint.size {
+        if !signed {
+            if record.sequence < checkpoint.size {
+                path = try ledger.inclusionProof(index: record.sequence, size: checkpoint.size)
+            }
+            proofCheck = ReportCheck(
+                passed: false,
+                ReportText(
+                    "帳本紀錄 \(record.sequence) 無從證明：無經簽章之檢查點（其路徑僅通往帳本現有之樹根，該樹根未經任何人簽章）",
+                    "entry \(record.sequence) cannot be proven: no signed checkpoint (its path leads only to the root of the ledger's own tree, which no one signed)"
+                ))
+        } else if record.sequence < checkpoint.size {
             path = try ledger.inclusionProof(index: record.sequence, size: checkpoint.size)
             do {
                 try MerkleProofs.verifyInclusion(

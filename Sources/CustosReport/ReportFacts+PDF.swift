@@ -271,7 +271,9 @@ extension ItemFacts {
                     t("檢查點", "Checkpoint"), "\(t("大小", "size")) \(proof.checkpointSize) · \(proof.root.hex)"),
                 PDFKeyValue(
                     t("簽章金鑰", "Signing key"),
-                    "\(checkpoint.keyName) · \(t("金鑰雜湊值", "key hash")) \(checkpoint.keyHash) · \(checkpoint.verifierKey)"
+                    checkpoint.signature.passed
+                        ? "\(checkpoint.keyName) · \(t("金鑰雜湊值", "key hash")) \(checkpoint.keyHash) · \(checkpoint.verifierKey)"
+                        : t.fail + " " + t("無（檢查點之簽章未能驗證）", "none (the checkpoint's signature does not verify)")
                 ),
                 PDFKeyValue(
                     t("見證簽章", "Cosignatures"),

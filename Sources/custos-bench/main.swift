@@ -311,5 +311,6 @@ case "all":
     sealBenchmark()
 default:
     fatalError(
-        "unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket, upload, bundle, report or all")
+        "unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket, upload, bundle, report or all"
+    )
 }

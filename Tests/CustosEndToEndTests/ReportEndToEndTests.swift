@@ -324,6 +324,13 @@ struct ReportEndToEndTests {
         let signatureCheck = try #require((report["checkpoint"] as? [String: Any])?["signature"] as? [String: Any])
         #expect(signatureCheck["result"] as? String == "FAIL")
         #expect((signatureCheck["reasonZhTW"] as? String)?.contains("無法以節點金鑰") == true)
+        // The item's proof is not taken from the ledger's own, unsigned tree.
+        let facts = try #require((report["items"] as? [[String: Any]])?.first)
+        #expect(facts["result"] as? String == "FAIL")
+        let proof = try #require(facts["ledgerProof"] as? [String: Any])
+        #expect(
+            proof["result"] as? String == "FAIL"
+                && (proof["reason"] as? String)?.contains("no signed checkpoint") == true)
         // The PDF says it on its first page, in both languages.
         let text = try run("pdftotext", ["-f", "1", "-l", "1", output + ".pdf", "-"])
         #expect(text.output.contains("驗證失敗") && text.output.contains("does not verify"), "\(text.output)")
