@@ -17,6 +17,10 @@ public enum CourtBundleLayout {
     public static let checker = "tools/rfc6962_check.py"
     public static let reportFolder = "report"
     public static let reportChain = "certs/report-chain.pem"
+    /// The report's `reported` entry (exact bytes) and its tlog-proof in the bundle's checkpoint:
+    /// what binds the report's files to the node's key.
+    public static let reportedEntry = "report/reported.entry.json"
+    public static let reportedProof = "report/reported.tlog"
 
     public static func folder(_ item: String) -> String { "items/\(item)" }
     public static func original(_ item: String) -> String { "items/\(item)/original" }
@@ -29,6 +33,18 @@ public enum CourtBundleLayout {
     public static func token(_ item: String, _ index: Int) -> String { "items/\(item)/stamp-\(index).tsr" }
     public static func tokenEntry(_ item: String, _ index: Int) -> String { "items/\(item)/stamp-\(index).entry.json" }
     public static func certificate(_ name: String) -> String { "certs/\(name)" }
+}
+
+/// A bundle's report as its maker gives it: its files (each with its `.p7s`) and the first
+/// entry of the `reported` event that records their SHA-256.
+public struct BundleReport: Sendable {
+    public var files: [ExportFile]
+    public var entry: UInt64
+
+    public init(files: [ExportFile], entry: UInt64) {
+        self.files = files
+        self.entry = entry
+    }
 }
 
 /// What a bundle's export made: the event, the bundle's SHA-256, its members (path and SHA-256,
@@ -64,7 +80,7 @@ extension CustodySession {
     /// caller's folder) and streams it to its client, which gives it the name the client declared.
     public func exportBundle(
         _ records: [ItemRecord], caseID: String?, reason: String, output: RawPath, recordedAs: RawPath? = nil,
-        report: () throws -> [ExportFile]
+        report: () throws -> BundleReport
     ) throws -> ExportedBundle {
         let records = try checkBundle(records, reason: reason)
         let named = recordedAs ?? output
@@ -86,7 +102,17 @@ extension CustodySession {
         // Every item re-checked before anything is recorded (the report records `reported`).
         var packed = [HandoverBuilder.PackedItem]()
         for record in records { packed.append(try builder.provenItem(record, checkpoint: latest)) }
-        let reportFiles = try report()
+        // The file is made before the report is recorded: a bundle that cannot be written leaves
+        // no `reported` event behind.
+        let temporary = Array(".".utf8) + name + Array(".\(Vault.temporaryName("part"))".utf8)
+        let file: FileDescriptor
+        do { file = try folder.createExclusive(temporary, mode: 0o600) } catch {
+            throw CustodyError(.refused, "\(output): cannot be written", cause: error)
+        }
+        var done = false
+        defer { if !done { folder.remove(temporary) } }
+        let made = try report()
+        let reportFiles = made.files
 
         // One checkpoint for every proof in the bundle: the latest, covering every entry so far.
         _ = try? checkpoint()
@@ -95,13 +121,6 @@ extension CustodySession {
         let checkpoint = try Checkpoint(parsing: note.text)
         let verifierKey = try vault.verifierKey().key.text
 
-        let temporary = Array(".".utf8) + name + Array(".\(Vault.temporaryName("part"))".utf8)
-        let file: FileDescriptor
-        do { file = try folder.createExclusive(temporary, mode: 0o600) } catch {
-            throw CustodyError(.refused, "\(output): cannot be written", cause: error)
-        }
-        var done = false
-        defer { if !done { folder.remove(temporary) } }
         let whole = MessageDigest(.sha256)
         var sums = [(path: String, sha256: Hash)]()
         var guide = BundleGuide(checkpointSize: checkpoint.size)
@@ -152,9 +171,16 @@ extension CustodySession {
             try add(CourtBundleLayout.verifierKey, Array((verifierKey + "\n").utf8))
             try add(CourtBundleLayout.reportChain, try FileSystem.readFile(vault.reportChainPath))
             for report in reportFiles { try add("\(CourtBundleLayout.reportFolder)/\(report.name)", report.bytes) }
+            // The `reported` entry that records the report's SHA-256, proven in the checkpoint.
+            let reportedEntry = try ledger.entryBytes(made.entry)
+            try add(CourtBundleLayout.reportedEntry, reportedEntry)
+            let reportedProof = TLogProof(
+                extra: reportedEntry, index: made.entry,
+                proof: try ledger.inclusionProof(index: made.entry, size: checkpoint.size), checkpoint: note)
+            try add(CourtBundleLayout.reportedProof, Array(reportedProof.serialized.utf8))
             // Each report file (the PDF, the JSON) with its own signature.
-            guide.reports = reportFiles.map(\.name).filter { !$0.hasSuffix(".p7s") }.map {
-                "\(CourtBundleLayout.reportFolder)/\($0)"
+            guide.reports = reportFiles.filter { !$0.name.hasSuffix(".p7s") }.map {
+                (path: "\(CourtBundleLayout.reportFolder)/\($0.name)", sha256: OpenSSLSHA256().sha256($0.bytes).hex)
             }
             try add(CourtBundleLayout.checker, Array(MerkleChecker.script.utf8))
             try add(CourtBundleLayout.guide, Array(guide.text(verifierKey: verifierKey).utf8))
@@ -273,7 +299,8 @@ extension CustodySession {
 /// claim with other people's tools, run in the bundle's top folder.
 struct BundleGuide {
     var checkpointSize: UInt64
-    var reports: [String] = []
+    /// The report's files (not their `.p7s`) and their SHA-256, as the `reported` entry records.
+    var reports: [(path: String, sha256: String)] = []
     private var items = [String]()
 
     init(checkpointSize: UInt64) { self.checkpointSize = checkpointSize }
@@ -346,8 +373,16 @@ struct BundleGuide {
                 "```sh",
             ]
             lines += reports.map {
-                "openssl cms -verify -binary -content \($0) -in \($0).p7s -inform DER -CAfile \(CourtBundleLayout.reportChain) -out /dev/null"
+                "openssl cms -verify -binary -content \($0.path) -in \($0.path).p7s -inform DER -CAfile \(CourtBundleLayout.reportChain) -out /dev/null"
             }
+            lines += [
+                "```", "",
+                "帳本紀錄 \(CourtBundleLayout.reportedEntry) 記載報告檔案之 SHA-256（其 facts.files）；包含證明證明其在檢查點之樹中，",
+                "故報告係節點所製作並記載者。/ The ledger entry \(CourtBundleLayout.reportedEntry) records the report files'",
+                "SHA-256 (its facts.files); its inclusion proof puts it in the checkpoint's tree: the node made and recorded this report.",
+                "", "```sh", "python3 \(CourtBundleLayout.checker) proof \(CourtBundleLayout.reportedProof)",
+            ]
+            lines += reports.map { "test \"$(sha256sum \($0.path) | cut -d' ' -f1)\" = \($0.sha256)" }
             lines += ["```", ""]
         }
         lines += [

@@ -65,34 +65,120 @@ public struct BundleVerifier {
         }
         var claims = [BundleClaim]()
         var members = [String: Member]()
+        var order = [String]()
         do {
-            members = try read(file, path: path)
+            (members, order) = try read(file, path: path)
         } catch let failure as BundleFailure {
             return BundleVerification(claims: [BundleClaim("bundle", passed: false, detail: failure.message)])
         }
         claims.append(BundleClaim("bundle", passed: true, detail: "a pax tar of \(members.count) regular files"))
         claims.append(checkSums(members))
+        // Only the layout's members: anything else (a second report, a file the guide does not
+        // name) would be taken as part of a bundle nothing checked.
+        claims.append(checkLayout(order))
         let checkpoint = checkCheckpoint(members, claims: &claims)
+        // The items in the order the bundle gives them, each once.
         var items = [String]()
-        for name in members.keys.sorted() {
+        for name in order {
             let parts = name.split(separator: "/", omittingEmptySubsequences: false)
             if parts.count == 3, parts[0] == "items", parts[2] == "entry.json" { items.append(String(parts[1])) }
         }
         if items.isEmpty { claims.append(BundleClaim("items", passed: false, detail: "the bundle holds no item")) }
+        var archives = [String: String]()
+        for name in order where name.hasPrefix("items/") && name.contains("/archive.tar") {
+            archives[String(name.split(separator: "/")[1])] = name
+        }
         var sealed = [String: Hash]()
+        var guide = BundleGuide(checkpointSize: checkpoint?.1.size ?? 0)
         for item in items {
-            if let digest = checkItem(item, members, checkpoint: checkpoint, claims: &claims) {
-                sealed[item] = digest
+            if let digests = checkItem(
+                item, members, archive: archives[item], checkpoint: checkpoint, guide: &guide, claims: &claims)
+            {
+                sealed[item] = digests.sha256
             }
         }
-        claims.append(checkReport(members, items: sealed))
+        claims += checkReport(members, order: order, items: sealed, checkpoint: checkpoint, guide: &guide)
+        claims.append(checkTools(members, guide: guide))
         return BundleVerification(claims: claims)
+    }
+
+    /// At most this many members (a case of 1,000 items gives about 7,000).
+    static let maximumMembers = 200_000
+
+    /// Whether `name` (under the top folder) is one of the layout's names (Docs/Formats.md).
+    static func isLayoutName(_ name: String) -> Bool {
+        let fixed: Set<String> = [
+            CourtBundleLayout.sums, CourtBundleLayout.guide, CourtBundleLayout.checkpoint,
+            CourtBundleLayout.verifierKey, CourtBundleLayout.checker, CourtBundleLayout.reportChain,
+            CourtBundleLayout.reportedEntry, CourtBundleLayout.reportedProof, "certs/tsa-chain.pem",
+            "report/report.pdf", "report/report.pdf.p7s", "report/report.json", "report/report.json.p7s",
+        ]
+        if fixed.contains(name) { return true }
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts.count == 2, parts[0] == "certs", parts[1].hasPrefix("anchors-"), parts[1].hasSuffix(".pem") {
+            let source = parts[1].dropFirst("anchors-".count).dropLast(".pem".count)
+            return !source.isEmpty
+                && source.unicodeScalars.allSatisfy {
+                    ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
+                }
+        }
+        guard parts.count == 3, parts[0] == "items", isItemIdentifier(parts[1]) else { return false }
+        let file = parts[2]
+        if ["entry.json", "manifest.json", "original", "proof.tlog"].contains(file) { return true }
+        if Compression.allCases.contains(where: { "archive" + $0.suffix == file }) { return true }
+        for suffix in [".tsr", ".entry.json"] where file.hasPrefix("stamp-") && file.hasSuffix(suffix) {
+            let number = file.dropFirst("stamp-".count).dropLast(suffix.count)
+            return !number.isEmpty && number.first != "0" && number.count <= 6
+                && number.allSatisfy { ("0"..."9").contains($0) }
+        }
+        return false
+    }
+
+    /// A UUID as items are named: 8-4-4-4-12 lowercase hexadecimal digits.
+    static func isItemIdentifier(_ text: String) -> Bool {
+        let groups = text.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.map(\.count) == [8, 4, 4, 4, 12]
+            && groups.allSatisfy { $0.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) } }
+    }
+
+    private func checkLayout(_ order: [String]) -> BundleClaim {
+        let unexpected = order.filter { !Self.isLayoutName($0) }
+        guard unexpected.isEmpty else {
+            return BundleClaim(
+                "layout", passed: false,
+                detail: "not members of a bundle: "
+                    + unexpected.prefix(10).map { DisplayName.escape(Array($0.utf8)) }.joined(separator: ", ")
+                    + (unexpected.count > 10 ? " and \(unexpected.count - 10) more" : ""))
+        }
+        return BundleClaim("layout", passed: true, detail: "every member is one a bundle holds")
+    }
+
+    /// The Merkle checker and VERIFY.md are the ones this verifier would write for the bundle's
+    /// facts: an expert is told to run them, so a changed one is never passed on.
+    private func checkTools(_ members: [String: Member], guide: BundleGuide) -> BundleClaim {
+        let claim = "VERIFY.md and tools"
+        var problems = [String]()
+        if members[CourtBundleLayout.checker]?.bytes != Array(MerkleChecker.script.utf8) {
+            problems.append("\(CourtBundleLayout.checker) is not the checker Custos writes (do not run it)")
+        }
+        let key =
+            members[CourtBundleLayout.verifierKey]?.bytes.flatMap { String(validating: $0, as: UTF8.self) }?
+            .trimmingSuffix() ?? ""
+        if members[CourtBundleLayout.guide]?.bytes != Array(guide.text(verifierKey: key).utf8) {
+            problems.append("VERIFY.md is not the guide of this bundle's facts (do not run its commands)")
+        }
+        return problems.isEmpty
+            ? BundleClaim(claim, passed: true, detail: "the checker and the guide are those of this bundle's facts")
+            : BundleClaim(claim, passed: false, detail: problems.joined(separator: "; "))
     }
 
     struct BundleFailure: Error { var message: String }
 
-    private func read(_ file: FileDescriptor, path: RawPath) throws -> [String: Member] {
+    private func read(_ file: FileDescriptor, path: RawPath) throws -> (
+        members: [String: Member], order: [String]
+    ) {
         var members = [String: Member]()
+        var order = [String]()
         let reader: ArchiveReader
         do {
             reader = try ArchiveReader(fileDescriptor: file.rawValue, path: path.description, compressions: [.none])
@@ -132,6 +218,9 @@ public struct BundleVerifier {
             guard members[relative] == nil else {
                 throw BundleFailure(message: "member \(shown): appears twice; refused")
             }
+            guard members.count < Self.maximumMembers else {
+                throw BundleFailure(message: "more than \(Self.maximumMembers) members: not a bundle")
+            }
             let isOriginal = parts.count == 3 && parts[0] == "items" && parts[2] == "original"
             let isArchive = parts.count == 3 && parts[0] == "items" && parts[2].hasPrefix("archive.tar")
             let sha256 = MessageDigest(.sha256)
@@ -154,7 +243,19 @@ public struct BundleVerifier {
                     LaneWork(capacity: 8) { lane in Self.digest(lane, algorithm) }
                 }
             } else if isArchive {
-                archiveWork = LaneWork(capacity: 8) { lane in Self.archiveContents(lane, name: name) }
+                // Only the compression its name gives, and no more bytes out than its original
+                // and a little more (a small archive that decompresses without end is refused).
+                let compression = Compression.allCases.first { "archive" + $0.suffix == parts[2] }
+                let entry = members[CourtBundleLayout.entry(String(parts[1]))]?.bytes.flatMap {
+                    try? CustodyEntry(parsing: $0)
+                }
+                let expected =
+                    entry?.size.map { Int64(clamping: $0) }
+                    ?? members[CourtBundleLayout.original(String(parts[1]))]?.size ?? Int64(1) << 40
+                let limit = expected + (64 << 20)
+                archiveWork = LaneWork(capacity: 8) { lane in
+                    Self.archiveContents(lane, name: name, compression: compression, limit: limit)
+                }
             }
             let lanes = digestWork.map(\.lane) + (archiveWork.map { [$0.lane] } ?? [])
             // Whatever happens, the lanes end and their threads are done before the pass goes on.
@@ -205,9 +306,10 @@ public struct BundleVerifier {
             members[relative] = Member(
                 sha256: sha256.finishSHA256(), bytes: small, md5: worked[.md5], sha1: worked[.sha1], size: size,
                 inside: archiveWork?.wait())
+            order.append(relative)
         }
         guard !members.isEmpty else { throw BundleFailure(message: "an empty tar: not a bundle") }
-        return members
+        return (members, order)
     }
 
     /// SHA256SUMS lists exactly the other members, each with its SHA-256.
@@ -225,16 +327,20 @@ public struct BundleVerifier {
         present[CourtBundleLayout.sums] = nil
         var problems = [String]()
         let removed = listed.keys.filter { present[$0] == nil }.sorted()
-        var added = present.keys.filter { listed[$0] == nil }.sorted()
+        let added = present.keys.filter { listed[$0] == nil }.sorted()
+        // The unlisted members by their SHA-256, each taken once: a rename is found in one look.
+        var addedByHash = [Hash: [String]]()
+        for name in added.reversed() { addedByHash[present[name]!.sha256, default: []].append(name) }
+        var renamedTo = Set<String>()
         for name in removed {
-            if let index = added.firstIndex(where: { present[$0]?.sha256 == listed[name] }) {
-                problems.append("renamed: \(name) is now \(added[index])")
-                added.remove(at: index)
+            if let hash = listed[name], let now = addedByHash[hash]?.popLast() {
+                problems.append("renamed: \(name) is now \(now)")
+                renamedTo.insert(now)
             } else {
                 problems.append("removed: \(name)")
             }
         }
-        problems += added.map { "added: \($0) (not listed)" }
+        problems += added.filter { !renamedTo.contains($0) }.map { "added: \($0) (not listed)" }
         for (name, member) in present.sorted(by: { $0.key < $1.key }) {
             if let hash = listed[name], hash != member.sha256 {
                 problems.append("changed: \(name) (SHA-256 \(member.sha256.hex), listed \(hash.hex))")
@@ -315,9 +421,10 @@ public struct BundleVerifier {
     /// One item: its entry, original, manifest, archive, proof and tokens agree. Returns the
     /// original's SHA-256 as its entry records it.
     private func checkItem(
-        _ item: String, _ members: [String: Member], checkpoint: (SignedNote, Checkpoint)?,
-        claims: inout [BundleClaim]
-    ) -> Hash? {
+        _ item: String, _ members: [String: Member], archive archiveName: String?,
+        checkpoint: (SignedNote, Checkpoint)?,
+        guide: inout BundleGuide, claims: inout [BundleClaim]
+    ) -> EvidenceDigests? {
         func fail(_ what: String, _ detail: String) {
             claims.append(BundleClaim("item \(item) \(what)", passed: false, detail: detail))
         }
@@ -370,13 +477,12 @@ public struct BundleVerifier {
             )
         }
         // The sealed archive, and the original inside it.
-        if let (name, archive) = members.first(where: {
-            $0.key.hasPrefix(CourtBundleLayout.folder(item) + "/archive.tar")
-        }),
-            let inside = archive.inside
-        {
+        if let name = archiveName, let archive = members[name], let inside = archive.inside {
             if archive.sha256 != archiveHash {
-                fail("archive", "\(name): SHA-256 \(archive.sha256.hex), the entry records \(archiveHash.hex)")
+                fail(
+                    "archive",
+                    "\(name): SHA-256 \(archive.sha256.hex), the entry records \(archiveHash.hex)"
+                        + (inside.problem.map { "; nor can it be read as a sealed archive: \($0)" } ?? ""))
             } else if let problem = inside.problem {
                 fail("archive", "\(name): cannot be read as an archive: \(problem)")
             } else if inside.evidence == digests.sha256, inside.manifest == manifestHash {
@@ -415,6 +521,7 @@ public struct BundleVerifier {
         }
         // The time-stamp tokens.
         var index = 1
+        var tokens = [(path: String, chain: String)]()
         while let token = members[CourtBundleLayout.token(item, index)]?.bytes {
             let what = "time-stamp token \(index)"
             let source = members[CourtBundleLayout.tokenEntry(item, index)]?.bytes
@@ -423,6 +530,7 @@ public struct BundleVerifier {
                 source == nil || source == TimeStampRecord.nodeSource
                 ? CourtBundleLayout.certificate("tsa-chain.pem")
                 : CourtBundleLayout.certificate("anchors-\(source!).pem")
+            tokens.append((CourtBundleLayout.token(item, index), chainName))
             let anchorBytes = timeStampAnchors ?? members[chainName]?.bytes
             let anchors = anchorBytes.flatMap { try? Certificate.all(pem: $0) } ?? []
             if anchors.isEmpty {
@@ -441,7 +549,11 @@ public struct BundleVerifier {
             }
             index += 1
         }
-        return digests.sha256
+        // What VERIFY.md says of the item, as the bundle's writer says it.
+        guide.item(
+            item, digests: digests, archive: archiveName ?? CourtBundleLayout.archive(item, .zstd),
+            proof: CourtBundleLayout.proof(item), tokens: tokens)
+        return digests
     }
 
     /// What a sealed archive holds: the SHA-256 of its evidence member and of its manifest.json,
@@ -454,13 +566,17 @@ public struct BundleVerifier {
 
     /// Reads an archive from the chunks of `lane` and hashes its evidence member and
     /// manifest.json.
-    static func archiveContents(_ lane: ChunkLane, name: String) -> ArchiveInside {
+    static func archiveContents(_ lane: ChunkLane, name: String, compression: Compression?, limit: Int64)
+        -> ArchiveInside
+    {
         var evidence: Hash?
         var manifest: Hash?
         var held: Chunk?
         defer { held?.release() }
+        guard let compression else { return ArchiveInside(problem: "\(name): not a name of a sealed archive") }
+        var out: Int64 = 0
         do {
-            let reader = try ArchiveReader(path: name) {
+            let reader = try ArchiveReader(path: name, compressions: [compression]) {
                 held?.release()
                 held = lane.take()
                 return held?.bytes
@@ -468,16 +584,23 @@ public struct BundleVerifier {
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
             defer { buffer.deallocate() }
             while let header = try reader.nextEntry() {
-                guard header.isRegularFile, !header.isLink else { continue }
+                // Every member's bytes are counted, kept or not (a member skipped is decompressed
+                // all the same).
                 let isEvidence = header.pathname.starts(with: Array("evidence/".utf8))
                 let isManifest = header.pathname == Array("manifest.json".utf8)
-                guard isEvidence || isManifest else { continue }
-                let digest = MessageDigest(.sha256)
+                let wanted = header.isRegularFile && !header.isLink && (isEvidence || isManifest)
+                let digest = wanted ? MessageDigest(.sha256) : nil
                 while true {
                     let count = try reader.read(into: buffer)
                     if count == 0 { break }
-                    digest.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                    out += Int64(count)
+                    guard out <= limit else {
+                        return ArchiveInside(
+                            problem: "it decompresses to more than \(limit) bytes, far more than the original it seals")
+                    }
+                    digest?.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                 }
+                guard let digest else { continue }
                 if isEvidence, evidence == nil { evidence = digest.finishSHA256() }
                 if isManifest, manifest == nil { manifest = digest.finishSHA256() }
             }
@@ -497,53 +620,89 @@ public struct BundleVerifier {
         return digest.finish()
     }
 
-    /// The report's detached signature verifies with the bundled report chain, and its facts
-    /// are about the bundle's items and their SHA-256.
-    private func checkReport(_ members: [String: Member], items: [String: Hash]) -> BundleClaim {
+    /// The report: each of its files signed (detached CMS) up to the bundled report chain; its
+    /// facts about the bundle's items and their SHA-256; and anchored: the `reported` entry
+    /// that records each file's SHA-256 is proven in the bundle's checkpoint, so the node's key
+    /// (`--key`) vouches for the report as it does for the items. Its own verdict is a claim of
+    /// its own. Sets the report's part of `guide`.
+    private func checkReport(
+        _ members: [String: Member], order: [String], items: [String: Hash], checkpoint: (SignedNote, Checkpoint)?,
+        guide: inout BundleGuide
+    ) -> [BundleClaim] {
         let claim = "report"
-        let folder = CourtBundleLayout.reportFolder + "/"
-        guard
-            let json = members.keys.sorted().first(where: {
-                $0.hasPrefix(folder) && $0.hasSuffix(".json") && members[$0 + ".p7s"] != nil
-            }), let content = members[json]?.bytes, let signature = members[json + ".p7s"]?.bytes
-        else { return BundleClaim(claim, passed: false, detail: "no report and signature (report/*.json and .p7s)") }
+        let json = CourtBundleLayout.reportFolder + "/report.json"
+        let files = order.filter {
+            $0.hasPrefix(CourtBundleLayout.reportFolder + "/") && !$0.hasSuffix(".p7s")
+                && $0 != CourtBundleLayout.reportedEntry && $0 != CourtBundleLayout.reportedProof
+        }
+        guide.reports = files.compactMap { name in members[name].map { (path: name, sha256: $0.sha256.hex) } }
+        func fail(_ detail: String) -> [BundleClaim] { [BundleClaim(claim, passed: false, detail: detail)] }
+        guard let content = members[json]?.bytes else { return fail("no report (\(json))") }
         guard let chain = members[CourtBundleLayout.reportChain]?.bytes, let anchors = try? Certificate.all(pem: chain),
             !anchors.isEmpty
-        else { return BundleClaim(claim, passed: false, detail: "\(CourtBundleLayout.reportChain) is missing") }
-        let problems = DetachedSignature.verify(content, signature: signature, anchors: anchors)
-        guard problems.isEmpty else {
-            return BundleClaim(claim, passed: false, detail: "\(json): " + problems.joined(separator: "; "))
+        else { return fail("\(CourtBundleLayout.reportChain) is missing") }
+        // Each file signed.
+        for name in files {
+            guard let bytes = members[name]?.bytes, let signature = members[name + ".p7s"]?.bytes else {
+                return fail("\(name): no signature (\(name).p7s)")
+            }
+            let problems = DetachedSignature.verify(bytes, signature: signature, anchors: anchors)
+            guard problems.isEmpty else { return fail("\(name): " + problems.joined(separator: "; ")) }
         }
-        guard let report = try? CanonicalJSON.parse(content), let facts = report["items"]?.arrayValue else {
-            return BundleClaim(claim, passed: false, detail: "\(json): not a report")
-        }
+        // About the bundle's items.
+        guard let report = try? CanonicalJSON.parse(content), let facts = report["items"]?.arrayValue,
+            let id = report["report"]?.stringValue
+        else { return fail("\(json): not a report") }
         var reported = [String: String]()
         for fact in facts {
             if let item = fact["item"]?.stringValue { reported[item] = fact["original"]?["sha256"]?.stringValue ?? "" }
         }
-        let expected = items.mapValues(\.hex)
-        guard reported == expected else {
-            return BundleClaim(
-                claim, passed: false, detail: "\(json): its items and their SHA-256 are not the bundle's")
+        guard reported == items.mapValues(\.hex) else {
+            return fail("\(json): its items and their SHA-256 are not the bundle's")
         }
-        // Every other file of the report (the PDF) is signed too, each by its own `.p7s`.
-        var others = [String]()
-        for name in members.keys.sorted()
-        where name.hasPrefix(folder) && name != json && !name.hasSuffix(".p7s") {
-            guard let bytes = members[name]?.bytes, let signature = members[name + ".p7s"]?.bytes else {
-                return BundleClaim(claim, passed: false, detail: "\(name): no signature (\(name).p7s)")
-            }
-            let problems = DetachedSignature.verify(bytes, signature: signature, anchors: anchors)
-            guard problems.isEmpty else {
-                return BundleClaim(claim, passed: false, detail: "\(name): " + problems.joined(separator: "; "))
-            }
-            others.append(name)
+        // Anchored: the `reported` entry records these very files, in the bundle's checkpoint.
+        guard let entryBytes = members[CourtBundleLayout.reportedEntry]?.bytes,
+            let entry = try? CustodyEntry(parsing: entryBytes), entry.type.rawValue == "reported",
+            entry.details["report"]?.stringValue == id, items[entry.item] != nil
+        else {
+            return fail(
+                "\(CourtBundleLayout.reportedEntry) is missing or is not the `reported` entry of report \(id): the ledger does not vouch for this report"
+            )
         }
-        return BundleClaim(
-            claim, passed: true,
-            detail:
-                "\(([json] + others).joined(separator: ", ")) signed (CMS, detached) by the bundled report chain; its \(facts.count) items are the bundle's"
-        )
+        for name in files {
+            let format = name.hasSuffix(".pdf") ? "pdf" : "json"
+            guard entry.details["files"]?[format]?.stringValue == members[name]?.sha256.hex else {
+                return fail("\(name): its SHA-256 is not the one the `reported` entry \(entry.sequence) records")
+            }
+        }
+        guard let (note, signed) = checkpoint else { return fail("no checkpoint to prove the `reported` entry in") }
+        guard let proofBytes = members[CourtBundleLayout.reportedProof]?.bytes,
+            let proofText = String(validating: proofBytes, as: UTF8.self),
+            let proof = try? TLogProof(parsing: proofText), proof.extra == entryBytes,
+            proof.index == entry.sequence, proof.checkpoint == note,
+            (try? MerkleProofs.verifyInclusion(
+                index: proof.index, size: signed.size, leafHash: MerkleHasher.openSSL.hashLeaf(entryBytes),
+                proof: proof.proof, root: signed.root, hasher: MerkleHasher.openSSL)) != nil
+        else {
+            return fail(
+                "\(CourtBundleLayout.reportedProof) does not prove entry \(entry.sequence) in the bundle's checkpoint")
+        }
+        let anchor = (try? anchors.last?.sha256Fingerprint()).flatMap { $0?.hex } ?? "?"
+        var claims = [
+            BundleClaim(
+                claim, passed: true,
+                detail:
+                    "report \(id): \(files.joined(separator: ", ")) signed (CMS, detached) up to the bundled report chain (CA SHA-256 \(anchor)); the `reported` entry \(entry.sequence) records their SHA-256 and is in checkpoint \(signed.size); its \(facts.count) items are the bundle's"
+            )
+        ]
+        let verdict = report["result"]?.stringValue ?? "?"
+        claims.append(
+            verdict == "PASS"
+                ? BundleClaim("report verdict", passed: true, detail: "the report says PASS")
+                : BundleClaim(
+                    "report verdict", passed: false,
+                    detail: "the report says \(verdict): it found faults when it was made (its first page says which)"))
+        return claims
     }
 }
 

