@@ -49,28 +49,30 @@ extension Vault {
     }
 
     /// Where a replaced report signer's certificate and chain are kept (`report/retired/`), so
-    /// that the reports it signed can still be checked; its key is destroyed.
+    /// that the reports it signed can still be checked; its key is not kept.
     public var retiredReportSignersFolder: RawPath { reportFolder.appending("retired") }
 
-    /// Replaces the report signer by `files` (a bureau's own, imported): the old certificate and
-    /// chain are kept in `report/retired/SHA256-FINGERPRINT.pem` first, then the new signer is
-    /// written as `installReportSigner` writes one. Returns the retired file, when there was one.
+    /// Replaces the report signer by `files` (a bureau's own, imported): the certificate and
+    /// chain found are kept in `report/retired/<SHA-256 of the certificate file>.pem` first, as
+    /// they are, even when they do not match the key (an import cut short by a crash leaves a
+    /// new certificate beside the old key: the next import mends it). Then the new signer is
+    /// written as `installReportSigner` writes one, its key last. Returns the retired file, when
+    /// there was one.
     @discardableResult
     public func replaceReportSigner(with files: ReportSigningFiles) throws -> RawPath? {
         var retired: RawPath?
-        if hasReportSigner {
-            let old = try reportSigner()
+        if FileSystem.exists(reportCertificatePath) {
             do {
-                let name = try old.certificate.sha256Fingerprint().hex + ".pem"
+                let certificate = try FileSystem.readFile(reportCertificatePath)
+                let chain = FileSystem.exists(reportChainPath) ? try FileSystem.readFile(reportChainPath) : []
+                let name = OpenSSLSHA256().sha256(certificate).hex + ".pem"
                 try FileSystem.makeDirectory(retiredReportSignersFolder, mode: 0o700)
                 let path = retiredReportSignersFolder.appending(name)
-                try FileSystem.writeDurably(
-                    try old.certificate.pem() + old.chain.flatMap { try $0.pem() }, to: path, mode: 0o600)
+                try FileSystem.writeDurably(certificate + chain, to: path, mode: 0o600)
                 try FileSystem.syncDirectory(reportFolder)
                 retired = path
             } catch {
-                throw VaultError(
-                    .storage, "\(root): the old report-signing certificate could not be kept", cause: error)
+                throw VaultError(.storage, "\(root): the old report-signing certificate could not be kept", cause: error)
             }
         }
         try installReportSigner(files)
