@@ -116,6 +116,13 @@ struct VerifyBundle: ParsableCommand {
                 result.passed
                     ? "驗證通過 / PASS: every claim of the bundle holds"
                     : "驗證失敗 / FAIL: \(result.claims.filter { !$0.passed }.count) claim(s) do not hold")
+            if key == nil {
+                // The bundle vouched for itself: its own key signed its checkpoint.
+                Output.line(
+                    "注意 / NOTE: 未指定 --key：檢查點係以本包內之 verifier.vkey 驗證；請向節點之機關取得其驗證金鑰後以 --key 再驗證。"
+                        + " No --key: the checkpoint was checked with the bundle's own verifier.vkey; obtain the node's key from its bureau and check again with --key."
+                )
+            }
         }
         if !result.passed { throw ExitCode(1) }
     }
