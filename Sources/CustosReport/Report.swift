@@ -340,14 +340,14 @@ extension CustodySession {
         var content = check(
             ["content-sha256", "content-md5", "content-sha1", "content-size"],
             passed: ReportText(
-                "封存檔內之原始檔案重新計算雜湊值：其大小、MD5、SHA-1 及 SHA-256 均與帳本紀錄所載相符",
-                "the original in the archive re-hashed: its size, MD5, SHA-1 and SHA-256 are those the ledger entry records"
+                "封存檔內之原始檔案重新計算雜湊值：大小、MD5、SHA-1、SHA-256 均與帳本紀錄相符",
+                "the original in the archive re-hashed: size, MD5, SHA-1, SHA-256 as the entry records"
             ))
         var archive = check(
             archiveCodes,
             passed: ReportText(
-                "封存檔重新讀取並計算雜湊值：其 SHA-256 與紀錄相符；其 hashdeep.txt 及 manifest.json 一致",
-                "the archive re-read and re-hashed: its SHA-256 is the one recorded; its hashdeep.txt and manifest.json agree"
+                "封存檔重新計算雜湊值：SHA-256 與紀錄相符；hashdeep.txt、manifest.json 一致",
+                "the archive re-hashed: SHA-256 as recorded; hashdeep.txt and manifest.json agree"
             ))
         if content.passed, faults.contains(where: { $0.code == "archive-missing" || $0.code == "archive-unreadable" }) {
             content = ReportCheck(
@@ -371,8 +371,8 @@ extension CustodySession {
         let manifestCheck = check(
             ["manifest-digest", "manifest-malformed", "manifest-missing", "manifest-mismatch", "entry-incomplete"],
             passed: ReportText(
-                "清單重新計算雜湊值：其 SHA-256 與帳本紀錄所載相符，且其內容描述該帳本紀錄",
-                "the manifest re-hashed: its SHA-256 is the one the ledger entry records, and it describes the entry"))
+                "清單重新計算雜湊值：SHA-256 與帳本紀錄相符，且描述該紀錄",
+                "the manifest re-hashed: SHA-256 as the entry records; it describes the entry"))
 
         // The sealed entry's inclusion in the report's checkpoint, proven here.
         let entryBytes = try ledger.entryBytes(record.sequence)
@@ -398,8 +398,8 @@ extension CustodySession {
                 proofCheck = ReportCheck(
                     passed: true,
                     ReportText(
-                        "帳本紀錄 \(record.sequence) 包含於大小 \(checkpoint.size) 之檢查點（已驗證 RFC 6962 包含證明）",
-                        "entry \(record.sequence) is in the checkpoint of size \(checkpoint.size) (RFC 6962 inclusion proof checked)"
+                        "帳本紀錄 \(record.sequence) 包含於大小 \(checkpoint.size) 之檢查點（RFC 6962 包含證明）",
+                        "entry \(record.sequence) is in the checkpoint of size \(checkpoint.size) (RFC 6962 proof checked)"
                     ))
             } catch {
                 proofCheck = ReportCheck(
@@ -499,13 +499,11 @@ extension CustodySession {
 
         let memberName = manifest?["member"]?.stringValue ?? "evidence/NAME"
         var commands = [
+            digestCommand(record: record, digests: digests),
             ReportCommand(
                 claim: ReportText(
-                    "原始檔案之 SHA-256 為 \(record.sha256.hex)", "The original file's SHA-256 is \(record.sha256.hex)"),
-                command: "sha256sum ORIGINAL-FILE"),
-            ReportCommand(
-                claim: ReportText(
-                    "封存檔之 SHA-256 為 \(record.archive.hex)", "The sealed archive is \(record.archive.hex)"),
+                    "封存檔之 SHA-256 即帳本紀錄所載（其名稱之一部分）",
+                    "The sealed archive's SHA-256: the one its entry records (part of its name)"),
                 command: "sha256sum \(details.archive ?? "ARCHIVE")"),
             ReportCommand(
                 claim: ReportText("封存檔內之原始檔案即當時封存者", "The original inside the archive is the one sealed"),
@@ -516,27 +514,15 @@ extension CustodySession {
                     "Entry \(record.sequence) is in the checkpoint of size \(checkpoint.size)"),
                 command: "custos proof \(record.item) -o \(record.item).proof   # then Docs/Verification.md, step 4"),
         ]
-        if let md5 = digests?["md5"]?.stringValue {
-            commands.insert(
-                ReportCommand(
-                    claim: ReportText("原始檔案之 MD5 為 \(md5)", "The original file's MD5 is \(md5)"),
-                    command: "md5sum ORIGINAL-FILE"), at: 1)
-        }
-        if let sha1 = digests?["sha1"]?.stringValue {
-            commands.insert(
-                ReportCommand(
-                    claim: ReportText("原始檔案之 SHA-1 為 \(sha1)", "The original file's SHA-1 is \(sha1)"),
-                    command: "sha1sum ORIGINAL-FILE"), at: 1)
-        }
         for (index, token) in tokens.enumerated() {
             commands.append(
                 ReportCommand(
                     claim: ReportText(
-                        "[\(token.source)] \(token.authority) 於 \(token.genTime) 對該 SHA-256 蓋用時戳，序號 \(token.serial)",
-                        "[\(token.source)] \(token.authority) stamped the SHA-256 at \(token.genTime), serial \(token.serial)"
+                        "[\(token.source)] \(token.authority) 於 \(token.genTime) 對該 SHA-256 蓋用時戳，序號 \(token.serial)（檔案由 custos timestamp export 產生）",
+                        "[\(token.source)] \(token.authority) stamped the SHA-256 at \(token.genTime), serial \(token.serial) (custos timestamp export writes the files)"
                     ),
                     command:
-                        "openssl ts -verify -digest \(record.sha256.hex) -in \(record.item)-\(index + 1).tsr -CAfile \(token.source == TimeStampRecord.nodeSource ? "tsa-chain.pem" : "anchors-\(token.source).pem")   # files from: custos timestamp export \(record.item)"
+                        "openssl ts -verify -digest \(record.sha256.hex) -in \(record.item)-\(index + 1).tsr -CAfile \(token.source == TimeStampRecord.nodeSource ? "tsa-chain.pem" : "anchors-\(token.source).pem")"
                 ))
         }
         return ItemFacts(
@@ -551,6 +537,26 @@ extension CustodySession {
                 origin: checkpoint.origin, index: record.sequence, entry: entryBytes, leafHash: leaf, path: path,
                 checkpointSize: checkpoint.size, root: checkpoint.root, check: proofCheck),
             tokens: tokens, awaitingTimeStamps: details.awaiting, notChecked: notChecked, commands: commands)
+    }
+
+    /// The claim of the original's digests (SHA-256, and MD5 and SHA-1 when recorded: their
+    /// values are the item's `original`) and the one command line that checks them all.
+    private func digestCommand(record: ItemRecord, digests: JSONValue?) -> ReportCommand {
+        var names = ["SHA-256"]
+        var command = "sha256sum ORIGINAL-FILE"
+        if digests?["md5"]?.stringValue != nil {
+            names.append("MD5")
+            command += "; md5sum ORIGINAL-FILE"
+        }
+        if digests?["sha1"]?.stringValue != nil {
+            names.append("SHA-1")
+            command += "; sha1sum ORIGINAL-FILE"
+        }
+        return ReportCommand(
+            claim: ReportText(
+                "原始檔案之雜湊值（\(names.joined(separator: "、"))）即第 2 節所載",
+                "The original file's \(names.joined(separator: ", ")): those of section 2"),
+            command: command)
     }
 
     /// A new report identifier: a UUIDv7, as items have.

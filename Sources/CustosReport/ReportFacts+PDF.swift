@@ -82,9 +82,20 @@ extension ReportFacts {
                     }))
         }
 
+        // What was not checked of every item alike, said once (each item's JSON keeps its own).
+        let common =
+            items.count > 1
+            ? items.dropFirst().reduce(items[0].notChecked) { kept, item in kept.filter(item.notChecked.contains) }
+            : []
+        if !common.isEmpty {
+            blocks.append(.heading(t("未驗證項目（每一證物皆同）", "Not checked (the same for every item)"), level: 2))
+            blocks.append(.paragraph(common.map { "• " + t.lines($0) }.joined(separator: "\n")))
+        }
+
         for (index, item) in items.enumerated() {
             blocks.append(.pageBreak)
-            blocks += item.pdfBlocks(number: index + 1, of: items.count, checkpoint: checkpoint, t)
+            blocks += item.pdfBlocks(
+                number: index + 1, of: items.count, checkpoint: checkpoint, notChecked: common, t)
         }
 
         // The report's own signature and anchoring.
@@ -172,7 +183,8 @@ extension ReportFacts {
 
 extension ItemFacts {
     fileprivate func pdfBlocks(
-        number: Int, of count: Int, checkpoint: CheckpointFacts, _ t: ReportLabels
+        number: Int, of count: Int, checkpoint: CheckpointFacts, notChecked common: [ReportText],
+        _ t: ReportLabels
     ) -> [PDFBlock] {
         var blocks = [PDFBlock]()
         blocks.append(
@@ -272,7 +284,7 @@ extension ItemFacts {
                 PDFKeyValue(
                     t("簽章金鑰", "Signing key"),
                     checkpoint.signature.passed
-                        ? "\(checkpoint.keyName) · \(t("金鑰雜湊值", "key hash")) \(checkpoint.keyHash) · \(checkpoint.verifierKey)"
+                        ? "\(checkpoint.keyName) · \(t("金鑰雜湊值", "key hash")) \(checkpoint.keyHash)"
                         : t.fail + " " + t("無（檢查點之簽章未能驗證）", "none (the checkpoint's signature does not verify)")
                 ),
                 PDFKeyValue(
@@ -318,7 +330,12 @@ extension ItemFacts {
 
         // 8. What was not checked.
         blocks.append(.heading(t("8. 未驗證項目", "8. Not checked"), level: 2))
-        blocks.append(.paragraph(notChecked.map { "• " + t.lines($0) }.joined(separator: "\n")))
+        var lines = notChecked.filter { !common.contains($0) }.map { "• " + t.lines($0) }
+        if !common.isEmpty {
+            lines.append(
+                "• " + t("另見報告首部「未驗證項目（每一證物皆同）」", "See \"Not checked (the same for every item)\" first"))
+        }
+        blocks.append(.paragraph(lines.joined(separator: "\n")))
 
         // 9. Commands.
         blocks.append(.heading(t("9. 獨立驗證指令", "9. Commands that check each claim"), level: 2))
@@ -342,9 +359,12 @@ extension ItemFacts {
         rows.append(PDFKeyValue(t("封存時間", "Sealed"), sealed.map { t.time($0) } ?? "—"))
         rows.append(
             PDFKeyValue(
-                t("地點（節點、機關、主機）", "Where (node, bureau, host)"),
-                [text(sealing["node"]), text(sealing["bureau"]), text(sealing["host"])].compactMap { $0 }.joined(
-                    separator: " · ")))
+                t("地點", "Where"),
+                [
+                    text(sealing["node"]).map { "\(t("節點", "node")) \($0)" },
+                    text(sealing["bureau"]).map { "\(t("機關", "bureau")) \($0)" },
+                    text(sealing["host"]).map { "\(t("主機", "host")) \($0)" },
+                ].compactMap { $0 }.joined(separator: " · ")))
         var by = text(sealedBy["account"]) ?? "—"
         if let uid = text(sealedBy["uid"]) { by += " (uid \(uid))" }
         by +=
@@ -354,7 +374,8 @@ extension ItemFacts {
         rows.append(PDFKeyValue(t("封存者", "Sealed by"), by))
         rows.append(
             PDFKeyValue(
-                t("鑑識人員（申報）", "Examiner (declared)"), text(acquisition["examiner"]) ?? "—"))
+                t("鑑識人員", "Examiner"),
+                text(acquisition["examiner"]).map { "\($0) (\(t("申報", "declared")))" } ?? "—"))
         rows.append(PDFKeyValue(t("工具及版本", "Tool and version"), text(sealing["tool"]) ?? "—"))
         rows.append(PDFKeyValue(t("封存時之複核", "Re-check at sealing"), recheckText(sealing["recheck"], t)))
         let device = acquisition["device"]?.objectValue ?? [:]
@@ -365,7 +386,7 @@ extension ItemFacts {
         ].compactMap { $0 }.joined(separator: " · ")
         rows.append(
             PDFKeyValue(
-                t("來源裝置（廠牌、型號、序號）", "Source device (make, model, serial)"),
+                t("來源裝置", "Source device"),
                 deviceText.isEmpty ? "—" : deviceText))
         rows.append(PDFKeyValue(t("扣押地點", "Seized at"), text(acquisition["seizure"]?["place"]) ?? "—"))
         var seizedOn = text(acquisition["seizure"]?["time"]) ?? "—"
@@ -393,11 +414,9 @@ private func recheckText(_ recheck: JSONValue?, _ t: ReportLabels) -> String {
     let copy = recheck["of"]?.stringValue == "received-copy"
     return t.pass + " · "
         + t(
-            (copy ? "節點收到之複本：" : "原始檔案：")
-                + "讀取之位元組數等於其大小；讀取前後之大小、修改時間、變更時間、inode 及裝置均相同，且未遭刪除",
-            (copy ? "the copy the node received: " : "the original: ")
-                + "the bytes read equal its size; its size, modification and change times, inode and device were the same after the pass as before, and it was not unlinked"
-        )
+            (copy ? "節點收到之複本" : "原始檔案") + "：讀取之位元組數等於其大小，讀取前後之狀態（大小、時間、inode）相同",
+            (copy ? "the copy the node received" : "the original")
+                + ": the bytes read equal its size; its status (size, times, inode) was the same after the pass")
 }
 
 private func actorText(_ actor: JSONObject, _ t: ReportLabels) -> String {
