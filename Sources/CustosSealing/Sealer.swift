@@ -185,7 +185,8 @@ public final class Sealer: Sendable {
         let absolute = request.path.absolute
         let manifest = Manifest.build(
             item: item, request: request, absolutePath: absolute, status: original, digests: digests, member: member,
-            origin: configuration.origin, bureau: configuration.bureau, context: context, sealedAt: sealedAt, compression: compression)
+            origin: configuration.origin, bureau: configuration.bureau, context: context, sealedAt: sealedAt,
+            compression: compression)
         let manifestHash = digester.sha256(manifest)
 
         let archiveHash: Hash

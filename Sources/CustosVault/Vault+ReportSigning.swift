@@ -72,7 +72,8 @@ extension Vault {
                 try FileSystem.syncDirectory(reportFolder)
                 retired = path
             } catch {
-                throw VaultError(.storage, "\(root): the old report-signing certificate could not be kept", cause: error)
+                throw VaultError(
+                    .storage, "\(root): the old report-signing certificate could not be kept", cause: error)
             }
         }
         try installReportSigner(files)
