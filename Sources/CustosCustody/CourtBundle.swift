@@ -40,10 +40,13 @@ public enum CourtBundleLayout {
 public struct BundleReport: Sendable {
     public var files: [ExportFile]
     public var entry: UInt64
+    /// Whether the report says PASS.
+    public var passed: Bool
 
-    public init(files: [ExportFile], entry: UInt64) {
+    public init(files: [ExportFile], entry: UInt64, passed: Bool) {
         self.files = files
         self.entry = entry
+        self.passed = passed
     }
 }
 
@@ -54,6 +57,8 @@ public struct ExportedBundle: Sendable {
     public var sha256: Hash
     public var members: [(path: String, sha256: Hash)]
     public var membersDigest: Hash
+    /// Whether the bundle's report says PASS (a bundle is written and recorded all the same).
+    public var reportPassed: Bool
 }
 
 extension CustodySession {
@@ -219,7 +224,8 @@ extension CustodySession {
             throw CustodyError(
                 .refused, "\(output): the bundle was recorded, but its folder could not be synced", cause: error)
         }
-        return ExportedBundle(event: event, sha256: bundle, members: sums, membersDigest: listDigest)
+        return ExportedBundle(
+            event: event, sha256: bundle, members: sums, membersDigest: listDigest, reportPassed: made.passed)
     }
 
     /// Streams an item's original out of its sealed archive into the bundle, re-hashing it (and

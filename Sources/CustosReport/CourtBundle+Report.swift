@@ -17,7 +17,7 @@ extension CustodySession {
             let sink = BundleReportSink()
             let made = try makeReport(
                 ReportRequest(subject: subject, reason: reason), output: Array("report.json".utf8), into: sink)
-            return BundleReport(files: sink.files, entry: made.event.entries[0].sequence)
+            return BundleReport(files: sink.files, entry: made.event.entries[0].sequence, passed: made.facts.passed)
         }
     }
 }

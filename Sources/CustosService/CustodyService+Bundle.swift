@@ -64,7 +64,10 @@ extension CustodyService {
                 output: temporary, recordedAs: RawPath(bytes: output))
             return BuiltFile(
                 event: bundle.event, items: subject.records, session: session,
-                extra: ["members": .integer(Int64(bundle.members.count + 1))])
+                extra: [
+                    "members": .integer(Int64(bundle.members.count + 1)),
+                    "report": .string(bundle.reportPassed ? "pass" : "fail"),
+                ])
         }
     }
 }

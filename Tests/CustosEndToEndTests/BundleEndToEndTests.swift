@@ -1,3 +1,4 @@
+import CustosFormats
 import CustosTestSupport
 import Foundation
 import Testing
@@ -228,6 +229,36 @@ struct BundleEndToEndTests {
             try tamper(node, bundle, "replace", ["items/\(items[0])/archive.tar.zst", bomb]),
             "item \(items[0]) archive",
             "decompresses to more than")
+    }
+
+    /// A bundle whose report said FAIL when it was made (the checkpoint it was built on does not
+    /// verify) does not pass, though every file in it is what the node wrote.
+    @Test func aBundleWhoseReportSaidFailDoesNotPass() throws {
+        let (node, _) = try node(items: 1)
+        let note = try SignedNote(parsing: try node.custos(["checkpoint"]).output)
+        var signature = note.signatures[0].signature
+        signature[0] ^= 0x80
+        let forged = SignedNote(
+            text: note.text,
+            signatures: [
+                NoteSignature(name: note.signatures[0].name, keyID: note.signatures[0].keyID, signature: signature)
+            ]
+        ).serialized
+        let tampered = try run(
+            "sqlite3", [node.vault + "/ledger.sqlite"],
+            stdin: Array(
+                """
+                DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS latest_no_delete;
+                UPDATE checkpoints SET note = '\(forged)' WHERE note = '\(note.serialized)';
+                UPDATE latest_checkpoint SET note = '\(forged)';
+                """.utf8))
+        #expect(tampered.status == 0, "\(tampered.stderr)")
+        let bundle = node.directory.file("fail.tar")
+        let made = try node.custos(["export", "--case", "A-1", "--reason", "court", "-o", bundle])
+        #expect(made.status == 1 && made.stderr.contains("the bundle's report says FAIL"), "\(made.stderr)")
+        let checked = try verifyBundle(bundle)
+        #expect(checked.status == 1, "\(checked.output)")
+        #expect(checked.output.contains("驗證失敗 / FAIL  report verdict: the report says FAIL"), "\(checked.output)")
     }
 
     /// A vault that records SHA-256 alone: its bundle claims no MD5 or SHA-1, and passes; an

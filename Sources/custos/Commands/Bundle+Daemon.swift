@@ -49,6 +49,7 @@ extension Export {
             "bundle written to \(output): \(outcome.members) members, sha256 \(outcome.sha256); "
                 + "recorded as `exported` (\(Report.entriesText(outcome.entries.map { UInt64($0) })))")
         if let failure = reply.failure { throw failure.cliError }
+        if !outcome.reportPassed { throw Export.reportFailed }
     }
 
     /// What the trailer says of a recorded bundle.
@@ -56,6 +57,7 @@ extension Export {
         var entries: [Int64]
         var members: Int64
         var sha256: String
+        var reportPassed: Bool
 
         var entryList: String { entries.map { "\($0)" }.joined(separator: ", ") }
 
@@ -66,6 +68,7 @@ extension Export {
             self.entries = entries
             self.members = members
             self.sha256 = sha256
+            reportPassed = result?["report"]?.stringValue != "fail"
         }
     }
 }

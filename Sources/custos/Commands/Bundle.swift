@@ -50,7 +50,14 @@ struct Export: ParsableCommand {
             "bundle written to \(output): \(bundle.members.count + 1) members, sha256 \(bundle.sha256.hex); "
                 + "recorded as `exported` (\(Report.entriesText(bundle.event.entries.map(\.sequence))))")
         try session.requireCovered()
+        if !bundle.reportPassed { throw Self.reportFailed }
     }
+
+    /// A bundle whose report says FAIL is written and recorded; the command says so and exits 1.
+    static let reportFailed = CLIError(
+        message:
+            "FAIL 驗證失敗: the bundle's report says FAIL (the bundle is written and recorded; its report's first page says what failed)",
+        exitCode: 1)
 }
 
 struct VerifyBundle: ParsableCommand {
