@@ -12,7 +12,8 @@ struct HelpTests {
         [], ["init"], ["ingest"], ["daemon"], ["list"], ["show"], ["verify"], ["checkpoint"], ["key"], ["entry"],
         ["proof"], ["consistency"], ["timestamp"], ["timestamp", "export"], ["annotate"], ["extract"], ["history"],
         ["transfer"], ["receive"], ["peer"], ["peer", "add"], ["peer", "list"], ["hold"], ["release-hold"], ["case"],
-        ["case", "set"], ["dispose"], ["approve"], ["report"], ["export"], ["verify-bundle"],
+        ["case", "set"], ["dispose"], ["approve"], ["report"], ["report-signer"], ["report-signer", "show"],
+        ["report-signer", "import"], ["export"], ["verify-bundle"],
     ]
 
     @Test(arguments: commands)
