@@ -57,7 +57,8 @@ final class Node: @unchecked Sendable {
     /// The number of entries and the size of the latest checkpoint, as `verify --json` reports them
     /// (`--no-record`: a probe, which records no `verified` event of its own).
     func coverage() throws -> (entries: Int, latest: Int) {
-        let report = try JSONSerialization.jsonObject(with: Data(try custos(["verify", "--json", "--no-record"]).stdout))
+        let report = try JSONSerialization.jsonObject(
+            with: Data(try custos(["verify", "--json", "--no-record"]).stdout))
         let object = report as? [String: Any] ?? [:]
         return (object["entries"] as? Int ?? -1, object["latestCheckpointSize"] as? Int ?? -1)
     }
@@ -83,4 +84,29 @@ final class Node: @unchecked Sendable {
 func sha256sum(_ path: String) throws -> String {
     let result = try run("sha256sum", ["--", path])
     return String(result.output.prefix(64))
+}
+
+extension Node {
+    /// Spoils the signature of the latest checkpoint, in the ledger itself (its rows and the
+    /// latest one): what a forger without the node's key can do.
+    func forgeLatestCheckpoint() throws {
+        let note = try SignedNote(parsing: try custos(["checkpoint"]).output)
+        var signature = note.signatures[0].signature
+        signature[0] ^= 0x80
+        let forged = SignedNote(
+            text: note.text,
+            signatures: [
+                NoteSignature(name: note.signatures[0].name, keyID: note.signatures[0].keyID, signature: signature)
+            ]
+        ).serialized
+        let tampered = try run(
+            "sqlite3", [vault + "/ledger.sqlite"],
+            stdin: Array(
+                """
+                DROP TRIGGER IF EXISTS checkpoints_no_update; DROP TRIGGER IF EXISTS latest_no_delete;
+                UPDATE checkpoints SET note = '\(forged)' WHERE note = '\(note.serialized)';
+                UPDATE latest_checkpoint SET note = '\(forged)';
+                """.utf8))
+        #expect(tampered.status == 0, "\(tampered.stderr)")
+    }
 }
