@@ -214,16 +214,7 @@ extension CustodySession {
                 ]),
             ])
         done = true  // recorded: the file is kept, whatever happens next
-        do { try folder.renameNoReplace(temporary, to: name) } catch {
-            throw CustodyError(
-                .exists,
-                "\(output): the bundle was recorded, but the file could not take its name (kept as \(folder.path(of: temporary)))",
-                cause: error)
-        }
-        do { try folder.sync() } catch {
-            throw CustodyError(
-                .refused, "\(output): the bundle was recorded, but its folder could not be synced", cause: error)
-        }
+        try folder.placeRecorded(temporary, as: name, output: output, what: "bundle")
         return ExportedBundle(
             event: event, sha256: bundle, members: sums, membersDigest: listDigest, reportPassed: made.passed)
     }

@@ -151,19 +151,7 @@ struct HandoverBuilder {
         }
         let recorded = try record()
         done = true  // recorded: the file is kept, whatever happens next
-        let kept = folder.path(of: temporary)
-        do {
-            try folder.renameNoReplace(temporary, to: name)
-        } catch {
-            throw CustodyError(
-                .exists,
-                "\(output): the handover was recorded, but the file could not take its name (kept as \(kept))",
-                cause: error)
-        }
-        do { try folder.sync() } catch {
-            throw CustodyError(
-                .refused, "\(output): the handover was recorded, but its folder could not be synced", cause: error)
-        }
+        try folder.placeRecorded(temporary, as: name, output: output, what: "handover")
         return recorded
     }
 
@@ -183,6 +171,23 @@ struct HandoverBuilder {
                 .altered,
                 "\(session.vault.objects.describe(item.archive)): the archive of item \(item.proven.item) changed "
                     + "while it was packed")
+        }
+    }
+}
+
+extension HeldDirectory {
+    /// A recorded file's temporary takes its name, never replacing a file, then the folder is
+    /// synced. It was recorded: on failure it is kept, and the message says so (and where).
+    func placeRecorded(_ temporary: [UInt8], as name: [UInt8], output: RawPath, what: String) throws {
+        do { try renameNoReplace(temporary, to: name) } catch {
+            throw CustodyError(
+                .exists,
+                "\(output): the \(what) was recorded, but the file could not take its name (kept as \(path(of: temporary)))",
+                cause: error)
+        }
+        do { try sync() } catch {
+            throw CustodyError(
+                .refused, "\(output): the \(what) was recorded, but its folder could not be synced", cause: error)
         }
     }
 }
