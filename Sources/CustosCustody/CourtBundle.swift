@@ -109,11 +109,7 @@ extension CustodySession {
         for record in records { packed.append(try builder.provenItem(record, checkpoint: latest)) }
         // The file is made before the report is recorded: a bundle that cannot be written leaves
         // no `reported` event behind.
-        let temporary = Array(".".utf8) + name + Array(".\(Vault.temporaryName("part"))".utf8)
-        let file: FileDescriptor
-        do { file = try folder.createExclusive(temporary, mode: 0o600) } catch {
-            throw CustodyError(.refused, "\(output): cannot be written", cause: error)
-        }
+        let (temporary, file) = try folder.createTemporary(for: name, output: output)
         var done = false
         defer { if !done { folder.remove(temporary) } }
         let made = try report()

@@ -120,11 +120,7 @@ struct HandoverBuilder {
         guard !folder.contains(name) else {
             throw CustodyError(.exists, "\(output): already exists; a handover file is never overwritten")
         }
-        let temporary = Array(".".utf8) + name + Array(".\(Vault.temporaryName("part"))".utf8)
-        let file: FileDescriptor
-        do { file = try folder.createExclusive(temporary, mode: 0o600) } catch {
-            throw CustodyError(.refused, "\(output): cannot be written", cause: error)
-        }
+        let (temporary, file) = try folder.createTemporary(for: name, output: output)
         var done = false
         defer { if !done { folder.remove(temporary) } }
         let clock = SystemClock.fileTimeNow()
@@ -176,6 +172,15 @@ struct HandoverBuilder {
 }
 
 extension HeldDirectory {
+    /// A new file for `name`'s bytes, `.NAME.part-…` beside it (`O_EXCL`, mode 0600): written,
+    /// synced, recorded, then given its name by `placeRecorded`.
+    func createTemporary(for name: [UInt8], output: RawPath) throws -> ([UInt8], FileDescriptor) {
+        let temporary = Array(".".utf8) + name + Array(".\(Vault.temporaryName("part"))".utf8)
+        do { return (temporary, try createExclusive(temporary, mode: 0o600)) } catch {
+            throw CustodyError(.refused, "\(output): cannot be written", cause: error)
+        }
+    }
+
     /// A recorded file's temporary takes its name, never replacing a file, then the folder is
     /// synced. It was recorded: on failure it is kept, and the message says so (and where).
     func placeRecorded(_ temporary: [UInt8], as name: [UInt8], output: RawPath, what: String) throws {
