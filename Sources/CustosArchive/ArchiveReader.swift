@@ -11,6 +11,8 @@ public struct ArchiveEntryHeader: Sendable {
     /// A hard link or a symbolic link (a hard link's header says "regular file" with no data):
     /// readers of foreign archives refuse these by this, not by the file type alone.
     public var isLink: Bool
+    /// A sparse member (GNU or pax sparse): its data in the file is not its bytes in order.
+    public var isSparse: Bool = false
 }
 
 /// Reads an archive (any compression libarchive knows) from a file descriptor, handing every raw
@@ -25,6 +27,8 @@ public final class ArchiveReader {
     final class Source {
         let fd: Int32
         let pull: (() -> UnsafeRawBufferPointer?)?
+        /// Whether a member's bytes that are skipped are seeked over, not read (no tap then).
+        let seeks: Bool
         let rawBytes: (UnsafeRawBufferPointer) -> Void
         let buffer: UnsafeMutableRawBufferPointer
         var readError: Int32 = 0
@@ -32,11 +36,12 @@ public final class ArchiveReader {
         var chunk: UnsafeRawPointer?
 
         init(
-            fd: Int32, pull: (() -> UnsafeRawBufferPointer?)? = nil,
+            fd: Int32, pull: (() -> UnsafeRawBufferPointer?)? = nil, seeks: Bool = false,
             rawBytes: @escaping (UnsafeRawBufferPointer) -> Void
         ) {
             self.fd = fd
             self.pull = pull
+            self.seeks = seeks
             self.rawBytes = rawBytes
             buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: pull == nil ? 1 << 20 : 0, alignment: 16)
         }
@@ -63,6 +68,16 @@ public final class ArchiveReader {
                 return count
             }
         }
+
+        /// Seeks over at most `request` bytes, never past the file's end (libarchive reads what
+        /// is left, and finds it short); returns how many.
+        func skip(_ request: Int64) -> Int64 {
+            var status = stat()
+            let here = lseek(fd, 0, SEEK_CUR)
+            guard request > 0, here >= 0, fstat(fd, &status) == 0 else { return 0 }
+            let skipped = max(0, min(request, Int64(status.st_size) - Int64(here)))
+            return lseek(fd, off_t(skipped), SEEK_CUR) < 0 ? 0 : skipped
+        }
     }
 
     /// Reads a tar compressed with one of `compressions` (the vault's four by default); no
@@ -73,6 +88,13 @@ public final class ArchiveReader {
         rawBytes: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }
     ) throws {
         try self.init(source: Source(fd: fileDescriptor, rawBytes: rawBytes), path: path, compressions: compressions)
+    }
+
+    /// Reads a plain tar from a file descriptor of a regular file, seeking over what
+    /// `skipData` skips instead of reading it.
+    public convenience init(seekingIn fileDescriptor: Int32, path: String) throws {
+        try self.init(
+            source: Source(fd: fileDescriptor, seeks: true, rawBytes: { _ in }), path: path, compressions: [.none])
     }
 
     /// Reads an archive whose bytes `pull` hands over chunk by chunk (nil or empty at the end):
@@ -101,7 +123,7 @@ public final class ArchiveReader {
         }
         archive_read_support_format_tar(archive)
         let context = Unmanaged.passUnretained(source).toOpaque()
-        let result = archive_read_open(
+        let result = archive_read_open2(
             archive, context, nil,
             { archive, context, buffer in
                 let source = Unmanaged<ArchiveReader.Source>.fromOpaque(context!).takeUnretainedValue()
@@ -112,7 +134,11 @@ public final class ArchiveReader {
                 }
                 buffer?.pointee = source.chunk
                 return count
-            }, nil)
+            },
+            source.seeks
+                ? { _, context, request in
+                    Unmanaged<ArchiveReader.Source>.fromOpaque(context!).takeUnretainedValue().skip(request)
+                } : nil, nil)
         guard result == ARCHIVE_OK else { throw ArchiveError.from(archive, path: path, doing: "opening") }
     }
 
@@ -131,7 +157,22 @@ public final class ArchiveReader {
         return ArchiveEntryHeader(
             pathname: pathname, size: archive_entry_size(entry),
             isRegularFile: archive_entry_filetype(entry) == custos_archive_ifreg(),
-            isLink: archive_entry_hardlink(entry) != nil || archive_entry_symlink(entry) != nil)
+            isLink: archive_entry_hardlink(entry) != nil || archive_entry_symlink(entry) != nil,
+            isSparse: archive_entry_sparse_count(entry) > 0)
+    }
+
+    /// Where the last header read began, in bytes from the start of the (uncompressed) input.
+    public var headerOffset: Int64 { archive_read_header_position(archive) }
+
+    /// Where the current member's data begins, right after `nextEntry` (before any of it is
+    /// read): the bytes consumed so far.
+    public var dataOffset: Int64 { archive_filter_bytes(archive, 0) }
+
+    /// Skips the rest of the current member's data (seeked over, for `init(seekingIn:)`).
+    public func skipData() throws {
+        guard archive_read_data_skip(archive) == ARCHIVE_OK else {
+            throw ArchiveError.from(archive, path: path, doing: "skipping data")
+        }
     }
 
     /// Reads the current entry's next bytes; 0 at its end.

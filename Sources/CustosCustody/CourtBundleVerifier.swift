@@ -181,7 +181,7 @@ public struct BundleVerifier {
         var order = [String]()
         let reader: ArchiveReader
         do {
-            reader = try ArchiveReader(fileDescriptor: file.rawValue, path: path.description, compressions: [.none])
+            reader = try ArchiveReader(seekingIn: file.rawValue, path: path.description)
         } catch { throw BundleFailure(message: "not a tar file: \(error)") }
         let prefix = CourtBundleLayout.top + "/"
         // The pass reads each member into chunks of a small pool; an original's MD5 and SHA-1,
@@ -192,6 +192,10 @@ public struct BundleVerifier {
         // The small members are kept to be read; together they stay under a bound, so memory
         // stays flat whatever a hostile bundle holds.
         var kept: Int64 = 0
+        // The archive read ahead beside the original before it, for the member after it.
+        var ahead: LaneWork<ArchiveAhead?>?
+        var readAhead: ArchiveAhead?
+        defer { _ = ahead?.wait() }
         while true {
             let header: ArchiveEntryHeader?
             do { header = try reader.nextEntry() } catch {
@@ -223,6 +227,26 @@ public struct BundleVerifier {
             }
             let isOriginal = parts.count == 3 && parts[0] == "items" && parts[2] == "original"
             let isArchive = parts.count == 3 && parts[0] == "items" && parts[2].hasPrefix("archive.tar")
+            // The archive read ahead, when it is this member as the pass's reader finds it: its
+            // bytes are seeked over.
+            if isArchive, let archive = readAhead, archive.headerOffset == reader.headerOffset,
+                archive.dataOffset == reader.dataOffset, archive.pathname == header.pathname,
+                archive.size == header.size, !header.isSparse
+            {
+                readAhead = nil
+                do { try reader.skipData() } catch {
+                    throw BundleFailure(message: "member \(shown): truncated or damaged tar: \(error)")
+                }
+                var inside = archive.inside
+                if inside.evidenceIsOriginal == true {
+                    inside.evidence = members[CourtBundleLayout.original(String(parts[1]))]?.sha256
+                }
+                members[relative] = Member(
+                    sha256: archive.sha256, bytes: nil, md5: nil, sha1: nil, size: archive.size, inside: inside)
+                order.append(relative)
+                continue
+            }
+            readAhead = nil
             let sha256 = MessageDigest(.sha256)
             // An original's MD5 and SHA-1 when its entry records them (a bundle gives the entry
             // first; when it has not come yet, both).
@@ -242,6 +266,18 @@ public struct BundleVerifier {
                 digestWork = algorithms.map { algorithm in
                     LaneWork(capacity: 8) { lane in Self.digest(lane, algorithm) }
                 }
+            }
+            if isOriginal, !header.isSparse {
+                // Its archive, read ahead from where the next header should begin; no more out
+                // of it than the original and a little more (as below).
+                _ = ahead?.wait()
+                let at = reader.dataOffset + (header.size + 511) / 512 * 512
+                let (fd, item, top, limit) = (
+                    file.rawValue, String(parts[1]), CourtBundleLayout.top, header.size + (64 << 20)
+                )
+                ahead = LaneWork(capacity: 8) { lane in
+                    ArchiveAhead.read(fd, at: at, item: item, top: top, limit: limit, original: lane)
+                }
             } else if isArchive {
                 // Only the compression its name gives, and no more bytes out than the original the
                 // bundle gave before it, and a little more: its bytes were read, so a small
@@ -254,7 +290,8 @@ public struct BundleVerifier {
                     Self.archiveContents(lane, name: name, compression: compression, limit: limit)
                 }
             }
-            let lanes = digestWork.map(\.lane) + (archiveWork.map { [$0.lane] } ?? [])
+            let aheadLane = isOriginal && !header.isSparse ? ahead?.lane : nil
+            let lanes = digestWork.map(\.lane) + (archiveWork.map { [$0.lane] } ?? []) + (aheadLane.map { [$0] } ?? [])
             // Whatever happens, the lanes end and their threads are done before the pass goes on.
             var ended = false
             func end() {
@@ -298,6 +335,7 @@ public struct BundleVerifier {
                 throw BundleFailure(message: "member \(shown): truncated (\(size) of \(header.size) bytes)")
             }
             end()
+            readAhead = aheadLane == nil ? nil : ahead?.wait() ?? nil
             let others = inline.isEmpty ? digestWork.map { $0.wait() } : inline.map { $0.finish() }
             let worked = Dictionary(uniqueKeysWithValues: zip(algorithms, others))
             members[relative] = Member(
@@ -553,12 +591,14 @@ public struct BundleVerifier {
         return digests
     }
 
-    /// What a sealed archive holds: the SHA-256 of its evidence member and of its manifest.json,
-    /// or why it cannot be read.
+    /// What a sealed archive holds: the SHA-256 of its evidence member (or, read ahead, whether
+    /// it is the original byte for byte) and of its manifest.json, or why it cannot be read.
     struct ArchiveInside: Sendable {
         var evidence: Hash?
         var manifest: Hash?
         var problem: String?
+        /// Read ahead: whether its evidence member is the original, byte for byte.
+        var evidenceIsOriginal: Bool?
     }
 
     /// Reads an archive from the chunks of `lane` and hashes its evidence member and
@@ -566,27 +606,41 @@ public struct BundleVerifier {
     static func archiveContents(_ lane: ChunkLane, name: String, compression: Compression?, limit: Int64)
         -> ArchiveInside
     {
-        var evidence: Hash?
-        var manifest: Hash?
         var held: Chunk?
         defer { held?.release() }
         guard let compression else { return ArchiveInside(problem: "\(name): not a name of a sealed archive") }
+        return archiveContents(name: name, compression: compression, limit: limit) {
+            held?.release()
+            held = lane.take()
+            return held?.bytes
+        }
+    }
+
+    /// Reads an archive whose bytes `pull` gives (as `ArchiveReader` takes them) and hashes its
+    /// manifest.json and its evidence member, or compares that with the chunks of `original`.
+    /// No more than `limit` bytes come out of it.
+    static func archiveContents(
+        name: String, compression: Compression, limit: Int64, compare original: ChunkLane? = nil,
+        pull: @escaping () -> UnsafeRawBufferPointer?
+    ) -> ArchiveInside {
+        var evidence: Hash?
+        var manifest: Hash?
+        var comparison: LaneComparison?
         var out: Int64 = 0
         do {
-            let reader = try ArchiveReader(path: name, compressions: [compression]) {
-                held?.release()
-                held = lane.take()
-                return held?.bytes
-            }
+            let reader = try ArchiveReader(path: name, compressions: [compression], pull: pull)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
             defer { buffer.deallocate() }
+            var sawEvidence = false
             while let header = try reader.nextEntry() {
                 // Every member's bytes are counted, kept or not (a member skipped is decompressed
                 // all the same).
                 let isEvidence = header.pathname.starts(with: Array("evidence/".utf8))
                 let isManifest = header.pathname == Array("manifest.json".utf8)
                 let wanted = header.isRegularFile && !header.isLink && (isEvidence || isManifest)
-                let digest = wanted ? MessageDigest(.sha256) : nil
+                let compared = wanted && isEvidence && !sawEvidence ? original.map(LaneComparison.init) : nil
+                if compared != nil { comparison = compared }
+                let digest = wanted && compared == nil ? MessageDigest(.sha256) : nil
                 while true {
                     let count = try reader.read(into: buffer)
                     if count == 0 { break }
@@ -595,8 +649,12 @@ public struct BundleVerifier {
                         return ArchiveInside(
                             problem: "it decompresses to more than \(limit) bytes, far more than the original it seals")
                     }
-                    digest?.update(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<count])
+                    digest?.update(bytes)
+                    compared?.compare(bytes)
                 }
+                if let compared { _ = compared.finish() }
+                if wanted, isEvidence { sawEvidence = true }
                 guard let digest else { continue }
                 if isEvidence, evidence == nil { evidence = digest.finishSHA256() }
                 if isManifest, manifest == nil { manifest = digest.finishSHA256() }
@@ -604,7 +662,9 @@ public struct BundleVerifier {
         } catch {
             return ArchiveInside(problem: "\(error)")
         }
-        return ArchiveInside(evidence: evidence, manifest: manifest)
+        return ArchiveInside(
+            evidence: evidence, manifest: manifest,
+            evidenceIsOriginal: original == nil ? nil : comparison?.equal ?? false)
     }
 
     /// The digest of the chunks of `lane`.

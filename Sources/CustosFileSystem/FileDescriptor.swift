@@ -121,6 +121,20 @@ public final class FileDescriptor {
         }
     }
 
+    /// Reads up to `buffer.count` bytes of the file open as `rawValue` at `offset`, leaving its
+    /// offset alone (`pread`): another thread may read beside whoever holds the descriptor,
+    /// which must stay open until it is done. 0 at the end of the file.
+    public static func read(
+        _ rawValue: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64
+    ) throws -> Int {
+        while true {
+            let count = pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset))
+            if count >= 0 { return count }
+            if errno == EINTR { continue }
+            throw FileSystemError.syscall("pread", path: "descriptor \(rawValue)")
+        }
+    }
+
     /// Reads the whole file from the current offset.
     public func readAll() throws -> [UInt8] {
         var out = [UInt8]()

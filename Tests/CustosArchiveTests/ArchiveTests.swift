@@ -1,5 +1,5 @@
-import CustosFormats
 import CustosArchive
+import CustosFormats
 import CustosTestSupport
 import Foundation
 import Glibc
@@ -214,5 +214,37 @@ struct ArchiveTests {
             let reader = try ArchiveReader(fileDescriptor: input, path: path)
             while try reader.nextEntry() != nil { _ = try reader.readAll(limit: 8 << 20) }
         }
+    }
+
+    /// A plain tar read with seeks: each member's data is where `dataOffset` says, `headerOffset`
+    /// is where its header began (pax headers of long names included), and `skipData` seeks
+    /// over the data so the next member reads as it should.
+    @Test func offsetsAndSkippingOfAPlainTar() throws {
+        let directory = TemporaryDirectory("archive")
+        let path = directory.file("plain.tar")
+        let long = String(repeating: "名", count: 80)
+        let members: [(String, [UInt8])] = [
+            ("top/\(long)/first", randomBytes(1_000)), ("top/second", randomBytes(3 << 20)),
+            ("top/third", Array("third".utf8)),
+        ]
+        try writeArchive(path, members, compression: .none)
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        #expect(input >= 0)
+        defer { close(input) }
+        let reader = try ArchiveReader(seekingIn: input, path: path)
+        var expectedHeader: Int64 = 0
+        for (index, (name, bytes)) in members.enumerated() {
+            let header = try #require(try reader.nextEntry())
+            #expect(header.pathname == Array(name.utf8) && !header.isSparse)
+            #expect(reader.headerOffset == expectedHeader)
+            let offset = reader.dataOffset
+            var read = [UInt8](repeating: 0, count: bytes.count)
+            #expect(
+                read.withUnsafeMutableBytes { pread(input, $0.baseAddress, bytes.count, off_t(offset)) } == bytes.count)
+            #expect(read == bytes)
+            if index == 1 { try reader.skipData() } else { #expect(try reader.readAll(limit: 8 << 20) == bytes) }
+            expectedHeader = offset + (Int64(bytes.count) + 511) / 512 * 512
+        }
+        #expect(try reader.nextEntry() == nil)
     }
 }

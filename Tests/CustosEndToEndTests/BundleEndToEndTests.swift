@@ -44,6 +44,8 @@ struct BundleEndToEndTests {
         elif action == "replace":
             with open(args[1], "rb") as f: find(args[0])[1] = f.read()
             sums()
+        elif action == "move-before":
+            m = find(args[0]); members.remove(m); members.insert(members.index(find(args[1])), m)
         elif action == "copy":
             find(args[1])[1] = find(args[0])[1]; sums()
         elif action == "hostile":
@@ -306,6 +308,20 @@ struct BundleEndToEndTests {
             let result = try verifyBundle(tampered)
             #expect(result.status == 1, "\(action): \(result.output)")
             #expect(result.output.contains(expected), "\(action): \(result.output)")
+        }
+        // An archive given before its original (not read ahead then) is checked all the same.
+        let reordered = try tamper(node, bundle, "move-before", ["\(first)/archive.tar.zst", "\(first)/original"])
+        let inOrder = try verifyBundle(reordered)
+        #expect(inOrder.status == 0, "\(inOrder.output)")
+        // A changed original fails as the original, while its sealed archive (read ahead beside
+        // it and found not to hold it, then read again) still holds what the entry records; a
+        // changed archive fails as the archive.
+        for (member, claim) in [("original", "original"), ("archive.tar.zst", "archive")] {
+            let tampered = try tamper(node, bundle, "change", ["\(first)/\(member)"])
+            let output = try verifyBundle(tampered).output
+            #expect(output.contains("驗證失敗 / FAIL  item \(items[0]) \(claim): "), "\(output)")
+            let other = claim == "original" ? "archive" : "original"
+            #expect(output.contains("驗證通過 / PASS  item \(items[0]) \(other): "), "\(output)")
         }
         // A proof for another checkpoint: the proof of a later bundle, in this one.
         let more = try node.directory.write("later.bin", randomBytes(100))
