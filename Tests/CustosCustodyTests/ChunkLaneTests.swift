@@ -8,7 +8,7 @@ import Testing
 @Suite("chunk lanes", .timeLimit(.minutes(1)))
 struct ChunkLaneTests {
     /// Puts `chunks` chunks of a counter's bytes through `works`, then ends their lanes.
-    func pass(_ pool: ChunkPool, chunks: Int, into works: [LaneWork<[UInt8]>]) {
+    func pass<Value>(_ pool: ChunkPool, chunks: Int, into works: [LaneWork<Value>]) {
         for index in 0..<chunks {
             let chunk = pool.take()
             for offset in 0..<100 { chunk.storage[offset] = UInt8(truncatingIfNeeded: index + offset) }
@@ -59,6 +59,39 @@ struct ChunkLaneTests {
         pass(pool, chunks: 300, into: [quitter, reader])
         #expect(quitter.wait().count == 100)
         #expect(reader.wait() == [UInt8(300 % 256)])
+        let taken = (0..<4).map { _ in pool.take() }
+        for chunk in taken { chunk.share(count: 0, holders: 0) }
+    }
+
+    /// A comparison of bytes given in pieces of other sizes than the chunks': equal only for the
+    /// same bytes, all of them; a stop at the first difference, then the lane drained by its work.
+    @Test(arguments: [
+        ("the same", 0), ("one byte changed", 1), ("one byte short", 2), ("one byte more", 3), ("none", 4),
+    ])
+    func aComparisonWithTheLaneSeesEveryDifference(_ label: String, _ change: Int) {
+        var expected = [UInt8]()
+        for index in 0..<50 { expected += (0..<100).map { UInt8(truncatingIfNeeded: index + $0) } }
+        var given = expected
+        switch change {
+        case 1: given[2_345] ^= 1
+        case 2: given.removeLast()
+        case 3: given.append(0)
+        case 4: given = []
+        default: break
+        }
+        let pool = ChunkPool(count: 4, size: 128)
+        let work = LaneWork<Bool>(capacity: 2) { [given] lane in
+            let comparison = LaneComparison(lane)
+            var offset = 0
+            while offset < given.count {
+                let count = min(37, given.count - offset)
+                given[offset..<(offset + count)].withUnsafeBytes { comparison.compare($0) }
+                offset += count
+            }
+            return comparison.finish()
+        }
+        pass(pool, chunks: 50, into: [work])
+        #expect(work.wait() == (change == 0), "\(label)")
         let taken = (0..<4).map { _ in pool.take() }
         for chunk in taken { chunk.share(count: 0, holders: 0) }
     }
