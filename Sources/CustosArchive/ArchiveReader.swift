@@ -182,6 +182,24 @@ public final class ArchiveReader {
         return count
     }
 
+    /// The current entry's next bytes where libarchive holds them (no copy), valid until the
+    /// next call; nil at its end. `position` is how many bytes of the entry came before: a
+    /// sparse entry, whose blocks leave holes, is refused (read it with `read(into:)`).
+    public func nextBlock(position: Int64) throws -> UnsafeRawBufferPointer? {
+        var block: UnsafeRawPointer?
+        var count = 0
+        var offset: Int64 = 0
+        let result = archive_read_data_block(archive, &block, &count, &offset)
+        if result == ARCHIVE_EOF { return nil }
+        guard result == ARCHIVE_OK || result == ARCHIVE_WARN else {
+            throw ArchiveError.from(archive, path: path, doing: "reading data")
+        }
+        guard offset == position else {
+            throw ArchiveError(path: path, message: "a sparse member (a block at \(offset), not \(position))")
+        }
+        return UnsafeRawBufferPointer(start: block, count: count)
+    }
+
     /// Reads the current entry whole (for small members such as the manifest).
     public func readAll(limit: Int = 16 << 20) throws -> [UInt8] {
         var out = [UInt8]()

@@ -629,8 +629,6 @@ public struct BundleVerifier {
         var out: Int64 = 0
         do {
             let reader = try ArchiveReader(path: name, compressions: [compression], pull: pull)
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-            defer { buffer.deallocate() }
             var sawEvidence = false
             while let header = try reader.nextEntry() {
                 // Every member's bytes are counted, kept or not (a member skipped is decompressed
@@ -641,15 +639,16 @@ public struct BundleVerifier {
                 let compared = wanted && isEvidence && !sawEvidence ? original.map(LaneComparison.init) : nil
                 if compared != nil { comparison = compared }
                 let digest = wanted && compared == nil ? MessageDigest(.sha256) : nil
-                while true {
-                    let count = try reader.read(into: buffer)
-                    if count == 0 { break }
-                    out += Int64(count)
+                // Read where libarchive holds the bytes (a sparse member is an error: a sealed
+                // archive has none).
+                var position: Int64 = 0
+                while let bytes = try reader.nextBlock(position: position) {
+                    position += Int64(bytes.count)
+                    out += Int64(bytes.count)
                     guard out <= limit else {
                         return ArchiveInside(
                             problem: "it decompresses to more than \(limit) bytes, far more than the original it seals")
                     }
-                    let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<count])
                     digest?.update(bytes)
                     compared?.compare(bytes)
                 }
