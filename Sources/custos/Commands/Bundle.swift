@@ -17,7 +17,12 @@ struct Export: ParsableCommand {
             chains, the node's verifier key, a signed chain-of-custody report of the same items \
             (made and recorded as `custos report` does), the standard-library Python checker of \
             Merkle proofs, VERIFY.md (Traditional Chinese and English: the commands that check it \
-            all) and SHA256SUMS. An item whose archive or manifest is missing or altered refuses \
+            all) and SHA256SUMS. An item received from another node is bundled with this node's \
+            `received` entry, and with what the node kept of the sender's proof (the sender's \
+            `sealed` entry, its inclusion proof in the sender's signed checkpoint, the sender's \
+            key); its custody at the sender after that seal is in the sender's ledger, which the \
+            bundle does not hold, and VERIFY.md and the report say so. An item whose archive or \
+            manifest (or, received, the sender's proof kept) is missing or altered refuses \
             the export, nothing recorded (exit 1). The `exported` event (the bundle's SHA-256 and \
             the digest of its members' list in its details) is recorded before the bundle takes \
             its name; BUNDLE is never written over. On a vault closed to this account, the \
@@ -73,7 +78,9 @@ struct VerifyBundle: ParsableCommand {
             checkpoint and the checkpoint's signature (by the bundled key, which must be --key when \
             given), --checkpoint (a checkpoint kept elsewhere: the same tree at the same size), each \
             time-stamp token (against the bundled chain or --tsa-anchor; it must stamp the \
-            original's SHA-256), and the report's detached signature and facts. Exit 0 when every \
+            original's SHA-256), of a received item the sender's seal (its sealed entry of the \
+            same digests, proven in the sender's checkpoint signed by the bundled sender key), and \
+            the report's detached signature and facts. Exit 0 when every \
             claim holds, 1 when one fails, 2 for bad usage or a file that cannot be read.
             """)
     @Argument(help: "The bundle (a pax tar).") var bundle: String
