@@ -174,4 +174,22 @@ struct ReceivedBundleEndToEndTests {
         let removed = try bundles.tamper(node, bundle, "remove-listed", ["\(item)/sender-entry.json"])
         try expectFailure(removed, "item \(nodes.received) sender's seal", "sender-entry.json")
     }
+
+    /// The sender's proof the node kept no longer holds (the sender's key gone from keys/peers/):
+    /// the export is refused, as for an altered archive, with nothing written or recorded.
+    @Test func exportRefusesAReceivedItemWhoseSendersProofNoLongerHolds() throws {
+        let nodes = try Mixed()
+        let node = nodes.receiver
+        let key = "\(node.vault)/keys/peers/sender.example.tw%2Fevidence.vkey"
+        #expect(FileManager.default.fileExists(atPath: key))
+        try FileManager.default.removeItem(atPath: key)
+        let before = try node.coverage().entries
+        let out = node.directory.file("b.tar")
+        let refused = try node.custos(["export", "--case", "C-9", "--reason", "court", "-o", out])
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("the sender's proof kept with its received entry"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("is not kept"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(try node.coverage().entries == before)
+    }
 }
