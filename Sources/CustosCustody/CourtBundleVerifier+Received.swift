@@ -44,6 +44,12 @@ extension BundleVerifier {
         let keyLine = text(CourtBundleLayout.senderKey(item)).map { String($0.prefix { $0 != "\n" && $0 != "\r" }) }
         guard let keyText = keyLine, let verifier = try? Ed25519NoteVerifier(text: keyText), verifier.key.name == origin
         else { return fail("sender.vkey is not a verifier key of \(origin)") }
+        let given = senderKeys.filter { $0.split(separator: "+").first.map(String.init) == origin }
+        if !given.isEmpty, !given.contains(keyText) {
+            return fail(
+                "the bundled key of \(origin), \(keyText), is not the given one (--sender-key \(given.joined(separator: ", ")))"
+            )
+        }
         guard let note, let checkpoint, checkpoint.origin == origin,
             (try? note.verifiedSignatures(by: [verifier]))?.isEmpty == false
         else { return fail("sender-checkpoint.txt is not a checkpoint of \(origin) signed by its key \(keyText)") }

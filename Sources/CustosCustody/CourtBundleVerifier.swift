@@ -38,6 +38,9 @@ public struct BundleVerifier {
     public var timeStampAnchors: [UInt8]?
     /// A checkpoint kept elsewhere (signed note text).
     public var checkpoint: String?
+    /// The verifier keys (vkey text) of senders, obtained from their bureaus: a received item's
+    /// bundled sender key of the same origin must be the one given.
+    public var senderKeys: [String] = []
 
     public init(key: String? = nil, timeStampAnchors: [UInt8]? = nil, checkpoint: String? = nil) {
         self.key = key

@@ -103,6 +103,20 @@ struct ReceivedBundleEndToEndTests {
         }
         #expect(checked.output.contains("驗證通過 / PASS  item \(nodes.sealed) archive"), "\(checked.output)")
         #expect(!checked.output.contains("item \(nodes.sealed) sender"), "\(checked.output)")
+        #expect(checked.output.contains("No --sender-key"), "\(checked.output)")
+        // The sender's key obtained from its bureau: its own passes; another key of the same
+        // origin (a forged sender) fails the claim.
+        let senderKeyFile = nodes.receiver.directory.file("sender.vkey")
+        let withKey = try bundles.verifyBundle(bundle, ["--sender-key", senderKeyFile])
+        #expect(withKey.status == 0 && !withKey.output.contains("No --sender-key"), "\(withKey.output)")
+        let forger = try Node(origin: Self.senderOrigin)
+        let forged = try #require(
+            try forger.custos(["key"]).output.split(separator: "\n").first { $0.contains("+") }.map(String.init))
+        let wrong = try bundles.verifyBundle(bundle, ["--sender-key", forged])
+        #expect(wrong.status == 1, "\(wrong.output)")
+        #expect(
+            wrong.output.contains("驗證失敗 / FAIL  item \(nodes.received) sender's seal: the bundled key of"),
+            "\(wrong.output)")
     }
 
     @Test func aReceivedItemAloneIsBundledAndItsReportSaysWhatIsNotChecked() throws {
