@@ -80,8 +80,9 @@ extension CustodySession {
     }
 
     /// Writes a court bundle of `records` to `output`: every item re-checked first (its archive
-    /// and manifest re-hashed; one missing or altered refuses the export, nothing recorded or
-    /// written), then `report` called (it makes, signs and records the report of the same items
+    /// and manifest re-hashed; of an item received from another node, the sender's proof it kept
+    /// re-checked too, `senderProof(of:)`; one missing or altered refuses the export, nothing
+    /// recorded or written), then `report` called (it makes, signs and records the report of the same items
     /// and returns its files), then the tar streamed to a temporary beside `output` (each
     /// original re-hashed as it is read from its sealed archive), fsynced; the `exported` event
     /// recorded (facts `what: "bundle"`; the bundle's SHA-256 and its members' list in the
@@ -115,6 +116,7 @@ extension CustodySession {
         var packed = [HandoverBuilder.PackedItem]()
         var senders = [String: SenderProof]()
         for record in records {
+            // A received item's `received` entry stands where a sealed item's `sealed` entry does.
             let item = try builder.provenItem(record, checkpoint: latest, received: true)
             let entry = try CustodyEntry(parsing: item.proven.sealed.entry)
             if entry.type == .received { senders[record.item] = try senderProof(of: entry) }
