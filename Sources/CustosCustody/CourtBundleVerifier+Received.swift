@@ -77,7 +77,7 @@ extension BundleVerifier {
             BundleClaim(
                 claim, passed: true,
                 detail:
-                    "received from \(origin) (entry \(entry.sequence)): its sealed entry \(index), of the same digests, size and manifest, is in its checkpoint of size \(checkpoint.size), signed by \(keyText) (compare it with the key obtained from \(origin) itself). Not checked: \(notChecked.en)"
+                    "received from \(origin) (entry \(entry.sequence)): its sealed entry \(index), of the same digests, size and manifest, is in its checkpoint of size \(checkpoint.size), signed by \(keyText) (compare it with the key obtained from \(origin) itself). 未驗證項目 / Not checked: \(notChecked.zh) \(notChecked.en)"
             ), facts
         )
     }

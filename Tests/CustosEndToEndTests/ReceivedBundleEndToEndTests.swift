@@ -104,6 +104,10 @@ struct ReceivedBundleEndToEndTests {
         #expect(checked.output.contains("驗證通過 / PASS  item \(nodes.sealed) archive"), "\(checked.output)")
         #expect(!checked.output.contains("item \(nodes.sealed) sender"), "\(checked.output)")
         #expect(checked.output.contains("No --sender-key"), "\(checked.output)")
+        // The claim says, in both languages, what the bundle does not prove.
+        let seal = try #require(
+            checked.output.split(separator: "\n").first { $0.contains("item \(nodes.received) sender's seal") })
+        #expect(seal.contains("未驗證項目 / Not checked: 接收前之證據監管鏈") && seal.contains("which this bundle does not hold"))
         // The sender's key obtained from its bureau: its own passes; another key of the same
         // origin (a forged sender) fails the claim.
         let senderKeyFile = nodes.receiver.directory.file("sender.vkey")
