@@ -33,6 +33,13 @@ public enum CourtBundleLayout {
     public static func token(_ item: String, _ index: Int) -> String { "items/\(item)/stamp-\(index).tsr" }
     public static func tokenEntry(_ item: String, _ index: Int) -> String { "items/\(item)/stamp-\(index).entry.json" }
     public static func certificate(_ name: String) -> String { "certs/\(name)" }
+    /// Of an item received from another node: the sender's `sealed` entry (exact bytes), its
+    /// tlog-proof in the sender's checkpoint, that signed checkpoint (verbatim) and the sender's
+    /// verifier key, as this node keeps them from the handover.
+    public static func senderEntry(_ item: String) -> String { "items/\(item)/sender-entry.json" }
+    public static func senderProof(_ item: String) -> String { "items/\(item)/sender-proof.tlog" }
+    public static func senderCheckpoint(_ item: String) -> String { "items/\(item)/sender-checkpoint.txt" }
+    public static func senderKey(_ item: String) -> String { "items/\(item)/sender.vkey" }
 }
 
 /// A bundle's report as its maker gives it: its files (each with its `.p7s`) and the first
@@ -73,8 +80,9 @@ extension CustodySession {
     }
 
     /// Writes a court bundle of `records` to `output`: every item re-checked first (its archive
-    /// and manifest re-hashed; one missing or altered refuses the export, nothing recorded or
-    /// written), then `report` called (it makes, signs and records the report of the same items
+    /// and manifest re-hashed; of an item received from another node, the sender's proof it kept
+    /// re-checked too, `senderProof(of:)`; one missing or altered refuses the export, nothing
+    /// recorded or written), then `report` called (it makes, signs and records the report of the same items
     /// and returns its files), then the tar streamed to a temporary beside `output` (each
     /// original re-hashed as it is read from its sealed archive), fsynced; the `exported` event
     /// recorded (facts `what: "bundle"`; the bundle's SHA-256 and its members' list in the
@@ -106,7 +114,14 @@ extension CustodySession {
         let latest = try Checkpoint(parsing: try SignedNote(parsing: try ledger.latestCheckpoint()).text)
         // Every item re-checked before anything is recorded (the report records `reported`).
         var packed = [HandoverBuilder.PackedItem]()
-        for record in records { packed.append(try builder.provenItem(record, checkpoint: latest)) }
+        var senders = [String: SenderProof]()
+        for record in records {
+            // A received item's `received` entry stands where a sealed item's `sealed` entry does.
+            let item = try builder.provenItem(record, checkpoint: latest, received: true)
+            let entry = try CustodyEntry(parsing: item.proven.sealed.entry)
+            if entry.type == .received { senders[record.item] = try senderProof(of: entry) }
+            packed.append(item)
+        }
         // The file is made before the report is recorded: a bundle that cannot be written leaves
         // no `reported` event behind.
         let (temporary, file) = try folder.createTemporary(for: name, output: output)
@@ -154,6 +169,14 @@ extension CustodySession {
                     proof: try ledger.inclusionProof(index: item.proven.sealed.index, size: checkpoint.size),
                     checkpoint: note)
                 try add(CourtBundleLayout.proof(id), Array(proof.serialized.utf8))
+                // A received item: what this node holds of the sender's proof of its seal.
+                let sender = senders[id]
+                if let sender {
+                    try add(CourtBundleLayout.senderEntry(id), sender.entry)
+                    try add(CourtBundleLayout.senderProof(id), Array(sender.proof.serialized.utf8))
+                    try add(CourtBundleLayout.senderCheckpoint(id), Array(sender.checkpoint.utf8))
+                    try add(CourtBundleLayout.senderKey(id), Array((sender.key + "\n").utf8))
+                }
                 var tokens = [(path: String, chain: String)]()
                 for (index, stamp) in item.proven.stamps.enumerated() {
                     let stampEntry = try CustodyEntry(parsing: stamp.proven.entry)
@@ -165,7 +188,8 @@ extension CustodySession {
                     tokens.append((CourtBundleLayout.token(id, index + 1), CourtBundleLayout.certificate(chain)))
                 }
                 guide.item(
-                    id, digests: digests, archive: archivePath, proof: CourtBundleLayout.proof(id), tokens: tokens)
+                    id, digests: digests, archive: archivePath, proof: CourtBundleLayout.proof(id), tokens: tokens,
+                    sender: sender?.guide)
             }
             for file in anchors.files { try add(CourtBundleLayout.certificate(file.name), file.bytes) }
             try add(CourtBundleLayout.checkpoint, Array(noteText.utf8))
@@ -298,11 +322,30 @@ struct BundleGuide {
 
     init(checkpointSize: UInt64) { self.checkpointSize = checkpointSize }
 
+    /// Of an item received from another node: the sender (its origin), the index of its `sealed`
+    /// entry, this node's `received` entry, and the size of the sender's checkpoint bundled.
+    struct Sender: Equatable {
+        var origin: String
+        var index: UInt64
+        var received: UInt64
+        var checkpointSize: UInt64
+    }
+
     mutating func item(
-        _ id: String, digests: EvidenceDigests, archive: String, proof: String, tokens: [(path: String, chain: String)]
+        _ id: String, digests: EvidenceDigests, archive: String, proof: String, tokens: [(path: String, chain: String)],
+        sender: Sender? = nil
     ) {
-        var lines = [
-            "", "### 證物 Item \(id)", "",
+        var lines = ["", "### 證物 Item \(id)", ""]
+        if let sender {
+            let notChecked = CustodyBeforeReceipt.notChecked(
+                origin: sender.origin, index: sender.index, holder: .bundle)
+            lines += [
+                "本證物係本節點自 \(sender.origin) 接收（本節點之帳本紀錄 \(sender.received)，即 entry.json）。",
+                "This item was received from \(sender.origin) (this node's entry \(sender.received), entry.json).", "",
+                "未驗證項目 / Not checked: \(notChecked.zh)", notChecked.en, "",
+            ]
+        }
+        lines += [
             "原始檔案之雜湊值 / the original file's hash values:", "", "```sh",
             "test \"$(sha256sum \(CourtBundleLayout.original(id)) | cut -d' ' -f1)\" = \(digests.sha256.hex)",
         ]
@@ -325,7 +368,39 @@ struct BundleGuide {
                 "openssl ts -verify -data \(CourtBundleLayout.original(id)) -in \(token.path) -CAfile \(token.chain)")
         }
         lines.append("```")
+        if let sender { lines += Self.senderLines(id, digests: digests, sender: sender) }
         items += lines
+    }
+
+    /// The commands that check what a bundle holds of the sender's proof of a received item: the
+    /// sender's `sealed` entry (of these digests, at the index the `received` entry names), its
+    /// inclusion proof, and the sender's checkpoint signed by the sender's key.
+    private static func senderLines(_ id: String, digests: EvidenceDigests, sender: Sender) -> [String] {
+        let entry = CourtBundleLayout.senderEntry(id)
+        let proof = CourtBundleLayout.senderProof(id)
+        let checkpoint = CourtBundleLayout.senderCheckpoint(id)
+        let key = CourtBundleLayout.senderKey(id)
+        return [
+            "",
+            "本資料夾僅含 \(sender.origin) 之封存帳本紀錄 \(sender.index)（sender-entry.json）、其於 \(sender.origin) 經簽章之大小 "
+                + "\(sender.checkpointSize) 檢查點（sender-checkpoint.txt）之包含證明（sender-proof.tlog）及 \(sender.origin) "
+                + "之驗證金鑰（sender.vkey），以下列指令驗證之；請向 \(sender.origin) 之機關另行取得並比對此金鑰。",
+            "The bundle holds only the sealed entry \(sender.index) of \(sender.origin) (sender-entry.json), its inclusion",
+            "proof (sender-proof.tlog) in the checkpoint of size \(sender.checkpointSize) that \(sender.origin) signed",
+            "(sender-checkpoint.txt), and the verifier key of \(sender.origin) (sender.vkey); the commands below check",
+            "them. Compare the key with the one obtained from the bureau of \(sender.origin) itself.", "", "```sh",
+            "grep -qF '\"from\":\"\(sender.origin)\",\"fromIndex\":\(sender.index),' \(CourtBundleLayout.entry(id))",
+            "grep -qF '\"type\":\"sealed\"' \(entry) && grep -qF '\"node\":\"\(sender.origin)\"' \(entry) && grep -qF '\"seq\":\(sender.index),' \(entry)",
+            "grep -qF '\"sha256\":\"\(digests.sha256.hex)\"' \(entry)",
+            "test \"$(sed -n 's/^extra //p' \(proof))\" = \"$(base64 -w0 \(entry))\"",
+            "python3 \(CourtBundleLayout.checker) proof \(proof)",
+            "awk 'f{print} !f&&/^$/{f=1}' \(proof) | cmp - \(checkpoint)",
+            "(printf '\\060\\052\\060\\005\\006\\003\\053\\145\\160\\003\\041\\000'; cut -d+ -f3- \(key) | base64 -d | tail -c +2) | openssl pkey -pubin -inform DER -out sender-\(id).pub.pem",
+            "awk 'BEGIN{b=1} b&&/^$/{b=0;next} b{print}' \(checkpoint) > sender-\(id)-checkpoint-body.txt",
+            "grep -F '— \(sender.origin) ' \(checkpoint) | head -1 | awk '{print $3}' | base64 -d | tail -c +5 > sender-\(id)-checkpoint-sig.bin",
+            "openssl pkeyutl -verify -pubin -inkey sender-\(id).pub.pem -rawin -in sender-\(id)-checkpoint-body.txt -sigfile sender-\(id)-checkpoint-sig.bin",
+            "```",
+        ]
     }
 
     func text(verifierKey: String) -> String {

@@ -38,6 +38,9 @@ public struct BundleVerifier {
     public var timeStampAnchors: [UInt8]?
     /// A checkpoint kept elsewhere (signed note text).
     public var checkpoint: String?
+    /// The verifier keys (vkey text) of senders, obtained from their bureaus: a received item's
+    /// bundled sender key of the same origin must be the one given.
+    public var senderKeys: [String] = []
 
     public init(key: String? = nil, timeStampAnchors: [UInt8]? = nil, checkpoint: String? = nil) {
         self.key = key
@@ -124,7 +127,11 @@ public struct BundleVerifier {
         }
         guard parts.count == 3, parts[0] == "items", isItemIdentifier(parts[1]) else { return false }
         let file = parts[2]
-        if ["entry.json", "manifest.json", "original", "proof.tlog"].contains(file) { return true }
+        let fixedFiles = [
+            "entry.json", "manifest.json", "original", "proof.tlog", "sender-entry.json", "sender-proof.tlog",
+            "sender-checkpoint.txt", "sender.vkey",
+        ]
+        if fixedFiles.contains(file) { return true }
         if Compression.allCases.contains(where: { "archive" + $0.suffix == file }) { return true }
         for suffix in [".tsr", ".entry.json"] where file.hasPrefix("stamp-") && file.hasSuffix(suffix) {
             let number = file.dropFirst("stamp-".count).dropLast(suffix.count)
@@ -453,8 +460,9 @@ public struct BundleVerifier {
         return (note, checkpoint)
     }
 
-    /// One item: its entry, original, manifest, archive, proof and tokens agree. Returns the
-    /// original's SHA-256 as its entry records it.
+    /// One item: its entry (`sealed`, or `received` from another node), original, manifest,
+    /// archive, proof and tokens agree; of a received item, the sender's seal too
+    /// (`checkSender`). Returns the original's SHA-256 as its entry records it.
     private func checkItem(
         _ item: String, _ members: [String: Member], archive archiveName: String?,
         checkpoint: (SignedNote, Checkpoint)?,
@@ -467,11 +475,23 @@ public struct BundleVerifier {
             claims.append(BundleClaim("item \(item) \(what)", passed: true, detail: detail))
         }
         guard let entryBytes = members[CourtBundleLayout.entry(item)]?.bytes,
-            let entry = try? CustodyEntry(parsing: entryBytes), entry.type == .sealed, entry.item == item,
-            let digests = entry.digests, let archiveHash = entry.archive, let manifestHash = entry.manifest
+            let entry = try? CustodyEntry(parsing: entryBytes), entry.type == .sealed || entry.type == .received,
+            entry.item == item, let digests = entry.digests, let archiveHash = entry.archive,
+            let manifestHash = entry.manifest
         else {
-            fail("entry", "entry.json is not the sealed entry of item \(item)")
+            fail("entry", "entry.json is not the sealed (or received) entry of item \(item)")
             return nil
+        }
+        // Of a received item, the sender's seal; an item this node sealed has no sender.
+        var sender: BundleGuide.Sender?
+        var senderClaim: BundleClaim?
+        if entry.type == .received {
+            (senderClaim, sender) = checkSender(item, entry: entry, members)
+        } else if let stray = [
+            CourtBundleLayout.senderEntry(item), CourtBundleLayout.senderProof(item),
+            CourtBundleLayout.senderCheckpoint(item), CourtBundleLayout.senderKey(item),
+        ].first(where: { members[$0] != nil }) {
+            fail("sender's seal", "\(stray): the item was sealed by this node (entry \(entry.sequence)), not received")
         }
         // The original.
         if let original = members[CourtBundleLayout.original(item)] {
@@ -584,10 +604,12 @@ public struct BundleVerifier {
             }
             index += 1
         }
+        // Of a received item, last: the sender's seal, before this node's receipt.
+        if let senderClaim { claims.append(senderClaim) }
         // What VERIFY.md says of the item, as the bundle's writer says it.
         guide.item(
             item, digests: digests, archive: archiveName ?? CourtBundleLayout.archive(item, .zstd),
-            proof: CourtBundleLayout.proof(item), tokens: tokens)
+            proof: CourtBundleLayout.proof(item), tokens: tokens, sender: sender)
         return digests
     }
 

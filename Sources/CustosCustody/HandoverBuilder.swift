@@ -24,12 +24,15 @@ struct HandoverBuilder {
         var manifest: [UInt8]
     }
 
-    func provenItem(_ record: ItemRecord, checkpoint: Checkpoint) throws -> PackedItem {
+    /// The item's entry (`sealed`; or, when `received` allows it, as a court bundle takes an
+    /// item received from another node, `received`) with its proof in `checkpoint`, its
+    /// time stamps, and its archive and manifest re-hashed.
+    func provenItem(_ record: ItemRecord, checkpoint: Checkpoint, received: Bool = false) throws -> PackedItem {
         let ledger = session.ledger
         let vault = session.vault
         let bytes = try ledger.entryBytes(record.sequence)
         let entry = try CustodyEntry(parsing: bytes)
-        guard entry.type == .sealed, entry.item == record.item else {
+        guard entry.type == .sealed || (received && entry.type == .received), entry.item == record.item else {
             throw CustodyError(
                 .refused,
                 "item \(record.item): its entry \(record.sequence) is a \(entry.type) entry; only items sealed "

@@ -464,6 +464,16 @@ extension CustodySession {
                 "未重新讀取來源路徑之原始檔案：重新計算雜湊值者係封存檔內之封存複本。",
                 "The original at its source path is not re-read: the sealed copy in the archive is what was re-hashed."),
         ]
+        // An item received from another node: its custody before receipt is in the sender's ledger.
+        // (What this node kept of the sender's proof, the sender's sealed entry proven in its signed
+        // checkpoint, is re-checked by the verifier above: a `handover-proof` fault otherwise.)
+        if details.entry?["type"]?.stringValue == CustodyEventType.received.rawValue,
+            let origin = details.entry?["from"]?.stringValue, let index = details.entry?["fromIndex"]?.integerValue,
+            index >= 0
+        {
+            let text = CustodyBeforeReceipt.notChecked(origin: origin, index: UInt64(index), holder: .report)
+            notChecked.append(ReportText(text.zh, text.en))
+        }
         if let destroyed, !archive.checked {
             notChecked.append(
                 ReportText(

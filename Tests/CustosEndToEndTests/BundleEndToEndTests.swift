@@ -31,6 +31,8 @@ struct BundleEndToEndTests {
             m = find(args[0]); m[1] = bytes([m[1][0] ^ 1]) + m[1][1:]
         elif action == "remove":
             members.remove(find(args[0]))
+        elif action == "remove-listed":
+            members.remove(find(args[0])); sums()
         elif action == "add":
             info = tarfile.TarInfo(top + args[0]); members.append([info, b"added\n"])
         elif action == "add-listed":

@@ -17,7 +17,12 @@ struct Export: ParsableCommand {
             chains, the node's verifier key, a signed chain-of-custody report of the same items \
             (made and recorded as `custos report` does), the standard-library Python checker of \
             Merkle proofs, VERIFY.md (Traditional Chinese and English: the commands that check it \
-            all) and SHA256SUMS. An item whose archive or manifest is missing or altered refuses \
+            all) and SHA256SUMS. An item received from another node is bundled with this node's \
+            `received` entry, and with what the node kept of the sender's proof (the sender's \
+            `sealed` entry, its inclusion proof in the sender's signed checkpoint, the sender's \
+            key); its custody at the sender after that seal is in the sender's ledger, which the \
+            bundle does not hold, and VERIFY.md and the report say so. An item whose archive or \
+            manifest (or, received, the sender's proof kept) is missing or altered refuses \
             the export, nothing recorded (exit 1). The `exported` event (the bundle's SHA-256 and \
             the digest of its members' list in its details) is recorded before the bundle takes \
             its name; BUNDLE is never written over. On a vault closed to this account, the \
@@ -73,7 +78,10 @@ struct VerifyBundle: ParsableCommand {
             checkpoint and the checkpoint's signature (by the bundled key, which must be --key when \
             given), --checkpoint (a checkpoint kept elsewhere: the same tree at the same size), each \
             time-stamp token (against the bundled chain or --tsa-anchor; it must stamp the \
-            original's SHA-256), and the report's detached signature and facts. Exit 0 when every \
+            original's SHA-256), of a received item the sender's seal (its sealed entry of the \
+            same digests, proven in the sender's checkpoint signed by the bundled sender key, which \
+            must be --sender-key when one of its origin is given), and \
+            the report's detached signature and facts. Exit 0 when every \
             claim holds, 1 when one fails, 2 for bad usage or a file that cannot be read.
             """)
     @Argument(help: "The bundle (a pax tar).") var bundle: String
@@ -81,6 +89,11 @@ struct VerifyBundle: ParsableCommand {
     @Option(name: .customLong("tsa-anchor"), help: "Trust anchors (PEM) for the time-stamp tokens.") var tsaAnchor:
         String?
     @Option(help: "A checkpoint kept elsewhere (a file).") var checkpoint: String?
+    @Option(
+        name: .customLong("sender-key"),
+        help:
+            "The verifier key of a node a bundled item was received from (vkey text, or a file holding it); repeat for each."
+    ) var senderKeys: [String] = []
     @Flag(help: "Print the verdicts as JSON.") var json = false
 
     func run() throws {
@@ -96,7 +109,12 @@ struct VerifyBundle: ParsableCommand {
         }
         let anchors = try tsaAnchor.map { try read($0, "--tsa-anchor") }
         let kept = try checkpoint.map { String(decoding: try read($0, "--checkpoint"), as: UTF8.self) }
-        let verifier = BundleVerifier(key: keyText, timeStampAnchors: anchors, checkpoint: kept)
+        var verifier = BundleVerifier(key: keyText, timeStampAnchors: anchors, checkpoint: kept)
+        verifier.senderKeys = try senderKeys.map { given in
+            guard FileSystem.exists(RawArguments.raw(given)) else { return given }
+            return String(decoding: try read(given, "--sender-key"), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let result: BundleVerification
         do { result = try verifier.verify(RawArguments.raw(bundle)) } catch {
             throw CLIError(message: "\(bundle): cannot be read: \(error)")
@@ -128,6 +146,13 @@ struct VerifyBundle: ParsableCommand {
                 Output.line(
                     "注意 / NOTE: 未指定 --key：檢查點係以本包內之 verifier.vkey 驗證；請向節點之機關取得其驗證金鑰後以 --key 再驗證。"
                         + " No --key: the checkpoint was checked with the bundle's own verifier.vkey; obtain the node's key from its bureau and check again with --key."
+                )
+            }
+            if senderKeys.isEmpty, result.claims.contains(where: { $0.claim.hasSuffix(" sender's seal") }) {
+                // A received item: the sender's checkpoint was checked with the bundle's sender key.
+                Output.line(
+                    "注意 / NOTE: 未指定 --sender-key：移交節點之檢查點係以本包內之 sender.vkey 驗證；請向該節點之機關取得其驗證金鑰後以 --sender-key 再驗證。"
+                        + " No --sender-key: the sender's checkpoint was checked with the bundle's own sender.vkey; obtain the sender's key from its bureau and check again with --sender-key."
                 )
             }
         }

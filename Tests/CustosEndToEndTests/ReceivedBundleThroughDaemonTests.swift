@@ -1,0 +1,51 @@
+import CustosTestSupport
+import Foundation
+import Glibc
+import Testing
+
+extension DaemonSuites {
+    /// `custos export` of an item the daemon's vault received from another node, through the
+    /// socket: the daemon bundles it with the sender's seal it kept, as in process.
+    @Suite(
+        "export of a received item through the daemon's socket", .serialized,
+        .enabled(if: isRoot, "makes accounts and groups with useradd and groupadd (CI runs as root)"))
+    struct ReceivedBundleThroughDaemonTests {
+        @Test func aBundleOfAReceivedAndASealedItemMadeByTheDaemonVerifies() throws {
+            let node = try ServiceNode(roles: "  EVIDENCE: [view, extract, report, export, transfer]")
+            let alice = try node.accounts.user("alice", groups: [node.evidence])
+            // Another bureau's node (a vault of root's own) hands an item over to this one.
+            let sender = try Node(origin: "sender.example.tw/evidence")
+            let evidence = try sender.directory.write("in/disk.bin", randomBytes(200_000))
+            #expect(try sender.custos(["ingest", "--case", "C-9", evidence]).status == 0)
+            let id = try #require(try sender.items().first?["item"] as? String)
+            let handover = sender.directory.file("handover.tar")
+            let made = try sender.custos([
+                "transfer", id, "--to", "accounts.example.tw/evidence", "--reason", "trial", "-o", handover,
+            ])
+            #expect(made.status == 0, "\(made.stderr)")
+            let key = try node.directory.write("sender.vkey", try sender.custos(["key"]).stdout)
+            chmod(key, 0o644)
+            let added = try runAs(node.service, node.binary, ["peer", "add", "--vault", node.vault, key])
+            #expect(added.status == 0, "\(added.stderr)")
+            let file = node.folder(of: alice, "in-alice") + "/handover.tar"
+            #expect(try run("cp", [handover, file]).status == 0)
+            chown(file, getpwnam(alice)!.pointee.pw_uid, getpwnam(alice)!.pointee.pw_gid)
+            chmod(file, 0o600)
+            let received = try node.custos(as: alice, ["receive", file, "--reason", "for the trial"])
+            #expect(received.status == 0, "\(received.stderr)")
+
+            // The received item and the one the node sealed, in one bundle.
+            let out = node.folder(of: alice, "alice-out")
+            let bundle = out + "/bundle.tar"
+            let exported = try node.custos(
+                as: alice, ["export", id, node.item, "--reason", "for the court", "-o", bundle])
+            #expect(exported.status == 0, "\(exported.stderr) \(node.daemon?.log ?? "")")
+            let verified = try runAs(alice, node.binary, ["verify-bundle", bundle])
+            #expect(verified.status == 0, "\(verified.output) \(verified.stderr)")
+            #expect(verified.output.contains("驗證通過 / PASS  item \(id) sender's seal"), "\(verified.output)")
+            #expect(verified.output.contains("驗證通過 / PASS  item \(node.item) archive"), "\(verified.output)")
+            let listing = try run("bsdtar", ["-tf", bundle]).output
+            #expect(listing.contains("custos-bundle/items/\(id)/sender-entry.json"), "\(listing)")
+        }
+    }
+}
