@@ -521,6 +521,7 @@ struct ReportLabels {
             case "disposal-approved": "核准處分"
             case "disposed": "處分"
             case "refused": "拒絕"
+            case "report-signer-replaced": "更換報告簽章憑證"
             default: nil
             }
         guard let zh else { return name }
