@@ -197,6 +197,7 @@ extension CustodySession {
         -> ReportFacts
     {
         let records = request.records
+        let zone = try ReportTimeZone(of: vault)
         // The checkpoint the report is built on: the latest, its signature checked. One that does
         // not verify (or cannot be read) is no reason to stay silent: the report is made on the
         // tree the ledger holds, and says FAIL first.
@@ -242,7 +243,7 @@ extension CustodySession {
         var claimed = Set<String>()
         for record in records {
             let item = try itemFacts(
-                record, among: others, checkpoint: checkpoint, signed: signature.passed,
+                record, among: others, checkpoint: checkpoint, zone: zone, signed: signature.passed,
                 cosigned: !checkpointFacts.cosignatures.isEmpty)
             claimed.formUnion(item.subjects)
             items.append(item)
@@ -307,15 +308,18 @@ extension CustodySession {
             case .caseID(let id, _): ("case", id)
             }
         return ReportFacts(
-            report: id, made: ReportTime(now) ?? ReportTime(seconds: SystemClock.secondsSinceEpoch()),
-            node: vault.configuration.origin, bureau: vault.configuration.bureau, actor: custody.actor.json,
+            report: id,
+            made: ReportTime(now, in: zone) ?? ReportTime(seconds: SystemClock.secondsSinceEpoch(), in: zone),
+            timeZone: zone, node: vault.configuration.origin, bureau: vault.configuration.bureau,
+            actor: custody.actor.json,
             reason: request.reason,
             languages: request.languages, scope: subject.scope, caseID: subject.caseID, checkpoint: checkpointFacts,
             ledger: ledgerCheck, ledgerFaults: ledgerFaults, items: items, commands: commands, signer: signerFacts)
     }
 
     private func itemFacts(
-        _ record: ItemRecord, among found: [ReportFault], checkpoint: Checkpoint, signed: Bool, cosigned: Bool
+        _ record: ItemRecord, among found: [ReportFault], checkpoint: Checkpoint, zone: ReportTimeZone, signed: Bool,
+        cosigned: Bool
     ) throws -> ItemFacts {
         let details = try details(of: record)
         // A checkpoint that does not verify proves nothing: the events are then proven against
@@ -420,6 +424,7 @@ extension CustodySession {
             TokenFacts(
                 entry: stamp.entry.sequence, source: stamp.record.source, authority: stamp.record.authority,
                 serial: stamp.record.serial, genTime: stamp.record.genTime,
+                genTimeLocal: ReportTime(stamp.record.genTime, in: zone),
                 accuracyMilliseconds: info?.accuracyMilliseconds, policy: stamp.record.policy, token: stamp.record.token
             )
         }
@@ -434,7 +439,7 @@ extension CustodySession {
                 case .failed: "failed"
                 }
             return TimelineEvent(
-                entry: event.sequence, time: ReportTime(event.entry.time), recorded: event.entry.time,
+                entry: event.sequence, time: ReportTime(event.entry.time, in: zone), recorded: event.entry.time,
                 event: event.type.rawValue, wholeVault: event.wholeVault, actor: event.actor,
                 verifiedBy: event.actorVerification.rawValue, examiner: event.examiner, reason: event.reason,
                 note: event.note, result: event.result, facts: facts, proof: proof,
@@ -450,7 +455,9 @@ extension CustodySession {
                 "verifiedBy": actor?["verifiedBy"] ?? .string("process"),
             ])
         }
-        if let seizureTime = acquisition["seizure"]?["time"]?.stringValue, let time = ReportTime(seizureTime) {
+        if let seizureTime = acquisition["seizure"]?["time"]?.stringValue, let time = ReportTime(seizureTime, in: zone)
+        {
+            // Named when reports were in Taiwan time alone: the report's zone (`timeZone`).
             acquisitionFacts["seizureTimeTaiwan"] = time.json
         }
         if let upload = manifest?["upload"] { acquisitionFacts["upload"] = upload }
@@ -540,7 +547,7 @@ extension CustodySession {
             description: acquisition["description"]?.stringValue ?? "",
             name: original?["name"]?.byteStringValue ?? record.name,
             path: original?["path"]?.byteStringValue, size: record.size, md5: digests?["md5"]?.stringValue,
-            sha1: digests?["sha1"]?.stringValue, sha256: record.sha256, sealed: ReportTime(record.sealedAt),
+            sha1: digests?["sha1"]?.stringValue, sha256: record.sha256, sealed: ReportTime(record.sealedAt, in: zone),
             acquisition: acquisitionFacts, timeline: timeline, content: content, archive: archive,
             manifest: manifestCheck, faults: faults, subjects: subjects,
             proof: ProofFacts(

@@ -32,6 +32,7 @@ extension ReportFacts {
         var about = [
             PDFKeyValue(t("報告編號", "Report"), report),
             PDFKeyValue(t("製作時間", "Made"), t.time(made)),
+            PDFKeyValue(t("時區", "Time zone"), timeZoneText(t)),
             PDFKeyValue(t("節點", "Node"), node),
             PDFKeyValue(t("機關", "Bureau"), bureau ?? "—"),
             PDFKeyValue(t("製作者", "Made by"), actorText(actor, t)),
@@ -134,8 +135,21 @@ extension ReportFacts {
 
     /// The report's time as cairo takes a PDF date: whole seconds and the offset.
     private var creationDate: String {
-        guard let dot = made.time.firstIndex(of: "."), let plus = made.time.lastIndex(of: "+") else { return made.time }
-        return String(made.time[..<dot] + made.time[plus...])
+        guard let dot = made.time.firstIndex(of: ".") else { return made.time }
+        return String(made.time[..<dot]) + made.offset
+    }
+
+    /// The zone the report's times are in, named once: its offset when the report was made,
+    /// and, for a zone with daylight saving time, that each time gives its own.
+    private func timeZoneText(_ t: ReportLabels) -> String {
+        let zone = timeZone.name
+        guard timeZone.changesOffset(after: made.seconds) else {
+            return t("時間為 \(zone) 時間（UTC\(made.offset)）", "times in \(zone) (UTC\(made.offset))")
+        }
+        return t(
+            "時間為 \(zone) 時間（製作時為 UTC\(made.offset)；日光節約時間改變時差，各時間均載明其當時之時差）",
+            "times in \(zone) (UTC\(made.offset) when made; daylight saving time changes the offset: each time gives its own)"
+        )
     }
 
     private func verdictText(_ t: ReportLabels) -> String {
@@ -311,7 +325,7 @@ extension ItemFacts {
         }
         for token in tokens {
             var genTime = token.genTime
-            if let taiwan = ReportTime(token.genTime) { genTime += " = " + t.time(taiwan) }
+            if let local = token.genTimeLocal { genTime += " = " + t.time(local) }
             blocks.append(
                 .keyValues([
                     PDFKeyValue(t("時戳服務機構 (TSA)", "Time-stamping authority"), "[\(token.source)] \(token.authority)"),
@@ -507,6 +521,7 @@ struct ReportLabels {
             case "disposal-approved": "核准處分"
             case "disposed": "處分"
             case "refused": "拒絕"
+            case "report-signer-replaced": "更換報告簽章憑證"
             default: nil
             }
         guard let zh else { return name }

@@ -81,6 +81,9 @@ public struct ReportFacts: Sendable {
     /// The report's identifier (a UUIDv7, as items have).
     public var report: String
     public var made: ReportTime
+    /// The zone every time of the report is given in (`custos init --time-zone`; Taiwan time
+    /// when the vault names none), each at its offset of that instant.
+    public var timeZone: ReportTimeZone
     /// The node (the ledger's origin).
     public var node: String
     /// The bureau the node belongs to, when the vault names one (`custos init --bureau`).
@@ -111,6 +114,7 @@ public struct ReportFacts: Sendable {
             "format": .string(Self.format),
             "report": .string(report),
             "made": made.json,
+            "timeZone": .string(timeZone.name),
             "node": .string(node),
             "bureau": bureau.map { .string($0) } ?? .null,
             "actor": .object(actor),
@@ -206,6 +210,8 @@ public struct TokenFacts: Sendable {
     public var authority: String
     public var serial: String
     public var genTime: String
+    /// `genTime` in the report's time zone.
+    public var genTimeLocal: ReportTime?
     public var accuracyMilliseconds: Int64?
     public var policy: String
     /// The SHA-256 of the token's DER (`timestamp export` writes it as `ITEM-N.tsr`).
@@ -215,7 +221,8 @@ public struct TokenFacts: Sendable {
         .object([
             "entry": .integer(Int64(entry)), "source": .string(source), "authority": .string(authority),
             "serial": .string(serial), "genTime": .string(genTime),
-            "genTimeTaiwan": ReportTime(genTime).map(\.json) ?? .null,
+            // Named when reports were in Taiwan time alone: the report's zone (`timeZone`).
+            "genTimeTaiwan": genTimeLocal?.json ?? .null,
             "accuracyMilliseconds": accuracyMilliseconds.map { .integer($0) } ?? .null, "policy": .string(policy),
             "tokenSHA256": .string(token.hex),
         ])

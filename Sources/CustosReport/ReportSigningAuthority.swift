@@ -75,10 +75,21 @@ public enum ReportSigningAuthority {
 
     /// The vault's report signer; made and kept first when the vault has none (a vault made
     /// before reports were signed gets one at its first report, by its writer).
+    /// Read under the report-signer lock, shared: an import replacing the signer meanwhile (which
+    /// holds it exclusively) is waited for, so the report is signed by the old signer or the new
+    /// one, never refused for a certificate that does not match its key. The first signer is
+    /// made under the lock held exclusively, once, however many reports ask at the same time.
     public static func signer(of vault: Vault, now: Int64) throws -> Vault.ReportSigningFiles {
-        if !vault.hasReportSigner {
-            try vault.installReportSigner(try generate(origin: vault.configuration.origin, now: now))
+        if vault.hasReportSigner {
+            let lock = try vault.lockReportSigner(exclusive: false)
+            return try withExtendedLifetime(lock) { try vault.reportSigner() }
         }
-        return try vault.reportSigner()
+        let lock = try vault.lockReportSigner(exclusive: true)
+        return try withExtendedLifetime(lock) {
+            if !vault.hasReportSigner {
+                try vault.installReportSigner(try generate(origin: vault.configuration.origin, now: now))
+            }
+            return try vault.reportSigner()
+        }
     }
 }

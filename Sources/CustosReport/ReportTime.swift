@@ -1,20 +1,23 @@
 import CustosFormats
 
-/// A time as a report gives it: ISO 8601 with its offset, in Taiwan time (UTC+08:00, which has
-/// no daylight saving), and the date of the Republic of China calendar that Taiwan's courts
-/// write (中華民國115年12月2日 is 2026-12-02: the ROC year is the Gregorian year − 1911).
+/// A time as a report gives it: ISO 8601 with its offset, in the report's time zone (Taiwan
+/// time, UTC+08:00, unless the node is configured otherwise), and the date of the Republic of
+/// China calendar that Taiwan's courts write (中華民國115年12月2日 is 2026-12-02: the ROC year is the
+/// Gregorian year − 1911), of the same local date.
 public struct ReportTime: Sendable, Equatable {
     /// `2026-12-02T08:47:54.123+08:00`.
     public var time: String
     /// `中華民國115年12月2日`.
     public var rocDate: String
+    /// The offset of `time`: `+08:00`, `-05:00`.
+    public var offset: String
+    /// Whole seconds since the epoch.
+    public var seconds: Int64
 
-    /// The offset of Taiwan time from UTC, in seconds.
-    public static let taiwanOffset: Int64 = 8 * 3600
-
-    /// The time `text` (RFC 3339, any offset) in Taiwan time; nil when it is not RFC 3339.
+    /// The time `text` (RFC 3339 in UTC, `…Z`, as the node records times) in `zone`; nil for
+    /// anything else.
     /// An RFC 3161 `genTime` (ASN.1 GeneralizedTime, `20261202005738.89Z`) is read too.
-    public init?(_ text: String) {
+    public init?(_ text: String, in zone: ReportTimeZone) {
         let text = Self.rfc3339(generalizedTime: text) ?? text
         guard let seconds = RFC3339.seconds(text) else { return nil }
         // Keep the fraction the node recorded (milliseconds, or none).
@@ -22,12 +25,15 @@ public struct ReportTime: Sendable, Equatable {
         if let dot = text.firstIndex(of: ".") {
             fraction = String(text[dot...].prefix { $0 == "." || $0.isNumber })
         }
-        self.init(seconds: seconds, fraction: fraction)
+        self.init(seconds: seconds, fraction: fraction, in: zone)
     }
 
-    /// Whole seconds since the epoch in Taiwan time, with `fraction` (`.123`) as written.
-    public init(seconds: Int64, fraction: String = "") {
-        let local = seconds + Self.taiwanOffset
+    /// Whole seconds since the epoch in `zone`, at its offset of that instant, with `fraction`
+    /// (`.123`) as written.
+    public init(seconds: Int64, fraction: String = "", in zone: ReportTimeZone) {
+        self.seconds = seconds
+        let offsetSeconds = zone.offset(at: seconds)
+        let local = seconds + offsetSeconds
         var days = local / 86400
         var secondOfDay = local % 86400
         if secondOfDay < 0 {
@@ -39,7 +45,10 @@ public struct ReportTime: Sendable, Equatable {
         let yearText = String(repeating: "0", count: max(0, 4 - String(year).count)) + String(year)
         time =
             "\(yearText)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60))"
-            + ":\(two(secondOfDay % 60))\(fraction)+08:00"
+            + ":\(two(secondOfDay % 60))\(fraction)"
+        let minutes = abs(offsetSeconds) / 60
+        offset = (offsetSeconds < 0 ? "-" : "+") + "\(two(minutes / 60)):\(two(minutes % 60))"
+        time += offset
         rocDate = Self.rocDate(year: year, month: month, day: day)
     }
 

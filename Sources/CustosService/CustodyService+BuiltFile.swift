@@ -84,7 +84,16 @@ extension CustodyService {
         } catch {
             return ServiceReply(failure: Self.failure(for: error))
         }
-        defer { FileSystem.remove(temporary) }
+        // The workflow writes `temporary` as a file of its own beside it (`.NAME.<writer>-part`),
+        // recorded, then renamed to `temporary`. It removes that file itself when it fails before
+        // recording; once recorded it keeps it when the rename fails (a file the caller named is
+        // then still there, named in the message). In the daemon's `tmp/` no caller can reach it:
+        // it goes too, on every path, or it would stay until the daemon restarts (a live writer's
+        // temporaries are kept).
+        defer {
+            FileSystem.remove(temporary)
+            _ = Self.removeRecordedPartials(of: temporary)
+        }
 
         let built: BuiltFile
         do {
@@ -96,7 +105,18 @@ extension CustodyService {
                 tool: tool, logger: logger)
             built = try build(custody, arguments, temporary, output)
         } catch {
-            return ServiceReply(failure: Self.failure(for: error))
+            // A partial file left means the event was recorded and the file could not take its
+            // name in `tmp/` (the workflow removes it on every failure before recording).
+            guard Self.removeRecordedPartials(of: temporary) else {
+                return ServiceReply(failure: Self.failure(for: error))
+            }
+            logger.warning("\(kind.undelivered)", metadata: ["account": "\(caller.account)", "error": "\(error)"])
+            return ServiceReply(
+                failure: ServiceFailure(
+                    .failed,
+                    "\(DisplayName.escape(output)): \(kind.recorded) is recorded, but \(kind.file) could not be made "
+                        + "ready to send in the daemon's tmp/ (\(error)); it was removed, nothing was sent; "
+                        + "the record stands, \(kind.again)"))
         }
 
         // Recorded: from here on the reply says so, whatever becomes of the bytes.
@@ -121,6 +141,19 @@ extension CustodyService {
                     + "was not sent whole: \(error); the record stands, \(kind.again)")
             return reply
         }
+    }
+
+    /// Removes the files in `temporary`'s folder that the workflow made for it (named
+    /// `.NAME.…`: `HeldDirectory.createTemporary`); whether there was one. Its name is this call's
+    /// alone (a random part), so no other call's file is touched.
+    static func removeRecordedPartials(of temporary: RawPath) -> Bool {
+        let prefix = Array(".".utf8) + temporary.lastComponent + Array(".".utf8)
+        var removed = false
+        for name in (try? FileSystem.listDirectory(temporary.parent)) ?? [] where name.starts(with: prefix) {
+            FileSystem.remove(temporary.parent.appending(component: name))
+            removed = true
+        }
+        return removed
     }
 
     /// Sends the file `temporary` to the sink `open` gives for its header: the file is hashed

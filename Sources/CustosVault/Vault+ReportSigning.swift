@@ -34,8 +34,18 @@ extension Vault {
     /// until their first report).
     public var hasReportSigner: Bool { FileSystem.exists(reportKeyPath) }
 
+    /// Takes the report-signer lock (`locks/report-signer.lock`): shared while a report reads the
+    /// signer, exclusive while one is installed or replaced, so a report never reads a new
+    /// certificate beside the old key (it gets the old signer or the new one, whole). Waits for a
+    /// conflicting holder; released when the value goes.
+    public func lockReportSigner(exclusive: Bool) throws -> FileLock {
+        try FileSystem.makeDirectory(locksPath, mode: 0o700)
+        return try FileLock(locksPath.appending("report-signer.lock"), exclusive: exclusive, wait: true)
+    }
+
     /// Writes the report signer into the vault: the certificate and chain first, the key (mode
-    /// 0600) last, so a key present means the whole signer is.
+    /// 0600) last, so a key present means the whole signer is. The caller holds the report-signer
+    /// lock exclusively, unless no one else can reach the vault yet (`init`).
     public func installReportSigner(_ files: ReportSigningFiles) throws {
         do {
             try FileSystem.makeDirectory(reportFolder, mode: 0o700)
@@ -57,7 +67,8 @@ extension Vault {
     /// they are, even when they do not match the key (an import cut short by a crash leaves a
     /// new certificate beside the old key: the next import mends it). Then the new signer is
     /// written as `installReportSigner` writes one, its key last. Returns the retired file, when
-    /// there was one.
+    /// there was one. The caller holds the report-signer lock exclusively
+    /// (`CustodySession.importReportSigner` takes it and records the change).
     @discardableResult
     public func replaceReportSigner(with files: ReportSigningFiles) throws -> RawPath? {
         var retired: RawPath?

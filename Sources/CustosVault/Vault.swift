@@ -22,7 +22,8 @@ import Foundation
 ///                              named by their SHA-256, which the event's entry holds
 /// tmp/                         archives being written
 /// inbox/                       where evidence is dropped (the daemon's default inbox)
-/// locks/                       daemon.lock (one daemon per vault), sealing.lock
+/// locks/                       daemon.lock (one daemon per vault), sealing.lock, receive.lock,
+///                              report-signer.lock
 /// ```
 public struct Vault: Sendable {
     public let root: RawPath

@@ -22,6 +22,15 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     /// The bureau the node belongs to, as its seals and reports name it (`法務部調查局`); nil
     /// when not configured (reports then name the node's origin alone).
     public var bureau: String?
+    /// The time zone the node's reports give times in (an IANA name, `custos init --time-zone`);
+    /// nil when not configured: `Asia/Taipei`, Taiwan time (`defaultTimeZone`).
+    public var timeZone: String?
+
+    /// The zone of a vault whose configuration names none.
+    public static let defaultTimeZone = "Asia/Taipei"
+
+    /// The zone the node's reports give times in: the configured one, or Taiwan time.
+    public var reportTimeZone: String { timeZone ?? Self.defaultTimeZone }
 
     public init(
         origin: String, compression: Compression = .zstd, compressionLevel: Int? = nil, md5: Bool = true,
@@ -53,9 +62,30 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
                     "\(file): bureau must be 1 to 200 characters, without control or invisible characters")
             }
         }
+        if let timeZone, !Self.isTimeZoneName(timeZone) {
+            throw VaultError(
+                .badConfiguration,
+                "\(file): timeZone \"\(timeZone)\" is not a time zone this system knows (an IANA name such as Asia/Taipei)"
+            )
+        }
         if let level = compressionLevel, !(1...19).contains(level) {
             throw VaultError(.badConfiguration, "\(file): compressionLevel \(level) is outside 1 to 19")
         }
+    }
+
+    /// True for the name of a time zone of the tz database that Foundation knows here
+    /// (`Asia/Taipei`, `Europe/Berlin`, `UTC`). Foundation's own offset forms (`GMT+8`, which the
+    /// tz database would read as UTC−08:00 in `Etc/GMT+8`) are refused: a name means one thing.
+    /// Foundation reads the zones from the ICU data of the Swift runtime, not /usr/share/zoneinfo.
+    public static func isTimeZoneName(_ name: String) -> Bool {
+        guard (1...64).contains(name.utf8.count),
+            name.utf8.allSatisfy({ byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
+                    || "/_+-".utf8.contains(byte)
+            }),
+            let zone = TimeZone(identifier: name)
+        else { return false }
+        return zone.identifier == name || !(zone.identifier.hasPrefix("GMT+") || zone.identifier.hasPrefix("GMT-"))
     }
 
     public func encoded() throws -> [UInt8] {

@@ -25,6 +25,43 @@ extension DaemonSuites {
             #expect(result.stderr.contains("reconciling the vault at start failed"), "\(result.stderr)")
         }
 
+        /// A bundle the daemon recorded whose file cannot take its name in the vault's tmp/ (the
+        /// rename of its partial file fails with ENOSPC): the client is told it is recorded and
+        /// that nothing was sent, and nothing of it stays in tmp/ while the daemon runs on.
+        @Test func aRecordedBundleThatCannotTakeItsNameInTmpLeavesNothingThere() throws {
+            let node = try Node()
+            let original = try node.directory.write("evidence.bin", randomBytes(5_000))
+            #expect(try node.custos(["ingest", "--case", "B-1", "--exhibit", "1", original]).status == 0)
+            let item = try #require(try node.items().first?["item"] as? String)
+            let library = try FaultInjection.preload(
+                node, "failrename",
+                """
+                int renameat2(int from_directory, const char *from, int to_directory, const char *to, unsigned flags) {
+                    if (strstr(from, "-bundle-") && strstr(from, "-part")) { errno = ENOSPC; return -1; }
+                    return ((int (*)(int, const char *, int, const char *, unsigned))dlsym(RTLD_NEXT, "renameat2"))(
+                        from_directory, from, to_directory, to, flags);
+                }
+                """)
+            let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": library])
+            let out = node.directory.file("out")
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let result = try node.custos(["export", item, "--reason", "for the court", "-o", out + "/bundle.tar"])
+            #expect(
+                result.status != 0 && result.stderr.contains("the export is recorded")
+                    && result.stderr.contains("nothing was sent"), "\(result.stderr) \(daemon.log)")
+            #expect(
+                node.entryNames(under: node.vault + "/tmp").isEmpty, "\(node.entryNames(under: node.vault + "/tmp"))")
+            #expect(node.entryNames(under: out).isEmpty, "\(node.entryNames(under: out))")
+            #expect(daemon.process.isRunning)
+            #expect(daemon.stop() == 0)
+            // Recorded all the same: the report, then the export.
+            let history = try node.custos(["history", "--json", item])
+            let events = try #require(
+                try JSONSerialization.jsonObject(with: Data(history.stdout)) as? [[String: Any]])
+            #expect(events.suffix(2).map { $0["event"] as? String } == ["reported", "exported"])
+            #expect(try node.verify().status == 0)
+        }
+
         /// Fails syncfs(2) on a descriptor of the sealed/ folder (held open on the inbox's file system).
         static func failingInboxSync(_ node: Node) throws -> String {
             try FaultInjection.preload(
@@ -74,7 +111,8 @@ extension DaemonSuites {
             let server = try OpenSSLAuthority(mode: "ok")
             let node = try Node()
             for index in 0..<3 {
-                #expect(try node.custos(["ingest", try node.directory.write("f\(index).txt", "file \(index)")]).status == 0)
+                #expect(
+                    try node.custos(["ingest", try node.directory.write("f\(index).txt", "file \(index)")]).status == 0)
             }
             try node.useExternalAuthority(server)
             // Once the trigger exists, every write of the ledger's WAL fails. The authority answers
@@ -83,7 +121,9 @@ extension DaemonSuites {
             let library = try FaultInjection.failingLedgerWrites(node, onceExists: trigger)
             try server.setMode("http500")
             let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": library])
-            #expect(waitUntil(timeout: 20) { daemon.log.contains("an external time-stamping authority failed") }, "\(daemon.log)")
+            #expect(
+                waitUntil(timeout: 20) { daemon.log.contains("an external time-stamping authority failed") },
+                "\(daemon.log)")
             _ = try node.directory.write("fail-now", "")
             try server.setMode("ok")
             #expect(waitUntil(timeout: 30) { !daemon.process.isRunning }, "\(daemon.log)")

@@ -438,4 +438,112 @@ struct ReportEndToEndTests {
         let signer = try #require(try object(output + ".json")["signer"] as? [String: Any])
         #expect((signer["subject"] as? String)?.contains("Bureau reports") == true)
     }
+
+    /// A bureau's CA in `dir` and report-signing certificates under it (`<leaf>.key`, mode 0600,
+    /// and `<leaf>.pem`), made with openssl.
+    func bureauCA(_ dir: String, leaves: [String]) throws {
+        #expect(mkdir(dir, 0o700) == 0)
+        func openssl(_ arguments: [String]) throws {
+            let result = try run("openssl", arguments)
+            #expect(result.status == 0, "\(arguments) \(result.stderr)")
+        }
+        try openssl([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            dir + "/ca.key", "-out", dir + "/ca.pem", "-days", "30", "-subj", "/CN=Bureau Report CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ])
+        for name in leaves {
+            try openssl([
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr", "-subj", "/CN=Bureau \(name)",
+            ])
+            try Data("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n".utf8)
+                .write(to: URL(fileURLWithPath: "\(dir)/\(name).ext"))
+            try openssl([
+                "x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", dir + "/ca.pem", "-CAkey", dir + "/ca.key",
+                "-CAcreateserial", "-out", "\(dir)/\(name).pem", "-days", "30", "-extfile", "\(dir)/\(name).ext",
+            ])
+            #expect(chmod("\(dir)/\(name).key", 0o600) == 0)
+        }
+    }
+
+    /// The SHA-256 fingerprint of a PEM certificate, as openssl gives it (lower-case hex).
+    func fingerprint(_ pem: String) throws -> String {
+        let result = try run("openssl", ["x509", "-in", pem, "-noout", "-fingerprint", "-sha256"])
+        let hex = result.output.split(separator: "=").last.map(String.init) ?? ""
+        return hex.replacingOccurrences(of: ":", with: "").trimmingCharacters(in: .whitespacesAndNewlines)
+            .lowercased()
+    }
+
+    /// Importing a report signer is recorded: a `report-signer-replaced` event about the whole
+    /// vault, whose entry holds the SHA-256 fingerprints of the new certificate and of the one it
+    /// replaces, which `history` shows in every item's timeline. Reports made while signers are
+    /// imported are each signed by one whole signer, never refused for a certificate beside
+    /// another's key. While a daemon serves the vault, the import is refused and changes nothing.
+    @Test func anImportIsRecordedAndReportsMadeMeanwhileAreSignedByTheOldOrTheNewSigner() throws {
+        let node = try Node()
+        let item = try ingest(node, "mail.pst", randomBytes(4_000), case: "S-1", exhibit: "1")
+        let dir = node.directory.file("bureau-ca")
+        try bureauCA(dir, leaves: ["a", "b"])
+        func importing(_ leaf: String) throws -> CommandResult {
+            try run(
+                custosBinary,
+                [
+                    "report-signer", "import", "--vault", node.vault, "--key", "\(dir)/\(leaf).key", "--cert",
+                    "\(dir)/\(leaf).pem", "--chain", dir + "/ca.pem",
+                ])
+        }
+        let made = try fingerprint(node.vault + "/report/report.pem")
+        let first = try importing("a")
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.output.contains("(report-signer-replaced)"), "\(first.output)")
+
+        let history = try #require(try json(try node.custos(["history", "--json", item]).stdout) as? [[String: Any]])
+        let replaced = try #require(history.last)
+        #expect(replaced["event"] as? String == "report-signer-replaced")
+        #expect(replaced["wholeVault"] as? Bool == true)
+        let facts = try #require(replaced["facts"] as? [String: Any])
+        #expect(facts["certificate"] as? String == (try fingerprint(dir + "/a.pem")))
+        #expect(facts["retired"] as? String == made)
+        let text = try node.custos(["history", item]).output
+        let shown = "certificate sha256 \(try fingerprint(dir + "/a.pem")) replaces sha256 \(made)"
+        #expect(text.contains("report-signer-replaced (whole vault)") && text.contains(shown), "\(text)")
+        #expect(try node.verify().status == 0)
+
+        // Reports made while the signer is replaced again and again.
+        var reports = [(BackgroundProcess, String)]()
+        for round in 0..<8 {
+            let output = node.directory.file("concurrent-\(round).json")
+            reports.append(
+                (
+                    try BackgroundProcess(
+                        custosBinary,
+                        ["report", "--vault", node.vault, item, "--reason", "r", "--format", "json", "-o", output],
+                        logPath: node.directory.file("report-\(round).log")), output
+                ))
+            let imported = try importing(round % 2 == 0 ? "b" : "a")
+            #expect(imported.status == 0, "\(imported.stderr)")
+        }
+        for (process, output) in reports {
+            #expect(process.wait(timeout: 120) == 0, "\(process.log)")
+            #expect(!process.log.contains("does not belong"), "\(process.log)")
+            let signer = try #require(try object(output)["signer"] as? [String: Any])
+            let subject = signer["subject"] as? String ?? ""
+            #expect(subject.contains("Bureau a") || subject.contains("Bureau b"), "\(subject)")
+            #expect(try cmsVerify(output, chain: dir + "/ca.pem").status == 0)
+        }
+        let events = try #require(try json(try node.custos(["history", "--json", item]).stdout) as? [[String: Any]])
+        #expect(events.filter { $0["event"] as? String == "report-signer-replaced" }.count == 9)
+        #expect(events.filter { $0["event"] as? String == "reported" }.count == 8)
+
+        // Refused beside a daemon, nothing changed.
+        let before = try fingerprint(node.vault + "/report/report.pem")
+        let daemon = try RunningDaemon(node)
+        let refused = try importing("a")
+        #expect(daemon.stop() == 0)
+        #expect(refused.status != 0 && refused.stderr.contains("a daemon serves this vault"), "\(refused.stderr)")
+        #expect(try fingerprint(node.vault + "/report/report.pem") == before)
+        let after = try #require(try json(try node.custos(["history", "--json", item]).stdout) as? [[String: Any]])
+        #expect(after.filter { $0["event"] as? String == "report-signer-replaced" }.count == 9)
+    }
 }

@@ -183,4 +183,58 @@ struct ReportPDFEndToEndTests {
         #expect(squeezed(all).contains("\\u{202e}"))
         #expect(squeezed(all).contains(squeezed(String(repeating: "長描述 long description ", count: 40))))
     }
+
+    /// A node whose reports are in Tokyo time (`init --time-zone Asia/Tokyo`): the report made by
+    /// the command, and again by the daemon through its socket, gives every time at +09:00 and
+    /// names the zone once, in the JSON and on the PDF. An unknown zone is refused at init,
+    /// naming the option and the value, and no vault is made.
+    @Test func aNodeInitialisedWithATimeZoneReportsInItByCommandAndThroughTheDaemon() throws {
+        let node = try Node(initArguments: ["--time-zone", "Asia/Tokyo"])
+        let item = try ingest(node, "disk.img", randomBytes(5_000), case: "T-1", exhibit: "1")
+        func check(_ output: String) throws -> [String: Any] {
+            let json = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output + ".json")))
+                    as? [String: Any])
+            #expect(json["timeZone"] as? String == "Asia/Tokyo")
+            let made = try #require((json["made"] as? [String: Any])?["time"] as? String)
+            #expect(made.hasSuffix("+09:00"), "\(made)")
+            let facts = try #require((json["items"] as? [[String: Any]])?.first)
+            let timeline = try #require(facts["timeline"] as? [[String: Any]])
+            #expect(!timeline.isEmpty && timeline.allSatisfy { ($0["time"] as? String)?.hasSuffix("+09:00") == true })
+            #expect(((facts["sealed"] as? [String: Any])?["time"] as? String)?.hasSuffix("+09:00") == true)
+            let token = try #require((facts["timestamps"] as? [[String: Any]])?.first)
+            #expect(((token["genTimeTaiwan"] as? [String: Any])?["time"] as? String)?.hasSuffix("+09:00") == true)
+            let all = squeezed(try text(output + ".pdf"))
+            #expect(all.contains(squeezed("時間為 Asia/Tokyo 時間（UTC+09:00）")), "\(all)")
+            #expect(all.contains(squeezed("times in Asia/Tokyo (UTC+09:00)")))
+            #expect(all.contains(made.prefix(19) + made.suffix(6)) || all.contains(made))
+            #expect(!all.contains("+08:00"))
+            return json
+        }
+        let direct = node.directory.file("direct")
+        let made = try node.custos(["report", item, "--reason", "r", "-o", direct])
+        #expect(made.status == 0, "\(made.stderr)")
+        _ = try check(direct)
+
+        let daemon = try RunningDaemon(node)
+        let served = node.directory.file("served")
+        let through = try node.custos(["report", item, "--reason", "r", "-o", served])
+        #expect(through.status == 0, "\(through.stderr) \(daemon.log)")
+        #expect(daemon.stop() == 0)
+        _ = try check(served)
+        // The daemon made it: the kernel named its maker.
+        let history = try node.custos(["history", "--json", item])
+        let events = try #require(try JSONSerialization.jsonObject(with: Data(history.stdout)) as? [[String: Any]])
+        let reported = events.filter { $0["event"] as? String == "reported" }
+        #expect(reported.map { $0["actorVerifiedBy"] as? String } == ["process", "kernel"], "\(reported)")
+
+        let other = TemporaryDirectory("e2e")
+        let refused = try run(
+            custosBinary,
+            ["init", "--vault", other.file("vault"), "--origin", "x.example/evidence", "--time-zone", "Mars/Olympus"])
+        #expect(
+            refused.status != 0 && refused.stderr.contains("--time-zone") && refused.stderr.contains("Mars/Olympus"),
+            "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: other.file("vault/custos.json")))
+    }
 }

@@ -22,11 +22,12 @@ struct ReportVault {
     let record: ItemRecord
     let content: [UInt8]
 
-    init() throws {
+    init(timeZone: String? = nil) throws {
         directory = TemporaryDirectory("report")
+        var configuration = VaultConfiguration(origin: "report.example/evidence")
+        configuration.timeZone = timeZone
         vault = try Vault.create(
-            at: RawPath(directory.file("vault")), configuration: VaultConfiguration(origin: "report.example/evidence"),
-            now: SystemClock.now(),
+            at: RawPath(directory.file("vault")), configuration: configuration, now: SystemClock.now(),
             timeStampAuthority: try NodeTimeStampAuthority.prepare(
                 .generate, origin: "report.example/evidence", now: SystemClock.secondsSinceEpoch()))
         custody = Custody(vault: vault, actor: .current(examiner: "王小明"), tool: "custos-tests")
@@ -197,6 +198,63 @@ struct ReportTests {
         #expect(facts.pdfLayout.creationDate == "2026-12-02T09:02:03+08:00")
         let first = try facts.pdfBytes()
         #expect(try facts.pdfBytes() == first)
+    }
+
+    /// A vault that names no zone gives Taiwan time and names it once, in the JSON and on the PDF.
+    @Test func aVaultWithoutAZoneGivesTaiwanTimeAndSaysSo() throws {
+        let node = try ReportVault()
+        let facts = try node.custody.session().reportFacts(
+            ReportRequest(subject: .items([node.record]), reason: "r"), now: "2026-07-15T01:02:03.456Z", signer: nil)
+        #expect(facts.timeZone == .taiwan)
+        #expect(facts.made.time == "2026-07-15T09:02:03.456+08:00")
+        #expect(facts.json["timeZone"]?.stringValue == "Asia/Taipei")
+        let about = try #require(aboutRows(facts))
+        #expect(
+            about.contains(
+                PDFKeyValue("時區 / Time zone", "時間為 Asia/Taipei 時間（UTC+08:00） / times in Asia/Taipei (UTC+08:00)")))
+    }
+
+    /// A vault in Berlin: every time of the report at Berlin's offset of its instant (the report
+    /// made in January at +01:00, in July at +02:00), the zone named once, the same facts the
+    /// same bytes.
+    @Test(arguments: [
+        ("2026-01-15T12:00:00.250Z", "2026-01-15T13:00:00.250+01:00", "2026-01-15T13:00:00+01:00"),
+        ("2026-07-15T12:00:00.250Z", "2026-07-15T14:00:00.250+02:00", "2026-07-15T14:00:00+02:00"),
+    ])
+    func aVaultInAZoneWithDaylightSavingTimeGivesEachTimeAtItsOffset(now: String, made: String, pdfDate: String)
+        throws
+    {
+        let node = try ReportVault(timeZone: "Europe/Berlin")
+        let facts = try node.custody.session().reportFacts(
+            ReportRequest(subject: .items([node.record]), reason: "r"), now: now, signer: nil)
+        #expect(facts.timeZone.name == "Europe/Berlin")
+        #expect(facts.made.time == made)
+        #expect(facts.pdfLayout.creationDate == pdfDate)
+        #expect(facts.json["timeZone"]?.stringValue == "Europe/Berlin")
+        // The item's times (sealed and stamped now) at Berlin's offset of their own instants.
+        let item = try #require(facts.items.first)
+        func berlin(_ seconds: Int64) -> String { facts.timeZone.offset(at: seconds) == 3600 ? "+01:00" : "+02:00" }
+        #expect(item.timeline.count == 2)
+        for event in item.timeline {
+            let seconds = try #require(RFC3339.seconds(event.recorded))
+            #expect(event.time?.time.hasSuffix(berlin(seconds)) == true, "\(event.time?.time ?? "none")")
+        }
+        let genTime = try #require(item.tokens.first?.genTimeLocal)
+        #expect(genTime.time.hasSuffix(berlin(genTime.seconds)) && genTime.offset == berlin(genTime.seconds))
+        #expect(item.sealed?.offset == berlin(try #require(item.sealed?.seconds)))
+        let about = try #require(aboutRows(facts))
+        let zone = try #require(about.first { $0.label == "時區 / Time zone" })
+        #expect(zone.value.contains("Europe/Berlin (UTC\(made.suffix(6)) when made;"), "\(zone.value)")
+        #expect(zone.value.contains("each time gives its own"), "\(zone.value)")
+        #expect(try facts.pdfBytes() == (try facts.pdfBytes()))
+        #expect(facts.jsonBytes == facts.jsonBytes)
+    }
+
+    func aboutRows(_ facts: ReportFacts) -> [PDFKeyValue]? {
+        for block in facts.pdfLayout.blocks {
+            if case .keyValues(let rows) = block, rows.first?.label == "報告編號 / Report" { return rows }
+        }
+        return nil
     }
 
     /// Every fault code a re-check can give has its sentence in Traditional Chinese.

@@ -2,7 +2,7 @@ import CustosFormats
 import CustosReport
 import Testing
 
-@Suite("report times: ISO 8601 in Taiwan time and the ROC date")
+@Suite("report times: ISO 8601 in the report's time zone and the ROC date")
 struct ReportTimeTests {
     @Test(arguments: [
         ("2026-12-01T16:00:00Z", "2026-12-02T00:00:00+08:00", "中華民國115年12月2日"),
@@ -15,13 +15,51 @@ struct ReportTimeTests {
         ("20261231170000Z", "2027-01-01T01:00:00+08:00", "中華民國116年1月1日"),
     ])
     func aUTCTimeIsGivenInTaiwanTimeWithItsROCDate(utc: String, time: String, roc: String) throws {
-        let converted = try #require(ReportTime(utc))
+        let converted = try #require(ReportTime(utc, in: .taiwan))
         #expect(converted.time == time)
         #expect(converted.rocDate == roc)
+        #expect(converted.offset == "+08:00")
+    }
+
+    /// A zone with daylight saving time gives each time at its offset of that instant: Berlin is
+    /// UTC+01:00 in winter and UTC+02:00 in summer, and the second after each change shows it
+    /// (2026-03-29 01:00 UTC, 2026-10-25 01:00 UTC).
+    @Test(arguments: [
+        ("2026-01-15T12:00:00Z", "2026-01-15T13:00:00+01:00"),
+        ("2026-07-15T12:00:00.5Z", "2026-07-15T14:00:00.5+02:00"),
+        ("2026-03-29T00:59:59Z", "2026-03-29T01:59:59+01:00"),
+        ("2026-03-29T01:00:00Z", "2026-03-29T03:00:00+02:00"),
+        ("2026-10-25T00:59:59Z", "2026-10-25T02:59:59+02:00"),
+        ("2026-10-25T01:00:00Z", "2026-10-25T02:00:00+01:00"),
+    ])
+    func aZoneWithDaylightSavingTimeGivesTheOffsetOfEachInstant(utc: String, time: String) throws {
+        let berlin = try #require(ReportTimeZone(named: "Europe/Berlin"))
+        let converted = try #require(ReportTime(utc, in: berlin))
+        #expect(converted.time == time)
+        #expect(converted.offset == String(time.suffix(6)))
+        #expect(berlin.changesOffset(after: 1_767_225_600))
+        #expect(!ReportTimeZone.taiwan.changesOffset(after: 1_767_225_600))
+    }
+
+    /// The ROC date is the date in the zone: west of Greenwich it can be the day before UTC's.
+    @Test func theROCDateIsTheZonesDateAndOffsetsMayBeNegativeOrOfHalfHours() throws {
+        let newYork = try #require(ReportTimeZone(named: "America/New_York"))
+        let west = try #require(ReportTime("2026-12-02T03:00:00Z", in: newYork))
+        #expect(west.time == "2026-12-01T22:00:00-05:00" && west.rocDate == "中華民國115年12月1日")
+        let kolkata = try #require(ReportTimeZone(named: "Asia/Kolkata"))
+        #expect(ReportTime("2026-12-01T20:00:00Z", in: kolkata)?.time == "2026-12-02T01:30:00+05:30")
+        let tokyo = try #require(ReportTimeZone(named: "Asia/Tokyo"))
+        #expect(ReportTime("2026-12-01T15:00:00Z", in: tokyo)?.rocDate == "中華民國115年12月2日")
+        #expect(ReportTime("2026-12-01T15:00:00Z", in: try #require(ReportTimeZone(named: "UTC")))?.offset == "+00:00")
+    }
+
+    @Test(arguments: ["Mars/Olympus", "asia/taipei", "Asia/Taipei ", "", "GMT+8", "../../etc/passwd", "Asia/Taipei\n"])
+    func aNameThatIsNoTimeZoneIsNone(name: String) {
+        #expect(ReportTimeZone(named: name) == nil)
     }
 
     @Test func notATimeIsNone() {
-        #expect(ReportTime("yesterday") == nil)
-        #expect(ReportTime("") == nil)
+        #expect(ReportTime("yesterday", in: .taiwan) == nil)
+        #expect(ReportTime("", in: .taiwan) == nil)
     }
 }

@@ -46,6 +46,42 @@ struct VaultTests {
         }
     }
 
+    /// The zone of the node's reports is kept in custos.json and read back; a vault that names
+    /// none writes no `timeZone` (a vault of before reads as it did) and means Taiwan time; one
+    /// that names a zone no one knows is refused, naming the file and the value.
+    @Test func theReportsTimeZoneIsKeptAndAnUnknownOneRefused() throws {
+        let plain = VaultFixture()
+        let created = try plain.create()
+        #expect(created.configuration.timeZone == nil && created.configuration.reportTimeZone == "Asia/Taipei")
+        let text = String(decoding: try FileSystem.readFile(plain.root.appending("custos.json")), as: UTF8.self)
+        #expect(!text.contains("timeZone"))
+
+        let berlin = VaultFixture()
+        var configuration = VaultConfiguration(origin: "test.example.tw/vault")
+        configuration.timeZone = "Europe/Berlin"
+        _ = try Vault.create(
+            at: berlin.root, configuration: configuration, now: VaultFixture.now, timeStampAuthority: nil)
+        #expect(try Vault.open(at: berlin.root).configuration.reportTimeZone == "Europe/Berlin")
+
+        for name in ["Mars/Olympus", "GMT+8", "Asia/Taipei\u{202e}", ""] {
+            configuration.timeZone = name
+            let refused = #expect(throws: VaultError.self) {
+                try Vault.create(
+                    at: VaultFixture().root, configuration: configuration, now: VaultFixture.now,
+                    timeStampAuthority: nil)
+            }
+            #expect(refused?.code == .badConfiguration && refused?.message.contains("timeZone") == true)
+        }
+        // Edited by hand afterwards: the vault no longer opens, and says why.
+        let path = berlin.root.appending("custos.json")
+        let edited = String(decoding: try FileSystem.readFile(path), as: UTF8.self)
+            .replacingOccurrences(of: "Europe/Berlin", with: "Europe/Atlantis")
+        #expect(chmod(path.description, 0o600) == 0)
+        try Data(edited.utf8).write(to: URL(fileURLWithPath: path.description))
+        let opened = #expect(throws: VaultError.self) { try Vault.open(at: berlin.root) }
+        #expect(opened?.message.contains("Europe/Atlantis") == true, "\(String(describing: opened))")
+    }
+
     @Test func aSecondCreateAndANonEmptyFolderAreRefusedAndChangeNothing() throws {
         let fixture = VaultFixture()
         _ = try fixture.create()

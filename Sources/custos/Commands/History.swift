@@ -11,7 +11,8 @@ struct History: ParsableCommand {
             the examiner named), the result, the reason or note. It lists the seal, the time stamps, \
             every custody event about the item (verified, extracted, exported, annotated, \
             transferred, received) and the events about the whole vault after its seal (marked "whole \
-            vault": verifications of the whole vault, checkpoints exported). Reasons, \
+            vault": verifications of the whole vault, checkpoints exported, report signers replaced). \
+            Reasons, \
             notes and examiners come from each event's details document, re-hashed against the entry: \
             one that is missing or altered is shown as such and makes the exit status 1.
             """)
@@ -73,6 +74,10 @@ struct History: ParsableCommand {
                 for (format, digest) in facts?["files"]?.objectValue ?? [:] {
                     line += "  \(escaped(format)) sha256 \(escaped(digest.stringValue ?? "?"))"
                 }
+            }
+            if text("event") == "report-signer-replaced", let certificate = facts?["certificate"]?.stringValue {
+                line += "  certificate sha256 \(escaped(certificate))"
+                if let retired = facts?["retired"]?.stringValue { line += " replaces sha256 \(escaped(retired))" }
             }
             if let action = facts?["action"]?.stringValue, text("event") == "refused" { line += "  action \(action)" }
             if let mode = facts?["mode"]?.stringValue { line += "  mode \(mode)" }

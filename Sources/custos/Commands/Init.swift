@@ -54,6 +54,12 @@ struct Init: ParsableCommand {
 
     @Option(
         help:
+            "The time zone the node's reports give times in, an IANA name (Asia/Taipei, the default; Asia/Tokyo, Europe/Berlin)."
+    )
+    var timeZone: String?
+
+    @Option(
+        help:
             "A group whose members may drop evidence into the inbox (inbox 2770, vault folder 0750); without it, the vault is the owner's alone (0700)."
     )
     var group: String?
@@ -65,6 +71,15 @@ struct Init: ParsableCommand {
         var configuration = VaultConfiguration(
             origin: origin, compression: compression, md5: !sha256Only, sha1: !sha256Only)
         configuration.bureau = bureau
+        if let timeZone {
+            guard VaultConfiguration.isTimeZoneName(timeZone) else {
+                throw CLIError(
+                    message:
+                        "--time-zone \(DisplayName.escape(Array(timeZone.utf8))): not a time zone this system knows (an IANA name such as Asia/Taipei, Asia/Tokyo or Europe/Berlin)"
+                )
+            }
+            configuration.timeZone = timeZone
+        }
         try configuration.validate(file: "--bureau")
         var reportSigner: Vault.ReportSigningFiles?
         if [reportKey, reportCert, reportChain].contains(where: { $0 != nil }) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CustosCustody
 import CustosFileSystem
 import CustosFormats
 import CustosOpenSSL
@@ -38,7 +39,11 @@ struct ReportSigner: ParsableCommand {
                 usage must allow digital signatures). The key file must not be readable by other users. \
                 The vault keeps the key as keys/report.key (mode 0600) and the certificate and chain in \
                 report/; a replaced certificate and its chain stay in report/retired/ so that the reports \
-                it signed can still be checked. Run it as the vault's owner.
+                it signed can still be checked. The change is recorded in the ledger as a \
+                `report-signer-replaced` event about the whole vault (the SHA-256 fingerprints of the new \
+                certificate and of the one replaced; `custos history` shows it). A report made meanwhile \
+                is signed by the old certificate or the new one. Run it as the vault's owner, with the \
+                daemon stopped: it is refused while a daemon serves the vault.
                 """)
         @OptionGroup var vault: VaultOptions
         @Option(help: "The private key (PEM), mode 0600 or stricter.") var key: String
@@ -48,10 +53,17 @@ struct ReportSigner: ParsableCommand {
         func run() throws {
             let vault = try vault.open()
             let files = try ReportSigner.read(key: key, cert: cert, chain: chain)
-            let retired = try vault.replaceReportSigner(with: files)
+            let session = try Custody(vault: vault, actor: .current(), tool: toolVersion).session()
+            let imported = try session.importReportSigner(files)
             Output.line("report-signing certificate: \(files.certificate.subject)")
-            Output.line("sha256 fingerprint: \(try files.certificate.sha256Fingerprint().hex)")
-            if let retired { Output.line("the one it replaces is kept in \(retired)") }
+            Output.line("sha256 fingerprint: \(imported.certificate.hex)")
+            if let retiredFile = imported.retiredFile {
+                Output.line("the one it replaces is kept in \(retiredFile)")
+            }
+            Output.line(
+                "recorded as entry \(imported.event.entries.map { "\($0.sequence)" }.joined(separator: ", ")) (report-signer-replaced)"
+            )
+            try session.requireCovered()
         }
     }
 
