@@ -542,18 +542,27 @@ extension CustodySession {
                         "openssl ts -verify -digest \(record.sha256.hex) -in \(record.item)-\(index + 1).tsr -CAfile \(token.source == TimeStampRecord.nodeSource ? "tsa-chain.pem" : "anchors-\(token.source).pem")"
                 ))
         }
-        return ItemFacts(
+        // An item received from another node: sealed by the sender (as its manifest records),
+        // received here when this node's first entry about it was recorded.
+        let isReceived = details.entry?["type"]?.stringValue == CustodyEventType.received.rawValue
+        let sealed =
+            isReceived
+            ? manifest?["sealing"]?["time"]?.stringValue.flatMap { ReportTime($0, in: zone) }
+            : ReportTime(record.sealedAt, in: zone)
+        var facts = ItemFacts(
             item: record.item, caseID: record.caseID, exhibit: record.exhibit,
             description: acquisition["description"]?.stringValue ?? "",
             name: original?["name"]?.byteStringValue ?? record.name,
             path: original?["path"]?.byteStringValue, size: record.size, md5: digests?["md5"]?.stringValue,
-            sha1: digests?["sha1"]?.stringValue, sha256: record.sha256, sealed: ReportTime(record.sealedAt, in: zone),
+            sha1: digests?["sha1"]?.stringValue, sha256: record.sha256, sealed: sealed,
             acquisition: acquisitionFacts, timeline: timeline, content: content, archive: archive,
             manifest: manifestCheck, faults: faults, subjects: subjects,
             proof: ProofFacts(
                 origin: checkpoint.origin, index: record.sequence, entry: entryBytes, leafHash: leaf, path: path,
                 checkpointSize: checkpoint.size, root: checkpoint.root, check: proofCheck),
             tokens: tokens, awaitingTimeStamps: details.awaiting, notChecked: notChecked, commands: commands)
+        facts.received = isReceived ? ReportTime(record.sealedAt, in: zone) : nil
+        return facts
     }
 
     /// The claim of the original's digests (SHA-256, and MD5 and SHA-1 when recorded: their

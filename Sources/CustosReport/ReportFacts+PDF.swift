@@ -371,6 +371,7 @@ extension ItemFacts {
         let sealedBy = acquisition["sealedBy"]?.objectValue ?? [:]
         var rows = [PDFKeyValue]()
         rows.append(PDFKeyValue(t("封存時間", "Sealed"), sealed.map { t.time($0) } ?? "—"))
+        if let received { rows.append(PDFKeyValue(t("接收時間", "Received"), t.time(received))) }
         rows.append(
             PDFKeyValue(
                 t("地點", "Where"),

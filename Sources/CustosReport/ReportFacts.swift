@@ -245,6 +245,9 @@ public struct ItemFacts: Sendable {
     /// What the manifest records of the acquisition and the seal (the examiner's declaration
     /// and the node's record), and when the item was sealed.
     public var sealed: ReportTime?
+    /// When this node received it, for an item received from another node (`sealed` is then
+    /// the sender's seal, as its manifest records it); nil for an item this node sealed.
+    public var received: ReportTime? = nil
     public var acquisition: JSONObject
     public var timeline: [TimelineEvent]
     public var content: ReportCheck
@@ -284,6 +287,7 @@ public struct ItemFacts: Sendable {
                 "sha1": sha1.map { .string($0) } ?? .null, "sha256": .string(sha256.hex),
             ]),
             "sealed": sealed?.json ?? .null,
+            "received": received?.json ?? .null,
             "acquisition": .object(acquisition),
             "timeline": .array(timeline.map(\.json)),
             "integrity": .object([

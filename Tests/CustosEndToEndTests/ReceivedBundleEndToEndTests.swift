@@ -135,9 +135,16 @@ struct ReceivedBundleEndToEndTests {
         #expect(reported.status == 0, "\(reported.stderr)")
         let json = try String(contentsOfFile: nodes.receiver.directory.file("r.json"), encoding: .utf8)
         #expect(json.contains("\(Self.senderOrigin) (its entry \(nodes.fromIndex))"), "\(json)")
+        // Sealed when the sender sealed it (its manifest's time), received when this node did.
+        let facts = try #require(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let item = try #require((facts["items"] as? [[String: Any]])?.first)
+        let sealed = try #require((item["sealed"] as? [String: Any])?["time"] as? String)
+        let received = try #require((item["received"] as? [String: Any])?["time"] as? String)
+        #expect(sealed < received, "sealed \(sealed), received \(received)")
         if haveProgram("pdftotext") {
             let text = try run("pdftotext", [report, "-"]).output
             #expect(text.contains("接收前之證據監管鏈"), "\(text)")
+            #expect(text.contains("接收時間 / Received"), "\(text)")
         }
     }
 
