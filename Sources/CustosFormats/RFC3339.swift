@@ -57,16 +57,22 @@ public enum RFC3339 {
         return offsetHour < 24 && offsetMinute < 60 && index + 6 == bytes.count
     }
 
-    /// Seconds since the epoch of a UTC date-time as `format` writes it (`…Z`, any fraction
-    /// dropped); nil for anything else.
+    /// Seconds since the epoch of an RFC 3339 date-time (`…Z` as `format` writes it, or with an
+    /// offset: `2026-11-20T14:30:00+08:00` is 06:30 UTC); any fraction dropped; nil for anything
+    /// else.
     public static func seconds(_ text: String) -> Int64? {
-        guard isValid(text), text.hasSuffix("Z") || text.hasSuffix("z") else { return nil }
+        guard isValid(text) else { return nil }
         let bytes = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int64 {
             bytes[range].reduce(0) { $0 * 10 + Int64($1 - 0x30) }
         }
         let days = days(fromCivil: number(0..<4), number(5..<7), number(8..<10))
-        return days * 86_400 + number(11..<13) * 3600 + number(14..<16) * 60 + number(17..<19)
+        let local = days * 86_400 + number(11..<13) * 3600 + number(14..<16) * 60 + number(17..<19)
+        // The offset, the last six bytes when it is not Z (isValid checked its form).
+        guard let last = bytes.last, last != UInt8(ascii: "Z"), last != UInt8(ascii: "z") else { return local }
+        let end = bytes.count
+        let offset = number(end - 5..<end - 3) * 3600 + number(end - 2..<end) * 60
+        return bytes[end - 6] == UInt8(ascii: "+") ? local - offset : local + offset
     }
 
     /// Howard Hinnant's days-from-civil algorithm.

@@ -408,7 +408,8 @@ extension ItemFacts {
         if let time = acquisition["seizureTimeTaiwan"]?["time"]?.stringValue,
             let roc = acquisition["seizureTimeTaiwan"]?["rocDate"]?.stringValue
         {
-            seizedOn = "\(time)（\(roc)）"
+            // As declared, and in the report's zone when that is another offset.
+            seizedOn = seizedOn == time ? "\(time)（\(roc)）" : "\(seizedOn)（\(time)；\(roc)）"
         }
         rows.append(PDFKeyValue(t("扣押時間", "Seized on"), seizedOn))
         if acquisition["upload"] != nil {

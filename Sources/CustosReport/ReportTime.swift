@@ -14,8 +14,8 @@ public struct ReportTime: Sendable, Equatable {
     /// Whole seconds since the epoch.
     public var seconds: Int64
 
-    /// The time `text` (RFC 3339 in UTC, `…Z`, as the node records times) in `zone`; nil for
-    /// anything else.
+    /// The time `text` (RFC 3339: in UTC, `…Z`, as the node records times, or with an offset, as
+    /// an examiner may declare a seizure time) in `zone`; nil for anything else.
     /// An RFC 3161 `genTime` (ASN.1 GeneralizedTime, `20261202005738.89Z`) is read too.
     public init?(_ text: String, in zone: ReportTimeZone) {
         let text = Self.rfc3339(generalizedTime: text) ?? text

@@ -82,7 +82,8 @@ extension DaemonSuites {
             let objects = try #require(json as? [[String: Any]])
             #expect(objects.map { ($0["item"] as! [String: Any])["item"] as! String } == same)
             // One item by its id is still one object.
-            let single = try JSONSerialization.jsonObject(with: Data(try node.custos(["show", "--json", same[0]]).stdout))
+            let single = try JSONSerialization.jsonObject(
+                with: Data(try node.custos(["show", "--json", same[0]]).stdout))
             #expect(single is [String: Any])
             // A command that needs one item says which to choose.
             let proof = try node.custos(["proof", start])
@@ -128,12 +129,25 @@ extension DaemonSuites {
             #expect(text.contains("seized:      at 臺北市中正區, on 2026-11-20T14:30:00+08:00\n"))
             #expect(text.contains("device:      make Apple, model iPhone 15, serial F2LX-0001\n"))
             #expect(text.contains("(its SHA-256 matches the ledger entry)"))
+            // The report gives the declared seizure time (with its offset) in its zone, with the
+            // ROC date.
+            let report = node.directory.file("seizure.json")
+            let reported = try node.custos(["report", item, "--reason", "r", "--format", "json", "-o", report])
+            #expect(reported.status == 0, "\(reported.stderr)")
+            let facts = try #require(
+                JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
+            )
+            let acquisition = try #require(
+                (facts["items"] as? [[String: Any]])?.first?["acquisition"] as? [String: Any])
+            let seized = try #require(acquisition["seizureTimeTaiwan"] as? [String: String])
+            #expect(seized == ["time": "2026-11-20T14:30:00+08:00", "rocDate": "中華民國115年11月20日"])
         }
 
         @Test func aManifestThatDoesNotMatchTheLedgerIsNotTrusted() throws {
             let node = try Node()
             let file = try node.directory.write("a.bin", randomBytes(3000))
-            #expect(try node.custos(["ingest", "--examiner", "Alice", "--description", "two\nlines", file]).status == 0)
+            #expect(
+                try node.custos(["ingest", "--examiner", "Alice", "--description", "two\nlines", file]).status == 0)
             let item = try #require(try node.items().first)
             let id = item["item"] as! String
             let manifestHash = item["manifest"] as! String
@@ -176,8 +190,9 @@ extension DaemonSuites {
             let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
                 .deletingLastPathComponent().appendingPathComponent("README.md")
             let text = try String(contentsOf: readme, encoding: .utf8)
-            let tour = try #require(text.components(separatedBy: "## A short tour\n\n```sh\n").last?
-                .components(separatedBy: "\n```").first)
+            let tour = try #require(
+                text.components(separatedBy: "## A short tour\n\n```sh\n").last?
+                    .components(separatedBy: "\n```").first)
             let lines = tour.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             let start = try #require(lines.firstIndex { $0.hasPrefix("custos init ") })
             let end = try #require(lines.firstIndex { $0.hasPrefix("custos list --json") })
@@ -206,7 +221,8 @@ extension DaemonSuites {
             var environment = RunningDaemon.quick
             environment["PATH"] = binaries + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
             environment["CUSTOS_VAULT"] = directory.file("vault")
-            let result = try run("timeout", ["120", "bash", "-c", script], environment: environment, directory: directory.path)
+            let result = try run(
+                "timeout", ["120", "bash", "-c", script], environment: environment, directory: directory.path)
             #expect(result.status == 0, "\(result.output)\n\(result.stderr)")
 
             let listed = try run(custosBinary, ["list", "--vault", directory.file("vault")])

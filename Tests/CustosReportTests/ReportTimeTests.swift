@@ -58,8 +58,24 @@ struct ReportTimeTests {
         #expect(ReportTimeZone(named: name) == nil)
     }
 
+    /// A time declared with an offset (a seizure time, `+08:00` or another) is the same instant,
+    /// given in the report's zone; its fraction is kept.
+    @Test(arguments: [
+        ("2026-11-20T14:30:00+08:00", "2026-11-20T14:30:00+08:00", "中華民國115年11月20日"),
+        ("2026-11-20T01:30:00.250+09:00", "2026-11-20T00:30:00.250+08:00", "中華民國115年11月20日"),
+        ("2026-11-19T20:00:00-05:00", "2026-11-20T09:00:00+08:00", "中華民國115年11月20日"),
+        ("2026-11-20T00:00:00+05:30", "2026-11-20T02:30:00+08:00", "中華民國115年11月20日"),
+        ("2026-11-20T00:00:00-00:00", "2026-11-20T08:00:00+08:00", "中華民國115年11月20日"),
+    ])
+    func aTimeWithAnOffsetIsTheSameInstant(declared: String, time: String, roc: String) throws {
+        let converted = try #require(ReportTime(declared, in: .taiwan))
+        #expect(converted.time == time && converted.rocDate == roc)
+    }
+
     @Test func notATimeIsNone() {
         #expect(ReportTime("yesterday", in: .taiwan) == nil)
         #expect(ReportTime("", in: .taiwan) == nil)
+        #expect(ReportTime("2026-11-20T14:30:00", in: .taiwan) == nil)
+        #expect(ReportTime("2026-11-20T14:30:00+8:00", in: .taiwan) == nil)
     }
 }
