@@ -380,6 +380,9 @@ struct BundleGuide {
         let proof = CourtBundleLayout.senderProof(id)
         let checkpoint = CourtBundleLayout.senderCheckpoint(id)
         let key = CourtBundleLayout.senderKey(id)
+        // The origin as the entries' canonical JSON writes it, each value quoted for the shell:
+        // an origin is the sender's to choose, and the guide's commands are run as written.
+        let origin = CanonicalJSON.encodeString(.string(sender.origin))
         return [
             "",
             "本資料夾僅含 \(sender.origin) 之封存帳本紀錄 \(sender.index)（sender-entry.json）、其於 \(sender.origin) 經簽章之大小 "
@@ -389,15 +392,15 @@ struct BundleGuide {
             "proof (sender-proof.tlog) in the checkpoint of size \(sender.checkpointSize) that \(sender.origin) signed",
             "(sender-checkpoint.txt), and the verifier key of \(sender.origin) (sender.vkey); the commands below check",
             "them. Compare the key with the one obtained from the bureau of \(sender.origin) itself.", "", "```sh",
-            "grep -qF '\"from\":\"\(sender.origin)\",\"fromIndex\":\(sender.index),' \(CourtBundleLayout.entry(id))",
-            "grep -qF '\"type\":\"sealed\"' \(entry) && grep -qF '\"node\":\"\(sender.origin)\"' \(entry) && grep -qF '\"seq\":\(sender.index),' \(entry)",
+            "grep -qF \(ShellWord.quoted("\"from\":\(origin),\"fromIndex\":\(sender.index),")) \(CourtBundleLayout.entry(id))",
+            "grep -qF '\"type\":\"sealed\"' \(entry) && grep -qF \(ShellWord.quoted("\"node\":\(origin)")) \(entry) && grep -qF '\"seq\":\(sender.index),' \(entry)",
             "grep -qF '\"sha256\":\"\(digests.sha256.hex)\"' \(entry)",
             "test \"$(sed -n 's/^extra //p' \(proof))\" = \"$(base64 -w0 \(entry))\"",
             "python3 \(CourtBundleLayout.checker) proof \(proof)",
             "awk 'f{print} !f&&/^$/{f=1}' \(proof) | cmp - \(checkpoint)",
             "(printf '\\060\\052\\060\\005\\006\\003\\053\\145\\160\\003\\041\\000'; cut -d+ -f3- \(key) | base64 -d | tail -c +2) | openssl pkey -pubin -inform DER -out sender-\(id).pub.pem",
             "awk 'BEGIN{b=1} b&&/^$/{b=0;next} b{print}' \(checkpoint) > sender-\(id)-checkpoint-body.txt",
-            "grep -F '— \(sender.origin) ' \(checkpoint) | head -1 | awk '{print $3}' | base64 -d | tail -c +5 > sender-\(id)-checkpoint-sig.bin",
+            "grep -F \(ShellWord.quoted("— \(sender.origin) ")) \(checkpoint) | head -1 | awk '{print $3}' | base64 -d | tail -c +5 > sender-\(id)-checkpoint-sig.bin",
             "openssl pkeyutl -verify -pubin -inkey sender-\(id).pub.pem -rawin -in sender-\(id)-checkpoint-body.txt -sigfile sender-\(id)-checkpoint-sig.bin",
             "```",
         ]

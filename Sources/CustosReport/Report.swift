@@ -524,7 +524,7 @@ extension CustodySession {
                 command: "sha256sum \(details.archive ?? "ARCHIVE")"),
             ReportCommand(
                 claim: ReportText("封存檔內之原始檔案即當時封存者", "The original inside the archive is the one sealed"),
-                command: "bsdtar -xOf ARCHIVE '\(memberName)' | sha256sum"),
+                command: "bsdtar -xOf ARCHIVE \(ShellWord.quoted(memberName)) | sha256sum"),
             ReportCommand(
                 claim: ReportText(
                     "帳本紀錄 \(record.sequence) 包含於大小 \(checkpoint.size) 之檢查點",

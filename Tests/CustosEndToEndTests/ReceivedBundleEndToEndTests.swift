@@ -24,8 +24,8 @@ struct ReceivedBundleEndToEndTests {
         /// The sender's entry index of the received item's seal.
         let fromIndex: Int
 
-        init() throws {
-            sender = try Node(origin: ReceivedBundleEndToEndTests.senderOrigin)
+        init(senderOrigin: String = ReceivedBundleEndToEndTests.senderOrigin) throws {
+            sender = try Node(origin: senderOrigin)
             receiver = try Node(origin: "receiver.example.tw/evidence")
             let evidence = try sender.directory.write("in/disk image.bin", randomBytes(5_000_000))
             let first = try sender.custos(["ingest", "--case", "C-9", "--exhibit", "E-1", evidence])
@@ -121,6 +121,21 @@ struct ReceivedBundleEndToEndTests {
         #expect(
             wrong.output.contains("驗證失敗 / FAIL  item \(nodes.received) sender's seal: the bundled key of"),
             "\(wrong.output)")
+    }
+
+    /// An origin is the sender's to choose, and VERIFY.md's commands are run as written: one
+    /// made of quotes, `$`, `;` and a backslash is one word in every command, and runs nothing.
+    @Test func aSendersOriginOfShellCharactersRunsNothingInTheGuide() throws {
+        let origin = #"evil.example.tw/x';touch${IFS}PWNED;'"\"#
+        let nodes = try Mixed(senderOrigin: origin)
+        let bundle = nodes.receiver.directory.file("hostile.tar")
+        let made = try nodes.receiver.custos(["export", nodes.received, "--reason", "court", "-o", bundle])
+        #expect(made.status == 0, "\(made.stderr)")
+        #expect(try bundles.verifyBundle(bundle).status == 0)
+        let folder = try extract(nodes.receiver, bundle, as: "hostile")
+        try bundles.runGuide(folder)
+        #expect(!FileManager.default.fileExists(atPath: folder + "/PWNED"))
+        #expect(!FileManager.default.fileExists(atPath: nodes.receiver.directory.file("PWNED")))
     }
 
     @Test func aReceivedItemAloneIsBundledAndItsReportSaysWhatIsNotChecked() throws {

@@ -80,3 +80,14 @@ struct ItemIdentifierTests {
         #expect(earlier < later)
     }
 }
+
+@Suite("shell words")
+struct ShellWordTests {
+    @Test(arguments: [
+        ("plain", "'plain'"), ("", "''"), ("it's", #"'it'\''s'"#), ("a b;$(x)`y`", "'a b;$(x)`y`'"),
+        ("''", #"''\'''\'''"#),
+    ])
+    func aTextIsOneQuotedWord(_ text: String, _ quoted: String) {
+        #expect(ShellWord.quoted(text) == quoted)
+    }
+}
