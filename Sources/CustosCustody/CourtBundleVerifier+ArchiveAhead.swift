@@ -25,77 +25,109 @@ struct ArchiveAhead: Sendable {
     /// What it holds: `evidenceIsOriginal` set, and `evidence` only when that is false.
     var inside: BundleVerifier.ArchiveInside
 
+    /// Where the member after this one begins, as libarchive found it reading this one's data
+    /// (the pass must find its next header there, having seeked over this member).
+    var nextHeaderOffset: Int64
+
     /// Reads the member whose header is at `offset` in `fd` when it is item `item`'s sealed
     /// archive (`top/items/<item>/archive.tar<suffix>`), comparing its evidence member with the
-    /// chunks of `original`; nil when it is not, or the file ends before the member does.
+    /// chunks of `original`; nil when it is not, or when its bytes are not plainly its declared
+    /// size in order (a short file, a sparse or hole-data member: the pass reads those itself).
     /// `limit`: no more bytes out of the archive than this.
+    ///
+    /// Its bytes are read as `bsdtar -x` reads them, through libarchive's data path (not the
+    /// file's bytes after the header, which a sparse map may use otherwise).
     static func read(
         _ fd: Int32, at offset: Int64, item: String, top: String, limit: Int64, original: ChunkLane
     ) -> ArchiveAhead? {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        // The header, read by libarchive as the pass's reader reads it.
-        var position = offset
-        let header: ArchiveEntryHeader
-        let dataOffset: Int64
-        do {
-            let reader = try ArchiveReader(path: "read-ahead", compressions: [.none]) {
-                let window = UnsafeMutableRawBufferPointer(rebasing: buffer[..<(64 << 10)])
-                let count = (try? FileDescriptor.read(fd, into: window, at: position)) ?? 0
-                guard count > 0 else { return nil }
-                position += Int64(count)
-                return UnsafeRawBufferPointer(rebasing: buffer[..<count])
-            }
-            guard let next = try reader.nextEntry(), reader.headerOffset == 0 else { return nil }
-            header = next
-            dataOffset = offset + reader.dataOffset
-        } catch { return nil }
+        guard let (outer, header, dataOffset) = open(fd, at: offset) else { return nil }
         let prefix = "\(top)/items/\(item)/"
         guard header.isRegularFile, !header.isLink, !header.isSparse, header.size >= 0,
             let name = String(validating: header.pathname, as: UTF8.self), name.hasPrefix(prefix),
             let compression = Compression.allCases.first(where: { prefix + "archive" + $0.suffix == name })
         else { return nil }
-        // The member's bytes, straight from the file, hashed as they go to the decompressor.
+        // The member's bytes, hashed as they go to the decompressor.
         let sha256 = MessageDigest(.sha256)
-        var read: Int64 = 0
-        var short = false
-        func next() -> UnsafeRawBufferPointer? {
-            let wanted = Int(min(Int64(buffer.count), header.size - read))
-            guard wanted > 0 else { return nil }
-            let window = UnsafeMutableRawBufferPointer(rebasing: buffer[..<wanted])
-            let count = (try? FileDescriptor.read(fd, into: window, at: dataOffset + read)) ?? 0
-            guard count > 0 else {
-                short = true
-                return nil
-            }
-            read += Int64(count)
-            let bytes = UnsafeRawBufferPointer(rebasing: buffer[..<count])
-            sha256.update(bytes)
-            return bytes
-        }
+        let bytes = MemberBytes(outer) { sha256.update($0) }
         var inside = BundleVerifier.archiveContents(
-            name: name, compression: compression, limit: limit, compare: original, pull: next)
+            name: name, compression: compression, limit: limit, compare: original, pull: bytes.next)
         // What the decompressor did not need (or could not read) is hashed all the same.
-        while next() != nil {}
-        guard !short else { return nil }
+        while bytes.next() != nil {}
+        guard !bytes.broken, bytes.position == header.size, (try? outer.nextEntry()) != nil else { return nil }
+        let nextHeaderOffset = offset + outer.headerOffset
         // Not the original: read it again to say what it holds (its evidence member's SHA-256),
         // so a bundle whose original was changed fails its original, not its sealed archive.
         if inside.problem == nil, inside.evidenceIsOriginal == false {
-            var again: Int64 = 0
-            let rehashed = BundleVerifier.archiveContents(name: name, compression: compression, limit: limit) {
-                let wanted = Int(min(Int64(buffer.count), header.size - again))
-                let window = UnsafeMutableRawBufferPointer(rebasing: buffer[..<max(0, wanted)])
-                let count = wanted > 0 ? (try? FileDescriptor.read(fd, into: window, at: dataOffset + again)) ?? 0 : 0
-                guard count > 0 else { return nil }
-                again += Int64(count)
-                return UnsafeRawBufferPointer(rebasing: buffer[..<count])
-            }
+            guard let (again, _, _) = open(fd, at: offset) else { return nil }
+            let rehashed = BundleVerifier.archiveContents(
+                name: name, compression: compression, limit: limit, pull: MemberBytes(again).next)
             inside.evidence = rehashed.evidence
             inside.problem = rehashed.problem
         }
         return ArchiveAhead(
             headerOffset: offset, dataOffset: dataOffset, pathname: header.pathname, size: header.size,
-            sha256: sha256.finishSHA256(), inside: inside)
+            sha256: sha256.finishSHA256(), inside: inside, nextHeaderOffset: nextHeaderOffset)
+    }
+
+    /// A plain tar read from `offset` of the file (`pread`: the pass's offset is left alone), and
+    /// its first member's header, which must begin there, and where its data begins.
+    private static func open(_ fd: Int32, at offset: Int64) -> (ArchiveReader, ArchiveEntryHeader, Int64)? {
+        let source = FileWindow(fd, from: offset)
+        guard let reader = try? ArchiveReader(path: "read-ahead", compressions: [.none], pull: source.next),
+            let header = try? reader.nextEntry(), reader.headerOffset == 0
+        else { return nil }
+        return (reader, header, offset + reader.dataOffset)
+    }
+}
+
+/// A file's bytes from an offset on, 1 MiB at a time, by `pread`; each chunk readable until the
+/// next.
+private final class FileWindow {
+    private let fd: Int32
+    private var position: Int64
+    private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+
+    init(_ fd: Int32, from offset: Int64) {
+        self.fd = fd
+        position = offset
+    }
+
+    deinit { buffer.deallocate() }
+
+    func next() -> UnsafeRawBufferPointer? {
+        let count = (try? FileDescriptor.read(fd, into: buffer, at: position)) ?? 0
+        guard count > 0 else { return nil }
+        position += Int64(count)
+        return UnsafeRawBufferPointer(rebasing: buffer[..<count])
+    }
+}
+
+/// The current member's bytes as libarchive's data path gives them, in order from its start
+/// (`broken` when they are not: a sparse map, a hole, an error), never an empty chunk.
+private final class MemberBytes {
+    private let reader: ArchiveReader
+    private let tap: (UnsafeRawBufferPointer) -> Void
+    private(set) var position: Int64 = 0
+    private(set) var broken = false
+
+    init(_ reader: ArchiveReader, tap: @escaping (UnsafeRawBufferPointer) -> Void = { _ in }) {
+        self.reader = reader
+        self.tap = tap
+    }
+
+    func next() -> UnsafeRawBufferPointer? {
+        while !broken {
+            do {
+                guard let block = try reader.nextBlock(position: position) else { return nil }
+                guard !block.isEmpty else { continue }
+                position += Int64(block.count)
+                tap(block)
+                return block
+            } catch {
+                broken = true
+            }
+        }
+        return nil
     }
 }
 

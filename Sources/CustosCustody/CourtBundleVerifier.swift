@@ -203,12 +203,22 @@ public struct BundleVerifier {
         var ahead: LaneWork<ArchiveAhead?>?
         var readAhead: ArchiveAhead?
         defer { _ = ahead?.wait() }
+        // Where the member after one seeked over must begin (where libarchive's data path, as
+        // `bsdtar -x` reads, found it).
+        var expectedHeader: Int64?
         while true {
             let header: ArchiveEntryHeader?
             do { header = try reader.nextEntry() } catch {
                 throw BundleFailure(
                     message: members.isEmpty ? "not a tar file: \(error)" : "truncated or damaged tar: \(error)")
             }
+            if let expected = expectedHeader, header == nil || reader.headerOffset != expected {
+                throw BundleFailure(
+                    message:
+                        "the member before offset \(expected) is read two ways differently (a sparse or hole-data member); refused"
+                )
+            }
+            expectedHeader = nil
             guard let header else { break }
             let shown = DisplayName.escape(header.pathname)
             guard let name = String(validating: header.pathname, as: UTF8.self) else {
@@ -244,6 +254,7 @@ public struct BundleVerifier {
                 do { try reader.skipData() } catch {
                     throw BundleFailure(message: "member \(shown): truncated or damaged tar: \(error)")
                 }
+                expectedHeader = archive.nextHeaderOffset
                 var inside = archive.inside
                 if inside.evidenceIsOriginal == true {
                     inside.evidence = members[CourtBundleLayout.original(String(parts[1]))]?.sha256
@@ -274,7 +285,9 @@ public struct BundleVerifier {
                     LaneWork(capacity: 8) { lane in Self.digest(lane, algorithm) }
                 }
             }
-            if isOriginal, !header.isSparse {
+            // (A declared size beyond any file is not read ahead: the pass finds it short.)
+            let readsAhead = isOriginal && !header.isSparse && header.size <= 1 << 50
+            if readsAhead {
                 // Its archive, read ahead from where the next header should begin; no more out
                 // of it than the original and a little more (as below).
                 _ = ahead?.wait()
@@ -297,7 +310,7 @@ public struct BundleVerifier {
                     Self.archiveContents(lane, name: name, compression: compression, limit: limit)
                 }
             }
-            let aheadLane = isOriginal && !header.isSparse ? ahead?.lane : nil
+            let aheadLane = readsAhead ? ahead?.lane : nil
             let lanes = digestWork.map(\.lane) + (archiveWork.map { [$0.lane] } ?? []) + (aheadLane.map { [$0] } ?? [])
             // Whatever happens, the lanes end and their threads are done before the pass goes on.
             var ended = false
@@ -673,6 +686,10 @@ public struct BundleVerifier {
                     }
                     digest?.update(bytes)
                     compared?.compare(bytes)
+                }
+                // Its bytes are its size: a hole at its end would be zeros to `bsdtar -x`.
+                guard position == header.size else {
+                    throw ArchiveError(path: name, message: "a member whose bytes are not its size (a sparse member)")
                 }
                 if let compared { _ = compared.finish() }
                 if wanted, isEvidence { sawEvidence = true }

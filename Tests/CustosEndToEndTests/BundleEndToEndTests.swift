@@ -13,7 +13,7 @@ struct BundleEndToEndTests {
     /// Rewrites a tar with Python's tarfile module: `script` acts on `members` (a list of
     /// [TarInfo, bytes]) and `sums(members)` rewrites SHA256SUMS to match when asked.
     static let rewriter = #"""
-        import hashlib, io, sys, tarfile
+        import hashlib, io, struct, sys, tarfile
         source, target, action = sys.argv[1], sys.argv[2], sys.argv[3]
         args = sys.argv[4:]
         top = "custos-bundle/"
@@ -46,6 +46,25 @@ struct BundleEndToEndTests {
         elif action == "replace":
             with open(args[1], "rb") as f: find(args[0])[1] = f.read()
             sums()
+        elif action == "sparse-map":
+            # A sparse map whose second block lies over the first: bsdtar -x writes other bytes
+            # over the archive's start (a zstd frame, then a skippable frame over the rest).
+            m = find(args[0]); size = len(m[1]); evil = b"planted evidence"; over = len(evil) + 8
+            m[0].pax_headers = {"GNU.sparse.map": "0,%d,0,%d" % (size, over), "GNU.sparse.size": str(size)}
+            m[1] = m[1] + evil + struct.pack("<II", 0x184D2A50, size - over)
+        elif action == "hole-data":
+            # Another member hidden in a hole of the archive's data: listed by a skipping reader,
+            # not extracted by bsdtar -x.
+            hidden = find(args[1]); members.remove(hidden)
+            buf = io.BytesIO()
+            with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+                hidden[0].size = len(hidden[1]); t.addfile(hidden[0], io.BytesIO(hidden[1]))
+            raw = buf.getvalue().rstrip(b"\0"); raw = raw + b"\0" * (-len(raw) % 512)
+            m = find(args[0]); size = len(m[1]); pad = -size % 512
+            m[0].pax_headers = {"SUN.holesdata": " 0 %d %d" % (size, size + len(raw)), "SCHILY.realsize": str(size)}
+            m[1] = m[1] + b"\0" * pad + raw[: len(raw) - pad]
+        elif action == "huge-size":
+            find(args[0])[0].pax_headers = {"size": "9223372036854775000"}
         elif action == "move-before":
             m = find(args[0]); members.remove(m); members.insert(members.index(find(args[1])), m)
         elif action == "copy":
@@ -310,6 +329,19 @@ struct BundleEndToEndTests {
             let result = try verifyBundle(tampered)
             #expect(result.status == 1, "\(action): \(result.output)")
             #expect(result.output.contains(expected), "\(action): \(result.output)")
+        }
+        // An archive member whose bytes libarchive's data path (bsdtar -x) and a skipping reader
+        // see differently, or an original declaring a size no file has: the bundle fails, with no
+        // crash.
+        let hostile: [(String, [String])] = [
+            ("sparse-map", ["\(first)/archive.tar.zst"]),
+            ("hole-data", ["\(first)/archive.tar.zst", "\(first)/proof.tlog"]),
+            ("huge-size", ["\(first)/original"]),
+        ]
+        for (action, arguments) in hostile {
+            let result = try verifyBundle(try tamper(node, bundle, action, arguments))
+            #expect(result.status == 1, "\(action): \(result.output) \(result.stderr)")
+            #expect(result.output.contains("驗證失敗 / FAIL  bundle: "), "\(action): \(result.output)")
         }
         // An archive given before its original (not read ahead then) is checked all the same.
         let reordered = try tamper(node, bundle, "move-before", ["\(first)/archive.tar.zst", "\(first)/original"])
