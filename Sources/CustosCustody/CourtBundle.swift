@@ -160,7 +160,8 @@ extension CustodySession {
                 // knows which digests to work out of the original before its bytes come.
                 try add(CourtBundleLayout.entry(id), entryBytes)
                 try add(CourtBundleLayout.manifest(id), item.manifest)
-                let original = try copyOriginal(item, digests: digests, into: writer, modified: clock)
+                let (original, archiveManifest) = try copyOriginal(
+                    item, digests: digests, into: writer, modified: clock)
                 sums.append((CourtBundleLayout.original(id), original))
                 let archivePath = CourtBundleLayout.archive(id, item.compression)
                 sums.append((archivePath, try copyArchive(item, as: archivePath, into: writer, modified: clock)))
@@ -189,7 +190,7 @@ extension CustodySession {
                 }
                 guide.item(
                     id, digests: digests, archive: archivePath, proof: CourtBundleLayout.proof(id), tokens: tokens,
-                    sender: sender?.guide)
+                    sender: sender?.guide, archiveManifest: archiveManifest)
             }
             for file in anchors.files { try add(CourtBundleLayout.certificate(file.name), file.bytes) }
             try add(CourtBundleLayout.checkpoint, Array(noteText.utf8))
@@ -240,11 +241,13 @@ extension CustodySession {
     }
 
     /// Streams an item's original out of its sealed archive into the bundle, re-hashing it (and
-    /// the archive) as it is read: bytes that are not those sealed refuse the export.
+    /// the archive) as it is read: bytes that are not those sealed refuse the export. Returns its
+    /// SHA-256 and which manifest the archive holds (the item's, or, for content sealed before
+    /// and stored once, that seal's naming the same SHA-256; any other refuses the export).
     private func copyOriginal(
         _ item: HandoverBuilder.PackedItem, digests: EvidenceDigests, into writer: ArchiveWriter,
         modified: FileStatus.Time
-    ) throws -> Hash {
+    ) throws -> (sha256: Hash, manifest: BundleGuide.ArchiveManifest) {
         let id = item.proven.item
         let source = try vault.objects.openForReading(item.archive)
         source.adviseSequential()
@@ -256,9 +259,14 @@ extension CustodySession {
         let md5 = digests.md5 == nil ? nil : MessageDigest(.md5)
         let sha1 = digests.sha1 == nil ? nil : MessageDigest(.sha1)
         var found = false
+        var manifest: [UInt8]?
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
         while let header = try reader.nextEntry() {
+            if header.isRegularFile, !header.isLink, header.pathname == Array("manifest.json".utf8), manifest == nil {
+                manifest = try reader.readAll(limit: 1 << 20)
+                continue
+            }
             guard header.isRegularFile, !header.isLink, header.pathname.starts(with: Array("evidence/".utf8)),
                 !found
             else { continue }
@@ -281,15 +289,19 @@ extension CustodySession {
         }
         try reader.drainRawBytes()
         let content = sha256.finishSHA256()
+        let ownManifest = manifest.map { OpenSSLSHA256().sha256($0) } == OpenSSLSHA256().sha256(item.manifest)
+        let namesContent =
+            manifest.flatMap { try? CanonicalJSON.parse($0) }?["digests"]?["sha256"]?.stringValue == content.hex
         guard found, content == digests.sha256, md5.map({ $0.finish() }) == digests.md5,
-            sha1.map({ $0.finish() }) == digests.sha1, archiveDigest.finishSHA256() == item.proven.archive
+            sha1.map({ $0.finish() }) == digests.sha1, archiveDigest.finishSHA256() == item.proven.archive,
+            ownManifest || namesContent
         else {
             throw CustodyError(
                 .altered,
                 "\(vault.objects.describe(item.archive)): the original of item \(id) read from its archive is not the one "
                     + "sealed; nothing was exported, run custos verify")
         }
-        return content
+        return (content, ownManifest ? .same : .earlierSeal)
     }
 
     /// Copies an item's sealed archive as stored into the bundle, hashing the bytes copied.
@@ -331,9 +343,16 @@ struct BundleGuide {
         var checkpointSize: UInt64
     }
 
+    /// Which manifest a sealed archive holds: the item's own, or that of an earlier seal of the
+    /// same content, which was stored once (it names the same SHA-256).
+    enum ArchiveManifest: Equatable {
+        case same
+        case earlierSeal
+    }
+
     mutating func item(
         _ id: String, digests: EvidenceDigests, archive: String, proof: String, tokens: [(path: String, chain: String)],
-        sender: Sender? = nil
+        sender: Sender? = nil, archiveManifest: ArchiveManifest = .same
     ) {
         var lines = ["", "### 證物 Item \(id)", ""]
         if let sender {
@@ -343,6 +362,13 @@ struct BundleGuide {
                 "本證物係本節點自 \(sender.origin) 接收（本節點之帳本紀錄 \(sender.received)，即 entry.json）。",
                 "This item was received from \(sender.origin) (this node's entry \(sender.received), entry.json).", "",
                 "未驗證項目 / Not checked: \(notChecked.zh)", notChecked.en, "",
+            ]
+        }
+        if archiveManifest == .earlierSeal {
+            lines += [
+                "本證物之內容先前已封存，其封存檔僅存一份：封存檔內之 manifest.json 係首次封存者，所載 SHA-256 相同。",
+                "This content was sealed before and its archive is stored once: the manifest.json inside it is that first",
+                "seal's, and names the same SHA-256.", "",
             ]
         }
         lines += [
@@ -359,7 +385,9 @@ struct BundleGuide {
         }
         lines += [
             "test \"$(bsdtar -xOf \(archive) 'evidence/*' | sha256sum | cut -d' ' -f1)\" = \(digests.sha256.hex)",
-            "test \"$(bsdtar -xOf \(archive) manifest.json | sha256sum | cut -d' ' -f1)\" = \"$(sha256sum \(CourtBundleLayout.manifest(id)) | cut -d' ' -f1)\"",
+            archiveManifest == .same
+                ? "test \"$(bsdtar -xOf \(archive) manifest.json | sha256sum | cut -d' ' -f1)\" = \"$(sha256sum \(CourtBundleLayout.manifest(id)) | cut -d' ' -f1)\""
+                : "bsdtar -xOf \(archive) manifest.json | grep -qF '\"sha256\":\"\(digests.sha256.hex)\"'",
             "python3 \(CourtBundleLayout.checker) proof \(proof)",
         ]
         for token in tokens {

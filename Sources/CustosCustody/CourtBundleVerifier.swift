@@ -544,8 +544,15 @@ public struct BundleVerifier {
                 "manifest", manifest == nil ? "the manifest is missing" : "its SHA-256 is not the one the entry records"
             )
         }
-        // The sealed archive, and the original inside it.
+        // The sealed archive, and the original inside it. Its manifest is the item's, or, when
+        // the same content was sealed before and stored once, that seal's: it then names the
+        // same SHA-256 (as `custos verify` checks it).
+        var archiveManifest = BundleGuide.ArchiveManifest.same
         if let name = archiveName, let archive = members[name], let inside = archive.inside {
+            let namesThisContent =
+                inside.manifestBytes.flatMap { try? CanonicalJSON.parse($0) }?["digests"]?["sha256"]?.stringValue
+                == digests.sha256.hex
+            if inside.manifest != manifestHash, namesThisContent { archiveManifest = .earlierSeal }
             if archive.sha256 != archiveHash {
                 fail(
                     "archive",
@@ -555,6 +562,11 @@ public struct BundleVerifier {
                 fail("archive", "\(name): cannot be read as an archive: \(problem)")
             } else if inside.evidence == digests.sha256, inside.manifest == manifestHash {
                 pass("archive", "SHA-256 \(archiveHash.hex) as recorded; it holds the original and the manifest")
+            } else if inside.evidence == digests.sha256, namesThisContent {
+                pass(
+                    "archive",
+                    "SHA-256 \(archiveHash.hex) as recorded; it holds the original, and the manifest of the seal that first stored this content (stored once; it names the same SHA-256)"
+                )
             } else {
                 fail("archive", "the archive does not hold this original and manifest")
             }
@@ -622,7 +634,7 @@ public struct BundleVerifier {
         // What VERIFY.md says of the item, as the bundle's writer says it.
         guide.item(
             item, digests: digests, archive: archiveName ?? CourtBundleLayout.archive(item, .zstd),
-            proof: CourtBundleLayout.proof(item), tokens: tokens, sender: sender)
+            proof: CourtBundleLayout.proof(item), tokens: tokens, sender: sender, archiveManifest: archiveManifest)
         return digests
     }
 
@@ -631,6 +643,8 @@ public struct BundleVerifier {
     struct ArchiveInside: Sendable {
         var evidence: Hash?
         var manifest: Hash?
+        /// The manifest's bytes (when at most 1 MiB).
+        var manifestBytes: [UInt8]? = nil
         var problem: String?
         /// Read ahead: whether its evidence member is the original, byte for byte.
         var evidenceIsOriginal: Bool?
@@ -660,6 +674,7 @@ public struct BundleVerifier {
     ) -> ArchiveInside {
         var evidence: Hash?
         var manifest: Hash?
+        var manifestBytes: [UInt8]?
         var comparison: LaneComparison?
         var out: Int64 = 0
         do {
@@ -674,6 +689,8 @@ public struct BundleVerifier {
                 let compared = wanted && isEvidence && !sawEvidence ? original.map(LaneComparison.init) : nil
                 if compared != nil { comparison = compared }
                 let digest = wanted && compared == nil ? MessageDigest(.sha256) : nil
+                // The first manifest's bytes, when small, to read what it describes.
+                var kept: [UInt8]? = isManifest && wanted && manifest == nil && header.size <= 1 << 20 ? [] : nil
                 // Read where libarchive holds the bytes (a sparse member is an error: a sealed
                 // archive has none).
                 var position: Int64 = 0
@@ -686,6 +703,7 @@ public struct BundleVerifier {
                     }
                     digest?.update(bytes)
                     compared?.compare(bytes)
+                    if kept != nil, position <= 1 << 20 { kept!.append(contentsOf: bytes) }
                 }
                 // Its bytes are its size: a hole at its end would be zeros to `bsdtar -x`.
                 guard position == header.size else {
@@ -695,13 +713,16 @@ public struct BundleVerifier {
                 if wanted, isEvidence { sawEvidence = true }
                 guard let digest else { continue }
                 if isEvidence, evidence == nil { evidence = digest.finishSHA256() }
-                if isManifest, manifest == nil { manifest = digest.finishSHA256() }
+                if isManifest, manifest == nil {
+                    manifest = digest.finishSHA256()
+                    manifestBytes = kept
+                }
             }
         } catch {
             return ArchiveInside(problem: "\(error)")
         }
         return ArchiveInside(
-            evidence: evidence, manifest: manifest,
+            evidence: evidence, manifest: manifest, manifestBytes: manifestBytes,
             evidenceIsOriginal: original == nil ? nil : comparison?.equal ?? false)
     }
 

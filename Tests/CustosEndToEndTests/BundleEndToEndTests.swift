@@ -293,6 +293,30 @@ struct BundleEndToEndTests {
         #expect(all.contains("PASS  item \(items[0]) original") && all.contains("MD5, SHA-1"), "\(all)")
     }
 
+    /// The same content sealed twice is stored once: the second item's archive holds the first
+    /// seal's manifest, naming the same SHA-256. Its bundle passes, by verify-bundle and by
+    /// VERIFY.md's commands run as written, and says so.
+    @Test func contentSealedTwiceIsStoredOnceAndItsBundleVerifies() throws {
+        let node = try Node()
+        let bytes = randomBytes(2_000_000)
+        let first = try node.directory.write("first.bin", bytes)
+        let second = try node.directory.write("second.bin", bytes)
+        #expect(try node.custos(["ingest", "--case", "D-1", "--exhibit", "E-1", first]).status == 0)
+        #expect(try node.custos(["ingest", "--case", "D-1", "--exhibit", "E-2", second]).status == 0)
+        let bundle = node.directory.file("d.tar")
+        let made = try node.custos(["export", "--case", "D-1", "--reason", "court", "-o", bundle])
+        #expect(made.status == 0, "\(made.stderr)")
+        let checked = try verifyBundle(bundle)
+        #expect(checked.status == 0, "\(checked.output)")
+        #expect(checked.output.contains("the manifest of the seal that first stored this content"), "\(checked.output)")
+        let folder = node.directory.file("d")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        #expect(try run("bsdtar", ["-xf", bundle, "-C", folder]).status == 0)
+        let guide = try String(contentsOfFile: folder + "/custos-bundle/VERIFY.md", encoding: .utf8)
+        #expect(guide.contains("its archive is stored once"), "\(guide)")
+        try runGuide(folder + "/custos-bundle")
+    }
+
     /// A case of 1,000 items (the largest case; its speed is measured by
     /// `custos-bench report`, not here): one bundle with its report, every item's claims checked
     /// and passed.
