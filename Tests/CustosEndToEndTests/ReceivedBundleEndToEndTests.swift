@@ -123,6 +123,55 @@ struct ReceivedBundleEndToEndTests {
             "\(wrong.output)")
     }
 
+    /// A key given to verify-bundle is never passed over: one that is neither a file holding a
+    /// verifier key nor a key is bad usage, named (exit 2); a sender key of an origin no item was
+    /// received from fails a claim; each sender given no key is named in a NOTE, in the text and
+    /// in the JSON.
+    @Test func aKeyGivenToVerifyBundleIsNeverPassedOver() throws {
+        let nodes = try Mixed()
+        let bundle = nodes.receiver.directory.file("keys.tar")
+        let made = try nodes.receiver.custos(["export", "--case", "C-9", "--reason", "court", "-o", bundle])
+        #expect(made.status == 0, "\(made.stderr)")
+        let typo = nodes.receiver.directory.file("typo.vkey")
+        let notAKey = try nodes.receiver.directory.write("not-a-key.vkey", Array("hello\n".utf8))
+        for option in ["--sender-key", "--key"] {
+            for value in [typo, notAKey, "sender.example.tw/evidence+0000"] {
+                let result = try bundles.verifyBundle(bundle, [option, value])
+                #expect(result.status == 2, "\(option) \(value): \(result.output) \(result.stderr)")
+                #expect(
+                    result.stderr.contains(option) && result.stderr.contains(value) && !result.output.contains("PASS"),
+                    "\(option) \(value): \(result.output) \(result.stderr)")
+            }
+        }
+        // A key of another origin: no item of the bundle was received from it.
+        let other = try Node(origin: "other.example.tw/evidence")
+        let otherKey = try #require(
+            try other.custos(["key"]).output.split(separator: "\n").first { $0.contains("+") }.map(String.init))
+        let stray = try bundles.verifyBundle(bundle, ["--sender-key", otherKey])
+        #expect(stray.status == 1, "\(stray.output)")
+        #expect(
+            stray.output.contains(
+                "驗證失敗 / FAIL  sender keys: --sender-key for other.example.tw/evidence: no item of this bundle was received from other.example.tw/evidence"
+            ), "\(stray.output)")
+        #expect(stray.output.contains("No --sender-key for \(Self.senderOrigin)"), "\(stray.output)")
+        // The NOTEs in the JSON too.
+        let json = try bundles.verifyBundle(bundle, ["--json", "--sender-key", otherKey])
+        #expect(json.status == 1, "\(json.output)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout)) as? [String: Any])
+        #expect(object["result"] as? String == "FAIL")
+        let notes = try #require(object["notes"] as? [String], "\(json.output)")
+        #expect(notes.contains { $0.contains("No --sender-key for \(Self.senderOrigin)") }, "\(notes)")
+        #expect(notes.contains { $0.contains("No --key") }, "\(notes)")
+        // The sender's own key, from a file: no NOTE of the sender, a claim that says so.
+        let senderKey = nodes.receiver.directory.file("sender.vkey")
+        let keyed = try bundles.verifyBundle(bundle, ["--json", "--sender-key", senderKey])
+        #expect(keyed.status == 0, "\(keyed.output)")
+        let keyedObject = try #require(
+            try JSONSerialization.jsonObject(with: Data(keyed.stdout)) as? [String: Any])
+        let keyedNotes = try #require(keyedObject["notes"] as? [String], "\(keyed.output)")
+        #expect(!keyedNotes.contains { $0.contains("--sender-key") }, "\(keyedNotes)")
+    }
+
     /// An origin is the sender's to choose, and VERIFY.md's commands are run as written: one
     /// made of quotes, `$`, `;` and a backslash is one word in every command, and runs nothing.
     @Test func aSendersOriginOfShellCharactersRunsNothingInTheGuide() throws {
