@@ -41,7 +41,9 @@ public struct BundleVerifier {
     /// A checkpoint kept elsewhere (signed note text).
     public var checkpoint: String?
     /// The verifier keys (vkey text) of senders, obtained from their bureaus: a received item's
-    /// bundled sender key of the same origin must be the one given.
+    /// bundled sender key of the same origin must be the one given; one that is not a key, or
+    /// of an origin no item was received from, fails the `sender keys` claim (never passed
+    /// over). Each sender given none is named in the verdict's `notes`.
     public var senderKeys: [String] = []
 
     public init(key: String? = nil, timeStampAnchors: [UInt8]? = nil, checkpoint: String? = nil) {
