@@ -26,10 +26,14 @@ struct SenderProof {
     var checkpointSize: UInt64
     /// The sender's verifier key, as this node keeps it (signed-note form).
     var key: String
+    /// The members of the `received` entry the sender's entry holds the same
+    /// (`BundleGuide.Sender.sameMembers(of:)`).
+    var same: [String]
 
     /// What VERIFY.md says of it (`BundleGuide`).
     var guide: BundleGuide.Sender {
-        BundleGuide.Sender(origin: origin, index: index, received: received, checkpointSize: checkpointSize)
+        BundleGuide.Sender(
+            origin: origin, index: index, received: received, checkpointSize: checkpointSize, same: same)
     }
 }
 
@@ -96,6 +100,7 @@ extension CustodySession {
             origin: origin, index: UInt64(fromIndex), received: entry.sequence, entry: item.sealed.entry,
             proof: TLogProof(
                 extra: item.sealed.entry, index: item.sealed.index, proof: item.sealed.proof, checkpoint: note),
-            checkpoint: checkpointText, checkpointSize: handover.checkpointSize, key: key.text)
+            checkpoint: checkpointText, checkpointSize: handover.checkpointSize, key: key.text,
+            same: BundleGuide.Sender.sameMembers(of: entry))
     }
 }

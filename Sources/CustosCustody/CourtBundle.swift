@@ -341,6 +341,20 @@ struct BundleGuide {
         var index: UInt64
         var received: UInt64
         var checkpointSize: UInt64
+        /// The members of the `received` entry the sender's `sealed` entry holds the same
+        /// (`sameMembers(of:)`).
+        var same: [String]
+
+        /// Of this node's `received` entry, the members the sender's `sealed` entry must hold
+        /// the same (the item, its digests, size and manifest), each as RFC 8785 writes it:
+        /// both entries are canonical JSON, so each is found in both as it stands.
+        static func sameMembers(of entry: CustodyEntry) -> [String] {
+            var members: [(String, JSONValue)] = [("item", .string(entry.item))]
+            for key in ["digests", "size", "manifest"] {
+                if let value = entry.details[key] { members.append((key, value)) }
+            }
+            return members.map { CanonicalJSON.encodeString(.string($0.0)) + ":" + CanonicalJSON.encodeString($0.1) }
+        }
     }
 
     /// Which manifest a sealed archive holds: the item's own, or that of an earlier seal of the
@@ -396,22 +410,35 @@ struct BundleGuide {
                 "openssl ts -verify -data \(CourtBundleLayout.original(id)) -in \(token.path) -CAfile \(token.chain)")
         }
         lines.append("```")
-        if let sender { lines += Self.senderLines(id, digests: digests, sender: sender) }
+        if let sender { lines += Self.senderLines(id, sender: sender) }
         items += lines
     }
 
-    /// The commands that check what a bundle holds of the sender's proof of a received item: the
-    /// sender's `sealed` entry (of these digests, at the index the `received` entry names), its
-    /// inclusion proof, and the sender's checkpoint signed by the sender's key.
-    private static func senderLines(_ id: String, digests: EvidenceDigests, sender: Sender) -> [String] {
+    /// The commands that check what a bundle holds of the sender's proof of a received item, as
+    /// `verify-bundle` checks it: the sender's `sealed` entry (at the index the `received` entry
+    /// names, of the sender, about this item, of its digests, size and manifest), its inclusion
+    /// proof at that index, and the sender's checkpoint, of the sender's origin, whose one
+    /// signature line of the sender's name is by the sender's key and verifies.
+    private static func senderLines(_ id: String, sender: Sender) -> [String] {
+        let received = CourtBundleLayout.entry(id)
         let entry = CourtBundleLayout.senderEntry(id)
         let proof = CourtBundleLayout.senderProof(id)
         let checkpoint = CourtBundleLayout.senderCheckpoint(id)
         let key = CourtBundleLayout.senderKey(id)
         // The origin as the entries' canonical JSON writes it, each value quoted for the shell:
         // an origin is the sender's to choose, and the guide's commands are run as written.
+        // Each member is matched with the commas around it (every one of them has a member
+        // before and after it), so that no longer member of the same name and value prefix
+        // matches it.
         let origin = CanonicalJSON.encodeString(.string(sender.origin))
-        return [
+        let quotedOrigin = ShellWord.quoted(sender.origin)
+        // The checkpoint's signature lines: a node signs its checkpoint once, so the line of the
+        // sender's name is one line (verify-bundle requires it too: no question of which of
+        // two lines is checked).
+        let signatures = "awk 'f{print} !f&&/^$/{f=1}' \(checkpoint)"
+        let signatureLine = ShellWord.quoted("\u{2014} \(sender.origin) ")
+        let signature = "sender-\(id)-checkpoint-signature.bin"
+        var lines = [
             "",
             "本資料夾僅含 \(sender.origin) 之封存帳本紀錄 \(sender.index)（sender-entry.json）、其於 \(sender.origin) 經簽章之大小 "
                 + "\(sender.checkpointSize) 檢查點（sender-checkpoint.txt）之包含證明（sender-proof.tlog）及 \(sender.origin) "
@@ -420,18 +447,31 @@ struct BundleGuide {
             "proof (sender-proof.tlog) in the checkpoint of size \(sender.checkpointSize) that \(sender.origin) signed",
             "(sender-checkpoint.txt), and the verifier key of \(sender.origin) (sender.vkey); the commands below check",
             "them. Compare the key with the one obtained from the bureau of \(sender.origin) itself.", "", "```sh",
-            "grep -qF \(ShellWord.quoted("\"from\":\(origin),\"fromIndex\":\(sender.index),")) \(CourtBundleLayout.entry(id))",
-            "grep -qF '\"type\":\"sealed\"' \(entry) && grep -qF \(ShellWord.quoted("\"node\":\(origin)")) \(entry) && grep -qF '\"seq\":\(sender.index),' \(entry)",
-            "grep -qF '\"sha256\":\"\(digests.sha256.hex)\"' \(entry)",
+            "grep -qF \(ShellWord.quoted(",\"from\":\(origin),\"fromIndex\":\(sender.index),")) \(received)",
+            "grep -qF ',\"type\":\"sealed\"' \(entry) && grep -qF \(ShellWord.quoted(",\"node\":\(origin),")) \(entry) && grep -qF ',\"seq\":\(sender.index),' \(entry)",
+        ]
+        // The item, its digests, size and manifest: the same in both entries.
+        for member in sender.same {
+            let word = ShellWord.quoted(",\(member),")
+            lines.append("grep -qF \(word) \(received) && grep -qF \(word) \(entry)")
+        }
+        lines += [
             "test \"$(sed -n 's/^extra //p' \(proof))\" = \"$(base64 -w0 \(entry))\"",
+            "test \"$(sed -n '/^$/q;s/^index //p' \(proof))\" = \(sender.index)",
             "python3 \(CourtBundleLayout.checker) proof \(proof)",
             "awk 'f{print} !f&&/^$/{f=1}' \(proof) | cmp - \(checkpoint)",
+            "test \"$(head -n 1 \(checkpoint))\" = \(quotedOrigin)",
+            "test \"$(cut -d+ -f1 \(key))\" = \(quotedOrigin)",
             "(printf '\\060\\052\\060\\005\\006\\003\\053\\145\\160\\003\\041\\000'; cut -d+ -f3- \(key) | base64 -d | tail -c +2) | openssl pkey -pubin -inform DER -out sender-\(id).pub.pem",
             "awk 'BEGIN{b=1} b&&/^$/{b=0;next} b{print}' \(checkpoint) > sender-\(id)-checkpoint-body.txt",
-            "grep -F \(ShellWord.quoted("— \(sender.origin) ")) \(checkpoint) | head -1 | awk '{print $3}' | base64 -d | tail -c +5 > sender-\(id)-checkpoint-sig.bin",
+            "test \"$(\(signatures) | grep -cF \(signatureLine))\" = 1",
+            "\(signatures) | grep -F \(signatureLine) | awk '{print $3}' | base64 -d > \(signature)",
+            "test \"$(head -c 4 \(signature) | od -An -tx1 | tr -d ' \\n')\" = \"$(cut -d+ -f2 \(key))\"",
+            "tail -c +5 \(signature) > sender-\(id)-checkpoint-sig.bin",
             "openssl pkeyutl -verify -pubin -inkey sender-\(id).pub.pem -rawin -in sender-\(id)-checkpoint-body.txt -sigfile sender-\(id)-checkpoint-sig.bin",
             "```",
         ]
+        return lines
     }
 
     func text(verifierKey: String) -> String {

@@ -18,9 +18,11 @@ public struct BundleClaim: Sendable, Equatable {
     }
 }
 
-/// The verdict on a bundle: every claim checked, in order.
+/// The verdict on a bundle: every claim checked, in order, and the NOTEs of what was checked
+/// only with the bundle's own keys (no `--key`, no `--sender-key` of a sender).
 public struct BundleVerification: Sendable {
     public var claims: [BundleClaim]
+    public var notes: [String] = []
     public var passed: Bool { !claims.isEmpty && claims.allSatisfy(\.passed) }
 }
 
@@ -39,7 +41,9 @@ public struct BundleVerifier {
     /// A checkpoint kept elsewhere (signed note text).
     public var checkpoint: String?
     /// The verifier keys (vkey text) of senders, obtained from their bureaus: a received item's
-    /// bundled sender key of the same origin must be the one given.
+    /// bundled sender key of the same origin must be the one given; one that is not a key, or
+    /// of an origin no item was received from, fails the `sender keys` claim (never passed
+    /// over). Each sender given none is named in the verdict's `notes`.
     public var senderKeys: [String] = []
 
     public init(key: String? = nil, timeStampAnchors: [UInt8]? = nil, checkpoint: String? = nil) {
@@ -72,7 +76,8 @@ public struct BundleVerifier {
         do {
             (members, order) = try read(file, path: path)
         } catch let failure as BundleFailure {
-            return BundleVerification(claims: [BundleClaim("bundle", passed: false, detail: failure.message)])
+            return BundleVerification(
+                claims: [BundleClaim("bundle", passed: false, detail: failure.message)], notes: keyNotes(origins: []))
         }
         claims.append(BundleClaim("bundle", passed: true, detail: "a pax tar of \(members.count) regular files"))
         claims.append(checkSums(members))
@@ -100,9 +105,12 @@ public struct BundleVerifier {
                 sealed[item] = digests.sha256
             }
         }
+        // Each sender key given is of a sender of the bundle's items.
+        let origins = senderOrigins(items, members)
+        if let claim = checkSenderKeys(origins: origins) { claims.append(claim) }
         claims += checkReport(members, order: order, items: sealed, checkpoint: checkpoint, guide: &guide)
         claims.append(checkTools(members, guide: guide))
-        return BundleVerification(claims: claims)
+        return BundleVerification(claims: claims, notes: keyNotes(origins: origins))
     }
 
     /// At most this many members (a case of 1,000 items gives about 7,000).

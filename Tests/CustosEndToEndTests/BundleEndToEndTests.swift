@@ -112,8 +112,8 @@ struct BundleEndToEndTests {
         return target
     }
 
-    /// Runs every command of VERIFY.md's ```sh blocks, as written, in the bundle's top folder.
-    func runGuide(_ folder: String) throws {
+    /// The commands of VERIFY.md's ```sh blocks, as written.
+    func guideCommands(_ folder: String) throws -> [String] {
         let guide = try String(contentsOfFile: folder + "/VERIFY.md", encoding: .utf8)
         var inBlock = false
         var commands = [String]()
@@ -124,6 +124,17 @@ struct BundleEndToEndTests {
             }
             if inBlock, !line.isEmpty { commands.append(String(line)) }
         }
+        return commands
+    }
+
+    /// The commands of VERIFY.md that fail, each run as written in the bundle's top folder.
+    func failingGuideCommands(_ folder: String) throws -> [String] {
+        try guideCommands(folder).filter { try run("sh", ["-c", $0], directory: folder).status != 0 }
+    }
+
+    /// Runs every command of VERIFY.md's ```sh blocks, as written, in the bundle's top folder.
+    func runGuide(_ folder: String) throws {
+        let commands = try guideCommands(folder)
         #expect(commands.contains { $0.hasPrefix("sha256sum -c") })
         #expect(commands.contains { $0.hasPrefix("openssl ts -verify") })
         #expect(commands.contains { $0.hasPrefix("openssl cms -verify") })

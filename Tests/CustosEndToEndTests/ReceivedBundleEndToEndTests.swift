@@ -123,6 +123,127 @@ struct ReceivedBundleEndToEndTests {
             "\(wrong.output)")
     }
 
+    /// A key given to verify-bundle is never passed over: one that is neither a file holding a
+    /// verifier key nor a key is bad usage, named (exit 2); a sender key of an origin no item was
+    /// received from fails a claim; each sender given no key is named in a NOTE, in the text and
+    /// in the JSON.
+    @Test func aKeyGivenToVerifyBundleIsNeverPassedOver() throws {
+        let nodes = try Mixed()
+        let bundle = nodes.receiver.directory.file("keys.tar")
+        let made = try nodes.receiver.custos(["export", "--case", "C-9", "--reason", "court", "-o", bundle])
+        #expect(made.status == 0, "\(made.stderr)")
+        let typo = nodes.receiver.directory.file("typo.vkey")
+        let notAKey = try nodes.receiver.directory.write("not-a-key.vkey", Array("hello\n".utf8))
+        for option in ["--sender-key", "--key"] {
+            for value in [typo, notAKey, "sender.example.tw/evidence+0000"] {
+                let result = try bundles.verifyBundle(bundle, [option, value])
+                #expect(result.status == 2, "\(option) \(value): \(result.output) \(result.stderr)")
+                #expect(
+                    result.stderr.contains(option) && result.stderr.contains(value) && !result.output.contains("PASS"),
+                    "\(option) \(value): \(result.output) \(result.stderr)")
+            }
+        }
+        // A key of another origin: no item of the bundle was received from it.
+        let other = try Node(origin: "other.example.tw/evidence")
+        let otherKey = try #require(
+            try other.custos(["key"]).output.split(separator: "\n").first { $0.contains("+") }.map(String.init))
+        let stray = try bundles.verifyBundle(bundle, ["--sender-key", otherKey])
+        #expect(stray.status == 1, "\(stray.output)")
+        #expect(
+            stray.output.contains(
+                "驗證失敗 / FAIL  sender keys: --sender-key for other.example.tw/evidence: no item of this bundle was received from other.example.tw/evidence"
+            ), "\(stray.output)")
+        #expect(stray.output.contains("No --sender-key for \(Self.senderOrigin)"), "\(stray.output)")
+        // The NOTEs in the JSON too.
+        let json = try bundles.verifyBundle(bundle, ["--json", "--sender-key", otherKey])
+        #expect(json.status == 1, "\(json.output)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout)) as? [String: Any])
+        #expect(object["result"] as? String == "FAIL")
+        let notes = try #require(object["notes"] as? [String], "\(json.output)")
+        #expect(notes.contains { $0.contains("No --sender-key for \(Self.senderOrigin)") }, "\(notes)")
+        #expect(notes.contains { $0.contains("No --key") }, "\(notes)")
+        // The sender's own key, from a file: no NOTE of the sender, a claim that says so.
+        let senderKey = nodes.receiver.directory.file("sender.vkey")
+        let keyed = try bundles.verifyBundle(bundle, ["--json", "--sender-key", senderKey])
+        #expect(keyed.status == 0, "\(keyed.output)")
+        let keyedObject = try #require(
+            try JSONSerialization.jsonObject(with: Data(keyed.stdout)) as? [String: Any])
+        let keyedNotes = try #require(keyedObject["notes"] as? [String], "\(keyed.output)")
+        #expect(!keyedNotes.contains { $0.contains("--sender-key") }, "\(keyedNotes)")
+    }
+
+    /// VERIFY.md checks of the sender's seal what verify-bundle checks: a `received` entry whose
+    /// size or manifest is not the sender's seal's (VERIFY.md rewritten to match it) fails a
+    /// command on sender-entry.json.
+    @Test func theGuideComparesTheSendersEntryWithTheReceivedOne() throws {
+        let nodes = try Mixed()
+        let bundle = nodes.receiver.directory.file("guide.tar")
+        let made = try nodes.receiver.custos(["export", nodes.received, "--reason", "court", "-o", bundle])
+        #expect(made.status == 0, "\(made.stderr)")
+        let folder = try extract(nodes.receiver, bundle, as: "guide")
+        try bundles.runGuide(folder)
+        let entryPath = "\(folder)/items/\(nodes.received)/entry.json"
+        let guidePath = folder + "/VERIFY.md"
+        let entry = try String(contentsOfFile: entryPath, encoding: .utf8)
+        let guide = try String(contentsOfFile: guidePath, encoding: .utf8)
+        let manifest = try #require(
+            entry.range(of: "\"manifest\":\"").map { String(entry[$0.upperBound...].prefix(64)) })
+        let otherManifest = (manifest.hasPrefix("0") ? "1" : "0") + manifest.dropFirst()
+        for (from, to) in [
+            ("\"size\":5000000,", "\"size\":5000001,"),
+            ("\"manifest\":\"\(manifest)\"", "\"manifest\":\"\(otherManifest)\""),
+        ] {
+            #expect(entry.contains(from), "\(entry)")
+            try entry.replacingOccurrences(of: from, with: to).write(
+                toFile: entryPath, atomically: true, encoding: .utf8)
+            try guide.replacingOccurrences(of: from, with: to).write(
+                toFile: guidePath, atomically: true, encoding: .utf8)
+            let failing = try bundles.failingGuideCommands(folder)
+            #expect(failing.contains { $0.contains("sender-entry.json") }, "\(from): \(failing)")
+        }
+    }
+
+    /// The sender's checkpoint with a second signature line of the sender's name (by another key,
+    /// before or after the sender's own): verify-bundle and VERIFY.md judge it alike, and both
+    /// refuse it (a node signs its checkpoint once).
+    @Test func aSecondSignatureLineOfTheSendersNameFailsInVerifyBundleAndInTheGuide() throws {
+        let nodes = try Mixed()
+        let node = nodes.receiver
+        let bundle = node.directory.file("lines.tar")
+        #expect(try node.custos(["export", nodes.received, "--reason", "court", "-o", bundle]).status == 0)
+        let folder = try extract(node, bundle, as: "lines")
+        let item = "items/\(nodes.received)"
+        let checkpoint = try String(contentsOfFile: "\(folder)/\(item)/sender-checkpoint.txt", encoding: .utf8)
+        let proof = try String(contentsOfFile: "\(folder)/\(item)/sender-proof.tlog", encoding: .utf8)
+        let parts = checkpoint.components(separatedBy: "\n\n")
+        #expect(parts.count == 2, "\(checkpoint)")
+        let genuine = parts[1]
+        let prefix = "\u{2014} \(Self.senderOrigin) "
+        #expect(genuine.hasPrefix(prefix), "\(genuine)")
+        // Another key's ID and a signature that is not one.
+        var blob = try #require(Data(base64Encoded: String(genuine.dropFirst(prefix.count).dropLast())))
+        blob[0] ^= 0xff
+        blob[10] ^= 0x01
+        let bogus = prefix + blob.base64EncodedString() + "\n"
+        for (label, lines) in [("before", bogus + genuine), ("after", genuine + bogus)] {
+            let changed = parts[0] + "\n\n" + lines
+            let checkpointFile = try node.directory.write("checkpoint-\(label).txt", Array(changed.utf8))
+            let proofFile = try node.directory.write(
+                "proof-\(label).tlog", Array(proof.replacingOccurrences(of: checkpoint, with: changed).utf8))
+            var tampered = try bundles.tamper(
+                node, bundle, "replace", ["\(item)/sender-checkpoint.txt", checkpointFile])
+            tampered = try bundles.tamper(node, tampered, "replace", ["\(item)/sender-proof.tlog", proofFile])
+            let checked = try bundles.verifyBundle(tampered)
+            #expect(checked.status == 1, "\(label): \(checked.output)")
+            #expect(
+                checked.output.contains("驗證失敗 / FAIL  item \(nodes.received) sender's seal"),
+                "\(label): \(checked.output)")
+            let extracted = try extract(node, tampered, as: "lines-\(label)")
+            let failing = try bundles.failingGuideCommands(extracted)
+            #expect(failing.contains { $0.contains("checkpoint") }, "\(label): \(failing)")
+        }
+    }
+
     /// An origin is the sender's to choose, and VERIFY.md's commands are run as written: one
     /// made of quotes, `$`, `;` and a backslash is one word in every command, and runs nothing.
     @Test func aSendersOriginOfShellCharactersRunsNothingInTheGuide() throws {

@@ -80,9 +80,13 @@ struct VerifyBundle: ParsableCommand {
             time-stamp token (against the bundled chain or --tsa-anchor; it must stamp the \
             original's SHA-256), of a received item the sender's seal (its sealed entry of the \
             same digests, proven in the sender's checkpoint signed by the bundled sender key, which \
-            must be --sender-key when one of its origin is given), and \
-            the report's detached signature and facts. Exit 0 when every \
-            claim holds, 1 when one fails, 2 for bad usage or a file that cannot be read.
+            must be --sender-key when one of its origin is given; a --sender-key of an origin no \
+            item was received from fails the `sender keys` claim), and \
+            the report's detached signature and facts. A NOTE names each key taken from the bundle \
+            itself (no --key; each sender given no --sender-key); --json gives them as `notes`. \
+            Exit 0 when every claim holds, 1 when one fails, 2 for bad usage (a --key or \
+            --sender-key that is neither a file holding a verifier key nor one) or a file that \
+            cannot be read.
             """)
     @Argument(help: "The bundle (a pax tar).") var bundle: String
     @Option(help: "The node's verifier key (vkey text, or a file holding it).") var key: String?
@@ -102,19 +106,27 @@ struct VerifyBundle: ParsableCommand {
                 throw CLIError(message: "\(what) \(path): cannot be read: \(error)")
             }
         }
-        var keyText = key
-        if let key, FileSystem.exists(RawArguments.raw(key)) {
-            keyText = String(decoding: try read(key, "--key"), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+        // A key is a file holding one or its text; anything else (a path mistyped, a file of
+        // something else) is bad usage, never a key the check would pass over.
+        func verifierKey(_ given: String, _ option: String) throws -> String {
+            var text = given
+            if FileSystem.exists(RawArguments.raw(given)) {
+                text = String(decoding: try read(given, option), as: UTF8.self)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            guard (try? Ed25519NoteVerifier(text: text)) != nil else {
+                throw CLIError(
+                    message:
+                        "\(option) \(given): neither a file holding a verifier key nor a verifier key (name+hash+base64, as custos key prints it)"
+                )
+            }
+            return text
         }
+        let keyText = try key.map { try verifierKey($0, "--key") }
         let anchors = try tsaAnchor.map { try read($0, "--tsa-anchor") }
         let kept = try checkpoint.map { String(decoding: try read($0, "--checkpoint"), as: UTF8.self) }
         var verifier = BundleVerifier(key: keyText, timeStampAnchors: anchors, checkpoint: kept)
-        verifier.senderKeys = try senderKeys.map { given in
-            guard FileSystem.exists(RawArguments.raw(given)) else { return given }
-            return String(decoding: try read(given, "--sender-key"), as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        verifier.senderKeys = try senderKeys.map { try verifierKey($0, "--sender-key") }
         let result: BundleVerification
         do { result = try verifier.verify(RawArguments.raw(bundle)) } catch {
             throw CLIError(message: "\(bundle): cannot be read: \(error)")
@@ -130,6 +142,7 @@ struct VerifyBundle: ParsableCommand {
                                 "detail": .string($0.detail),
                             ])
                         }),
+                    "notes": .array(result.notes.map { .string($0) }),
                 ]))
         } else {
             for claim in result.claims {
@@ -141,20 +154,8 @@ struct VerifyBundle: ParsableCommand {
                 result.passed
                     ? "驗證通過 / PASS: every claim of the bundle holds"
                     : "驗證失敗 / FAIL: \(result.claims.filter { !$0.passed }.count) claim(s) do not hold")
-            if key == nil {
-                // The bundle vouched for itself: its own key signed its checkpoint.
-                Output.line(
-                    "注意 / NOTE: 未指定 --key：檢查點係以本包內之 verifier.vkey 驗證；請向節點之機關取得其驗證金鑰後以 --key 再驗證。"
-                        + " No --key: the checkpoint was checked with the bundle's own verifier.vkey; obtain the node's key from its bureau and check again with --key."
-                )
-            }
-            if senderKeys.isEmpty, result.claims.contains(where: { $0.claim.hasSuffix(" sender's seal") }) {
-                // A received item: the sender's checkpoint was checked with the bundle's sender key.
-                Output.line(
-                    "注意 / NOTE: 未指定 --sender-key：移交節點之檢查點係以本包內之 sender.vkey 驗證；請向該節點之機關取得其驗證金鑰後以 --sender-key 再驗證。"
-                        + " No --sender-key: the sender's checkpoint was checked with the bundle's own sender.vkey; obtain the sender's key from its bureau and check again with --sender-key."
-                )
-            }
+            // What was checked only with the bundle's own keys.
+            for note in result.notes { Output.line(DisplayName.escape(Array(note.utf8))) }
         }
         if !result.passed { throw ExitCode(1) }
     }
