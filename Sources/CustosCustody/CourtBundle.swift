@@ -402,6 +402,10 @@ struct BundleGuide {
             archiveManifest == .same
                 ? "test \"$(bsdtar -xOf \(archive) manifest.json | sha256sum | cut -d' ' -f1)\" = \"$(sha256sum \(CourtBundleLayout.manifest(id)) | cut -d' ' -f1)\""
                 : "bsdtar -xOf \(archive) manifest.json | grep -qF '\"sha256\":\"\(digests.sha256.hex)\"'",
+            // The values above are those entry.json records, and entry.json is the entry the
+            // inclusion proof proves.
+            "grep -qF \(ShellWord.quoted("\"digests\":" + CanonicalJSON.encodeString(digests.json))) \(CourtBundleLayout.entry(id))",
+            "test \"$(sed -n 's/^extra //p' \(proof))\" = \"$(base64 -w0 \(CourtBundleLayout.entry(id)))\"",
             "python3 \(CourtBundleLayout.checker) proof \(proof)",
         ]
         for token in tokens {
@@ -519,9 +523,16 @@ struct BundleGuide {
                 "帳本紀錄 \(CourtBundleLayout.reportedEntry) 記載報告檔案之 SHA-256（其 facts.files）；包含證明證明其在檢查點之樹中，",
                 "故報告係節點所製作並記載者。/ The ledger entry \(CourtBundleLayout.reportedEntry) records the report files'",
                 "SHA-256 (its facts.files); its inclusion proof puts it in the checkpoint's tree: the node made and recorded this report.",
-                "", "```sh", "python3 \(CourtBundleLayout.checker) proof \(CourtBundleLayout.reportedProof)",
+                "", "```sh",
+                "test \"$(sed -n 's/^extra //p' \(CourtBundleLayout.reportedProof))\" = \"$(base64 -w0 \(CourtBundleLayout.reportedEntry))\"",
+                "python3 \(CourtBundleLayout.checker) proof \(CourtBundleLayout.reportedProof)",
             ]
-            lines += reports.map { "test \"$(sha256sum \($0.path) | cut -d' ' -f1)\" = \($0.sha256)" }
+            lines += reports.flatMap {
+                [
+                    "test \"$(sha256sum \($0.path) | cut -d' ' -f1)\" = \($0.sha256)",
+                    "grep -qF '\"\($0.sha256)\"' \(CourtBundleLayout.reportedEntry)",
+                ]
+            }
             lines += ["```", ""]
         }
         lines += [
