@@ -36,6 +36,13 @@ public enum CourtBundleLayout {
     /// Of an item received from another node: the sender's `sealed` entry (exact bytes), its
     /// tlog-proof in the sender's checkpoint, that signed checkpoint (verbatim) and the sender's
     /// verifier key, as this node keeps them from the handover.
+    /// A time-stamp source's name as a bundle's file names use it (`certs/anchors-NAME.pem`):
+    /// lowercase letters, digits and `-`.
+    public static func isSourceName(_ name: String) -> Bool {
+        !name.isEmpty
+            && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+    }
+
     public static func senderEntry(_ item: String) -> String { "items/\(item)/sender-entry.json" }
     public static func senderProof(_ item: String) -> String { "items/\(item)/sender-proof.tlog" }
     public static func senderCheckpoint(_ item: String) -> String { "items/\(item)/sender-checkpoint.txt" }
@@ -153,9 +160,11 @@ extension CustodySession {
                 let id = item.proven.item
                 let entryBytes = item.proven.sealed.entry
                 let entry = try CustodyEntry(parsing: entryBytes)
-                guard let digests = entry.digests else {
-                    throw CustodyError(.altered, "item \(id): its entry lacks its digests")
+                guard let digests = entry.digests, let archiveHash = entry.archive, let manifestHash = entry.manifest
+                else {
+                    throw CustodyError(.altered, "item \(id): its entry lacks its digests, archive or manifest")
                 }
+                let recorded = (archive: archiveHash, manifest: manifestHash)
                 // The entry and the manifest first: a verifier reading the bundle as a stream then
                 // knows which digests to work out of the original before its bytes come.
                 try add(CourtBundleLayout.entry(id), entryBytes)
@@ -190,7 +199,7 @@ extension CustodySession {
                 }
                 guide.item(
                     id, digests: digests, archive: archivePath, proof: CourtBundleLayout.proof(id), tokens: tokens,
-                    sender: sender?.guide, archiveManifest: archiveManifest)
+                    sender: sender?.guide, archiveManifest: archiveManifest, recorded: recorded)
             }
             for file in anchors.files { try add(CourtBundleLayout.certificate(file.name), file.bytes) }
             try add(CourtBundleLayout.checkpoint, Array(noteText.utf8))
@@ -366,7 +375,7 @@ struct BundleGuide {
 
     mutating func item(
         _ id: String, digests: EvidenceDigests, archive: String, proof: String, tokens: [(path: String, chain: String)],
-        sender: Sender? = nil, archiveManifest: ArchiveManifest = .same
+        sender: Sender? = nil, archiveManifest: ArchiveManifest = .same, recorded: (archive: Hash, manifest: Hash)
     ) {
         var lines = ["", "### 證物 Item \(id)", ""]
         if let sender {
@@ -402,8 +411,10 @@ struct BundleGuide {
             archiveManifest == .same
                 ? "test \"$(bsdtar -xOf \(archive) manifest.json | sha256sum | cut -d' ' -f1)\" = \"$(sha256sum \(CourtBundleLayout.manifest(id)) | cut -d' ' -f1)\""
                 : "bsdtar -xOf \(archive) manifest.json | grep -qF '\"sha256\":\"\(digests.sha256.hex)\"'",
-            // The values above are those entry.json records, and entry.json is the entry the
-            // inclusion proof proves.
+            // The archive and the manifest are those entry.json records, as are the values above,
+            // and entry.json is the entry the inclusion proof proves.
+            "test \"$(sha256sum \(archive) | cut -d' ' -f1)\" = \(recorded.archive.hex) && grep -qF '\"archive\":\"\(recorded.archive.hex)\"' \(CourtBundleLayout.entry(id))",
+            "test \"$(sha256sum \(CourtBundleLayout.manifest(id)) | cut -d' ' -f1)\" = \(recorded.manifest.hex) && grep -qF '\"manifest\":\"\(recorded.manifest.hex)\"' \(CourtBundleLayout.entry(id))",
             "grep -qF \(ShellWord.quoted("\"digests\":" + CanonicalJSON.encodeString(digests.json))) \(CourtBundleLayout.entry(id))",
             "test \"$(sed -n 's/^extra //p' \(proof))\" = \"$(base64 -w0 \(CourtBundleLayout.entry(id)))\"",
             "python3 \(CourtBundleLayout.checker) proof \(proof)",

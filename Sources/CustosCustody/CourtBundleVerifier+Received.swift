@@ -14,11 +14,15 @@ extension BundleVerifier {
         func text(_ name: String) -> String? {
             members[name]?.bytes.flatMap { String(validating: $0, as: UTF8.self) }
         }
-        guard let origin = entry.details["from"]?.stringValue, let fromIndex = entry.details["fromIndex"]?.integerValue,
-            fromIndex >= 0
+        // An origin is a note key name (no space, no control character, no `+`): anything else is
+        // never put into VERIFY.md, whose prose and commands it would otherwise shape.
+        guard let origin = entry.details["from"]?.stringValue, isValidNoteKeyName(origin), origin.utf8.count <= 200,
+            let fromIndex = entry.details["fromIndex"]?.integerValue, fromIndex >= 0
         else {
             return (
-                BundleClaim(claim, passed: false, detail: "the received entry names no sender (from, fromIndex)"), nil
+                BundleClaim(
+                    claim, passed: false,
+                    detail: "the received entry names no sender (from, of a log's name, and fromIndex)"), nil
             )
         }
         let index = UInt64(fromIndex)

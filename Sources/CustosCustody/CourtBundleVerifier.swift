@@ -128,10 +128,7 @@ public struct BundleVerifier {
         let parts = name.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         if parts.count == 2, parts[0] == "certs", parts[1].hasPrefix("anchors-"), parts[1].hasSuffix(".pem") {
             let source = parts[1].dropFirst("anchors-".count).dropLast(".pem".count)
-            return !source.isEmpty
-                && source.unicodeScalars.allSatisfy {
-                    ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
-                }
+            return CourtBundleLayout.isSourceName(String(source))
         }
         guard parts.count == 3, parts[0] == "items", isItemIdentifier(parts[1]) else { return false }
         let file = parts[2]
@@ -614,11 +611,19 @@ public struct BundleVerifier {
             let what = "time-stamp token \(index)"
             let source = members[CourtBundleLayout.tokenEntry(item, index)]?.bytes
                 .flatMap { try? CustodyEntry(parsing: $0) }.flatMap { TimeStampRecord(entry: $0) }?.source
+            // A source's name becomes a file name in VERIFY.md's commands: only of the form the
+            // layout allows (the token fails otherwise, and the guide names the node's chain).
+            let sourceIsName = source.map(CourtBundleLayout.isSourceName) ?? true
             let chainName =
-                source == nil || source == TimeStampRecord.nodeSource
+                source == nil || source == TimeStampRecord.nodeSource || !sourceIsName
                 ? CourtBundleLayout.certificate("tsa-chain.pem")
                 : CourtBundleLayout.certificate("anchors-\(source!).pem")
             tokens.append((CourtBundleLayout.token(item, index), chainName))
+            guard sourceIsName else {
+                fail(what, "its entry names a time-stamp source that is not a source's name")
+                index += 1
+                continue
+            }
             let anchorBytes = timeStampAnchors ?? members[chainName]?.bytes
             let anchors = anchorBytes.flatMap { try? Certificate.all(pem: $0) } ?? []
             if anchors.isEmpty {
@@ -642,7 +647,8 @@ public struct BundleVerifier {
         // What VERIFY.md says of the item, as the bundle's writer says it.
         guide.item(
             item, digests: digests, archive: archiveName ?? CourtBundleLayout.archive(item, .zstd),
-            proof: CourtBundleLayout.proof(item), tokens: tokens, sender: sender, archiveManifest: archiveManifest)
+            proof: CourtBundleLayout.proof(item), tokens: tokens, sender: sender, archiveManifest: archiveManifest,
+            recorded: (archiveHash, manifestHash))
         return digests
     }
 
@@ -755,9 +761,10 @@ public struct BundleVerifier {
     ) -> [BundleClaim] {
         let claim = "report"
         let json = CourtBundleLayout.reportFolder + "/report.json"
-        let files = order.filter {
-            $0.hasPrefix(CourtBundleLayout.reportFolder + "/") && !$0.hasSuffix(".p7s")
-                && $0 != CourtBundleLayout.reportedEntry && $0 != CourtBundleLayout.reportedProof
+        // The report's files are those of the layout (any other member fails the layout, and is
+        // never named in VERIFY.md's commands).
+        let files = ["report.pdf", "report.json"].map { CourtBundleLayout.reportFolder + "/" + $0 }.filter {
+            members[$0] != nil
         }
         guide.reports = files.compactMap { name in members[name].map { (path: name, sha256: $0.sha256.hex) } }
         func fail(_ detail: String) -> [BundleClaim] { [BundleClaim(claim, passed: false, detail: detail)] }

@@ -63,6 +63,10 @@ struct BundleEndToEndTests {
             m = find(args[0]); size = len(m[1]); pad = -size % 512
             m[0].pax_headers = {"SUN.holesdata": " 0 %d %d" % (size, size + len(raw)), "SCHILY.realsize": str(size)}
             m[1] = m[1] + b"\0" * pad + raw[: len(raw) - pad]
+        elif action == "stamp-source":
+            import json
+            m = find(args[0]); entry = json.loads(m[1]); entry["source"] = args[1]
+            m[1] = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(); sums()
         elif action == "huge-size":
             find(args[0])[0].pax_headers = {"size": "9223372036854775000"}
         elif action == "move-before":
@@ -302,6 +306,40 @@ struct BundleEndToEndTests {
         #expect(try defaultNode.custos(["export", "--case", "A-1", "--reason", "r", "-o", caseBundle]).status == 0)
         let all = try verifyBundle(caseBundle).output
         #expect(all.contains("PASS  item \(items[0]) original") && all.contains("MD5, SHA-1"), "\(all)")
+    }
+
+    /// What a hostile bundle's facts would put into VERIFY.md's commands: a time-stamp source
+    /// that is a shell command fails its token and never reaches the guide; a sealed archive made
+    /// again from the same members (so every hash inside it still holds) fails the guide's own
+    /// commands, which tie the archive to the SHA-256 its entry records.
+    @Test func theGuideTiesEveryFileToTheEntryAndTakesNoCommandFromTheBundle() throws {
+        let (node, items) = try node(items: 1)
+        let bundle = node.directory.file("b.tar")
+        #expect(try node.custos(["export", "--case", "A-1", "--reason", "court", "-o", bundle]).status == 0)
+        let item = "items/\(items[0])"
+        let hostile = try tamper(node, bundle, "stamp-source", ["\(item)/stamp-1.entry.json", "a$(touch${IFS}PWNED)"])
+        let result = try verifyBundle(hostile)
+        #expect(result.status == 1)
+        #expect(
+            result.output.contains("FAIL  item \(items[0]) time-stamp token 1: its entry names a time-stamp source"))
+        #expect(!result.output.contains("anchors-a$("), "\(result.output)")
+
+        let folder = node.directory.file("remade")
+        try FileManager.default.createDirectory(atPath: folder + "/inner", withIntermediateDirectories: true)
+        #expect(try run("bsdtar", ["-xf", bundle, "-C", folder]).status == 0)
+        let top = folder + "/custos-bundle"
+        let archive = "\(item)/archive.tar.zst"
+        #expect(try run("bsdtar", ["-xf", "\(top)/\(archive)", "-C", folder + "/inner"]).status == 0)
+        let remade = try run(
+            "sh",
+            [
+                "-c",
+                "touch -d 2020-01-01 inner/manifest.json && bsdtar --format=pax --zstd -cf custos-bundle/\(archive) -C inner manifest.json hashdeep.txt evidence "
+                    + "&& cd custos-bundle && grep -v ' \(archive)$' SHA256SUMS > s && sha256sum \(archive) >> s && mv s SHA256SUMS",
+            ], directory: folder)
+        #expect(remade.status == 0, "\(remade.stderr)")
+        let failing = try failingGuideCommands(top)
+        #expect(failing.count == 1 && failing.first?.contains("sha256sum \(archive)") == true, "\(failing)")
     }
 
     /// The same content sealed twice is stored once: the second item's archive holds the first
