@@ -62,10 +62,12 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
                     "\(file): bureau must be 1 to 200 characters, without control or invisible characters")
             }
         }
-        if let timeZone, !Self.isTimeZoneName(timeZone) {
+        // Only the form: a zone this system no longer knows (after an upgrade of its time zone
+        // data) refuses the reports, which give times in it, not the whole vault.
+        if let timeZone, !Self.isTimeZoneNameForm(timeZone) {
             throw VaultError(
                 .badConfiguration,
-                "\(file): timeZone \"\(timeZone)\" is not a time zone this system knows (an IANA name such as Asia/Taipei)"
+                "\(file): timeZone \"\(timeZone)\" is not the name of a time zone (an IANA name such as Asia/Taipei)"
             )
         }
         if let level = compressionLevel, !(1...19).contains(level) {
@@ -78,14 +80,28 @@ public struct VaultConfiguration: Codable, Sendable, Equatable {
     /// tz database would read as UTC−08:00 in `Etc/GMT+8`) are refused: a name means one thing.
     /// Foundation reads the zones from the ICU data of the Swift runtime, not /usr/share/zoneinfo.
     public static func isTimeZoneName(_ name: String) -> Bool {
-        guard (1...64).contains(name.utf8.count),
-            name.utf8.allSatisfy({ byte in
-                (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
-                    || "/_+-".utf8.contains(byte)
-            }),
-            let zone = TimeZone(identifier: name)
-        else { return false }
+        guard isTimeZoneNameForm(name), let zone = TimeZone(identifier: name) else { return false }
         return zone.identifier == name || !(zone.identifier.hasPrefix("GMT+") || zone.identifier.hasPrefix("GMT-"))
+    }
+
+    /// The form of a tz database zone name: `UTC`, or `Area/Location` of a continent or ocean
+    /// (`Asia/Taipei`, `America/Argentina/Buenos_Aires`). Abbreviations and legacy aliases are
+    /// refused: `CST` is America/Chicago to the tz database and UTC+08:00 to a reader in Taiwan,
+    /// `ROC`, `PRC` and `SystemV/…` are not zones of current tz data, and `Etc/GMT+8` is UTC−08:00.
+    public static func isTimeZoneNameForm(_ name: String) -> Bool {
+        if name == "UTC" { return true }
+        let areas: Set<Substring> = [
+            "Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific",
+        ]
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        return (1...64).contains(name.utf8.count) && parts.count >= 2 && areas.contains(parts[0])
+            && parts.dropFirst().allSatisfy { part in
+                !part.isEmpty
+                    && part.utf8.allSatisfy { byte in
+                        (0x30...0x39).contains(byte) || (0x41...0x5a).contains(byte) || (0x61...0x7a).contains(byte)
+                            || "_+-".utf8.contains(byte)
+                    }
+            }
     }
 
     public func encoded() throws -> [UInt8] {

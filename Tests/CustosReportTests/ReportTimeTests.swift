@@ -53,7 +53,10 @@ struct ReportTimeTests {
         #expect(ReportTime("2026-12-01T15:00:00Z", in: try #require(ReportTimeZone(named: "UTC")))?.offset == "+00:00")
     }
 
-    @Test(arguments: ["Mars/Olympus", "asia/taipei", "Asia/Taipei ", "", "GMT+8", "../../etc/passwd", "Asia/Taipei\n"])
+    @Test(arguments: [
+        "Mars/Olympus", "asia/taipei", "Asia/Taipei ", "", "GMT+8", "../../etc/passwd", "Asia/Taipei\n", "CST", "EST",
+        "PRC", "ROC", "GMT0", "SystemV/AST4", "Factory", "Etc/GMT+8", "Asia//Taipei", "Asia/",
+    ])
     func aNameThatIsNoTimeZoneIsNone(name: String) {
         #expect(ReportTimeZone(named: name) == nil)
     }
