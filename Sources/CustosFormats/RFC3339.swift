@@ -67,7 +67,8 @@ public enum RFC3339 {
             bytes[range].reduce(0) { $0 * 10 + Int64($1 - 0x30) }
         }
         let days = days(fromCivil: number(0..<4), number(5..<7), number(8..<10))
-        let local = days * 86_400 + number(11..<13) * 3600 + number(14..<16) * 60 + number(17..<19)
+        // A leap second (`:60`) is the last second of its minute: the same date, not the next.
+        let local = days * 86_400 + number(11..<13) * 3600 + number(14..<16) * 60 + min(number(17..<19), 59)
         // The offset, the last six bytes when it is not Z (isValid checked its form).
         guard let last = bytes.last, last != UInt8(ascii: "Z"), last != UInt8(ascii: "z") else { return local }
         let end = bytes.count

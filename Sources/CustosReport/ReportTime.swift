@@ -19,7 +19,8 @@ public struct ReportTime: Sendable, Equatable {
     /// An RFC 3161 `genTime` (ASN.1 GeneralizedTime, `20261202005738.89Z`) is read too.
     public init?(_ text: String, in zone: ReportTimeZone) {
         let text = Self.rfc3339(generalizedTime: text) ?? text
-        guard let seconds = RFC3339.seconds(text) else { return nil }
+        // (Not before the year 1 in the zone either: the ROC and ISO forms need a year ≥ 1.)
+        guard let seconds = RFC3339.seconds(text), seconds >= Self.firstSecondOfYearOne + 86_400 else { return nil }
         // Keep the fraction the node recorded (milliseconds, or none).
         var fraction = ""
         if let dot = text.firstIndex(of: ".") {
@@ -27,6 +28,9 @@ public struct ReportTime: Sendable, Equatable {
         }
         self.init(seconds: seconds, fraction: fraction, in: zone)
     }
+
+    /// 0001-01-01T00:00:00Z, in seconds since the epoch.
+    static let firstSecondOfYearOne: Int64 = -62_135_596_800
 
     /// Whole seconds since the epoch in `zone`, at its offset of that instant, with `fraction`
     /// (`.123`) as written.

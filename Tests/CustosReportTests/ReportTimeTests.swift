@@ -80,5 +80,9 @@ struct ReportTimeTests {
         #expect(ReportTime("", in: .taiwan) == nil)
         #expect(ReportTime("2026-11-20T14:30:00", in: .taiwan) == nil)
         #expect(ReportTime("2026-11-20T14:30:00+8:00", in: .taiwan) == nil)
+        #expect(ReportTime("0000-01-01T00:00:00+23:59", in: .taiwan) == nil)
+        #expect(ReportTime("0001-01-01T00:00:00Z", in: .taiwan) == nil)
+        // A leap second stays on its date.
+        #expect(ReportTime("2026-12-31T23:59:60+08:00", in: .taiwan)?.rocDate == "中華民國115年12月31日")
     }
 }
