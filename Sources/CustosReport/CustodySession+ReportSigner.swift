@@ -1,6 +1,7 @@
 import CustosCustody
 import CustosFileSystem
 import CustosFormats
+import CustosLedger
 import CustosOpenSSL
 import CustosVault
 
@@ -49,7 +50,20 @@ extension CustodySession {
             // The certificate replaced, as the vault holds it (it may not match the key: an import
             // cut short by a crash leaves a new certificate beside the old key).
             let old = try? Certificate.all(pem: FileSystem.readFile(vault.reportCertificatePath)).first
-            let retired = try old?.sha256Fingerprint()
+            var retired = try old?.sha256Fingerprint()
+            // The certificate in use already: refused when the ledger records it so (nothing to
+            // replace); otherwise an earlier import of it was cut short before it was recorded,
+            // and this one records it, not naming itself as the one it retired.
+            if retired == certificate {
+                let last = try ledger.entries(about: "").last { $0.type == .reportSignerReplaced }
+                if last?.details["certificate"]?.stringValue == certificate.hex {
+                    throw CustodyError(
+                        .refused,
+                        "\(vault.reportCertificatePath): this certificate already signs the reports (recorded in entry \(last!.sequence)); nothing was changed"
+                    )
+                }
+                retired = nil
+            }
             let retiredFile = try vault.replaceReportSigner(with: files)
             let facts: JSONObject = [
                 "certificate": .string(certificate.hex), "retired": retired.map { .string($0.hex) } ?? .null,

@@ -509,6 +509,9 @@ struct ReportEndToEndTests {
         let shown = "certificate sha256 \(try fingerprint(dir + "/a.pem")) replaces sha256 \(made)"
         #expect(text.contains("report-signer-replaced (whole vault)") && text.contains(shown), "\(text)")
         #expect(try node.verify().status == 0)
+        // The same signer again: nothing to replace, nothing recorded (no "a replaces a").
+        let again = try importing("a")
+        #expect(again.status != 0 && again.stderr.contains("already signs the reports"), "\(again.stderr)")
 
         // Reports made while the signer is replaced again and again.
         var reports = [(BackgroundProcess, String)]()
