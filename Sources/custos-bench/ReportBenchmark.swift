@@ -47,7 +47,7 @@ func reportBenchmark() throws {
     // With --baseline-custos, an earlier build's report too, in the same runs.
     if !options.baselineCustos.isEmpty {
         guard FileManager.default.isExecutableFile(atPath: options.baselineCustos) else {
-            fatalError("--baseline-custos \(options.baselineCustos): not an executable")
+            usageError("--baseline-custos \(options.baselineCustos): not an executable")
         }
         cases += [
             ("earlier build: report json", options.baselineCustos, json),

@@ -10,7 +10,7 @@ import Glibc
 func versusBenchmark() throws {
     let baseline = options.baselineCustos
     guard !baseline.isEmpty, FileManager.default.isExecutableFile(atPath: baseline) else {
-        fatalError("versus needs --baseline-custos PATH, an earlier custos binary")
+        usageError("versus needs --baseline-custos PATH, an earlier custos binary")
     }
     let binaries = [("this build", custos), ("baseline", baseline)]
     print("== versus: \(custos) against \(baseline), \(options.runs) runs each, interleaved")

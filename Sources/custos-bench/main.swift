@@ -8,6 +8,9 @@
 //   .build/release/custos-bench socket [--items 1000] [--requests 2000] [--files 2000] [--runs 3] [--dir DIR] [--disk-dir DIR]
 //   .build/release/custos-bench versus --baseline-custos OLD [--size-mib 2048] [--files 10000] [--runs 3]
 //   .build/release/custos-bench report [--items 1000] [--runs 3] [--dir DIR] [--baseline-custos OLD]
+//   .build/release/custos-bench stamp  [--files 10000]
+//   .build/release/custos-bench upload [--size-mib 2048] [--runs 3] [--dir DIR] [--disk-dir DIR]
+//   .build/release/custos-bench bundle [--size-mib 2048] [--runs 5] [--dir DIR] [--disk-dir DIR]
 import CustosFormats
 import CustosLedger
 import CustosLedgerSQLite
@@ -15,6 +18,38 @@ import CustosOpenSSL
 import CustosSQLite
 import Foundation
 import Glibc
+
+let usage = """
+    usage: custos-bench [BENCHMARK] [OPTION VALUE]...
+    Times Custos against the baseline each benchmark names, in the same run, and prints the ratio.
+    Run it on an otherwise idle machine with a release build (swift build -c release).
+
+    benchmarks:
+      seal    [--size-mib 2048] [--runs 5] [--dir DIR] [--data random|mix]
+      ledger  [--entries 100000] [--proof-entries 1000000]
+      daemon  [--files 10000] [--settle 0.5] [--disk-dir DIR] [--runs 3]
+      socket  [--items 1000] [--requests 2000] [--files 2000] [--runs 3] [--dir DIR] [--disk-dir DIR]
+      versus  --baseline-custos OLD [--size-mib 2048] [--files 10000] [--runs 3]
+      report  [--items 1000] [--runs 3] [--dir DIR] [--baseline-custos OLD]
+      stamp   [--files 10000]
+      upload  [--size-mib 2048] [--runs 3] [--dir DIR] [--disk-dir DIR]
+      bundle  [--size-mib 2048] [--runs 5] [--dir DIR] [--disk-dir DIR]
+      all     ledger, then seal (the default)
+
+    The default --dir is /dev/shm/custos-bench (tmpfs); its contents are deleted.
+    """
+
+/// A wrong command line: says why and how to call, on standard error, and exits 2.
+func usageError(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("custos-bench: \(message)\n\n\(usage)\n".utf8))
+    exit(2)
+}
+
+/// A step of a benchmark failed: says which, on standard error, and exits 1.
+func benchmarkFailed(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("custos-bench: \(message)\n".utf8))
+    exit(1)
+}
 
 struct Options {
     var command = "all"
@@ -52,31 +87,40 @@ struct Options {
             command = first
             rest = rest.dropFirst()
         }
+        if command == "help" || arguments.contains("--help") || arguments.contains("-h") {
+            print(usage)
+            exit(0)
+        }
         while let flag = rest.popFirst() {
-            let value = rest.popFirst() ?? ""
+            guard flag.hasPrefix("--") else { usageError("\(flag): an option begins with --") }
+            guard let value = rest.popFirst() else { usageError("\(flag) needs a value") }
+            func number<Number: LosslessStringConvertible>(_: Number.Type) -> Number {
+                guard let number = Number(value) else { usageError("\(flag) \(value): not a number") }
+                return number
+            }
             switch flag {
-            case "--size-mib": sizeMiB = Int(value) ?? sizeMiB
+            case "--size-mib": sizeMiB = number(Int.self)
             case "--runs":
-                runs = Int(value) ?? runs
+                runs = number(Int.self)
                 runsGiven = runs
             case "--dir": directory = value
-            case "--entries": entries = Int(value) ?? entries
-            case "--proof-entries": proofEntries = Int(value) ?? proofEntries
+            case "--entries": entries = number(Int.self)
+            case "--proof-entries": proofEntries = number(Int.self)
             case "--only-append": onlyAppend = value == "yes"
             case "--files":
-                files = Int(value) ?? files
+                files = number(Int.self)
                 filesGiven = files
-            case "--settle": settleSeconds = Double(value) ?? settleSeconds
+            case "--settle": settleSeconds = number(Double.self)
             case "--disk-dir":
                 diskDirectory = value
                 diskDirectoryGiven = true
-            case "--latency-samples": latencySamples = Int(value) ?? latencySamples
-            case "--large-runs": largeRuns = Int(value) ?? largeRuns
+            case "--latency-samples": latencySamples = number(Int.self)
+            case "--large-runs": largeRuns = number(Int.self)
             case "--data": data = value
             case "--baseline-custos": baselineCustos = value
-            case "--items": items = Int(value) ?? items
-            case "--requests": requests = Int(value) ?? requests
-            default: fatalError("unknown option \(flag)")
+            case "--items": items = number(Int.self)
+            case "--requests": requests = number(Int.self)
+            default: usageError("unknown option \(flag)")
             }
         }
     }
@@ -101,12 +145,12 @@ func measure(_ command: String) -> (seconds: Double, maxRSSKiB: Int) {
     let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup(command), nil]
     defer { for pointer in argv { free(pointer) } }
     let start = now()
-    guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { fatalError("cannot run \(command)") }
+    guard posix_spawn(&pid, "/bin/sh", nil, nil, argv, environ) == 0 else { benchmarkFailed("cannot run \(command)") }
     var status: Int32 = 0
     var usage = rusage()
     while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
     let seconds = now() - start
-    guard status == 0 else { fatalError("failed (\(status)): \(command)") }
+    guard status == 0 else { benchmarkFailed("failed (wait status \(status)): \(command)") }
     return (seconds, usage.ru_maxrss)
 }
 
@@ -310,7 +354,5 @@ case "all":
     try ledgerBenchmark()
     sealBenchmark()
 default:
-    fatalError(
-        "unknown benchmark \(options.command); use seal, ledger, daemon, stamp, versus, socket, upload, bundle, report or all"
-    )
+    usageError("unknown benchmark \(options.command)")
 }
