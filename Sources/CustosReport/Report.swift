@@ -5,6 +5,8 @@ import CustosLedger
 import CustosOpenSSL
 import CustosSealing
 import CustosVault
+import Foundation
+import Synchronization
 
 extension CustodyEventType {
     /// A chain-of-custody report about the item was made (`custos report`). Its facts: the
@@ -235,19 +237,29 @@ extension CustodySession {
                 $0.keyID != verifierKey.keyID || $0.name != verifierKey.name
             }.map { (name: $0.name, keyHash: hex8($0.keyID)) }, signature: signature)
 
-        // Integrity now: the ledger audited and each item's archive re-read and re-hashed
-        // (the verifier never trusts a stored digest).
-        let verification = try VaultVerifier(vault: vault).verify(ledger: ledger, items: Set(records.map(\.item)))
-        let others = Array(verification.faults.dropFirst(verification.ledgerFaults)).map(ReportFault.init)
-        var items = [ItemFacts]()
-        var claimed = Set<String>()
-        for record in records {
-            let item = try itemFacts(
-                record, among: others, checkpoint: checkpoint, zone: zone, signed: signature.passed,
-                cosigned: !checkpointFacts.cosignatures.isEmpty)
-            claimed.formUnion(item.subjects)
-            items.append(item)
+        // Integrity now: the ledger audited and each item's archive re-read and re-hashed (the
+        // verifier never trusts a stored digest), on a thread of its own with its own read-only
+        // connection to the ledger, while the items' facts are gathered here. They are gathered
+        // again with the faults it finds, when it finds any about something other than the ledger.
+        let recheck = ReportRecheck(vault: vault, items: Set(records.map(\.item)))
+        func gatherItems(among faults: [ReportFault]) throws -> [ItemFacts] {
+            try records.map {
+                try itemFacts(
+                    $0, among: faults, checkpoint: checkpoint, zone: zone, signed: signature.passed,
+                    cosigned: !checkpointFacts.cosignatures.isEmpty)
+            }
         }
+        var items: [ItemFacts]
+        do {
+            items = try gatherItems(among: [])
+        } catch {
+            _ = recheck.wait()  // the re-check reads through the vault's descriptors: never left running
+            throw error
+        }
+        let verification = try recheck.wait().get()
+        let others = Array(verification.faults.dropFirst(verification.ledgerFaults)).map(ReportFault.init)
+        if !others.isEmpty { items = try gatherItems(among: others) }
+        let claimed = Set(items.flatMap(\.subjects))
         // The ledger's own faults, and any other the re-check found that is about none of the
         // items (a checkpoint's time stamp): the vault as a whole.
         let ledgerFaults =
@@ -604,4 +616,31 @@ extension ReportFault {
 func hex8(_ value: UInt32) -> String {
     let hex = String(value, radix: 16)
     return String(repeating: "0", count: 8 - hex.count) + hex
+}
+
+/// A vault's re-check for a report (``VaultVerifier``), on a thread of its own with a read-only
+/// connection to the ledger of its own; `wait` gives its outcome.
+private final class ReportRecheck: Sendable {
+    private let outcome = Mutex<Result<VerificationReport, any Error>?>(nil)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(vault: Vault, items: Set<String>) {
+        let thread = Thread { [self] in
+            let result = Result {
+                try VaultVerifier(vault: vault).verify(ledger: try vault.openLedger(readOnly: true), items: items)
+            }
+            outcome.withLock { $0 = result }
+            finished.signal()
+        }
+        thread.name = "custos-report-recheck"
+        thread.start()
+    }
+
+    /// The re-check's outcome, once it is done; any number of times.
+    func wait() -> Result<VerificationReport, any Error> {
+        finished.wait()
+        finished.signal()
+        guard let result = outcome.withLock({ $0 }) else { preconditionFailure("the re-check signalled no outcome") }
+        return result
+    }
 }
