@@ -102,7 +102,8 @@ enum SocketService {
 }
 
 /// A few threads for the socket's calls: a call blocks one of them, never a cooperative thread,
-/// and no more calls touch the vault at once than there are threads (the rest wait their turn).
+/// and no more calls touch the vault at once than there are threads (the rest wait their turn;
+/// a report's call starts one thread more for its re-check of the vault, of the same priority).
 /// Sendable: its state is the queue, which is.
 final class RequestThreads: Sendable {
     private let jobs = BlockingQueue<@Sendable () -> Void>()

@@ -6,6 +6,7 @@ import CustosOpenSSL
 import CustosSealing
 import CustosVault
 import Foundation
+import Glibc
 import Synchronization
 
 extension CustodyEventType {
@@ -239,26 +240,38 @@ extension CustodySession {
 
         // Integrity now: the ledger audited and each item's archive re-read and re-hashed (the
         // verifier never trusts a stored digest), on a thread of its own with its own read-only
-        // connection to the ledger, while the items' facts are gathered here. They are gathered
-        // again with the faults it finds, when it finds any about something other than the ledger.
+        // connection to the ledger, while the items' facts are gathered here with no fault. The
+        // facts of an item it finds a fault about are gathered again with it.
+        let size = try ledger.size()
         let recheck = ReportRecheck(vault: vault, items: Set(records.map(\.item)))
-        func gatherItems(among faults: [ReportFault]) throws -> [ItemFacts] {
-            try records.map {
-                try itemFacts(
-                    $0, among: faults, checkpoint: checkpoint, zone: zone, signed: signature.passed,
-                    cosigned: !checkpointFacts.cosignatures.isEmpty)
-            }
+        func gather(_ record: ItemRecord, among faults: [ReportFault]) throws -> ItemFacts {
+            try itemFacts(
+                record, among: faults, checkpoint: checkpoint, zone: zone, signed: signature.passed,
+                cosigned: !checkpointFacts.cosignatures.isEmpty)
         }
         var items: [ItemFacts]
         do {
-            items = try gatherItems(among: [])
+            items = try records.map { try gather($0, among: []) }
         } catch {
-            _ = recheck.wait()  // the re-check reads through the vault's descriptors: never left running
+            // Never left running; its error first, as when it ran before the facts were gathered.
+            if case .failure(let recheckError) = recheck.wait() { throw recheckError }
             throw error
         }
         let verification = try recheck.wait().get()
+        // Its connection saw every entry the report is built on (one that read the ledger's file
+        // alone, without its write-ahead log, would not have: a report must not pass an item
+        // the re-check never saw).
+        guard verification.entries >= size else {
+            throw CustodyError(
+                .missing,
+                "\(vault.ledgerPath): the re-check read \(verification.entries) entries of the ledger, not the \(size) the report is built on; no report was made"
+            )
+        }
         let others = Array(verification.faults.dropFirst(verification.ledgerFaults)).map(ReportFault.init)
-        if !others.isEmpty { items = try gatherItems(among: others) }
+        let faultSubjects = Set(others.map(\.subject))
+        for index in items.indices where !items[index].subjects.isDisjoint(with: faultSubjects) {
+            items[index] = try gather(records[index], among: others)
+        }
         let claimed = Set(items.flatMap(\.subjects))
         // The ledger's own faults, and any other the re-check found that is about none of the
         // items (a checkpoint's time stamp): the vault as a whole.
@@ -618,29 +631,44 @@ func hex8(_ value: UInt32) -> String {
     return String(repeating: "0", count: 8 - hex.count) + hex
 }
 
-/// A vault's re-check for a report (``VaultVerifier``), on a thread of its own with a read-only
-/// connection to the ledger of its own; `wait` gives its outcome.
+/// A vault's re-check for a report (``VaultVerifier``), on a thread of its own (a POSIX thread of
+/// the caller's priority: the daemon's request threads are niced) with a read-only connection to
+/// the ledger of its own; `wait` gives its outcome. When no thread can be started, `wait` runs it.
 private final class ReportRecheck: Sendable {
+    private let body: @Sendable () -> Result<VerificationReport, any Error>
     private let outcome = Mutex<Result<VerificationReport, any Error>?>(nil)
-    private let finished = DispatchSemaphore(value: 0)
+    private let thread = Mutex<pthread_t?>(nil)
 
     init(vault: Vault, items: Set<String>) {
-        let thread = Thread { [self] in
-            let result = Result {
+        body = {
+            Result {
                 try VaultVerifier(vault: vault).verify(ledger: try vault.openLedger(readOnly: true), items: items)
             }
-            outcome.withLock { $0 = result }
-            finished.signal()
         }
-        thread.name = "custos-report-recheck"
-        thread.start()
+        let retained = Unmanaged.passRetained(self)
+        var started = pthread_t()
+        let status = pthread_create(
+            &started, nil,
+            { context in
+                guard let context else { return nil }
+                let recheck = Unmanaged<ReportRecheck>.fromOpaque(context).takeRetainedValue()
+                let result = recheck.body()
+                recheck.outcome.withLock { $0 = result }
+                return nil
+            }, retained.toOpaque())
+        if status == 0 {
+            thread.withLock { $0 = started }
+        } else {
+            retained.release()
+        }
     }
 
-    /// The re-check's outcome, once it is done; any number of times.
+    /// The re-check's outcome, once it is done.
     func wait() -> Result<VerificationReport, any Error> {
-        finished.wait()
-        finished.signal()
-        guard let result = outcome.withLock({ $0 }) else { preconditionFailure("the re-check signalled no outcome") }
+        if let started = thread.withLock({ $0.take() }) { pthread_join(started, nil) }
+        if let result = outcome.withLock({ $0 }) { return result }
+        let result = body()
+        outcome.withLock { $0 = result }
         return result
     }
 }

@@ -195,6 +195,37 @@ struct ReportEndToEndTests {
         #expect(reported.first?["result"] as? String == "fail")
     }
 
+    /// The re-check runs beside the gathering of the items' facts; a fault it finds fails the
+    /// item it is about, and only that item.
+    @Test func aTamperedArchiveFailsItsItemAndNoOtherOfTheCase() throws {
+        let node = try Node()
+        let tampered = try ingest(node, "a.bin", randomBytes(40_000), case: "T-2", exhibit: "1")
+        let intact = try ingest(node, "b.bin", randomBytes(40_000), case: "T-2", exhibit: "2")
+        let listed = try #require(try node.items().first { $0["item"] as? String == tampered })
+        let path = node.archivePath(item: listed)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0x01
+        chmod(path, 0o644)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let output = node.directory.file("case.json")
+        let made = try node.custos(["report", "--case", "T-2", "--reason", "check", "-o", output])
+        #expect(made.status == 1)
+        let report = try object(output)
+        #expect(report["result"] as? String == "FAIL")
+        let results = Dictionary(
+            uniqueKeysWithValues: ((report["items"] as? [[String: Any]]) ?? []).map {
+                (
+                    $0["item"] as? String ?? "",
+                    (($0["integrity"] as? [String: Any])?["archive"] as? [String: Any])?["result"] as? String
+                )
+            })
+        #expect(results[tampered] == "FAIL")
+        #expect(results[intact] == "PASS")
+        let summary = (report["summary"] as? [[String: Any]]) ?? []
+        #expect(summary.first { $0["item"] as? String == tampered }?["result"] as? String == "FAIL")
+        #expect(summary.first { $0["item"] as? String == intact }?["result"] as? String == "PASS")
+    }
+
     @Test(.enabled(if: haveProgram("sqlite3"))) func anEditedLedgerIsReportedAsFailFirstAndExitsOne() throws {
         let node = try Node()
         let item = try ingest(node, "a.bin", randomBytes(1000), case: "L-1", exhibit: "1")
