@@ -482,8 +482,8 @@ extension CustodySession {
         }
         if let seizureTime = acquisition["seizure"]?["time"]?.stringValue, let time = ReportTime(seizureTime, in: zone)
         {
-            // Named when reports were in Taiwan time alone: the report's zone (`timeZone`).
-            acquisitionFacts["seizureTimeTaiwan"] = time.json
+            // In the report's zone (`timeZone`).
+            acquisitionFacts["seizureTimeLocal"] = time.json
         }
         if let upload = manifest?["upload"] { acquisitionFacts["upload"] = upload }
 

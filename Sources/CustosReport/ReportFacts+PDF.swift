@@ -405,8 +405,8 @@ extension ItemFacts {
                 deviceText.isEmpty ? "—" : deviceText))
         rows.append(PDFKeyValue(t("扣押地點", "Seized at"), text(acquisition["seizure"]?["place"]) ?? "—"))
         var seizedOn = text(acquisition["seizure"]?["time"]) ?? "—"
-        if let time = acquisition["seizureTimeTaiwan"]?["time"]?.stringValue,
-            let roc = acquisition["seizureTimeTaiwan"]?["rocDate"]?.stringValue
+        if let time = acquisition["seizureTimeLocal"]?["time"]?.stringValue,
+            let roc = acquisition["seizureTimeLocal"]?["rocDate"]?.stringValue
         {
             // As declared, and in the report's zone when that is another offset.
             seizedOn = seizedOn == time ? "\(time)（\(roc)）" : "\(seizedOn)（\(time)；\(roc)）"

@@ -222,7 +222,7 @@ public struct TokenFacts: Sendable {
             "entry": .integer(Int64(entry)), "source": .string(source), "authority": .string(authority),
             "serial": .string(serial), "genTime": .string(genTime),
             // Named when reports were in Taiwan time alone: the report's zone (`timeZone`).
-            "genTimeTaiwan": genTimeLocal?.json ?? .null,
+            "genTimeLocal": genTimeLocal?.json ?? .null,
             "accuracyMilliseconds": accuracyMilliseconds.map { .integer($0) } ?? .null, "policy": .string(policy),
             "tokenSHA256": .string(token.hex),
         ])

@@ -203,7 +203,7 @@ struct ReportPDFEndToEndTests {
             #expect(!timeline.isEmpty && timeline.allSatisfy { ($0["time"] as? String)?.hasSuffix("+09:00") == true })
             #expect(((facts["sealed"] as? [String: Any])?["time"] as? String)?.hasSuffix("+09:00") == true)
             let token = try #require((facts["timestamps"] as? [[String: Any]])?.first)
-            #expect(((token["genTimeTaiwan"] as? [String: Any])?["time"] as? String)?.hasSuffix("+09:00") == true)
+            #expect(((token["genTimeLocal"] as? [String: Any])?["time"] as? String)?.hasSuffix("+09:00") == true)
             let all = squeezed(try text(output + ".pdf"))
             #expect(all.contains(squeezed("時間為 Asia/Tokyo 時間（UTC+09:00）")), "\(all)")
             #expect(all.contains(squeezed("times in Asia/Tokyo (UTC+09:00)")))

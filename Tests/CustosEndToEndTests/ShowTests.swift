@@ -139,7 +139,7 @@ extension DaemonSuites {
             )
             let acquisition = try #require(
                 (facts["items"] as? [[String: Any]])?.first?["acquisition"] as? [String: Any])
-            let seized = try #require(acquisition["seizureTimeTaiwan"] as? [String: String])
+            let seized = try #require(acquisition["seizureTimeLocal"] as? [String: String])
             #expect(seized == ["time": "2026-11-20T14:30:00+08:00", "rocDate": "中華民國115年11月20日"])
         }
 
