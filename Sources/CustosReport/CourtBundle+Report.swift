@@ -10,14 +10,31 @@ extension CustodySession {
     /// the bundle is written; `recordedAs` the file the `exported` event names when that is not
     /// `output` (the daemon builds the bundle in the vault's `tmp/` for the file its client
     /// declared).
+    ///
+    /// The report is recorded before the bundle is written. When the bundle fails after that (a
+    /// full disk, an archive changed since its re-check), the error says the `reported` entries
+    /// stand, so no one takes the ledger's record of a report for a bundle that was given.
     public func exportCourtBundle(
         _ subject: ReportRequest.Subject, caseID: String?, reason: String, output: RawPath, recordedAs: RawPath? = nil
     ) throws -> ExportedBundle {
-        try exportBundle(subject.records, caseID: caseID, reason: reason, output: output, recordedAs: recordedAs) {
-            let sink = BundleReportSink()
-            let made = try makeReport(
-                ReportRequest(subject: subject, reason: reason), output: Array("report.json".utf8), into: sink)
-            return BundleReport(files: sink.files, entry: made.event.entries[0].sequence, passed: made.facts.passed)
+        var reported: [UInt64] = []
+        do {
+            return try exportBundle(
+                subject.records, caseID: caseID, reason: reason, output: output, recordedAs: recordedAs
+            ) {
+                let sink = BundleReportSink()
+                let made = try makeReport(
+                    ReportRequest(subject: subject, reason: reason), output: Array("report.json".utf8), into: sink)
+                reported = made.event.entries.map(\.sequence)
+                return BundleReport(files: sink.files, entry: made.event.entries[0].sequence, passed: made.facts.passed)
+            }
+        } catch {
+            guard let first = reported.first, let last = reported.last else { throw error }
+            let entries = first == last ? "entry \(first)" : "entries \(first)-\(last)"
+            throw CustodyError(
+                (error as? CustodyError)?.code ?? .refused,
+                "\(error); the bundle's report was made and recorded before it failed (`reported`, \(entries)): that record stands, and the report's files were written nowhere but into this bundle"
+            )
         }
     }
 }

@@ -101,8 +101,46 @@ extension MessageTests {
         let result = try run(custosBinary, ["ingest", "--vault", node.vault] + files, environment: environment)
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains("custos: storage fault: \(files[0])"), "\(result.stderr)")
-        #expect(result.stderr.contains("sealing stopped") && result.stderr.contains("1 input was not tried"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("sealing stopped") && result.stderr.contains("1 input was not tried"),
+            "\(result.stderr)")
         #expect(try node.items().isEmpty)
         #expect(node.files(under: "tmp").isEmpty)
+    }
+}
+
+extension MessageTests {
+    /// A bundle whose writing fails after its report was recorded (a full disk): the error says
+    /// the `reported` entry stands, nothing is exported, and no file or part of one is left.
+    @Test func aBundleThatCannotBeWrittenSaysItsReportWasRecorded() throws {
+        let node = try Node()
+        let evidence = try node.directory.write("seized.bin", randomBytes(300_000))
+        let sealed = try run(custosBinary, ["ingest", "--vault", node.vault, "--case", "M-1", evidence])
+        #expect(sealed.status == 0, "\(sealed.stderr)")
+        let library = try FaultInjection.preload(
+            node, "fail-bundle",
+            """
+            ssize_t write(int fd, const void *buffer, size_t count) {
+                if (strstr_fd(fd, "doomed.tar")) { errno = ENOSPC; return -1; }
+                return ((ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write"))(fd, buffer, count);
+            }
+            """)
+        var environment = Self.noBacktrace
+        environment["LD_PRELOAD"] = library
+        let output = node.directory.file("doomed.tar")
+        let result = try run(
+            custosBinary, ["export", "--vault", node.vault, "--case", "M-1", "--reason", "court", "-o", output],
+            environment: environment)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("\(output): could not be written"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("the bundle's report was made and recorded before it failed (`reported`, entry "),
+            "\(result.stderr)")
+        let history = try run(custosBinary, ["history", "--vault", node.vault, "--case", "M-1", "--json"])
+        let events = try JSONSerialization.jsonObject(with: Data(history.stdout)) as? [[String: Any]] ?? []
+        #expect(events.contains { $0["event"] as? String == "reported" })
+        #expect(!events.contains { $0["event"] as? String == "exported" })
+        let left = try FileManager.default.contentsOfDirectory(atPath: node.directory.path)
+        #expect(!left.contains { $0.contains("doomed") }, "\(left)")
     }
 }
