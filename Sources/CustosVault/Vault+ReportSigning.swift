@@ -94,11 +94,11 @@ extension Vault {
     /// The node's report signer, read (the key must have mode 0600 and belong to the
     /// certificate).
     public func reportSigner() throws -> ReportSigningFiles {
-        try checkPrivateKeyFile(reportKeyPath, what: "report-signing key")
+        let key = try readPrivateKeyFile(reportKeyPath, what: "report-signing key")
         let files: ReportSigningFiles
         do {
             files = ReportSigningFiles(
-                key: try SigningKey(pem: FileSystem.readFile(reportKeyPath)),
+                key: try SigningKey(pem: key),
                 certificate: try Certificate.all(pem: FileSystem.readFile(reportCertificatePath))[0],
                 chain: try Certificate.all(pem: FileSystem.readFile(reportChainPath)))
         } catch {

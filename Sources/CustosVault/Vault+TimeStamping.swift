@@ -45,9 +45,9 @@ extension Vault {
         guard let policy = configuration.timeStampPolicy else {
             throw VaultError(.keyProblem, "\(root): this vault has no time-stamping authority")
         }
-        try checkPrivateKeyFile(timeStampKeyPath, what: "TSA key")
+        let pem = try readPrivateKeyFile(timeStampKeyPath, what: "TSA key")
         do {
-            let key = try SigningKey(pem: FileSystem.readFile(timeStampKeyPath))
+            let key = try SigningKey(pem: pem)
             let certificate = try Certificate.all(pem: FileSystem.readFile(timeStampCertificatePath))[0]
             let chain = try timeStampChain()
             return (

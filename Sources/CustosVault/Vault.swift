@@ -211,30 +211,40 @@ public struct Vault: Sendable {
             path: ledgerPath.description, origin: configuration.origin, readOnly: readOnly, cacheKiB: cacheKiB)
     }
 
-    /// Checks that the private key file `path` (`what`, for messages) is a regular file that only
-    /// its owner can read (mode 0600): the one check for every key the vault holds.
-    func checkPrivateKeyFile(_ path: RawPath, what: String) throws {
-        guard let status = try? FileSystem.linkStatus(path) else {
-            throw VaultError(.keyProblem, "\(path): the \(what) is missing")
-        }
-        if status.isSymbolicLink {
-            throw VaultError(.keyProblem, "\(path): the \(what) is a symbolic link; refused, not followed")
-        }
-        guard status.isRegularFile else {
-            throw VaultError(.keyProblem, "\(path): the \(what) is a \(status.kind), not a regular file")
+    /// Reads the private key file `path` (`what`, for messages), which must be a regular file
+    /// that only its owner can read (mode 0600): the one check for every key the vault holds. No
+    /// link is followed, and the checks are of the very file read (its descriptor), not of a path
+    /// looked at before.
+    func readPrivateKeyFile(_ path: RawPath, what: String) throws -> [UInt8] {
+        let descriptor: FileDescriptor
+        let status: FileStatus
+        do {
+            (descriptor, status) = try FileSystem.openEvidence(path)
+        } catch let error as FileSystemError {
+            switch error.code {
+            case .notFound: throw VaultError(.keyProblem, "\(path): the \(what) is missing")
+            case .symlink, .notRegularFile, .changedWhileReading:
+                throw VaultError(.keyProblem, "\(path): the \(what) \(error.message)")
+            default: throw VaultError(.keyProblem, "\(path): the \(what) cannot be opened", cause: error)
+            }
         }
         guard status.mode & 0o077 == 0 else {
             throw VaultError(
                 .keyProblem,
                 "\(path): the \(what) has mode \(String(status.mode & 0o777, radix: 8)); it must be 0600")
         }
+        do {
+            return try descriptor.readAll()
+        } catch {
+            throw VaultError(.keyProblem, "\(path): the \(what) cannot be read", cause: error)
+        }
     }
 
     /// Loads the signing key, refusing one readable by others than its owner.
     public func signer() throws -> Ed25519NoteSigner {
-        try checkPrivateKeyFile(keyPath, what: "signing key")
+        let bytes = try readPrivateKeyFile(keyPath, what: "signing key")
         do {
-            let text = String(decoding: try FileSystem.readFile(keyPath), as: UTF8.self)
+            let text = String(decoding: bytes, as: UTF8.self)
             let signer = try Ed25519NoteSigner(privateKeyText: text.trimmingCharacters(in: .newlines))
             guard signer.name == configuration.origin else {
                 throw VaultError(

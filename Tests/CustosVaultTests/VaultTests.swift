@@ -133,6 +133,36 @@ struct VaultTests {
         #expect(opened?.code == .badLayout)
     }
 
+    /// A private key is read only when the file read is a regular file of mode 0600: one of
+    /// mode 0644, a FIFO (refused at once, never waited on), a link or none is named with why.
+    /// (The one check, `readPrivateKeyFile`, reads the node's, the TSA's and the report signer's
+    /// keys.)
+    @Test(arguments: ["0644", "fifo", "link", "missing"])
+    func aKeyThatIsNotAnOwnersRegularFileIsRefused(_ form: String) throws {
+        let fixture = VaultFixture()
+        let vault = try fixture.create()
+        let key = vault.keyPath.description
+        let expected: String
+        switch form {
+        case "0644":
+            #expect(chmod(key, 0o644) == 0)
+            expected = "the signing key has mode 644; it must be 0600"
+        case "fifo":
+            #expect(unlink(key) == 0 && mkfifo(key, 0o600) == 0)
+            expected = "the signing key is a FIFO, not a regular file"
+        case "link":
+            let elsewhere = fixture.directory.file("elsewhere.key")
+            #expect(rename(key, elsewhere) == 0 && symlink(elsewhere, key) == 0)
+            expected = "the signing key is a symbolic link; refused, not followed"
+        default:
+            #expect(unlink(key) == 0)
+            expected = "the signing key is missing"
+        }
+        let error = #expect(throws: VaultError.self) { try vault.signer() }
+        #expect(error?.code == .keyProblem)
+        #expect(error?.message == "\(key): \(expected)", "\(String(describing: error))")
+    }
+
     @Test func aRegularFileWhereAFolderBelongsIsRefused() throws {
         let fixture = VaultFixture()
         let vault = try fixture.create()
