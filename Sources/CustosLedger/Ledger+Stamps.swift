@@ -103,4 +103,12 @@ extension Ledger {
     public func checkpointStamps(size: UInt64? = nil) throws -> [CheckpointStamp] {
         try store.checkpointStamps(size: size)
     }
+
+    /// Every checkpoint and every token kept over one, read in one snapshot: a checkpoint and
+    /// its token committed by another writer meanwhile are both read or neither.
+    public func checkpointsAndStamps() throws -> (
+        checkpoints: [(size: UInt64, note: String, signedAt: String)], stamps: [CheckpointStamp]
+    ) {
+        try store.readTransaction { (try store.checkpoints(), try store.checkpointStamps(size: nil)) }
+    }
 }
