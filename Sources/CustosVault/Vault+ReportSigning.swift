@@ -63,7 +63,7 @@ extension Vault {
     public var retiredReportSignersFolder: RawPath { reportFolder.appending("retired") }
 
     /// Replaces the report signer by `files` (a bureau's own, imported): the certificate and
-    /// chain found are kept in `report/retired/<SHA-256 of the certificate file>.pem` first, as
+    /// chain found are kept in `report/retired/<certificate's SHA-256 fingerprint>.pem` first, as
     /// they are, even when they do not match the key (an import cut short by a crash leaves a
     /// new certificate beside the old key: the next import mends it). Then the new signer is
     /// written as `installReportSigner` writes one, its key last. Returns the retired file, when
@@ -76,7 +76,11 @@ extension Vault {
             do {
                 let certificate = try FileSystem.readFile(reportCertificatePath)
                 let chain = FileSystem.exists(reportChainPath) ? try FileSystem.readFile(reportChainPath) : []
-                let name = OpenSSLSHA256().sha256(certificate).hex + ".pem"
+                // Named by the certificate's fingerprint (the SHA-256 of its DER), as the
+                // `report-signer-replaced` entry records it; by the file's SHA-256 when it does
+                // not parse (a damaged file, kept as it is all the same).
+                let fingerprint = try? Certificate.all(pem: certificate).first?.sha256Fingerprint()
+                let name = (fingerprint ?? OpenSSLSHA256().sha256(certificate)).hex + ".pem"
                 try FileSystem.makeDirectory(retiredReportSignersFolder, mode: 0o700)
                 let path = retiredReportSignersFolder.appending(name)
                 try FileSystem.writeDurably(certificate + chain, to: path, mode: 0o600)

@@ -536,6 +536,8 @@ struct ReportEndToEndTests {
         let facts = try #require(replaced["facts"] as? [String: Any])
         #expect(facts["certificate"] as? String == (try fingerprint(dir + "/a.pem")))
         #expect(facts["retired"] as? String == made)
+        // The retired certificate is kept under the fingerprint the entry gives.
+        #expect(FileManager.default.fileExists(atPath: node.vault + "/report/retired/\(made).pem"))
         let text = try node.custos(["history", item]).output
         let shown = "certificate sha256 \(try fingerprint(dir + "/a.pem")) replaces sha256 \(made)"
         #expect(text.contains("report-signer-replaced (whole vault)") && text.contains(shown), "\(text)")
