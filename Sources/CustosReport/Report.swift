@@ -243,7 +243,11 @@ extension CustodySession {
         // connection to the ledger, while the items' facts are gathered here with no fault. The
         // facts of an item it finds a fault about are gathered again with it.
         let size = try ledger.size()
-        let recheck = ReportRecheck(vault: vault, items: Set(records.map(\.item)))
+        // When the signed checkpoint covers every entry there is now (`makeReport` signs one
+        // first), entries the re-check finds after it were appended since, by another writer.
+        let recheck = ReportRecheck(
+            vault: vault, items: Set(records.map(\.item)),
+            checkpointed: signature.passed && checkpoint.size == size ? size : nil)
         func gather(_ record: ItemRecord, among faults: [ReportFault]) throws -> ItemFacts {
             try itemFacts(
                 record, among: faults, checkpoint: checkpoint, zone: zone, signed: signature.passed,
@@ -631,7 +635,8 @@ func hex8(_ value: UInt32) -> String {
     return String(repeating: "0", count: 8 - hex.count) + hex
 }
 
-/// A vault's re-check for a report (``VaultVerifier``), on a thread of its own (a POSIX thread of
+/// A vault's re-check for a report (``VaultVerifier``; entries another writer appended after
+/// the report's checkpoint are not yet covered by its checkpoint: a note), on a thread of its own (a POSIX thread of
 /// the caller's priority: the daemon's request threads are niced) with a read-only connection to
 /// the ledger of its own; `wait` gives its outcome. When no thread can be started, `wait` runs it.
 private final class ReportRecheck: Sendable {
@@ -639,10 +644,11 @@ private final class ReportRecheck: Sendable {
     private let outcome = Mutex<Result<VerificationReport, any Error>?>(nil)
     private let thread = Mutex<pthread_t?>(nil)
 
-    init(vault: Vault, items: Set<String>) {
+    init(vault: Vault, items: Set<String>, checkpointed: UInt64?) {
         body = {
             Result {
-                try VaultVerifier(vault: vault).verify(ledger: try vault.openLedger(readOnly: true), items: items)
+                try VaultVerifier(vault: vault).verify(
+                    ledger: try vault.openLedger(readOnly: true), items: items, checkpointed: checkpointed)
             }
         }
         let retained = Unmanaged.passRetained(self)

@@ -92,10 +92,15 @@ public struct VaultVerifier {
     /// `timeStampAnchors` when given (anchors an expert obtained on their own), else each against
     /// its source's anchors kept in the vault. `keptCheckpoints` are checkpoints the expert kept
     /// elsewhere (name, note text): each must be signed by the key and consistent with the log.
+    ///
+    /// `checkpointed`: the size of a checkpoint the caller signed, covering every entry, just
+    /// before (a report does). Entries after it that the latest checkpoint does not cover yet were
+    /// appended since by another writer, whose checkpoint follows its append: a note, not a fault
+    /// (as beside a running daemon).
     public func verify(
         ledger: Ledger, items: Set<String>? = nil, key: Ed25519NoteVerifier? = nil,
         timeStampAnchors: [Certificate]? = nil, keptCheckpoints: [(name: String, note: String)] = [],
-        progress: (String) -> Void = { _ in }
+        checkpointed: UInt64? = nil, progress: (String) -> Void = { _ in }
     ) throws -> VerificationReport {
         let verifier = try key ?? vault.verifierKey()
         let audit = try ledger.audit(verifiers: [verifier]) { progress("ledger: \($0) entries") }
@@ -164,6 +169,13 @@ public struct VaultVerifier {
         if vault.daemonIsRunning {
             for fault in report.faults where fault.code == .entriesUncovered {
                 report.notes.append("a daemon runs for this vault: \(fault.message)")
+            }
+            report.faults.removeAll { $0.code == .entriesUncovered }
+        } else if let checkpointed, report.latestCheckpointSize >= checkpointed {
+            for fault in report.faults where fault.code == .entriesUncovered {
+                report.notes.append(
+                    "appended by another writer after the checkpoint of size \(checkpointed) was signed: \(fault.message)"
+                )
             }
             report.faults.removeAll { $0.code == .entriesUncovered }
         }

@@ -66,7 +66,9 @@ struct SealerTests {
         // The archive at objects/<aa>/<sha256 of the evidence>.tar.zst, the archive's own digest
         // as sha256sum reads it, read-only.
         let archive = fixture.vault.local.path(of: .archive(content: seal.digests.sha256, compression: .zstd))
-        #expect(archive.description.hasSuffix("/objects/\(seal.digests.sha256.hex.prefix(2))/\(seal.digests.sha256.hex).tar.zst"))
+        #expect(
+            archive.description.hasSuffix(
+                "/objects/\(seal.digests.sha256.hex.prefix(2))/\(seal.digests.sha256.hex).tar.zst"))
         #expect(try fixture.files(in: fixture.vault.local.folder(.archives)) == [archive])
         #expect(try digestByTool("sha256sum", archive.description) == seal.archive.hex)
         #expect((try FileSystem.linkStatus(archive)?.mode).map { $0 & 0o777 } == 0o400)
@@ -200,6 +202,29 @@ struct VaultVerifierTests {
         #expect(report.passed, "\(report.faults)")
         #expect(report.itemsChecked == 3 && report.archivesRehashed == 3)
         #expect(report.unrecordedFiles.isEmpty, "\(report.unrecordedFiles)")
+    }
+
+    /// Entries after the latest checkpoint are a fault, unless the caller had signed a checkpoint
+    /// covering every entry and these came after it (another writer's, its checkpoint to follow):
+    /// then a note. A caller whose checkpoint is not the latest gets the fault.
+    @Test func entriesAfterTheCallersCheckpointAreANoteNotAFault() throws {
+        let fixture = try SealingFixture(compression: .zstd)
+        let seals = try sealAndRecord(fixture, count: 2)
+        let ledger = try fixture.vault.openLedger()
+        let covered = try ledger.size()
+        _ = try ledger.append([try fixture.seal("late.bin", randomBytes(5_000)).event])
+        let verifier = VaultVerifier(vault: fixture.vault)
+
+        let alone = try verifier.verify(ledger: ledger)
+        #expect(alone.faults.map(\.code.rawValue) == ["entries-uncovered"], "\(alone.faults)")
+        let after = try verifier.verify(ledger: ledger, checkpointed: covered)
+        #expect(after.passed, "\(after.faults)")
+        #expect(
+            after.notes.contains { $0.contains("another writer") && $0.contains("entries \(covered)") },
+            "\(after.notes)")
+        let before = try verifier.verify(ledger: ledger, checkpointed: covered + 1)
+        #expect(before.faults.map(\.code.rawValue) == ["entries-uncovered"], "\(before.faults)")
+        #expect(seals.count == 2)
     }
 
     /// One byte of one archive changed: that item is faulted by its archive's digest, the others pass.
