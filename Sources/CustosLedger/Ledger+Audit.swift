@@ -8,6 +8,9 @@ public struct LedgerAudit: Sendable {
     public var faults: [VerificationFault]
     /// The number of entry rows read.
     public var entryCount: UInt64
+    /// The size of the log the rows read give: the last row's sequence number plus one (more
+    /// than `entryCount` when a row is missing).
+    public var size: UInt64 = 0
     /// The size of the latest checkpoint.
     public var latestCheckpointSize: UInt64
     public var checkpointsChecked: Int
@@ -102,7 +105,8 @@ extension Ledger {
             try auditStamps(entries: entries, faults: &faults)
             try auditEvents(entries: entries, faults: &faults)
             return LedgerAudit(
-                entries: entries, faults: faults, entryCount: entryCount, latestCheckpointSize: latestSize,
+                entries: entries, faults: faults, entryCount: entryCount, size: expected,
+                latestCheckpointSize: latestSize,
                 checkpointsChecked: checked)
         }
     }

@@ -5,9 +5,6 @@ import CustosLedger
 import CustosOpenSSL
 import CustosSealing
 import CustosVault
-import Foundation
-import Glibc
-import Synchronization
 
 extension CustodyEventType {
     /// A chain-of-custody report about the item was made (`custos report`). Its facts: the
@@ -245,7 +242,7 @@ extension CustodySession {
         let size = try ledger.size()
         // When the signed checkpoint covers every entry there is now (`makeReport` signs one
         // first), entries the re-check finds after it were appended since, by another writer.
-        let recheck = ReportRecheck(
+        let recheck = startRecheck(
             vault: vault, items: Set(records.map(\.item)),
             checkpointed: signature.passed && checkpoint.size == size ? size : nil)
         func gather(_ record: ItemRecord, among faults: [ReportFault]) throws -> ItemFacts {
@@ -264,11 +261,11 @@ extension CustodySession {
         let verification = try recheck.wait().get()
         // Its connection saw every entry the report is built on (one that read the ledger's file
         // alone, without its write-ahead log, would not have: a report must not pass an item
-        // the re-check never saw).
-        guard verification.entries >= size else {
+        // the re-check never saw). A row missing in the middle is the audit's fault to report.
+        guard verification.ledgerSize >= size else {
             throw CustodyError(
                 .missing,
-                "\(vault.ledgerPath): the re-check read \(verification.entries) entries of the ledger, not the \(size) the report is built on; no report was made"
+                "\(vault.ledgerPath): the re-check read a ledger of \(verification.ledgerSize) entries, not the \(size) the report is built on; no report was made"
             )
         }
         let others = Array(verification.faults.dropFirst(verification.ledgerFaults)).map(ReportFault.init)
@@ -636,45 +633,16 @@ func hex8(_ value: UInt32) -> String {
 }
 
 /// A vault's re-check for a report (``VaultVerifier``; entries another writer appended after
-/// the report's checkpoint are not yet covered by its checkpoint: a note), on a thread of its own (a POSIX thread of
-/// the caller's priority: the daemon's request threads are niced) with a read-only connection to
-/// the ledger of its own; `wait` gives its outcome. When no thread can be started, `wait` runs it.
-private final class ReportRecheck: Sendable {
-    private let body: @Sendable () -> Result<VerificationReport, any Error>
-    private let outcome = Mutex<Result<VerificationReport, any Error>?>(nil)
-    private let thread = Mutex<pthread_t?>(nil)
-
-    init(vault: Vault, items: Set<String>, checkpointed: UInt64?) {
-        body = {
-            Result {
-                try VaultVerifier(vault: vault).verify(
-                    ledger: try vault.openLedger(readOnly: true), items: items, checkpointed: checkpointed)
-            }
+/// the report's checkpoint are not yet covered by its checkpoint: a note), on a thread of its own
+/// (``JoinableThread``: the caller's priority; run in place when none can be started) with a
+/// read-only connection to the ledger of its own.
+private func startRecheck(vault: Vault, items: Set<String>, checkpointed: UInt64?) -> JoinableThread<
+    Result<VerificationReport, any Error>
+> {
+    JoinableThread {
+        Result {
+            try VaultVerifier(vault: vault).verify(
+                ledger: try vault.openLedger(readOnly: true), items: items, checkpointed: checkpointed)
         }
-        let retained = Unmanaged.passRetained(self)
-        var started = pthread_t()
-        let status = pthread_create(
-            &started, nil,
-            { context in
-                guard let context else { return nil }
-                let recheck = Unmanaged<ReportRecheck>.fromOpaque(context).takeRetainedValue()
-                let result = recheck.body()
-                recheck.outcome.withLock { $0 = result }
-                return nil
-            }, retained.toOpaque())
-        if status == 0 {
-            thread.withLock { $0 = started }
-        } else {
-            retained.release()
-        }
-    }
-
-    /// The re-check's outcome, once it is done.
-    func wait() -> Result<VerificationReport, any Error> {
-        if let started = thread.withLock({ $0.take() }) { pthread_join(started, nil) }
-        if let result = outcome.withLock({ $0 }) { return result }
-        let result = body()
-        outcome.withLock { $0 = result }
-        return result
     }
 }

@@ -21,6 +21,9 @@ extension CustodyEventType {
 /// The result of verifying a vault: what was checked and every fault found.
 public struct VerificationReport: Sendable {
     public var entries: UInt64
+    /// The size of the log audited: its last entry's sequence number plus one (more than
+    /// `entries` when an entry is missing).
+    public var ledgerSize: UInt64 = 0
     public var checkpointsChecked: Int
     public var latestCheckpointSize: UInt64
     public var itemsChecked: Int
@@ -105,7 +108,7 @@ public struct VaultVerifier {
         let verifier = try key ?? vault.verifierKey()
         let audit = try ledger.audit(verifiers: [verifier]) { progress("ledger: \($0) entries") }
         var report = VerificationReport(
-            entries: audit.entryCount, checkpointsChecked: audit.checkpointsChecked,
+            entries: audit.entryCount, ledgerSize: audit.size, checkpointsChecked: audit.checkpointsChecked,
             latestCheckpointSize: audit.latestCheckpointSize, itemsChecked: 0, archivesRehashed: 0, bytesRehashed: 0,
             faults: audit.faults)
         if let key {
@@ -167,17 +170,10 @@ public struct VaultVerifier {
         if items == nil { report.unrecordedFiles = try unrecordedFiles(ledger: ledger) }
         // Beside a running daemon, the entries since its last checkpoint await its next one.
         if vault.daemonIsRunning {
-            for fault in report.faults where fault.code == .entriesUncovered {
-                report.notes.append("a daemon runs for this vault: \(fault.message)")
-            }
-            report.faults.removeAll { $0.code == .entriesUncovered }
+            report.noteUncoveredEntries("a daemon runs for this vault")
         } else if let checkpointed, report.latestCheckpointSize >= checkpointed {
-            for fault in report.faults where fault.code == .entriesUncovered {
-                report.notes.append(
-                    "appended by another writer after the checkpoint of size \(checkpointed) was signed: \(fault.message)"
-                )
-            }
-            report.faults.removeAll { $0.code == .entriesUncovered }
+            report.noteUncoveredEntries(
+                "appended by another writer after the checkpoint of size \(checkpointed) was signed")
         }
         return report
     }
@@ -609,5 +605,17 @@ public struct VaultVerifier {
             location: location, archiveHash: Hash(bytes: raw.finish())!, member: member, size: size, digests: digests,
             manifest: manifest,
             hashdeep: hashdeep)
+    }
+}
+
+extension VerificationReport {
+    /// Moves the ledger's `entries-uncovered` faults to the notes, `why` before each, and keeps
+    /// `ledgerFaults` the count of the ledger's own faults among those left (the faults after
+    /// them are about what the ledger records, and a report tells them apart by that count).
+    mutating func noteUncoveredEntries(_ why: String) {
+        let ledgerOwn = faults.prefix(ledgerFaults).filter { $0.code == .entriesUncovered }.count
+        for fault in faults where fault.code == .entriesUncovered { notes.append("\(why): \(fault.message)") }
+        faults.removeAll { $0.code == .entriesUncovered }
+        ledgerFaults -= ledgerOwn
     }
 }

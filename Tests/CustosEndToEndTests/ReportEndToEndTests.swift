@@ -249,6 +249,27 @@ struct ReportEndToEndTests {
         #expect((report["ledger"] as? [String: Any])?["result"] as? String == "FAIL")
     }
 
+    /// A row deleted from the middle of the ledger: the report is made, and says FAIL where it
+    /// failed (the ledger), as for any other edit; it is not refused for the re-check's having
+    /// read fewer rows than the ledger's size.
+    @Test(.enabled(if: haveProgram("sqlite3"))) func aDeletedLedgerRowIsReportedAsFail() throws {
+        let node = try Node()
+        // Four items, a seal and a time stamp each: entry 4 (the third item's seal) is on no path
+        // the first item's proof needs, so its report can be made.
+        let item = try ingest(node, "a.bin", randomBytes(1000), case: "L-2", exhibit: "1")
+        for index in 2...4 {
+            _ = try ingest(node, "\(index).bin", randomBytes(1000 + index), case: "L-2", exhibit: "\(index)")
+        }
+        let sql = "DROP TRIGGER IF EXISTS entries_no_delete; DELETE FROM entries WHERE seq = 4;"
+        #expect(try run("sqlite3", [node.vault + "/ledger.sqlite"], stdin: Array(sql.utf8)).status == 0)
+        let output = node.directory.file("deleted.json")
+        let made = try node.custos(["report", item, "--reason", "check", "-o", output])
+        #expect(made.status == 1, "\(made.stderr)")
+        #expect(made.output.contains("FAIL ledger: ") && made.output.contains("entry-missing"), "\(made.output)")
+        #expect(!made.stderr.contains("no report was made"), "\(made.stderr)")
+        #expect(try object(output)["result"] as? String == "FAIL")
+    }
+
     @Test func badInputIsRefusedAndNothingIsWrittenOrRecorded() throws {
         let node = try Node()
         let item = try ingest(node, "a.bin", randomBytes(100), case: "B-1", exhibit: "1")

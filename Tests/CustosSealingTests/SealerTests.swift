@@ -224,7 +224,18 @@ struct VaultVerifierTests {
             "\(after.notes)")
         let before = try verifier.verify(ledger: ledger, checkpointed: covered + 1)
         #expect(before.faults.map(\.code.rawValue) == ["entries-uncovered"], "\(before.faults)")
-        #expect(seals.count == 2)
+        #expect(before.ledgerFaults == 1)
+
+        // An archive changed as well: its fault stays the item's, not the ledger's (a report
+        // tells them apart by `ledgerFaults`).
+        let altered = try #require(fixture.vault.archiveFile(content: seals[0].digests.sha256))
+        var bytes = try FileSystem.readFile(altered)
+        bytes[bytes.count / 2] ^= 0x01
+        #expect(chmod(altered.description, 0o600) == 0)
+        try Data(bytes).write(to: URL(fileURLWithPath: altered.description))
+        let tampered = try verifier.verify(ledger: ledger, checkpointed: covered)
+        #expect(tampered.ledgerFaults == 0, "\(tampered.faults)")
+        #expect(!tampered.faults.isEmpty && tampered.faults.allSatisfy { $0.subject == "item \(seals[0].item)" })
     }
 
     /// One byte of one archive changed: that item is faulted by its archive's digest, the others pass.
