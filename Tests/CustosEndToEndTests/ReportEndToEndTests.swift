@@ -469,6 +469,14 @@ struct ReportEndToEndTests {
         #expect(chmod("\(dir)/reports.key", 0o644) == 0)
         let exposed = try importing("reports", "reports")
         #expect(exposed.status != 0 && exposed.stderr.contains("reports.key"), "\(exposed.stderr)")
+        // A FIFO or a link given as the key: refused at once, never read through or waited on.
+        #expect(mkfifo("\(dir)/fifo.key", 0o600) == 0 && symlink("\(dir)/reports.key", "\(dir)/link.key") == 0)
+        for odd in ["fifo", "link"] {
+            let refused = try importing(odd, "reports")
+            #expect(
+                refused.status == 2 && refused.stderr.contains("--key \(dir)/\(odd).key: not a regular file"),
+                "\(refused.stderr)")
+        }
         #expect(try signer(["show"]).output == before)
 
         #expect(chmod("\(dir)/reports.key", 0o600) == 0)

@@ -73,7 +73,16 @@ struct ReportSigner: ParsableCommand {
         func read(_ option: String, _ text: String, secret: Bool) throws -> [UInt8] {
             let path = RawArguments.raw(text)
             do {
-                guard let status = try FileSystem.linkStatus(path), status.isRegularFile, status.size <= 1 << 20 else {
+                // Checked on the descriptor read: no link followed, no FIFO waited on, the mode of
+                // the very file read.
+                let descriptor: FileDescriptor
+                let status: FileStatus
+                do { (descriptor, status) = try FileSystem.openEvidence(path) } catch let error as FileSystemError
+                    where [.notFound, .symlink, .notRegularFile, .changedWhileReading].contains(error.code)
+                {
+                    throw CLIError(message: "\(option) \(path): not a regular file of at most 1 MiB (\(error.message))")
+                }
+                guard status.size <= 1 << 20 else {
                     throw CLIError(message: "\(option) \(path): not a regular file of at most 1 MiB")
                 }
                 if secret, status.mode & 0o077 != 0 {
@@ -82,7 +91,7 @@ struct ReportSigner: ParsableCommand {
                             "\(option) \(path): a private key readable by other users (mode 0\(String(status.mode & 0o777, radix: 8))); make it 0600 first"
                     )
                 }
-                return try FileSystem.readFile(path)
+                return try descriptor.readAll()
             } catch let error as CLIError {
                 throw error
             } catch {
