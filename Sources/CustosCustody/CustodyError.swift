@@ -4,7 +4,7 @@ public struct CustodyError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: Hashable, Sendable {
             case refused, unknownItem, missing, altered, exists, untrusted, duplicate, forbiddenByLifecycle, fourEyes,
-                unknownRequest
+                unknownRequest, failed
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -30,6 +30,9 @@ public struct CustodyError: Error, CustomStringConvertible, Sendable {
         public static let fourEyes = Code(.fourEyes)
         /// No disposal request of that id in the ledger.
         public static let unknownRequest = Code(.unknownRequest)
+        /// Something other than the input failed (the disk, the ledger, a library): the input was
+        /// not refused.
+        public static let failed = Code(.failed)
 
         public var description: String { "\(value)" }
     }

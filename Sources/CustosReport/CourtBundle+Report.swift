@@ -31,10 +31,13 @@ extension CustodySession {
         } catch {
             guard let first = reported.first, let last = reported.last else { throw error }
             let entries = first == last ? "entry \(first)" : "entries \(first)-\(last)"
-            throw CustodyError(
-                (error as? CustodyError)?.code ?? .refused,
-                "\(error); the bundle's report was made and recorded before it failed (`reported`, \(entries)): that record stands, and the report's files were written nowhere but into this bundle"
-            )
+            let note =
+                "the bundle's report was made and recorded before the bundle failed (`reported`, \(entries)): "
+                + "that record stands, and the report's files were written into this bundle alone"
+            if let error = error as? CustodyError {
+                throw CustodyError(error.code, "\(error.message) (\(note))", cause: error.cause)
+            }
+            throw CustodyError(.failed, note, cause: error)
         }
     }
 }

@@ -107,6 +107,7 @@ public struct CustodyService: Sendable {
                 case .unknownItem: .unknownItem
                 case .missing, .altered: .faultFound
                 case .exists: .exists
+                case .failed: .failed
                 default: .refused
                 }
             return ServiceFailure(code, error.description, exitCode: error.exitCode)

@@ -134,7 +134,8 @@ extension MessageTests {
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains("\(output): could not be written"), "\(result.stderr)")
         #expect(
-            result.stderr.contains("the bundle's report was made and recorded before it failed (`reported`, entry "),
+            result.stderr.contains(
+                "(the bundle's report was made and recorded before the bundle failed (`reported`, entry "),
             "\(result.stderr)")
         let history = try run(custosBinary, ["history", "--vault", node.vault, "--case", "M-1", "--json"])
         let events = try JSONSerialization.jsonObject(with: Data(history.stdout)) as? [[String: Any]] ?? []
