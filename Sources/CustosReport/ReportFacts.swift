@@ -221,7 +221,7 @@ public struct TokenFacts: Sendable {
         .object([
             "entry": .integer(Int64(entry)), "source": .string(source), "authority": .string(authority),
             "serial": .string(serial), "genTime": .string(genTime),
-            // Named when reports were in Taiwan time alone: the report's zone (`timeZone`).
+            // In the report's zone (`timeZone`).
             "genTimeLocal": genTimeLocal?.json ?? .null,
             "accuracyMilliseconds": accuracyMilliseconds.map { .integer($0) } ?? .null, "policy": .string(policy),
             "tokenSHA256": .string(token.hex),
