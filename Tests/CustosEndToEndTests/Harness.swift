@@ -71,6 +71,17 @@ final class Node: @unchecked Sendable {
         return "\(folder)/\(name)"
     }
 
+    /// Flips one bit in the middle of the sealed archive of `item` (an id `list` gives): what an
+    /// attacker with write access to the vault's objects would do.
+    func alterArchive(ofItem item: String) throws {
+        let listed = try #require(try items().first { $0["item"] as? String == item })
+        let path = archivePath(item: listed)
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count / 2] ^= 0x01
+        chmod(path, 0o644)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
     func files(under folder: String) -> [String] {
         (FileManager.default.enumerator(atPath: "\(vault)/\(folder)")?.allObjects as? [String] ?? []).filter {
             var isDirectory: ObjCBool = false

@@ -170,12 +170,7 @@ struct ReportEndToEndTests {
     @Test func aTamperedArchiveIsReportedAsFailFirstAndExitsOne() throws {
         let node = try Node()
         let item = try ingest(node, "a.bin", randomBytes(50_000), case: "T-1", exhibit: "1")
-        let listed = try #require(try node.items().first)
-        let path = node.archivePath(item: listed)
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[bytes.count / 2] ^= 0x01
-        chmod(path, 0o644)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try node.alterArchive(ofItem: item)
         let output = node.directory.file("tampered.json")
         let made = try node.custos(["report", item, "--reason", "check", "-o", output])
         #expect(made.status == 1)
@@ -201,12 +196,7 @@ struct ReportEndToEndTests {
         let node = try Node()
         let tampered = try ingest(node, "a.bin", randomBytes(40_000), case: "T-2", exhibit: "1")
         let intact = try ingest(node, "b.bin", randomBytes(40_000), case: "T-2", exhibit: "2")
-        let listed = try #require(try node.items().first { $0["item"] as? String == tampered })
-        let path = node.archivePath(item: listed)
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        bytes[bytes.count / 2] ^= 0x01
-        chmod(path, 0o644)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        try node.alterArchive(ofItem: tampered)
         let output = node.directory.file("case.json")
         let made = try node.custos(["report", "--case", "T-2", "--reason", "check", "-o", output])
         #expect(made.status == 1)

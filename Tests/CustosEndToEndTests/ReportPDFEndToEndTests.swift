@@ -139,12 +139,7 @@ struct ReportPDFEndToEndTests {
         let node = try Node()
         _ = try ingest(node, "good.bin", randomBytes(2000), case: "T-9", exhibit: "1")
         let bad = try ingest(node, "bad.bin", randomBytes(50_000), case: "T-9", exhibit: "2")
-        let listed = try #require(try node.items().first { $0["item"] as? String == bad })
-        let archive = node.archivePath(item: listed)
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
-        bytes[bytes.count / 2] ^= 0x01
-        chmod(archive, 0o644)
-        try Data(bytes).write(to: URL(fileURLWithPath: archive))
+        try node.alterArchive(ofItem: bad)
         let output = node.directory.file("case.pdf")
         let made = try node.custos(["report", "--case", "T-9", "--reason", "check", "-o", output])
         #expect(made.status == 1, "\(made.stderr)")
