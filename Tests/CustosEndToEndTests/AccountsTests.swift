@@ -150,6 +150,32 @@ final class ServiceNode: @unchecked Sendable {
         return path
     }
 
+    /// Another bureau's node (a vault of root's own) hands an item over to this one: `user` gets
+    /// the handover file in a folder of their own (mode 0600, theirs), and the service account
+    /// knows the sender's key. Returns the item's id and the file.
+    func handoverFromAnotherNode(for user: String) throws -> (item: String, file: String) {
+        let sender = try Node(origin: "sender.example.tw/evidence")
+        let evidence = try sender.directory.write("in/disk.bin", randomBytes(200_000))
+        #expect(try sender.custos(["ingest", "--case", "C-9", evidence]).status == 0)
+        let id = try #require(try sender.items().first?["item"] as? String)
+        let handover = sender.directory.file("handover.tar")
+        let made = try sender.custos([
+            "transfer", id, "--to", "accounts.example.tw/evidence", "--reason", "trial", "-o", handover,
+        ])
+        #expect(made.status == 0, "\(made.stderr)")
+        // The service account knows the sender's key.
+        let key = try directory.write("sender.vkey", try sender.custos(["key"]).stdout)
+        chmod(key, 0o644)
+        let added = try runAs(service, binary, ["peer", "add", "--vault", vault, key])
+        #expect(added.status == 0, "\(added.stderr)")
+        // The user has the file in a folder of their own; the service account cannot read it.
+        let file = folder(of: user, "in-\(user)") + "/handover.tar"
+        #expect(try run("cp", [handover, file]).status == 0)
+        chown(file, getpwnam(user)!.pointee.pw_uid, getpwnam(user)!.pointee.pw_gid)
+        chmod(file, 0o600)
+        return (id, file)
+    }
+
     /// The path of the item's archive in the vault.
     func archivePath() throws -> String {
         let hash = Hex.encode(original.withUnsafeBytes { MessageDigest.digest(.sha256, $0) })

@@ -13,24 +13,7 @@ extension DaemonSuites {
         @Test func aBundleOfAReceivedAndASealedItemMadeByTheDaemonVerifies() throws {
             let node = try ServiceNode(roles: "  EVIDENCE: [view, extract, report, export, transfer]")
             let alice = try node.accounts.user("alice", groups: [node.evidence])
-            // Another bureau's node (a vault of root's own) hands an item over to this one.
-            let sender = try Node(origin: "sender.example.tw/evidence")
-            let evidence = try sender.directory.write("in/disk.bin", randomBytes(200_000))
-            #expect(try sender.custos(["ingest", "--case", "C-9", evidence]).status == 0)
-            let id = try #require(try sender.items().first?["item"] as? String)
-            let handover = sender.directory.file("handover.tar")
-            let made = try sender.custos([
-                "transfer", id, "--to", "accounts.example.tw/evidence", "--reason", "trial", "-o", handover,
-            ])
-            #expect(made.status == 0, "\(made.stderr)")
-            let key = try node.directory.write("sender.vkey", try sender.custos(["key"]).stdout)
-            chmod(key, 0o644)
-            let added = try runAs(node.service, node.binary, ["peer", "add", "--vault", node.vault, key])
-            #expect(added.status == 0, "\(added.stderr)")
-            let file = node.folder(of: alice, "in-alice") + "/handover.tar"
-            #expect(try run("cp", [handover, file]).status == 0)
-            chown(file, getpwnam(alice)!.pointee.pw_uid, getpwnam(alice)!.pointee.pw_gid)
-            chmod(file, 0o600)
+            let (id, file) = try node.handoverFromAnotherNode(for: alice)
             let received = try node.custos(as: alice, ["receive", file, "--reason", "for the trial"])
             #expect(received.status == 0, "\(received.stderr)")
 

@@ -412,33 +412,7 @@ struct ReportEndToEndTests {
         let node = try Node()
         let item = try ingest(node, "mail.pst", randomBytes(4_000), case: "S-1", exhibit: "1")
         let dir = node.directory.file("bureau-ca")
-        #expect(mkdir(dir, 0o700) == 0)
-        func openssl(_ arguments: [String]) throws {
-            let result = try run("openssl", arguments)
-            #expect(result.status == 0, "\(arguments) \(result.stderr)")
-        }
-        try openssl([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-            dir + "/ca.key",
-            "-out", dir + "/ca.pem", "-days", "30", "-subj", "/CN=Bureau Report CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ])
-        func leaf(_ name: String, keyUsage: String) throws {
-            try openssl([
-                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-                "\(dir)/\(name).key",
-                "-out", "\(dir)/\(name).csr", "-subj", "/CN=Bureau \(name)",
-            ])
-            try Data("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,\(keyUsage)\n".utf8).write(
-                to: URL(fileURLWithPath: "\(dir)/\(name).ext"))
-            try openssl([
-                "x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", dir + "/ca.pem", "-CAkey", dir + "/ca.key",
-                "-CAcreateserial", "-out", "\(dir)/\(name).pem", "-days", "30", "-extfile", "\(dir)/\(name).ext",
-            ])
-            #expect(chmod("\(dir)/\(name).key", 0o600) == 0)
-        }
-        try leaf("reports", keyUsage: "digitalSignature,nonRepudiation")
-        try leaf("encryption", keyUsage: "keyEncipherment")
+        try bureauCA(dir, leaves: ["reports", "encryption"], keyUsages: ["encryption": "keyEncipherment"])
         func signer(_ arguments: [String]) throws -> CommandResult {
             try run(custosBinary, ["report-signer", arguments[0], "--vault", node.vault] + arguments.dropFirst())
         }
@@ -490,8 +464,9 @@ struct ReportEndToEndTests {
     }
 
     /// A bureau's CA in `dir` and report-signing certificates under it (`<leaf>.key`, mode 0600,
-    /// and `<leaf>.pem`), made with openssl.
-    func bureauCA(_ dir: String, leaves: [String]) throws {
+    /// and `<leaf>.pem`), made with openssl; a leaf named in `keyUsages` gets that key usage
+    /// instead of a signer's.
+    func bureauCA(_ dir: String, leaves: [String], keyUsages: [String: String] = [:]) throws {
         #expect(mkdir(dir, 0o700) == 0)
         func openssl(_ arguments: [String]) throws {
             let result = try run("openssl", arguments)
@@ -507,7 +482,8 @@ struct ReportEndToEndTests {
                 "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
                 "\(dir)/\(name).key", "-out", "\(dir)/\(name).csr", "-subj", "/CN=Bureau \(name)",
             ])
-            try Data("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n".utf8)
+            let keyUsage = keyUsages[name] ?? "digitalSignature,nonRepudiation"
+            try Data("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,\(keyUsage)\n".utf8)
                 .write(to: URL(fileURLWithPath: "\(dir)/\(name).ext"))
             try openssl([
                 "x509", "-req", "-in", "\(dir)/\(name).csr", "-CA", dir + "/ca.pem", "-CAkey", dir + "/ca.key",
