@@ -33,9 +33,6 @@ public enum CourtBundleLayout {
     public static func token(_ item: String, _ index: Int) -> String { "items/\(item)/stamp-\(index).tsr" }
     public static func tokenEntry(_ item: String, _ index: Int) -> String { "items/\(item)/stamp-\(index).entry.json" }
     public static func certificate(_ name: String) -> String { "certs/\(name)" }
-    /// Of an item received from another node: the sender's `sealed` entry (exact bytes), its
-    /// tlog-proof in the sender's checkpoint, that signed checkpoint (verbatim) and the sender's
-    /// verifier key, as this node keeps them from the handover.
     /// A time-stamp source's name as a bundle's file names use it (`certs/anchors-NAME.pem`):
     /// lowercase letters, digits and `-`.
     public static func isSourceName(_ name: String) -> Bool {
@@ -43,6 +40,9 @@ public enum CourtBundleLayout {
             && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
     }
 
+    /// Of an item received from another node: the sender's `sealed` entry (exact bytes), its
+    /// tlog-proof in the sender's checkpoint, that signed checkpoint (verbatim) and the sender's
+    /// verifier key, as this node keeps them from the handover.
     public static func senderEntry(_ item: String) -> String { "items/\(item)/sender-entry.json" }
     public static func senderProof(_ item: String) -> String { "items/\(item)/sender-proof.tlog" }
     public static func senderCheckpoint(_ item: String) -> String { "items/\(item)/sender-checkpoint.txt" }
@@ -298,9 +298,8 @@ extension CustodySession {
         }
         try reader.drainRawBytes()
         let content = sha256.finishSHA256()
-        let ownManifest = manifest.map { OpenSSLSHA256().sha256($0) } == OpenSSLSHA256().sha256(item.manifest)
-        let namesContent =
-            manifest.flatMap { try? CanonicalJSON.parse($0) }?["digests"]?["sha256"]?.stringValue == content.hex
+        let ownManifest = manifest == item.manifest
+        let namesContent = manifest.flatMap(Manifest.namedSHA256) == content
         guard found, content == digests.sha256, md5.map({ $0.finish() }) == digests.md5,
             sha1.map({ $0.finish() }) == digests.sha1, archiveDigest.finishSHA256() == item.proven.archive,
             ownManifest || namesContent

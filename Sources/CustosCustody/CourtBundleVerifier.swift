@@ -2,6 +2,7 @@ import CustosArchive
 import CustosFileSystem
 import CustosFormats
 import CustosOpenSSL
+import CustosSealing
 import Foundation
 import Synchronization
 
@@ -554,9 +555,7 @@ public struct BundleVerifier {
         // same SHA-256 (as `custos verify` checks it).
         var archiveManifest = BundleGuide.ArchiveManifest.same
         if let name = archiveName, let archive = members[name], let inside = archive.inside {
-            let namesThisContent =
-                inside.manifestBytes.flatMap { try? CanonicalJSON.parse($0) }?["digests"]?["sha256"]?.stringValue
-                == digests.sha256.hex
+            let namesThisContent = inside.manifestBytes.flatMap(Manifest.namedSHA256) == digests.sha256
             if inside.manifest != manifestHash, namesThisContent { archiveManifest = .earlierSeal }
             if archive.sha256 != archiveHash {
                 fail(

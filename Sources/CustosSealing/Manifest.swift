@@ -3,8 +3,15 @@ import CustosFormats
 
 /// The manifest of a sealed item (canonical JSON, `manifest.json` in the archive and in
 /// `manifests/`), and the names and the hashdeep list that go with it.
-enum Manifest {
+public enum Manifest {
     static let format = "custos-manifest/1"
+
+    /// The SHA-256 of the original a manifest's bytes name (its `digests`), or nil when they are
+    /// not a manifest's JSON. An archive holds its own seal's manifest, or, for content sealed
+    /// before and stored once, that earlier seal's, which names the same SHA-256.
+    public static func namedSHA256(_ bytes: [UInt8]) -> Hash? {
+        (try? CanonicalJSON.parse(bytes))?["digests"].flatMap { try? EvidenceDigests(json: $0) }?.sha256
+    }
 
     /// A name for the original inside the archive: the original name when it is printable UTF-8
     /// without `/`, `\` or `%`; otherwise those bytes as `%XX`. Never empty, `.` or `..`, never

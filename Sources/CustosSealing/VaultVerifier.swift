@@ -480,15 +480,13 @@ public struct VaultVerifier {
         }
         if let inner = contents.manifest {
             // The archive's own manifest must describe the same content.
-            if let value = try? CanonicalJSON.parse(inner),
-                let digests = value["digests"].flatMap({ try? EvidenceDigests(json: $0) })
-            {
-                if digests.sha256 != want.sha256 {
+            if let named = Manifest.namedSHA256(inner) {
+                if named != want.sha256 {
                     faults.append(
                         VerificationFault(
                             subject: subject, code: .archiveManifest,
                             message: "the manifest inside the archive names another SHA-256", expected: want.sha256.hex,
-                            found: digests.sha256.hex))
+                            found: named.hex))
                 }
             } else {
                 faults.append(
