@@ -66,6 +66,7 @@ let package = Package(
         .target(
             name: "CustosLocalServer",
             dependencies: [
+                "CLinux",
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -81,6 +81,24 @@ struct SocketPlacementTests {
         try await server.stop()
     }
 
+    /// The socket is bound under a name of the process's own (`.custos.sock.<pid>.new`) and moved
+    /// to its path once it listens; one left there by a start of the same number that stopped
+    /// half-way is removed, and nothing but the socket stays in the folder.
+    @Test func aSetupSocketLeftByAnInterruptedStartIsRemoved() async throws {
+        let directory = TemporaryDirectory("local-server")
+        mkdir(directory.file("run"), 0o750)
+        let leftOver = directory.file("run/.custos.sock.\(getpid()).new")
+        try makeStaleSocket(leftOver)
+        let server = try await RunningServer.start(LocalSocketSettings(path: directory.file("run/custos.sock")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.file("run")) == ["custos.sock"])
+        let response = try await offPool {
+            try LocalSocketClient.send(socket: server.path, method: "GET", path: "/echo", body: [], timeout: 30)
+        }
+        #expect(response.status == 200)
+        try await server.stop()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.file("run")).isEmpty)
+    }
+
     @Test(
         .enabled(if: geteuid() == 0, "gives the folder to another account (chown)"),
         arguments: [(0o777 as mode_t, "others"), (0o770, "its group")])

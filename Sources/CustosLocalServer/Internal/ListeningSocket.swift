@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 import Synchronization
 
@@ -42,57 +43,75 @@ final class ListeningSocket: Sendable {
         unlinkat(folder, name, 0)
     }
 
-    /// Checks the folder and the path, binds, sets the mode and group, listens.
+    /// Checks the folder and the path, binds under a name of its own, sets the mode and group,
+    /// listens, and only then moves the socket to its path: a client that finds the socket file
+    /// finds it listening (bound at its path, it would be refused until `listen`, as a stale socket is).
     static func open(_ settings: LocalSocketSettings, backlog: Int32) throws(LocalServerError) -> ListeningSocket {
         let path = settings.path
         let (folderPath, name) = try split(path)
+        // This process's own name beside the path: two daemons starting at once never share it.
+        let setupName = ".\(name).\(getpid()).new"
         let group = try groupID(settings.group, path: path)
         let folder = try openFolder(folderPath, group: group, socketMode: settings.mode)
         let fd: Int32
         do throws(LocalServerError) {
             try clearPath(folder: folder, name: name, path: path)
+            // One left by a process of this number that stopped in its setup: never at its path.
+            try removeLeftSetupSocket(folder: folder, name: setupName, path: path)
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw LocalServerError.system("socket", path: path, errno: errno) }
         } catch {
             close(folder)
             throw error
         }
-        var status = stat()
         var bound = false
+        var placed = false
         do throws(LocalServerError) {
-            try bind(fd, folder: folder, name: name, path: path)
+            try bind(fd, folder: folder, name: setupName, path: path)
             bound = true
-            // Before listen: until then a connect is refused, so the umask's mode is never open to anyone.
-            guard fchmodat(folder, name, mode_t(settings.mode), 0) == 0 else {
+            // Before listen and before it takes its path: the umask's mode is never open to anyone.
+            guard fchmodat(folder, setupName, mode_t(settings.mode), 0) == 0 else {
                 throw LocalServerError.system("fchmodat", path: path, errno: errno)
             }
-            guard fchownat(folder, name, uid_t.max, group, AT_SYMLINK_NOFOLLOW) == 0 else {
+            guard fchownat(folder, setupName, uid_t.max, group, AT_SYMLINK_NOFOLLOW) == 0 else {
                 throw LocalServerError.system("fchownat", path: path, errno: errno)
             }
-            guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else {
+            var bare = stat()
+            guard fstatat(folder, setupName, &bare, AT_SYMLINK_NOFOLLOW) == 0 else {
                 throw LocalServerError.system("fstatat", path: path, errno: errno)
             }
-        } catch {
-            // Only a file this bind made is removed (a failed bind made none).
-            if bound { unlinkat(folder, name, 0) }
-            close(fd)
-            close(folder)
-            throw error
-        }
-        // From here the object owns both descriptors, and the socket file.
-        let listening = ListeningSocket(
-            path: path, descriptor: fd, folder: folder, name: name, identity: FileIdentity(status))
-        do throws(LocalServerError) {
             let flags = fcntl(fd, F_GETFL)
             guard flags >= 0, fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 else {
                 throw LocalServerError.system("fcntl(O_NONBLOCK)", path: path, errno: errno)
             }
             guard listen(fd, backlog) == 0 else { throw LocalServerError.system("listen", path: path, errno: errno) }
+            guard custos_renameat_noreplace(folder, setupName, folder, name) == 0 else {
+                if errno == EEXIST {
+                    throw LocalServerError(
+                        .anotherServer, path: path, "another process bound this socket while it was being set up")
+                }
+                throw LocalServerError.system("renameat2 (the socket to its path)", path: path, errno: errno)
+            }
+            placed = true
+            // The rename changed its change time: the identity is read again, of the same inode.
+            var status = stat()
+            guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else {
+                throw LocalServerError.system("fstatat", path: path, errno: errno)
+            }
+            guard status.st_ino == bare.st_ino, status.st_dev == bare.st_dev else {
+                throw LocalServerError(.pathOccupied, path: path, "the socket's path changed while it was set up")
+            }
+            // From here the object owns both descriptors, and the socket file.
+            return ListeningSocket(
+                path: path, descriptor: fd, folder: folder, name: name, identity: FileIdentity(status))
         } catch {
-            listening.removeFile()
+            // Only a file this bind made is removed (a failed bind made none). One already at its
+            // path stays: closed below, it is a stale socket that the next start replaces.
+            if bound && !placed { unlinkat(folder, setupName, 0) }
+            close(fd)
+            close(folder)
             throw error
         }
-        return listening
     }
 
     private static func split(_ path: String) throws(LocalServerError) -> (folder: String, name: String) {
@@ -222,6 +241,24 @@ final class ListeningSocket: Sendable {
                 .pathOccupied, path: path,
                 "a socket is at this path and cannot be probed (connect: \(String(cString: strerror(connected)))): left as it is",
                 errno: connected)
+        }
+    }
+
+    /// Removes a socket at `name`, the setup name of this process's number: a process that had
+    /// it is gone (numbers are unique among running processes). Anything else there is refused.
+    private static func removeLeftSetupSocket(folder: Int32, name: String, path: String) throws(LocalServerError) {
+        var status = stat()
+        guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else {
+            if errno == ENOENT { return }
+            throw LocalServerError.system("fstatat", path: path, errno: errno)
+        }
+        guard status.st_mode & S_IFMT == S_IFSOCK else {
+            throw LocalServerError(
+                .pathOccupied, path: path,
+                "\(name) beside the socket holds \(describe(status.st_mode & S_IFMT)), not a socket: left as it is")
+        }
+        guard unlinkat(folder, name, 0) == 0 || errno == ENOENT else {
+            throw LocalServerError.system("unlinkat (a socket left by an earlier start)", path: path, errno: errno)
         }
     }
 
