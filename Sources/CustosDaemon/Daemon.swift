@@ -82,7 +82,11 @@ public enum Daemon {
         services.append(
             .init(
                 service: try SocketService.server(
-                    service: service, configuration: configuration, threads: requestThreads, logger: logger)))
+                    service: service, configuration: configuration, threads: requestThreads, logger: logger,
+                    // Commands started meanwhile wait for the socket (`Vault.daemonIsStarting`).
+                    serving: { [socket = configuration.socket] in
+                        daemonLock.record(Vault.daemonRecord(serving: socket))
+                    })))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         await signals.attach(group)
         do {

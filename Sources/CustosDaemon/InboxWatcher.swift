@@ -115,6 +115,7 @@ final class InboxWatcher: @unchecked Sendable {
         inboxIdentity = (status.device, status.inode)
         writing = []
         scan(layout.inbox)
+        logger.info("watching the inbox", metadata: ["inbox": "\(layout.inbox)", "folders": "\(watched.count)"])
     }
 
     /// Walks the whole inbox. After an overflow, close events may have been lost, so what the
@@ -155,7 +156,9 @@ final class InboxWatcher: @unchecked Sendable {
     /// reached through a link, never one outside).
     private func watch(_ directory: RawPath) {
         guard let inotify, !watched.contains(directory) else { return }
-        guard let components = layout.components(of: directory) ?? (directory == layout.inbox ? [] : nil) else { return }
+        guard let components = layout.components(of: directory) ?? (directory == layout.inbox ? [] : nil) else {
+            return
+        }
         do {
             try inotify.watch(directory, in: layout.inboxRoot, components)
             watched.insert(directory)
@@ -197,13 +200,17 @@ final class InboxWatcher: @unchecked Sendable {
                 continue
             }
             guard let directory = event.directory else { continue }
-            let isCurrent = current[event.watch] ?? {
-                let status = layout.status(directory) ?? (directory == layout.inbox ? try? FileSystem.linkStatus(directory) : nil)
-                let found = status.map { FolderIdentity(device: $0.device, inode: $0.inode) }
-                let result = event.folder == nil || (found != nil && found == event.folder)
-                current[event.watch] = result
-                return result
-            }()
+            let isCurrent =
+                current[event.watch]
+                ?? {
+                    let status =
+                        layout.status(directory)
+                        ?? (directory == layout.inbox ? try? FileSystem.linkStatus(directory) : nil)
+                    let found = status.map { FolderIdentity(device: $0.device, inode: $0.inode) }
+                    let result = event.folder == nil || (found != nil && found == event.folder)
+                    current[event.watch] = result
+                    return result
+                }()
             guard isCurrent else {
                 // The folder watched was moved away (out of the inbox too) or replaced: its events
                 // say nothing about the inbox. The watch is dropped; the folder now at that path,

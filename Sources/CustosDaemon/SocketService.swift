@@ -11,8 +11,10 @@ import Logging
 /// file I/O), so they run on the daemon's request threads, never on Swift's cooperative pool.
 enum SocketService {
     /// The server for `service`, listening where `configuration` says.
+    /// `serving` is called once the socket listens at its path.
     static func server(
-        service: CustodyService, configuration: DaemonConfiguration, threads: RequestThreads, logger: Logger
+        service: CustodyService, configuration: DaemonConfiguration, threads: RequestThreads, logger: Logger,
+        serving: @escaping @Sendable () -> Void
     ) throws -> LocalServer {
         try LocalServer(
             // Open to the socket group when there is one; otherwise to the service account alone
@@ -22,7 +24,7 @@ enum SocketService {
                 mode: configuration.socketGroup == nil ? 0o600 : 0o660),
             limits: LocalServerLimits(
                 streamedPaths: Set(ServiceOperation.uploads.map { "/v\(serviceProtocolVersion)/\($0.name)" })),
-            logger: logger
+            logger: logger, serving: serving
         ) { [uploads = UploadSlots()] request, peer in
             await handle(request, peer: peer, service: service, threads: threads, uploads: uploads)
         }

@@ -80,11 +80,13 @@ public final class FileLock: Sendable {
         self.path = path
     }
 
-    /// Replaces the lock's content with `text` (who holds it), for operators.
+    /// Replaces the lock's content with `text` (who holds it, in what state), for operators and
+    /// commands: written over the old one, then cut to its length, so that a reader never finds
+    /// it empty once written.
     public func record(_ text: String) {
-        _ = ftruncate(fd, 0)
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        _ = ftruncate(fd, off_t(bytes.count))
     }
 
     /// Whether another process holds an exclusive lock on `path` (a running daemon), asked

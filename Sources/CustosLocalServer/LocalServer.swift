@@ -21,12 +21,15 @@ public final class LocalServer: Service {
     public let limits: LocalServerLimits
     private let logger: Logger
     private let handler: Handler
+    private let serving: @Sendable () -> Void
     private let gate: ConnectionGate
     private let connections = Connections()
 
+    /// `serving` is called once the socket is at its path and listening, before any connection
+    /// is served.
     public init(
         settings: LocalSocketSettings, limits: LocalServerLimits = LocalServerLimits(), logger: Logger,
-        handler: @escaping Handler
+        serving: @escaping @Sendable () -> Void = {}, handler: @escaping Handler
     ) throws(LocalServerError) {
         guard limits.maximumBody >= 0, limits.maximumConnections > 0, limits.requestDeadlineSeconds > 0,
             limits.idleSeconds > 0
@@ -37,6 +40,7 @@ public final class LocalServer: Service {
         self.limits = limits
         self.logger = logger
         self.handler = handler
+        self.serving = serving
         self.gate = ConnectionGate(maximum: limits.maximumConnections)
     }
 
@@ -54,6 +58,7 @@ public final class LocalServer: Service {
             socket.removeFile()
             throw error
         }
+        serving()
         acceptor.start()
         logger.info("serving on \(settings.path)")
         let connections = self.connections

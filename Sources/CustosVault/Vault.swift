@@ -283,20 +283,47 @@ public struct Vault: Sendable {
 
     // MARK: - Locks
 
-    /// Takes the vault's daemon lock: one daemon per vault. Fails at once, naming the holder,
-    /// when another daemon runs.
+    /// Takes the vault's daemon lock: one daemon per vault. Fails, naming the holder, when
+    /// another daemon runs. The lock records the daemon's process, and that it is starting
+    /// (`daemonIsStarting`) until the daemon records where it serves (`daemonRecord(serving:)`).
+    /// A command that asks whether a daemon runs holds the lock shared for an instant: that is
+    /// waited out (a second at most), not taken for a daemon.
     public func lockDaemon() throws -> FileLock {
         try FileSystem.makeDirectory(locksPath, mode: 0o700)
         let path = locksPath.appending("daemon.lock")
-        do {
-            let lock = try FileLock(path, exclusive: true, wait: false)
-            lock.record("pid \(ThisProcess.identifier)\n")
-            return lock
-        } catch let error as FileSystemError where error.code == .exists {
-            let holder = FileLock.holder(of: path).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw VaultError(
-                .locked, "\(root): a daemon already runs for this vault (\(holder.isEmpty ? "unknown" : holder))")
+        let deadline = Date(timeIntervalSinceNow: 1)
+        while true {
+            do {
+                let lock = try FileLock(path, exclusive: true, wait: false)
+                lock.record(Self.daemonRecord(serving: nil))
+                return lock
+            } catch let error as FileSystemError where error.code == .exists {
+                if !FileLock.isHeldExclusively(path) && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.01)
+                    continue
+                }
+                let holder = FileLock.holder(of: path).split(separator: "\n").first.map(String.init) ?? ""
+                throw VaultError(
+                    .locked, "\(root): a daemon already runs for this vault (\(holder.isEmpty ? "unknown" : holder))")
+            }
         }
+    }
+
+    /// What the daemon lock records: this process, and the socket it serves on, or that it is
+    /// still starting (it reconciles the vault before it serves).
+    public static func daemonRecord(serving socket: RawPath?) -> String {
+        "pid \(ThisProcess.identifier)\n"
+            + (socket.map { "serving \(String(decoding: $0.bytes, as: UTF8.self))\n" } ?? "starting\n")
+    }
+
+    /// Whether a daemon holds the vault's lock but does not serve yet (it reconciles the vault
+    /// first): its socket is to come. False when no daemon runs.
+    public var daemonIsStarting: Bool {
+        let path = locksPath.appending("daemon.lock")
+        guard FileLock.isHeldExclusively(path) else { return false }
+        // Empty: taken, its record not yet written.
+        let lines = FileLock.holder(of: path).split(separator: "\n")
+        return lines.isEmpty || lines.contains("starting")
     }
 
     /// Whether a daemon runs for this vault now (it holds the daemon lock).

@@ -34,6 +34,11 @@ enum Gateway {
         if FileSystem.exists(path.appending("custos.json")) && FileSystem.mayRead(path.appending("custos.json")) {
             let vault = try options.open()
             let own = vaultSocket(path)
+            // A daemon that has the vault's lock but does not serve yet (it checks the vault
+            // first): the command waits for its socket rather than act beside it.
+            if kind == .acting, !FileSystem.isSocket(own), vault.daemonIsStarting {
+                waitForSocket(own, of: vault)
+            }
             // A socket left by a daemon that is gone (killed) is no daemon: the command works on
             // the vault itself.
             if kind == .acting, FileSystem.isSocket(own), vault.daemonIsRunning { return .socket(own.description) }
@@ -48,6 +53,22 @@ enum Gateway {
         }
         // Nothing there, or a folder that is no vault: opening says so, with how to make one.
         return .inProcess(CustodyService(vault: try options.open(), tool: toolVersion, policy: nil, isDaemon: false))
+    }
+
+    /// Waits (a minute at most) while the vault's daemon starts, until its socket is there or
+    /// it no longer says it is starting (it serves elsewhere, or it stopped).
+    private static func waitForSocket(_ socket: RawPath, of vault: Vault) {
+        let started = Date()
+        var told = false
+        while vault.daemonIsStarting && !FileSystem.isSocket(socket) && Date().timeIntervalSince(started) < 60 {
+            if !told && Date().timeIntervalSince(started) >= 1 {
+                Output.error(
+                    "custos: the daemon of \(vault.root) is starting (it checks the vault before it serves); waiting for \(socket)"
+                )
+                told = true
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     /// Makes the call and returns its reply; throws only when the daemon cannot be reached or

@@ -14,9 +14,11 @@ final class RunningDaemon: @unchecked Sendable {
         "CUSTOS_RETRY_SECONDS": "0.3",
     ]
 
+    /// Returns once the daemon serves on its socket and watches its inbox (or has ended);
+    /// `untilServing: false`, once it has started (it holds the vault's lock).
     init(
         _ node: Node, environment: [String: String] = [:], arguments: [String] = [], prefix: [String] = [],
-        binary: String = custosBinary
+        binary: String = custosBinary, untilServing: Bool = true
     ) throws {
         self.node = node
         var env = Self.quick
@@ -25,7 +27,11 @@ final class RunningDaemon: @unchecked Sendable {
         process = try BackgroundProcess(
             command[0], Array(command.dropFirst()), environment: env,
             logPath: node.directory.file("daemon-\(UInt32.random(in: 0...UInt32.max)).log"))
-        #expect(waitUntil(timeout: 30) { log.contains("custos daemon started") || !process.isRunning }, "\(log)")
+        // Its services start side by side after "started": the socket and the watcher each say
+        // when they are ready.
+        let ready = untilServing ? ["serving on", "watching the inbox"] : ["custos daemon started"]
+        #expect(
+            waitUntil(timeout: 30) { ready.allSatisfy { log.contains($0) } || !process.isRunning }, "\(log)")
     }
 
     var log: String { process.log }

@@ -65,16 +65,8 @@ extension DaemonSuites {
         /// started at once told that no daemon answers). Here `listen` waits a second.
         @Test func aClientThatFindsTheSocketFindsItListening() throws {
             let node = try Node()
-            let slowListen = try FaultInjection.preload(
-                node, "slow-listen",
-                """
-                #include <sys/socket.h>
-                int listen(int fd, int backlog) {
-                    usleep(1000000);
-                    return ((int (*)(int, int))dlsym(RTLD_NEXT, "listen"))(fd, backlog);
-                }
-                """)
-            let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": slowListen])
+            let slowListen = try Self.slowListen(node, seconds: 1)
+            let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": slowListen], untilServing: false)
             defer { daemon.stop() }
             let socket = Self.socket(node)
             #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: socket) })
@@ -83,6 +75,39 @@ extension DaemonSuites {
             let setupNames = try FileManager.default.contentsOfDirectory(atPath: node.vault + "/run")
                 .filter { $0.hasSuffix(".new") }
             #expect(setupNames.isEmpty, "\(setupNames)")
+        }
+
+        /// A daemon that has taken the vault's lock but does not serve yet (it checks the vault
+        /// first): a command started then waits for its socket and goes through it, rather than
+        /// be refused beside it or act on the vault itself.
+        @Test func aCommandStartedWithTheDaemonWaitsForItsSocket() throws {
+            let node = try Node()
+            #expect(try node.custos(["ingest", try node.directory.write("a.txt", "a")]).status == 0)
+            let item = try #require(try node.items().first?["item"] as? String)
+            let slowListen = try Self.slowListen(node, seconds: 3)
+            let daemon = try RunningDaemon(node, environment: ["LD_PRELOAD": slowListen], untilServing: false)
+            defer { daemon.stop() }
+            #expect(!FileManager.default.fileExists(atPath: Self.socket(node)), "\(daemon.log)")
+            let annotate = try node.custos(["annotate", item, "--note", "while the daemon starts"])
+            #expect(annotate.status == 0, "\(annotate.stderr)")
+            #expect(annotate.stderr.contains("is starting"), "\(annotate.stderr)")
+            let events = try JSONSerialization.jsonObject(
+                with: Data(try node.custos(["history", "--json", item]).stdout))
+            let annotations = (events as? [[String: Any]] ?? []).filter { $0["event"] as? String == "annotated" }
+            #expect(annotations.map { $0["actorVerifiedBy"] as? String } == ["kernel"])
+        }
+
+        /// A library to preload that makes `listen` wait `seconds` first.
+        static func slowListen(_ node: Node, seconds: Int) throws -> String {
+            try FaultInjection.preload(
+                node, "slow-listen-\(seconds)",
+                """
+                #include <sys/socket.h>
+                int listen(int fd, int backlog) {
+                    sleep(\(seconds));
+                    return ((int (*)(int, int))dlsym(RTLD_NEXT, "listen"))(fd, backlog);
+                }
+                """)
         }
 
         @Test func aSocketLeftByAKilledDaemonSendsNoCommandToIt() throws {

@@ -300,6 +300,11 @@ struct VaultTests {
         #expect(second?.code == .locked)
         #expect(second?.message.contains("pid \(getpid())") == true, "\(String(describing: second))")
         #expect(vault.daemonIsRunning)
+        // Starting until it records where it serves; the record replaced, never left longer.
+        #expect(vault.daemonIsStarting)
+        lock.record(Vault.daemonRecord(serving: RawPath("/run/custos/custos.sock")))
+        #expect(!vault.daemonIsStarting)
+        #expect(FileLock.holder(of: lock.path) == "pid \(getpid())\nserving /run/custos/custos.sock\n")
         withExtendedLifetime(lock) {}
     }
 }
