@@ -31,8 +31,11 @@ struct ChunkFeedTests {
             feed.finish()
         }
         producer.start()
+        // Nothing taken yet: the producer gets as far ahead as the capacity allows (however slowly
+        // its thread runs), and no further.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while sent.current < 4 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         try await Task.sleep(for: .milliseconds(300))
-        // Nothing taken yet: the producer is blocked, as far ahead as the capacity allows.
         #expect(sent.current == 4)
         var received = [UInt8]()
         for try await chunk in stream { received += chunk }

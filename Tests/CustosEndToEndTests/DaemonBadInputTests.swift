@@ -35,7 +35,8 @@ extension DaemonSuites {
             #expect(waitUntil(timeout: 20) { node.entryNames(under: node.inbox).isEmpty })
             let found = try reasons(node)
             for name in ["to-outside", "dangling", "loop", "into-vault"] {
-                #expect(found["L-1/\(name)"]?.contains("is a symbolic link; refused, never followed") == true, "\(found)")
+                #expect(
+                    found["L-1/\(name)"]?.contains("is a symbolic link; refused, never followed") == true, "\(found)")
             }
             // The links were moved as links: their targets are where they were, unchanged.
             #expect(try String(contentsOfFile: outside, encoding: .utf8) == "not evidence")
@@ -114,7 +115,8 @@ extension DaemonSuites {
             let daemon = try RunningDaemon(
                 node, prefix: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"], binary: binary)
             #expect(
-                waitUntil(timeout: 20) { daemon.log.components(separatedBy: "cannot be read").count > 2 }, "\(daemon.log)")
+                waitUntil(timeout: 20) { daemon.log.components(separatedBy: "cannot be read").count > 2 },
+                "\(daemon.log)")
             #expect(daemon.log.contains("locked.bin") && daemon.log.contains("Permission denied"))
             #expect(FileManager.default.fileExists(atPath: locked))
             #expect(try node.items().isEmpty)
@@ -177,7 +179,9 @@ extension DaemonSuites {
 
         @Test func aFileRenamedOrDeletedBeforeItSettlesIsHandledQuietly() throws {
             let node = try Node()
-            let daemon = try RunningDaemon(node, environment: ["CUSTOS_SETTLE_SECONDS": "1.5"])
+            // Settle time long enough that a test thread slowed by a busy machine still renames
+            // and deletes before the daemon seals.
+            let daemon = try RunningDaemon(node, environment: ["CUSTOS_SETTLE_SECONDS": "4"])
             try node.directory.write("a.txt", "renamed")
             try node.directory.write("b.txt", "deleted")
             #expect(rename(node.directory.file("a.txt"), node.inbox + "/first-name.txt") == 0)

@@ -26,7 +26,7 @@ extension DaemonSuites {
             let result = try run(
                 "curl",
                 [
-                    "-sS", "--unix-socket", socket, "-H", "Content-Type: application/json",
+                    "-sS", "--expect100-timeout", "60", "--unix-socket", socket, "-H", "Content-Type: application/json",
                     "--data-binary", "@\(huge)", "http://localhost/v1/list",
                 ])
             #expect(result.output.contains("too-large"), "\(result.output) \(result.stderr)")

@@ -163,8 +163,13 @@ public final class OpenSSLAuthority: @unchecked Sendable {
         process = try BackgroundProcess(
             "python3", [script, portFile, mode, directory.path] + (nice ? ["nice"] : []),
             logPath: directory.file("server.log"))
-        _ = waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: portFile) }
-        let port = (try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "0"
+        guard waitUntil(timeout: 60, { FileManager.default.fileExists(atPath: portFile) }),
+            let port = try? String(contentsOfFile: portFile, encoding: .utf8)
+        else {
+            throw NSError(
+                domain: "test authority", code: 1,
+                userInfo: [NSLocalizedDescriptionKey: "it did not start within 60 s: \(process.log)"])
+        }
         url = "http://127.0.0.1:\(port)/tsa"
     }
 
