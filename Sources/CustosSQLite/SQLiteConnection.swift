@@ -137,11 +137,30 @@ public final class SQLiteConnection {
         }
     }
 
-    /// Runs `body` in a read transaction: every read sees one snapshot.
+    /// Runs `body` in a read transaction: every read sees one snapshot. Transactions do not nest
+    /// (SQLite refuses a BEGIN inside one). The transaction always ends: a COMMIT that fails is
+    /// followed by a ROLLBACK (what was read stands: it was one snapshot), and a connection left
+    /// inside it all the same is an error, never kept silently for the next caller.
     public func readTransaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN DEFERRED")
-        defer { try? execute("COMMIT") }
-        return try body()
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            try? endReadTransaction()
+            throw error
+        }
+        try endReadTransaction()
+        return result
+    }
+
+    private func endReadTransaction() throws {
+        do {
+            try execute("COMMIT")
+        } catch {
+            try? execute("ROLLBACK")
+            guard sqlite3_get_autocommit(handle) != 0 else { throw error }
+        }
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }

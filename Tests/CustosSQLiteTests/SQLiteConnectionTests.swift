@@ -59,7 +59,9 @@ func isSleeping(thread tid: pid_t) -> Bool {
     #else
         let sleeps: Set<Substring> = []
     #endif
-    guard let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/syscall", encoding: .utf8) else { return false }
+    guard let text = try? String(contentsOfFile: "/proc/self/task/\(tid)/syscall", encoding: .utf8) else {
+        return false
+    }
     return text.split(separator: " ").first.map { sleeps.contains($0) } ?? false
 }
 
@@ -82,6 +84,26 @@ struct SQLiteConnectionTests {
         #expect(try fixture.rows(SQLiteConnection(path: fixture.path, mode: .readOnly)) == [1])
         try db.writeTransaction { try db.run("INSERT INTO t VALUES (?)", [.integer(4)]) }
         #expect(try fixture.rows(SQLiteConnection(path: fixture.path, mode: .readOnly)) == [1, 4])
+    }
+
+    /// A read transaction ends whatever its body does, and one inside another is refused by
+    /// SQLite (the outer one goes on, and ends).
+    @Test func aReadTransactionEndsAndDoesNotNest() throws {
+        let fixture = try DatabaseFixture()
+        let db = try SQLiteConnection(path: fixture.path, mode: .readWrite)
+        try db.writeTransaction { try db.run("INSERT INTO t VALUES (?)", [.integer(1)]) }
+        #expect(throws: Refused.self) { try db.readTransaction { throw Refused() } }
+        let nested = #expect(throws: SQLiteError.self) {
+            try db.readTransaction {
+                #expect(try fixture.rows(db) == [1])
+                return try db.readTransaction { try fixture.rows(db) }
+            }
+        }
+        #expect(nested?.message.contains("within a transaction") == true, "\(String(describing: nested))")
+        // No transaction was left open: a write begins and commits, and another connection sees it.
+        try db.writeTransaction { try db.run("INSERT INTO t VALUES (?)", [.integer(2)]) }
+        #expect(try fixture.rows(SQLiteConnection(path: fixture.path, mode: .readOnly)) == [1, 2])
+        #expect(try db.readTransaction { try fixture.rows(db) } == [1, 2])
     }
 
     @Test func aFailingStatementRollsTheWriteTransactionBack() throws {
@@ -154,12 +176,15 @@ struct SQLiteConnectionTests {
                 outcome.started(currentThreadID())
                 outcome.finish(
                     Result(catching: {
-                        let waiting = try SQLiteConnection(path: path, mode: .readWrite, busyTimeoutMilliseconds: 60_000)
+                        let waiting = try SQLiteConnection(
+                            path: path, mode: .readWrite, busyTimeoutMilliseconds: 60_000)
                         try waiting.writeTransaction { try waiting.run("INSERT INTO t VALUES (2)") }
                     }))
             }
             #expect(
-                waitUntil(timeout: 30) { outcome.result != nil || (outcome.thread != 0 && isSleeping(thread: outcome.thread)) })
+                waitUntil(timeout: 30) {
+                    outcome.result != nil || (outcome.thread != 0 && isSleeping(thread: outcome.thread))
+                })
             #expect(outcome.result == nil, "the second writer did not wait: \(String(describing: outcome.result))")
         }
         #expect(outcome.done.wait(timeout: .now() + 30) == .success)
