@@ -83,9 +83,9 @@ public enum Daemon {
             .init(
                 service: try SocketService.server(
                     service: service, configuration: configuration, threads: requestThreads, logger: logger,
-                    // Commands started meanwhile wait for the socket (`Vault.daemonIsStarting`).
-                    serving: { [socket = configuration.socket] in
-                        daemonLock.record(Vault.daemonRecord(serving: socket))
+                    // Commands started meanwhile wait for the socket (`daemonIsStartingOnItsOwnSocket`).
+                    serving: { [record = vault.daemonRecord(.serving, socket: configuration.socket)] in
+                        daemonLock.record(record)
                     })))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         await signals.attach(group)
@@ -115,7 +115,7 @@ public enum Daemon {
     /// Takes the daemon lock, checks the folders, and reconciles while nothing else seals; then
     /// takes the sealing lock shared, to seal beside `custos ingest`.
     static func startUp(vault: Vault, configuration: DaemonConfiguration, logger: Logger) throws -> StartUp {
-        let daemonLock = try vault.lockDaemon()
+        let daemonLock = try vault.lockDaemon(socket: configuration.socket)
         let vault = try vault.overriding(
             compression: configuration.compression, compressionLevel: configuration.compressionLevel.map { $0 },
             md5: configuration.md5, sha1: configuration.sha1)

@@ -284,23 +284,28 @@ public struct Vault: Sendable {
     // MARK: - Locks
 
     /// Takes the vault's daemon lock: one daemon per vault. Fails, naming the holder, when
-    /// another daemon runs. The lock records the daemon's process, and that it is starting
-    /// (`daemonIsStarting`) until the daemon records where it serves (`daemonRecord(serving:)`).
-    /// A command that asks whether a daemon runs holds the lock shared for an instant: that is
-    /// waited out (a second at most), not taken for a daemon.
-    public func lockDaemon() throws -> FileLock {
+    /// another daemon runs. The lock records the daemon's process and that it is starting on
+    /// `socket` (the vault's own, `ownSocket`, when nil) until the daemon records that it serves
+    /// there (`daemonRecord`). A command that asks whether a daemon runs holds the lock shared
+    /// for an instant: that is waited out (a second at most), not taken for a daemon.
+    public func lockDaemon(socket: RawPath? = nil) throws -> FileLock {
         try FileSystem.makeDirectory(locksPath, mode: 0o700)
         let path = locksPath.appending("daemon.lock")
         let deadline = Date(timeIntervalSinceNow: 1)
         while true {
             do {
                 let lock = try FileLock(path, exclusive: true, wait: false)
-                lock.record(Self.daemonRecord(serving: nil))
+                lock.record(daemonRecord(.starting, socket: socket ?? ownSocket))
                 return lock
             } catch let error as FileSystemError where error.code == .exists {
-                if !FileLock.isHeldExclusively(path) && Date() < deadline {
+                let daemon = FileLock.isHeldExclusively(path)
+                if !daemon && Date() < deadline {
                     Thread.sleep(forTimeInterval: 0.01)
                     continue
+                }
+                guard daemon else {
+                    throw VaultError(
+                        .locked, "\(path): held by another process (not a daemon) for over a second; try again")
                 }
                 let holder = FileLock.holder(of: path).split(separator: "\n").first.map(String.init) ?? ""
                 throw VaultError(
@@ -309,21 +314,35 @@ public struct Vault: Sendable {
         }
     }
 
-    /// What the daemon lock records: this process, and the socket it serves on, or that it is
-    /// still starting (it reconciles the vault before it serves).
-    public static func daemonRecord(serving socket: RawPath?) -> String {
-        "pid \(ThisProcess.identifier)\n"
-            + (socket.map { "serving \(String(decoding: $0.bytes, as: UTF8.self))\n" } ?? "starting\n")
+    /// Where a vault's daemon serves unless its configuration says otherwise.
+    public var ownSocket: RawPath { root.appending("run").appending("custos.sock") }
+
+    /// A daemon's state, as its lock records it.
+    public enum DaemonState: String, Sendable {
+        /// It holds the lock and checks the vault (reconciliation); its socket is to come.
+        case starting
+        /// Its socket listens.
+        case serving
     }
 
-    /// Whether a daemon holds the vault's lock but does not serve yet (it reconciles the vault
-    /// first): its socket is to come. False when no daemon runs.
-    public var daemonIsStarting: Bool {
+    /// What the daemon lock records, for operators and commands: this process, its state and
+    /// its socket, marked when it is the vault's own (the one commands find by themselves).
+    public func daemonRecord(_ state: DaemonState, socket: RawPath) -> String {
+        "pid \(ThisProcess.identifier)\n\(state.rawValue) \(String(decoding: socket.bytes, as: UTF8.self))"
+            + (socket == ownSocket ? Self.ownSocketMark : "") + "\n"
+    }
+
+    private static let ownSocketMark = " (the vault's own socket)"
+
+    /// Whether a daemon holds the vault's lock but does not serve yet, and will serve on the
+    /// vault's own socket: a command may wait for it there. False when no daemon runs.
+    public var daemonIsStartingOnItsOwnSocket: Bool {
         let path = locksPath.appending("daemon.lock")
         guard FileLock.isHeldExclusively(path) else { return false }
         // Empty: taken, its record not yet written.
         let lines = FileLock.holder(of: path).split(separator: "\n")
-        return lines.isEmpty || lines.contains("starting")
+        return lines.isEmpty
+            || lines.contains { $0.hasPrefix(DaemonState.starting.rawValue + " ") && $0.hasSuffix(Self.ownSocketMark) }
     }
 
     /// Whether a daemon runs for this vault now (it holds the daemon lock).

@@ -35,10 +35,9 @@ enum Gateway {
             let vault = try options.open()
             let own = vaultSocket(path)
             // A daemon that has the vault's lock but does not serve yet (it checks the vault
-            // first): the command waits for its socket rather than act beside it.
-            if kind == .acting, !FileSystem.isSocket(own), vault.daemonIsStarting {
-                waitForSocket(own, of: vault)
-            }
+            // first): the command waits for its socket rather than act beside it (or try one its
+            // crashed predecessor left).
+            if kind == .acting, vault.daemonIsStartingOnItsOwnSocket { waitForSocket(own, of: vault) }
             // A socket left by a daemon that is gone (killed) is no daemon: the command works on
             // the vault itself.
             if kind == .acting, FileSystem.isSocket(own), vault.daemonIsRunning { return .socket(own.description) }
@@ -55,12 +54,12 @@ enum Gateway {
         return .inProcess(CustodyService(vault: try options.open(), tool: toolVersion, policy: nil, isDaemon: false))
     }
 
-    /// Waits (a minute at most) while the vault's daemon starts, until its socket is there or
-    /// it no longer says it is starting (it serves elsewhere, or it stopped).
+    /// Waits (a minute at most) while the vault's daemon starts, until it records that its socket
+    /// listens, or stops.
     private static func waitForSocket(_ socket: RawPath, of vault: Vault) {
         let started = Date()
         var told = false
-        while vault.daemonIsStarting && !FileSystem.isSocket(socket) && Date().timeIntervalSince(started) < 60 {
+        while vault.daemonIsStartingOnItsOwnSocket && Date().timeIntervalSince(started) < 60 {
             if !told && Date().timeIntervalSince(started) >= 1 {
                 Output.error(
                     "custos: the daemon of \(vault.root) is starting (it checks the vault before it serves); waiting for \(socket)"

@@ -300,11 +300,18 @@ struct VaultTests {
         #expect(second?.code == .locked)
         #expect(second?.message.contains("pid \(getpid())") == true, "\(String(describing: second))")
         #expect(vault.daemonIsRunning)
-        // Starting until it records where it serves; the record replaced, never left longer.
-        #expect(vault.daemonIsStarting)
-        lock.record(Vault.daemonRecord(serving: RawPath("/run/custos/custos.sock")))
-        #expect(!vault.daemonIsStarting)
-        #expect(FileLock.holder(of: lock.path) == "pid \(getpid())\nserving /run/custos/custos.sock\n")
+        // Starting on the vault's own socket until it records that it serves.
+        #expect(vault.daemonIsStartingOnItsOwnSocket)
+        #expect(
+            FileLock.holder(of: lock.path)
+                == "pid \(getpid())\nstarting \(vault.ownSocket) (the vault's own socket)\n")
+        lock.record(vault.daemonRecord(.serving, socket: vault.ownSocket))
+        #expect(!vault.daemonIsStartingOnItsOwnSocket)
+        // Starting on another socket: nothing for a command to wait for at the vault's own. A
+        // shorter record replaces a longer one whole.
+        lock.record(vault.daemonRecord(.starting, socket: RawPath("/run/custos/custos.sock")))
+        #expect(!vault.daemonIsStartingOnItsOwnSocket)
+        #expect(FileLock.holder(of: lock.path) == "pid \(getpid())\nstarting /run/custos/custos.sock\n")
         withExtendedLifetime(lock) {}
     }
 }

@@ -49,15 +49,14 @@ final class ListeningSocket: Sendable {
     static func open(_ settings: LocalSocketSettings, backlog: Int32) throws(LocalServerError) -> ListeningSocket {
         let path = settings.path
         let (folderPath, name) = try split(path)
-        // This process's own name beside the path: two daemons starting at once never share it.
-        let setupName = ".\(name).\(getpid()).new"
+        // A name of its own beside the path, random: two servers starting at once (even of one
+        // process number, in two PID namespaces) never share it, and a bind finds it free.
+        let setupName = ".\(name).\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).new"
         let group = try groupID(settings.group, path: path)
         let folder = try openFolder(folderPath, group: group, socketMode: settings.mode)
         let fd: Int32
         do throws(LocalServerError) {
             try clearPath(folder: folder, name: name, path: path)
-            // One left by a process of this number that stopped in its setup: never at its path.
-            try removeLeftSetupSocket(folder: folder, name: setupName, path: path)
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             guard fd >= 0 else { throw LocalServerError.system("socket", path: path, errno: errno) }
         } catch {
@@ -241,24 +240,6 @@ final class ListeningSocket: Sendable {
                 .pathOccupied, path: path,
                 "a socket is at this path and cannot be probed (connect: \(String(cString: strerror(connected)))): left as it is",
                 errno: connected)
-        }
-    }
-
-    /// Removes a socket at `name`, the setup name of this process's number: a process that had
-    /// it is gone (numbers are unique among running processes). Anything else there is refused.
-    private static func removeLeftSetupSocket(folder: Int32, name: String, path: String) throws(LocalServerError) {
-        var status = stat()
-        guard fstatat(folder, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else {
-            if errno == ENOENT { return }
-            throw LocalServerError.system("fstatat", path: path, errno: errno)
-        }
-        guard status.st_mode & S_IFMT == S_IFSOCK else {
-            throw LocalServerError(
-                .pathOccupied, path: path,
-                "\(name) beside the socket holds \(describe(status.st_mode & S_IFMT)), not a socket: left as it is")
-        }
-        guard unlinkat(folder, name, 0) == 0 || errno == ENOENT else {
-            throw LocalServerError.system("unlinkat (a socket left by an earlier start)", path: path, errno: errno)
         }
     }
 
