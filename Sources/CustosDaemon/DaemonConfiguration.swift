@@ -64,7 +64,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The defaults for a vault at `vault`: its `inbox/`, with `sealed/` and `rejected/` beside it.
     public init(vault: RawPath) {
-        socket = vault.appending("run").appending("custos.sock")
+        socket = Vault.ownSocket(of: vault)
         socketGroup = ThisProcess.groupID(named: "evidence") == nil ? nil : "evidence"
         inbox = vault.appending("inbox")
         sealed = vault.appending("sealed")

@@ -290,7 +290,7 @@ public struct Vault: Sendable {
     /// for an instant: that is waited out (a second at most), not taken for a daemon.
     public func lockDaemon(socket: RawPath? = nil) throws -> FileLock {
         try FileSystem.makeDirectory(locksPath, mode: 0o700)
-        let path = locksPath.appending("daemon.lock")
+        let path = daemonLockPath
         let deadline = Date(timeIntervalSinceNow: 1)
         while true {
             do {
@@ -315,7 +315,12 @@ public struct Vault: Sendable {
     }
 
     /// Where a vault's daemon serves unless its configuration says otherwise.
-    public var ownSocket: RawPath { root.appending("run").appending("custos.sock") }
+    public var ownSocket: RawPath { Self.ownSocket(of: root) }
+
+    /// Where the daemon of the vault at `root` serves unless its configuration says otherwise.
+    public static func ownSocket(of root: RawPath) -> RawPath { root.appending("run").appending("custos.sock") }
+
+    private var daemonLockPath: RawPath { locksPath.appending("daemon.lock") }
 
     /// A daemon's state, as its lock records it.
     public enum DaemonState: String, Sendable {
@@ -337,7 +342,7 @@ public struct Vault: Sendable {
     /// Whether a daemon holds the vault's lock but does not serve yet, and will serve on the
     /// vault's own socket: a command may wait for it there. False when no daemon runs.
     public var daemonIsStartingOnItsOwnSocket: Bool {
-        let path = locksPath.appending("daemon.lock")
+        let path = daemonLockPath
         guard FileLock.isHeldExclusively(path) else { return false }
         // Empty: taken, its record not yet written.
         let lines = FileLock.holder(of: path).split(separator: "\n")
@@ -346,7 +351,7 @@ public struct Vault: Sendable {
     }
 
     /// Whether a daemon runs for this vault now (it holds the daemon lock).
-    public var daemonIsRunning: Bool { FileLock.isHeldExclusively(locksPath.appending("daemon.lock")) }
+    public var daemonIsRunning: Bool { FileLock.isHeldExclusively(daemonLockPath) }
 
     /// Takes the sealing lock: shared by everything that seals (`ingest`, the daemon), exclusive
     /// for the daemon's start-up reconciliation, which removes archives no ledger entry names.

@@ -23,8 +23,6 @@ enum Gateway {
 
     /// The socket of the system's daemon.
     static let defaultSocket = "/run/custos/custos.sock"
-    /// Where a vault's own daemon listens unless its configuration says otherwise.
-    static func vaultSocket(_ vault: RawPath) -> RawPath { vault.appending("run").appending("custos.sock") }
 
     enum Kind { case reading, acting }
 
@@ -33,7 +31,7 @@ enum Gateway {
         let path = options.path
         if FileSystem.exists(path.appending("custos.json")) && FileSystem.mayRead(path.appending("custos.json")) {
             let vault = try options.open()
-            let own = vaultSocket(path)
+            let own = vault.ownSocket
             // A daemon that has the vault's lock but does not serve yet (it checks the vault
             // first): the command waits for its socket rather than act beside it (or try one its
             // crashed predecessor left).
