@@ -102,6 +102,20 @@ public final class FileLock: Sendable {
         return errno == EWOULDBLOCK
     }
 
+    /// Whether another open of `path` holds a lock on it, shared or exclusive (a process that
+    /// seals), asked without waiting: an exclusive lock is tried and at once let go (a taker that
+    /// waits is held up for that instant; none is refused).
+    public static func isHeld(_ path: RawPath) -> Bool {
+        let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) }
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return errno == EWOULDBLOCK
+    }
+
     /// What the holder wrote with `record`.
     public static func holder(of path: RawPath) -> String {
         (try? String(decoding: FileSystem.readFile(path), as: UTF8.self)) ?? ""

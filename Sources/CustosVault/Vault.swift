@@ -361,6 +361,10 @@ public struct Vault: Sendable {
         return try FileLock(locksPath.appending("sealing.lock"), exclusive: exclusive, wait: true)
     }
 
+    /// Whether a process seals into the vault now (`custos ingest`, `receive`, a daemon): it
+    /// holds the sealing lock. Its entries await the checkpoint it signs when it is done.
+    public var sealingIsUnderWay: Bool { FileLock.isHeld(locksPath.appending("sealing.lock")) }
+
     /// Takes the sealing lock shared (`custos ingest`, the daemon once reconciled) and removes
     /// what sealing processes that died left half-written: a killed ingest leaves nothing
     /// behind for long. Returns the lock and what was removed.

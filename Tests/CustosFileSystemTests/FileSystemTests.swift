@@ -279,19 +279,20 @@ struct DurableWriteTests {
             let exclusive = #expect(throws: FileSystemError.self) { try FileLock(path, exclusive: true, wait: false) }
             #expect(exclusive?.code == .exists)
             #expect(!FileLock.isHeldExclusively(path))
+            #expect(FileLock.isHeld(path))
             withExtendedLifetime((first, second)) {}
         }
         do {
             let exclusive = try FileLock(path, exclusive: true, wait: false)
             exclusive.record("pid 42\n")
-            #expect(FileLock.isHeldExclusively(path))
+            #expect(FileLock.isHeldExclusively(path) && FileLock.isHeld(path))
             #expect(FileLock.holder(of: path) == "pid 42\n")
             let shared = #expect(throws: FileSystemError.self) { try FileLock(path, exclusive: false, wait: false) }
             #expect(shared?.code == .exists)
             withExtendedLifetime(exclusive) {}
         }
         // Released with the value: both kinds can be taken again.
-        #expect(!FileLock.isHeldExclusively(path))
+        #expect(!FileLock.isHeldExclusively(path) && !FileLock.isHeld(path))
         _ = try FileLock(path, exclusive: true, wait: false)
     }
 

@@ -205,8 +205,9 @@ struct VaultVerifierTests {
     }
 
     /// Entries after the latest checkpoint are a fault, unless the caller had signed a checkpoint
-    /// covering every entry and these came after it (another writer's, its checkpoint to follow):
-    /// then a note. A caller whose checkpoint is not the latest gets the fault.
+    /// covering every entry and these came after it (another writer's, its checkpoint to follow),
+    /// or a process seals now: then a note. A caller whose checkpoint is not the latest gets the
+    /// fault.
     @Test func entriesAfterTheCallersCheckpointAreANoteNotAFault() throws {
         let fixture = try SealingFixture(compression: .zstd)
         let seals = try sealAndRecord(fixture, count: 2)
@@ -225,6 +226,16 @@ struct VaultVerifierTests {
         let before = try verifier.verify(ledger: ledger, checkpointed: covered + 1)
         #expect(before.faults.map(\.code.rawValue) == ["entries-uncovered"], "\(before.faults)")
         #expect(before.ledgerFaults == 1)
+        // While a process seals (it holds the sealing lock, as `custos ingest` does until its
+        // last file is sealed and its checkpoint signed): a note; once it lets go, the fault.
+        do {
+            let sealing = try fixture.vault.lockSealing(exclusive: false)
+            let during = try verifier.verify(ledger: ledger)
+            #expect(during.passed, "\(during.faults)")
+            #expect(during.notes.contains { $0.contains("a process seals into this vault") }, "\(during.notes)")
+            withExtendedLifetime(sealing) {}
+        }
+        #expect(try verifier.verify(ledger: ledger).faults.map(\.code.rawValue) == ["entries-uncovered"])
 
         // An archive changed as well: its fault stays the item's, not the ledger's (a report
         // tells them apart by `ledgerFaults`).
