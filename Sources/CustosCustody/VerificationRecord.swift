@@ -10,7 +10,8 @@ extension Custody {
     /// only what it may write without changing what it checks. Not in an expert's independent
     /// check (with a pinned key, kept checkpoints or anchors of their own: a copy checked must not
     /// change, and a checkpoint signed on a copy would be a second history), nor when a daemon
-    /// runs (it is the vault's writer), nor on a read-only file system, nor for an account that
+    /// runs (it is the vault's writer) or another process seals into the vault, nor on a
+    /// read-only file system, nor for an account that
     /// cannot write the ledger and `details/` or read the signing key, nor when the ledger's own
     /// audit failed (nothing is appended to, nor signed over, a log that does not verify).
     /// `byDaemon`: the vault's daemon asks (it records beside itself: it is the writer).
@@ -21,6 +22,10 @@ extension Custody {
             return "an expert's check (--key, --checkpoint, --tsa-anchor) never writes the vault it checks"
         }
         if !byDaemon, vault.daemonIsRunning { return "a daemon runs for this vault; it is the vault's only writer" }
+        // Its checkpoint would cover entries of that process this verification did not vouch for.
+        if !byDaemon, vault.sealingIsUnderWay {
+            return "a process seals into this vault now (custos ingest or receive); run verify again when it is done"
+        }
         if report.ledgerFaults > 0 {
             return "the ledger itself failed verification; nothing is appended to it or signed over it"
         }

@@ -106,6 +106,9 @@ public struct VaultVerifier {
         checkpointed: UInt64? = nil, progress: (String) -> Void = { _ in }
     ) throws -> VerificationReport {
         let verifier = try key ?? vault.verifierKey()
+        // A process that seals from before the audit to its end: entries it appended may await
+        // its checkpoint (one that started later did not append those the audit read).
+        let sealingThroughout = checkpointed == nil && vault.sealingIsUnderWay
         let audit = try ledger.audit(verifiers: [verifier]) { progress("ledger: \($0) entries") }
         var report = VerificationReport(
             entries: audit.entryCount, ledgerSize: audit.size, checkpointsChecked: audit.checkpointsChecked,
@@ -174,7 +177,7 @@ public struct VaultVerifier {
         } else if let checkpointed, report.latestCheckpointSize >= checkpointed {
             report.noteUncoveredEntries(
                 "appended by another writer after the checkpoint of size \(checkpointed) was signed")
-        } else if vault.sealingIsUnderWay {
+        } else if sealingThroughout && vault.sealingIsUnderWay {
             // A `custos ingest` of many files signs one checkpoint when it is done.
             report.noteUncoveredEntries(
                 "a process seals into this vault now (custos ingest or receive; it signs a checkpoint when it is done)")

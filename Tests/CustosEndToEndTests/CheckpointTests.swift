@@ -81,11 +81,14 @@ extension DaemonSuites {
                     node.vault + "/locks/sealing.lock",
                 ], logPath: node.directory.file("holder.log"))
             #expect(waitUntil(timeout: 30) { holder.log.contains("held") })
-            let during = try node.custos(["verify", "--no-record"])
+            let during = try node.verify()
             holder.signal(SIGKILL)
             _ = holder.wait(timeout: 30)
             #expect(during.status == 0, "\(during.output) \(during.stderr)")
             #expect(during.output.contains("a process seals into this vault now"), "\(during.output)")
+            // Not recorded: its checkpoint would cover that process's entries, which it did not vouch for.
+            #expect(during.stderr.contains("not recorded: a process seals into this vault"), "\(during.stderr)")
+            #expect(try node.coverage().latest == 0)
 
             let signed = try node.custos(["checkpoint", "--sign"])
             #expect(signed.status == 0 && signed.output.contains("\n2\n"), "\(signed.output) \(signed.stderr)")

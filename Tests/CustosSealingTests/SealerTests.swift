@@ -233,6 +233,9 @@ struct VaultVerifierTests {
             let during = try verifier.verify(ledger: ledger)
             #expect(during.passed, "\(during.faults)")
             #expect(during.notes.contains { $0.contains("a process seals into this vault") }, "\(during.notes)")
+            // A caller whose own checkpoint is not the latest still gets the fault.
+            let stale = try verifier.verify(ledger: ledger, checkpointed: covered + 1)
+            #expect(stale.faults.map(\.code.rawValue) == ["entries-uncovered"], "\(stale.faults)")
             withExtendedLifetime(sealing) {}
         }
         #expect(try verifier.verify(ledger: ledger).faults.map(\.code.rawValue) == ["entries-uncovered"])
