@@ -1,5 +1,5 @@
-import CustosFormats
 import CustosFileSystem
+import CustosFormats
 import CustosTestSupport
 import Foundation
 import Glibc
@@ -19,7 +19,9 @@ final class BoundSocket {
             for (index, byte) in bytes.enumerated() { raw[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno)!) }
     }
@@ -294,6 +296,11 @@ struct DurableWriteTests {
         // Released with the value: both kinds can be taken again.
         #expect(!FileLock.isHeldExclusively(path) && !FileLock.isHeld(path))
         _ = try FileLock(path, exclusive: true, wait: false)
+        // A FIFO in the lock's place (a hostile copy of a vault) is asked about without waiting
+        // for a writer to open it.
+        let fifo = RawPath(directory.file("fifo.lock"))
+        #expect(mkfifo(fifo.description, 0o600) == 0)
+        #expect(!FileLock.isHeldExclusively(fifo) && !FileLock.isHeld(fifo))
     }
 
     /// A waiting lock is granted once the holder lets go, in another process: `flock` takes the
@@ -303,7 +310,8 @@ struct DurableWriteTests {
         let path = directory.file("sealing.lock")
         let ready = directory.file("ready")
         let holder = try BackgroundProcess(
-            "flock", ["-x", path, "sh", "-c", "touch \"$0\"; while [ ! -e \"$0.release\" ]; do sleep 0.05; done", ready],
+            "flock",
+            ["-x", path, "sh", "-c", "touch \"$0\"; while [ ! -e \"$0.release\" ]; do sleep 0.05; done", ready],
             logPath: directory.file("flock.log"))
         #expect(waitUntil(timeout: 30) { FileManager.default.fileExists(atPath: ready) })
         #expect(FileLock.isHeldExclusively(RawPath(path)))
@@ -359,7 +367,11 @@ struct TemporaryWriterNameTests {
         func comm() -> String { (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "" }
         #expect(waitUntil(timeout: 10) { comm().hasPrefix("x) 1 2 (y") }, "\(comm())")
         let independent = try run(
-            "python3", ["-c", "import sys; print(open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')', 1)[1].split()[19])", "\(pid)"])
+            "python3",
+            [
+                "-c", "import sys; print(open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')', 1)[1].split()[19])",
+                "\(pid)",
+            ])
         #expect(independent.status == 0, "\(independent.stderr)")
         let expected = UInt64(independent.output.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(expected != nil && ThisProcess.startTime(of: pid) == expected)
@@ -369,7 +381,9 @@ struct TemporaryWriterNameTests {
 
     @Test func aTemporarysNameGivesItsWriter() {
         func writer(_ name: String, after prefix: String = ".tmp-") -> String {
-            FileSystem.temporaryWriter(of: Array(name.utf8), after: prefix).map { "\($0.pid) \($0.startTime.map(String.init) ?? "-")" }
+            FileSystem.temporaryWriter(of: Array(name.utf8), after: prefix).map {
+                "\($0.pid) \($0.startTime.map(String.init) ?? "-")"
+            }
                 ?? "none"
         }
         #expect(writer(".tmp-123.456-manifest.json") == "123 456")
