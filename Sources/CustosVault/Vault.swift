@@ -321,6 +321,7 @@ public struct Vault: Sendable {
     public static func ownSocket(of root: RawPath) -> RawPath { root.appending("run").appending("custos.sock") }
 
     private var daemonLockPath: RawPath { locksPath.appending("daemon.lock") }
+    private var sealingLockPath: RawPath { locksPath.appending("sealing.lock") }
 
     /// A daemon's state, as its lock records it.
     public enum DaemonState: String, Sendable {
@@ -358,12 +359,12 @@ public struct Vault: Sendable {
     /// Waits for a conflicting holder.
     public func lockSealing(exclusive: Bool) throws -> FileLock {
         try FileSystem.makeDirectory(locksPath, mode: 0o700)
-        return try FileLock(locksPath.appending("sealing.lock"), exclusive: exclusive, wait: true)
+        return try FileLock(sealingLockPath, exclusive: exclusive, wait: true)
     }
 
     /// Whether a process seals into the vault now (`custos ingest`, `receive`, a daemon): it
     /// holds the sealing lock. Its entries await the checkpoint it signs when it is done.
-    public var sealingIsUnderWay: Bool { FileLock.isHeld(locksPath.appending("sealing.lock")) }
+    public var sealingIsUnderWay: Bool { FileLock.isHeld(sealingLockPath) }
 
     /// Takes the sealing lock shared (`custos ingest`, the daemon once reconciled) and removes
     /// what sealing processes that died left half-written: a killed ingest leaves nothing

@@ -62,11 +62,7 @@ extension DaemonSuites {
         /// `custos checkpoint --sign` signs one, stamped by the node's TSA as every checkpoint is.
         @Test func entriesAfterTheLatestCheckpointAreAFaultUntilCheckpointSignCoversThem() throws {
             let node = try Node()
-            let daemon = try RunningDaemon(node, environment: ["CUSTOS_CHECKPOINT_SECONDS": "3600"])
-            writeRaw(Array((node.inbox + "/f.bin").utf8), randomBytes(3_000))
-            #expect(try node.waitForItems(1))
-            daemon.process.signal(SIGKILL)
-            #expect(daemon.process.wait(timeout: 30) == 128 + SIGKILL)
+            try Self.sealOneThenKillTheDaemon(node)
             let uncovered = try node.verify()
             #expect(uncovered.status == 1, "\(uncovered.output)")
             #expect(uncovered.output.contains("[entries-uncovered] entry 0"), "\(uncovered.output)")
@@ -102,15 +98,21 @@ extension DaemonSuites {
             #expect(try node.verify().output.contains("[entries-missing] checkpoint 3"))
         }
 
-        @Test func aRestartedDaemonCoversWhatAKilledOneLeft() throws {
-            let node = try Node()
-            var daemon = try RunningDaemon(node, environment: ["CUSTOS_CHECKPOINT_SECONDS": "3600"])
+        /// Seals one file through a daemon that signs a checkpoint only once an hour, then kills
+        /// it: the seal's two entries (the seal and its stamp) are left uncovered.
+        static func sealOneThenKillTheDaemon(_ node: Node) throws {
+            let daemon = try RunningDaemon(node, environment: ["CUSTOS_CHECKPOINT_SECONDS": "3600"])
             writeRaw(Array((node.inbox + "/f.bin").utf8), randomBytes(3_000))
             #expect(try node.waitForItems(1))
             daemon.process.signal(SIGKILL)
             #expect(daemon.process.wait(timeout: 30) == 128 + SIGKILL)
+        }
+
+        @Test func aRestartedDaemonCoversWhatAKilledOneLeft() throws {
+            let node = try Node()
+            try Self.sealOneThenKillTheDaemon(node)
             #expect(try node.coverage().latest == 0)
-            daemon = try RunningDaemon(node, environment: ["CUSTOS_CHECKPOINT_SECONDS": "3600"])
+            let daemon = try RunningDaemon(node, environment: ["CUSTOS_CHECKPOINT_SECONDS": "3600"])
             #expect(try waitUntil(timeout: 30) { try node.coverage().latest == 2 }, "\(daemon.log)")
             #expect(daemon.stop() == 0)
             #expect(try node.verify().status == 0)
