@@ -97,9 +97,19 @@ struct Custos: AsyncParsableCommand {
     /// Ends the process. Output that could not be written is an error: it is reported (when
     /// standard error still takes it) and makes a successful status 2; a status that already
     /// says more (1, a fault found; 3, sealing stopped) is kept.
+    ///
+    /// The process ends with `_exit`, not `exit`: `exit` runs the libraries' teardown (OpenSSL's
+    /// `OPENSSL_cleanup`, which frees every thread's OpenSSL state, and the C++ and shared
+    /// libraries' destructors) while the process's other threads still run (a start-up thread
+    /// ending, the daemon's request threads, a read-ahead thread), and a thread that then touches
+    /// what was freed crashes the process at its end. Seen once in CI: `custos daemon` refused
+    /// at start wrote its refusal, then ended by SIGSEGV instead of exit status 2. Nothing is lost
+    /// by skipping the teardown: all output went through write(2), stdio was flushed just above,
+    /// what a command wrote to its files is the kernel's either way, and the kernel releases the
+    /// locks, descriptors and memory.
     static func finish(_ status: Int32) -> Never {
         let failures = Output.failures()
         for failure in failures { Output.error("custos: \(failure)") }
-        Glibc.exit(status == 0 && !failures.isEmpty ? 2 : status)
+        Glibc._exit(status == 0 && !failures.isEmpty ? 2 : status)
     }
 }
