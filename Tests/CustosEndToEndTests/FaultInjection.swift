@@ -68,4 +68,35 @@ enum FaultInjection {
             }
             """)
     }
+
+    /// What a preloaded `announcingExitHandlers` writes on standard error for each exit-time
+    /// handler that runs.
+    static let exitHandlerRan = "[an exit-time handler ran]"
+
+    /// Wraps every exit-time handler the process registers (`__cxa_atexit`, through which
+    /// `atexit` registers too: OpenSSL's `OPENSSL_cleanup`, C++ static destructors) so that it
+    /// writes `exitHandlerRan` on standard error when it runs.
+    static func announcingExitHandlers(_ node: Node) throws -> String {
+        try preload(
+            node, "announce-exit-handlers",
+            """
+            #define SLOTS 512
+            static struct { void (*handler)(void *); void *argument; } registered[SLOTS];
+            static int count;
+            static void announce(void *slot) {
+                static const char marker[] = "\(exitHandlerRan)\\n";
+                write(2, marker, sizeof marker - 1);
+                long index = (long)slot;
+                registered[index].handler(registered[index].argument);
+            }
+            int __cxa_atexit(void (*handler)(void *), void *argument, void *dso) {
+                int (*real)(void (*)(void *), void *, void *) = dlsym(RTLD_NEXT, "__cxa_atexit");
+                long index = __atomic_fetch_add(&count, 1, __ATOMIC_SEQ_CST);
+                if (index >= SLOTS) return real(handler, argument, dso);
+                registered[index].handler = handler;
+                registered[index].argument = argument;
+                return real(announce, (void *)index, dso);
+            }
+            """)
+    }
 }
