@@ -8,7 +8,7 @@ import Synchronization
 /// Foundation's `FileHandle.write(_: Data)` traps on such a failure, and `print` leaves it in a
 /// stdio buffer whose failed flush at exit nobody checks. After the first failure nothing more is
 /// written to that stream (the output is incomplete already; a later write must not leave a
-/// hole in it), and `Custos.exit` turns the failure into exit status 2.
+/// hole in it), and `Custos.finish` turns the failure into exit status 2.
 enum Output {
     enum Stream: Int32, Sendable {
         case standardOutput = 1

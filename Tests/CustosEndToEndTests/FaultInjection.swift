@@ -69,13 +69,16 @@ enum FaultInjection {
             """)
     }
 
-    /// What a preloaded `announcingExitHandlers` writes on standard error for each exit-time
-    /// handler that runs.
+    /// What a preloaded `announcingExitHandlers` writes on standard error when the process
+    /// registers its first exit-time handler (the preload is in place, and there is a handler
+    /// that `exit` would run), and for each such handler that runs.
+    static let exitHandlerRegistered = "[an exit-time handler was registered]"
     static let exitHandlerRan = "[an exit-time handler ran]"
 
-    /// Wraps every exit-time handler the process registers (`__cxa_atexit`, through which
-    /// `atexit` registers too: OpenSSL's `OPENSSL_cleanup`, C++ static destructors) so that it
-    /// writes `exitHandlerRan` on standard error when it runs.
+    /// Wraps every exit-time handler registered through `__cxa_atexit` (hence `atexit`:
+    /// OpenSSL's `OPENSSL_cleanup`, C++ static destructors) so that it writes `exitHandlerRan` on
+    /// standard error when it runs. Shared libraries' own destructors (`.fini_array`) are not
+    /// seen.
     static func announcingExitHandlers(_ node: Node) throws -> String {
         try preload(
             node, "announce-exit-handlers",
@@ -92,6 +95,10 @@ enum FaultInjection {
             int __cxa_atexit(void (*handler)(void *), void *argument, void *dso) {
                 int (*real)(void (*)(void *), void *, void *) = dlsym(RTLD_NEXT, "__cxa_atexit");
                 long index = __atomic_fetch_add(&count, 1, __ATOMIC_SEQ_CST);
+                if (index == 0) {
+                    static const char first[] = "\(exitHandlerRegistered)\\n";
+                    write(2, first, sizeof first - 1);
+                }
                 if (index >= SLOTS) return real(handler, argument, dso);
                 registered[index].handler = handler;
                 registered[index].argument = argument;

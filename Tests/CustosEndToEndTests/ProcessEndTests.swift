@@ -5,7 +5,8 @@ import Testing
 /// custos ends without running the libraries' exit-time handlers (OpenSSL's `OPENSSL_cleanup`,
 /// C++ static destructors): they free state that the process's other threads may still use. CI
 /// met it once: a refused `custos daemon` wrote its refusal, then ended by SIGSEGV (status 139
-/// where a refusal exits 2). `FaultInjection.announcingExitHandlers` shows any that runs.
+/// where a refusal exits 2). `FaultInjection.announcingExitHandlers` shows those registered
+/// through `atexit` or `__cxa_atexit` that run; each test first sees that one was registered.
 @Suite("custos ends without the libraries' exit-time handlers")
 struct ProcessEndTests {
     /// The case CI met: a daemon refused at start (its start-up thread ending as the process does).
@@ -23,6 +24,7 @@ struct ProcessEndTests {
         let result = try run(custosBinary, ["daemon", "--vault", node.vault], environment: environment)
         #expect(result.status == 2, "\(result.stderr)")
         #expect(result.stderr.contains("/nonexistent/ca.pem"), "\(result.stderr)")
+        #expect(result.stderr.contains(FaultInjection.exitHandlerRegistered), "\(result.stderr)")
         #expect(!result.stderr.contains(FaultInjection.exitHandlerRan), "\(result.stderr)")
     }
 
@@ -38,6 +40,7 @@ struct ProcessEndTests {
         let environment = ["LD_PRELOAD": try FaultInjection.announcingExitHandlers(node)]
         let result = try run(custosBinary, arguments + ["--vault", node.vault], environment: environment)
         #expect(result.status == status, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.contains(FaultInjection.exitHandlerRegistered), "\(arguments): \(result.stderr)")
         #expect(!result.stderr.contains(FaultInjection.exitHandlerRan), "\(arguments): \(result.stderr)")
     }
 }
@@ -52,6 +55,7 @@ extension DaemonSuites {
                 node, environment: ["LD_PRELOAD": try FaultInjection.announcingExitHandlers(node)])
             #expect(daemon.stop() == 0, "\(daemon.log)")
             #expect(daemon.log.contains("custos daemon stopped"), "\(daemon.log)")
+            #expect(daemon.log.contains(FaultInjection.exitHandlerRegistered), "\(daemon.log)")
             #expect(!daemon.log.contains(FaultInjection.exitHandlerRan), "\(daemon.log)")
         }
     }
